@@ -1,0 +1,101 @@
+"""rayground: Ray Core's API on a small local runtime, for learning and prototyping.
+
+    import rayground as ray
+
+    @ray.remote
+    def square(x):
+        return x * x
+
+    print(ray.get([square.remote(i) for i in range(4)]))
+
+Everything public is re-exported here; `rayground._core` holds the internals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import actor, exceptions, util
+from ._core.api import (
+    available_resources,
+    cancel,
+    cluster_resources,
+    get,
+    get_actor,
+    get_gpu_ids,
+    init,
+    is_initialized,
+    kill,
+    nodes,
+    put,
+    shutdown,
+    wait,
+)
+from ._core.generators import ObjectRefGenerator
+from ._core.object_ref import ObjectRef
+from .actor import ActorClass, ActorHandle, method
+from .remote_function import RemoteFunction
+from .runtime_context import RuntimeContext, get_runtime_context
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActorClass",
+    "ActorHandle",
+    "ObjectRef",
+    "ObjectRefGenerator",
+    "RemoteFunction",
+    "RuntimeContext",
+    "__version__",
+    "actor",
+    "available_resources",
+    "cancel",
+    "cluster_resources",
+    "exceptions",
+    "get",
+    "get_actor",
+    "get_gpu_ids",
+    "get_runtime_context",
+    "init",
+    "is_initialized",
+    "kill",
+    "load_ipython_extension",
+    "method",
+    "nodes",
+    "put",
+    "remote",
+    "shutdown",
+    "util",
+    "wait",
+]
+
+
+def remote(*args: Any, **options: Any) -> Any:
+    """Turn a function into a task or a class into an actor: `@remote` or `@remote(num_cpus=2)`."""
+    if len(args) == 1 and not options and callable(args[0]):
+        return _make_remote(args[0], {})
+    if args:
+        raise TypeError(
+            "The @remote decorator takes either no arguments or keyword options only, e.g. "
+            "@remote or @remote(num_cpus=2, num_returns=2)."
+        )
+
+    def decorator(function_or_class: Any) -> Any:
+        return _make_remote(function_or_class, options)
+
+    return decorator
+
+
+def _make_remote(target: Any, options: dict[str, Any]) -> RemoteFunction | ActorClass:
+    if isinstance(target, type):
+        return ActorClass(target, options)
+    if callable(target):
+        return RemoteFunction(target, options)
+    raise TypeError(f"@remote expects a function or a class, got {type(target).__name__}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext rayground`: registers the %ray_* magics (imported only when asked for)."""
+    from .jupyter.magics import load_ipython_extension as _load
+
+    _load(ipython)

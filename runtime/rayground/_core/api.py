@@ -1,0 +1,475 @@
+"""init/shutdown/get/put/wait/cancel/kill and friends: validate what the user passed, then delegate.
+
+Every check here exists so that a mistake gets a message naming what was wrong and what to do,
+instead of a failure deep inside the runtime.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from .. import exceptions
+from . import config, context, lifetime, protocol, resources
+from .client import ClusterConnectionError, CoreClient
+from .log_stream import print_lines
+from .object_ref import ObjectRef
+from .serialization import find_unpicklable
+
+logger = logging.getLogger("rayground")
+
+# Options of ray.init that only matter to Ray's own services; accepted so Ray code runs unchanged.
+_IGNORED_INIT_OPTIONS = {
+    "include_dashboard",
+    "dashboard_host",
+    "dashboard_port",
+    "logging_level",
+    "logging_format",
+    "logging_config",
+    "configure_logging",
+    "log_to_driver_stderr",
+    "job_config",
+    "storage",
+    "labels",
+    "_temp_dir",
+    "_system_config",
+    "_metrics_export_port",
+    "_enable_object_reconstruction",
+    "_plasma_directory",
+    "_node_ip_address",
+    "enable_resource_isolation",
+    "_memory",
+    "_redis_password",
+    "_tracing_startup_hook",
+}
+
+
+class RayContext(dict):
+    """What init() returns: address_info as a dict, usable as a context manager like Ray's."""
+
+    @property
+    def address_info(self) -> dict[str, Any]:
+        return dict(self)
+
+    @property
+    def dashboard_url(self) -> str | None:
+        return None
+
+    def disconnect(self) -> None:
+        shutdown()
+
+    def __enter__(self) -> RayContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutdown()
+
+
+def is_initialized() -> bool:
+    client = context.current_client(required=False)
+    return client is not None and client.role == "driver"
+
+
+def init(
+    address: str | None = None,
+    *,
+    num_cpus: float | None = None,
+    num_gpus: float | None = None,
+    resources: dict[str, float] | None = None,
+    object_store_memory: int | None = None,
+    namespace: str | None = None,
+    ignore_reinit_error: bool = False,
+    runtime_env: dict[str, Any] | None = None,
+    log_to_driver: bool = True,
+    local_mode: bool = False,
+    **ray_options: Any,
+) -> RayContext:
+    """Start a local cluster owned by this process, or connect to a running one.
+
+    `address=None` starts a new cluster that dies with this process; `"auto"` joins the cluster
+    started on this machine (`rayground start --head`); `"host:port"` joins one over TCP.
+    """
+    unknown = set(ray_options) - _IGNORED_INIT_OPTIONS
+    if unknown:
+        raise TypeError(
+            f"init() got unexpected keyword argument(s) {sorted(unknown)}. rayground accepts "
+            "Ray's init options; check the spelling."
+        )
+    if local_mode:
+        logger.warning("local_mode is deprecated in Ray and ignored by rayground.")
+    existing = context.current_client(required=False)
+    if existing is not None and existing.role == "driver":
+        if existing.alive:
+            if ignore_reinit_error:
+                logger.info("Calling init() again after it has already been called.")
+                return _context_info(existing)
+            raise RuntimeError(
+                "Maybe you called init() twice by accident? This error can be suppressed by "
+                "passing in 'ignore_reinit_error=True' or by calling 'shutdown()' prior to "
+                "'init()'."
+            )
+        shutdown()  # the old cluster died under us: start afresh
+    if existing is not None and existing.role == "worker":
+        return _context_info(existing)
+    _validate_resources(num_cpus, num_gpus, resources, object_store_memory)
+    env_vars = _env_vars(runtime_env)
+    address = address or os.environ.get("RAYGROUND_ADDRESS") or os.environ.get("RAY_ADDRESS")
+    if address in ("local", ""):
+        address = None
+    info = {
+        "sys_path": _driver_sys_path(),
+        "cwd": os.getcwd(),
+        "namespace": namespace if namespace is not None else str(uuid.uuid4()),
+        "env_vars": env_vars,
+        "log_to_driver": log_to_driver,
+    }
+    head = None
+    if address is None:
+        gpu_count = resources_detect_gpus() if num_gpus is None else num_gpus
+        head = lifetime.start_head(
+            num_cpus=float(num_cpus if num_cpus is not None else (os.cpu_count() or 1)),
+            num_gpus=float(gpu_count),
+            gpu_ids=_gpu_names(gpu_count),
+            resources=dict(resources or {}),
+            object_store_memory=int(object_store_memory or config.default_object_store_memory()),
+            owner_pid=os.getpid(),
+            sys_path=info["sys_path"],
+            cwd=info["cwd"],
+        )
+        target, token, head_pid = head.address, head.token, head.pid
+    else:
+        if any(v is not None for v in (num_cpus, num_gpus, resources, object_store_memory)):
+            raise ValueError(
+                "When connecting to an existing cluster, num_cpus, num_gpus, resources and "
+                "object_store_memory cannot be given: they are set where the cluster is started "
+                "(`rayground start --head --num-cpus ...`)."
+            )
+        target, token, head_pid = _resolve_address(address)
+    try:
+        client = CoreClient(
+            target,
+            token,
+            role="driver",
+            info=info,
+            on_log=print_lines if log_to_driver else None,
+            head_pid=head_pid,
+        )
+    except ClusterConnectionError:
+        if head is not None:
+            lifetime.stop_head(head.proc, head.shm_dir)
+        raise
+    client.owned_head = head  # type: ignore[attr-defined]
+    client.namespace = info["namespace"]  # type: ignore[attr-defined]
+    context.set_client(client)
+    atexit.register(_shutdown_at_exit)
+    return _context_info(client)
+
+
+def resources_detect_gpus() -> int:
+    return resources.detect_gpus()
+
+
+def _gpu_names(count: float) -> list[str]:
+    n = int(count)
+    if n <= 0:
+        return []
+    names = resources.gpu_device_names(n)
+    return names + [str(i) for i in range(len(names), n)]
+
+
+def _resolve_address(address: str) -> tuple[str, bytes, int | None]:
+    if address == "auto":
+        found = lifetime.find_local_session()
+        if found is None:
+            raise ConnectionError(
+                "Could not find a running rayground cluster on this machine. Start one with "
+                "`rayground start --head`, or call init() without an address to start a "
+                "private one."
+            )
+        return found
+    from .transport import normalize_address
+
+    token = os.environ.get("RAYGROUND_TOKEN", "").encode()
+    if not token:
+        found = lifetime.find_local_session()
+        if found is not None:
+            token = found[1]
+    if not token:
+        raise ConnectionError(
+            f"To join the cluster at {address}, set RAYGROUND_TOKEN to its token (the head "
+            "prints where the token file is when it starts)."
+        )
+    return normalize_address(address), token, None
+
+
+def _validate_resources(
+    num_cpus: float | None,
+    num_gpus: float | None,
+    custom: dict[str, float] | None,
+    object_store_memory: int | None,
+) -> None:
+    for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
+        if value is not None and (not isinstance(value, int | float) or value < 0):
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    if custom is not None:
+        if not isinstance(custom, dict):
+            raise TypeError(f"resources must be a dict such as {{'widget': 2}}, got {custom!r}")
+        for key, value in custom.items():
+            if key in ("CPU", "GPU"):
+                raise ValueError(f"Use num_cpus/num_gpus instead of resources={{{key!r}: ...}}.")
+            if not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"resource {key!r} must be a number >= 0, got {value!r}")
+    if object_store_memory is not None and (
+        not isinstance(object_store_memory, int) or object_store_memory < 1024 * 1024
+    ):
+        raise ValueError(
+            f"object_store_memory must be a number of bytes >= 1 MiB, got {object_store_memory!r}"
+        )
+
+
+def _env_vars(runtime_env: dict[str, Any] | None) -> dict[str, str]:
+    if not runtime_env:
+        return {}
+    if not isinstance(runtime_env, dict):
+        raise TypeError(f"runtime_env must be a dict, got {type(runtime_env).__name__}")
+    unsupported = set(runtime_env) - {"env_vars", "working_dir", "py_modules"}
+    if unsupported:
+        raise ValueError(
+            f"runtime_env keys {sorted(unsupported)} are not supported by rayground (it runs on "
+            "this machine's environment); only env_vars is applied."
+        )
+    env = runtime_env.get("env_vars") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise TypeError("runtime_env['env_vars'] must map str to str")
+    return dict(env)
+
+
+def _driver_sys_path() -> list[str]:
+    cwd = os.getcwd()
+    return [os.path.abspath(p) if p else cwd for p in sys.path]
+
+
+def _context_info(client: CoreClient) -> RayContext:
+    session = client.session
+    return RayContext(
+        address=client.address,
+        session_dir=session.get("session_dir"),
+        node_id=session.get("node_id"),
+        node_ip_address=session.get("node_ip"),
+        job_id=session.get("job_id"),
+        gcs_address=client.address,
+    )
+
+
+def shutdown() -> None:
+    """Disconnect; stop the cluster if this process started it. Safe to call twice."""
+    client = context.current_client(required=False)
+    if client is None or client.role != "driver":
+        return
+    context.set_client(None)
+    head = getattr(client, "owned_head", None)
+    try:
+        client.close()
+    finally:
+        if head is not None:
+            lifetime.stop_head(head.proc, head.shm_dir)
+
+
+def _shutdown_at_exit() -> None:
+    try:
+        shutdown()
+    except Exception:
+        pass
+
+
+def connected_client() -> CoreClient:
+    """The client of this process, starting a local cluster first if none (as Ray does)."""
+    client = context.current_client(required=False)
+    if client is None:
+        init()
+        client = context.current_client(required=True)
+    assert client is not None
+    if not client.alive:
+        raise exceptions.RaySystemError(
+            "The rayground cluster this process was connected to is gone. Call "
+            "rayground.shutdown() and then rayground.init() to start a new one."
+        )
+    return client
+
+
+def _is_worker(client: CoreClient) -> bool:
+    return client.role == "worker"
+
+
+# ---------------------------------------------------------------------------- objects
+def put(value: Any, *, _owner: Any = None) -> ObjectRef:
+    """Store `value` in the object store once; pass the returned ref to many tasks."""
+    if isinstance(value, ObjectRef):
+        raise TypeError(
+            "Calling 'put' on an ObjectRef is not allowed. If you really want to do this, you "
+            "can wrap the ObjectRef in a list and call 'put' on it."
+        )
+    client = connected_client()
+    from .ids import unique
+    from .serialization import serialize
+
+    try:
+        obj = serialize(value)
+    except Exception as exc:
+        found = find_unpicklable(value)
+        what = ""
+        if found is not None:
+            path, culprit = found
+            where = "value" + path if path else "the value"
+            what = f" The part that fails is {where}, a {type(culprit).__qualname__}."
+        raise TypeError(
+            f"Could not serialize the value passed to put(): {type(exc).__name__}: {exc}.{what} "
+            "Store plain data (numbers, strings, lists, dicts, NumPy arrays) or objects that "
+            "can be pickled."
+        ) from None
+    oid = unique("o")
+    ref = ObjectRef(oid, _client=client)
+    client.put_serialized(oid, obj)
+    return ref
+
+
+def _check_refs(value: Any, what: str) -> tuple[list[ObjectRef], bool]:
+    if isinstance(value, ObjectRef):
+        return [value], True
+    if isinstance(value, list | tuple):
+        bad = [v for v in value if not isinstance(v, ObjectRef)]
+        if bad:
+            raise TypeError(
+                f"{what}() expects ObjectRefs, but the list holds a {type(bad[0]).__name__} "
+                f"({_short(bad[0])}). Pass the refs returned by f.remote(...) or put(...)."
+            )
+        return list(value), False
+    from .generators import ObjectRefGenerator
+
+    if isinstance(value, ObjectRefGenerator):
+        raise TypeError(
+            f"{what}() got an ObjectRefGenerator. Iterate over it to get ObjectRefs: "
+            f"`for ref in gen: {what}(ref)`."
+        )
+    raise TypeError(
+        f"{what}() expects an ObjectRef or a list of ObjectRefs, got {type(value).__name__} "
+        f"({_short(value)}). Pass the ref returned by f.remote(...) or put(...); if you already "
+        "have the value, use it directly."
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def get(object_refs: Any, *, timeout: float | None = None) -> Any:
+    """Block until the values are ready; a list in gives a list out, in the same order."""
+    refs, single = _check_refs(object_refs, "get")
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+    client = connected_client()
+    values = client.get_values([r.hex() for r in refs], timeout, blocking=_is_worker(client))
+    return values[0] if single else values
+
+
+def wait(
+    object_refs: Sequence[ObjectRef],
+    *,
+    num_returns: int = 1,
+    timeout: float | None = None,
+    fetch_local: bool = True,
+) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    """Return (ready, not_ready): the first `num_returns` refs to complete, in completion order."""
+    if isinstance(object_refs, ObjectRef):
+        raise TypeError(
+            "wait() expects a list of ObjectRefs, got a single ObjectRef. Use wait([ref])."
+        )
+    refs, _ = _check_refs(list(object_refs), "wait")
+    if len({r.hex() for r in refs}) != len(refs):
+        raise ValueError("Wait requires a list of unique object refs.")
+    if not isinstance(num_returns, int) or num_returns < 0:
+        raise ValueError(f"num_returns must be a non-negative int, got {num_returns!r}")
+    if num_returns > len(refs):
+        raise ValueError(
+            f"num_returns ({num_returns}) cannot be greater than the number of refs "
+            f"({len(refs)}) passed to wait()."
+        )
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
+    if not refs:
+        return [], []
+    client = connected_client()
+    oids = [r.hex() for r in refs]
+    ready_ids = client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client))
+    chosen = set(ready_ids[:num_returns])
+    by_id = {r.hex(): r for r in refs}
+    ready = [by_id[o] for o in ready_ids[:num_returns]]
+    not_ready = [r for r in refs if r.hex() not in chosen]
+    return ready, not_ready
+
+
+def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task that produces `object_ref`; `get` on it then raises TaskCancelledError."""
+    if not isinstance(object_ref, ObjectRef):
+        raise TypeError(
+            f"cancel() expects an ObjectRef returned by f.remote(...), got "
+            f"{type(object_ref).__name__}. To stop an actor, use kill(actor)."
+        )
+    client = connected_client()
+    client.send((protocol.CANCEL, object_ref.hex(), bool(force), bool(recursive)))
+
+
+# ---------------------------------------------------------------------------- actors
+def kill(actor: Any, *, no_restart: bool = True) -> None:
+    """Kill an actor's process at once; pending calls fail with ActorDiedError."""
+    from ..actor import ActorHandle
+
+    if not isinstance(actor, ActorHandle):
+        raise TypeError(
+            f"kill() expects an actor handle, got {type(actor).__name__}. To stop a task, use "
+            "cancel(ref)."
+        )
+    client = connected_client()
+    client.send((protocol.KILL_ACTOR, actor._actor_id, bool(no_restart)))
+
+
+def get_actor(name: str, namespace: str | None = None) -> Any:
+    """The handle of the named actor (in this job's namespace unless `namespace` is given)."""
+    from ..actor import ActorHandle
+
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"get_actor() needs the actor's name as a non-empty str, got {name!r}")
+    client = connected_client()
+    ns = namespace if namespace is not None else current_namespace(client)
+    reply = client.request("get_actor", {"name": name, "namespace": ns})
+    return ActorHandle._from_reply(reply)
+
+
+def current_namespace(client: CoreClient) -> str | None:
+    if client.role == "worker":
+        return context.task_context().get("namespace")
+    return getattr(client, "namespace", None)
+
+
+# ---------------------------------------------------------------------------- cluster info
+def cluster_resources() -> dict[str, float]:
+    return connected_client().request("cluster_resources")
+
+
+def available_resources() -> dict[str, float]:
+    return connected_client().request("available_resources")
+
+
+def nodes() -> list[dict[str, Any]]:
+    return connected_client().request("nodes")
+
+
+def get_gpu_ids() -> list[int | str]:
+    ids = context.task_context().get("gpu_ids") or []
+    return [int(i) if str(i).isdigit() else i for i in ids]

@@ -1,0 +1,524 @@
+"""CoreClient: one process's connection to the head (drivers, workers and the CLI all use it).
+
+Data flow:
+
+    caller threads --send()--> [out DEALER] ----frames----> head ROUTER
+                                                                 |
+    I/O thread <--recv-- [in DEALER]  <----OBJ/REPLY/EXECUTE-----+
+        |-- OBJ      -> self._descs, wakes get()/wait() through self._cond, completes futures
+        |-- REPLY    -> the request's future
+        |-- EXECUTE  -> on_execute callback (workers: the task queue)
+        |-- LOG      -> printed with its "(name pid=N)" prefix (drivers)
+
+Two sockets because ZeroMQ sockets are not thread-safe: caller threads send on `out` under a lock
+(no thread hop on the submit path), the I/O thread alone reads `in`. Reference-count changes and
+log lines are queued in `_pending` (a deque: safe to append from `ObjectRef.__del__` in any thread)
+and leave in order, ahead of the next message or within `_FLUSH_INTERVAL` if nothing else is sent.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import itertools
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import zmq
+
+from .. import exceptions
+from . import config, ids, object_store, protocol
+from .protocol import DECREF, INCREF, LOG, OBJ, REPLY, WANT
+from .serialization import SerializedObject, deserialize, serialize
+from .transport import make_socket
+
+_FLUSH_INTERVAL = 0.02
+
+
+class ClusterConnectionError(ConnectionError):
+    """No head answered at the address, or the head went away."""
+
+
+class CoreClient:
+    def __init__(
+        self,
+        address: str,
+        token: bytes,
+        *,
+        role: str,
+        info: dict[str, Any] | None = None,
+        on_execute: Callable[[tuple], None] | None = None,
+        on_log: Callable[[list], None] | None = None,
+        connect_timeout: float = 10.0,
+        head_pid: int | None = None,
+    ) -> None:
+        self.address = address
+        self.role = role
+        self.client_id = ids.unique("c")
+        self._ctx = zmq.Context.instance() if role == "worker" else zmq.Context()
+        self._out = make_socket(self._ctx, zmq.DEALER, f"{self.client_id}:o".encode())
+        self._in = make_socket(self._ctx, zmq.DEALER, f"{self.client_id}:i".encode())
+        self._send_lock = threading.Lock()
+        self._pending: collections.deque = collections.deque()
+        self._cond = threading.Condition()
+        self._descs: dict[str, tuple] = {}
+        self._arrival: dict[str, int] = {}
+        self._arrival_seq = itertools.count()
+        self._expected: set[str] = set()  # pushed to us without asking (our own task returns)
+        self._wanted: set[str] = set()
+        self._futures: dict[str, list[concurrent.futures.Future]] = {}
+        self._requests: dict[int, concurrent.futures.Future] = {}
+        self._req_ids = itertools.count(1)
+        self._local: dict[str, int] = {}
+        self._ref_lock = threading.RLock()
+        self._on_execute = on_execute
+        self._on_log = on_log
+        self._event_handlers: list[Callable[[int, list, int], None]] = []
+        self._closed = False
+        self._dead_reason: str | None = None
+        self._exported_fns: set[str] = set()
+
+        hello = dict(info or {})
+        hello.update(role=role, pid=os.getpid(), client_id=self.client_id)
+        hello.setdefault("version", config.PROTOCOL_VERSION)
+        self._in.connect(address)
+        self._out.connect(address)
+        self._in.send_multipart(protocol.hello_frames(token, {**hello, "channel": "in"}))
+        self._out.send_multipart(protocol.hello_frames(token, {**hello, "channel": "out"}))
+        if not self._in.poll(int(connect_timeout * 1000)):
+            self._close_sockets()
+            raise ClusterConnectionError(
+                f"No rayground cluster answered at {address} within {connect_timeout:.0f} s. "
+                "Check the address and that the cluster is running (`rayground status`), "
+                "and that this process has the cluster's token."
+            )
+        welcome = protocol.loads(self._in.recv())
+        if not welcome or welcome[0][0] != "welcome":
+            self._close_sockets()
+            raise ClusterConnectionError(f"unexpected first reply from the head: {welcome!r:.200}")
+        self.session: dict[str, Any] = welcome[0][1]
+        self._early = welcome[1:]  # messages that shared the welcome's frame
+        self.head_pid = head_pid if head_pid is not None else self.session.get("head_pid")
+        self._head_pidfd = self._open_pidfd(self.head_pid) if self.session.get("local") else None
+        self._wake_r, self._wake_w = os.pipe()
+        self._io_thread = threading.Thread(target=self._io_loop, name="rayground-io", daemon=True)
+        self._io_thread.start()
+
+    # ------------------------------------------------------------------ sending
+    def send(self, *messages: tuple) -> None:
+        """Send messages in one frame, after anything queued in `_pending` (keeps order)."""
+        if self._dead_reason is not None:
+            raise self._dead_error()
+        with self._send_lock:
+            batch = self._drain_pending()
+            batch.extend(messages)
+            if batch:
+                self._out.send(protocol.dumps(batch), copy=False)
+
+    def _drain_pending(self) -> list[tuple]:
+        pending = self._pending
+        if not pending:
+            return []
+        increfs: list[str] = []
+        decrefs: list[str] = []
+        batch: list[tuple] = []
+        logs: list = []
+        while pending:
+            kind, item = pending.popleft()
+            # Runs of the same kind are merged; alternations are kept in order, because an incref
+            # after a decref of the same id must not be reordered.
+            if kind == INCREF:
+                if decrefs:
+                    batch.append((DECREF, decrefs))
+                    decrefs = []
+                increfs.append(item)
+            elif kind == DECREF:
+                if increfs:
+                    batch.append((INCREF, increfs))
+                    increfs = []
+                decrefs.append(item)
+            else:
+                if increfs:
+                    batch.append((INCREF, increfs))
+                    increfs = []
+                if decrefs:
+                    batch.append((DECREF, decrefs))
+                    decrefs = []
+                if kind == LOG:
+                    logs.append(item)
+                    continue
+                batch.append(item)
+        if increfs:
+            batch.append((INCREF, increfs))
+        if decrefs:
+            batch.append((DECREF, decrefs))
+        if logs:
+            by_job: dict[str, list] = {}
+            for job_id, line in logs:
+                by_job.setdefault(job_id, []).append(line)
+            batch.extend((LOG, job, lines) for job, lines in by_job.items())
+        return batch
+
+    def flush(self) -> None:
+        if self._pending and self._dead_reason is None and not self._closed:
+            try:
+                self.send()
+            except (zmq.ZMQError, exceptions.RayError):
+                pass
+
+    def queue_log(self, job_id: str, line: tuple) -> None:
+        self._pending.append((LOG, (job_id, line)))
+
+    def queue_message(self, message: tuple) -> None:
+        """Send `message` in order with ref-count changes, without taking the send lock now."""
+        self._pending.append((None, message))
+
+    # ------------------------------------------------------------------ references
+    def add_local_ref(self, oid: str, borrowed: bool) -> None:
+        with self._ref_lock:
+            n = self._local.get(oid, 0)
+            self._local[oid] = n + 1
+        if n == 0 and borrowed:
+            self._pending.append((INCREF, oid))
+
+    def release_local_ref(self, oid: str) -> None:
+        if self._closed:
+            return
+        with self._ref_lock:
+            n = self._local.get(oid, 0) - 1
+            if n > 0:
+                self._local[oid] = n
+                return
+            self._local.pop(oid, None)
+        self._descs.pop(oid, None)
+        self._arrival.pop(oid, None)
+        self._expected.discard(oid)
+        self._wanted.discard(oid)
+        self._pending.append((DECREF, oid))
+
+    def expect(self, oids: Iterable[str]) -> None:
+        self._expected.update(oids)
+
+    # ------------------------------------------------------------------ objects
+    def store(self, oid: str, obj: SerializedObject) -> tuple:
+        """Place a serialised value: inline when small, else a shared-memory segment."""
+        size = obj.total_size
+        if size <= self.session["inline_max"]:
+            return ("i", obj.to_bytes())
+        path = object_store.segment_path(self.session["shm_dir"], oid)
+        try:
+            object_store.write_segment(path, obj)
+        except object_store.StoreFullError:
+            reply = self.request("make_room", {"bytes": size}, timeout=60)
+            if not reply:
+                raise exceptions.ObjectStoreFullError(
+                    f"Cannot store an object of {size / 1e6:.1f} MB: shared memory and the spill "
+                    "directory are full. Free references (del refs), or start the cluster with "
+                    "a larger object_store_memory."
+                ) from None
+            object_store.write_segment(path, obj)
+        return ("s", oid, size)
+
+    def put_serialized(self, oid: str, obj: SerializedObject) -> None:
+        desc = self.store(oid, obj)
+        self._descs[oid] = desc
+        self.send((protocol.PUT, oid, desc, obj.contained))
+
+    def put(self, value: Any) -> str:
+        oid = ids.unique("o")
+        obj = serialize(value)
+        self.put_serialized(oid, obj)
+        return oid
+
+    def _want(self, oids: list[str], blocking: bool) -> None:
+        new = [o for o in oids if o not in self._expected and o not in self._wanted]
+        if new or blocking:
+            self._wanted.update(new)
+            self.send((WANT, new, blocking))
+
+    def wait_descs(
+        self, oids: list[str], num_returns: int, timeout: float | None, blocking: bool
+    ) -> list[str]:
+        """Wait until `num_returns` of `oids` are known; returns those ready, oldest first."""
+        missing = [o for o in oids if o not in self._descs]
+        if len(oids) - len(missing) >= num_returns:
+            return self._ready_in_order(oids)
+        self._want(missing, blocking)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            with self._cond:
+                while True:
+                    ready = sum(1 for o in oids if o in self._descs)
+                    if ready >= num_returns:
+                        break
+                    if self._dead_reason is not None:
+                        raise self._dead_error()
+                    if deadline is None:
+                        self._cond.wait(1.0)
+                    else:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        self._cond.wait(min(remaining, 1.0))
+        finally:
+            if blocking:
+                self.send((protocol.UNBLOCKED,))
+        return self._ready_in_order(oids)
+
+    def _ready_in_order(self, oids: list[str]) -> list[str]:
+        arrival = self._arrival
+        ready = [o for o in oids if o in self._descs]
+        ready.sort(key=lambda o: arrival.get(o, -1))
+        return ready
+
+    def get_values(self, oids: list[str], timeout: float | None, blocking: bool) -> list[Any]:
+        ready = self.wait_descs(oids, len(set(oids)), timeout, blocking)
+        if len(ready) < len(set(oids)):
+            pending = [o for o in oids if o not in self._descs]
+            raise exceptions.GetTimeoutError(
+                f"Get timed out: {len(pending)} of {len(oids)} objects were not ready within "
+                f"{timeout} s (first pending: {pending[0]}). The tasks keep running; call get "
+                "again, or raise the timeout."
+            )
+        return [self.value_of(o) for o in oids]
+
+    def value_of(self, oid: str) -> Any:
+        for _attempt in range(3):
+            desc = self._descs.get(oid)
+            if desc is None:
+                self.wait_descs([oid], 1, None, blocking=False)
+                desc = self._descs[oid]
+            try:
+                return self.decode(oid, desc)
+            except FileNotFoundError:
+                # Spilled or restored since we learned its place: ask the head where it is now.
+                self._descs.pop(oid, None)
+                self._wanted.discard(oid)
+                self._expected.discard(oid)
+        raise exceptions.ObjectLostError(oid)
+
+    def decode(self, oid: str, desc: tuple) -> Any:
+        """The value a desc points to; raises the stored error for error descs."""
+        kind = desc[0]
+        if kind == "i":
+            return deserialize(desc[1])
+        if kind == "e":
+            raise _as_exception(deserialize(desc[1]))
+        if kind == "f":
+            path = desc[1]
+        else:
+            path = object_store.segment_path(self.session["shm_dir"], desc[1])
+        return deserialize(object_store.map_segment(path))
+
+    def future_for(self, ref: Any) -> concurrent.futures.Future:
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        oid = ref._id
+        with self._cond:
+            if oid not in self._descs:
+                self._futures.setdefault(oid, []).append(fut)
+                fut._rayground_ref = ref  # type: ignore[attr-defined]  # keep the ref alive
+                pending = True
+            else:
+                pending = False
+        if pending:
+            self._want([oid], blocking=False)
+        else:
+            self._complete_future(fut, oid)
+        return fut
+
+    def _complete_future(self, fut: concurrent.futures.Future, oid: str) -> None:
+        try:
+            fut.set_result(self.value_of(oid))
+        except BaseException as exc:
+            fut.set_exception(exc)
+
+    # ------------------------------------------------------------------ requests
+    def request(self, what: str, args: dict | None = None, timeout: float | None = 30.0) -> Any:
+        req_id = next(self._req_ids)
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._requests[req_id] = fut
+        self.send((protocol.REQUEST, req_id, what, args or {}))
+        try:
+            ok, value = fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            self._requests.pop(req_id, None)
+            raise exceptions.GetTimeoutError(
+                f"The head did not answer {what!r} within {timeout} s."
+            ) from None
+        if not ok:
+            raise _reply_error(value)
+        return value
+
+    def export_function(self, fn_id: str, blob: bytes) -> bytes | None:
+        """The blob to attach to a submission, or None when the head already has it."""
+        if fn_id in self._exported_fns:
+            return None
+        self._exported_fns.add(fn_id)
+        return blob
+
+    def subscribe(self, handler: Callable[[int, list, int], None], after_seq: int = -1) -> None:
+        self._event_handlers.append(handler)
+        self.send((protocol.SUBSCRIBE, after_seq))
+
+    # ------------------------------------------------------------------ I/O thread
+    def _io_loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._in, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        if self._head_pidfd is not None:
+            poller.register(self._head_pidfd, zmq.POLLIN)
+        recv = self._in.recv
+        if self._early:
+            self._dispatch(self._early)
+            self._early = []
+        while not self._closed:
+            try:
+                events = dict(poller.poll(_FLUSH_INTERVAL * 1000 if self._pending else 500))
+            except zmq.ZMQError:
+                break
+            if self._in in events:
+                while True:
+                    try:
+                        frame = recv(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    except zmq.ZMQError:
+                        return
+                    try:
+                        self._dispatch(protocol.loads(frame.buffer))
+                    except Exception as exc:  # never let one bad message kill the I/O thread
+                        print(
+                            f"rayground: dropped a message from the head: {exc!r}", file=sys.stderr
+                        )
+            if self._head_pidfd is not None and self._head_pidfd in events:
+                self._mark_dead("the cluster's head process exited")
+                return
+            if self._pending:
+                self.flush()
+
+    def _dispatch(self, batch: list[tuple]) -> None:
+        arrived: list[str] = []
+        for msg in batch:
+            kind = msg[0]
+            if kind == OBJ:
+                oid = msg[1]
+                if oid in self._local:
+                    self._descs[oid] = msg[2]
+                    self._arrival[oid] = next(self._arrival_seq)
+                    arrived.append(oid)
+                self._expected.discard(oid)
+                self._wanted.discard(oid)
+            elif kind == protocol.EXECUTE or kind == protocol.CANCEL_TASK:
+                if self._on_execute is not None:
+                    self._on_execute(msg)
+            elif kind == REPLY:
+                fut = self._requests.pop(msg[1], None)
+                if fut is not None:
+                    fut.set_result((msg[2], msg[3]))
+            elif kind == LOG:
+                if self._on_log is not None:
+                    self._on_log(msg[2])
+            elif kind == protocol.EVENTS:
+                for handler in list(self._event_handlers):
+                    try:
+                        handler(msg[1], msg[2], msg[3])
+                    except Exception as exc:
+                        print(f"rayground: event handler failed: {exc!r}", file=sys.stderr)
+            elif kind == "warning":
+                print(f"rayground: {msg[1]}", file=sys.stderr)
+            elif kind == protocol.SHUTDOWN:
+                self._mark_dead(msg[1])
+            # unknown kinds are ignored (protocol compatibility rule)
+        if arrived:
+            with self._cond:
+                self._cond.notify_all()
+                futs = [(o, self._futures.pop(o)) for o in arrived if o in self._futures]
+            for oid, fs in futs:
+                for fut in fs:
+                    self._complete_future(fut, oid)
+
+    def _mark_dead(self, reason: str) -> None:
+        self._dead_reason = reason
+        with self._cond:
+            self._cond.notify_all()
+            futs = list(self._futures.values())
+            self._futures.clear()
+        for fs in futs:
+            for fut in fs:
+                fut.set_exception(self._dead_error())
+        for fut in list(self._requests.values()):
+            fut.set_exception(self._dead_error())
+        self._requests.clear()
+
+    def _dead_error(self) -> exceptions.RaySystemError:
+        return exceptions.RaySystemError(
+            f"The rayground cluster is gone ({self._dead_reason}). Call rayground.shutdown() "
+            "and rayground.init() to start a new one."
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self._dead_reason is None and not self._closed
+
+    # ------------------------------------------------------------------ teardown
+    def close(self, goodbye: bool = True) -> None:
+        if self._closed:
+            return
+        if goodbye and self._dead_reason is None:
+            try:
+                self.send((protocol.GOODBYE,))
+            except Exception:
+                pass
+        self._closed = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        if self._io_thread is not threading.current_thread():
+            self._io_thread.join(timeout=2.0)
+        self._close_sockets()
+        for fd in (self._wake_r, self._wake_w, self._head_pidfd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _close_sockets(self) -> None:
+        self._out.close(linger=500)
+        self._in.close(linger=0)
+        if self.role != "worker":
+            self._ctx.term()
+
+    @staticmethod
+    def _open_pidfd(pid: int | None) -> int | None:
+        if pid is None or not hasattr(os, "pidfd_open"):
+            return None
+        try:
+            return os.pidfd_open(pid)
+        except OSError:
+            return None
+
+
+def _as_exception(err: Any) -> BaseException:
+    if isinstance(err, BaseException):
+        return err
+    return exceptions.RaySystemError(f"a task failed with a non-exception value: {err!r}")
+
+
+def _reply_error(value: Any) -> BaseException:
+    """Head replies carry errors as (exception class name, message)."""
+    if isinstance(value, tuple) and len(value) == 2:
+        name, message = value
+        cls = getattr(exceptions, name, None) or {"ValueError": ValueError}.get(name)
+        if cls is None:
+            cls = exceptions.RaySystemError
+        try:
+            return cls(message)
+        except TypeError:
+            return exceptions.RaySystemError(message)
+    return exceptions.RaySystemError(str(value))

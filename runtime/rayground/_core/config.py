@@ -1,0 +1,68 @@
+"""Every default and environment override of the runtime, in one place.
+
+Environment variables (all optional):
+    RAYGROUND_TMPDIR            where session directories live (default: <tmp>/rayground)
+    RAYGROUND_SHM_DIR           where shared-memory objects live (default: /dev/shm)
+    RAYGROUND_INLINE_MAX        objects up to this size travel inside messages (default 100 KiB)
+    RAYGROUND_TASK_HISTORY      finished tasks kept for the state API (default 100,000)
+    RAYGROUND_EVENT_BUFFER      events kept for subscribers that fall behind (default 200,000)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+PROTOCOL_VERSION = 1
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not an integer; unset it or give a number") from None
+
+
+def session_root() -> str:
+    return os.environ.get("RAYGROUND_TMPDIR") or os.path.join(tempfile.gettempdir(), "rayground")
+
+
+def shm_root() -> str:
+    configured = os.environ.get("RAYGROUND_SHM_DIR")
+    if configured:
+        return configured
+    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+# Below this size a value is copied into the message that carries it; above it, it is written once
+# to shared memory and only its name travels. 100 KiB is where Ray also stops inlining.
+INLINE_MAX = _int_env("RAYGROUND_INLINE_MAX", 100 * 1024)
+TASK_HISTORY = _int_env("RAYGROUND_TASK_HISTORY", 100_000)
+EVENT_BUFFER = _int_env("RAYGROUND_EVENT_BUFFER", 200_000)
+
+# The largest frame the head accepts. Data above INLINE_MAX never travels in frames, so this bounds
+# what a confused or hostile peer can make the head allocate.
+MAX_FRAME = 64 * 1024 * 1024
+
+DEFAULT_MAX_RETRIES = 3  # as Ray
+DEFAULT_STORE_FRACTION = 0.3  # of RAM, as Ray
+WORKER_START_TIMEOUT = 30.0
+IDLE_WORKER_TIMEOUT = 60.0  # surplus idle workers above num_cpus are stopped after this
+SHUTDOWN_GRACE = 2.0  # seconds a process gets between SIGTERM and SIGKILL
+
+
+def default_object_store_memory() -> int:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 8 * 1024**3
+    size = int(total * DEFAULT_STORE_FRACTION)
+    try:
+        st = os.statvfs(shm_root())
+        size = min(size, int(st.f_bavail * st.f_frsize * 0.9))
+    except OSError:
+        pass
+    return max(size, 64 * 1024**2)

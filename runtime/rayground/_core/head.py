@@ -1,0 +1,549 @@
+"""The head process: one per cluster. Scheduler, object directory, actor registry, event stream.
+
+    driver/worker/CLI --BATCH--> ROUTER --> Head._handle_* --> task table, objects, actors
+                                                   |
+                                  Head._schedule() | picks (task, idle worker) pairs
+                                                   v
+    worker <--EXECUTE-- outbox (one frame per peer per loop turn) --OBJ/REPLY/LOG--> clients
+
+Single-threaded: one poll loop owns every table, so no locks; pidfds of workers and of the owning
+driver sit in the same poll, so deaths are handled in order with messages. Outgoing messages are
+collected per peer during a loop turn and sent as one frame each, which is what keeps thousands
+of tiny tasks per second cheap.
+
+Started by `init()` (then it exits with the driver that started it: `--owner-pid`) or by
+`rayground start --head` (then it runs until `rayground stop`). The head never unpickles user
+data: it forwards bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from typing import Any, ClassVar
+
+import zmq
+
+from .. import exceptions
+from . import config, ids, protocol
+from .actor_manager import ActorManager
+from .events import EventLog
+from .object_directory import ObjectDirectory, remove_tree
+from .resources import NodeResources
+from .serialization import serialize
+from .task_table import TaskTable
+from .transport import bind_router, read_token_file
+from .worker_pool import WorkerPool, WorkerProc
+
+
+class Peer:
+    __slots__ = (
+        "channels",
+        "client_id",
+        "info",
+        "job_id",
+        "out_id",
+        "pid",
+        "pidfd",
+        "role",
+        "worker",
+    )
+
+    def __init__(self, client_id: str, info: dict[str, Any]) -> None:
+        self.client_id = client_id
+        self.info = info
+        self.role = info.get("role", "client")
+        self.pid = info.get("pid")
+        self.job_id: str | None = None
+        self.out_id: bytes = b""
+        self.channels: set[str] = set()
+        self.worker: WorkerProc | None = None
+        self.pidfd: int | None = None
+
+
+def error_desc(exc: BaseException) -> tuple:
+    return ("e", serialize(exc).to_bytes())
+
+
+class Head:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.session_dir = args.session_dir
+        self.token = read_token_file(os.path.join(self.session_dir, "token"))
+        self.node_id = ids.random_hex(14)
+        self.node_ip = args.node_ip_address
+        self.ctx = zmq.Context()
+        endpoints = [f"ipc://{os.path.join(self.session_dir, 'head.sock')}"]
+        if args.port is not None:
+            endpoints.append(f"tcp://{self.node_ip}:{args.port}")
+        self.router, self.endpoints = bind_router(self.ctx, endpoints)
+        self.shm_dir = args.shm_dir
+        os.makedirs(self.shm_dir, mode=0o700, exist_ok=True)
+        os.makedirs(os.path.join(self.session_dir, "logs"), exist_ok=True)
+        self.events = EventLog(config.EVENT_BUFFER)
+        self.objects = ObjectDirectory(
+            self.shm_dir,
+            os.path.join(self.session_dir, "spill"),
+            args.object_store_memory,
+            self._push_obj,
+            self.events.emit,
+        )
+        total = {"CPU": float(args.num_cpus), "memory": float(_total_memory())}
+        if args.num_gpus:
+            total["GPU"] = float(args.num_gpus)
+        total["object_store_memory"] = float(args.object_store_memory)
+        total[f"node:{self.node_ip}"] = 1.0
+        total["node:__internal_head__"] = 1.0
+        total.update(json.loads(args.resources or "{}"))
+        self.resources = NodeResources(total, [str(g) for g in json.loads(args.gpu_ids or "[]")])
+        self.peers: dict[str, Peer] = {}
+        self.by_out: dict[bytes, Peer] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.fn_blobs: dict[str, bytes] = {}
+        self.outbox: dict[bytes, list] = collections.defaultdict(list)
+        self.subscribers: dict[str, int] = {}
+        self.session_info = {
+            "session_dir": self.session_dir,
+            "shm_dir": self.shm_dir,
+            "node_id": self.node_id,
+            "node_ip": self.node_ip,
+            "head_pid": os.getpid(),
+            "inline_max": config.INLINE_MAX,
+            "local": True,
+            "addresses": self.endpoints,
+        }
+        sys_path = json.loads(args.sys_path or "[]")
+        self.pool = WorkerPool(
+            {"session_dir": self.session_dir, "cwd": args.cwd},
+            {
+                "RAYGROUND_ADDRESS": self.endpoints[0],
+                "RAYGROUND_TOKEN_FILE": os.path.join(self.session_dir, "token"),
+                "RAYGROUND_HEAD_PID": str(os.getpid()),
+                "RAYGROUND_SYS_PATH": json.dumps(sys_path),
+                "PYTHONUNBUFFERED": "1",
+            },
+        )
+        self.tasks = TaskTable(self)
+        self.actors = ActorManager(self)
+        self.owner_pidfd = os.pidfd_open(args.owner_pid) if args.owner_pid else None
+        self.running = True
+        self._job_counter = 0
+        self.events.emit("node", self.node_id, "ALIVE", {"ip": self.node_ip})
+
+    # ----------------------------------------------------------------- main loop
+    def serve(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        if self.owner_pidfd is not None:
+            poller.register(self.owner_pidfd, zmq.POLLIN)
+        registered: set[int] = set()
+        for _ in range(int(self.args.num_cpus) or 1):
+            self.pool.spawn()
+        next_tick = time.monotonic()
+        while self.running:
+            for fd in list(self.pool.by_pidfd):
+                if fd not in registered:
+                    poller.register(fd, zmq.POLLIN)
+                    registered.add(fd)
+            for peer in self.peers.values():
+                if peer.pidfd is not None and peer.pidfd not in registered:
+                    poller.register(peer.pidfd, zmq.POLLIN)
+                    registered.add(peer.pidfd)
+            timeout = 0 if self.outbox else 100
+            events = poller.poll(timeout)
+            for sock, _ in events:
+                if sock is self.router:
+                    self._drain_router()
+                elif sock == self.owner_pidfd:
+                    self.running = False
+                elif isinstance(sock, int):
+                    poller.unregister(sock)
+                    registered.discard(sock)
+                    self._on_pidfd(sock)
+            self.tasks.schedule()
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + 0.05
+                self._push_events()
+                self.tasks.periodic(now)
+            self._flush_outbox()
+        self.shutdown()
+
+    def _drain_router(self) -> None:
+        router = self.router
+        for _ in range(1000):
+            try:
+                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            ident = frames[0].bytes
+            peer = self.by_out.get(ident)
+            if peer is None:
+                self._handle_hello(ident, [f.bytes for f in frames[1:]])
+                continue
+            if len(frames) != 2:
+                self._reject(ident, "unexpected multi-frame message")
+                continue
+            try:
+                batch = protocol.loads(frames[1].buffer)
+                if not isinstance(batch, list):
+                    raise protocol.ProtocolError("a frame must hold a list of messages")
+                for msg in batch:
+                    self._dispatch(peer, msg)
+            except protocol.ProtocolError as exc:
+                print(f"head: dropped a frame from {peer.client_id}: {exc}", file=sys.stderr)
+            except Exception:
+                print(f"head: error handling a frame from {peer.client_id}:", file=sys.stderr)
+                traceback.print_exc()
+
+    def _reject(self, ident: bytes, why: str) -> None:
+        print(f"head: refused a connection ({ident[:40]!r}): {why}", file=sys.stderr, flush=True)
+
+    def _handle_hello(self, ident: bytes, frames: list[bytes]) -> None:
+        try:
+            info = protocol.check_hello(frames, self.token)
+        except protocol.ProtocolError as exc:
+            # Security: nothing from an unauthenticated peer is unpickled or scheduled.
+            self._reject(ident, str(exc))
+            return
+        client_id = str(info.get("client_id", ""))
+        channel = info.get("channel")
+        if (
+            not client_id
+            or channel not in ("in", "out")
+            or ident != f"{client_id}:{channel[0]}".encode()
+        ):
+            self._reject(ident, "HELLO with inconsistent identity")
+            return
+        peer = self.peers.get(client_id)
+        if peer is None:
+            peer = self.peers[client_id] = Peer(client_id, info)
+        peer.channels.add(channel)
+        if channel == "out":
+            peer.out_id = ident
+            self.by_out[ident] = peer
+        if peer.channels != {"in", "out"}:
+            return
+        self._on_peer_ready(peer)
+
+    def _on_peer_ready(self, peer: Peer) -> None:
+        info = peer.info
+        welcome = dict(self.session_info)
+        if peer.role == "worker":
+            worker = self.pool.workers.get(str(info.get("worker_id")))
+            if worker is None:
+                self._send(peer, ("welcome", welcome))
+                self._send(peer, (protocol.SHUTDOWN, "unknown worker"))
+                return
+            worker.peer = peer
+            peer.worker = worker
+            self._send(peer, ("welcome", welcome))
+            self.events.emit("worker", worker.id, "ALIVE", {"pid": worker.pid})
+            self.tasks.on_worker_ready(worker)
+            return
+        if peer.role == "driver":
+            self._job_counter += 1
+            job_id = f"{self._job_counter:08x}"
+            peer.job_id = job_id
+            self.jobs[job_id] = {
+                "job_id": job_id,
+                "sys_path": info.get("sys_path", []),
+                "cwd": info.get("cwd"),
+                "namespace": info.get("namespace"),
+                "env_vars": info.get("env_vars") or {},
+                "log_to_driver": info.get("log_to_driver", True),
+                "driver": peer.client_id,
+                "pid": peer.pid,
+                "start_time": time.time(),
+                "status": "RUNNING",
+            }
+            welcome["job_id"] = job_id
+            self.events.emit("job", job_id, "RUNNING", {"pid": peer.pid})
+        if peer.pid and info.get("local", True) and peer.pid != os.getpid():
+            try:
+                peer.pidfd = os.pidfd_open(int(peer.pid))
+            except (OSError, ValueError):
+                peer.pidfd = None
+        self._send(peer, ("welcome", welcome))
+
+    # ----------------------------------------------------------------- dispatch
+    def _dispatch(self, peer: Peer, msg: tuple) -> None:
+        kind = msg[0]
+        handler = self._handlers.get(kind)
+        if handler is None:
+            return  # unknown kinds are ignored (protocol compatibility rule)
+        handler(self, peer, msg)
+
+    def _on_submit(self, peer: Peer, msg: tuple) -> None:
+        spec = msg[1]
+        if spec.get("actor_id"):
+            self.actors.submit_call(peer, spec)
+        else:
+            self.tasks.submit(peer, spec)
+
+    def _on_put(self, peer: Peer, msg: tuple) -> None:
+        _, oid, desc, contained = msg[:4]
+        self.objects.seal(oid, desc, list(contained), holder=peer.client_id)
+        self.tasks.object_ready(oid)
+        self._check_capacity()
+
+    def _on_incref(self, peer: Peer, msg: tuple) -> None:
+        self.objects.incref(peer.client_id, msg[1])
+
+    def _on_decref(self, peer: Peer, msg: tuple) -> None:
+        self.objects.decref(peer.client_id, msg[1])
+
+    def _on_want(self, peer: Peer, msg: tuple) -> None:
+        _, oids, blocking = msg[:3]
+        for oid in oids:
+            desc = self.objects.want(peer.client_id, oid)
+            if desc is not None:
+                self._push_obj(peer.client_id, oid, desc)
+            elif self.objects.get(oid) is None:
+                self._push_obj(
+                    peer.client_id,
+                    oid,
+                    error_desc(
+                        exceptions.ObjectLostError(
+                            oid,
+                            f"Object {oid} is unknown to the cluster: it was freed after its "
+                            "last reference was dropped, or it belongs to another cluster.",
+                        )
+                    ),
+                )
+        if blocking and peer.worker is not None:
+            self.tasks.worker_blocked(peer.worker)
+
+    def _on_unblocked(self, peer: Peer, msg: tuple) -> None:
+        if peer.worker is not None:
+            self.tasks.worker_unblocked(peer.worker)
+
+    def _on_done(self, peer: Peer, msg: tuple) -> None:
+        if peer.worker is not None:
+            self.tasks.on_done(peer.worker, msg[1], msg[2], msg[3])
+
+    def _on_failed(self, peer: Peer, msg: tuple) -> None:
+        if peer.worker is not None:
+            self.tasks.on_failed(peer.worker, msg[1], msg[2], bool(msg[3]), str(msg[4]))
+
+    def _on_gen_item(self, peer: Peer, msg: tuple) -> None:
+        self.tasks.on_gen_item(msg[1], msg[2], msg[3], msg[4])
+
+    def _on_cancel(self, peer: Peer, msg: tuple) -> None:
+        self.tasks.cancel(msg[1], bool(msg[2]), bool(msg[3]))
+
+    def _on_create_actor(self, peer: Peer, msg: tuple) -> None:
+        self.actors.create(peer, msg[1])
+
+    def _on_kill_actor(self, peer: Peer, msg: tuple) -> None:
+        self.actors.kill(msg[1], bool(msg[2]))
+
+    def _on_actor_exit(self, peer: Peer, msg: tuple) -> None:
+        self.actors.exit_requested(msg[1])
+
+    def _on_log(self, peer: Peer, msg: tuple) -> None:
+        job = self.jobs.get(msg[1])
+        if job is None or not job["log_to_driver"]:
+            return
+        driver = self.peers.get(job["driver"])
+        if driver is not None:
+            self._send(driver, (protocol.LOG, msg[1], msg[2]))
+
+    def _on_subscribe(self, peer: Peer, msg: tuple) -> None:
+        self.subscribers[peer.client_id] = int(msg[1])
+
+    def _on_unsubscribe(self, peer: Peer, msg: tuple) -> None:
+        self.subscribers.pop(peer.client_id, None)
+
+    def _on_goodbye(self, peer: Peer, msg: tuple) -> None:
+        self._drop_peer(peer, "left")
+
+    def _on_request(self, peer: Peer, msg: tuple) -> None:
+        _, req_id, what, args = msg[:4]
+        from .head_requests import handle_request
+
+        try:
+            ok, value = True, handle_request(self, peer, what, args)
+        except KeyError as exc:
+            ok, value = False, ("ValueError", str(exc.args[0]) if exc.args else str(exc))
+        except ValueError as exc:
+            ok, value = False, ("ValueError", str(exc))
+        except exceptions.RayError as exc:
+            ok, value = False, (type(exc).__name__, str(exc))
+        if value is _DEFERRED:
+            return
+        self._send(peer, (protocol.REPLY, req_id, ok, value))
+
+    _handlers: ClassVar[dict[str, Any]] = {
+        protocol.SUBMIT: _on_submit,
+        protocol.PUT: _on_put,
+        protocol.INCREF: _on_incref,
+        protocol.DECREF: _on_decref,
+        protocol.WANT: _on_want,
+        protocol.UNBLOCKED: _on_unblocked,
+        protocol.DONE: _on_done,
+        protocol.FAILED: _on_failed,
+        protocol.GEN_ITEM: _on_gen_item,
+        protocol.CANCEL: _on_cancel,
+        protocol.CREATE_ACTOR: _on_create_actor,
+        protocol.KILL_ACTOR: _on_kill_actor,
+        protocol.ACTOR_EXIT: _on_actor_exit,
+        protocol.LOG: _on_log,
+        protocol.SUBSCRIBE: _on_subscribe,
+        protocol.UNSUBSCRIBE: _on_unsubscribe,
+        protocol.GOODBYE: _on_goodbye,
+        protocol.REQUEST: _on_request,
+    }
+
+    # ----------------------------------------------------------------- output
+    def _send(self, peer: Peer, msg: tuple) -> None:
+        self.outbox[f"{peer.client_id}:i".encode()].append(msg)
+
+    def send_to(self, client_id: str, msg: tuple) -> None:
+        if client_id in self.peers:
+            self.outbox[f"{client_id}:i".encode()].append(msg)
+
+    def _push_obj(self, client_id: str, oid: str, desc: tuple) -> None:
+        self.send_to(client_id, (protocol.OBJ, oid, desc))
+
+    def warn(self, client_id: str | None, text: str) -> None:
+        print(f"head: {text}", file=sys.stderr, flush=True)
+        if client_id is not None:
+            self.send_to(client_id, ("warning", text))
+
+    def _flush_outbox(self) -> None:
+        if not self.outbox:
+            return
+        router = self.router
+        for ident, msgs in self.outbox.items():
+            try:
+                router.send_multipart([ident, protocol.dumps(msgs)], copy=False)
+            except zmq.ZMQError:
+                pass
+        self.outbox.clear()
+
+    def _push_events(self) -> None:
+        if not self.subscribers:
+            return
+        for client_id, after in list(self.subscribers.items()):
+            if after >= self.events.seq:
+                continue
+            batch, lost = self.events.since(after, 5000)
+            if batch or lost:
+                self.send_to(
+                    client_id, (protocol.EVENTS, batch[0][0] if batch else after, batch, lost)
+                )
+                self.subscribers[client_id] = batch[-1][0] if batch else self.events.seq
+
+    def _check_capacity(self) -> None:
+        over = self.objects.over_capacity()
+        if over > 0:
+            self.objects.spill_until(over, self.tasks.objects_in_use())
+
+    # ----------------------------------------------------------------- deaths
+    def _on_pidfd(self, fd: int) -> None:
+        worker = self.pool.by_pidfd.get(fd)
+        if worker is not None:
+            code = worker.proc.poll()
+            if code is None:
+                try:
+                    code = worker.proc.wait(timeout=1)
+                except Exception:
+                    code = None
+            self.tasks.on_worker_died(worker, code)
+            return
+        for peer in list(self.peers.values()):
+            if peer.pidfd == fd:
+                self._drop_peer(peer, "process exited")
+                return
+
+    def _drop_peer(self, peer: Peer, why: str) -> None:
+        if self.peers.pop(peer.client_id, None) is None:
+            return
+        self.by_out.pop(peer.out_id, None)
+        self.subscribers.pop(peer.client_id, None)
+        if peer.pidfd is not None:
+            try:
+                os.close(peer.pidfd)
+            except OSError:
+                pass
+            peer.pidfd = None
+        self.objects.drop_client(peer.client_id)
+        if peer.role == "driver" and peer.job_id:
+            job = self.jobs.get(peer.job_id)
+            if job is not None:
+                job["status"] = "SUCCEEDED" if why == "left" else "STOPPED"
+                job["end_time"] = time.time()
+            self.events.emit("job", peer.job_id, job["status"] if job else "STOPPED", None)
+            self.actors.on_job_exit(peer.job_id)
+            self.tasks.on_owner_gone(peer.client_id)
+
+    def shutdown(self) -> None:
+        self.running = False
+        for peer in list(self.peers.values()):
+            if peer.role != "worker":
+                self._send(peer, (protocol.SHUTDOWN, "the head shut down"))
+        self._flush_outbox()
+        self.pool.stop_all()
+        remove_tree(self.shm_dir)
+        try:
+            self.router.close(linger=200)
+            self.ctx.term()
+        except zmq.ZMQError:
+            pass
+
+
+_DEFERRED = object()
+
+
+def _total_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="rayground-head")
+    p.add_argument("--session-dir", required=True)
+    p.add_argument("--shm-dir", required=True)
+    p.add_argument("--num-cpus", type=float, required=True)
+    p.add_argument("--num-gpus", type=float, default=0)
+    p.add_argument("--gpu-ids", default="[]")
+    p.add_argument("--resources", default="{}")
+    p.add_argument("--object-store-memory", type=int, required=True)
+    p.add_argument("--owner-pid", type=int, default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--node-ip-address", default="127.0.0.1")
+    p.add_argument("--sys-path", default="[]")
+    p.add_argument("--cwd", default=None)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the owner or `rayground stop` ends us
+    head = Head(args)
+
+    def _terminate(signum: int, frame: Any) -> None:
+        head.running = False
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    with open(os.path.join(args.session_dir, "head.json"), "w") as f:
+        json.dump({"pid": os.getpid(), "addresses": head.endpoints, "node_id": head.node_id}, f)
+    print(f"READY {json.dumps(head.endpoints)}", flush=True)
+    try:
+        head.serve()
+    finally:
+        head.shutdown()
+
+
+if __name__ == "__main__":
+    main()

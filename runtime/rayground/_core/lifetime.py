@@ -1,0 +1,228 @@
+"""Starting a local head, finding a running one, and cleaning up after any that died.
+
+A session lives in `<tmp>/rayground/session_<time>_<pid>/` (0700): `token` (0600), `head.sock`,
+`head.json` (pid and addresses), `logs/`, `spill/`. Its shared memory is a directory
+`/dev/shm/rayground-<session>/`. The head removes the shared memory when it exits; a head that
+was SIGKILLed cannot, so every `init()` first sweeps sessions whose head is gone.
+
+A cluster started by `init()` dies with its driver: the head watches the driver's pid through a
+pidfd (even SIGKILL of the driver is seen), and every worker watches the head's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from . import config, ids
+from .transport import write_token_file
+
+
+@dataclass
+class LocalHead:
+    session_dir: str
+    shm_dir: str
+    address: str
+    token: bytes
+    proc: subprocess.Popen | None
+    pid: int
+    tcp_address: str | None = None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def shm_dir_for(session_dir: str) -> str:
+    return os.path.join(config.shm_root(), f"rayground-{os.path.basename(session_dir)}")
+
+
+def sweep_stale_sessions() -> list[str]:
+    """Remove shared memory (and sockets) of sessions whose head process is gone."""
+    root = config.session_root()
+    removed = []
+    if not os.path.isdir(root):
+        return removed
+    for name in os.listdir(root):
+        session_dir = os.path.join(root, name)
+        info_path = os.path.join(session_dir, "head.json")
+        if not name.startswith("session_") or not os.path.isfile(info_path):
+            continue
+        try:
+            with open(info_path) as f:
+                pid = int(json.load(f)["pid"])
+        except (OSError, ValueError, KeyError):
+            continue
+        if _pid_alive(pid):
+            continue
+        shm = shm_dir_for(session_dir)
+        if os.path.isdir(shm):
+            shutil.rmtree(shm, ignore_errors=True)
+            removed.append(shm)
+        for leftover in ("head.sock", "head.json"):
+            try:
+                os.unlink(os.path.join(session_dir, leftover))
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def start_head(
+    *,
+    num_cpus: float,
+    num_gpus: float,
+    gpu_ids: list[str],
+    resources: dict[str, float],
+    object_store_memory: int,
+    owner_pid: int | None,
+    port: int | None = None,
+    node_ip_address: str = "127.0.0.1",
+    sys_path: list[str] | None = None,
+    cwd: str | None = None,
+    timeout: float = 30.0,
+) -> LocalHead:
+    sweep_stale_sessions()
+    root = config.session_root()
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    session_dir = os.path.join(root, f"session_{stamp}_{os.getpid()}_{ids.random_hex(3)}")
+    os.makedirs(session_dir, mode=0o700)
+    os.makedirs(os.path.join(session_dir, "logs"), mode=0o700)
+    token = ids.random_hex(32).encode()
+    write_token_file(os.path.join(session_dir, "token"), token)
+    shm_dir = shm_dir_for(session_dir)
+    cmd = [
+        sys.executable,
+        "-m",
+        "rayground._core.head",
+        "--session-dir",
+        session_dir,
+        "--shm-dir",
+        shm_dir,
+        "--num-cpus",
+        str(num_cpus),
+        "--num-gpus",
+        str(num_gpus),
+        "--gpu-ids",
+        json.dumps(gpu_ids),
+        "--resources",
+        json.dumps(resources),
+        "--object-store-memory",
+        str(int(object_store_memory)),
+        "--node-ip-address",
+        node_ip_address,
+        "--sys-path",
+        json.dumps(sys_path or []),
+    ]
+    if owner_pid is not None:
+        cmd += ["--owner-pid", str(owner_pid)]
+    if port is not None:
+        cmd += ["--port", str(port)]
+    if cwd:
+        cmd += ["--cwd", cwd]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [p for p in [_package_parent(), env.get("PYTHONPATH", "")] if p]
+    )
+    with open(os.path.join(session_dir, "logs", "head.log"), "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,  # a notebook's interrupt (SIGINT to its group) must not hit us
+            close_fds=True,
+            env=env,
+            cwd=cwd or None,
+        )
+    endpoints = _wait_ready(proc, session_dir, timeout)
+    tcp = next((e for e in endpoints if e.startswith("tcp://")), None)
+    with open(os.path.join(root, "latest"), "w") as f:
+        f.write(session_dir)
+    return LocalHead(session_dir, shm_dir, endpoints[0], token, proc, proc.pid, tcp)
+
+
+def _package_parent() -> str:
+    # So the head and workers import this same rayground even when it is not installed.
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _wait_ready(proc: subprocess.Popen, session_dir: str, timeout: float) -> list[str]:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if ready:
+            line = proc.stdout.readline()
+            if line.startswith(b"READY "):
+                proc.stdout.close()
+                return list(json.loads(line[6:]))
+            if not line:
+                break
+        if proc.poll() is not None:
+            break
+    log = os.path.join(session_dir, "logs", "head.log")
+    try:
+        with open(log) as f:
+            tail = f.read()[-2000:]
+    except OSError:
+        tail = ""
+    stop_head(proc, shm_dir_for(session_dir))
+    raise RuntimeError(
+        f"The rayground head did not start (exit code {proc.poll()}). Its log ({log}) ends "
+        f"with:\n{tail}"
+    )
+
+
+def stop_head(proc: subprocess.Popen | None, shm_dir: str, grace: float = 3.0) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    # The head removes its shared memory on a clean exit; make sure even after a crash.
+    shutil.rmtree(shm_dir, ignore_errors=True)
+
+
+def find_local_session() -> tuple[str, bytes, int] | None:
+    """The most recent live session on this machine: (ipc address, token, head pid)."""
+    root = config.session_root()
+    candidates = []
+    latest = os.path.join(root, "latest")
+    if os.path.isfile(latest):
+        with open(latest) as f:
+            candidates.append(f.read().strip())
+    if os.path.isdir(root):
+        others = sorted(
+            (os.path.join(root, n) for n in os.listdir(root) if n.startswith("session_")),
+            key=lambda p: os.path.getmtime(p),
+            reverse=True,
+        )
+        candidates += others
+    for session_dir in candidates:
+        info_path = os.path.join(session_dir, "head.json")
+        try:
+            with open(info_path) as f:
+                info = json.load(f)
+            with open(os.path.join(session_dir, "token"), "rb") as f:
+                token = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        if _pid_alive(int(info["pid"])):
+            return info["addresses"][0], token, int(info["pid"])
+    return None

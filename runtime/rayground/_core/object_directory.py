@@ -1,0 +1,250 @@
+"""The head's table of objects: where each lives, who holds it, and when it can be freed.
+
+An object stays alive while any of these hold it:
+  * holders: processes with at least one live ObjectRef to it (INCREF/DECREF at 0<->1 edges),
+  * pins: pending tasks that take it as an argument, and stored values that contain its ref.
+When both are gone the shared-memory segment is unlinked and its bytes leave the store's count.
+
+Capacity: sealed shared-memory bytes are counted against `capacity`; going over spills the least
+recently used objects that no running task is reading to the session's spill directory on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import object_store
+
+
+class Obj:
+    __slots__ = (
+        "contained",
+        "created",
+        "desc",
+        "holders",
+        "last_access",
+        "owner",
+        "pins",
+        "size",
+        "spilled",
+        "task_id",
+        "waiters",
+    )
+
+    def __init__(self, owner: str | None, task_id: str | None) -> None:
+        self.desc: tuple | None = None
+        self.size = 0
+        self.holders: set[str] = set()
+        self.pins = 0
+        self.contained: list[str] = []
+        self.waiters: set[str] = set()
+        self.owner = owner
+        self.task_id = task_id
+        self.created = time.time()
+        self.last_access = time.monotonic()
+        self.spilled = False
+
+
+class ObjectDirectory:
+    def __init__(
+        self,
+        shm_dir: str,
+        spill_dir: str,
+        capacity: int,
+        notify: Callable[[str, str, tuple], None],
+        emit: Callable[..., None],
+    ) -> None:
+        self.objects: dict[str, Obj] = {}
+        self.shm_dir = shm_dir
+        self.spill_dir = spill_dir
+        self.capacity = capacity
+        self.used = 0  # bytes in shared memory
+        self.spilled_bytes = 0
+        self._notify = notify  # (client_id, oid, desc): push an OBJ message
+        self._emit = emit
+        self.on_free: Callable[[str], None] | None = None
+
+    # -- creation
+    def expect(self, oid: str, owner: str, task_id: str | None) -> Obj:
+        obj = self.objects.get(oid)
+        if obj is None:
+            obj = Obj(owner, task_id)
+            self.objects[oid] = obj
+        obj.holders.add(owner)
+        return obj
+
+    def seal(self, oid: str, desc: tuple, contained: list[str], holder: str | None = None) -> None:
+        obj = self.objects.get(oid)
+        if obj is None:
+            if holder is None:
+                # Nobody can ever read it: a result whose refs were all dropped and then freed.
+                self._discard_desc(desc)
+                return
+            obj = self.objects[oid] = Obj(holder, None)
+        if holder is not None:
+            obj.holders.add(holder)
+        if obj.desc is not None:  # a retried task's second result: keep the first
+            self._discard_desc(desc)
+            return
+        obj.desc = desc
+        obj.size = _desc_size(desc)
+        if desc[0] == "s":
+            self.used += obj.size
+        for inner in contained:
+            self.pin(inner)
+        obj.contained = contained
+        self._emit("object", oid, "SEALED", {"size": obj.size, "where": desc[0]})
+        for client in obj.waiters:
+            self._notify(client, oid, desc)
+        obj.waiters.clear()
+        if not obj.holders and obj.pins <= 0:
+            self._free(oid, obj)
+
+    # -- references
+    def incref(self, client: str, oids: list[str]) -> None:
+        for oid in oids:
+            obj = self.objects.get(oid)
+            if obj is not None:
+                obj.holders.add(client)
+
+    def decref(self, client: str, oids: list[str]) -> None:
+        for oid in oids:
+            obj = self.objects.get(oid)
+            if obj is None:
+                continue
+            obj.holders.discard(client)
+            obj.waiters.discard(client)
+            if not obj.holders and obj.pins <= 0 and obj.desc is not None:
+                self._free(oid, obj)
+
+    def pin(self, oid: str) -> None:
+        obj = self.objects.get(oid)
+        if obj is not None:
+            obj.pins += 1
+
+    def unpin(self, oid: str) -> None:
+        obj = self.objects.get(oid)
+        if obj is None:
+            return
+        obj.pins -= 1
+        if obj.pins <= 0 and not obj.holders and obj.desc is not None:
+            self._free(oid, obj)
+
+    def drop_client(self, client: str) -> None:
+        for oid, obj in list(self.objects.items()):
+            if client in obj.holders or client in obj.waiters:
+                obj.waiters.discard(client)
+                obj.holders.discard(client)
+                if not obj.holders and obj.pins <= 0 and obj.desc is not None:
+                    self._free(oid, obj)
+
+    # -- reads
+    def want(self, client: str, oid: str) -> tuple | None:
+        """The object's desc if ready (caller pushes it); otherwise remember who waits."""
+        obj = self.objects.get(oid)
+        if obj is None:
+            return None
+        if obj.desc is not None:
+            obj.last_access = time.monotonic()
+            return obj.desc
+        obj.waiters.add(client)
+        return None
+
+    def get(self, oid: str) -> Obj | None:
+        return self.objects.get(oid)
+
+    # -- freeing and capacity
+    def _free(self, oid: str, obj: Obj) -> None:
+        del self.objects[oid]
+        if obj.desc is not None:
+            if obj.desc[0] == "s":
+                self.used -= obj.size
+            elif obj.desc[0] == "f":
+                self.spilled_bytes -= obj.size
+            self._discard_desc(obj.desc)
+        self._emit("object", oid, "FREED", None)
+        for inner in obj.contained:
+            self.unpin(inner)
+        if self.on_free is not None:
+            self.on_free(oid)
+
+    def _discard_desc(self, desc: tuple) -> None:
+        if desc[0] == "s":
+            object_store.delete_segment(object_store.segment_path(self.shm_dir, desc[1]))
+        elif desc[0] == "f":
+            object_store.delete_segment(desc[1])
+
+    def over_capacity(self) -> int:
+        return self.used - self.capacity
+
+    def spill_until(self, need: int, busy: set[str]) -> int:
+        """Spill least recently used segments until `need` bytes are freed; returns bytes freed."""
+        candidates = sorted(
+            (
+                (obj.last_access, oid)
+                for oid, obj in self.objects.items()
+                if obj.desc is not None and obj.desc[0] == "s" and oid not in busy
+            ),
+        )
+        freed = 0
+        for _, oid in candidates:
+            if freed >= need:
+                break
+            obj = self.objects[oid]
+            src = object_store.segment_path(self.shm_dir, obj.desc[1])
+            try:
+                target = object_store.spill(src, self.spill_dir)
+            except OSError:
+                break  # the disk is full too
+            obj.desc = ("f", target, obj.size)
+            obj.spilled = True
+            self.used -= obj.size
+            self.spilled_bytes += obj.size
+            freed += obj.size
+            self._emit("object", oid, "SPILLED", {"size": obj.size})
+        return freed
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        rows = []
+        for oid, obj in self.objects.items():
+            rows.append(
+                {
+                    "object_id": oid,
+                    "object_size": obj.size,
+                    "task_id": obj.task_id,
+                    "owner": obj.owner,
+                    "reference_count": len(obj.holders) + max(obj.pins, 0),
+                    "holders": sorted(obj.holders),
+                    "pins": obj.pins,
+                    "status": "READY" if obj.desc is not None else "PENDING",
+                    "where": {
+                        "i": "inline",
+                        "s": "shared_memory",
+                        "f": "spilled",
+                        "e": "error",
+                    }.get(obj.desc[0], "?")
+                    if obj.desc
+                    else "pending",
+                    "spilled": obj.spilled,
+                    "created": obj.created,
+                }
+            )
+        return rows
+
+
+def _desc_size(desc: tuple) -> int:
+    kind = desc[0]
+    if kind in ("i", "e"):
+        return len(desc[1])
+    return int(desc[2])
+
+
+def remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    if os.path.exists(path):
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,75 @@
+"""ObjectRef: a future for a value in the object store.
+
+Each process counts its live ObjectRef instances per object id (client.py); when the count for an
+id goes to zero the head is told, and when every process, pending task and containing object has
+let go, the head frees the object. Unpickling a ref in another process (a ref nested in an
+argument or a stored value) registers that process as a borrower before the containing value can
+be dropped, because both messages travel in order on the same connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Generator
+from typing import Any
+
+from . import context
+from .serialization import record_contained_ref
+
+
+class ObjectRef:
+    __slots__ = ("__weakref__", "_client", "_id")
+
+    def __init__(self, object_id: str, *, _borrowed: bool = False, _client: Any = None) -> None:
+        self._id = object_id
+        client = _client if _client is not None else context.current_client(required=False)
+        self._client = client
+        if client is not None:
+            client.add_local_ref(object_id, borrowed=_borrowed)
+
+    def hex(self) -> str:
+        return self._id
+
+    def binary(self) -> bytes:
+        return self._id.encode()
+
+    def task_id(self) -> str:
+        return self._id.rsplit(".", 1)[0]
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectRef) and other._id == self._id
+
+    def __repr__(self) -> str:
+        return f"ObjectRef({self._id})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        record_contained_ref(self._id)
+        return (_rebuild, (self._id,))
+
+    def __del__(self) -> None:
+        client = self._client
+        if client is not None:
+            try:
+                client.release_local_ref(self._id)
+            except Exception:  # interpreter shutdown: the head frees everything anyway
+                pass
+
+    def future(self) -> concurrent.futures.Future:
+        """A concurrent.futures.Future that completes with the value (or the task's error)."""
+        return _client_of(self).future_for(self)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return asyncio.wrap_future(self.future()).__await__()
+
+
+def _client_of(ref: ObjectRef) -> Any:
+    client = ref._client or context.current_client(required=True)
+    return client
+
+
+def _rebuild(object_id: str) -> ObjectRef:
+    return ObjectRef(object_id, _borrowed=True)

@@ -1,0 +1,146 @@
+"""Values to bytes and back: cloudpickle for code, pickle 5 with out-of-band buffers for data.
+
+A serialised value is laid out as one *packed* block, the same whether it travels inline in a
+message or lives in a shared-memory segment:
+
+    u32 nbuf | u32 reserved | u64 meta_len | nbuf x (u64 offset, u64 length) | meta | buffers...
+
+`meta` is the pickle stream; each out-of-band buffer (a NumPy array's data, a bytes-like object)
+starts at a 64-byte aligned offset so that `get` can hand out read-only NumPy views straight onto
+the block without copying.
+
+ObjectRefs met while pickling are recorded (`SerializedObject.contained`) so the head can keep the
+objects they point to alive as long as the value that contains them.
+
+Non-goals: no custom per-type serialisers, no compression.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+_HEAD = struct.Struct("<IIQ")
+_BUF = struct.Struct("<QQ")
+_ALIGN = 64
+
+_recording = threading.local()
+
+
+def record_contained_ref(object_id: str) -> None:
+    """Called by ObjectRef.__reduce__: note that the value being pickled holds this ref."""
+    refs = getattr(_recording, "refs", None)
+    if refs is not None:
+        refs.append(object_id)
+
+
+@dataclass
+class SerializedObject:
+    meta: bytes
+    buffers: list[memoryview]
+    contained: list[str] = field(default_factory=list)
+
+    @property
+    def total_size(self) -> int:
+        return _layout(len(self.meta), [b.nbytes for b in self.buffers])[0]
+
+    def write_into(self, target: memoryview) -> None:
+        """Write the packed block into `target` (at least `total_size` bytes)."""
+        _, meta_off, offsets = _layout(len(self.meta), [b.nbytes for b in self.buffers])
+        _HEAD.pack_into(target, 0, len(self.buffers), 0, len(self.meta))
+        pos = _HEAD.size
+        for off, buf in zip(offsets, self.buffers, strict=True):
+            _BUF.pack_into(target, pos, off, buf.nbytes)
+            pos += _BUF.size
+        target[meta_off : meta_off + len(self.meta)] = self.meta
+        for off, buf in zip(offsets, self.buffers, strict=True):
+            target[off : off + buf.nbytes] = buf
+
+    def to_bytes(self) -> bytes:
+        out = bytearray(self.total_size)
+        self.write_into(memoryview(out))
+        return bytes(out)
+
+
+def _layout(meta_len: int, buf_lens: list[int]) -> tuple[int, int, list[int]]:
+    pos = _HEAD.size + _BUF.size * len(buf_lens)
+    meta_off = pos
+    pos += meta_len
+    offsets = []
+    for n in buf_lens:
+        pos = (pos + _ALIGN - 1) // _ALIGN * _ALIGN
+        offsets.append(pos)
+        pos += n
+    return pos, meta_off, offsets
+
+
+def serialize(value: Any) -> SerializedObject:
+    """Pickle `value`; raises the pickler's own error (callers add context to it)."""
+    buffers: list[memoryview] = []
+
+    def keep(buf: pickle.PickleBuffer) -> bool:
+        view = buf.raw()
+        if view.nbytes < 2048:  # tiny buffers are cheaper in-band than as separate blocks
+            return True
+        buffers.append(view)
+        return False
+
+    previous = getattr(_recording, "refs", None)
+    _recording.refs = []
+    try:
+        meta = cloudpickle.dumps(value, protocol=5, buffer_callback=keep)
+        contained = _recording.refs
+    finally:
+        _recording.refs = previous
+    return SerializedObject(meta, buffers, contained)
+
+
+def deserialize(block: memoryview | bytes) -> Any:
+    """Unpickle a packed block; NumPy arrays come back as read-only views onto `block`."""
+    view = block if isinstance(block, memoryview) else memoryview(block)
+    nbuf, _, meta_len = _HEAD.unpack_from(view, 0)
+    pos = _HEAD.size
+    buffers = []
+    for _ in range(nbuf):
+        off, length = _BUF.unpack_from(view, pos)
+        pos += _BUF.size
+        buffers.append(view[off : off + length])
+    meta_off = _HEAD.size + _BUF.size * nbuf
+    return pickle.loads(view[meta_off : meta_off + meta_len], buffers=buffers)
+
+
+def dumps_code(obj: Any) -> bytes:
+    """Functions and classes, by value where needed (notebook and __main__ definitions)."""
+    return cloudpickle.dumps(obj, protocol=5)
+
+
+def loads_code(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+def find_unpicklable(value: Any, path: str = "", depth: int = 0) -> tuple[str, Any] | None:
+    """Find the innermost part of `value` that cannot be pickled: (path within value, object)."""
+    try:
+        cloudpickle.dumps(value, protocol=5, buffer_callback=lambda _b: False)
+        return None
+    except Exception:
+        pass
+    if depth < 6:
+        children: Iterable[tuple[str, Any]] = ()
+        if isinstance(value, dict):
+            children = ((f"{path}[{k!r}]", v) for k, v in value.items())
+        elif isinstance(value, list | tuple | set | frozenset):
+            children = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            children = ((f"{path}.{k}", v) for k, v in vars(value).items())
+        for child_path, child in children:
+            found = find_unpicklable(child, child_path, depth + 1)
+            if found is not None:
+                return found
+    return path, value

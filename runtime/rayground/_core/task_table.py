@@ -1,0 +1,476 @@
+"""The head's tasks: dependencies, the ready queue, placement on workers, retries and cancellation.
+
+A task moves through Ray's states:
+
+    PENDING_ARGS_AVAIL -> PENDING_NODE_ASSIGNMENT -> RUNNING -> FINISHED | FAILED
+       (refs not ready)     (waiting for CPU/GPU/        (on a worker)
+                             custom resources or a worker)
+
+Ready tasks wait in one FIFO per resource shape, so a task that cannot fit (two CPUs, a GPU)
+never holds back small tasks behind it. A worker blocked in `get` gives its resources back until
+it resumes, which is what lets tasks wait on tasks they submitted without deadlock.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import exceptions
+from . import config, protocol
+from .resources import format_request
+
+if TYPE_CHECKING:
+    from .head import Head, Peer
+    from .worker_pool import WorkerProc
+
+
+class Task:
+    __slots__ = (
+        "actor_id",
+        "attempt",
+        "cancelled",
+        "children",
+        "deps_missing",
+        "error",
+        "gen_items",
+        "gpu_ids",
+        "holding",
+        "id",
+        "infeasible",
+        "job_id",
+        "name",
+        "owner",
+        "parent",
+        "resources",
+        "retries_left",
+        "returns",
+        "spec",
+        "state",
+        "times",
+        "worker",
+    )
+
+    def __init__(self, spec: dict[str, Any], owner: str) -> None:
+        self.id: str = spec["task_id"]
+        self.spec = spec
+        self.owner = owner
+        self.name: str = spec.get("name", "?")
+        self.job_id: str | None = spec.get("job_id")
+        self.actor_id: str | None = spec.get("actor_id")
+        self.parent: str | None = spec.get("parent_task_id")
+        self.resources: dict[str, float] = spec.get("resources") or {}
+        self.retries_left: int = spec.get("max_retries", config.DEFAULT_MAX_RETRIES)
+        self.returns: list[str] = spec["returns"]
+        self.state = "PENDING_ARGS_AVAIL"
+        self.times: dict[str, float] = {"PENDING_ARGS_AVAIL": time.time()}
+        self.deps_missing = 0
+        self.worker: WorkerProc | None = None
+        self.gpu_ids: list[str] = []
+        self.holding = False
+        self.infeasible = False
+        self.children: list[str] = []
+        self.attempt = 0
+        self.cancelled = False
+        self.error: str | None = None
+        self.gen_items = 0
+
+
+class TaskTable:
+    def __init__(self, head: Head) -> None:
+        self.head = head
+        self.tasks: dict[str, Task] = {}
+        self.ready: dict[tuple, collections.deque] = {}
+        self.waiting_on: dict[str, list[Task]] = {}
+        self.finished: collections.deque = collections.deque()
+        self.num_queued = 0
+        self.num_starting = 0
+
+    # ------------------------------------------------------------ submission
+    def submit(self, peer: Peer, spec: dict[str, Any]) -> Task:
+        head = self.head
+        task = Task(spec, peer.client_id)
+        self.tasks[task.id] = task
+        blob = spec.pop("fn_blob", None)
+        if blob is not None:
+            head.fn_blobs[spec["fn_id"]] = blob
+        for oid in task.returns:
+            head.objects.expect(oid, peer.client_id, task.id)
+            head.objects.want(peer.client_id, oid)
+        args = spec.get("args")
+        if args is not None and args[0] == "s":
+            head.objects.seal(args[1], args, [], holder=f"task:{task.id}")
+        for oid in spec.get("contained", ()):
+            head.objects.pin(oid)
+        parent = self.tasks.get(task.parent) if task.parent else None
+        if parent is not None:
+            parent.children.append(task.id)
+        self._emit(task, "PENDING_ARGS_AVAIL")
+        for oid in spec.get("deps", ()):
+            head.objects.pin(oid)
+            obj = head.objects.get(oid)
+            if obj is None:
+                self._fail(
+                    task,
+                    exceptions.ObjectLostError(
+                        oid, f"Argument {oid} of {task.name} was freed before the task ran."
+                    ),
+                )
+                return task
+            if obj.desc is None:
+                task.deps_missing += 1
+                self.waiting_on.setdefault(oid, []).append(task)
+        if task.actor_id is None:
+            if not head.resources.feasible(task.resources):
+                task.infeasible = True
+                missing = head.resources.missing_for(task.resources)
+                head.warn(
+                    peer.client_id,
+                    f"Task {task.name} asks for {format_request(task.resources)} but no node "
+                    f"has {format_request(missing)} (the cluster has "
+                    f"{format_request(head.resources.total)} in total). It will wait until a "
+                    "node with those resources joins. Lower the request, or start the cluster "
+                    "with more (e.g. init(num_gpus=1), or resources={...}).",
+                )
+        if task.deps_missing == 0:
+            self._deps_resolved(task)
+        return task
+
+    def _deps_resolved(self, task: Task) -> None:
+        if task.actor_id is not None:
+            self.head.actors.call_ready(task)
+            return
+        self._enqueue(task)
+
+    def _enqueue(self, task: Task) -> None:
+        task.state = "PENDING_NODE_ASSIGNMENT"
+        self._emit(task, task.state)
+        shape = tuple(sorted(task.resources.items()))
+        queue = self.ready.get(shape)
+        if queue is None:
+            queue = self.ready[shape] = collections.deque()
+        queue.append(task)
+        self.num_queued += 1
+
+    def object_ready(self, oid: str) -> None:
+        waiting = self.waiting_on.pop(oid, None)
+        if not waiting:
+            return
+        for task in waiting:
+            task.deps_missing -= 1
+            if task.deps_missing == 0 and not task.cancelled:
+                self._deps_resolved(task)
+
+    # ------------------------------------------------------------ placement
+    def schedule(self) -> None:
+        head = self.head
+        if head.actors.waiting_for_resources:
+            head.actors.place_waiting()
+        if not self.num_queued:
+            return
+        res = head.resources
+        pool = head.pool
+        for shape, queue in list(self.ready.items()):
+            while queue:
+                task = queue[0]
+                if task.state != "PENDING_NODE_ASSIGNMENT":
+                    queue.popleft()
+                    self.num_queued -= 1
+                    continue
+                if not res.fits(task.resources):
+                    break
+                worker = pool.take_idle()
+                if worker is None:
+                    self._maybe_spawn(task)
+                    break
+                queue.popleft()
+                self.num_queued -= 1
+                self.dispatch(task, worker)
+            if not queue:
+                del self.ready[shape]
+
+    def _maybe_spawn(self, task: Task) -> None:
+        pool = self.head.pool
+        blocked = sum(1 for w in pool.workers.values() if w.blocked)
+        active = sum(1 for w in pool.workers.values() if w.state in ("busy", "idle", "starting"))
+        limit = max(1, int(self.head.resources.total.get("CPU", 1))) + blocked
+        if task.resources.get("CPU", 0) == 0:
+            limit += 4  # zero-CPU tasks can run beside the CPU-bound ones
+        if active < limit and self.num_starting < self.num_queued:
+            pool.spawn()
+            self.num_starting += 1
+
+    def dispatch(self, task: Task, worker: WorkerProc) -> None:
+        head = self.head
+        task.gpu_ids = head.resources.acquire(task.resources)
+        task.holding = True
+        task.worker = worker
+        task.attempt += 1
+        worker.state = "busy"
+        worker.task = task
+        self._send_execute(task, worker)
+
+    def dispatch_to_actor_worker(self, task: Task, worker: WorkerProc) -> None:
+        task.worker = worker
+        self._send_execute(task, worker)
+
+    def _creation_finished(self, task: Task, ok: bool, error: str | None) -> bool:
+        if task.spec.get("kind") != "actor_create":
+            return False
+        actor = self.head.actors.actors.get(task.spec["actor_id"])
+        self._finish(task, "FINISHED" if ok else "FAILED")
+        if actor is not None and actor.creation is task:
+            self.head.actors.creation_done(actor, ok, error)
+        return True
+
+    def _send_execute(self, task: Task, worker: WorkerProc) -> None:
+        head = self.head
+        spec = task.spec
+        fn_id = spec.get("fn_id")
+        blob = None
+        if fn_id is not None and fn_id not in worker.fns:
+            blob = head.fn_blobs.get(fn_id)
+            worker.fns.add(fn_id)
+        job_info = None
+        if task.job_id not in worker.jobs:
+            worker.jobs.add(task.job_id)
+            job = head.jobs.get(task.job_id)
+            if job is not None:
+                job_info = {k: job[k] for k in ("sys_path", "cwd", "env_vars", "namespace")}
+        arg_descs = {}
+        for oid in spec.get("deps", ()):
+            obj = head.objects.get(oid)
+            if obj is not None and obj.desc is not None:
+                arg_descs[oid] = obj.desc
+                obj.last_access = time.monotonic()
+        spec["gpu_ids"] = task.gpu_ids
+        spec["attempt"] = task.attempt
+        task.state = "RUNNING"
+        self._emit(task, "RUNNING", {"worker_id": worker.id, "pid": worker.pid})
+        head.send_to(worker.peer.client_id, (protocol.EXECUTE, spec, blob, arg_descs, job_info))
+
+    # ------------------------------------------------------------ workers
+    def on_worker_ready(self, worker: WorkerProc) -> None:
+        if worker.state == "starting" and worker.actor_id is None:
+            self.num_starting = max(0, self.num_starting - 1)
+        if worker.actor_id is not None:
+            self.head.actors.on_worker_ready(worker)
+            return
+        self.head.pool.make_idle(worker)
+
+    def worker_blocked(self, worker: WorkerProc) -> None:
+        task = worker.task
+        if worker.blocked:
+            return
+        worker.blocked = True
+        if task is not None and task.holding and not task.actor_id:
+            self.head.resources.release(task.resources, task.gpu_ids)
+            task.holding = False
+
+    def worker_unblocked(self, worker: WorkerProc) -> None:
+        if not worker.blocked:
+            return
+        worker.blocked = False
+        task = worker.task
+        if task is not None and not task.holding and not task.actor_id:
+            # Take the resources back even if that oversubscribes for a moment, as Ray does.
+            self.head.resources.acquire(task.resources)
+            task.holding = True
+
+    def _release(self, task: Task) -> None:
+        if task.holding:
+            self.head.resources.release(task.resources, task.gpu_ids)
+            task.holding = False
+
+    def on_done(self, worker: WorkerProc, task_id: str, descs: list, contained: list) -> None:
+        task = self.tasks.get(task_id)
+        if task is None or self._creation_finished(task, True, None):
+            return
+        head = self.head
+        if task.actor_id is not None:
+            head.actors.call_finished(task)
+        else:
+            self._release(task)
+            if worker.task is task:
+                head.pool.make_idle(worker)
+        if task.state in ("FINISHED", "FAILED"):
+            return
+        for oid, desc, inner in zip(task.returns, descs, contained, strict=False):
+            self.seal(oid, desc, inner)
+        self._finish(task, "FINISHED")
+
+    def on_gen_item(self, task_id: str, index: int, desc: tuple, contained: list) -> None:
+        task = self.tasks.get(task_id)
+        if task is None:
+            return
+        oid = f"{task_id}.g{index}"
+        self.head.objects.expect(oid, task.owner, task_id)
+        self.head.objects.want(task.owner, oid)
+        task.gen_items = max(task.gen_items, index + 1)
+        self.seal(oid, desc, contained)
+
+    def seal(self, oid: str, desc: tuple, contained: list) -> None:
+        self.head.objects.seal(oid, desc, list(contained))
+        self.object_ready(oid)
+        self.head._check_capacity()
+
+    def on_failed(
+        self, worker: WorkerProc, task_id: str, err_desc: tuple, app_retry: bool, text: str
+    ) -> None:
+        task = self.tasks.get(task_id)
+        if task is None:
+            return
+        task.error = text
+        if self._creation_finished(task, False, text):
+            return
+        head = self.head
+        if task.actor_id is not None:
+            head.actors.call_finished(task)
+        else:
+            self._release(task)
+            if worker.task is task:
+                head.pool.make_idle(worker)
+        if app_retry and not task.cancelled and task.retries_left != 0:
+            task.retries_left -= 1
+            self._retry(task, "the task raised and retry_exceptions allows a retry")
+            return
+        self._fail_desc(task, err_desc, text.strip().splitlines()[-1] if text.strip() else text)
+
+    def on_worker_died(self, worker: WorkerProc, exit_code: int | None) -> None:
+        head = self.head
+        was_starting = worker.state == "starting"
+        head.pool.forget(worker)
+        if was_starting and worker.actor_id is None:
+            self.num_starting = max(0, self.num_starting - 1)
+        head.events.emit("worker", worker.id, "DEAD", {"pid": worker.pid, "exit_code": exit_code})
+        if worker.peer is not None:
+            head._drop_peer(worker.peer, "worker died")
+        if worker.actor_id is not None:
+            head.actors.on_worker_died(worker, exit_code)
+            return
+        task = worker.task
+        if task is None or task.state in ("FINISHED", "FAILED"):
+            return
+        self._release(task)
+        if task.cancelled:
+            self._fail(task, exceptions.TaskCancelledError(task.id))
+            return
+        if task.retries_left != 0:
+            task.retries_left -= 1
+            self._retry(task, f"its worker (pid {worker.pid}) died: {_exit_text(exit_code)}")
+            return
+        self._fail(
+            task,
+            exceptions.WorkerCrashedError(
+                f"The worker running {task.name} (pid {worker.pid}) died: {_exit_text(exit_code)}. "
+                "Likely causes: the task ran out of memory, crashed in C code, called os._exit, "
+                f"or the process was killed. Worker log: {worker.log_path}. The task was tried "
+                f"{task.attempt} time(s); raise max_retries to retry more."
+            ),
+        )
+
+    def _retry(self, task: Task, why: str) -> None:
+        task.worker = None
+        self._emit(task, "PENDING_NODE_ASSIGNMENT", {"retry": task.attempt, "why": why})
+        if task.actor_id is not None:
+            self.head.actors.call_ready(task, front=True)
+        else:
+            self._enqueue(task)
+
+    # ------------------------------------------------------------ ending
+    def _fail(self, task: Task, exc: BaseException) -> None:
+        from .head import error_desc
+
+        self._fail_desc(task, error_desc(exc), str(exc).splitlines()[0] if str(exc) else "")
+
+    def _fail_desc(self, task: Task, desc: tuple, text: str | None = None) -> None:
+        if task.state in ("FINISHED", "FAILED"):
+            return
+        task.error = text if text is not None else "the task raised an exception"
+        for oid in task.returns:
+            self.seal(oid, desc, [])
+        self._finish(task, "FAILED")
+
+    def _finish(self, task: Task, state: str) -> None:
+        head = self.head
+        task.state = state
+        task.worker = None if state else task.worker
+        extra = {"error": task.error} if task.error else None
+        self._emit(task, state, extra)
+        for oid in task.spec.get("deps", ()):
+            head.objects.unpin(oid)
+        for oid in task.spec.get("contained", ()):
+            head.objects.unpin(oid)
+        args = task.spec.get("args")
+        if args is not None and args[0] == "s":
+            head.objects.decref(f"task:{task.id}", [args[1]])
+        self.finished.append(task.id)
+        while len(self.finished) > config.TASK_HISTORY:
+            self.tasks.pop(self.finished.popleft(), None)
+
+    def cancel(self, oid: str, force: bool, recursive: bool) -> None:
+        task = self.tasks.get(oid.rsplit(".", 1)[0])
+        if task is None or task.state in ("FINISHED", "FAILED"):
+            return
+        task.cancelled = True
+        if recursive:
+            for child_id in task.children:
+                child = self.tasks.get(child_id)
+                if child is not None:
+                    self.cancel(child.returns[0] if child.returns else child_id, force, recursive)
+        if task.state == "RUNNING" and task.worker is not None:
+            worker = task.worker
+            if force and task.actor_id is None:
+                self.head.pool.kill(worker)
+            else:
+                self.head.send_to(worker.peer.client_id, (protocol.CANCEL_TASK, task.id, force))
+            return
+        if task.actor_id is not None:
+            self.head.actors.drop_queued(task)
+        self._fail(task, exceptions.TaskCancelledError(task.id))
+
+    def on_owner_gone(self, client_id: str) -> None:
+        for task in list(self.tasks.values()):
+            if task.owner == client_id and task.state in (
+                "PENDING_ARGS_AVAIL",
+                "PENDING_NODE_ASSIGNMENT",
+            ):
+                task.cancelled = True
+                self._fail(task, exceptions.TaskCancelledError(task.id, "its owner exited"))
+
+    def objects_in_use(self) -> set[str]:
+        busy: set[str] = set()
+        for w in self.head.pool.workers.values():
+            task = w.task
+            if task is not None:
+                busy.update(task.spec.get("deps", ()))
+        return busy
+
+    def periodic(self, now: float) -> None:
+        pool = self.head.pool
+        surplus = len(pool.idle) - max(1, int(self.head.resources.total.get("CPU", 1)))
+        while surplus > 0:
+            worker = pool.idle[0]
+            if now - worker.started < config.IDLE_WORKER_TIMEOUT:
+                break
+            pool.idle.pop(0)
+            pool.kill(worker, 15)
+            surplus -= 1
+
+    def _emit(self, task: Task, state: str, extra: dict[str, Any] | None = None) -> None:
+        task.times[state] = time.time()
+        self.head.events.emit("task", task.id, state, extra)
+
+
+def _exit_text(code: int | None) -> str:
+    import signal
+
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"

@@ -1,0 +1,420 @@
+"""The worker process: receives EXECUTE messages, runs tasks and actor calls, reports results.
+
+    head --EXECUTE--> I/O thread --queue--> main loop: resolve args, run, store results
+                          |                      |-- DONE / FAILED / GEN_ITEM --> head
+                          +-- CANCEL_TASK: interrupts the main thread with SIGUSR1 at once
+
+A worker is reused for many tasks until the head hands it to an actor, which then owns it for
+life. Actors run calls one at a time in the main loop, on a thread pool (`max_concurrency > 1`),
+or on an asyncio loop in a thread (any `async def` method), as in Ray.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+import traceback
+from typing import Any
+
+from .. import exceptions
+from . import context, object_store, protocol
+from .client import CoreClient
+from .log_stream import install_task_output
+from .serialization import deserialize, loads_code, serialize
+from .task_spec import ActorExit, ArgRef, should_retry
+from .transport import read_token_file
+
+_IP = "127.0.0.1"
+
+
+class _CancelRequested(BaseException):
+    """Raised in the main thread by the SIGUSR1 handler when the running task is cancelled."""
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.worker_id = os.environ["RAYGROUND_WORKER_ID"]
+        token = read_token_file(os.environ["RAYGROUND_TOKEN_FILE"])
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.client = CoreClient(
+            os.environ["RAYGROUND_ADDRESS"],
+            token,
+            role="worker",
+            info={"worker_id": self.worker_id},
+            on_execute=self._on_message,
+            head_pid=int(os.environ.get("RAYGROUND_HEAD_PID", "0")) or None,
+        )
+        context.set_client(self.client)
+        self.fns: dict[str, Any] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.current_task: str | None = None
+        self.cancel_target: str | None = None
+        self.actor: Any = None
+        self.actor_id: str | None = None
+        self.actor_class_name = ""
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.async_tasks: dict[str, asyncio.Task] = {}
+        self.semaphore: asyncio.Semaphore | None = None
+        self.main_thread = threading.main_thread()
+        signal.signal(signal.SIGUSR1, self._on_cancel_signal)
+        install_task_output(self.client)
+
+    # ------------------------------------------------------------ message intake (I/O thread)
+    def _on_message(self, msg: tuple) -> None:
+        if msg[0] == protocol.CANCEL_TASK:
+            self._cancel(msg[1], bool(msg[2]))
+            return
+        self.inbox.put(msg)
+
+    def _cancel(self, task_id: str, force: bool) -> None:
+        task = self.async_tasks.get(task_id)
+        if task is not None and self.loop is not None:
+            self.loop.call_soon_threadsafe(task.cancel)
+            return
+        if self.current_task == task_id:
+            self.cancel_target = task_id
+            signal.pthread_kill(self.main_thread.ident, signal.SIGUSR1)  # type: ignore[arg-type]
+
+    def _on_cancel_signal(self, signum: int, frame: Any) -> None:
+        if self.cancel_target is not None and self.cancel_target == self.current_task:
+            self.cancel_target = None
+            raise _CancelRequested()
+
+    # ------------------------------------------------------------ main loop
+    def run(self) -> None:
+        while self.client.alive:
+            try:
+                msg = self.inbox.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if msg[0] == protocol.EXECUTE:
+                self._execute(*msg[1:5])
+
+    def _execute(
+        self, spec: dict, blob: bytes | None, arg_descs: dict, job_info: dict | None
+    ) -> None:
+        if job_info is not None:
+            self._setup_job(spec.get("job_id"), job_info)
+        fn_id = spec.get("fn_id")
+        if blob is not None and fn_id not in self.fns:
+            try:
+                self.fns[fn_id] = loads_code(blob)
+            except BaseException as exc:
+                self._report_failure(spec, exc, retry_allowed=False)
+                return
+        kind = spec.get("kind", "task")
+        if kind == "actor_create":
+            self._create_actor(spec, arg_descs)
+        elif kind == "actor_call":
+            self._actor_call(spec, arg_descs)
+        else:
+            self._run(spec, arg_descs, self.fns[fn_id])
+
+    def _setup_job(self, job_id: str | None, info: dict) -> None:
+        self.jobs[job_id or ""] = info
+        for entry in reversed(info.get("sys_path") or []):
+            if entry not in sys.path:
+                sys.path.insert(0, entry)
+
+    # ------------------------------------------------------------ running one call
+    def _task_context(self, spec: dict) -> dict[str, Any]:
+        job = self.jobs.get(spec.get("job_id") or "", {})
+        name = self.actor_class_name if spec.get("actor_id") else spec.get("name", "?")
+        return {
+            "task_id": spec["task_id"],
+            "job_id": spec.get("job_id"),
+            "actor_id": spec.get("actor_id"),
+            "name": spec.get("name"),
+            "log_prefix": f"({name.split('.')[-1]} pid={os.getpid()})",
+            "gpu_ids": spec.get("gpu_ids") or [],
+            "namespace": job.get("namespace"),
+            "node_id": self.client.session["node_id"],
+            "worker_id": self.worker_id,
+        }
+
+    def _env_for(self, spec: dict) -> dict[str, str]:
+        job = self.jobs.get(spec.get("job_id") or "", {})
+        env = dict(job.get("env_vars") or {})
+        runtime_env = spec.get("runtime_env") or {}
+        env.update(runtime_env.get("env_vars") or {})
+        if spec.get("gpu_ids") or (spec.get("resources") or {}).get("GPU"):
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.get("gpu_ids") or [])
+        return env
+
+    def _resolve_args(self, spec: dict, arg_descs: dict) -> tuple[list, dict]:
+        args_desc = spec["args"]
+        if args_desc[0] == "i":
+            packed_args, packed_kwargs = deserialize(args_desc[1])
+        else:
+            path = object_store.segment_path(self.client.session["shm_dir"], args_desc[1])
+            packed_args, packed_kwargs = deserialize(object_store.map_segment(path))
+        cache: dict[str, Any] = {}
+
+        def value(v: Any) -> Any:
+            if not isinstance(v, ArgRef):
+                return v
+            if v.oid not in cache:
+                cache[v.oid] = self.client.decode(v.oid, arg_descs[v.oid])
+            return cache[v.oid]
+
+        return [value(a) for a in packed_args], {k: value(v) for k, v in packed_kwargs.items()}
+
+    def _run(self, spec: dict, arg_descs: dict, fn: Any) -> None:
+        """Run a normal task in this (main) thread."""
+        env = self._env_for(spec)
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        token = context.set_task_context(self._task_context(spec))
+        self.current_task = spec["task_id"]
+        try:
+            try:
+                args, kwargs = self._resolve_args(spec, arg_descs)
+                result = fn(*args, **kwargs)
+                if spec.get("generator"):
+                    self._stream(spec, result)
+                else:
+                    self._report_result(spec, result)
+            finally:
+                self.current_task = None
+                self.cancel_target = None
+        except _CancelRequested:
+            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+        except exceptions.RayTaskError as exc:
+            # An argument's task failed: pass its error on unchanged, as Ray does.
+            self._report_error(spec, exc, retry_allowed=False)
+        except BaseException as exc:
+            self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
+        finally:
+            context.reset_task_context(token)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def _stream(self, spec: dict, gen: Any) -> None:
+        count = 0
+        if inspect.isasyncgen(gen):
+            raise TypeError("async generators are supported only as methods of async actors")
+        for count, item in enumerate(gen, start=1):
+            desc, contained = self._store(f"{spec['task_id']}.g{count - 1}", item)
+            self.client.send((protocol.GEN_ITEM, spec["task_id"], count - 1, desc, contained))
+        self._report_result(spec, count)
+
+    def _store(self, oid: str, value: Any) -> tuple[tuple, list[str]]:
+        obj = serialize(value)
+        try:
+            desc = self.client.store(oid, obj)
+        except FileExistsError:  # a retried task writing the segment a dead attempt left behind
+            object_store.delete_segment(
+                object_store.segment_path(self.client.session["shm_dir"], oid)
+            )
+            desc = self.client.store(oid, obj)
+        return desc, obj.contained
+
+    def _report_result(self, spec: dict, result: Any) -> None:
+        returns = spec["returns"]
+        n = len(returns)
+        if spec.get("generator") or n == 1:
+            values = [result]
+        elif n == 0:
+            values = []
+        else:
+            if not isinstance(result, tuple | list) or len(result) != n:
+                got = len(result) if isinstance(result, tuple | list) else "a non-sequence"
+                raise ValueError(
+                    f"{spec.get('name')} was declared with num_returns={n} but returned {got}; "
+                    f"return a tuple of {n} values or change num_returns."
+                )
+            values = list(result)
+        descs, contained = [], []
+        for oid, value in zip(returns, values, strict=True):
+            try:
+                desc, inner = self._store(oid, value)
+            except Exception as exc:
+                raise TypeError(
+                    f"Could not serialize the return value of {spec.get('name')}(): a "
+                    f"{type(value).__qualname__} cannot be pickled ({type(exc).__name__}: {exc})."
+                    " Return plain data instead (lists, dicts, NumPy arrays)."
+                ) from exc
+            descs.append(desc)
+            contained.append(inner)
+        self.client.send((protocol.DONE, spec["task_id"], descs, contained))
+
+    def _report_failure(self, spec: dict, exc: BaseException, retry_allowed: bool) -> None:
+        name = spec.get("method") or spec.get("name") or "task"
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        err = exceptions.RayTaskError(
+            str(name).split(".")[-1], tb, exc, pid=os.getpid(), ip=_IP
+        ).as_instanceof_cause()
+        self._report_error(spec, err, retry_allowed, tb)
+
+    def _report_error(
+        self, spec: dict, err: BaseException, retry_allowed: bool = False, text: str | None = None
+    ) -> None:
+        try:
+            payload = serialize(err).to_bytes()
+        except Exception:
+            # The user's exception cannot be pickled: keep its text, drop the object.
+            cause = exceptions.RayError(f"{type(err).__name__}: {err}")
+            tb = text or str(err)
+            payload = serialize(
+                exceptions.RayTaskError(spec.get("name", "task"), tb, cause, pid=os.getpid())
+            ).to_bytes()
+        self.client.send(
+            (protocol.FAILED, spec["task_id"], ("e", payload), retry_allowed, text or str(err))
+        )
+
+    # ------------------------------------------------------------ actors
+    def _create_actor(self, spec: dict, arg_descs: dict) -> None:
+        cls = self.fns[spec["fn_id"]]
+        self.actor_id = spec["actor_id"]
+        self.actor_class_name = spec.get("class_name", cls.__name__)
+        env = self._env_for(spec)
+        os.environ.update(env)  # an actor keeps its environment for life
+        token = context.set_task_context(self._task_context(spec))
+        try:
+            args, kwargs = self._resolve_args(spec, arg_descs)
+            self.actor = cls(*args, **kwargs)
+        except BaseException as exc:
+            self._report_failure(spec, exc, retry_allowed=False)
+            return
+        finally:
+            context.reset_task_context(token)
+        is_async = spec.get("is_async", False)
+        concurrency = spec.get("max_concurrency") or (1000 if is_async else 1)
+        if is_async:
+            self.loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run_loop() -> None:
+                assert self.loop is not None
+                asyncio.set_event_loop(self.loop)
+                self.semaphore = asyncio.Semaphore(concurrency)
+                ready.set()
+                self.loop.run_forever()
+
+            threading.Thread(target=run_loop, name="rayground-actor-loop", daemon=True).start()
+            ready.wait()
+        elif concurrency > 1:
+            self.pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=concurrency, thread_name_prefix="rayground-actor"
+            )
+        self.client.send((protocol.DONE, spec["task_id"], [], []))
+
+    def _actor_call(self, spec: dict, arg_descs: dict) -> None:
+        try:
+            args, kwargs = self._resolve_args(spec, arg_descs)
+            method = getattr(self.actor, spec["method"])
+        except BaseException as exc:
+            self._report_failure(spec, exc, retry_allowed=False)
+            return
+        if self.loop is not None:
+            fut = asyncio.run_coroutine_threadsafe(
+                self._call_async(spec, method, args, kwargs), self.loop
+            )
+            fut.add_done_callback(lambda f: f.exception())  # errors are reported inside
+        elif self.pool is not None:
+            self.pool.submit(self._call_sync, spec, method, args, kwargs, False)
+        else:
+            self._call_sync(spec, method, args, kwargs, True)
+
+    def _call_sync(self, spec: dict, method: Any, args: list, kwargs: dict, main: bool) -> None:
+        token = context.set_task_context(self._task_context(spec))
+        if main:
+            self.current_task = spec["task_id"]
+        try:
+            try:
+                result = method(*args, **kwargs)
+                if spec.get("generator"):
+                    self._stream(spec, result)
+                else:
+                    self._report_result(spec, result)
+            finally:
+                if main:
+                    self.current_task = None
+                    self.cancel_target = None
+        except ActorExit:
+            self._exit_actor(spec)
+        except _CancelRequested:
+            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+        except BaseException as exc:
+            self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
+        finally:
+            context.reset_task_context(token)
+
+    async def _call_async(self, spec: dict, method: Any, args: list, kwargs: dict) -> None:
+        assert self.semaphore is not None
+        async with self.semaphore:
+            token = context.set_task_context(self._task_context(spec))
+            task = asyncio.current_task()
+            if task is not None:
+                self.async_tasks[spec["task_id"]] = task
+            try:
+                result = method(*args, **kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+                if inspect.isasyncgen(result):
+                    count = 0
+                    async for item in result:
+                        desc, contained = self._store(f"{spec['task_id']}.g{count}", item)
+                        self.client.send(
+                            (protocol.GEN_ITEM, spec["task_id"], count, desc, contained)
+                        )
+                        count += 1
+                    result = count
+                elif spec.get("generator"):
+                    self._stream(spec, result)
+                    return
+                self._report_result(spec, result)
+            except ActorExit:
+                self._exit_actor(spec)
+            except asyncio.CancelledError:
+                self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+            except BaseException as exc:
+                self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
+            finally:
+                self.async_tasks.pop(spec["task_id"], None)
+                context.reset_task_context(token)
+
+    def _exit_actor(self, spec: dict) -> None:
+        self.client.send((protocol.ACTOR_EXIT, self.actor_id))
+        self._report_error(
+            spec,
+            exceptions.ActorDiedError(
+                "The actor exited by calling exit_actor() in this call.", actor_id=self.actor_id
+            ),
+        )
+        self.client.flush()
+        self.client.close()
+        os._exit(0)
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # cancellation comes from the head, not signals
+    for entry in reversed(json.loads(os.environ.get("RAYGROUND_SYS_PATH", "[]"))):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    worker = Worker()
+    try:
+        worker.run()
+    finally:
+        try:
+            worker.client.close()
+        except Exception:
+            pass
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""get_runtime_context(): which job, task, actor, node and worker the caller is running in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._core import api, context
+
+
+class RuntimeContext:
+    """Ray's RuntimeContext surface. Ids are hex strings."""
+
+    def _client(self) -> Any:
+        return api.connected_client()
+
+    def get_job_id(self) -> str:
+        ctx = context.task_context()
+        return ctx.get("job_id") or self._client().session.get("job_id") or ""
+
+    def get_task_id(self) -> str | None:
+        return context.task_context().get("task_id")
+
+    def get_actor_id(self) -> str | None:
+        return context.task_context().get("actor_id")
+
+    def get_node_id(self) -> str:
+        return self._client().session["node_id"]
+
+    def get_worker_id(self) -> str:
+        ctx = context.task_context()
+        return ctx.get("worker_id") or self._client().client_id
+
+    def get_task_name(self) -> str | None:
+        return context.task_context().get("name")
+
+    def get_accelerator_ids(self) -> dict[str, list[str]]:
+        return {"GPU": list(context.task_context().get("gpu_ids") or [])}
+
+    def get_assigned_resources(self) -> dict[str, float]:
+        return dict(context.task_context().get("resources") or {})
+
+    @property
+    def namespace(self) -> str | None:
+        return api.current_namespace(self._client())
+
+    @property
+    def gcs_address(self) -> str:
+        client = self._client()
+        addresses = client.session.get("addresses") or [client.address]
+        tcp = [a for a in addresses if a.startswith("tcp://")]
+        return (tcp[0][len("tcp://") :]) if tcp else client.address
+
+    @property
+    def was_current_actor_reconstructed(self) -> bool:
+        return bool(context.task_context().get("restarted"))
+
+    def get(self) -> dict[str, Any]:
+        return {
+            "job_id": self.get_job_id(),
+            "node_id": self.get_node_id(),
+            "task_id": self.get_task_id(),
+            "actor_id": self.get_actor_id(),
+            "namespace": self.namespace,
+        }
+
+
+def get_runtime_context() -> RuntimeContext:
+    return RuntimeContext()

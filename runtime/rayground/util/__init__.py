@@ -1,0 +1,5 @@
+"""Utilities with Ray's names: `rayground.util.state` is the state API."""
+
+from . import state
+
+__all__ = ["state"]

@@ -1,0 +1,158 @@
+"""The cluster's state, as `ray.util.state`: list_tasks/actors/objects/nodes, summarize_tasks.
+
+Rows are `StateRecord`s: dicts that also allow attribute access (`task.state`, `task.name`), like
+Ray's state dataclasses. `filters` take Ray's form `[("state", "=", "FINISHED"), ...]`.
+
+`subscribe(handler)` follows the event stream (see `_core/events.py`): the handler gets
+`(first_seq, events, lost)` batches on a background thread; it returns a function that stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .._core import api, protocol
+
+__all__ = [
+    "StateRecord",
+    "list_actors",
+    "list_jobs",
+    "list_nodes",
+    "list_objects",
+    "list_tasks",
+    "list_workers",
+    "subscribe",
+    "summarize_tasks",
+]
+
+Filter = tuple[str, str, Any]
+
+
+class StateRecord(dict):
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _apply_filters(rows: Iterable[dict], filters: list[Filter] | None) -> list[StateRecord]:
+    out = []
+    for row in rows:
+        if filters and not all(_match(row, f) for f in filters):
+            continue
+        out.append(StateRecord(row))
+    return out
+
+
+def _match(row: dict, flt: Filter) -> bool:
+    try:
+        key, op, value = flt
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"a filter is (key, op, value) such as ('state', '=', 'RUNNING'); got {flt!r}"
+        ) from None
+    if key not in row:
+        raise ValueError(f"cannot filter on {key!r}; rows have {sorted(row)}")
+    actual = row[key]
+    if isinstance(actual, str) and isinstance(value, str):
+        actual, value = actual.upper(), value.upper()
+    if op == "=":
+        return actual == value
+    if op == "!=":
+        return actual != value
+    raise ValueError(f"filter operator must be '=' or '!=', got {op!r}")
+
+
+def _rows(
+    what: str, filters: list[Filter] | None, limit: int, timeout: float | None
+) -> list[StateRecord]:
+    rows = api.connected_client().request(what, {"limit": limit}, timeout=timeout or 30)
+    return _apply_filters(rows, filters)[:limit]
+
+
+def list_tasks(
+    address: str | None = None,
+    filters: list[Filter] | None = None,
+    limit: int = 10_000,
+    timeout: int = 30,
+    detail: bool = False,
+    raise_on_missing_output: bool = True,
+) -> list[StateRecord]:
+    return _rows("list_tasks", filters, limit, timeout)
+
+
+def list_actors(
+    address: str | None = None,
+    filters: list[Filter] | None = None,
+    limit: int = 10_000,
+    timeout: int = 30,
+    detail: bool = False,
+    raise_on_missing_output: bool = True,
+) -> list[StateRecord]:
+    return _rows("list_actors", filters, limit, timeout)
+
+
+def list_objects(
+    address: str | None = None,
+    filters: list[Filter] | None = None,
+    limit: int = 10_000,
+    timeout: int = 30,
+    detail: bool = False,
+    raise_on_missing_output: bool = True,
+) -> list[StateRecord]:
+    return _rows("list_objects", filters, limit, timeout)
+
+
+def list_nodes(
+    address: str | None = None,
+    filters: list[Filter] | None = None,
+    limit: int = 10_000,
+    timeout: int = 30,
+    detail: bool = False,
+    raise_on_missing_output: bool = True,
+) -> list[StateRecord]:
+    return _rows("list_nodes", filters, limit, timeout)
+
+
+def list_workers(
+    address: str | None = None,
+    filters: list[Filter] | None = None,
+    limit: int = 10_000,
+    timeout: int = 30,
+    detail: bool = False,
+    raise_on_missing_output: bool = True,
+) -> list[StateRecord]:
+    return _rows("list_workers", filters, limit, timeout)
+
+
+def list_jobs(
+    address: str | None = None,
+    filters: list[Filter] | None = None,
+    limit: int = 10_000,
+    timeout: int = 30,
+    detail: bool = False,
+    raise_on_missing_output: bool = True,
+) -> list[StateRecord]:
+    return _rows("list_jobs", filters, limit, timeout)
+
+
+def summarize_tasks(address: str | None = None, timeout: int = 30, **_: Any) -> dict[str, Any]:
+    return api.connected_client().request("summarize_tasks", timeout=timeout)
+
+
+def subscribe(
+    handler: Callable[[int, list[tuple], int], None], after_seq: int = -1
+) -> Callable[[], None]:
+    """Follow the event stream; returns a function that unsubscribes."""
+    client = api.connected_client()
+    client.subscribe(handler, after_seq)
+
+    def unsubscribe() -> None:
+        if handler in client._event_handlers:
+            client._event_handlers.remove(handler)
+        if client.alive:
+            client.send((protocol.UNSUBSCRIBE,))
+
+    return unsubscribe

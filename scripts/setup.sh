@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Create or refresh the project's virtual environment at <repo>/.venv.
+#
+# Idempotent: the venv is created only if missing (or broken), and the pip
+# install runs only when pyproject.toml, the extras or the interpreter changed
+# since the last successful run (or when RAYGROUND_SETUP_FORCE=1).
+#
+# Environment knobs:
+#   RAYGROUND_PYTHON       interpreter used to create the venv (default: first
+#                          of python3, python3.13 .. python3.10 that is >= 3.10)
+#   RAYGROUND_EXTRAS       extras to install (default: test,jupyter)
+#   RAYGROUND_SETUP_FORCE  1 = reinstall even if nothing changed
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/.venv"
+VPY="$VENV/bin/python"
+EXTRAS="${RAYGROUND_EXTRAS:-test,jupyter}"
+STAMP="$VENV/.rayground-setup-stamp"
+
+log() { printf '[setup] %s\n' "$*"; }
+die() {
+    printf '[setup] ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+python_ok() { # $1 = interpreter; true if it runs and is >= 3.10
+    "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1
+}
+
+pick_python() {
+    if [ -n "${RAYGROUND_PYTHON:-}" ]; then
+        python_ok "$RAYGROUND_PYTHON" || die "RAYGROUND_PYTHON=$RAYGROUND_PYTHON is not a Python >= 3.10"
+        echo "$RAYGROUND_PYTHON"
+        return
+    fi
+    local c
+    for c in python3 python3.13 python3.12 python3.11 python3.10; do
+        if command -v "$c" >/dev/null 2>&1 && python_ok "$c"; then
+            echo "$c"
+            return
+        fi
+    done
+    die "need Python >= 3.10 (set RAYGROUND_PYTHON=/path/to/python)"
+}
+
+make_venv() {
+    local py
+    py="$(pick_python)"
+    log "creating .venv with $py ($("$py" --version 2>&1))"
+    if ! "$py" -m venv "$VENV" 2>/dev/null; then
+        rm -rf "$VENV"
+        # Debian/Ubuntu ship venv/ensurepip separately; install it if we can.
+        if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+            local ver
+            ver="$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+            log "python venv module missing; apt-get install python${ver}-venv"
+            apt-get update -qq >/dev/null
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python${ver}-venv" >/dev/null ||
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+            "$py" -m venv "$VENV"
+        else
+            die "'$py -m venv' failed; install the venv module (Debian: apt-get install python3-venv)"
+        fi
+    fi
+}
+
+# 1. The virtual environment.
+if [ -x "$VPY" ] && "$VPY" -c 'import sys' >/dev/null 2>&1 && python_ok "$VPY"; then
+    log ".venv present ($("$VPY" --version 2>&1))"
+else
+    if [ -e "$VENV" ]; then
+        log ".venv is broken or too old; recreating it"
+        rm -rf "$VENV"
+    fi
+    make_venv
+fi
+
+# 2. The project and its extras, editable.
+want="$("$VPY" - "$EXTRAS" <<'PY'
+import hashlib, sys
+h = hashlib.sha256(open("pyproject.toml", "rb").read())
+h.update(sys.argv[1].encode())
+h.update(sys.version.encode())
+h.update(sys.prefix.encode())
+print(h.hexdigest())
+PY
+)"
+have="$(cat "$STAMP" 2>/dev/null || true)"
+installed() { "$VPY" -c 'import importlib.metadata as m; m.version("rayground")' >/dev/null 2>&1; }
+
+if [ "${RAYGROUND_SETUP_FORCE:-0}" != 1 ] && [ "$want" = "$have" ] && installed; then
+    log "rayground[$EXTRAS] already installed (pyproject.toml unchanged)"
+else
+    rm -f "$STAMP"
+    pipq=(--disable-pip-version-check --progress-bar off -q)
+    log "upgrading pip"
+    "$VPY" -m pip install "${pipq[@]}" --upgrade pip
+    log "pip install -e \".[$EXTRAS]\" (first run downloads JupyterLab etc.; ~1-2 min)"
+    "$VPY" -m pip install "${pipq[@]}" -e ".[$EXTRAS]"
+    echo "$want" >"$STAMP"
+    log "installed rayground $("$VPY" -c 'import importlib.metadata as m; print(m.version("rayground"))')"
+fi
+log "ok: $VENV"

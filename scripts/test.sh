@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up the environment, lint, and run the whole test suite.
+# Extra arguments go to pytest, e.g.  bash scripts/test.sh -k actor -x
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/setup.sh
+
+# Python tracebacks on segfaults/aborts, in pytest and in every worker it spawns.
+export PYTHONFAULTHANDLER=1
+
+lint_paths=()
+for d in runtime tests bench scripts; do
+    if [ -d "$d" ]; then lint_paths+=("$d"); fi
+done
+if [ "${#lint_paths[@]}" -gt 0 ]; then
+    echo "[test] ruff check ${lint_paths[*]}"
+    .venv/bin/ruff check "${lint_paths[@]}"
+    echo "[test] ruff format --check ${lint_paths[*]}"
+    .venv/bin/ruff format --check "${lint_paths[@]}"
+fi
+
+echo "[test] pytest tests $*"
+# exec: pytest's exit status is the script's (5 = no tests collected is a failure).
+exec .venv/bin/python -m pytest tests "$@"
