@@ -70,7 +70,7 @@ def _actor_state(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
 
 
 def task_row(task: Any) -> dict[str, Any]:
-    worker = task.worker
+    worker_id, worker_pid = task.ran_on or (None, None)
     return {
         "task_id": task.id,
         "name": task.name,
@@ -83,8 +83,8 @@ def task_row(task: Any) -> dict[str, Any]:
         "depends_on": list(task.spec.get("deps", ())),
         "returns": list(task.returns),
         "required_resources": dict(task.resources),
-        "worker_id": worker.id if worker is not None else None,
-        "worker_pid": worker.pid if worker is not None else None,
+        "worker_id": worker_id,
+        "worker_pid": worker_pid,
         "node_id": None,
         "attempt_number": max(task.attempt - 1, 0),
         "error_message": task.error,

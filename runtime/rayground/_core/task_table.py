@@ -36,6 +36,7 @@ class Task:
         "error",
         "gen_items",
         "gpu_ids",
+        "ran_on",
         "holding",
         "id",
         "infeasible",
@@ -75,6 +76,7 @@ class Task:
         self.cancelled = False
         self.error: str | None = None
         self.gen_items = 0
+        self.ran_on: tuple[str, int] | None = None  # (worker id, pid) of the latest attempt
 
 
 class TaskTable:
@@ -246,6 +248,7 @@ class TaskTable:
                 obj.last_access = time.monotonic()
         spec["gpu_ids"] = task.gpu_ids
         spec["attempt"] = task.attempt
+        task.ran_on = (worker.id, worker.pid)
         task.state = "RUNNING"
         self._emit(task, "RUNNING", {"worker_id": worker.id, "pid": worker.pid})
         head.send_to(worker.peer.client_id, (protocol.EXECUTE, spec, blob, arg_descs, job_info))
@@ -395,7 +398,7 @@ class TaskTable:
     def _finish(self, task: Task, state: str) -> None:
         head = self.head
         task.state = state
-        task.worker = None if state else task.worker
+        task.worker = None
         extra = {"error": task.error} if task.error else None
         self._emit(task, state, extra)
         for oid in task.spec.get("deps", ()):
