@@ -1,4 +1,4 @@
-"""Object store, reference counting, spilling, the state API and the event stream (rayground only)."""
+"""Object store, reference counting, spilling, state API and event stream (rayground only)."""
 
 from __future__ import annotations
 
