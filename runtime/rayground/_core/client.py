@@ -2,16 +2,17 @@
 
 Data flow:
 
-    caller threads --send()--> [out DEALER] ----frames----> head ROUTER
+    caller threads --send()--> [connection] ----frames----> head
                                                                  |
-    I/O thread <--recv-- [in DEALER]  <----OBJ/REPLY/EXECUTE-----+
+    I/O thread <--recv--------  [same connection] <--OBJ/REPLY/EXECUTE--+
         |-- OBJ      -> self._descs, wakes get()/wait() through self._cond, completes futures
         |-- REPLY    -> the request's future
         |-- EXECUTE  -> on_execute callback (workers: the task queue)
         |-- LOG      -> printed with its "(name pid=N)" prefix (drivers)
 
-Two sockets because ZeroMQ sockets are not thread-safe: caller threads send on `out` under a lock
-(no thread hop on the submit path), the I/O thread alone reads `in`. Reference-count changes and
+Caller threads send under a lock (no thread hop on the submit path); the I/O thread alone reads.
+The head closing the connection (it exited, or was killed) is seen as end-of-stream at once.
+Reference-count changes and
 log lines are queued in `_pending` (a deque: safe to append from `ObjectRef.__del__` in any thread)
 and leave in order, ahead of the next message or within `_FLUSH_INTERVAL` if nothing else is sent.
 """
@@ -28,13 +29,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import zmq
-
 from .. import exceptions
 from . import config, ids, object_store, protocol
 from .protocol import DECREF, INCREF, LOG, OBJ, REPLY, WANT
 from .serialization import SerializedObject, deserialize, serialize
-from .transport import make_socket
+from .transport import FrameSocket, connect
 
 _FLUSH_INTERVAL = 0.02
 
@@ -59,9 +58,6 @@ class CoreClient:
         self.address = address
         self.role = role
         self.client_id = ids.unique("c")
-        self._ctx = zmq.Context.instance() if role == "worker" else zmq.Context()
-        self._out = make_socket(self._ctx, zmq.DEALER, f"{self.client_id}:o".encode())
-        self._in = make_socket(self._ctx, zmq.DEALER, f"{self.client_id}:i".encode())
         self._send_lock = threading.Lock()
         self._pending: collections.deque = collections.deque()
         self._cond = threading.Condition()
@@ -85,26 +81,26 @@ class CoreClient:
         hello = dict(info or {})
         hello.update(role=role, pid=os.getpid(), client_id=self.client_id)
         hello.setdefault("version", config.PROTOCOL_VERSION)
-        self._in.connect(address)
-        self._out.connect(address)
-        self._in.send_multipart(protocol.hello_frames(token, {**hello, "channel": "in"}))
-        self._out.send_multipart(protocol.hello_frames(token, {**hello, "channel": "out"}))
-        if not self._in.poll(int(connect_timeout * 1000)):
-            self._close_sockets()
+        try:
+            self._conn = FrameSocket(connect(address, connect_timeout))
+        except (OSError, ValueError) as exc:
             raise ClusterConnectionError(
-                f"No rayground cluster answered at {address} within {connect_timeout:.0f} s. "
-                "Check the address and that the cluster is running (`rayground status`), "
-                "and that this process has the cluster's token."
-            )
-        welcome = protocol.loads(self._in.recv())
+                f"No rayground cluster is listening at {address} ({exc}). Check the address and "
+                "that the cluster is running (`rayground status`)."
+            ) from None
+        self._conn.send(protocol.hello_frame(token, hello))
+        first = self._conn.recv_one(connect_timeout)
+        welcome = protocol.loads(first) if first is not None else None
         if not welcome or welcome[0][0] != "welcome":
-            self._close_sockets()
-            raise ClusterConnectionError(f"unexpected first reply from the head: {welcome!r:.200}")
+            self._conn.close()
+            raise ClusterConnectionError(
+                f"The cluster at {address} did not accept this connection within "
+                f"{connect_timeout:.0f} s: wrong token, or not a rayground cluster. Check the "
+                "token (RAYGROUND_TOKEN or the session's token file)."
+            )
         self.session: dict[str, Any] = welcome[0][1]
         self._early = welcome[1:]  # messages that shared the welcome's frame
         self.head_pid = head_pid if head_pid is not None else self.session.get("head_pid")
-        self._head_pidfd = self._open_pidfd(self.head_pid) if self.session.get("local") else None
-        self._wake_r, self._wake_w = os.pipe()
         self._io_thread = threading.Thread(target=self._io_loop, name="rayground-io", daemon=True)
         self._io_thread.start()
 
@@ -117,7 +113,11 @@ class CoreClient:
             batch = self._drain_pending()
             batch.extend(messages)
             if batch:
-                self._out.send(protocol.dumps(batch), copy=False)
+                try:
+                    self._conn.send(protocol.dumps(batch))
+                except OSError as exc:
+                    self._mark_dead(f"the connection to the head broke: {exc}")
+                    raise self._dead_error() from None
 
     def _drain_pending(self) -> list[tuple]:
         pending = self._pending
@@ -167,7 +167,7 @@ class CoreClient:
         if self._pending and self._dead_reason is None and not self._closed:
             try:
                 self.send()
-            except (zmq.ZMQError, exceptions.RayError):
+            except exceptions.RayError:
                 pass
 
     def queue_log(self, job_id: str, line: tuple) -> None:
@@ -366,37 +366,21 @@ class CoreClient:
 
     # ------------------------------------------------------------------ I/O thread
     def _io_loop(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self._in, zmq.POLLIN)
-        poller.register(self._wake_r, zmq.POLLIN)
-        if self._head_pidfd is not None:
-            poller.register(self._head_pidfd, zmq.POLLIN)
-        recv = self._in.recv
+        conn = self._conn
         if self._early:
             self._dispatch(self._early)
             self._early = []
         while not self._closed:
-            try:
-                events = dict(poller.poll(_FLUSH_INTERVAL * 1000 if self._pending else 500))
-            except zmq.ZMQError:
-                break
-            if self._in in events:
-                while True:
-                    try:
-                        frame = recv(zmq.NOBLOCK, copy=False)
-                    except zmq.Again:
-                        break
-                    except zmq.ZMQError:
-                        return
-                    try:
-                        self._dispatch(protocol.loads(frame.buffer))
-                    except Exception as exc:  # never let one bad message kill the I/O thread
-                        print(
-                            f"rayground: dropped a message from the head: {exc!r}", file=sys.stderr
-                        )
-            if self._head_pidfd is not None and self._head_pidfd in events:
-                self._mark_dead("the cluster's head process exited")
+            frames = conn.recv_available(_FLUSH_INTERVAL if self._pending else 0.5)
+            if frames is None:
+                if not self._closed:
+                    self._mark_dead("the cluster's head closed the connection (it exited)")
                 return
+            for data in frames:
+                try:
+                    self._dispatch(protocol.loads(data))
+                except Exception as exc:  # never let one bad message kill the I/O thread
+                    print(f"rayground: dropped a message from the head: {exc!r}", file=sys.stderr)
             if self._pending:
                 self.flush()
 
@@ -474,34 +458,9 @@ class CoreClient:
             except Exception:
                 pass
         self._closed = True
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass
+        self._conn.close()  # wakes the I/O thread with end-of-stream
         if self._io_thread is not threading.current_thread():
             self._io_thread.join(timeout=2.0)
-        self._close_sockets()
-        for fd in (self._wake_r, self._wake_w, self._head_pidfd):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-
-    def _close_sockets(self) -> None:
-        self._out.close(linger=500)
-        self._in.close(linger=0)
-        if self.role != "worker":
-            self._ctx.term()
-
-    @staticmethod
-    def _open_pidfd(pid: int | None) -> int | None:
-        if pid is None or not hasattr(os, "pidfd_open"):
-            return None
-        try:
-            return os.pidfd_open(pid)
-        except OSError:
-            return None
 
 
 def _as_exception(err: Any) -> BaseException:

@@ -1,15 +1,15 @@
 """The head process: one per cluster. Scheduler, object directory, actor registry, event stream.
 
-    driver/worker/CLI --BATCH--> ROUTER --> Head._handle_* --> task table, objects, actors
+    driver/worker/CLI --frames--> Conn --> Head._dispatch --> task table, objects, actors
                                                    |
                                   Head._schedule() | picks (task, idle worker) pairs
                                                    v
     worker <--EXECUTE-- outbox (one frame per peer per loop turn) --OBJ/REPLY/LOG--> clients
 
-Single-threaded: one poll loop owns every table, so no locks; pidfds of workers and of the owning
-driver sit in the same poll, so deaths are handled in order with messages. Outgoing messages are
-collected per peer during a loop turn and sent as one frame each, which is what keeps thousands
-of tiny tasks per second cheap.
+Single-threaded: one epoll loop owns every table, so no locks; pidfds of workers and of the
+owning driver sit in the same poll, so deaths are handled in order with messages. Outgoing
+messages are collected per peer during a loop turn and sent as one frame each, which is what keeps
+thousands of tiny tasks per second cheap.
 
 Started by `init()` (then it exits with the driver that started it: `--owner-pid`) or by
 `rayground start --head` (then it runs until `rayground stop`). The head never unpickles user
@@ -22,13 +22,13 @@ import argparse
 import collections
 import json
 import os
+import selectors
 import signal
+import socket
 import sys
 import time
 import traceback
 from typing import Any, ClassVar
-
-import zmq
 
 from .. import exceptions
 from . import config, ids, protocol
@@ -38,33 +38,33 @@ from .object_directory import ObjectDirectory, remove_tree
 from .resources import NodeResources
 from .serialization import serialize
 from .task_table import TaskTable
-from .transport import bind_router, read_token_file
+from .transport import FrameError, frame, listen, read_token_file, split_frames
 from .worker_pool import WorkerPool, WorkerProc
 
 
-class Peer:
-    __slots__ = (
-        "channels",
-        "client_id",
-        "info",
-        "job_id",
-        "out_id",
-        "pid",
-        "pidfd",
-        "role",
-        "worker",
-    )
+class Conn:
+    """One accepted connection: non-blocking, with read and write buffers."""
 
-    def __init__(self, client_id: str, info: dict[str, Any]) -> None:
+    __slots__ = ("peer", "rbuf", "sock", "wbuf")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rbuf = bytearray()
+        self.wbuf = bytearray()
+        self.peer: Peer | None = None  # set once HELLO checked out
+
+
+class Peer:
+    __slots__ = ("client_id", "conn", "info", "job_id", "pid", "role", "worker")
+
+    def __init__(self, client_id: str, info: dict[str, Any], conn: Conn) -> None:
         self.client_id = client_id
         self.info = info
         self.role = info.get("role", "client")
         self.pid = info.get("pid")
         self.job_id: str | None = None
-        self.out_id: bytes = b""
-        self.channels: set[str] = set()
+        self.conn = conn
         self.worker: WorkerProc | None = None
-        self.pidfd: int | None = None
 
 
 def error_desc(exc: BaseException) -> tuple:
@@ -78,11 +78,17 @@ class Head:
         self.token = read_token_file(os.path.join(self.session_dir, "token"))
         self.node_id = ids.random_hex(14)
         self.node_ip = args.node_ip_address
-        self.ctx = zmq.Context()
-        endpoints = [f"ipc://{os.path.join(self.session_dir, 'head.sock')}"]
+        self.sel = selectors.DefaultSelector()
+        self.endpoints: list[str] = []
+        wanted = [f"ipc://{os.path.join(self.session_dir, 'head.sock')}"]
         if args.port is not None:
-            endpoints.append(f"tcp://{self.node_ip}:{args.port}")
-        self.router, self.endpoints = bind_router(self.ctx, endpoints)
+            wanted.append(f"tcp://{self.node_ip}:{args.port}")
+        self.listeners = []
+        for address in wanted:
+            sock, bound = listen(address)
+            self.listeners.append(sock)
+            self.endpoints.append(bound)
+            self.sel.register(sock, selectors.EVENT_READ, "listener")
         self.shm_dir = args.shm_dir
         os.makedirs(self.shm_dir, mode=0o700, exist_ok=True)
         os.makedirs(os.path.join(self.session_dir, "logs"), exist_ok=True)
@@ -103,10 +109,9 @@ class Head:
         total.update(json.loads(args.resources or "{}"))
         self.resources = NodeResources(total, [str(g) for g in json.loads(args.gpu_ids or "[]")])
         self.peers: dict[str, Peer] = {}
-        self.by_out: dict[bytes, Peer] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.fn_blobs: dict[str, bytes] = {}
-        self.outbox: dict[bytes, list] = collections.defaultdict(list)
+        self.outbox: dict[Peer, list] = collections.defaultdict(list)
         self.subscribers: dict[str, int] = {}
         self.session_info = {
             "session_dir": self.session_dir,
@@ -129,6 +134,7 @@ class Head:
                 "PYTHONUNBUFFERED": "1",
             },
         )
+        self.pool.on_spawn = self._watch
         self.tasks = TaskTable(self)
         self.actors = ActorManager(self)
         self.owner_pidfd = os.pidfd_open(args.owner_pid) if args.owner_pid else None
@@ -138,34 +144,27 @@ class Head:
 
     # ----------------------------------------------------------------- main loop
     def serve(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
+        sel = self.sel
         if self.owner_pidfd is not None:
-            poller.register(self.owner_pidfd, zmq.POLLIN)
-        registered: set[int] = set()
+            sel.register(self.owner_pidfd, selectors.EVENT_READ, "owner")
         for _ in range(int(self.args.num_cpus) or 1):
             self.pool.spawn()
         next_tick = time.monotonic()
         while self.running:
-            for fd in list(self.pool.by_pidfd):
-                if fd not in registered:
-                    poller.register(fd, zmq.POLLIN)
-                    registered.add(fd)
-            for peer in self.peers.values():
-                if peer.pidfd is not None and peer.pidfd not in registered:
-                    poller.register(peer.pidfd, zmq.POLLIN)
-                    registered.add(peer.pidfd)
-            timeout = 0 if self.outbox else 100
-            events = poller.poll(timeout)
-            for sock, _ in events:
-                if sock is self.router:
-                    self._drain_router()
-                elif sock == self.owner_pidfd:
+            for key, mask in sel.select(0 if self.outbox else 0.1):
+                data = key.data
+                if isinstance(data, Conn):
+                    if mask & selectors.EVENT_READ:
+                        self._read(data)
+                    if mask & selectors.EVENT_WRITE:
+                        self._write_pending(data)
+                elif data == "listener":
+                    self._accept(key.fileobj)  # type: ignore[arg-type]
+                elif data == "owner":
                     self.running = False
-                elif isinstance(sock, int):
-                    poller.unregister(sock)
-                    registered.discard(sock)
-                    self._on_pidfd(sock)
+                else:
+                    sel.unregister(key.fileobj)
+                    self.tasks.on_worker_died(data, _exit_code(data))
             self.tasks.schedule()
             now = time.monotonic()
             if now >= next_tick:
@@ -175,62 +174,96 @@ class Head:
             self._flush_outbox()
         self.shutdown()
 
-    def _drain_router(self) -> None:
-        router = self.router
-        for _ in range(1000):
+    def _watch(self, worker: WorkerProc) -> WorkerProc:
+        if worker.pidfd is not None:
+            self.sel.register(worker.pidfd, selectors.EVENT_READ, worker)
+        return worker
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
             try:
-                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
+                sock, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
                 return
-            ident = frames[0].bytes
-            peer = self.by_out.get(ident)
+            sock.setblocking(False)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sel.register(sock, selectors.EVENT_READ, Conn(sock))
+
+    def _read(self, conn: Conn) -> None:
+        try:
+            chunk = conn.sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._close_conn(conn, "closed the connection")
+            return
+        conn.rbuf += chunk
+        try:
+            frames, used = split_frames(conn.rbuf)
+        except FrameError as exc:
+            self._close_conn(conn, str(exc))
+            return
+        del conn.rbuf[:used]
+        for data in frames:
+            peer = conn.peer
             if peer is None:
-                self._handle_hello(ident, [f.bytes for f in frames[1:]])
-                continue
-            if len(frames) != 2:
-                self._reject(ident, "unexpected multi-frame message")
+                if not self._handle_hello(conn, data):
+                    return
                 continue
             try:
-                batch = protocol.loads(frames[1].buffer)
+                batch = protocol.loads(data)
                 if not isinstance(batch, list):
                     raise protocol.ProtocolError("a frame must hold a list of messages")
                 for msg in batch:
-                    self._dispatch(peer, msg)
+                    if isinstance(msg, tuple) and msg:
+                        self._dispatch(peer, msg)
             except protocol.ProtocolError as exc:
                 print(f"head: dropped a frame from {peer.client_id}: {exc}", file=sys.stderr)
             except Exception:
                 print(f"head: error handling a frame from {peer.client_id}:", file=sys.stderr)
                 traceback.print_exc()
 
-    def _reject(self, ident: bytes, why: str) -> None:
-        print(f"head: refused a connection ({ident[:40]!r}): {why}", file=sys.stderr, flush=True)
-
-    def _handle_hello(self, ident: bytes, frames: list[bytes]) -> None:
+    def _close_conn(self, conn: Conn, why: str) -> None:
         try:
-            info = protocol.check_hello(frames, self.token)
+            self.sel.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.sock.close()
+        if conn.peer is not None:
+            self._drop_peer(conn.peer, why)
+        elif why != "closed the connection":
+            self._reject(conn, why)
+
+    def _reject(self, conn: Conn, why: str) -> None:
+        try:
+            where = conn.sock.getpeername()
+        except OSError:
+            where = "?"
+        print(
+            f"head: refused a connection from {where or 'a local process'}: {why}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _handle_hello(self, conn: Conn, data: bytes) -> bool:
+        try:
+            info = protocol.check_hello(data, self.token)
+            client_id = str(info.get("client_id", ""))
+            if not client_id or client_id in self.peers:
+                raise protocol.ProtocolError("HELLO without a fresh client id")
         except protocol.ProtocolError as exc:
             # Security: nothing from an unauthenticated peer is unpickled or scheduled.
-            self._reject(ident, str(exc))
-            return
-        client_id = str(info.get("client_id", ""))
-        channel = info.get("channel")
-        if (
-            not client_id
-            or channel not in ("in", "out")
-            or ident != f"{client_id}:{channel[0]}".encode()
-        ):
-            self._reject(ident, "HELLO with inconsistent identity")
-            return
-        peer = self.peers.get(client_id)
-        if peer is None:
-            peer = self.peers[client_id] = Peer(client_id, info)
-        peer.channels.add(channel)
-        if channel == "out":
-            peer.out_id = ident
-            self.by_out[ident] = peer
-        if peer.channels != {"in", "out"}:
-            return
+            self._reject(conn, str(exc))
+            self.sel.unregister(conn.sock)
+            conn.sock.close()
+            return False
+        peer = self.peers[client_id] = Peer(client_id, info, conn)
+        conn.peer = peer
         self._on_peer_ready(peer)
+        return True
 
     def _on_peer_ready(self, peer: Peer) -> None:
         info = peer.info
@@ -265,11 +298,6 @@ class Head:
             }
             welcome["job_id"] = job_id
             self.events.emit("job", job_id, "RUNNING", {"pid": peer.pid})
-        if peer.pid and info.get("local", True) and peer.pid != os.getpid():
-            try:
-                peer.pidfd = os.pidfd_open(int(peer.pid))
-            except (OSError, ValueError):
-                peer.pidfd = None
         self._send(peer, ("welcome", welcome))
 
     # ----------------------------------------------------------------- dispatch
@@ -403,11 +431,12 @@ class Head:
 
     # ----------------------------------------------------------------- output
     def _send(self, peer: Peer, msg: tuple) -> None:
-        self.outbox[f"{peer.client_id}:i".encode()].append(msg)
+        self.outbox[peer].append(msg)
 
     def send_to(self, client_id: str, msg: tuple) -> None:
-        if client_id in self.peers:
-            self.outbox[f"{client_id}:i".encode()].append(msg)
+        peer = self.peers.get(client_id)
+        if peer is not None:
+            self.outbox[peer].append(msg)
 
     def _push_obj(self, client_id: str, oid: str, desc: tuple) -> None:
         self.send_to(client_id, (protocol.OBJ, oid, desc))
@@ -420,13 +449,33 @@ class Head:
     def _flush_outbox(self) -> None:
         if not self.outbox:
             return
-        router = self.router
-        for ident, msgs in self.outbox.items():
+        for peer, msgs in self.outbox.items():
+            conn = peer.conn
+            data = frame(protocol.dumps(msgs))
+            if conn.wbuf:
+                conn.wbuf += data
+                continue
             try:
-                router.send_multipart([ident, protocol.dumps(msgs)], copy=False)
-            except zmq.ZMQError:
-                pass
+                sent = conn.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                continue  # the read side will see the close
+            if sent < len(data):
+                conn.wbuf += data[sent:]
+                self.sel.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
         self.outbox.clear()
+
+    def _write_pending(self, conn: Conn) -> None:
+        try:
+            sent = conn.sock.send(conn.wbuf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return
+        del conn.wbuf[:sent]
+        if not conn.wbuf:
+            self.sel.modify(conn.sock, selectors.EVENT_READ, conn)
 
     def _push_events(self) -> None:
         if not self.subscribers:
@@ -447,33 +496,19 @@ class Head:
             self.objects.spill_until(over, self.tasks.objects_in_use())
 
     # ----------------------------------------------------------------- deaths
-    def _on_pidfd(self, fd: int) -> None:
-        worker = self.pool.by_pidfd.get(fd)
-        if worker is not None:
-            code = worker.proc.poll()
-            if code is None:
-                try:
-                    code = worker.proc.wait(timeout=1)
-                except Exception:
-                    code = None
-            self.tasks.on_worker_died(worker, code)
-            return
-        for peer in list(self.peers.values()):
-            if peer.pidfd == fd:
-                self._drop_peer(peer, "process exited")
-                return
-
     def _drop_peer(self, peer: Peer, why: str) -> None:
         if self.peers.pop(peer.client_id, None) is None:
             return
-        self.by_out.pop(peer.out_id, None)
-        self.subscribers.pop(peer.client_id, None)
-        if peer.pidfd is not None:
+        self.outbox.pop(peer, None)
+        if peer.conn.peer is peer:
+            conn = peer.conn
+            conn.peer = None
             try:
-                os.close(peer.pidfd)
-            except OSError:
+                self.sel.unregister(conn.sock)
+            except (KeyError, ValueError):
                 pass
-            peer.pidfd = None
+            conn.sock.close()
+        self.subscribers.pop(peer.client_id, None)
         self.objects.drop_client(peer.client_id)
         if peer.role == "driver" and peer.job_id:
             job = self.jobs.get(peer.job_id)
@@ -492,14 +527,24 @@ class Head:
         self._flush_outbox()
         self.pool.stop_all()
         remove_tree(self.shm_dir)
-        try:
-            self.router.close(linger=200)
-            self.ctx.term()
-        except zmq.ZMQError:
-            pass
+        for sock in self.listeners:
+            sock.close()
+        for endpoint in self.endpoints:
+            if endpoint.startswith("ipc://"):
+                try:
+                    os.unlink(endpoint[len("ipc://") :])
+                except OSError:
+                    pass
 
 
 _DEFERRED = object()
+
+
+def _exit_code(worker: WorkerProc) -> int | None:
+    try:
+        return worker.proc.wait(timeout=1)
+    except Exception:
+        return None
 
 
 def _total_memory() -> int:

@@ -1,12 +1,12 @@
 """The wire protocol between drivers, workers, the CLI and the head (sans-IO: no sockets here).
 
-Every connection is a ZeroMQ DEALER talking to the head's ROUTER. Frames:
+Every process holds one stream connection to the head (transport.py frames it). Frames:
 
-    HELLO   [b"RGH1", token, payload]   first frame on every connection; payload is a pickled
-                                        dict (role, pid, client id, ...). The token is checked
-                                        with `hmac.compare_digest` *before* the payload is
-                                        unpickled; a peer that fails is dropped and logged.
-    BATCH   [payload]                   a pickled list of messages, each a tuple whose first
+    HELLO   b"RGH1" u16 n, token, info  first frame on every connection; info is a pickled dict
+                                        (role, pid, client id, ...). The token is checked with
+                                        `hmac.compare_digest` *before* anything is unpickled; a
+                                        peer that fails is dropped and logged in one line.
+    BATCH   payload                     a pickled list of messages, each a tuple whose first
                                         item is the message kind (a short str below).
 
 Payloads are pickled plain containers (tuple, list, dict, str, bytes, int, float, bool, None) and
@@ -54,18 +54,22 @@ def loads(data: bytes | memoryview) -> Any:
         raise ProtocolError(f"malformed envelope: {type(exc).__name__}: {exc}") from None
 
 
-def hello_frames(token: bytes, info: dict) -> list[bytes]:
-    return [MAGIC_HELLO, token, dumps(info)]
+def hello_frame(token: bytes, info: dict) -> bytes:
+    """HELLO: b"RGH1" | u16 token length | token | pickled info dict."""
+    return MAGIC_HELLO + len(token).to_bytes(2, "little") + token + dumps(info)
 
 
-def check_hello(frames: list[bytes], token: bytes) -> dict:
+def check_hello(data: bytes, token: bytes) -> dict:
     """Validate a HELLO; returns its info dict or raises ProtocolError (constant-time check)."""
-    if len(frames) != 3 or frames[0] != MAGIC_HELLO:
+    if len(data) < 6 or data[:4] != MAGIC_HELLO:
         raise ProtocolError("first frame is not a HELLO")
-    # Security: compare_digest so the check's timing does not leak how much of the token matched.
-    if not hmac.compare_digest(frames[1], token):
+    n = int.from_bytes(data[4:6], "little")
+    given = data[6 : 6 + n]
+    # Security: compare_digest so the check's timing does not leak how much of the token matched,
+    # and nothing after the token is unpickled unless it matched.
+    if not hmac.compare_digest(given, token):
         raise ProtocolError("wrong token")
-    info = loads(frames[2])
+    info = loads(data[6 + n :])
     if not isinstance(info, dict):
         raise ProtocolError("HELLO payload is not a dict")
     return info

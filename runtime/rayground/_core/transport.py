@@ -1,53 +1,182 @@
-"""ZeroMQ plumbing shared by every process: addresses, socket options, the token file.
+"""Stream sockets with length-prefixed frames: Unix sockets on one machine, TCP between machines.
 
-Addresses: a local cluster listens on an `ipc://` socket in its session directory (fast, and only
-reachable by users who can open that directory) and optionally on TCP, loopback by default.
+Why not ZeroMQ: measured here, a ZeroMQ DEALER/ROUTER round trip over ipc costs ~150 us (two hops
+through its I/O threads per direction) against ~28 us for a Unix socket read and written directly
+by the threads that need it; a task's life crosses four hops, so that difference decides how many
+tasks per second the runtime can do.
+
+A frame is `u32 length (little endian) | payload`. `length` above `config.MAX_FRAME` is refused
+before anything is allocated. Addresses: `ipc:///path/to/sock` or `tcp://host:port` (also plain
+`host:port`).
 """
 
 from __future__ import annotations
 
 import os
+import select
+import socket
 import stat
-
-import zmq
+import struct
+import threading
+import time
 
 from . import config
 
-
-def make_socket(ctx: zmq.Context, kind: int, identity: bytes | None = None) -> zmq.Socket:
-    sock = ctx.socket(kind)
-    sock.setsockopt(zmq.LINGER, 1000)  # deliver what is queued at close, but never hang exit
-    sock.setsockopt(zmq.SNDHWM, 0)  # never drop messages: backpressure is our job, not zmq's
-    sock.setsockopt(zmq.RCVHWM, 0)
-    if identity is not None:
-        sock.setsockopt(zmq.IDENTITY, identity)
-    return sock
+_LEN = struct.Struct("<I")
 
 
-def bind_router(ctx: zmq.Context, endpoints: list[str]) -> tuple[zmq.Socket, list[str]]:
-    sock = make_socket(ctx, zmq.ROUTER)
-    sock.setsockopt(zmq.MAXMSGSIZE, config.MAX_FRAME)
-    sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
-    bound = []
-    for ep in endpoints:
-        if ep.startswith("tcp://") and ep.endswith(":0"):
-            port = sock.bind_to_random_port(ep.rsplit(":", 1)[0])
-            bound.append(f"{ep.rsplit(':', 1)[0]}:{port}")
-        else:
-            sock.bind(ep)
-            bound.append(ep)
-    return sock, bound
+class FrameError(ConnectionError):
+    """The peer sent something that is not a frame (too long, or the stream was cut)."""
+
+
+def parse_address(address: str) -> tuple[int, str | tuple[str, int]]:
+    if address.startswith("ipc://"):
+        return socket.AF_UNIX, address[len("ipc://") :]
+    if address.startswith("tcp://"):
+        address = address[len("tcp://") :]
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(
+            f"address {address!r} is not 'host:port'; give e.g. '127.0.0.1:6380' or 'auto'"
+        )
+    return socket.AF_INET6 if ":" in host else socket.AF_INET, (host.strip("[]"), int(port))
 
 
 def normalize_address(address: str) -> str:
     """'host:port' -> 'tcp://host:port'; ipc:// and tcp:// pass through."""
     if address.startswith(("ipc://", "tcp://")):
         return address
-    if ":" not in address:
-        raise ValueError(
-            f"address {address!r} is not 'host:port'; give e.g. '127.0.0.1:6380' or 'auto'"
-        )
+    parse_address(address)
     return f"tcp://{address}"
+
+
+def connect(address: str, timeout: float) -> socket.socket:
+    family, target = parse_address(address)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(target)
+    except OSError:
+        sock.close()
+        raise
+    _tune(sock)
+    return sock
+
+
+def listen(address: str) -> tuple[socket.socket, str]:
+    """Bind and listen; returns the socket and the address it really has (port 0 -> chosen)."""
+    family, target = parse_address(address)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if family == socket.AF_UNIX:
+        assert isinstance(target, str)
+        if os.path.exists(target):
+            os.unlink(target)
+        sock.bind(target)
+        os.chmod(target, stat.S_IRUSR | stat.S_IWUSR)  # only the owner may connect at all
+        bound = f"ipc://{target}"
+    else:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(target)
+        host, port = sock.getsockname()[:2]
+        bound = f"tcp://{host}:{port}"
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock, bound
+
+
+def _tune(sock: socket.socket) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class FrameSocket:
+    """A blocking connection used by one reader thread and any number of (locked) senders."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        # Blocking, no timeout: senders must never give up halfway through a frame. The reader
+        # waits in poll() instead, so its deadline never applies to a send.
+        sock.settimeout(None)
+        self.sock = sock
+        self._send_lock = threading.Lock()
+        self._buf = bytearray()
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
+
+    def send(self, payload: bytes) -> None:
+        with self._send_lock:
+            self.sock.sendall(_LEN.pack(len(payload)) + payload)
+
+    def recv_available(self, wait: float | None) -> list[bytes] | None:
+        """Frames that arrived; [] if none within `wait` seconds; None when the peer closed."""
+        sock = self.sock
+        if not self._complete_frame_buffered():
+            try:
+                if not self._poll.poll(None if wait is None else int(wait * 1000)):
+                    return []
+                chunk = sock.recv(1 << 20)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            self._buf += chunk
+        return self._split()
+
+    def recv_one(self, timeout: float) -> bytes | None:
+        """One whole frame (for the handshake), or None on timeout/close."""
+        deadline = time.monotonic() + timeout
+        while not self._complete_frame_buffered():
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0 or not self._poll.poll(int(remaining * 1000)):
+                    return None
+                chunk = self.sock.recv(1 << 16)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            self._buf += chunk
+        frames = self._split(limit=1)
+        return frames[0] if frames else None
+
+    def _complete_frame_buffered(self) -> bool:
+        buf = self._buf
+        if len(buf) < 4:
+            return False
+        return len(buf) >= 4 + _LEN.unpack_from(buf, 0)[0]
+
+    def _split(self, limit: int | None = None) -> list[bytes]:
+        frames, pos = split_frames(self._buf, limit)
+        del self._buf[:pos]
+        return frames
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def split_frames(buf: bytearray, limit: int | None = None) -> tuple[list[bytes], int]:
+    """Complete frames at the start of `buf` and how many bytes they used."""
+    frames = []
+    pos = 0
+    end = len(buf)
+    while end - pos >= 4:
+        (length,) = _LEN.unpack_from(buf, pos)
+        if length > config.MAX_FRAME:
+            raise FrameError(f"frame of {length} bytes is over the {config.MAX_FRAME} limit")
+        if end - pos - 4 < length:
+            break
+        frames.append(bytes(buf[pos + 4 : pos + 4 + length]))
+        pos += 4 + length
+        if limit is not None and len(frames) >= limit:
+            break
+    return frames, pos
+
+
+def frame(payload: bytes) -> bytes:
+    return _LEN.pack(len(payload)) + payload
 
 
 def write_token_file(path: str, token: bytes) -> None:

@@ -60,6 +60,7 @@ class WorkerPool:
         self.workers: dict[str, WorkerProc] = {}
         self.by_pidfd: dict[int, WorkerProc] = {}
         self.idle: list[WorkerProc] = []
+        self.on_spawn: Any = None  # the head registers the new worker's pidfd in its poll loop
 
     def spawn(self, cwd: str | None = None) -> WorkerProc:
         worker_id = ids.unique("w")
@@ -81,6 +82,8 @@ class WorkerPool:
         self.workers[worker_id] = worker
         if worker.pidfd is not None:
             self.by_pidfd[worker.pidfd] = worker
+        if self.on_spawn is not None:
+            self.on_spawn(worker)
         return worker
 
     def take_idle(self) -> WorkerProc | None:
