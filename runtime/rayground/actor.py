@@ -267,7 +267,7 @@ class ActorMethod:
         }
         refs = [ObjectRef(oid, _client=client) for oid in returns]
         client.expect(returns)
-        client.send((protocol.SUBMIT, spec))
+        client.submit((protocol.SUBMIT, spec))
         if generator:
             return ObjectRefGenerator(refs[0], client)
         if num_returns == 1:
