@@ -178,6 +178,7 @@ class ActorManager:
         worker.state = "actor"
         spec = dict(actor.spec)
         spec["kind"] = "actor_create"
+        spec["name"] = f"{actor.class_name}.__init__"  # the copy's task name, not the actor's
         spec["task_id"] = f"{actor.id}-init{actor.num_restarts}"
         spec["returns"] = []
         spec["gpu_ids"] = actor.gpu_ids

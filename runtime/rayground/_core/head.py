@@ -131,7 +131,6 @@ class Head:
                 "RAYGROUND_TOKEN_FILE": os.path.join(self.session_dir, "token"),
                 "RAYGROUND_HEAD_PID": str(os.getpid()),
                 "RAYGROUND_SYS_PATH": json.dumps(sys_path),
-                "PYTHONUNBUFFERED": "1",
             },
         )
         self.pool.on_spawn = self._watch
@@ -541,10 +540,7 @@ _DEFERRED = object()
 
 
 def _exit_code(worker: WorkerProc) -> int | None:
-    try:
-        return worker.proc.wait(timeout=1)
-    except Exception:
-        return None
+    return worker.reap(timeout=1.0)
 
 
 def _total_memory() -> int:
@@ -573,6 +569,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    # Workers are forked from this process: import what they need once, here, and freeze it so
+    # the garbage collector never writes to (and so un-shares) those pages in the children.
+    import gc
+
+    from . import worker as _preloaded  # noqa: F401
+
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the owner or `rayground stop` ends us
     head = Head(args)
 
