@@ -59,7 +59,6 @@ __all__ = [
     "init",
     "is_initialized",
     "kill",
-    "load_ipython_extension",
     "method",
     "nodes",
     "put",
@@ -92,10 +91,3 @@ def _make_remote(target: Any, options: dict[str, Any]) -> RemoteFunction | Actor
     if callable(target):
         return RemoteFunction(target, options)
     raise TypeError(f"@remote expects a function or a class, got {type(target).__name__}")
-
-
-def load_ipython_extension(ipython: Any) -> None:
-    """`%load_ext rayground`: registers the %ray_* magics (imported only when asked for)."""
-    from .jupyter.magics import load_ipython_extension as _load
-
-    _load(ipython)
