@@ -108,7 +108,11 @@ class ActorClass:
             args_desc: tuple = ("i", obj.to_bytes())
         else:
             args_desc = client.store(f"{actor_id}.args", obj)
-        meta = {"class_name": self.__name__, "methods": self._methods, "is_async": self._is_async}
+        meta = {
+            "class_name": self.__qualname__,
+            "methods": self._methods,
+            "is_async": self._is_async,
+        }
         task_ctx = context.task_context()
         namespace = options.get("namespace")
         if namespace is None:
@@ -120,7 +124,7 @@ class ActorClass:
             "actor_id": actor_id,
             "kind": "actor_create",
             "fn_id": fn_id,
-            "class_name": self.__name__,
+            "class_name": self.__qualname__,
             "args": args_desc,
             "deps": deps,
             "contained": obj.contained,
@@ -240,7 +244,7 @@ class ActorMethod:
         if generator:
             num_returns = 1
         returns = [ids.return_id(task_id, i) for i in range(num_returns)]
-        class_name = handle._meta.get("class_name", "Actor")
+        class_name = handle._meta.get("class_name", "Actor").rsplit(".", 1)[-1]
         obj, deps = pack_args(f"{class_name}.{self._name}", args, kwargs)
         if obj.total_size <= client.session["inline_max"]:
             args_desc: tuple = ("i", obj.to_bytes())
@@ -257,7 +261,7 @@ class ActorMethod:
             "deps": deps,
             "contained": obj.contained,
             "returns": returns,
-            "max_retries": self._options.get("max_task_retries", 0),
+            "max_retries": self._options.get("max_task_retries"),  # None: the actor's setting
             "retry_exceptions": encode_retry_exceptions(
                 self._options.get("retry_exceptions", False)
             ),

@@ -80,7 +80,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"objects in the store: {len(rows)}, of which large: {len(big)} (one copy)")
 
     say("What ran (rayground.util.state.summarize_tasks)")
-    for name, row in state.summarize_tasks()["summary"].items():
+    for name, row in state.summarize_tasks()["cluster"]["summary"].items():
         print(f"  {name:<20} {row['state_counts']}")
     ray.shutdown()
     print(

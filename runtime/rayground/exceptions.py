@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ActorAlreadyExistsError",
     "ActorDiedError",
     "ActorUnavailableError",
     "GetTimeoutError",
@@ -22,6 +23,7 @@ __all__ = [
     "RayError",
     "RaySystemError",
     "RayTaskError",
+    "RuntimeEnvSetupError",
     "TaskCancelledError",
     "TaskUnschedulableError",
     "WorkerCrashedError",
@@ -161,6 +163,14 @@ class ActorDiedError(RayActorError):
 
 class ActorUnavailableError(RayActorError):
     """The actor is restarting; the call may be retried later."""
+
+
+class ActorAlreadyExistsError(RayError, ValueError):
+    """An actor with this name already exists in the namespace."""
+
+
+class RuntimeEnvSetupError(RayError):
+    """The runtime_env of a task or actor could not be set up."""
 
 
 class ObjectLostError(RayError):

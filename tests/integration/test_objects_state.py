@@ -55,9 +55,7 @@ def test_put_once_pass_to_many_tasks_stores_one_copy(cluster):
     ref = ray.put(arr)
     assert ray.get([total.remote(ref) for _ in range(8)]) == [2_000_000.0] * 8
     new_big = [
-        o
-        for o in state.list_objects()
-        if o.object_id not in before and o.object_size > 1_000_000
+        o for o in state.list_objects() if o.object_id not in before and o.object_size > 1_000_000
     ]
     assert [o.object_id for o in new_big] == [ref.hex()]
 
@@ -184,9 +182,9 @@ def test_summarize_and_nodes_and_actors(cluster):
     box = Box.options(name="summary-box").remote()
     assert ray.get(box.ping.remote()) == "pong"
     summary = state.summarize_tasks()
-    assert summary["summary"]["Box.ping"]["state_counts"]["FINISHED"] >= 1
+    assert summary["cluster"]["summary"]["Box.ping"]["state_counts"]["FINISHED"] >= 1
     actors = state.list_actors(filters=[("name", "=", "summary-box")])
-    assert len(actors) == 1 and actors[0].state == "ALIVE" and actors[0].class_name == "Box"
+    assert len(actors) == 1 and actors[0].state == "ALIVE" and actors[0].class_name.endswith("Box")
     (node,) = state.list_nodes()
     assert node.state == "ALIVE" and node.resources_total["CPU"] == 2
     ray.kill(box)

@@ -99,7 +99,7 @@ class ActorManager:
                 if existing.state != "DEAD":
                     if spec.get("get_if_exists"):
                         return {"actor_id": existing.id, "existing": True, **existing.spec["meta"]}
-                    raise ValueError(
+                    raise exceptions.ActorAlreadyExistsError(
                         f"An actor named {name!r} already exists in namespace "
                         f"{spec.get('namespace')!r}. Use get_actor({name!r}) to reach it, "
                         "options(get_if_exists=True) to reuse it, or another name."
@@ -178,7 +178,8 @@ class ActorManager:
         worker.state = "actor"
         spec = dict(actor.spec)
         spec["kind"] = "actor_create"
-        spec["name"] = f"{actor.class_name}.__init__"  # the copy's task name, not the actor's
+        # The copy's task name (the actor's own `name` stays in actor.spec).
+        spec["name"] = f"{actor.class_name.rsplit('.', 1)[-1]}.__init__"
         spec["task_id"] = f"{actor.id}-init{actor.num_restarts}"
         spec["returns"] = []
         spec["gpu_ids"] = actor.gpu_ids
@@ -194,7 +195,12 @@ class ActorManager:
     def creation_done(self, actor: Actor, ok: bool, error: str | None) -> None:
         head = self.head
         if not ok:
-            self._die(actor, f"The actor's constructor raised:\n{error}", no_restart=True)
+            self._die(
+                actor,
+                f"The actor died because of an error raised in its creation task (__init__):"
+                f"\n{error}",
+                no_restart=True,
+            )
             return
         actor.state = "ALIVE"
         head.events.emit(
@@ -210,6 +216,8 @@ class ActorManager:
         head = self.head
         task = head.tasks.submit(peer, spec)
         actor = self.actors.get(spec["actor_id"])
+        if spec.get("max_retries") is None:
+            task.retries_left = actor.max_task_retries if actor is not None else 0
         if actor is None or actor.state == "DEAD":
             cause = actor.death_cause if actor is not None else "it does not exist in this cluster"
             head.tasks._fail(task, self._died_error(actor, spec["actor_id"], cause))
@@ -289,7 +297,9 @@ class ActorManager:
         if actor.worker is not None and actor.worker.state != "dead":
             self.head.pool.kill(actor.worker)
         elif no_restart:
-            self._die(actor, "The actor was killed by kill() before it started.", no_restart=True)
+            self._die(
+                actor, "The actor was killed by ray.kill() before it started.", no_restart=True
+            )
 
     def exit_requested(self, actor_id: str) -> None:
         actor = self.actors.get(actor_id)
@@ -307,7 +317,7 @@ class ActorManager:
         if actor.creation is not None and actor.creation.state not in ("FINISHED", "FAILED"):
             actor.creation.state = "FAILED"
         cause = actor.death_cause or (
-            "The actor was killed by kill()."
+            "The actor was killed by ray.kill()."
             if actor.no_restart
             else f"The actor's process (pid {worker.pid}) died: {_exit_text(exit_code)}."
         )

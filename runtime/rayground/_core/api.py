@@ -356,7 +356,7 @@ def _check_refs(value: Any, what: str) -> tuple[list[ObjectRef], bool]:
             f"{what}() got an ObjectRefGenerator. Iterate over it to get ObjectRefs: "
             f"`for ref in gen: {what}(ref)`."
         )
-    raise TypeError(
+    raise ValueError(
         f"{what}() expects an ObjectRef or a list of ObjectRefs, got {type(value).__name__} "
         f"({_short(value)}). Pass the ref returned by f.remote(...) or put(...); if you already "
         "have the value, use it directly."
@@ -385,12 +385,14 @@ def wait(
     timeout: float | None = None,
     fetch_local: bool = True,
 ) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Return (ready, not_ready): the first `num_returns` refs to complete, in completion order."""
+    """Return (ready, not_ready): `num_returns` refs that are complete, in the order given."""
     if isinstance(object_refs, ObjectRef):
         raise TypeError(
             "wait() expects a list of ObjectRefs, got a single ObjectRef. Use wait([ref])."
         )
     refs, _ = _check_refs(list(object_refs), "wait")
+    if not refs:
+        return [], []
     if len({r.hex() for r in refs}) != len(refs):
         raise ValueError("Wait requires a list of unique object refs.")
     if not isinstance(num_returns, int) or num_returns < 0:
@@ -406,10 +408,10 @@ def wait(
         return [], []
     client = connected_client()
     oids = [r.hex() for r in refs]
-    ready_ids = client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client))
-    chosen = set(ready_ids[:num_returns])
-    by_id = {r.hex(): r for r in refs}
-    ready = [by_id[o] for o in ready_ids[:num_returns]]
+    ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client)))
+    # As in Ray: among the refs that are ready, the first `num_returns` in the order given.
+    ready = [r for r in refs if r.hex() in ready_ids][:num_returns]
+    chosen = {r.hex() for r in ready}
     not_ready = [r for r in refs if r.hex() not in chosen]
     return ready, not_ready
 

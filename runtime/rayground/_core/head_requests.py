@@ -181,11 +181,14 @@ def _summarize_tasks(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
         by_name.setdefault(task.name, Counter())[task.state] += 1
         types[task.name] = _task_type(task)
     return {
-        "summary": {
-            name: {"func_or_class_name": name, "type": types[name], "state_counts": dict(c)}
-            for name, c in by_name.items()
-        },
-        "total_tasks": sum(sum(c.values()) for c in by_name.values()),
+        "cluster": {
+            "summary": {
+                name: {"func_or_class_name": name, "type": types[name], "state_counts": dict(c)}
+                for name, c in by_name.items()
+            },
+            "total_tasks": sum(sum(c.values()) for c in by_name.values()),
+            "summary_by": "func_name",
+        }
     }
 
 

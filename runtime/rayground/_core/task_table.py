@@ -62,7 +62,8 @@ class Task:
         self.actor_id: str | None = spec.get("actor_id")
         self.parent: str | None = spec.get("parent_task_id")
         self.resources: dict[str, float] = spec.get("resources") or {}
-        self.retries_left: int = spec.get("max_retries", config.DEFAULT_MAX_RETRIES)
+        retries = spec.get("max_retries", config.DEFAULT_MAX_RETRIES)
+        self.retries_left: int = 0 if retries is None else retries
         self.returns: list[str] = spec["returns"]
         self.state = "PENDING_ARGS_AVAIL"
         self.times: dict[str, float] = {"PENDING_ARGS_AVAIL": time.time()}
@@ -193,12 +194,12 @@ class TaskTable:
                 del self.ready[shape]
 
     def _maybe_spawn(self, task: Task) -> None:
+        # Called only when the task's resources are free right now but no worker is idle, so the
+        # resources bound how many run; the cap only stops runaway zero-CPU work.
         pool = self.head.pool
         blocked = sum(1 for w in pool.workers.values() if w.blocked)
         active = sum(1 for w in pool.workers.values() if w.state in ("busy", "idle", "starting"))
-        limit = max(1, int(self.head.resources.total.get("CPU", 1))) + blocked
-        if task.resources.get("CPU", 0) == 0:
-            limit += 4  # zero-CPU tasks can run beside the CPU-bound ones
+        limit = max(32, 4 * int(self.head.resources.total.get("CPU", 1))) + blocked
         if active < limit and self.num_starting < self.num_queued:
             pool.spawn()
             self.num_starting += 1
@@ -366,7 +367,8 @@ class TaskTable:
         self._fail(
             task,
             exceptions.WorkerCrashedError(
-                f"The worker running {task.name} (pid {worker.pid}) died: {_exit_text(exit_code)}. "
+                f"The worker died unexpectedly while running {task.name} (pid {worker.pid}, "
+                f"{_exit_text(exit_code)}). "
                 "Likely causes: the task ran out of memory, crashed in C code, called os._exit, "
                 f"or the process was killed. Worker log: {worker.log_path}. The task was tried "
                 f"{task.attempt} time(s); raise max_retries to retry more."

@@ -176,7 +176,12 @@ class Worker:
         self.current_task = spec["task_id"]
         try:
             try:
-                args, kwargs = self._resolve_args(spec, arg_descs)
+                try:
+                    args, kwargs = self._resolve_args(spec, arg_descs)
+                except exceptions.RayError as exc:
+                    # An argument's task failed: its error passes on unchanged, as in Ray.
+                    self._report_error(spec, exc, retry_allowed=False)
+                    return
                 result = fn(*args, **kwargs)
                 if spec.get("generator"):
                     self._stream(spec, result)
@@ -187,9 +192,6 @@ class Worker:
                 self.cancel_target = None
         except _CancelRequested:
             self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
-        except exceptions.RayTaskError as exc:
-            # An argument's task failed: pass its error on unchanged, as Ray does.
-            self._report_error(spec, exc, retry_allowed=False)
         except BaseException as exc:
             self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
         finally:
@@ -254,8 +256,11 @@ class Worker:
     def _report_failure(self, spec: dict, exc: BaseException, retry_allowed: bool) -> None:
         name = spec.get("method") or spec.get("name") or "task"
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        # A failed nested get re-raised here: keep the innermost cause, so `except ValueError`
+        # still catches it in the caller, and this task's traceback shows where it passed.
+        cause = exc.cause if isinstance(exc, exceptions.RayTaskError) else exc
         err = exceptions.RayTaskError(
-            str(name).split(".")[-1], tb, exc, pid=os.getpid(), ip=_IP
+            str(name).split(".")[-1], tb, cause, pid=os.getpid(), ip=_IP
         ).as_instanceof_cause()
         self._report_error(spec, err, retry_allowed, tb)
 
