@@ -27,6 +27,7 @@ process-tree functions.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -44,9 +45,24 @@ SESSION_TOKEN = uuid.uuid4().hex
 # Set before any test runs so every process spawned (with an inherited env) carries it.
 os.environ[TOKEN_VAR] = SESSION_TOKEN
 
+# Sessions of this test run live under their own root, so the shared-memory check below looks
+# only at segments of clusters this run started, never at another run's (or a developer's).
+SESSION_ROOT = os.environ.setdefault(
+    "RAYGROUND_TMPDIR", tempfile.mkdtemp(prefix="rayground-tests-")
+)
+
 LEAK_WAIT_S = float(os.environ.get("RAYGROUND_LEAK_WAIT_S", "10"))
 POLL_S = 0.1
 SHM_PREFIX = "rayground"
+
+
+def _own_shm() -> set[str]:
+    """/dev/shm entries of sessions started under this run's SESSION_ROOT."""
+    try:
+        sessions = set(os.listdir(SESSION_ROOT))
+    except OSError:
+        sessions = set()
+    return {n for n in _procs.shm_entries(SHM_PREFIX) if n[len("rayground-") :] in sessions}
 
 
 def _enabled() -> bool:
@@ -74,7 +90,7 @@ def _snapshot() -> _Snapshot:
     procs = _procs.descendants(os.getpid(), parents)
     procs |= _procs.processes_with_env(TOKEN_VAR, SESSION_TOKEN)
     procs = {p for p in procs if not _procs.is_stdlib_helper(p)}
-    return _Snapshot(procs, parents, _procs.shm_entries(SHM_PREFIX))
+    return _Snapshot(procs, parents, _own_shm())
 
 
 def _leaks(
@@ -177,7 +193,7 @@ def allow_lingering() -> Callable[[Iterable[int] | None], set[int]]:
         chosen = _snapshot().procs if pids is None else set(pids)
         _ALLOWED.pids |= chosen
         if pids is None:
-            _ALLOWED.shm |= _procs.shm_entries(SHM_PREFIX)
+            _ALLOWED.shm |= _own_shm()
         return chosen
 
     return allow

@@ -150,7 +150,7 @@ def test_leak_check_kills_and_reports_leaks(tmp_path: Path) -> None:
     (tmp_path / "test_leaky.py").write_text(
         textwrap.dedent(
             f"""
-            import subprocess, sys
+            import os, subprocess, sys
             from pathlib import Path
 
             def test_leaks_a_child():
@@ -162,6 +162,8 @@ def test_leak_check_kills_and_reports_leaks(tmp_path: Path) -> None:
                 cmd = f"'{{sys.executable}}' -c '{{code}}' {tag} >/dev/null 2>&1 &"
                 subprocess.run(["sh", "-c", cmd], check=True)
                 if {have_shm!r}:
+                    # Shaped like a cluster of this run: a session dir and its shm entry.
+                    os.makedirs(Path(os.environ["RAYGROUND_TMPDIR"]) / "selftest-{tag}")
                     Path("/dev/shm/{shm_name}").write_bytes(b"x")
             """
         )
