@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -64,6 +65,7 @@ class CoreClient:
         info: dict[str, Any] | None = None,
         on_execute: Callable[[tuple], None] | None = None,
         on_log: Callable[[list], None] | None = None,
+        on_dead: Callable[[str], None] | None = None,
         connect_timeout: float = 10.0,
         head_pid: int | None = None,
     ) -> None:
@@ -87,6 +89,7 @@ class CoreClient:
         self._ref_lock = threading.RLock()
         self._on_execute = on_execute
         self._on_log = on_log
+        self._on_dead = on_dead
         self._event_handlers: list[Callable[[int, list, int], None]] = []
         self._closed = False
         self._dead_reason: str | None = None
@@ -194,7 +197,9 @@ class CoreClient:
         if self._dead_reason is not None:
             raise self._dead_error()
         self._pending.append((None, message))
-        self._submits_queued = True
+        if not self._submits_queued:
+            self._submits_queued = True
+            self._conn.wake()  # the I/O thread may be in a long poll: have it send soon
         if len(self._pending) >= _SUBMIT_BATCH:
             self.flush()
 
@@ -299,6 +304,8 @@ class CoreClient:
                     if remaining <= 0:
                         break
                     waiter.event.wait(min(remaining, 1.0))
+            if self._dead_reason is not None:
+                raise self._dead_error()
         finally:
             with self._cond:
                 for oid in missing:
@@ -307,7 +314,7 @@ class CoreClient:
                         waiting.remove(waiter)
                         if not waiting:
                             del self._waiters[oid]
-            if blocking:
+            if blocking and self._dead_reason is None:
                 self.send((protocol.UNBLOCKED,))
         return self._ready_in_order(oids)
 
@@ -354,7 +361,21 @@ class CoreClient:
             path = desc[1]
         else:
             path = object_store.segment_path(self.session["shm_dir"], desc[1])
-        return deserialize(object_store.map_segment(path))
+        return deserialize(self._pinned(oid, object_store.map_segment(path)))
+
+    def _pinned(self, oid: str, mapping: memoryview) -> memoryview:
+        """A view of `mapping` that holds a reference to `oid` while any value built on it lives.
+
+        Zero-copy values (NumPy arrays) point into the segment; as in Ray, the object must not be
+        freed (or its segment reused for another object) while they exist, even if every
+        ObjectRef is gone. The ndarray wrapper is there because it can be weakly referenced.
+        """
+        import numpy as np
+
+        base = np.frombuffer(mapping, dtype=np.uint8)
+        self.add_local_ref(oid, borrowed=True)
+        weakref.finalize(base, self.release_local_ref, oid)
+        return memoryview(base)
 
     def future_for(self, ref: Any) -> concurrent.futures.Future:
         fut: concurrent.futures.Future = concurrent.futures.Future()
@@ -478,6 +499,8 @@ class CoreClient:
 
     def _mark_dead(self, reason: str) -> None:
         self._dead_reason = reason
+        if self._on_dead is not None:
+            self._on_dead(reason)
         with self._cond:
             for waiting in self._waiters.values():
                 for waiter in waiting:

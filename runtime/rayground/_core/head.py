@@ -318,7 +318,8 @@ class Head:
         _, oid, desc, contained = msg[:4]
         self.objects.seal(oid, desc, list(contained), holder=peer.client_id)
         self.tasks.object_ready(oid)
-        self._check_capacity()
+        if desc[0] == "s":
+            self._check_capacity()
 
     def _on_incref(self, peer: Peer, msg: tuple) -> None:
         self.objects.incref(peer.client_id, msg[1])
@@ -333,6 +334,20 @@ class Head:
             if desc is not None:
                 self._push_obj(peer.client_id, oid, desc)
             elif self.objects.get(oid) is None:
+                task = self.tasks.tasks.get(oid.rsplit(".", 1)[0])
+                if (
+                    task is not None
+                    and task.spec.get("generator")
+                    and task.state
+                    not in (
+                        "FINISHED",
+                        "FAILED",
+                    )
+                ):
+                    # The next item of a running generator: it may still be produced.
+                    self.objects.expect(oid, peer.client_id, task.id)
+                    self.objects.want(peer.client_id, oid)
+                    continue
                 self._push_obj(
                     peer.client_id,
                     oid,
@@ -490,6 +505,7 @@ class Head:
                 self.subscribers[client_id] = batch[-1][0] if batch else self.events.seq
 
     def _check_capacity(self) -> None:
+        self.objects.trim_recycled()
         over = self.objects.over_capacity()
         if over > 0:
             self.objects.spill_until(over, self.tasks.objects_in_use())

@@ -18,6 +18,8 @@ from typing import Any
 
 from . import object_store
 
+_RECYCLE_MIN = 1 << 20  # smaller segments are cheap to create; not worth pooling
+
 
 class Obj:
     __slots__ = (
@@ -66,6 +68,7 @@ class ObjectDirectory:
         self._notify = notify  # (client_id, oid, desc): push an OBJ message
         self._emit = emit
         self.on_free: Callable[[str], None] | None = None
+        self._recycle_serial = 0
 
     # -- creation
     def expect(self, oid: str, owner: str, task_id: str | None) -> Obj:
@@ -173,9 +176,24 @@ class ObjectDirectory:
 
     def _discard_desc(self, desc: tuple) -> None:
         if desc[0] == "s":
-            object_store.delete_segment(object_store.segment_path(self.shm_dir, desc[1]))
+            path = object_store.segment_path(self.shm_dir, desc[1])
+            size = int(desc[2])
+            # Large segments are kept for reuse (their pages already exist, so the next large
+            # put is a plain memory copy) while the pool stays within half the store's room.
+            pool = os.path.join(self.shm_dir, object_store.POOL_DIR)
+            room = self.capacity // 2 - self.used
+            if size >= _RECYCLE_MIN and object_store.recycled_bytes(pool) + size <= room:
+                self._recycle_serial += 1
+                object_store.recycle(path, size, self._recycle_serial)
+            else:
+                object_store.delete_segment(path)
         elif desc[0] == "f":
             object_store.delete_segment(desc[1])
+
+    def trim_recycled(self) -> None:
+        """Give recycled pages back when live objects need the room."""
+        pool = os.path.join(self.shm_dir, object_store.POOL_DIR)
+        object_store.trim_recycled(pool, max(0, self.capacity - self.used) // 2)
 
     def over_capacity(self) -> int:
         return self.used - self.capacity

@@ -62,6 +62,24 @@ class SerializedObject:
         for off, buf in zip(offsets, self.buffers, strict=True):
             target[off : off + buf.nbytes] = buf
 
+    def iovecs(self) -> list[bytes | memoryview]:
+        """The packed block as a list of pieces for one os.pwritev (no copy of the buffers)."""
+        _, meta_off, offsets = _layout(len(self.meta), [b.nbytes for b in self.buffers])
+        header = bytearray(meta_off)
+        _HEAD.pack_into(header, 0, len(self.buffers), 0, len(self.meta))
+        pos = _HEAD.size
+        for off, buf in zip(offsets, self.buffers, strict=True):
+            _BUF.pack_into(header, pos, off, buf.nbytes)
+            pos += _BUF.size
+        pieces: list[bytes | memoryview] = [bytes(header), self.meta]
+        end = meta_off + len(self.meta)
+        for off, buf in zip(offsets, self.buffers, strict=True):
+            if off > end:
+                pieces.append(bytes(off - end))
+            pieces.append(buf.cast("B") if buf.format != "B" or buf.ndim != 1 else buf)
+            end = off + buf.nbytes
+        return pieces
+
     def to_bytes(self) -> bytes:
         if not self.buffers:  # the common small case: header and pickle, nothing to align
             return _HEAD.pack(0, 0, len(self.meta)) + self.meta
@@ -94,9 +112,7 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
     if depth >= 3 or kind not in (list, tuple, dict) or len(value) > 32:
         return False
     if kind is dict:
-        return all(
-            type(k) in _PLAIN_TYPES and _is_plain(v, depth + 1) for k, v in value.items()
-        )
+        return all(type(k) in _PLAIN_TYPES and _is_plain(v, depth + 1) for k, v in value.items())
     return all(_is_plain(v, depth + 1) for v in value)
 
 

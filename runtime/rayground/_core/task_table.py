@@ -317,7 +317,8 @@ class TaskTable:
     def seal(self, oid: str, desc: tuple, contained: list) -> None:
         self.head.objects.seal(oid, desc, list(contained))
         self.object_ready(oid)
-        self.head._check_capacity()
+        if desc[0] == "s":
+            self.head._check_capacity()
 
     def on_failed(
         self, worker: WorkerProc, task_id: str, err_desc: tuple, app_retry: bool, text: str
@@ -399,6 +400,11 @@ class TaskTable:
 
     def _finish(self, task: Task, state: str) -> None:
         head = self.head
+        if task.spec.get("generator"):
+            # A consumer may have asked for the item after the last one; it will never come.
+            past_end = head.objects.get(f"{task.id}.g{task.gen_items}")
+            if past_end is not None and past_end.desc is None:
+                del head.objects.objects[f"{task.id}.g{task.gen_items}"]
         task.state = state
         task.worker = None
         extra = {"error": task.error} if task.error else None

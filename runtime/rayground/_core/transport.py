@@ -101,6 +101,16 @@ class FrameSocket:
         self._buf = bytearray()
         self._poll = select.poll()
         self._poll.register(sock.fileno(), select.POLLIN)
+        # A pipe any thread can write to, to cut the reader's poll short (e.g. to send queued
+        # submissions now rather than when the poll times out).
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._poll.register(self._wake_r, select.POLLIN)
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # already pending, or closed
 
     def send(self, payload: bytes) -> None:
         with self._send_lock:
@@ -111,8 +121,16 @@ class FrameSocket:
         sock = self.sock
         if not self._complete_frame_buffered():
             try:
-                if not self._poll.poll(None if wait is None else int(wait * 1000)):
+                events = self._poll.poll(None if wait is None else int(wait * 1000))
+                if not events:
                     return []
+                if any(fd == self._wake_r for fd, _ in events):
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    if len(events) == 1:
+                        return []
                 chunk = sock.recv(1 << 20)
             except OSError:
                 return None
@@ -155,6 +173,11 @@ class FrameSocket:
         except OSError:
             pass
         self.sock.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def split_frames(buf: bytearray, limit: int | None = None) -> tuple[list[bytes], int]:

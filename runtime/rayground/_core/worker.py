@@ -49,6 +49,7 @@ class Worker:
             role="worker",
             info={"worker_id": self.worker_id},
             on_execute=self._on_message,
+            on_dead=self._on_head_gone,
             head_pid=int(os.environ.get("RAYGROUND_HEAD_PID", "0")) or None,
         )
         context.set_client(self.client)
@@ -56,6 +57,7 @@ class Worker:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.current_task: str | None = None
         self.cancel_target: str | None = None
+        self.cancel_early: set[str] = set()
         self.actor: Any = None
         self.actor_id: str | None = None
         self.actor_class_name = ""
@@ -82,6 +84,13 @@ class Worker:
         if self.current_task == task_id:
             self.cancel_target = task_id
             signal.pthread_kill(self.main_thread.ident, signal.SIGUSR1)  # type: ignore[arg-type]
+        else:
+            # Dispatched but not started yet (still queued here, or loading its function).
+            self.cancel_early.add(task_id)
+
+    def _on_head_gone(self, reason: str) -> None:
+        # Nothing a task computes now can be delivered; do not outlive the cluster.
+        os._exit(1)
 
     def _on_cancel_signal(self, signum: int, frame: Any) -> None:
         if self.cancel_target is not None and self.cancel_target == self.current_task:
@@ -101,6 +110,10 @@ class Worker:
     def _execute(
         self, spec: dict, blob: bytes | None, arg_descs: dict, job_info: dict | None
     ) -> None:
+        if spec["task_id"] in self.cancel_early:
+            self.cancel_early.discard(spec["task_id"])
+            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+            return
         if job_info is not None:
             self._setup_job(spec.get("job_id"), job_info)
         fn_id = spec.get("fn_id")
@@ -169,6 +182,10 @@ class Worker:
 
     def _run(self, spec: dict, arg_descs: dict, fn: Any) -> None:
         """Run a normal task in this (main) thread."""
+        if spec["task_id"] in self.cancel_early:  # cancelled while its function was loading
+            self.cancel_early.discard(spec["task_id"])
+            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+            return
         env = self._env_for(spec)
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)

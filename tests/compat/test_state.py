@@ -1,0 +1,153 @@
+"""The state API, ``ray.util.state``: list_tasks, list_actors, list_objects, list_nodes,
+summarize_tasks.
+
+Real Ray serves this API from its dashboard, which needs ``ray[default]``; this module asks for
+``include_dashboard=True`` and its real-Ray run is skipped (with the reason) where the install
+cannot start one. Ray reports task and actor events with a delay, so every check polls.
+
+Shapes (Ray 2.x): the list functions return lists of dataclass-like objects (``TaskState``,
+``ActorState``, ``ObjectState``, ``NodeState``) with attribute access; ``filters`` is a list of
+``(key, "=" | "!=", value)`` tuples; states are upper-case strings ("FINISHED", "FAILED",
+"ALIVE", "DEAD", ...); ``summarize_tasks()`` returns
+``{"cluster": {"summary": {func_name: {"state_counts": {...}, ...}}, "total_tasks": N, ...}}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+RAY_INIT_KWARGS = {"include_dashboard": True}
+
+
+@pytest.fixture(scope="module")
+def state(ray):
+    """``ray.util.state`` of the backend.
+
+    Real Ray's state client does not use the driver's connection: with no address it looks for
+    running GCS processes and raises ConnectionError("Found multiple active Ray instances") when
+    it finds several (another session on this machine). Point it at this module's cluster through
+    RAY_ADDRESS (honoured by the client) while the module runs; the tests themselves call the API
+    with no address, as user code does.
+    """
+    module = importlib.import_module(f"{ray.__name__}.util.state")
+    if ray.__name__ != "ray":
+        yield module
+        return
+    old = os.environ.get("RAY_ADDRESS")
+    os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
+    try:
+        yield module
+    finally:
+        if old is None:
+            os.environ.pop("RAY_ADDRESS", None)
+        else:
+            os.environ["RAY_ADDRESS"] = old
+
+
+def test_list_nodes(ray, state):
+    nodes = state.list_nodes()
+    assert len(nodes) == 1
+    node = nodes[0]
+    assert node.state == "ALIVE"
+    assert node.node_id == ray.get_runtime_context().get_node_id()
+    assert node.is_head_node is True
+    assert node.resources_total["CPU"] == 2
+
+
+def test_list_tasks_with_filters(ray, state, wait_until):
+    @ray.remote
+    def compat_square(x):
+        return x * x
+
+    assert ray.get([compat_square.remote(i) for i in range(3)], timeout=30) == [0, 1, 4]
+
+    def finished():
+        tasks = state.list_tasks(filters=[("name", "=", "compat_square")])
+        return tasks if len(tasks) == 3 and all(t.state == "FINISHED" for t in tasks) else None
+
+    tasks = wait_until(finished, timeout=20, message="3 FINISHED compat_square tasks")
+    ids = {t.task_id for t in tasks}
+    assert len(ids) == 3
+    for t in tasks:
+        assert isinstance(t.task_id, str)
+        assert t.name == "compat_square"
+        assert t.type == "NORMAL_TASK"
+        assert t.job_id == ray.get_runtime_context().get_job_id()
+
+    all_finished = state.list_tasks(filters=[("state", "=", "FINISHED")])
+    assert ids <= {t.task_id for t in all_finished}
+    assert all(t.state == "FINISHED" for t in all_finished)
+
+
+def test_list_tasks_shows_failed_tasks(ray, state, wait_until):
+    @ray.remote
+    def compat_fails():
+        raise ValueError("for the state API")
+
+    with pytest.raises(ValueError):
+        ray.get(compat_fails.remote(), timeout=30)
+
+    def failed():
+        tasks = state.list_tasks(filters=[("name", "=", "compat_fails")])
+        return tasks if tasks and tasks[0].state == "FAILED" else None
+
+    wait_until(failed, timeout=20, message="compat_fails listed as FAILED")
+
+
+def test_list_actors(ray, state, wait_until):
+    @ray.remote
+    class CompatListed:
+        def ping(self):
+            return "pong"
+
+    actor = CompatListed.options(name="compat-listed").remote()
+    assert ray.get(actor.ping.remote(), timeout=30) == "pong"
+
+    def alive():
+        actors = state.list_actors(filters=[("name", "=", "compat-listed")])
+        return actors if actors and actors[0].state == "ALIVE" else None
+
+    (info,) = wait_until(alive, timeout=20, message="compat-listed listed as ALIVE")
+    assert info.name == "compat-listed"
+    # Ray's class_name is the class's __qualname__ (a task's name is the function's __name__).
+    assert info.class_name == "test_list_actors.<locals>.CompatListed"
+    by_class = state.list_actors(filters=[("class_name", "=", info.class_name)])
+    assert [a.actor_id for a in by_class] == [info.actor_id]
+    assert isinstance(info.actor_id, str)
+
+    ray.kill(actor)
+
+    def dead():
+        actors = state.list_actors(filters=[("actor_id", "=", info.actor_id)])
+        return actors and actors[0].state == "DEAD"
+
+    wait_until(dead, timeout=20, message="killed actor listed as DEAD")
+
+
+def test_list_objects(ray, state, wait_until):
+    ref = ray.put(b"x" * 1000)
+
+    def listed():
+        return [o for o in state.list_objects() if o.object_id == ref.hex()]
+
+    (obj,) = wait_until(listed, timeout=20, message="put object listed")
+    assert obj.object_size >= 1000
+
+
+def test_summarize_tasks(ray, state, wait_until):
+    @ray.remote
+    def compat_summarized():
+        return 1
+
+    ray.get([compat_summarized.remote() for _ in range(4)], timeout=30)
+
+    def summarised():
+        summary = state.summarize_tasks()["cluster"]["summary"]
+        entry = summary.get("compat_summarized")
+        return entry if entry and entry["state_counts"].get("FINISHED") == 4 else None
+
+    entry = wait_until(summarised, timeout=20, message="4 FINISHED in summarize_tasks()")
+    assert entry["type"] == "NORMAL_TASK"
