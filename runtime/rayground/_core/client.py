@@ -73,6 +73,9 @@ class CoreClient:
         self.role = role
         self.client_id = ids.unique("c")
         self._send_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._reader_cond = threading.Condition()
+        self._active_readers = 0
         self._pending: collections.deque = collections.deque()
         self._submits_queued = False
         self._cond = threading.Condition()
@@ -197,9 +200,7 @@ class CoreClient:
         if self._dead_reason is not None:
             raise self._dead_error()
         self._pending.append((None, message))
-        if not self._submits_queued:
-            self._submits_queued = True
-            self._conn.wake()  # the I/O thread may be in a long poll: have it send soon
+        self._submits_queued = True
         if len(self._pending) >= _SUBMIT_BATCH:
             self.flush()
 
@@ -292,18 +293,8 @@ class CoreClient:
         self._want(missing, blocking)
         if self._pending:
             self.flush()
-        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            while not waiter.event.is_set():
-                if self._dead_reason is not None:
-                    raise self._dead_error()
-                if deadline is None:
-                    waiter.event.wait(1.0)
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    waiter.event.wait(min(remaining, 1.0))
+            self.pump_until(waiter.event.is_set, timeout)
             if self._dead_reason is not None:
                 raise self._dead_error()
         finally:
@@ -429,27 +420,68 @@ class CoreClient:
 
     # ------------------------------------------------------------------ I/O thread
     def _io_loop(self) -> None:
-        conn = self._conn
         if self._early:
             self._dispatch(self._early)
             self._early = []
         while not self._closed:
-            if self._submits_queued:
-                wait = _SUBMIT_FLUSH
-            else:
-                wait = _FLUSH_INTERVAL if self._pending else 0.5
-            frames = conn.recv_available(wait)
+            with self._reader_cond:
+                # A thread waiting in get() reads for itself (no hand-off between threads on
+                # the way to its result); the I/O thread steps aside meanwhile, only flushing.
+                stepped_aside = bool(self._active_readers)
+                if stepped_aside:
+                    self._reader_cond.wait(_FLUSH_INTERVAL)
+            if stepped_aside:
+                if self._pending:
+                    self.flush()
+                continue
+            wait = _SUBMIT_FLUSH if self._submits_queued else _FLUSH_INTERVAL
+            if not self._pump(wait):
+                return
+            if self._active_readers:
+                self._conn.wake()  # a reader may have gone to poll after we took its data
+            if self._pending:
+                self.flush()
+
+    def _pump(self, wait: float) -> bool:
+        """Read and dispatch what arrives within `wait` s; False once the head is gone."""
+        if not self._conn.wait_readable(wait):
+            return True
+        with self._read_lock:
+            frames = self._conn.read_nowait()
             if frames is None:
                 if not self._closed:
                     self._mark_dead("the cluster's head closed the connection (it exited)")
-                return
+                return False
             for data in frames:
                 try:
                     self._dispatch(protocol.loads(data))
-                except Exception as exc:  # never let one bad message kill the I/O thread
+                except Exception as exc:  # never let one bad message kill the reader
                     print(f"rayground: dropped a message from the head: {exc!r}", file=sys.stderr)
-            if self._pending:
-                self.flush()
+        return True
+
+    def pump_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Read and dispatch messages in this thread until `done()` or `timeout`; True if done."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._reader_cond:
+            self._active_readers += 1
+        try:
+            while not done():
+                if self._dead_reason is not None or self._closed:
+                    return done()
+                if self._pending:
+                    self.flush()
+                wait = 0.05
+                if deadline is not None:
+                    wait = min(wait, deadline - time.monotonic())
+                    if wait <= 0:
+                        return done()
+                if not self._pump(wait):
+                    return done()
+            return True
+        finally:
+            with self._reader_cond:
+                self._active_readers -= 1
+                self._reader_cond.notify_all()
 
     def _dispatch(self, batch: list[tuple]) -> None:
         arrived: list[str] = []

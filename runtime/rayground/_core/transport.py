@@ -99,12 +99,9 @@ class FrameSocket:
         self.sock = sock
         self._send_lock = threading.Lock()
         self._buf = bytearray()
-        self._poll = select.poll()
-        self._poll.register(sock.fileno(), select.POLLIN)
-        # A pipe any thread can write to, to cut the reader's poll short (e.g. to send queued
-        # submissions now rather than when the poll times out).
+        # A pipe any thread can write to, to cut another thread's poll short.
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._poll.register(self._wake_r, select.POLLIN)
+        self._polls = threading.local()  # poll objects must not be shared between threads
 
     def wake(self) -> None:
         try:
@@ -116,27 +113,50 @@ class FrameSocket:
         with self._send_lock:
             self.sock.sendall(_LEN.pack(len(payload)) + payload)
 
-    def recv_available(self, wait: float | None) -> list[bytes] | None:
-        """Frames that arrived; [] if none within `wait` seconds; None when the peer closed."""
-        sock = self.sock
-        if not self._complete_frame_buffered():
+    def wait_readable(self, wait: float | None) -> bool:
+        """Block until data (or end-of-stream) may be read, or `wait` seconds pass, or wake()."""
+        if self._complete_frame_buffered():
+            return True
+        poller = getattr(self._polls, "poller", None)
+        if poller is None:
+            poller = self._polls.poller = select.poll()
+            poller.register(self.sock.fileno(), select.POLLIN)
+            poller.register(self._wake_r, select.POLLIN)
+        try:
+            events = poller.poll(None if wait is None else int(wait * 1000))
+        except (OSError, ValueError):
+            return True  # let the read report the problem
+        readable = False
+        for fd, _ in events:
+            if fd == self._wake_r:
+                try:
+                    os.read(self._wake_r, 4096)
+                except OSError:
+                    pass
+            else:
+                readable = True
+        return readable
+
+    def read_nowait(self) -> list[bytes] | None:
+        """Whole frames available now ([] if none); None when the peer closed the connection.
+
+        Callers serialise this with their own lock and dispatch the frames before releasing it,
+        so frames are handled in the order they were sent whichever thread reads them.
+        """
+        while True:
             try:
-                events = self._poll.poll(None if wait is None else int(wait * 1000))
-                if not events:
-                    return []
-                if any(fd == self._wake_r for fd, _ in events):
-                    try:
-                        os.read(self._wake_r, 4096)
-                    except BlockingIOError:
-                        pass
-                    if len(events) == 1:
-                        return []
-                chunk = sock.recv(1 << 20)
+                chunk = self.sock.recv(1 << 20, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
             except OSError:
                 return None
             if not chunk:
+                if self._complete_frame_buffered():
+                    break  # hand out what we have; the close is seen on the next read
                 return None
             self._buf += chunk
+            if len(chunk) < (1 << 20):
+                break
         return self._split()
 
     def recv_one(self, timeout: float) -> bytes | None:
@@ -145,8 +165,10 @@ class FrameSocket:
         while not self._complete_frame_buffered():
             remaining = deadline - time.monotonic()
             try:
-                if remaining <= 0 or not self._poll.poll(int(remaining * 1000)):
+                if remaining <= 0:
                     return None
+                if not self.wait_readable(remaining):
+                    continue
                 chunk = self.sock.recv(1 << 16)
             except OSError:
                 return None

@@ -12,11 +12,11 @@ or on an asyncio loop in a thread (any `async def` method), as in Ray.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import inspect
 import json
 import os
-import queue
 import signal
 import sys
 import threading
@@ -42,7 +42,7 @@ class Worker:
     def __init__(self) -> None:
         self.worker_id = os.environ["RAYGROUND_WORKER_ID"]
         token = read_token_file(os.environ["RAYGROUND_TOKEN_FILE"])
-        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.inbox: collections.deque = collections.deque()
         self.client = CoreClient(
             os.environ["RAYGROUND_ADDRESS"],
             token,
@@ -74,7 +74,7 @@ class Worker:
         if msg[0] == protocol.CANCEL_TASK:
             self._cancel(msg[1], bool(msg[2]))
             return
-        self.inbox.put(msg)
+        self.inbox.append(msg)
 
     def _cancel(self, task_id: str, force: bool) -> None:
         task = self.async_tasks.get(task_id)
@@ -99,11 +99,14 @@ class Worker:
 
     # ------------------------------------------------------------ main loop
     def run(self) -> None:
+        inbox = self.inbox
         while self.client.alive:
-            try:
-                msg = self.inbox.get(timeout=1.0)
-            except queue.Empty:
+            if not inbox:
+                # Read the connection in this thread while idle: the next task is handled
+                # without a hand-off from the I/O thread.
+                self.client.pump_until(inbox.__len__, 1.0)
                 continue
+            msg = inbox.popleft()
             if msg[0] == protocol.EXECUTE:
                 self._execute(*msg[1:5])
 
