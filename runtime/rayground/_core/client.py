@@ -93,6 +93,10 @@ class CoreClient:
         self._on_execute = on_execute
         self._on_log = on_log
         self._on_dead = on_dead
+        # Workers: while a task waits in a blocking get, tasks queued on this worker are handed
+        # back to the head (see TaskTable._prefetch), so waiting on them cannot deadlock.
+        self.in_blocking_get = 0
+        self.before_block: Callable[[], list[str]] | None = None
         self._event_handlers: list[Callable[[int, list, int], None]] = []
         self._closed = False
         self._dead_reason: str | None = None
@@ -290,6 +294,12 @@ class CoreClient:
             waiter = _Waiter(need)
             for oid in missing:
                 self._waiters.setdefault(oid, []).append(waiter)
+        if blocking:
+            self.in_blocking_get += 1
+            if self.before_block is not None:
+                returned = self.before_block()
+                if returned:
+                    self._pending.append((None, (protocol.RETURN, returned)))
         self._want(missing, blocking)
         if self._pending:
             self.flush()
@@ -305,6 +315,8 @@ class CoreClient:
                         waiting.remove(waiter)
                         if not waiting:
                             del self._waiters[oid]
+            if blocking:
+                self.in_blocking_get -= 1
             if blocking and self._dead_reason is None:
                 self.send((protocol.UNBLOCKED,))
         return self._ready_in_order(oids)

@@ -362,6 +362,10 @@ class Head:
         if blocking and peer.worker is not None:
             self.tasks.worker_blocked(peer.worker)
 
+    def _on_return(self, peer: Peer, msg: tuple) -> None:
+        if peer.worker is not None:
+            self.tasks.on_returned(peer.worker, list(msg[1]))
+
     def _on_unblocked(self, peer: Peer, msg: tuple) -> None:
         if peer.worker is not None:
             self.tasks.worker_unblocked(peer.worker)
@@ -429,6 +433,7 @@ class Head:
         protocol.DECREF: _on_decref,
         protocol.WANT: _on_want,
         protocol.UNBLOCKED: _on_unblocked,
+        protocol.RETURN: _on_return,
         protocol.DONE: _on_done,
         protocol.FAILED: _on_failed,
         protocol.GEN_ITEM: _on_gen_item,

@@ -83,6 +83,7 @@ INCREF = "incref"  # (INCREF, [oids])
 DECREF = "decref"  # (DECREF, [oids])
 WANT = "want"  # (WANT, [oids], blocking: bool) -> head pushes OBJ for each when ready
 UNBLOCKED = "unblocked"  # (UNBLOCKED,) worker resumed after a blocking WANT
+RETURN = "return"  # (RETURN, [task ids]) worker -> head: queued tasks it gives back before blocking
 DONE = "done"  # (DONE, task_id, [desc per return], [contained oids per return]) worker -> head
 FAILED = "failed"  # (FAILED, task_id, error_desc, retry_allowed: bool, traceback text)
 GEN_ITEM = "gen_item"  # (GEN_ITEM, task_id, index, desc, contained) worker -> head

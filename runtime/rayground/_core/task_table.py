@@ -182,6 +182,10 @@ class TaskTable:
                     self.num_queued -= 1
                     continue
                 if not res.fits(task.resources):
+                    if self._prefetch(task):
+                        queue.popleft()
+                        self.num_queued -= 1
+                        continue
                     break
                 worker = pool.take_idle()
                 if worker is None:
@@ -192,6 +196,66 @@ class TaskTable:
                 self.dispatch(task, worker)
             if not queue:
                 del self.ready[shape]
+
+    def _prefetch(self, task: Task) -> bool:
+        """Queue `task` on a busy worker running a task of the same shape, to start the moment
+        that one ends (it inherits the resources then): the worker never idles waiting for a
+        round trip through the head, which is what tiny tasks mostly cost. A worker that is
+        about to block in get() hands its queued task back (RETURN), so this cannot deadlock."""
+        if task.resources.get("GPU") or task.spec.get("generator"):
+            return False
+        candidates = self._prefetch_candidates
+        # Only under a backlog: with few tasks waiting, a task queued behind a long one would
+        # wait for it although another worker frees up first.
+        if self.num_queued <= len(candidates):
+            return False
+        for worker in candidates:
+            current = worker.task
+            if (
+                worker.next_task is None
+                and worker.state == "busy"
+                and not worker.blocked
+                and current is not None
+                and current.resources == task.resources
+            ):
+                worker.next_task = task
+                task.worker = worker
+                task.state = "SUBMITTED_TO_WORKER"
+                self._send_execute(task, worker, "SUBMITTED_TO_WORKER")
+                return True
+        return False
+
+    @property
+    def _prefetch_candidates(self) -> list[WorkerProc]:
+        return [w for w in self.head.pool.workers.values() if w.state == "busy"]
+
+    def _promote_next(self, worker: WorkerProc) -> bool:
+        """The worker finished its task: its prefetched one is running now. True if it had one."""
+        task = worker.next_task
+        if task is None:
+            return False
+        worker.next_task = None
+        if task.state != "SUBMITTED_TO_WORKER":  # cancelled or returned meanwhile
+            return False
+        task.gpu_ids = self.head.resources.acquire(task.resources)
+        task.holding = True
+        task.attempt += 1
+        worker.task = task
+        task.ran_on = (worker.id, worker.pid)
+        task.state = "RUNNING"
+        self._emit(task, "RUNNING", {"worker_id": worker.id, "pid": worker.pid})
+        return True
+
+    def on_returned(self, worker: WorkerProc, task_ids: list[str]) -> None:
+        """A worker about to block handed back tasks queued on it: schedule them elsewhere."""
+        for task_id in task_ids:
+            task = self.tasks.get(task_id)
+            if task is None or task.state != "SUBMITTED_TO_WORKER" or task.worker is not worker:
+                continue
+            if worker.next_task is task:
+                worker.next_task = None
+            task.worker = None
+            self._enqueue(task)
 
     def _maybe_spawn(self, task: Task) -> None:
         # Called only when the task's resources are free right now but no worker is idle, so the
@@ -227,7 +291,7 @@ class TaskTable:
             self.head.actors.creation_done(actor, ok, error)
         return True
 
-    def _send_execute(self, task: Task, worker: WorkerProc) -> None:
+    def _send_execute(self, task: Task, worker: WorkerProc, state: str = "RUNNING") -> None:
         head = self.head
         spec = task.spec
         fn_id = spec.get("fn_id")
@@ -250,8 +314,8 @@ class TaskTable:
         spec["gpu_ids"] = task.gpu_ids
         spec["attempt"] = task.attempt
         task.ran_on = (worker.id, worker.pid)
-        task.state = "RUNNING"
-        self._emit(task, "RUNNING", {"worker_id": worker.id, "pid": worker.pid})
+        task.state = state
+        self._emit(task, state, {"worker_id": worker.id, "pid": worker.pid})
         head.send_to(worker.peer.client_id, (protocol.EXECUTE, spec, blob, arg_descs, job_info))
 
     # ------------------------------------------------------------ workers
@@ -296,7 +360,7 @@ class TaskTable:
             head.actors.call_finished(task)
         else:
             self._release(task)
-            if worker.task is task:
+            if worker.task is task and not self._promote_next(worker):
                 head.pool.make_idle(worker)
         if task.state in ("FINISHED", "FAILED"):
             return
@@ -334,7 +398,7 @@ class TaskTable:
             head.actors.call_finished(task)
         else:
             self._release(task)
-            if worker.task is task:
+            if worker.task is task and not self._promote_next(worker):
                 head.pool.make_idle(worker)
         if app_retry and not task.cancelled and task.retries_left != 0:
             task.retries_left -= 1
@@ -354,6 +418,14 @@ class TaskTable:
         if worker.actor_id is not None:
             head.actors.on_worker_died(worker, exit_code)
             return
+        queued = worker.next_task
+        worker.next_task = None
+        if queued is not None and queued.state == "SUBMITTED_TO_WORKER":
+            queued.worker = None
+            if queued.cancelled:
+                self._fail(queued, exceptions.TaskCancelledError(queued.id))
+            else:
+                self._enqueue(queued)  # it never started: no retry is used up
         task = worker.task
         if task is None or task.state in ("FINISHED", "FAILED"):
             return
@@ -430,6 +502,14 @@ class TaskTable:
                 child = self.tasks.get(child_id)
                 if child is not None:
                     self.cancel(child.returns[0] if child.returns else child_id, force, recursive)
+        if task.state == "SUBMITTED_TO_WORKER" and task.worker is not None:
+            worker = task.worker
+            if worker.next_task is task:
+                worker.next_task = None
+            task.worker = None
+            self.head.send_to(worker.peer.client_id, (protocol.CANCEL_TASK, task.id, False))
+            self._fail(task, exceptions.TaskCancelledError(task.id))
+            return
         if task.state == "RUNNING" and task.worker is not None:
             worker = task.worker
             if force and task.actor_id is None:
@@ -446,7 +526,7 @@ class TaskTable:
             if task.owner == client_id and task.state in (
                 "PENDING_ARGS_AVAIL",
                 "PENDING_NODE_ASSIGNMENT",
-            ):
+            ):  # (prefetched ones run: their worker already has them)
                 task.cancelled = True
                 self._fail(task, exceptions.TaskCancelledError(task.id, "its owner exited"))
 

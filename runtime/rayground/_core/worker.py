@@ -42,17 +42,7 @@ class Worker:
     def __init__(self) -> None:
         self.worker_id = os.environ["RAYGROUND_WORKER_ID"]
         token = read_token_file(os.environ["RAYGROUND_TOKEN_FILE"])
-        self.inbox: collections.deque = collections.deque()
-        self.client = CoreClient(
-            os.environ["RAYGROUND_ADDRESS"],
-            token,
-            role="worker",
-            info={"worker_id": self.worker_id},
-            on_execute=self._on_message,
-            on_dead=self._on_head_gone,
-            head_pid=int(os.environ.get("RAYGROUND_HEAD_PID", "0")) or None,
-        )
-        context.set_client(self.client)
+        # Everything the I/O thread may touch exists before the client (and its thread) does.
         self.fns: dict[str, Any] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.current_task: str | None = None
@@ -65,6 +55,19 @@ class Worker:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.async_tasks: dict[str, asyncio.Task] = {}
         self.semaphore: asyncio.Semaphore | None = None
+        self.client: CoreClient | None = None
+        self.inbox: collections.deque = collections.deque()
+        self.client = CoreClient(
+            os.environ["RAYGROUND_ADDRESS"],
+            token,
+            role="worker",
+            info={"worker_id": self.worker_id},
+            on_execute=self._on_message,
+            on_dead=self._on_head_gone,
+            head_pid=int(os.environ.get("RAYGROUND_HEAD_PID", "0")) or None,
+        )
+        context.set_client(self.client)
+        self.client.before_block = self._return_queued
         self.main_thread = threading.main_thread()
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
         install_task_output(self.client)
@@ -74,7 +77,32 @@ class Worker:
         if msg[0] == protocol.CANCEL_TASK:
             self._cancel(msg[1], bool(msg[2]))
             return
+        client = self.client
+        if (
+            client is not None
+            and client.in_blocking_get
+            and msg[0] == protocol.EXECUTE
+            and msg[1].get("kind", "task") == "task"
+            and self.actor is None
+        ):
+            # Queued behind a task that is now waiting: give it back rather than hold it.
+            client.send((protocol.RETURN, [msg[1]["task_id"]]))
+            return
         self.inbox.append(msg)
+
+    def _return_queued(self) -> list[str]:
+        """Called as the running task blocks in get(): hand back tasks queued here."""
+        if self.actor is not None:
+            return []
+        returned = []
+        for msg in list(self.inbox):
+            if msg[0] == protocol.EXECUTE and msg[1].get("kind", "task") == "task":
+                try:
+                    self.inbox.remove(msg)
+                except ValueError:
+                    continue
+                returned.append(msg[1]["task_id"])
+        return returned
 
     def _cancel(self, task_id: str, force: bool) -> None:
         task = self.async_tasks.get(task_id)

@@ -32,6 +32,7 @@ class WorkerProc:
         "id",
         "jobs",
         "log_path",
+        "next_task",
         "peer",
         "pid",
         "pidfd",
@@ -47,6 +48,7 @@ class WorkerProc:
         self.peer: Any = None  # set when its HELLO arrived
         self.state = "starting"  # starting | idle | busy | actor | dead
         self.task: Any = None
+        self.next_task: Any = None  # a task queued behind `task` (TaskTable._prefetch)
         self.blocked = False
         self.fns: set[str] = set()
         self.jobs: set[str] = set()
