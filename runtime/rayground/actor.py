@@ -8,7 +8,6 @@ actor outlives its driver.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from ._core import api, context, ids, protocol
 from ._core.generators import ObjectRefGenerator
 from ._core.object_ref import ObjectRef
-from ._core.serialization import dumps_code
+from ._core.serialization import export_code
 from ._core.task_spec import ActorExit, encode_retry_exceptions, pack_args
 from .options import ACTOR_OPTIONS, METHOD_OPTIONS, resources_from_options, validate_options
 
@@ -88,15 +87,12 @@ class ActorClass:
 
     def _exported(self) -> tuple[str, bytes]:
         if self._export is None:
-            try:
-                blob = dumps_code(self._cls)
-            except Exception as exc:
-                raise TypeError(
-                    f"Could not serialize the actor class {self.__name__}: {exc}. Keep "
-                    "unpicklable objects (locks, files, sockets) out of class attributes; "
-                    "create them in __init__."
-                ) from exc
-            self._export = ("f" + hashlib.sha1(blob).hexdigest()[:20], blob)
+            self._export = export_code(
+                self._cls,
+                f"the actor class {self.__name__}",
+                "Keep unpicklable objects (locks, files, sockets) out of class attributes; "
+                "create them in __init__.",
+            )
         return self._export
 
     def _create(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> ActorHandle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from ._core import api, context, ids, protocol
 from ._core.generators import ObjectRefGenerator
 from ._core.object_ref import ObjectRef
-from ._core.serialization import dumps_code
+from ._core.serialization import export_code
 from ._core.task_spec import encode_retry_exceptions, pack_args
 from .options import TASK_OPTIONS, resources_from_options, validate_options
 
@@ -46,15 +45,12 @@ class RemoteFunction:
 
     def _exported(self) -> tuple[str, bytes]:
         if self._export is None:
-            try:
-                blob = dumps_code(self._function)
-            except Exception as exc:
-                raise TypeError(
-                    f"Could not serialize the function {self.__name__}: {exc}. A remote "
-                    "function must not capture unpicklable objects (locks, open files, "
-                    "sockets) from the enclosing scope; create them inside the function."
-                ) from exc
-            self._export = ("f" + hashlib.sha1(blob).hexdigest()[:20], blob)
+            self._export = export_code(
+                self._function,
+                f"the function {self.__name__}",
+                "A remote function must not capture unpicklable objects (locks, open files, "
+                "sockets) from the enclosing scope; create them inside the function.",
+            )
         return self._export
 
     def _remote(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> Any:

@@ -158,6 +158,17 @@ def dumps_code(obj: Any) -> bytes:
     return cloudpickle.dumps(obj, protocol=5)
 
 
+def export_code(obj: Any, what: str, advice: str) -> tuple[str, bytes]:
+    """Pickle a function or class once: (content id, blob). Errors name `what` and give advice."""
+    import hashlib
+
+    try:
+        blob = dumps_code(obj)
+    except Exception as exc:
+        raise TypeError(f"Could not serialize {what}: {exc}. {advice}") from exc
+    return "f" + hashlib.sha1(blob).hexdigest()[:20], blob
+
+
 def loads_code(data: bytes) -> Any:
     return pickle.loads(data)
 

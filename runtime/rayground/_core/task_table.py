@@ -355,18 +355,21 @@ class TaskTable:
         task = self.tasks.get(task_id)
         if task is None or self._creation_finished(task, True, None):
             return
-        head = self.head
-        if task.actor_id is not None:
-            head.actors.call_finished(task)
-        else:
-            self._release(task)
-            if worker.task is task and not self._promote_next(worker):
-                head.pool.make_idle(worker)
+        self._attempt_ended(worker, task)
         if task.state in ("FINISHED", "FAILED"):
             return
         for oid, desc, inner in zip(task.returns, descs, contained, strict=False):
             self.seal(oid, desc, inner)
         self._finish(task, "FINISHED")
+
+    def _attempt_ended(self, worker: WorkerProc, task: Task) -> None:
+        """The worker is done with `task` (either way): free what it held, give it more work."""
+        if task.actor_id is not None:
+            self.head.actors.call_finished(task)
+            return
+        self._release(task)
+        if worker.task is task and not self._promote_next(worker):
+            self.head.pool.make_idle(worker)
 
     def on_gen_item(self, task_id: str, index: int, desc: tuple, contained: list) -> None:
         task = self.tasks.get(task_id)
@@ -393,13 +396,7 @@ class TaskTable:
         task.error = text
         if self._creation_finished(task, False, text):
             return
-        head = self.head
-        if task.actor_id is not None:
-            head.actors.call_finished(task)
-        else:
-            self._release(task)
-            if worker.task is task and not self._promote_next(worker):
-                head.pool.make_idle(worker)
+        self._attempt_ended(worker, task)
         if app_retry and not task.cancelled and task.retries_left != 0:
             task.retries_left -= 1
             self._retry(task, "the task raised and retry_exceptions allows a retry")

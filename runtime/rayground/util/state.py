@@ -72,70 +72,30 @@ def _rows(
     return _apply_filters(rows, filters)[:limit]
 
 
-def list_tasks(
-    address: str | None = None,
-    filters: list[Filter] | None = None,
-    limit: int = 10_000,
-    timeout: int = 30,
-    detail: bool = False,
-    raise_on_missing_output: bool = True,
-) -> list[StateRecord]:
-    return _rows("list_tasks", filters, limit, timeout)
+def _lister(table: str, what: str) -> Callable[..., list[StateRecord]]:
+    """One of Ray's `list_*` functions (same signature); rows come from the head's `table`."""
+
+    def list_rows(
+        address: str | None = None,
+        filters: list[Filter] | None = None,
+        limit: int = 10_000,
+        timeout: int = 30,
+        detail: bool = False,
+        raise_on_missing_output: bool = True,
+    ) -> list[StateRecord]:
+        return _rows(table, filters, limit, timeout)
+
+    list_rows.__name__ = list_rows.__qualname__ = table
+    list_rows.__doc__ = f"The cluster's {what}, as rows; `filters` as in ray.util.state."
+    return list_rows
 
 
-def list_actors(
-    address: str | None = None,
-    filters: list[Filter] | None = None,
-    limit: int = 10_000,
-    timeout: int = 30,
-    detail: bool = False,
-    raise_on_missing_output: bool = True,
-) -> list[StateRecord]:
-    return _rows("list_actors", filters, limit, timeout)
-
-
-def list_objects(
-    address: str | None = None,
-    filters: list[Filter] | None = None,
-    limit: int = 10_000,
-    timeout: int = 30,
-    detail: bool = False,
-    raise_on_missing_output: bool = True,
-) -> list[StateRecord]:
-    return _rows("list_objects", filters, limit, timeout)
-
-
-def list_nodes(
-    address: str | None = None,
-    filters: list[Filter] | None = None,
-    limit: int = 10_000,
-    timeout: int = 30,
-    detail: bool = False,
-    raise_on_missing_output: bool = True,
-) -> list[StateRecord]:
-    return _rows("list_nodes", filters, limit, timeout)
-
-
-def list_workers(
-    address: str | None = None,
-    filters: list[Filter] | None = None,
-    limit: int = 10_000,
-    timeout: int = 30,
-    detail: bool = False,
-    raise_on_missing_output: bool = True,
-) -> list[StateRecord]:
-    return _rows("list_workers", filters, limit, timeout)
-
-
-def list_jobs(
-    address: str | None = None,
-    filters: list[Filter] | None = None,
-    limit: int = 10_000,
-    timeout: int = 30,
-    detail: bool = False,
-    raise_on_missing_output: bool = True,
-) -> list[StateRecord]:
-    return _rows("list_jobs", filters, limit, timeout)
+list_tasks = _lister("list_tasks", "tasks (recent history included)")
+list_actors = _lister("list_actors", "actors, dead ones included")
+list_objects = _lister("list_objects", "objects in the store")
+list_nodes = _lister("list_nodes", "nodes")
+list_workers = _lister("list_workers", "worker processes")
+list_jobs = _lister("list_jobs", "jobs (drivers)")
 
 
 def summarize_tasks(address: str | None = None, timeout: int = 30, **_: Any) -> dict[str, Any]:
