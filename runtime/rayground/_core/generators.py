@@ -31,18 +31,24 @@ class ObjectRefGenerator:
         end_id = self._end.hex()
         blocking = client.role == "worker"
         client.wait_descs([item_id, end_id], 1, None, blocking)
-        if item_id not in client._descs:
+        if end_id in client._descs:
+            # The stream ended: its count, not the arrival of an item's message, decides
+            # (asking for a missing item after the end can only bring back a "lost" error).
             try:
                 count = client.value_of(end_id)
             except Exception:
+                if item_id in client._descs and client._descs[item_id][0] != "e":
+                    self._next += 1
+                    return item  # produced before the failure
                 if self._error_given:
                     raise StopIteration from None
                 self._error_given = True
                 return self._end  # get() on it raises the task's error, as in Ray
             if self._next >= count:
                 raise StopIteration
-            client.send((protocol.WANT, [item_id], False))  # arrived before we held a ref
-            client.wait_descs([item_id], 1, None, blocking)
+            if item_id not in client._descs:
+                client.send((protocol.WANT, [item_id], False))  # arrived before we held a ref
+                client.wait_descs([item_id], 1, None, blocking)
         self._next += 1
         return item
 
