@@ -84,8 +84,8 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"  {name:<20} {row['state_counts']}")
     ray.shutdown()
     print(
-        f"\nDone in {time.perf_counter() - started:.1f} s. Open the course with "
-        "`bash scripts/demo.sh --lab`."
+        f"\nDone in {time.perf_counter() - started:.1f} s. Try the same code in a notebook: "
+        "`bash scripts/demo.sh --lab` opens JupyterLab."
     )
     return 0
 
