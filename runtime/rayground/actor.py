@@ -12,11 +12,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._core import api, context, ids, protocol
-from ._core.generators import ObjectRefGenerator
+from ._core import api, context, ids
 from ._core.object_ref import ObjectRef
 from ._core.serialization import export_code
-from ._core.task_spec import ActorExit, encode_retry_exceptions, pack_args
+from ._core.task_spec import ActorExit, encode_retry_exceptions, pack_args, submit
 from .options import ACTOR_OPTIONS, METHOD_OPTIONS, resources_from_options, validate_options
 
 __all__ = ["ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"]
@@ -100,10 +99,7 @@ class ActorClass:
         fn_id, blob = self._exported()
         actor_id = ids.unique("a")
         obj, deps = pack_args(f"{self.__name__}.__init__", args, kwargs)
-        if obj.total_size <= client.session["inline_max"]:
-            args_desc: tuple = ("i", obj.to_bytes())
-        else:
-            args_desc = client.store(f"{actor_id}.args", obj)
+        args_desc = client.store(f"{actor_id}.args", obj)  # inline when small
         meta = {
             "class_name": self.__qualname__,
             "methods": self._methods,
@@ -242,10 +238,7 @@ class ActorMethod:
         returns = [ids.return_id(task_id, i) for i in range(num_returns)]
         class_name = handle._meta.get("class_name", "Actor").rsplit(".", 1)[-1]
         obj, deps = pack_args(f"{class_name}.{self._name}", args, kwargs)
-        if obj.total_size <= client.session["inline_max"]:
-            args_desc: tuple = ("i", obj.to_bytes())
-        else:
-            args_desc = client.store(f"{task_id}.args", obj)
+        args_desc = client.store(f"{task_id}.args", obj)  # inline when small
         task_ctx = context.task_context()
         spec = {
             "task_id": task_id,
@@ -265,16 +258,7 @@ class ActorMethod:
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
             "parent_task_id": task_ctx.get("task_id"),
         }
-        refs = [ObjectRef(oid, _client=client) for oid in returns]
-        client.expect(returns)
-        client.submit((protocol.SUBMIT, spec))
-        if generator:
-            return ObjectRefGenerator(refs[0], client)
-        if num_returns == 1:
-            return refs[0]
-        if num_returns == 0:
-            return None
-        return refs
+        return submit(client, spec)
 
     def __repr__(self) -> str:
         return f"<method {self._name} of {self._handle!r}>"

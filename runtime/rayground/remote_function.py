@@ -6,11 +6,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._core import api, context, ids, protocol
-from ._core.generators import ObjectRefGenerator
-from ._core.object_ref import ObjectRef
+from ._core import api, context, ids
 from ._core.serialization import export_code
-from ._core.task_spec import encode_retry_exceptions, pack_args
+from ._core.task_spec import encode_retry_exceptions, pack_args, submit
 from .options import TASK_OPTIONS, resources_from_options, validate_options
 
 
@@ -63,10 +61,7 @@ class RemoteFunction:
             num_returns = 1
         returns = [ids.return_id(task_id, i) for i in range(num_returns)]
         obj, deps = pack_args(self.__name__, args, kwargs)
-        if obj.total_size <= client.session["inline_max"]:
-            args_desc: tuple = ("i", obj.to_bytes())
-        else:
-            args_desc = client.store(f"{task_id}.args", obj)
+        args_desc = client.store(f"{task_id}.args", obj)  # inline when small
         task_ctx = context.task_context()
         spec = {
             "task_id": task_id,
@@ -88,16 +83,7 @@ class RemoteFunction:
         fn_blob = client.export_function(fn_id, blob)
         if fn_blob is not None:
             spec["fn_blob"] = fn_blob
-        refs = [ObjectRef(oid, _client=client) for oid in returns]
-        client.expect(returns)
-        client.submit((protocol.SUBMIT, spec))
-        if generator:
-            return ObjectRefGenerator(refs[0], client)
-        if num_returns == 1:
-            return refs[0]
-        if num_returns == 0:
-            return None
-        return refs
+        return submit(client, spec)
 
     def __repr__(self) -> str:
         return f"<rayground remote function {self.__qualname__}>"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import protocol
+from .generators import ObjectRefGenerator
 from .object_ref import ObjectRef
 from .serialization import SerializedObject, dumps_code, find_unpicklable, loads_code, serialize
 
@@ -32,6 +34,21 @@ class ArgRef:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ArgRef, (self.oid,))
+
+
+def submit(client: Any, spec: dict[str, Any]) -> Any:
+    """Send a task or actor call; returns what `.remote()` gives the user, as Ray does: one
+    ref, a list of refs (`num_returns > 1`), None (`num_returns=0`), or a generator."""
+    returns = spec["returns"]
+    # The refs exist before the head hears of the call, so it can count this process as holder.
+    refs = [ObjectRef(oid, _client=client) for oid in returns]
+    client.expect(returns)
+    client.submit((protocol.SUBMIT, spec))
+    if spec.get("generator"):
+        return ObjectRefGenerator(refs[0], client)
+    if len(refs) == 1:
+        return refs[0]
+    return refs or None
 
 
 def pack_args(

@@ -1,7 +1,8 @@
 """The worker process: receives EXECUTE messages, runs tasks and actor calls, reports results.
 
-    head --EXECUTE--> I/O thread --queue--> main loop: resolve args, run, store results
-                          |                      |-- DONE / FAILED / GEN_ITEM --> head
+    head --EXECUTE--> connection --> main loop (reads it itself while idle; the I/O thread
+                          |                reads while a task runs): resolve args, run, store
+                          |                results --DONE / FAILED / GEN_ITEM / RETURN--> head
                           +-- CANCEL_TASK: interrupts the main thread with SIGUSR1 at once
 
 A worker is reused for many tasks until the head hands it to an actor, which then owns it for
@@ -231,10 +232,7 @@ class Worker:
                     self._report_error(spec, exc, retry_allowed=False)
                     return
                 result = fn(*args, **kwargs)
-                if spec.get("generator"):
-                    self._stream(spec, result)
-                else:
-                    self._report_result(spec, result)
+                self._deliver(spec, result)
             finally:
                 self.current_task = None
                 self.cancel_target = None
@@ -252,13 +250,22 @@ class Worker:
                 else:
                     os.environ[k] = v
 
+    def _deliver(self, spec: dict, result: Any) -> None:
+        if spec.get("generator"):
+            self._stream(spec, result)
+        else:
+            self._report_result(spec, result)
+
+    def _send_item(self, spec: dict, index: int, item: Any) -> None:
+        desc, contained = self._store(f"{spec['task_id']}.g{index}", item)
+        self.client.send((protocol.GEN_ITEM, spec["task_id"], index, desc, contained))
+
     def _stream(self, spec: dict, gen: Any) -> None:
         count = 0
         if inspect.isasyncgen(gen):
             raise TypeError("async generators are supported only as methods of async actors")
         for count, item in enumerate(gen, start=1):
-            desc, contained = self._store(f"{spec['task_id']}.g{count - 1}", item)
-            self.client.send((protocol.GEN_ITEM, spec["task_id"], count - 1, desc, contained))
+            self._send_item(spec, count - 1, item)
         self._report_result(spec, count)
 
     def _store(self, oid: str, value: Any) -> tuple[tuple, list[str]]:
@@ -389,10 +396,7 @@ class Worker:
         try:
             try:
                 result = method(*args, **kwargs)
-                if spec.get("generator"):
-                    self._stream(spec, result)
-                else:
-                    self._report_result(spec, result)
+                self._deliver(spec, result)
             finally:
                 if main:
                     self.current_task = None
@@ -420,16 +424,11 @@ class Worker:
                 if inspect.isasyncgen(result):
                     count = 0
                     async for item in result:
-                        desc, contained = self._store(f"{spec['task_id']}.g{count}", item)
-                        self.client.send(
-                            (protocol.GEN_ITEM, spec["task_id"], count, desc, contained)
-                        )
+                        self._send_item(spec, count, item)
                         count += 1
-                    result = count
-                elif spec.get("generator"):
-                    self._stream(spec, result)
-                    return
-                self._report_result(spec, result)
+                    self._report_result(spec, count)
+                else:
+                    self._deliver(spec, result)
             except ActorExit:
                 self._exit_actor(spec)
             except asyncio.CancelledError:
