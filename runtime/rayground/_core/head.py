@@ -606,7 +606,17 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     with open(os.path.join(args.session_dir, "head.json"), "w") as f:
-        json.dump({"pid": os.getpid(), "addresses": head.endpoints, "node_id": head.node_id}, f)
+        json.dump(
+            {
+                "pid": os.getpid(),
+                "addresses": head.endpoints,
+                "node_id": head.node_id,
+                # Which process owns the cluster (a kernel, a script); None for `rayground start`.
+                "owner_pid": args.owner_pid,
+                "started": time.time(),
+            },
+            f,
+        )
     print(f"READY {json.dumps(head.endpoints)}", flush=True)
     try:
         head.serve()

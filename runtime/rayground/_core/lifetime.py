@@ -199,8 +199,32 @@ def stop_head(proc: subprocess.Popen | None, shm_dir: str, grace: float = 3.0) -
     shutil.rmtree(shm_dir, ignore_errors=True)
 
 
-def find_local_session() -> tuple[str, bytes, int] | None:
-    """The most recent live session on this machine: (ipc address, token, head pid)."""
+@dataclass
+class SessionInfo:
+    """A live cluster on this machine, as its head described itself in head.json."""
+
+    session_dir: str
+    pid: int
+    addresses: list[str]
+    node_id: str
+    owner_pid: int | None
+    started: float
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0]
+
+    @property
+    def tcp_address(self) -> str | None:
+        return next((a for a in self.addresses if a.startswith("tcp://")), None)
+
+    def read_token(self) -> bytes:
+        with open(os.path.join(self.session_dir, "token"), "rb") as f:
+            return f.read().strip()
+
+
+def list_local_sessions() -> list[SessionInfo]:
+    """Live clusters of this user on this machine, newest first (the `latest` one leads)."""
     root = config.session_root()
     candidates = []
     latest = os.path.join(root, "latest")
@@ -213,16 +237,35 @@ def find_local_session() -> tuple[str, bytes, int] | None:
             key=lambda p: os.path.getmtime(p),
             reverse=True,
         )
-        candidates += others
+        candidates += [c for c in others if c not in candidates]
+    found = []
     for session_dir in candidates:
-        info_path = os.path.join(session_dir, "head.json")
         try:
-            with open(info_path) as f:
+            with open(os.path.join(session_dir, "head.json")) as f:
                 info = json.load(f)
-            with open(os.path.join(session_dir, "token"), "rb") as f:
-                token = f.read().strip()
-        except (OSError, ValueError):
+            pid = int(info["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
             continue
-        if _pid_alive(int(info["pid"])):
-            return info["addresses"][0], token, int(info["pid"])
+        if not _pid_alive(pid):
+            continue
+        found.append(
+            SessionInfo(
+                session_dir=session_dir,
+                pid=pid,
+                addresses=list(info["addresses"]),
+                node_id=str(info.get("node_id", "")),
+                owner_pid=info.get("owner_pid"),
+                started=float(info.get("started") or os.path.getmtime(session_dir)),
+            )
+        )
+    return found
+
+
+def find_local_session() -> tuple[str, bytes, int] | None:
+    """The most recent live session on this machine: (ipc address, token, head pid)."""
+    for session in list_local_sessions():
+        try:
+            return session.address, session.read_token(), session.pid
+        except OSError:
+            continue
     return None
