@@ -145,8 +145,8 @@ def _list_actors(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
 def _list_objects(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
     rows = head.objects.snapshot()
     for row in rows:
-        row["node_id"] = head.node_id
-        row["ip"] = head.node_ip
+        node = head.nodes.by_id.get(row["node_id"])
+        row["ip"] = node.ip if node is not None else None
     return rows
 
 
