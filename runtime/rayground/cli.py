@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 DEFAULT_PORT = 6380  # next to Ray's 6379, so both can run on one machine
@@ -167,28 +168,33 @@ def _start(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     _check_port_free(ip, args.port)
+    _check_session_root()
     if not parsed.is_loopback:
         print(
             f"Note: listening on {ip}: any machine that can reach this address and has the "
             "token can run code here. Keep the token secret.",
             file=sys.stderr,
         )
-    head = lifetime.start_head(
-        num_cpus=num_cpus,
-        num_gpus=float(num_gpus),
-        gpu_ids=api._gpu_names(num_gpus),
-        resources=dict(args.resources or {}),
-        object_store_memory=int(args.object_store_memory or _default_store()),
-        owner_pid=None,  # a standalone cluster: it runs until `rayground stop`
-        port=args.port,
-        node_ip_address=ip,
-    )
+    store = int(args.object_store_memory or _default_store())
+    try:
+        head = lifetime.start_head(
+            num_cpus=num_cpus,
+            num_gpus=float(num_gpus),
+            gpu_ids=api._gpu_names(num_gpus),
+            resources=dict(args.resources or {}),
+            object_store_memory=store,
+            owner_pid=None,  # a standalone cluster: it runs until `rayground stop`
+            port=args.port,
+            node_ip_address=ip,
+        )
+    except RuntimeError as exc:
+        raise RuntimeError(_why_head_failed(str(exc))) from None
     tcp = (head.tcp_address or "")[len("tcp://") :]
     token_file = os.path.join(head.session_dir, "token")
     print(
         f"Started a rayground cluster: head pid {head.pid}, {num_cpus:g} CPUs"
         + (f", {num_gpus:g} GPUs" if num_gpus else "")
-        + f", object store {_fmt_bytes(int(args.object_store_memory or _default_store()))}.\n"
+        + f", object store {_fmt_bytes(store)}.\n"
         f"  address:    {tcp}\n"
         f"  token file: {token_file} (readable only by you)\n"
         f"  logs:       {os.path.join(head.session_dir, 'logs')}\n"
@@ -205,6 +211,28 @@ def _start(args: argparse.Namespace) -> int:
     if not args.block:
         return 0
     return _block(head)
+
+
+def _why_head_failed(message: str) -> str:
+    """One line: the head's own last words (from its log) and where the log is."""
+    log = message.split("Its log (", 1)[-1].split(")", 1)[0]
+    last = ""
+    with contextlib.suppress(OSError):
+        lines = [line.strip() for line in Path(log).read_text().splitlines() if line.strip()]
+        last = lines[-1] if lines else ""
+    return f"the head did not start: {last or message.splitlines()[0]} (log: {log})"
+
+
+def _check_session_root() -> None:
+    from rayground._core import config
+
+    root = config.session_root()
+    # <root>/session_<date>_<time>_<pid>_<hex>/head.sock must fit a Unix socket path (107 bytes).
+    if len(os.fsencode(root)) > 54:
+        raise UsageError(
+            f"the session directory {root!r} is too long for a Unix socket path; set "
+            "RAYGROUND_TMPDIR to a shorter directory (at most 54 characters)"
+        )
 
 
 def _default_store() -> int:
