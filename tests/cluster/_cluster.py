@@ -77,8 +77,8 @@ class Standalone:
         return Path(self.session_dir) / "logs" / "head.log"
 
 
-def start_standalone(*extra: str) -> Standalone:
-    result = cli("start", "--head", "--port", "0", *extra)
+def start_standalone(*extra: str, **env: str) -> Standalone:
+    result = cli("start", "--head", "--port", "0", *extra, **env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     address = re.search(r"address:\s+(\S+)", out).group(1)  # type: ignore[union-attr]
