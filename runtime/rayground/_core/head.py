@@ -225,23 +225,35 @@ class Head:
             self._close_conn(conn, "closed the connection")
             return
         conn.rbuf += chunk
+        if conn.peer is None and len(conn.rbuf) >= 4:
+            # Security: before the token is checked, buffer no more than a HELLO can need.
+            wanted = int.from_bytes(conn.rbuf[:4], "little")
+            if wanted > _HELLO_MAX:
+                self._close_conn(conn, f"a first frame of {wanted} bytes is not a HELLO")
+                return
         try:
             frames, used = split_frames(conn.rbuf)
         except FrameError as exc:
             self._close_conn(conn, str(exc))
             return
         del conn.rbuf[:used]
+        hello_done = conn.peer is not None
         for data in frames:
             peer = conn.peer
             if peer is None:
+                if hello_done:
+                    return  # the peer left (GOODBYE) mid-read: the rest of its frames are void
                 if not self._handle_hello(conn, data):
                     return
+                hello_done = True
                 continue
             try:
                 batch = protocol.loads(data)
                 if not isinstance(batch, list):
                     raise protocol.ProtocolError("a frame must hold a list of messages")
                 for msg in batch:
+                    if conn.peer is not peer:
+                        break  # dropped by an earlier message of this batch
                     if isinstance(msg, tuple) and msg:
                         self._dispatch(peer, msg)
             except protocol.ProtocolError as exc:
@@ -251,6 +263,8 @@ class Head:
                 traceback.print_exc()
 
     def _close_conn(self, conn: Conn, why: str) -> None:
+        if conn.peer is None and why != "closed the connection":
+            self._reject(conn, why)  # before the close, while the peer's address is known
         try:
             self.sel.unregister(conn.sock)
         except (KeyError, ValueError):
@@ -258,8 +272,6 @@ class Head:
         conn.sock.close()
         if conn.peer is not None:
             self._drop_peer(conn.peer, why)
-        elif why != "closed the connection":
-            self._reject(conn, why)
 
     def _reject(self, conn: Conn, why: str) -> None:
         try:
@@ -669,6 +681,7 @@ class Head:
 
 
 _DEFERRED = object()
+_HELLO_MAX = 1 << 20  # a HELLO is a token and a small dict (sys.path, env vars)
 
 
 def _exit_code(worker: WorkerProc) -> int | None:

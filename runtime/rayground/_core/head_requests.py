@@ -241,6 +241,54 @@ def _status(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
     }
 
 
+def _memory(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
+    """One row per reference to each object, as `ray memory`: who holds it and why."""
+
+    def who(client_id: str) -> tuple[str, int | None]:
+        holder = head.peers.get(client_id)
+        if holder is not None:
+            return holder.role, holder.pid
+        return client_id.partition(":")[0] if ":" in client_id else "gone", None
+
+    used_by: dict[str, list[str]] = {}
+    for task in head.tasks.tasks.values():
+        if task.state not in ("FINISHED", "FAILED"):
+            for oid in task.spec.get("deps", ()):
+                used_by.setdefault(oid, []).append(task.id)
+    inside: dict[str, list[str]] = {}
+    for oid, obj in head.objects.objects.items():
+        for inner in obj.contained:
+            inside.setdefault(inner, []).append(oid)
+    rows = []
+    for oid, obj in head.objects.objects.items():
+        owner_role, owner_pid = who(obj.owner or "")
+        base = {
+            "object_id": oid,
+            "object_size": obj.size,
+            "where": {"i": "inline", "s": "shared_memory", "f": "spilled", "e": "error"}.get(
+                obj.desc[0], "?"
+            )
+            if obj.desc
+            else "pending",
+            "owner_role": owner_role,
+            "owner_pid": owner_pid,
+            "task_id": obj.task_id,
+            "node_ip": head.node_ip,
+        }
+        refs = []
+        for client_id in sorted(obj.holders):
+            role, pid = who(client_id)
+            kind = "ACTOR_HANDLE" if oid.endswith(".h") else "LOCAL_REFERENCE"
+            if role in ("actor", "task"):  # a large argument, stored for its task or actor
+                kind = "USED_BY_PENDING_TASK" if role == "task" else "PINNED_IN_MEMORY"
+            refs.append((kind, role, pid, client_id.partition(":")[2] or None))
+        refs += [("USED_BY_PENDING_TASK", "task", None, t) for t in used_by.get(oid, ())]
+        refs += [("CAPTURED_IN_OBJECT", "object", None, o) for o in inside.get(oid, ())]
+        for kind, role, pid, via in refs or [("PINNED_IN_MEMORY", "head", None, None)]:
+            rows.append({**base, "reference_type": kind, "role": role, "pid": pid, "via": via})
+    return rows
+
+
 def _stop(head: Head, peer: Peer, args: dict) -> bool:
     head.running = False
     return True
@@ -263,5 +311,6 @@ _HANDLERS = {
     "summarize_tasks": _summarize_tasks,
     "make_room": _make_room,
     "status": _status,
+    "memory": _memory,
     "stop": _stop,
 }

@@ -42,7 +42,14 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A head that exited but was not reaped yet (its parent, e.g. `rayground start`, is gone and
+    # init is slow to reap) is a zombie: dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def shm_dir_for(session_dir: str) -> str:
