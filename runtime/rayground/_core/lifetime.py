@@ -223,8 +223,10 @@ def start_node(
             break
     stop_process(proc)
     with open(log_path) as f:
-        tail = f.read()[-2000:]
-    raise ConnectionError(f"The node did not join the cluster at {address}. Its log says:\n{tail}")
+        lines = [line.strip() for line in f.read().splitlines() if line.strip()]
+    last = lines[-1].removeprefix("rayground: ") if lines else "it exited without a word"
+    # One line (the CLI shows only the first): the node's own last words, then where its log is.
+    raise ConnectionError(f"the node did not join {address}: {last} (log: {log_path})")
 
 
 def stop_process(proc: subprocess.Popen, grace: float = 3.0) -> None:
@@ -341,6 +343,36 @@ def list_local_sessions() -> list[SessionInfo]:
                 started=float(info.get("started") or os.path.getmtime(session_dir)),
             )
         )
+    return found
+
+
+@dataclass
+class NodeInfo:
+    """A live node process (`rayground start --address`) on this machine, from its node.json."""
+
+    session_dir: str
+    pid: int
+    node_id: str
+    head: str
+
+
+def list_local_nodes() -> list[NodeInfo]:
+    root = config.session_root()
+    found = []
+    if not os.path.isdir(root):
+        return found
+    for name in sorted(os.listdir(root)):
+        if not name.startswith("node_"):
+            continue
+        session_dir = os.path.join(root, name)
+        try:
+            with open(os.path.join(session_dir, "node.json")) as f:
+                info = json.load(f)
+            pid = int(info["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if _pid_alive(pid):
+            found.append(NodeInfo(session_dir, pid, str(info.get("node_id", "")), info["head"]))
     return found
 
 
