@@ -605,8 +605,9 @@ class TaskTable:
                 surplus -= 1
 
     def _emit(self, task: Task, state: str, extra: dict[str, Any] | None = None) -> None:
-        task.times[state] = time.time()
-        self.head.events.emit("task", task.id, state, extra)
+        events = self.head.events
+        task.times[state] = events.now
+        events.emit("task", task.id, state, extra)
 
 
 def _exit_text(code: int | None) -> str:
