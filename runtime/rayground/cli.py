@@ -151,16 +151,19 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 def _start(args: argparse.Namespace) -> int:
     from rayground._core import api, lifetime
 
-    if not args.head:
-        raise UsageError("start needs --head to start a new cluster on this machine")
-    ip = args.node_ip_address
-    try:
-        parsed = ipaddress.ip_address(ip)
-    except ValueError:
+    if args.head and args.address:
         raise UsageError(
-            f"--node-ip-address {ip!r} is not an IP address; give one of this machine's "
-            "addresses, e.g. 127.0.0.1 (the default) or the address other machines reach it by"
-        ) from None
+            "give either --head (start a new cluster) or --address HOST:PORT (join one), not both"
+        )
+    if not args.head and not args.address:
+        raise UsageError(
+            "start needs --head to start a new cluster here, or --address HOST:PORT to add this "
+            "machine to a running one"
+        )
+    ip = args.node_ip_address
+    parsed = _ip(ip)
+    if args.address:
+        return _join(args)
     num_gpus = args.num_gpus if args.num_gpus is not None else api.resources_detect_gpus()
     num_cpus = args.num_cpus if args.num_cpus is not None else float(os.cpu_count() or 1)
     try:
@@ -211,6 +214,63 @@ def _start(args: argparse.Namespace) -> int:
     if not args.block:
         return 0
     return _block(head)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(
+            f"--node-ip-address {text!r} is not an IP address; give one of this machine's "
+            "addresses, e.g. 127.0.0.1 (the default) or the address other machines reach it by"
+        ) from None
+
+
+def _join(args: argparse.Namespace) -> int:
+    """`start --address`: run a node process here that joins the head at that address."""
+    from rayground._core import api, lifetime
+
+    num_gpus = args.num_gpus if args.num_gpus is not None else api.resources_detect_gpus()
+    num_cpus = args.num_cpus if args.num_cpus is not None else float(os.cpu_count() or 1)
+    try:
+        api._validate_resources(num_cpus, num_gpus, args.resources, args.object_store_memory)
+        target, token, _ = api._resolve_address(args.address)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    _check_session_root()
+    node = lifetime.start_node(
+        target,
+        token,
+        num_cpus=num_cpus,
+        num_gpus=float(num_gpus),
+        resources=dict(args.resources or {}),
+        object_store_memory=args.object_store_memory,
+        node_ip_address=args.node_ip_address,
+    )
+    print(
+        f"Joined the rayground cluster at {target.replace('tcp://', '')} as node "
+        f"{node.node_id[:12]} (pid {node.proc.pid}, {args.node_ip_address}): {num_cpus:g} CPUs"
+        + (f", {num_gpus:g} GPUs" if num_gpus else "")
+        + ".\nSee it with `rayground status`; stop it with `rayground stop`"
+        + (" or Ctrl-C." if args.block else "."),
+        flush=True,
+    )
+    if not args.block:
+        return 0
+
+    def _stop_now(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop_now)
+    try:
+        code = node.proc.wait()
+        print(f"The node exited (code {code}): its head is gone or it was stopped.", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        lifetime.stop_process(node.proc, grace=10.0)
+        lifetime.sweep_stale_sessions()
+        print("Left the cluster.", flush=True)
+        return 0
 
 
 def _why_head_failed(message: str) -> str:
@@ -283,10 +343,22 @@ def _stop(args: argparse.Namespace) -> int:
     from rayground._core import lifetime
 
     sessions = [s for s in lifetime.list_local_sessions() if s.owner_pid is None]
-    if not sessions:
+    nodes = lifetime.list_local_nodes()
+    if not sessions and not nodes:
         print("No cluster started by `rayground start` is running on this machine.")
         lifetime.sweep_stale_sessions()
         return 0
+    for node in nodes:
+        # Nodes first: they leave their heads cleanly, so the heads do not see them die.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(node.pid, signal.SIGKILL if args.force else signal.SIGTERM)
+        if not _wait_gone([node.pid], args.grace):
+            _kill([node.pid])
+        print(
+            f"Stopped the node {node.node_id[:12]} (pid {node.pid}) of the cluster at "
+            f"{node.head.replace('tcp://', '')}."
+        )
+    lifetime.sweep_stale_sessions()
     for session in sessions:
         workers = _worker_pids(session)
         how = "killed"
@@ -473,8 +545,8 @@ def _who(role: str | None, pid: int | None, via: str | None = None) -> str:
 def _timeline(args: argparse.Namespace) -> int:
     with _observer(args.address) as client:
         rows = client.request("list_tasks", {"limit": args.limit}, timeout=60)
-        node_ip = client.session.get("node_ip", "?")
-    trace = chrome_trace(rows, node_ip, time.time())
+        nodes = {n["node_id"]: n["node_ip"] for n in client.request("list_nodes")}
+    trace = chrome_trace(rows, nodes, time.time())
     path = args.output or os.path.join(
         tempfile.gettempdir(),
         f"rayground-timeline-{datetime.datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}.json",
@@ -488,26 +560,29 @@ def _timeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def chrome_trace(rows: list[dict[str, Any]], node_ip: str, now: float) -> list[dict[str, Any]]:
-    """Chrome-trace events: one "X" (complete) event per task run, a row per worker process."""
-    events: list[dict[str, Any]] = [
-        {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": f"Node {node_ip}"}}
-    ]
-    workers: set[int] = set()
+def chrome_trace(
+    rows: list[dict[str, Any]], nodes: dict[str, str], now: float
+) -> list[dict[str, Any]]:
+    """Chrome-trace events: one "X" (complete) event per task run; a process per node and a
+    thread per worker, as `ray timeline` lays them out."""
+    events: list[dict[str, Any]] = []
+    node_pid = {node_id: i for i, node_id in enumerate(nodes, start=1)}
+    workers: set[tuple[int, int]] = set()
     for row in rows:
         times = dict(row.get("events") or [])
         start = times.get("RUNNING")
         if start is None or row.get("worker_pid") is None:
             continue  # never ran (pending, cancelled before start)
         end = times.get("FINISHED") or times.get("FAILED") or now
+        pid = node_pid.setdefault(row.get("node_id") or "?", len(node_pid) + 1)
         tid = int(row["worker_pid"])
-        workers.add(tid)
+        workers.add((pid, tid))
         events.append(
             {
                 "name": row["name"],
                 "cat": f"task::{row['name']}",
                 "ph": "X",
-                "pid": 1,
+                "pid": pid,
                 "tid": tid,
                 "ts": start * 1e6,
                 "dur": max(end - start, 0.0) * 1e6,
@@ -522,17 +597,15 @@ def chrome_trace(rows: list[dict[str, Any]], node_ip: str, now: float) -> list[d
                 },
             }
         )
-    for tid in sorted(workers):
-        events.append(
-            {
-                "name": "thread_name",
-                "ph": "M",
-                "pid": 1,
-                "tid": tid,
-                "args": {"name": f"worker {tid}"},
-            }
-        )
-    return events
+    meta: list[dict[str, Any]] = [
+        {"name": "process_name", "ph": "M", "pid": pid, "args": {"name": f"Node {nodes.get(n, n)}"}}
+        for n, pid in node_pid.items()
+    ]
+    meta += [
+        {"name": "thread_name", "ph": "M", "pid": p, "tid": t, "args": {"name": f"worker {t}"}}
+        for p, t in sorted(workers)
+    ]
+    return meta + events
 
 
 # ---------------------------------------------------------------------------- demo
@@ -635,6 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
         "until `rayground stop` (or Ctrl-C with --block).",
     )
     start.add_argument("--head", action="store_true", help="start the head of a new cluster")
+    start.add_argument(
+        "--address",
+        help="join the cluster whose head listens at HOST:PORT as another node (the token comes "
+        "from RAYGROUND_TOKEN, or from the local session at that address)",
+    )
     start.add_argument(
         "--port",
         type=_port,
