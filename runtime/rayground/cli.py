@@ -545,8 +545,8 @@ def _who(role: str | None, pid: int | None, via: str | None = None) -> str:
 def _timeline(args: argparse.Namespace) -> int:
     with _observer(args.address) as client:
         rows = client.request("list_tasks", {"limit": args.limit}, timeout=60)
-        node_ip = client.session.get("node_ip", "?")
-    trace = chrome_trace(rows, node_ip, time.time())
+        nodes = {n["node_id"]: n["node_ip"] for n in client.request("list_nodes")}
+    trace = chrome_trace(rows, nodes, time.time())
     path = args.output or os.path.join(
         tempfile.gettempdir(),
         f"rayground-timeline-{datetime.datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}.json",
@@ -560,26 +560,29 @@ def _timeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def chrome_trace(rows: list[dict[str, Any]], node_ip: str, now: float) -> list[dict[str, Any]]:
-    """Chrome-trace events: one "X" (complete) event per task run, a row per worker process."""
-    events: list[dict[str, Any]] = [
-        {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": f"Node {node_ip}"}}
-    ]
-    workers: set[int] = set()
+def chrome_trace(
+    rows: list[dict[str, Any]], nodes: dict[str, str], now: float
+) -> list[dict[str, Any]]:
+    """Chrome-trace events: one "X" (complete) event per task run; a process per node and a
+    thread per worker, as `ray timeline` lays them out."""
+    events: list[dict[str, Any]] = []
+    node_pid = {node_id: i for i, node_id in enumerate(nodes, start=1)}
+    workers: set[tuple[int, int]] = set()
     for row in rows:
         times = dict(row.get("events") or [])
         start = times.get("RUNNING")
         if start is None or row.get("worker_pid") is None:
             continue  # never ran (pending, cancelled before start)
         end = times.get("FINISHED") or times.get("FAILED") or now
+        pid = node_pid.setdefault(row.get("node_id") or "?", len(node_pid) + 1)
         tid = int(row["worker_pid"])
-        workers.add(tid)
+        workers.add((pid, tid))
         events.append(
             {
                 "name": row["name"],
                 "cat": f"task::{row['name']}",
                 "ph": "X",
-                "pid": 1,
+                "pid": pid,
                 "tid": tid,
                 "ts": start * 1e6,
                 "dur": max(end - start, 0.0) * 1e6,
@@ -594,17 +597,15 @@ def chrome_trace(rows: list[dict[str, Any]], node_ip: str, now: float) -> list[d
                 },
             }
         )
-    for tid in sorted(workers):
-        events.append(
-            {
-                "name": "thread_name",
-                "ph": "M",
-                "pid": 1,
-                "tid": tid,
-                "args": {"name": f"worker {tid}"},
-            }
-        )
-    return events
+    meta: list[dict[str, Any]] = [
+        {"name": "process_name", "ph": "M", "pid": pid, "args": {"name": f"Node {nodes.get(n, n)}"}}
+        for n, pid in node_pid.items()
+    ]
+    meta += [
+        {"name": "thread_name", "ph": "M", "pid": p, "tid": t, "args": {"name": f"worker {t}"}}
+        for p, t in sorted(workers)
+    ]
+    return meta + events
 
 
 # ---------------------------------------------------------------------------- demo

@@ -122,9 +122,13 @@ class ActorManager:
         for oid in spec.get("contained", ()):
             head.objects.pin(oid)
         args = spec.get("args")
-        if args is not None and args[0] == "s":
+        if args is not None and args[0] in ("s", "f"):  # "f": written to disk, memory was full
             head.objects.seal(
-                args[1], args, [], holder=f"actor:{actor.id}", node=head.node_of(peer).id
+                args[1].rpartition("/")[2],
+                args,
+                [],
+                holder=f"actor:{actor.id}",
+                node=head.node_of(peer).id,
             )
         head.events.emit(
             "actor", actor.id, "PENDING_CREATION", {"class_name": actor.class_name, "name": name}
@@ -374,8 +378,8 @@ class ActorManager:
         for oid in actor.spec.get("contained", ()):
             head.objects.unpin(oid)
         args = actor.spec.get("args")
-        if args is not None and args[0] == "s":
-            head.objects.decref(f"actor:{actor.id}", [args[1]])
+        if args is not None and args[0] in ("s", "f"):
+            head.objects.decref(f"actor:{actor.id}", [args[1].rpartition("/")[2]])
         head.events.emit("actor", actor.id, "DEAD", {"cause": cause.splitlines()[0]})
 
     def _died_error(self, actor: Actor | None, actor_id: str, cause: str | None) -> BaseException:

@@ -101,6 +101,7 @@ class CoreClient:
         self._closed = False
         self._dead_reason: str | None = None
         self._exported_fns: set[str] = set()
+        self._store_room = 0  # bytes of shared memory the head last said were free (see store)
 
         hello = dict(info or {})
         hello.update(role=role, pid=os.getpid(), client_id=self.client_id)
@@ -248,19 +249,45 @@ class CoreClient:
         size = obj.total_size
         if size <= self.session["inline_max"]:
             return ("i", obj.to_bytes())
+        if size > self._store_room:
+            # Ask the head for room (it spills to disk if it must) only when the room it last
+            # reported is used up: one round trip per store-full of writes, not one per object.
+            # Raises ObjectStoreFullError when memory and the spill disk are both full.
+            room = self.request("make_room", {"bytes": size}, timeout=60)
+            if isinstance(room, str):  # memory is full of objects in use: write it to disk
+                return self._store_on_disk(os.path.join(room, oid), obj)
+            self._store_room = int(room)
+        self._store_room -= size
         path = object_store.segment_path(self.session["shm_dir"], oid)
         try:
             object_store.write_segment(path, obj)
         except object_store.StoreFullError:
-            reply = self.request("make_room", {"bytes": size}, timeout=60)
-            if not reply:
+            # /dev/shm itself is full (smaller than object_store_memory): spill and retry once.
+            self._store_room = int(self.request("make_room", {"bytes": 2 * size}, timeout=60))
+            try:
+                object_store.write_segment(path, obj)
+            except object_store.StoreFullError:
+                shm = os.statvfs(os.path.dirname(path))
                 raise exceptions.ObjectStoreFullError(
-                    f"Cannot store an object of {size / 1e6:.1f} MB: shared memory and the spill "
-                    "directory are full. Free references (del refs), or start the cluster with "
-                    "a larger object_store_memory."
+                    f"Out of shared memory: an object of {size / 1e6:.1f} MB was asked for, but "
+                    f"{os.path.dirname(os.path.dirname(path))} has only "
+                    f"{shm.f_bavail * shm.f_frsize / 1e6:.1f} MB free. Free references, or "
+                    "start the cluster with a smaller object_store_memory so it spills sooner."
                 ) from None
-            object_store.write_segment(path, obj)
         return ("s", oid, size)
+
+    def _store_on_disk(self, path: str, obj: SerializedObject) -> tuple:
+        try:
+            size = object_store.write_segment(path, obj)
+        except object_store.StoreFullError:
+            disk = os.statvfs(os.path.dirname(path))
+            raise exceptions.ObjectStoreFullError(
+                f"Out of object store memory and disk: an object of {obj.total_size / 1e6:.1f} "
+                f"MB was asked for; memory is full of objects in use and the spill directory "
+                f"has {disk.f_bavail * disk.f_frsize / 1e6:.1f} MB free. Free references you no "
+                "longer need (del ref), or give the cluster more memory or disk."
+            ) from None
+        return ("f", path, size)
 
     def put_serialized(self, oid: str, obj: SerializedObject) -> None:
         desc = self.store(oid, obj)

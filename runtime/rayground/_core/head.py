@@ -96,6 +96,7 @@ class Head:
         os.makedirs(self.shm_dir, mode=0o700, exist_ok=True)
         os.makedirs(os.path.join(self.session_dir, "logs"), exist_ok=True)
         self.events = EventLog(config.EVENT_BUFFER)
+        protocol.allow_files_in(os.path.join(self.session_dir, "spill"))
         self.objects = ObjectDirectory(
             self.shm_dir,
             os.path.join(self.session_dir, "spill"),
@@ -256,8 +257,14 @@ class Head:
                 for msg in batch:
                     if conn.peer is not peer:
                         break  # dropped by an earlier message of this batch
-                    if isinstance(msg, tuple) and msg:
+                    problem = protocol.message_problem(msg)
+                    if problem is None:
                         self._dispatch(peer, msg)
+                    else:
+                        print(
+                            f"head: dropped a message from {peer.client_id}: {problem}",
+                            file=sys.stderr,
+                        )
             except protocol.ProtocolError as exc:
                 print(f"head: dropped a frame from {peer.client_id}: {exc}", file=sys.stderr)
             except Exception:

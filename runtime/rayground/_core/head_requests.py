@@ -67,6 +67,11 @@ def _locate(head: Head, peer: Peer, args: dict) -> list[tuple[str, str]]:
 
 
 def _create_actor(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
+    from .protocol import message_problem
+
+    problem = message_problem(("create_actor", args.get("spec")))
+    if problem:
+        raise ValueError(f"malformed actor spec: {problem}")
     return head.actors.create(peer, args["spec"])
 
 
@@ -218,10 +223,37 @@ def _summarize_tasks(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
     }
 
 
-def _make_room(head: Head, peer: Peer, args: dict) -> bool:
+def _make_room(head: Head, peer: Peer, args: dict) -> int | str:
+    """Room for `bytes` more in shared memory, spilling to disk if needed; returns the bytes free.
+
+    When memory holds only objects that cannot be spilled (arguments of queued and running
+    tasks), the answer is the spill directory: the caller writes the object straight to disk
+    there (as Ray's fallback allocation). Only when the disk (or RAYGROUND_SPILL_LIMIT) is full
+    too does the caller get ObjectStoreFullError, saying how much it asked and how much is free.
+    """
+    from ..exceptions import ObjectStoreFullError
+
     need = int(args["bytes"])
-    freed = head.objects.spill_until(need, head.tasks.objects_in_use())
-    return freed >= need or head.objects.used == 0
+    if head.node_of(peer) is not head.nodes.head_node:
+        return 1 << 62  # only the head node's store is managed here; other nodes write freely
+    objects = head.objects
+    free = objects.capacity - objects.used
+    if free < need:
+        objects.spill_until(need - free, head.tasks.objects_in_use())
+        free = objects.capacity - objects.used
+    if free < need and objects.spill_room() >= need:
+        os.makedirs(objects.spill_dir, mode=0o700, exist_ok=True)
+        return objects.spill_dir
+    if free < need:
+        raise ObjectStoreFullError(
+            f"Out of object store memory: {need:,} bytes ({need / 1e6:.1f} MB) were asked for, "
+            f"but only {max(free, 0):,} bytes of {objects.capacity / 1e6:.1f} MB are free in "
+            f"shared memory and {objects.spill_room():,} bytes are left for spilling to disk "
+            f"({objects.spilled_bytes / 1e6:.1f} MB spilled already; objects in use by tasks "
+            "cannot be spilled). Free references you no longer need (del ref), or start the "
+            "cluster with a larger object_store_memory."
+        )
+    return free
 
 
 def _status(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
@@ -259,6 +291,7 @@ def _memory(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
     for oid, obj in head.objects.objects.items():
         for inner in obj.contained:
             inside.setdefault(inner, []).append(oid)
+    ips = {node.id: node.ip for node in head.nodes.alive()}
     rows = []
     for oid, obj in head.objects.objects.items():
         owner_role, owner_pid = who(obj.owner or "")
@@ -273,7 +306,7 @@ def _memory(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
             "owner_role": owner_role,
             "owner_pid": owner_pid,
             "task_id": obj.task_id,
-            "node_ip": head.node_ip,
+            "node_ip": ips.get(getattr(obj, "node", None) or "", head.node_ip),
         }
         refs = []
         for client_id in sorted(obj.holders):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import object_store
+from . import config, object_store
 
 _RECYCLE_MIN = 1 << 20  # smaller segments are cheap to create; not worth pooling
 
@@ -113,6 +113,9 @@ class ObjectDirectory:
         obj.node = node if desc[0] == "s" else None
         if desc[0] == "s" and node is None:
             self.used += obj.size
+        elif desc[0] == "f":  # written straight to disk: memory was full (see make_room)
+            self.spilled_bytes += obj.size
+            obj.spilled = True
         for inner in contained:
             self.pin(inner)
         obj.contained = contained
@@ -269,6 +272,9 @@ class ObjectDirectory:
                 and obj.desc[0] == "s"
                 and obj.node is None
                 and oid not in busy
+                # A task's or actor's argument block: its desc is baked into the spec that
+                # workers read, so it stays in shared memory until the task is done.
+                and not any(h.startswith(("task:", "actor:")) for h in obj.holders)
             ),
         )
         freed = 0
@@ -276,6 +282,8 @@ class ObjectDirectory:
             if freed >= need:
                 break
             obj = self.objects[oid]
+            if obj.size > self.spill_room():
+                break  # the disk (or RAYGROUND_SPILL_LIMIT) is full too
             src = object_store.segment_path(self.shm_dir, obj.desc[1])
             try:
                 target = object_store.spill(src, self.spill_dir)
@@ -288,6 +296,18 @@ class ObjectDirectory:
             freed += obj.size
             self._emit("object", oid, "SPILLED", {"size": obj.size})
         return freed
+
+    def spill_room(self) -> int:
+        """Bytes that can still be spilled: the disk's free space, within RAYGROUND_SPILL_LIMIT."""
+        try:
+            os.makedirs(self.spill_dir, exist_ok=True)
+            st = os.statvfs(self.spill_dir)
+            room = st.f_bavail * st.f_frsize
+        except OSError:
+            room = 0
+        if config.SPILL_LIMIT > 0:
+            room = min(room, config.SPILL_LIMIT - self.spilled_bytes)
+        return max(room, 0)
 
     def snapshot(self) -> list[dict[str, Any]]:
         rows = []

@@ -104,9 +104,13 @@ class TaskTable:
             head.objects.expect(oid, peer.client_id, task.id)
             head.objects.want(peer.client_id, oid)
         args = spec.get("args")
-        if args is not None and args[0] == "s":
+        if args is not None and args[0] in ("s", "f"):  # "f": written to disk, memory was full
             head.objects.seal(
-                args[1], args, [], holder=f"task:{task.id}", node=head.node_of(peer).id
+                args[1].rpartition("/")[2],
+                args,
+                [],
+                holder=f"task:{task.id}",
+                node=head.node_of(peer).id,
             )
         for oid in spec.get("contained", ()):
             head.objects.pin(oid)
@@ -540,8 +544,8 @@ class TaskTable:
         for oid in task.spec.get("contained", ()):
             head.objects.unpin(oid)
         args = task.spec.get("args")
-        if args is not None and args[0] == "s":
-            head.objects.decref(f"task:{task.id}", [args[1]])
+        if args is not None and args[0] in ("s", "f"):
+            head.objects.decref(f"task:{task.id}", [args[1].rpartition("/")[2]])
         self.finished.append(task.id)
         while len(self.finished) > config.TASK_HISTORY:
             self.tasks.pop(self.finished.popleft(), None)
@@ -585,10 +589,16 @@ class TaskTable:
                 self._fail(task, exceptions.TaskCancelledError(task.id, "its owner exited"))
 
     def objects_in_use(self) -> set[str]:
+        """Objects a worker may be reading now (not to be spilled): the arguments of running,
+        prefetched and in-flight actor tasks (their descs went out with EXECUTE)."""
         busy: set[str] = set()
-        for w in self.head.nodes.head_node.pool.workers.values():
-            task = w.task
-            if task is not None:
+        workers = self.head.nodes.head_node.pool.workers.values()
+        running = [t for w in workers for t in (w.task, w.next_task)]
+        for actor in self.head.actors.actors.values():
+            running += actor.inflight.values()
+            running.append(actor.creation)
+        for task in running:
+            if task is not None and task.state not in ("FINISHED", "FAILED"):
                 busy.update(task.spec.get("deps", ()))
         return busy
 

@@ -298,6 +298,8 @@ class Worker:
         for oid, value in zip(returns, values, strict=True):
             try:
                 desc, inner = self._store(oid, value)
+            except exceptions.ObjectStoreFullError:
+                raise  # says what was asked and what is free; not a pickling problem
             except Exception as exc:
                 raise TypeError(
                     f"Could not serialize the return value of {spec.get('name')}(): a "
