@@ -380,7 +380,7 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
         try:
             values = client.get_values([r.hex() for r in refs], timeout, blocking=False)
         finally:
-            observe.blocked("get", start, time.time(), len(refs))
+            observe.blocked("get", start, time.time(), [r.hex() for r in refs])
     else:
         values = client.get_values([r.hex() for r in refs], timeout, blocking=_is_worker(client))
     return values[0] if single else values
@@ -419,7 +419,7 @@ def wait(
     start = time.time()
     ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client)))
     if observe.block_hooks and not _is_worker(client):
-        observe.blocked("wait", start, time.time(), len(refs))
+        observe.blocked("wait", start, time.time(), oids)
     # As in Ray: among the refs that are ready, the first `num_returns` in the order given.
     ready = [r for r in refs if r.hex() in ready_ids][:num_returns]
     chosen = {r.hex() for r in ready}

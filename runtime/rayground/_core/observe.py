@@ -3,8 +3,8 @@ output routing). The runtime calls them on its hot paths; with no hook installed
 truth test. Hooks run in the calling thread and must be quick and never raise.
 
     submit_hooks: fn(spec, args, kwargs)   a task or actor call is about to be sent
-    block_hooks:  fn(kind, start, end, n)  the driver was blocked in get/wait ("get" | "wait")
-                                           from start to end (time.time()), on n refs
+    block_hooks:  fn(kind, start, end, oids)  the driver was blocked in get/wait ("get" | "wait")
+                                              from start to end (time.time()), on these refs
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 submit_hooks: list[Callable[[dict[str, Any], tuple, dict[str, Any]], None]] = []
-block_hooks: list[Callable[[str, float, float, int], None]] = []
+block_hooks: list[Callable[[str, float, float, list[str]], None]] = []
 
 
 def submitted(spec: dict[str, Any], args: tuple, kwargs: dict[str, Any]) -> None:
@@ -24,9 +24,9 @@ def submitted(spec: dict[str, Any], args: tuple, kwargs: dict[str, Any]) -> None
             pass
 
 
-def blocked(kind: str, start: float, end: float, n: int) -> None:
+def blocked(kind: str, start: float, end: float, oids: list[str]) -> None:
     for hook in list(block_hooks):
         try:
-            hook(kind, start, end, n)
+            hook(kind, start, end, oids)
         except Exception:
             pass

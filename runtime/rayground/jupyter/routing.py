@@ -78,19 +78,19 @@ class CellRouter:
         self.follow_events(False)
 
     def follow_events(self, on: bool = True) -> None:
-        """Learn task -> parent and completions from the event stream of the current cluster."""
-        if self._unsubscribe is not None:
-            try:
-                self._unsubscribe()
-            except Exception:
-                pass
+        """Learn task -> parent and completions from the event stream (through the hub)."""
+        from . import hub
+
+        if on and self._unsubscribe is None:
+            self._unsubscribe = hub.add(self.on_events)
+        elif not on and self._unsubscribe is not None:
+            self._unsubscribe()
             self._unsubscribe = None
         if on:
-            from . import session
-
-            backend = session.current(required=False)
-            if backend is not None:
-                self._unsubscribe = backend.subscribe(self.on_events)
+            try:
+                hub.refresh()
+            except Exception:
+                pass
 
     # ------------------------------------------------------------ cells
     def pre_run_cell(self, info: Any = None) -> None:
@@ -101,6 +101,13 @@ class CellRouter:
             except Exception:
                 parent = None
         self.current = CellRecord(parent, getattr(self.shell, "execution_count", None))
+        if self._unsubscribe is not None:
+            from . import hub
+
+            try:
+                hub.refresh()  # code in the previous cell may have started a new cluster
+            except Exception:
+                pass
 
     def post_run_cell(self, result: Any = None) -> None:
         cell = self.current
@@ -129,7 +136,7 @@ class CellRouter:
             cell.pending.add(tid)
             self.by_task[tid] = cell
 
-    def on_events(self, first_seq: int, events: list, lost: int) -> None:
+    def on_events(self, events: list, lost: int) -> None:
         with self._lock:
             for _seq, _t, kind, ident, state, extra in events:
                 if kind != "task":
