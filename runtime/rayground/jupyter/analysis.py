@@ -339,10 +339,8 @@ def _intervals(row: dict, end: float) -> tuple[float, float] | None:
         return None
     stop = times.get("FINISHED") or times.get("FAILED")
     if stop is None:
-        if row.get("state") in _DONE:
-            stop = (row.get("end_time_ms") or 0) / 1000 or end
-        else:
-            stop = end
+        recorded = (row.get("end_time_ms") or 0) / 1000 if row.get("state") in _DONE else 0
+        stop = recorded or end
     return began, max(stop, began)
 
 
