@@ -143,8 +143,8 @@ class Graph:
                     w = box_w * node.states[g] / total
                     if w > 0:
                         parts.append(
-                            f'<rect x="{cx:.1f}" y="{y + 22}" width="{w:.1f}" height="{box_h - 22}" '
-                            f'fill="{COLORS[g]}"/>'
+                            f'<rect x="{cx:.1f}" y="{y + 22}" width="{w:.1f}" '
+                            f'height="{box_h - 22}" fill="{COLORS[g]}"/>'
                         )
                         cx += w
                 parts.append(
