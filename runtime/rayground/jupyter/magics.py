@@ -88,7 +88,9 @@ class RayMagics(Magics):
             view = views.VIEWS[kind](session.current(), **kwargs)
         except Exception as exc:
             raise UsageError(f"%ray_{kind} could not read the cluster's state: {exc}") from None
-        if "--static" not in line.split():
+        if "--static" in line.split():
+            views.last_static = view
+        else:
             view.start()
         display(view)
 

@@ -27,6 +27,7 @@ IDLE_POLL = 5.0  # rayground: re-read this often even without events (store use,
 KEEP_LIVE = 3
 
 _views: dict[str, list[LiveView]] = {}
+last_static: LiveView | None = None  # the newest view shown with --static
 _views_lock = threading.Lock()
 
 
