@@ -4,5 +4,5 @@ export namespace CommandIDs {
   export const startCluster = 'rayground:start-cluster';
   export const stopCluster = 'rayground:stop-cluster';
   export const openLesson = 'rayground:open-lesson';
-  export const refresh = 'rayground:refresh';
+  export const followNotebook = 'rayground:follow-notebook';
 }
