@@ -52,6 +52,12 @@ def producer_task(object_id: str) -> str | None:
     return head if sep and index.isdigit() else None
 
 
+def first_line(text: str | None, limit: int = 300) -> str | None:
+    """The first line of an error text, shortened (the panel shows it as a tooltip)."""
+    lines = (text or "").strip().splitlines()
+    return lines[0][:limit] if lines else None
+
+
 def compact_task(row: dict[str, Any]) -> dict[str, Any]:
     deps = []
     for oid in row.get("depends_on") or ():
@@ -68,7 +74,7 @@ def compact_task(row: dict[str, Any]) -> dict[str, Any]:
         "pid": row.get("worker_pid"),
         "start_ms": row.get("start_time_ms"),
         "end_ms": row.get("end_time_ms"),
-        "error": (row.get("error_message") or "").splitlines()[0][:300] or None,
+        "error": first_line(row.get("error_message")),
     }
 
 
@@ -97,9 +103,7 @@ def compact_actor(row: dict[str, Any]) -> dict[str, Any]:
         "calls_done": row.get("calls_done", 0),
         "calls_queued": row.get("calls_queued", 0),
         "restarts": row.get("num_restarts", 0),
-        "death_cause": (row.get("death_cause") or "").splitlines()[0][:300] or None
-        if row.get("death_cause")
-        else None,
+        "death_cause": first_line(row.get("death_cause")),
     }
 
 
@@ -201,6 +205,7 @@ class ClusterFeed:
         self.connected = True
         self.error = None
         self.status = client.request("status", timeout=10)
+        self.status.pop("time", None)
         with self._lock:
             self._events.clear()
             self._snapshot_wanted = True
@@ -243,6 +248,7 @@ class ClusterFeed:
             now = time.monotonic()
             if events or now - last_status >= _STATUS_EVERY:
                 status = client.request("status", timeout=10)
+                status.pop("time", None)  # changes every call; not news
                 if status != self.status:
                     self.status = status
                     self._publish({"type": "status", "cluster": self.id, "status": status})
