@@ -99,6 +99,12 @@ def start_server(tmp: Path, app: str = "server", extra_env: dict[str, str] | Non
         # Kernels get a bounded time to stop, so the server's own shutdown is bounded too.
         "--MappingKernelManager.shutdown_wait_time=3",
     ]
+    if app == "lab":
+        # No news or update checks: tests talk to nothing but loopback.
+        cmd += [
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
     if os.getuid() == 0:
         cmd.append("--allow-root")
     with open(log_path, "wb") as log:

@@ -123,6 +123,7 @@ class Hub:
         self._clusters_text = ""
         self._curriculum_msg: dict[str, Any] | None = None
         self._curriculum_text = ""
+        self._listed_with_status: set[str] = set()
         self._poller: PeriodicCallback | None = None
         self._polling = False
         self.loop: IOLoop | None = None
@@ -161,6 +162,10 @@ class Hub:
             assert self.loop is not None
             self.loop.add_callback(self.poll)
             return
+        if message["type"] == "status" and cluster not in self._listed_with_status:
+            # First status of a new cluster: list it with its nodes now, not at the next poll.
+            assert self.loop is not None
+            self.loop.add_callback(self.poll)
         for sock in list(self.sockets):
             if sock.watching == cluster:
                 sock.send(message)
@@ -261,6 +266,7 @@ class Hub:
             for cid, s in self.sessions.items()
         }
         clusters = [self.info(cid) for cid in self.sessions]
+        self._listed_with_status = {c["id"] for c in clusters if c["nodes"]}
         text = json.dumps(clusters, sort_keys=True, default=str)
         if text != self._clusters_text:
             self._clusters_text = text
