@@ -165,8 +165,8 @@ export class RaygroundPanel extends Widget {
   async startCluster(numCpus?: number): Promise<IClusterInfo | null> {
     const raw = this._cpus.value.trim();
     const cpus = numCpus ?? (raw ? Number(raw) : undefined);
-    if (cpus !== undefined && !(Number.isFinite(cpus) && cpus > 0)) {
-      this._setNotice(`CPUs must be a positive number (got "${raw}").`);
+    if (cpus !== undefined && !(Number.isInteger(cpus) && cpus >= 1)) {
+      this._setNotice(`CPUs must be a whole number, 1 or more (got "${raw ?? cpus}").`);
       return null;
     }
     this._setNotice('Starting a local cluster…');

@@ -73,8 +73,9 @@ def test_routes_refuse_unauthenticated_requests(jupyter_server: Server) -> None:
 
 def test_start_rejects_bad_input_with_a_reason(jupyter_server: Server) -> None:
     for body, needle in [
-        ({"num_cpus": -1}, "num_cpus must be a number"),
-        ({"num_cpus": "two"}, "num_cpus must be a number"),
+        ({"num_cpus": -1}, "num_cpus must be a whole number"),
+        ({"num_cpus": "two"}, "num_cpus must be a whole number"),
+        ({"num_cpus": 1.5}, "num_cpus must be a whole number"),
         ({"object_store_memory": 10}, "at least 1 MiB"),
         ({"cpus": 2}, "JSON object such as"),
         (b"not json", "JSON object such as"),

@@ -155,6 +155,10 @@ class ClusterFeed:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
+    @property
+    def watched(self) -> bool:
+        return self._watched
+
     def watch(self, on: bool) -> None:
         """Follow details (tasks, objects, actors) or not; turning on sends a fresh snapshot."""
         with self._lock:

@@ -231,7 +231,7 @@ class Hub:
         watched = {s.watching for s in self.sockets if s.watching}
         for cid, feed in self.feeds.items():
             on = cid in watched
-            if on != feed._watched:
+            if on != feed.watched:
                 feed.watch(on)
 
     # ------------------------------------------------------------------ polling
@@ -334,11 +334,11 @@ class Hub:
     ) -> dict[str, Any]:
         if num_cpus is not None and (
             isinstance(num_cpus, bool)
-            or not isinstance(num_cpus, int | float)
-            or not 0 < num_cpus <= MAX_CPUS
+            or not isinstance(num_cpus, int)
+            or not 1 <= num_cpus <= MAX_CPUS
         ):
             raise ClusterError(
-                400, f"num_cpus must be a number between 0 and {MAX_CPUS}; got {num_cpus!r}."
+                400, f"num_cpus must be a whole number from 1 to {MAX_CPUS}; got {num_cpus!r}."
             )
         if object_store_memory is not None and (
             isinstance(object_store_memory, bool)
@@ -350,10 +350,10 @@ class Hub:
                 "object_store_memory must be a whole number of bytes, at least 1 MiB; got "
                 f"{object_store_memory!r}.",
             )
-        gpus = resources.detect_gpus()
         loop = asyncio.get_running_loop()
 
         def start() -> LocalHead:
+            gpus = resources.detect_gpus()
             return lifetime.start_head(
                 num_cpus=float(num_cpus or os.cpu_count() or 1),
                 num_gpus=float(gpus),
