@@ -97,7 +97,7 @@ def start_server(tmp: Path, app: str = "server", extra_env: dict[str, str] | Non
         f"--ServerApp.root_dir={root}",
         "--ServerApp.shutdown_no_activity_timeout=0",
         # Kernels get a bounded time to stop, so the server's own shutdown is bounded too.
-        "--MappingKernelManager.shutdown_wait_time=3",
+        "--KernelManager.shutdown_wait_time=3",
     ]
     if app == "lab":
         # No news or update checks: tests talk to nothing but loopback.
@@ -230,12 +230,28 @@ class Kernel:
         assert status == 201, (status, body)
         self.id = body["id"]
         self.server = server
-        path = Path(server.env["JUPYTER_RUNTIME_DIR"]) / f"kernel-{self.id}.json"
+        self._client_class = BlockingKernelClient
+        self.client = self._connect()
+
+    def _connect(self, timeout: float = 60) -> Any:
+        """A client on the kernel's channels, once the kernel answers kernel_info."""
+        path = Path(self.server.env["JUPYTER_RUNTIME_DIR"]) / f"kernel-{self.id}.json"
         wait_for(path.exists, 30, f"connection file {path}")
-        self.client = BlockingKernelClient()
-        self.client.load_connection_file(str(path))
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+        deadline = time.monotonic() + timeout
+        while True:
+            client = self._client_class()
+            client.load_connection_file(str(path))
+            client.start_channels()
+            try:
+                # Right after a (re)start the heartbeat may not beat yet, which wait_for_ready
+                # reports as "died": try again until the deadline.
+                client.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
+                return client
+            except RuntimeError:
+                client.stop_channels()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def run(self, code: str, timeout: float = 60) -> str:
         """Run code; return its stdout; raise with the traceback if it failed."""
@@ -256,9 +272,10 @@ class Kernel:
         return "".join(out)
 
     def restart(self) -> None:
+        self.client.stop_channels()
         status, body = self.server.request("POST", f"/api/kernels/{self.id}/restart")
         assert status == 200, (status, body)
-        self.client.wait_for_ready(timeout=60)
+        self.client = self._connect()
 
     def shutdown(self) -> None:
         with contextlib.suppress(Exception):

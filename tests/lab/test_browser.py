@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -162,13 +163,16 @@ def test_panel_finds_the_notebooks_cluster_and_shows_its_tasks(lab: Server, brow
     try:
         page.goto(f"{lab.url}/lab/tree/demo.ipynb?token={lab.token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell")
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        # The kernel is connected once the status bar says so (the toolbar's indicator can
+        # read idle earlier, and a cell run before the kernel is attached is dropped).
+        expect(page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle"))).to_be_visible()
 
         # Run the notebook as a learner would: the first cell, then the next (Shift+Enter).
         page.locator(".jp-Notebook .jp-Cell").first.click()
         page.keyboard.press("Escape")
         for _ in NOTEBOOK_CELLS:
             page.keyboard.press("Shift+Enter")
+        expect(page.locator(".jp-Notebook .jp-InputPrompt").first).to_contain_text("[1]")
         page.wait_for_selector(".jp-OutputArea-output:has-text('total = 6')", timeout=90_000)
 
         # The panel: open its side tab; it finds this notebook's cluster with no address.
