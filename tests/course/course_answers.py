@@ -42,3 +42,108 @@ ANSWERS: dict[str, list[tuple[str, str, str]]] = {
         ),
     ],
 }
+ANSWERS.update(
+    {
+        "01_tasks:squares": [
+            (
+                "wrong",
+                "def parallel_squares(numbers):\n"
+                "    return sorted(ray.get([slow_square.remote(n) for n in numbers]))\n",
+                "same order as the input",
+            ),
+            (
+                "sequential",
+                "def parallel_squares(numbers):\n"
+                "    return [ray.get(slow_square.remote(n)) for n in numbers]\n",
+                "ran one at a time",
+            ),
+            (
+                "no tasks",
+                "def parallel_squares(numbers):\n    return [n * n for n in numbers]\n",
+                "expected 8 slow_square tasks",
+            ),
+        ],
+        "01_tasks:chain": [
+            (
+                "wrong",
+                "def double_then_add_one(x):\n"
+                "    return ray.get(double.remote(add_one.remote(x)))\n",
+                "expected 41",
+            ),
+            (
+                "sequential",
+                "def double_then_add_one(x):\n"
+                "    return ray.get(add_one.remote(ray.get(double.remote(x))))\n",
+                "add_one got a plain number",
+            ),
+        ],
+        "01_tasks:deadline": [
+            (
+                "wrong",
+                "def results_or_none(refs, seconds):\n"
+                "    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=seconds)\n"
+                "    return ray.get(ready)\n",
+                "expected None",
+            ),
+            (
+                "sequential",
+                "def results_or_none(refs, seconds):\n"
+                "    values = ray.get(refs)\n"
+                "    return None if len(values) < len(refs) else values\n",
+                "expected None",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
+        "02_task_graphs:fan_in": [
+            (
+                "wrong",
+                "def sum_of_squares(numbers):\n    return ray.get(add_up.remote(*numbers))\n",
+                "expected 91",
+            ),
+            (
+                "sequential",
+                "def sum_of_squares(numbers):\n"
+                "    squares = [ray.get(square.remote(n)) for n in numbers]\n"
+                "    return ray.get(add_up.remote(*squares))\n",
+                "ran one at a time",
+            ),
+            (
+                "fetched",
+                "def sum_of_squares(numbers):\n"
+                "    squares = ray.get([square.remote(n) for n in numbers])\n"
+                "    return ray.get(add_up.remote(*squares))\n",
+                "add_up did not receive the square tasks' refs",
+            ),
+        ],
+        "02_task_graphs:as_they_finish": [
+            (
+                "wrong",
+                "def as_they_finish(refs):\n    for ref in refs:\n        yield ray.get(ref)\n",
+                "use ray.wait",
+            ),
+            (
+                "sequential",
+                "def as_they_finish(refs):\n    yield from sorted(ray.get(refs))\n",
+                "you waited for more than the next task",
+            ),
+        ],
+        "02_task_graphs:budget": [
+            (
+                "wrong",
+                "def finished_within(refs, seconds):\n"
+                "    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=seconds)\n"
+                "    return ray.get(ready)\n",
+                "kept running after the budget",
+            ),
+            (
+                "sequential",
+                "def finished_within(refs, seconds):\n"
+                "    return [v for v in ray.get(refs) if v <= seconds]\n",
+                "for a budget of 0.5 s",
+            ),
+        ],
+    }
+)

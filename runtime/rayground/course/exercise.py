@@ -84,6 +84,8 @@ class Grader:
         self.answer_name = answer_name
         self.lines: list[tuple[bool, str]] = []
         self.records: list[observe.RunRecord] = []
+        # How long a run's record waits for tasks the code left running (see observe.watch).
+        self.settle_s = 2.0
 
     @property
     def record(self) -> observe.RunRecord:
@@ -97,7 +99,7 @@ class Grader:
 
     def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call the learner's code under `observe.watch()`; its errors become feedback."""
-        with observe.watch() as record:
+        with observe.watch(self.settle_s) as record:
             try:
                 value = fn(*args, **kwargs)
             except NotImplementedError:

@@ -41,6 +41,7 @@ class TaskSpan:
     returns: list[str]
     actor_id: str | None
     worker_pid: int | None
+    error: str | None = None
 
     @property
     def duration(self) -> float:
@@ -216,6 +217,7 @@ def _span(row: dict[str, Any]) -> TaskSpan:
         returns=list(row["returns"]),
         actor_id=row["actor_id"],
         worker_pid=row["worker_pid"],
+        error=row.get("error_message"),
     )
 
 
