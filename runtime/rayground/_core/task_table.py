@@ -109,7 +109,8 @@ class TaskTable:
         parent = self.tasks.get(task.parent) if task.parent else None
         if parent is not None:
             parent.children.append(task.id)
-        self._emit(task, "PENDING_ARGS_AVAIL")
+        # The parent lets a notebook show a nested task's output under its root's cell.
+        self._emit(task, "PENDING_ARGS_AVAIL", {"parent": task.parent} if task.parent else None)
         for oid in spec.get("deps", ()):
             head.objects.pin(oid)
             obj = head.objects.get(oid)
@@ -332,6 +333,10 @@ class TaskTable:
         if worker.blocked:
             return
         worker.blocked = True
+        # Seen by the run analysis ("get inside a task" holds a worker while it waits).
+        self.head.events.emit(
+            "worker", worker.id, "BLOCKED", {"pid": worker.pid, "task_id": task and task.id}
+        )
         if task is not None and task.holding and not task.actor_id:
             self.head.resources.release(task.resources, task.gpu_ids)
             task.holding = False
@@ -341,6 +346,9 @@ class TaskTable:
             return
         worker.blocked = False
         task = worker.task
+        self.head.events.emit(
+            "worker", worker.id, "UNBLOCKED", {"pid": worker.pid, "task_id": task and task.id}
+        )
         if task is not None and not task.holding and not task.actor_id:
             # Take the resources back even if that oversubscribes for a moment, as Ray does.
             self.head.resources.acquire(task.resources)
