@@ -7,9 +7,13 @@ measured speed-up (the tasks' run times added up, divided by the wall time: how 
 running the same tasks one after another, on this machine, this time).
 
 This is the one seam between the exercise checks and the runtime: checks read a `RunRecord` and
-never the state API directly. The rows come from `rayground.util.state.list_tasks`, whose
-timestamps are the head's clock (the same machine's clock as the driver's on one node). On real
-Ray the record says `known=False` and checks fall back to results and wall time.
+never the state API directly. Per-task facts (which refs a task received, what it returned, its
+state) come from `rayground.util.state.list_tasks`, whose timestamps are the head's clock (the
+same machine's clock as the driver's on one node). Where the Jupyter run analysis is available
+(`rayground.jupyter.analysis`, contract 2), the same block is also recorded by it and its
+`RunReport` (driver time blocked in get/wait, puts, anti-patterns such as a get inside the submit
+loop) is attached as `record.report` and printed under "How it ran". On real Ray the record says
+`known=False` and checks fall back to results and wall time.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _TERMINAL = ("FINISHED", "FAILED")
+_HANDOVER_S = 0.002
 
 
 @dataclass
@@ -58,6 +63,7 @@ class RunRecord:
     wall_s: float = 0.0
     cpus: float = 0.0
     spans: list[TaskSpan] = field(default_factory=list)
+    report: Any = None  # rayground.jupyter.analysis.RunReport, where that module could run
 
     # -- what the checks ask
     def tasks(self, name: str | None = None, kind: str = "NORMAL_TASK") -> list[TaskSpan]:
@@ -83,7 +89,12 @@ class RunRecord:
     def max_parallel(self, spans: list[TaskSpan] | None = None) -> int:
         """The most of `spans` (default: all tasks and actor calls) running at the same moment."""
         spans = self._ran(spans)
-        edges = sorted([(s.start, 1) for s in spans] + [(s.end, -1) for s in spans])
+        # An end counts a moment early: the head may start a worker's next task just before it
+        # records the previous one finished, which must not read as one more at once.
+        edges = sorted(
+            [(s.start, 1) for s in spans]
+            + [(s.end - min(_HANDOVER_S, s.duration / 2), -1) for s in spans]
+        )
         peak = now = 0
         for _, step in edges:  # an end and a start at the same instant: the end sorts first
             now += step
@@ -120,6 +131,11 @@ class RunRecord:
 
     def summary(self) -> list[str]:
         """A few lines for the feedback: what ran and how it overlapped."""
+        if self.report is not None:
+            lines = list(self.report.summary_lines())
+            lines += [ln for f in self.report.findings for ln in f.text().splitlines()]
+            lines += [f"(not known on {self.backend}: {note})" for note in self.report.unknown]
+            return lines
         if not self.known:
             return [
                 f"ran in {self.wall_s:.2f} s on {self.backend}; task-level details come from "
@@ -168,16 +184,40 @@ def watch(settle_s: float = 2.0) -> Iterator[RunRecord]:
     """
     kind = backend()
     record = RunRecord(backend=kind, known=kind == "rayground", started=time.time())
+    analysis_run = _start_analysis() if kind != "none" else None
     t0 = time.perf_counter()
     try:
         yield record
     finally:
         record.wall_s = time.perf_counter() - t0
+        if analysis_run is not None:
+            record.report = _finish_analysis(analysis_run)
         if record.known:
             _fill_from_rayground(record, settle_s)
         elif kind == "ray":
             ray = sys.modules["ray"]
             record.cpus = float(ray.cluster_resources().get("CPU", 0))
+
+
+def _start_analysis() -> Any:
+    """The Jupyter run analysis recording the same block, or None where it cannot run (no
+    IPython installed, or a Ray cluster that %ray_init did not start)."""
+    try:
+        from rayground.jupyter import analysis
+
+        run = analysis.watch()
+        run.__enter__()
+        return run
+    except Exception:
+        return None
+
+
+def _finish_analysis(run: Any) -> Any:
+    try:
+        run.stop()
+        return run.report()
+    except Exception:
+        return None
 
 
 def _fill_from_rayground(record: RunRecord, settle_s: float) -> None:
