@@ -147,3 +147,60 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(
+    {
+        "03_actors:accumulator": [
+            (
+                "wrong",
+                "@ray.remote\nclass Accumulator:\n"
+                "    def __init__(self):\n        self.sum = 0\n\n"
+                "    def add(self, x):\n        return self.sum + x\n\n"
+                "    def total(self):\n        return self.sum\n",
+                "expected the running totals",
+            ),
+            (
+                "sequential",
+                "class Accumulator:\n"
+                "    def __init__(self):\n        self.sum = 0\n\n"
+                "    def add(self, x):\n        self.sum += x\n        return self.sum\n\n"
+                "    def total(self):\n        return self.sum\n",
+                "plain Python class",
+            ),
+        ],
+        "03_actors:shared": [
+            (
+                "wrong",
+                "def count_visits(n):\n"
+                "    refs = [visit.remote(Counter.remote()) for _ in range(n)]\n"
+                "    return max(ray.get(refs))\n",
+                "expected 6",
+            ),
+            (
+                "sequential",
+                "def count_visits(n):\n"
+                "    counter = Counter.remote()\n"
+                "    for _ in range(n):\n"
+                "        ray.get(visit.remote(counter))\n"
+                "    return ray.get(counter.value.remote())\n",
+                "ran one at a time",
+            ),
+        ],
+        "03_actors:pool": [
+            (
+                "wrong",
+                "def process_all(items):\n"
+                "    workers = [Worker.remote() for _ in range(2)]\n"
+                "    refs = [workers[i % 2].process.remote(x) for i, x in enumerate(items)]\n"
+                "    return ray.get(refs[::2]) + ray.get(refs[1::2])\n",
+                "in the input's order",
+            ),
+            (
+                "sequential",
+                "def process_all(items):\n"
+                "    worker = Worker.remote()\n"
+                "    return ray.get([worker.process.remote(x) for x in items])\n",
+                "over 2 Worker actors",
+            ),
+        ],
+    }
+)
