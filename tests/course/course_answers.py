@@ -204,3 +204,66 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(
+    {
+        "04_object_store:share_once": [
+            (
+                "wrong",
+                "def sum_chunks(array, n):\n"
+                "    ref = ray.put(array)\n"
+                "    step = len(array) // n\n"
+                "    return ray.get(chunk_sum.remote(ref, 0, step))\n",
+                "expected the sum of the whole array",
+            ),
+            (
+                "sequential",
+                "def sum_chunks(array, n):\n"
+                "    ref = ray.put(array)\n"
+                "    step = len(array) // n\n"
+                "    return sum(ray.get(chunk_sum.remote(ref, i * step, (i + 1) * step))\n"
+                "               for i in range(n))\n",
+                "ran one at a time",
+            ),
+            (
+                "by value",
+                "def sum_chunks(array, n):\n"
+                "    step = len(array) // n\n"
+                "    refs = [chunk_sum.remote(array, i * step, (i + 1) * step) for i in range(n)]\n"
+                "    return sum(ray.get(refs))\n",
+                "went into every call by value",
+            ),
+        ],
+        "04_object_store:keep_out": [
+            (
+                "wrong",
+                "def block_means(n):\n"
+                "    return ray.get([mean_of.remote(make_block.remote(0)) for i in range(n)])\n",
+                "expected the mean of each block",
+            ),
+            (
+                "sequential",
+                "def block_means(n):\n"
+                "    blocks = ray.get([make_block.remote(i) for i in range(n)])\n"
+                "    return ray.get([mean_of.remote(b) for b in blocks])\n",
+                "mean_of got blocks as values",
+            ),
+        ],
+        "04_object_store:free": [
+            (
+                "wrong",
+                "kept = []\n\n\ndef block_sums(n):\n"
+                "    blocks = [make_block.remote(i) for i in range(n)]\n"
+                "    kept.extend(blocks)\n"
+                "    return ray.get([sum_of.remote(b) for b in blocks])\n",
+                "still in the object store",
+            ),
+            (
+                "sequential",
+                "def block_sums(n):\n"
+                "    return [ray.get(sum_of.remote(ray.get(make_block.remote(i))))\n"
+                "            for i in range(n)]\n",
+                "ran one at a time",
+            ),
+        ],
+    }
+)
