@@ -94,3 +94,19 @@ def execute(nb: nbformat.NotebookNode, timeout: int = 90) -> nbformat.NotebookNo
     )
     client.execute()
     return nb
+
+
+def on_real_ray(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The lesson as a learner would switch it to real Ray: the backend flag and the imports."""
+    out = copy.deepcopy(nb)
+    swaps = [
+        ("%ray_init --num-cpus 4", "%ray_init --num-cpus 4 --backend ray"),
+        ("import rayground as ray  # on real Ray: import ray", "import ray"),
+        ("from rayground.util import state  # on real Ray: from ray.util import state",
+         "from ray.util import state"),
+    ]  # fmt: skip
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            for old, new in swaps:
+                cell.source = cell.source.replace(old, new)
+    return out
