@@ -258,3 +258,61 @@ def test_malformed_node_hello_is_refused_and_head_survives(cluster: dict) -> Non
     assert head.proc.poll() is None
     assert len([n for n in ray.nodes() if n["Alive"]]) >= 2
     assert ray.get(node_of.remote(), timeout=GET_TIMEOUT)
+
+
+def test_driver_on_another_machine_uses_its_nodes_store(cluster: dict, tmp_path) -> None:
+    """A driver on a machine with a node of the cluster (pretended with RAYGROUND_MACHINE_ID,
+    which both the node and the driver report) puts into that node's store; a driver on a
+    machine with no node is refused with a message that says how to add one."""
+    import subprocess
+    import sys
+    import textwrap
+
+    head = cluster["head"]
+    lifetime_node = None
+    old = os.environ.get("RAYGROUND_MACHINE_ID")
+    os.environ["RAYGROUND_MACHINE_ID"] = "machine-b"
+    try:
+        lifetime_node = lifetime.start_node(
+            head.tcp_address, head.token, num_cpus=1, node_ip_address="127.0.0.5"
+        )
+    finally:
+        if old is None:
+            os.environ.pop("RAYGROUND_MACHINE_ID")
+        else:
+            os.environ["RAYGROUND_MACHINE_ID"] = old
+    script = tmp_path / "remote_driver.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os, numpy as np
+            import rayground as ray
+            ray.init(address={head.tcp_address!r})
+
+            @ray.remote(resources={{"node:127.0.0.1": 0.01}})
+            def on_head(a):
+                return int(a.sum()), np.ones(2_000_000, np.uint8)
+
+            data = ray.put(np.arange(1_000_000, dtype=np.int64))
+            total, made = ray.get(on_head.remote(data), timeout=60)
+            store = ray.get_runtime_context().get_node_id()
+            print(total, int(made.sum()), store == {lifetime_node.node_id!r})
+            ray.shutdown()
+            """
+        )
+    )
+    env = dict(os.environ, RAYGROUND_TOKEN=head.token.decode(), RAYGROUND_MACHINE_ID="machine-b")
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=90
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == [str(sum(range(1_000_000))), "2000000", "True"]
+        env["RAYGROUND_MACHINE_ID"] = "machine-c"
+        refused = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=90
+        )
+        assert refused.returncode != 0
+        assert "rayground start --address" in refused.stderr
+    finally:
+        lifetime.stop_process(lifetime_node.proc)

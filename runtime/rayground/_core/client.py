@@ -104,7 +104,7 @@ class CoreClient:
         self._store_room = 0  # bytes of shared memory the head last said were free (see store)
 
         hello = dict(info or {})
-        hello.update(role=role, pid=os.getpid(), client_id=self.client_id)
+        hello.update(role=role, pid=os.getpid(), client_id=self.client_id, machine=ids.machine_id())
         hello.setdefault("version", config.PROTOCOL_VERSION)
         try:
             self._conn = FrameSocket(connect(address, connect_timeout))
@@ -117,6 +117,9 @@ class CoreClient:
         self._conn.send(protocol.hello_frame(token, hello))
         first = self._conn.recv_one(connect_timeout)
         welcome = protocol.loads(first) if first is not None else None
+        if welcome and welcome[0][0] == "refused":
+            self._conn.close()
+            raise ClusterConnectionError(str(welcome[0][1]))
         if not welcome or welcome[0][0] != "welcome":
             self._conn.close()
             raise ClusterConnectionError(

@@ -57,7 +57,7 @@ class Conn:
 
 
 class Peer:
-    __slots__ = ("client_id", "conn", "info", "job_id", "node", "pid", "role", "worker")
+    __slots__ = ("client_id", "conn", "home", "info", "job_id", "node", "pid", "role", "worker")
 
     def __init__(self, client_id: str, info: dict[str, Any], conn: Conn) -> None:
         self.client_id = client_id
@@ -66,6 +66,7 @@ class Peer:
         self.pid = info.get("pid")
         self.job_id: str | None = None
         self.node: Node | None = None  # for a node process's connection
+        self.home: Node | None = None  # the node whose store a driver uses (its machine's)
         self.conn = conn
         self.worker: WorkerProc | None = None
 
@@ -157,6 +158,7 @@ class Head:
             is_head=True,
         )
         self.pool.node = head_node
+        head_node.machine = ids.machine_id()
         self.nodes = Nodes(head_node)
         self.objects.local_node_id = self.node_id
         self.objects.on_remote_discard = self._free_on_node
@@ -308,7 +310,7 @@ class Head:
         peer = self.peers[client_id] = Peer(client_id, info, conn)
         conn.peer = peer
         self._on_peer_ready(peer)
-        return True
+        return conn.peer is peer  # False if it was refused and dropped
 
     def _on_peer_ready(self, peer: Peer) -> None:
         info = peer.info
@@ -341,6 +343,26 @@ class Head:
             self._send(peer, ("welcome", welcome))
             self._add_node(node)
             return
+        if peer.role in ("driver", "observer", "client"):
+            home = self.nodes.on_machine(str(info.get("machine") or self.nodes.head_node.machine))
+            if home is None:
+                # Its puts and gets need a store on its own machine: a node of this cluster.
+                where = self.args.port and (self.args.node_ip_address, self.args.port)
+                address = f"{where[0]}:{where[1]}" if where else "HOST:PORT"
+                self._send(
+                    peer,
+                    (
+                        "refused",
+                        "This machine has no node of the cluster, so a driver here has no object "
+                        f"store. Add this machine first: `rayground start --address {address}` "
+                        "(with RAYGROUND_TOKEN set), then connect again.",
+                    ),
+                )
+                self._close_after_flush(peer)
+                return
+            peer.home = home
+            if not home.is_head:
+                welcome.update(shm_dir=home.shm_dir, node_id=home.id, node_ip=home.ip)
         if peer.role == "driver":
             self._job_counter += 1
             job_id = f"{self._job_counter:08x}"
@@ -377,6 +399,7 @@ class Head:
             str(server) if server else None,
             peer=peer,
         )
+        node.machine = str(info.get("machine") or "")
         node.pool.node = node
         return node
 
@@ -420,8 +443,11 @@ class Head:
             self._send(node.peer, (protocol.NODE_FREE, [name]))
 
     def node_of(self, peer: Peer) -> Node:
+        """The node whose shared memory this peer reads and writes."""
         worker = peer.worker
-        return worker.node if worker is not None else self.nodes.head_node
+        if worker is not None:
+            return worker.node
+        return peer.home or self.nodes.head_node
 
     def _on_worker_exit(self, peer: Peer, msg: tuple) -> None:
         node = getattr(peer, "node", None)
@@ -624,6 +650,16 @@ class Head:
                 conn.wbuf += data[sent:]
                 self.sel.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
         self.outbox.clear()
+
+    def _close_after_flush(self, peer: Peer) -> None:
+        """Send what is queued for `peer` (a short refusal), then drop it."""
+        msgs = self.outbox.pop(peer, None)
+        if msgs:
+            try:
+                peer.conn.sock.send(frame(protocol.dumps(msgs)))
+            except OSError:
+                pass
+        self._drop_peer(peer, "refused")
 
     def _write_pending(self, conn: Conn) -> None:
         try:

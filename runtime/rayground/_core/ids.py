@@ -38,3 +38,16 @@ def return_id(task_id: str, index: int) -> str:
 
 def random_hex(nbytes: int = 16) -> str:
     return os.urandom(nbytes).hex()
+
+
+def machine_id() -> str:
+    """Which machine (kernel boot) this process runs on: processes with the same one share
+    /dev/shm. RAYGROUND_MACHINE_ID overrides it (tests pretend to be another machine)."""
+    override = os.environ.get("RAYGROUND_MACHINE_ID")
+    if override:
+        return override
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return os.uname().nodename

@@ -71,6 +71,7 @@ class NodeProcess:
             "role": "node",
             "client_id": ids.unique("n"),
             "pid": os.getpid(),
+            "machine": ids.machine_id(),
             "node_id": self.node_id,
             "node_ip": args.node_ip_address,
             "resources": total,

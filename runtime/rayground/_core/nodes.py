@@ -27,6 +27,7 @@ class Node:
         "id",
         "ip",
         "is_head",
+        "machine",
         "object_server",
         "peer",
         "pool",
@@ -55,6 +56,7 @@ class Node:
         self.object_server = object_server  # tcp://host:port serving this node's objects
         self.peer = peer  # the node process's connection; None for the head node
         self.is_head = is_head
+        self.machine = ""  # ids.machine_id() of the node: drivers there use its store
         self.state = "ALIVE"
         self.started = time.time()
 
@@ -117,6 +119,13 @@ class Nodes:
             if best is None or len(missing) < len(best):
                 best = missing
         return best if best is not None else dict(req)
+
+    def on_machine(self, machine: str) -> Node | None:
+        """The alive node on that machine (the head's first), if any."""
+        for node in self._alive:
+            if node.machine == machine:
+                return node
+        return None
 
     def fitting(self, req: dict[str, float], prefer: Node | None = None) -> list[Node]:
         """Alive nodes where `req` fits now: `prefer` first (locality), then nodes with an idle
