@@ -74,6 +74,34 @@ def test_object_is_freed_when_last_ref_is_dropped(cluster, wait_until):
     assert not os.path.exists(path)
 
 
+def test_workers_let_go_of_freed_objects_they_read(cluster, wait_until):
+    """Workers keep mappings of large arguments for the next task that reads them; once the
+    object is freed, an idle worker drops its mapping within seconds, so the memory goes back."""
+
+    @ray.remote
+    def total(a):
+        return float(a.sum())
+
+    ref = ray.put(np.ones(2_000_000))
+    assert ray.get([total.remote(ref) for _ in range(6)]) == [2_000_000.0] * 6
+    oid = ref.hex()
+    pids = [w["pid"] for w in state.list_workers()]
+
+    def mapped_somewhere() -> bool:
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/maps") as f:
+                    if oid in f.read():
+                        return True
+            except OSError:
+                pass
+        return False
+
+    assert mapped_somewhere()  # cached while the object lives
+    del ref
+    wait_until(lambda: not mapped_somewhere(), timeout=10, message="a worker still maps it")
+
+
 def test_nested_ref_keeps_inner_object_alive(cluster, wait_until):
     inner = ray.put(np.arange(300_000))
     inner_id = inner.hex()

@@ -114,6 +114,9 @@ class CoreClient:
                 "that the cluster is running (`rayground status`)."
             ) from None
         self._token = token  # also proves who we are to other nodes' object servers
+        # Only workers cache mappings: they purge stale ones when idle (worker.run); a driver's
+        # cache would pin a freed object's memory until its next get.
+        self.mappings = object_store.MappingCache(16 if role == "worker" else 0)
         self._conn.send(protocol.hello_frame(token, hello))
         first = self._conn.recv_one(connect_timeout)
         welcome = protocol.loads(first) if first is not None else None
@@ -391,7 +394,7 @@ class CoreClient:
             return deserialize(desc[1])
         if kind == "e":
             raise _as_exception(deserialize(desc[1]))
-        return deserialize(self._pinned(oid, object_store.map_segment(self.local_path(oid, desc))))
+        return deserialize(self._pinned(oid, self.mappings.map(self.local_path(oid, desc))))
 
     def local_path(self, oid: str, desc: tuple) -> str:
         """Where this node can map the object of a shared-memory or spilled desc, pulling it from

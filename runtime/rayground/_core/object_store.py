@@ -156,6 +156,52 @@ def map_segment(path: str) -> memoryview:
     return memoryview(mm)
 
 
+class MappingCache:
+    """This process's recent mappings, reused while the segment's file is the same one.
+
+    A worker that gets the same large argument for task after task (one `put`, many tasks) maps
+    it once instead of paying the mmap and its page faults every time. A hit is checked against
+    the file's inode: segments are never rewritten in place under the same inode and name, so a
+    matching inode means the same bytes. Entries whose file is gone (the object was freed or
+    spilled) are dropped at the next lookup or `purge`, so a cached mapping pins freed memory
+    only briefly.
+    """
+
+    def __init__(self, max_entries: int = 16) -> None:
+        self.max_entries = max_entries
+        self._maps: dict[str, tuple[tuple[int, int, int], memoryview]] = {}
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+    def map(self, path: str) -> memoryview:
+        if not self.max_entries:
+            return map_segment(path)
+        stat = os.stat(path)
+        key = (stat.st_ino, stat.st_dev, stat.st_size)
+        hit = self._maps.pop(path, None)
+        if hit is not None and hit[0] == key:
+            self._maps[path] = hit  # most recently used last
+            return hit[1]
+        view = map_segment(path)
+        self.purge()
+        self._maps[path] = (key, view)
+        while len(self._maps) > self.max_entries:
+            del self._maps[next(iter(self._maps))]
+        return view
+
+    def purge(self) -> None:
+        """Forget mappings whose file is gone or replaced."""
+        for path, (key, _) in list(self._maps.items()):
+            try:
+                stat = os.stat(path)
+            except OSError:
+                del self._maps[path]
+                continue
+            if (stat.st_ino, stat.st_dev, stat.st_size) != key:
+                del self._maps[path]
+
+
 def spill(path: str, spill_dir: str) -> str:
     """Move a segment to disk; returns the new path. Readers that map it already are unaffected."""
     os.makedirs(spill_dir, exist_ok=True)

@@ -134,6 +134,8 @@ class Worker:
                 # Read the connection in this thread while idle: the next task is handled
                 # without a hand-off from the I/O thread.
                 self.client.pump_until(inbox.__len__, 1.0)
+                if not inbox and len(self.client.mappings):
+                    self.client.mappings.purge()  # let freed objects' memory go
                 continue
             msg = inbox.popleft()
             if msg[0] == protocol.EXECUTE:
@@ -200,7 +202,7 @@ class Worker:
             packed_args, packed_kwargs = deserialize(args_desc[1])
         else:
             path = self.client.local_path(args_desc[1], args_desc)
-            packed_args, packed_kwargs = deserialize(object_store.map_segment(path))
+            packed_args, packed_kwargs = deserialize(self.client.mappings.map(path))
         cache: dict[str, Any] = {}
 
         def value(v: Any) -> Any:
