@@ -356,3 +356,57 @@ def _listening_addresses(pid: int) -> list[tuple[str, int]]:
                 )
             found.append((ip, int(hex_port, 16)))
     return found
+
+
+@pytest.mark.parametrize("kind", ["s-relative", "s-absolute", "f-outside"])
+def test_descs_cannot_name_files_outside_the_session(standalone, tmp_path, kind):
+    """An authenticated peer cannot make the head recycle or unlink a file it names: a desc may
+    only point into the session's own shared-memory and spill directories. (Every desc here
+    names a file of the test's own: were the check missing, that file is what would go.)"""
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    shm_dir = f"/dev/shm/rayground-{os.path.basename(standalone.session_dir)}"
+    desc = {
+        "s-relative": ("s", os.path.relpath(victim, shm_dir), 5),  # climbs out of the shm dir
+        "s-absolute": ("s", str(victim), 5),
+        "f-outside": ("f", str(victim), 5),  # a "spilled" file outside the spill directory
+    }[kind]
+    sock = _connect(standalone)
+    try:
+        _send(sock, _hello(standalone.token.encode(), {"role": "driver", "client_id": "c-evil"}))
+        # Store the object, then drop the only reference: a freed object's file is removed.
+        _send(sock, pickle.dumps([("put", "o-evil", desc, []), ("decref", ["o-evil"])]))
+        _send(sock, pickle.dumps([("goodbye",)]))
+        assert _closed_by_peer(sock)
+    finally:
+        sock.close()
+    assert victim.read_text() == "keep me"
+    assert process_alive(standalone.head_pid)
+    assert cli("status").returncode == 0
+
+
+def test_message_checks_pass_real_messages_and_stop_malformed_ones():
+    ok = [
+        ("submit", {"task_id": "t1", "returns": ["t1.0"], "args": ("i", b"x"), "deps": []}),
+        ("put", "o1", ("s", "o1", 200_000), []),
+        ("done", "t1", [("i", b"1")], [[]]),
+        ("want", ["o1"], False),
+        ("goodbye",),
+        ("some_future_kind", 1, 2, 3),  # unknown kinds pass (compatibility rule)
+    ]
+    for msg in ok:
+        assert protocol.message_problem(msg) is None, msg
+    bad = [
+        ("submit", {"task_id": "t1"}),  # no returns
+        ("submit", {"task_id": "t1", "returns": [1]}),
+        ("put", "o1", ("s", "../x", 10), []),
+        ("put", "o1", ("f", "/somewhere/else", 10), []),
+        ("put", "o1", True, []),
+        ("done", "t1", [("q",)], [[]]),
+        ("incref", "o1"),  # a str, not a list of ids
+        ("cancel",),
+        (7, "kind is not a str"),
+        ["submit"],
+    ]
+    for msg in bad:
+        assert protocol.message_problem(msg) is not None, msg
