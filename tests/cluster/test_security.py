@@ -140,6 +140,31 @@ def test_a_silent_connection_does_not_block_others(standalone):
         partial.close()
 
 
+def test_a_connection_that_never_authenticates_is_refused(short_root):
+    """Silent connections are closed after RAYGROUND_HELLO_TIMEOUT, logged in one line each, so
+    they cannot pile up until the head runs out of file descriptors."""
+    env = {"RAYGROUND_TMPDIR": short_root, "RAYGROUND_HELLO_TIMEOUT": "1"}
+    cluster = start_standalone("--num-cpus", "1", "--object-store-memory", "64MB", **env)
+    try:
+        before = len(_log_lines(cluster))
+        socks = [_connect(cluster) for _ in range(3)]
+        try:
+            socks[2].sendall(_LEN.pack(100) + b"RGH1")  # starts a HELLO, never finishes it
+            started = time.monotonic()
+            assert all(_closed_by_peer(s, timeout=10) for s in socks)
+            assert time.monotonic() - started < 8
+        finally:
+            for s in socks:
+                s.close()
+        wait_until(lambda: len(_log_lines(cluster)) >= before + 3, timeout=5)
+        new = _log_lines(cluster)[before:]
+        assert len(new) == 3 and all("no HELLO within 1 s" in line for line in new), new
+        assert cli("status", **env).returncode == 0  # real clients are unaffected
+    finally:
+        assert cli("stop", **env).returncode == 0
+        wait_until(lambda: not process_alive(cluster.head_pid), timeout=15)
+
+
 def _random_value(rng: random.Random, depth: int = 0) -> object:
     choice = rng.randrange(12 if depth < 3 else 7)
     if choice == 0:
