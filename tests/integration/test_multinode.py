@@ -236,3 +236,25 @@ def test_node_death_reschedules_and_loses_puts(cluster: dict, tmp_path) -> None:
     # A put object whose only copy was on node 3 is lost, with a message that says why.
     with pytest.raises(ObjectLostError, match="died"):
         ray.get(put_ref, timeout=GET_TIMEOUT)
+
+
+def test_malformed_node_hello_is_refused_and_head_survives(cluster: dict) -> None:
+    from rayground._core import protocol
+    from rayground._core.transport import connect, frame
+
+    head = cluster["head"]
+    for info in (
+        {"role": "node", "client_id": "bad-1"},  # no node id
+        {"role": "node", "client_id": "bad-2", "node_id": "x", "resources": {"CPU": "lots"}},
+        {"role": "node", "client_id": "bad-3", "node_id": "y", "resources": {"CPU": -4}},
+    ):
+        sock = connect(head.tcp_address, timeout=5)
+        try:
+            sock.sendall(frame(protocol.hello_frame(head.token, info)))
+            sock.settimeout(5)
+            assert sock.recv(1 << 16)  # the refusal (SHUTDOWN) comes back; no crash
+        finally:
+            sock.close()
+    assert head.proc.poll() is None
+    assert len([n for n in ray.nodes() if n["Alive"]]) >= 2
+    assert ray.get(node_of.remote(), timeout=GET_TIMEOUT)

@@ -10,12 +10,13 @@ import atexit
 import logging
 import os
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from .. import exceptions
-from . import config, context, lifetime, protocol, resources
+from . import config, context, lifetime, observe, protocol, resources
 from .client import ClusterConnectionError, CoreClient
 from .log_stream import print_lines
 from .object_ref import ObjectRef
@@ -388,7 +389,14 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
     if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
         raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
     client = connected_client()
-    values = client.get_values([r.hex() for r in refs], timeout, blocking=_is_worker(client))
+    if observe.block_hooks and not _is_worker(client):
+        start = time.time()
+        try:
+            values = client.get_values([r.hex() for r in refs], timeout, blocking=False)
+        finally:
+            observe.blocked("get", start, time.time(), [r.hex() for r in refs])
+    else:
+        values = client.get_values([r.hex() for r in refs], timeout, blocking=_is_worker(client))
     return values[0] if single else values
 
 
@@ -422,7 +430,10 @@ def wait(
         return [], []
     client = connected_client()
     oids = [r.hex() for r in refs]
+    start = time.time()
     ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client)))
+    if observe.block_hooks and not _is_worker(client):
+        observe.blocked("wait", start, time.time(), oids)
     # As in Ray: among the refs that are ready, the first `num_returns` in the order given.
     ready = [r for r in refs if r.hex() in ready_ids][:num_returns]
     chosen = {r.hex() for r in ready}

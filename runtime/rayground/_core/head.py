@@ -177,7 +177,9 @@ class Head:
             self.pool.spawn()
         next_tick = time.monotonic()
         while self.running:
-            for key, mask in sel.select(0 if self.outbox else 0.1):
+            ready = sel.select(0 if self.outbox else 0.1)
+            self.events.tick()
+            for key, mask in ready:
                 data = key.data
                 if isinstance(data, Conn):
                     if mask & selectors.EVENT_READ:
@@ -342,9 +344,15 @@ class Head:
             self.tasks.on_worker_ready(worker)
             return
         if peer.role == "node":
+            try:
+                node = self._make_node(peer)
+            except (KeyError, TypeError, ValueError) as exc:
+                # An authenticated but malformed node: refuse it, keep running.
+                self._send(peer, (protocol.SHUTDOWN, f"malformed node info: {exc}"))
+                return
             welcome["sys_path"] = json.loads(self.args.sys_path or "[]")
             self._send(peer, ("welcome", welcome))
-            self._add_node(peer)
+            self._add_node(node)
             return
         if peer.role == "driver":
             self._job_counter += 1
@@ -367,20 +375,27 @@ class Head:
         self._send(peer, ("welcome", welcome))
 
     # ----------------------------------------------------------------- other nodes
-    def _add_node(self, peer: Peer) -> None:
+    def _make_node(self, peer: Peer) -> Node:
         info = peer.info
         total = {str(k): float(v) for k, v in dict(info.get("resources") or {}).items()}
+        if any(v < 0 for v in total.values()) or str(info["node_id"]) in self.nodes.by_id:
+            raise ValueError("negative resources or a node id already in use")
+        server = info.get("object_server")
         node = Node(
             str(info["node_id"]),
             str(info.get("node_ip", "?")),
             NodeResources(total, [str(g) for g in info.get("gpu_ids") or []]),
             RemoteWorkerPool(lambda msg: self._send(peer, msg)),
             str(info.get("shm_dir", "")),
-            info.get("object_server"),
+            str(server) if server else None,
             peer=peer,
         )
         node.pool.node = node
-        peer.node = node
+        return node
+
+    def _add_node(self, node: Node) -> None:
+        total = node.resources.total
+        node.peer.node = node
         self.nodes.add(node)
         self.events.emit("node", node.id, "ALIVE", {"ip": node.ip, "resources": total})
         for _ in range(int(total.get("CPU", 0)) or 1):
@@ -390,7 +405,7 @@ class Head:
 
     def _node_lost(self, node: Node, why: str) -> None:
         """A node's process is gone: its workers with it; rebuild or fail what it held."""
-        node.state = "DEAD"
+        self.nodes.mark_dead(node)
         self.events.emit("node", node.id, "DEAD", {"why": why})
         for worker in list(node.pool.workers.values()):
             self.tasks.on_worker_died(worker, None)

@@ -65,12 +65,18 @@ class Nodes:
     def __init__(self, head_node: Node) -> None:
         self.head_node = head_node
         self.by_id: dict[str, Node] = {head_node.id: head_node}
+        self._alive = [head_node]  # kept current: placement reads it for every task
 
     def add(self, node: Node) -> None:
         self.by_id[node.id] = node
+        self._alive = [n for n in self.by_id.values() if n.state == "ALIVE"]
+
+    def mark_dead(self, node: Node) -> None:
+        node.state = "DEAD"
+        self._alive = [n for n in self.by_id.values() if n.state == "ALIVE"]
 
     def alive(self) -> list[Node]:
-        return [n for n in self.by_id.values() if n.state == "ALIVE"]
+        return self._alive
 
     def workers(self) -> Iterator[Any]:
         for node in self.by_id.values():
@@ -99,7 +105,9 @@ class Nodes:
         return out
 
     def feasible(self, req: dict[str, float]) -> bool:
-        return any(n.resources.feasible(req) for n in self.alive())
+        if len(self._alive) == 1:
+            return self._alive[0].resources.feasible(req)
+        return any(n.resources.feasible(req) for n in self._alive)
 
     def missing_for(self, req: dict[str, float]) -> dict[str, float]:
         """What the largest node lacks for `req` (a request never spans nodes)."""
@@ -113,7 +121,10 @@ class Nodes:
     def fitting(self, req: dict[str, float], prefer: Node | None = None) -> list[Node]:
         """Alive nodes where `req` fits now: `prefer` first (locality), then nodes with an idle
         worker (no start-up wait), then the head node, then the others."""
-        nodes = [n for n in self.alive() if n.resources.fits(req)]
+        if len(self._alive) == 1:
+            only = self._alive[0]
+            return [only] if only.resources.fits(req) else []
+        nodes = [n for n in self._alive if n.resources.fits(req)]
         if len(nodes) > 1:
             nodes.sort(key=lambda n: (n is not prefer, not n.pool.idle, not n.is_head, n.started))
         return nodes

@@ -117,7 +117,8 @@ class TaskTable:
         parent = self.tasks.get(task.parent) if task.parent else None
         if parent is not None:
             parent.children.append(task.id)
-        self._emit(task, "PENDING_ARGS_AVAIL")
+        # The parent lets a notebook show a nested task's output under its root's cell.
+        self._emit(task, "PENDING_ARGS_AVAIL", {"parent": task.parent} if task.parent else None)
         for oid in spec.get("deps", ()):
             head.objects.pin(oid)
             obj = head.objects.get(oid)
@@ -356,6 +357,10 @@ class TaskTable:
         if worker.blocked:
             return
         worker.blocked = True
+        # Seen by the run analysis ("get inside a task" holds a worker while it waits).
+        self.head.events.emit(
+            "worker", worker.id, "BLOCKED", {"pid": worker.pid, "task_id": task and task.id}
+        )
         if task is not None and task.holding and not task.actor_id:
             task.node.resources.release(task.resources, task.gpu_ids)
             task.holding = False
@@ -365,6 +370,9 @@ class TaskTable:
             return
         worker.blocked = False
         task = worker.task
+        self.head.events.emit(
+            "worker", worker.id, "UNBLOCKED", {"pid": worker.pid, "task_id": task and task.id}
+        )
         if task is not None and not task.holding and not task.actor_id:
             # Take the resources back even if that oversubscribes for a moment, as Ray does.
             task.node.resources.acquire(task.resources)
@@ -615,8 +623,9 @@ class TaskTable:
                 surplus -= 1
 
     def _emit(self, task: Task, state: str, extra: dict[str, Any] | None = None) -> None:
-        task.times[state] = time.time()
-        self.head.events.emit("task", task.id, state, extra)
+        events = self.head.events
+        task.times[state] = events.now
+        events.emit("task", task.id, state, extra)
 
 
 def _exit_text(code: int | None) -> str:

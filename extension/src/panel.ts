@@ -1,0 +1,666 @@
+/**
+ * The rayground side panel: clusters on this machine, the watched cluster's live DAG, object
+ * store and actors, and the course. Plain DOM (no React): the panel redraws its sections from
+ * its model at most once per animation frame, whatever the message rate.
+ *
+ * What it watches: the cluster of the notebook in front (the server maps the kernel id to the
+ * cluster whose owner or driver is that kernel), unless the learner picked a cluster in the list.
+ */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+import {
+  Feed,
+  FeedMessage,
+  IActorRow,
+  IClusterInfo,
+  ICurriculum,
+  IObjectTable,
+  ITask,
+  requestAPI
+} from './api';
+import {
+  buildDag,
+  CATEGORIES,
+  CATEGORY_LABELS,
+  IDag
+} from './dag';
+import { fillRatio, formatBytes, formatResources, shortId } from './format';
+import { summariseCourse } from './progress';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const MAX_OBJECT_ROWS = 200;
+
+type Child = Node | string | null | undefined | false;
+
+/** Create an element: h('div', {class: 'x'}, child, ...). */
+function h(
+  tag: string,
+  attrs: Record<string, string | number | boolean | undefined> = {},
+  ...children: Child[]
+): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) {
+      continue;
+    }
+    el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) {
+    if (c !== null && c !== undefined && c !== false) {
+      el.append(c);
+    }
+  }
+  return el;
+}
+
+function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    el.setAttribute(k, String(v));
+  }
+  return el;
+}
+
+export interface IPanelOptions {
+  openLesson: (path: string) => void;
+}
+
+interface IWatched {
+  id: string;
+  tasks: Map<string, ITask>;
+  objects: IObjectTable | null;
+  actors: IActorRow[];
+  status: Record<string, any> | null;
+}
+
+export class RaygroundPanel extends Widget {
+  constructor(options: IPanelOptions) {
+    super();
+    this._options = options;
+    this.id = 'rayground-panel';
+    this.addClass('rg-panel');
+    this.title.caption = 'rayground: clusters, tasks and the course';
+    this.node.setAttribute('data-testid', 'rg-panel');
+
+    this._cpus = h('input', {
+      class: 'rg-cpus',
+      type: 'number',
+      min: 1,
+      step: 1,
+      placeholder: 'CPUs',
+      title: 'CPUs for the new cluster (empty: all of this machine)',
+      'data-testid': 'rg-cpus'
+    }) as HTMLInputElement;
+    const start = h(
+      'button',
+      {
+        class: 'jp-mod-styled jp-mod-accept rg-start',
+        'data-testid': 'rg-start',
+        title: 'Start a local cluster; notebooks join it with ray.init(address="auto")'
+      },
+      'Start cluster'
+    );
+    start.addEventListener('click', () => void this.startCluster());
+    this._connection = h('span', { class: 'rg-connection', 'data-testid': 'rg-connection' });
+    this.node.append(
+      h(
+        'div',
+        { class: 'rg-header' },
+        h('span', { class: 'rg-title' }, 'rayground'),
+        this._connection,
+        h('span', { class: 'rg-spacer' }),
+        this._cpus,
+        start
+      ),
+      this._notice,
+      this._clustersEl,
+      this._watchedEl,
+      this._courseEl
+    );
+    this._feed = new Feed(
+      msg => this._onMessage(msg),
+      connected => {
+        this._connected = connected;
+        this._schedule();
+      }
+    );
+    this._feed.connect();
+    this._schedule();
+  }
+
+  dispose(): void {
+    this._feed.dispose();
+    if (this._frame) {
+      cancelAnimationFrame(this._frame);
+    }
+    super.dispose();
+  }
+
+  /** The notebook in front changed (or its kernel did): follow its cluster. */
+  setKernel(kernelId: string | null, label: string | null): void {
+    if (kernelId === this._kernelId && label === this._kernelLabel) {
+      return;
+    }
+    this._kernelId = kernelId;
+    this._kernelLabel = label;
+    this._sendWatch();
+    this._schedule();
+  }
+
+  /** Watch this cluster whatever notebook is in front; null goes back to following it. */
+  pick(clusterId: string | null): void {
+    this._picked = clusterId;
+    this._sendWatch();
+    this._schedule();
+  }
+
+  get clusters(): IClusterInfo[] {
+    return this._clusters;
+  }
+
+  get watchedCluster(): string | null {
+    return this._watched?.id ?? null;
+  }
+
+  async startCluster(numCpus?: number): Promise<IClusterInfo | null> {
+    const raw = this._cpus.value.trim();
+    const cpus = numCpus ?? (raw ? Number(raw) : undefined);
+    if (cpus !== undefined && !(Number.isInteger(cpus) && cpus >= 1)) {
+      this._setNotice(`CPUs must be a whole number, 1 or more (got "${raw ?? cpus}").`);
+      return null;
+    }
+    this._setNotice('Starting a local cluster…');
+    try {
+      const info = await requestAPI<IClusterInfo>('clusters', {
+        method: 'POST',
+        body: JSON.stringify(cpus === undefined ? {} : { num_cpus: cpus })
+      });
+      this._setNotice(
+        `Started cluster ${shortId(info.id, 32)}. Join it from a notebook with ` +
+          'ray.init(address="auto").'
+      );
+      if (!this._kernelId || !this._watched) {
+        this.pick(info.id);
+      }
+      return info;
+    } catch (error) {
+      this._setNotice(String((error as Error).message ?? error));
+      return null;
+    }
+  }
+
+  async stopCluster(id: string): Promise<void> {
+    const info = this._clusters.find(c => c.id === id);
+    if (info && info.drivers > 0) {
+      const answer = await showDialog({
+        title: 'Stop this cluster?',
+        body: `${info.drivers} driver(s) are connected to it; their work will fail.`,
+        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Stop' })]
+      });
+      if (!answer.button.accept) {
+        return;
+      }
+    }
+    try {
+      await requestAPI<void>(`clusters/${encodeURIComponent(id)}`, { method: 'DELETE' });
+      this._setNotice(`Stopped cluster ${shortId(id, 32)}.`);
+      if (this._picked === id) {
+        this.pick(null);
+      }
+    } catch (error) {
+      this._setNotice(String((error as Error).message ?? error));
+    }
+  }
+
+  // ------------------------------------------------------------------ messages
+  private _sendWatch(): void {
+    this._feed.watch({ kernelId: this._kernelId, cluster: this._picked });
+  }
+
+  private _onMessage(msg: FeedMessage): void {
+    switch (msg.type) {
+      case 'clusters':
+        this._clusters = msg.clusters;
+        break;
+      case 'curriculum':
+        this._curriculum = msg;
+        break;
+      case 'watching':
+        this._watchReason = msg.reason;
+        if (msg.cluster === null) {
+          this._watched = null;
+        } else if (this._watched?.id !== msg.cluster) {
+          this._watched = {
+            id: msg.cluster,
+            tasks: new Map(),
+            objects: null,
+            actors: [],
+            status: null
+          };
+        }
+        break;
+      case 'snapshot':
+        if (this._watched?.id === msg.cluster) {
+          this._watched.tasks = new Map(msg.tasks.map(t => [t.id, t]));
+          this._watched.objects = msg.objects;
+          this._watched.actors = msg.actors;
+          this._watched.status = msg.status;
+        }
+        break;
+      case 'tasks':
+        if (this._watched?.id === msg.cluster) {
+          for (const t of msg.upsert) {
+            this._watched.tasks.set(t.id, t);
+          }
+          for (const id of msg.removed) {
+            this._watched.tasks.delete(id);
+          }
+        }
+        break;
+      case 'tables':
+        if (this._watched?.id === msg.cluster) {
+          this._watched.objects = msg.objects;
+          this._watched.actors = msg.actors;
+        }
+        break;
+      case 'status':
+        if (this._watched?.id === msg.cluster) {
+          this._watched.status = msg.status;
+        }
+        break;
+      case 'error':
+        this._setNotice(msg.message);
+        break;
+    }
+    this._schedule();
+  }
+
+  private _setNotice(text: string): void {
+    this._noticeText = text;
+    this._schedule();
+  }
+
+  // ------------------------------------------------------------------ drawing
+  private _schedule(): void {
+    if (this._frame) {
+      return;
+    }
+    this._frame = requestAnimationFrame(() => {
+      this._frame = 0;
+      this._render();
+    });
+  }
+
+  private _render(): void {
+    this._connection.textContent = this._connected ? 'live' : 'connecting…';
+    this._connection.classList.toggle('rg-mod-live', this._connected);
+    this._notice.textContent = this._noticeText;
+    this._notice.hidden = !this._noticeText;
+    this._clustersEl.replaceChildren(...this._renderClusters());
+    this._watchedEl.replaceChildren(...this._renderWatched());
+    this._courseEl.replaceChildren(...this._renderCourse());
+  }
+
+  private _renderClusters(): Node[] {
+    const items = this._clusters.map(c => {
+      const mine = !!this._kernelId && c.kernel_ids.includes(this._kernelId);
+      const node = c.nodes[0];
+      const total = node?.resources_total ?? {};
+      const available = node?.resources_available ?? undefined;
+      const kind =
+        c.kind === 'server'
+          ? 'started from this panel'
+          : c.kind === 'standalone'
+            ? 'standalone (rayground start)'
+            : c.kernel_ids.length
+              ? 'started by a notebook kernel'
+              : `started by pid ${c.owner_pid}`;
+      const running = c.tasks['RUNNING'] ?? 0;
+      const taskCount = Object.values(c.tasks).reduce((a, b) => a + b, 0);
+      const stop =
+        c.stoppable &&
+        h('button', { class: 'jp-mod-styled rg-stop', 'data-testid': 'rg-stop', title: 'Stop this cluster' }, 'Stop');
+      if (stop) {
+        stop.addEventListener('click', event => {
+          event.stopPropagation();
+          void this.stopCluster(c.id);
+        });
+      }
+      const item = h(
+        'li',
+        {
+          class: 'rg-cluster',
+          'data-cluster-id': c.id,
+          'data-kind': c.kind,
+          title: `${c.address}\nhead pid ${c.pid}\nclick to watch this cluster`
+        },
+        h(
+          'div',
+          { class: 'rg-cluster-line' },
+          h('span', { class: 'rg-cluster-name' }, shortId(c.id.replace(/^session_/, ''), 19)),
+          mine && h('span', { class: 'rg-badge', 'data-testid': 'rg-mine' }, 'this notebook'),
+          h('span', { class: 'rg-spacer' }),
+          stop
+        ),
+        h('div', { class: 'rg-cluster-kind' }, kind),
+        h(
+          'div',
+          { class: 'rg-cluster-resources', 'data-testid': 'rg-resources' },
+          c.nodes.length
+            ? `${c.nodes.length} node${c.nodes.length > 1 ? 's' : ''} · ` +
+                formatResources(total, available)
+            : c.error
+              ? `not reachable: ${c.error}`
+              : 'connecting…'
+        ),
+        h(
+          'div',
+          { class: 'rg-cluster-stats' },
+          `${taskCount} tasks (${running} running) · ${c.workers} workers · ` +
+            `store ${formatBytes(c.store_used)} / ${formatBytes(c.store_capacity)}`
+        )
+      );
+      item.classList.toggle('rg-mod-watched', this._watched?.id === c.id);
+      item.classList.toggle('rg-mod-mine', mine);
+      item.addEventListener('click', () => this.pick(c.id));
+      return item;
+    });
+    return [
+      h('h3', { class: 'rg-section-title' }, `Clusters on this machine (${this._clusters.length})`),
+      items.length
+        ? h('ul', { class: 'rg-clusters', 'data-testid': 'rg-clusters' }, ...items)
+        : h(
+            'p',
+            { class: 'rg-empty', 'data-testid': 'rg-clusters' },
+            'No cluster is running. Run ray.init() (or %ray_init) in a notebook, or start one here.'
+          )
+    ];
+  }
+
+  private _renderWatched(): Node[] {
+    const w = this._watched;
+    let heading: string;
+    if (this._picked && w && w.id === this._picked) {
+      heading = 'Picked cluster';
+    } else if (w) {
+      heading = `Cluster of ${this._kernelLabel ?? 'this notebook'}`;
+    } else {
+      heading = 'Cluster';
+    }
+    const follow =
+      this._picked &&
+      h('button', { class: 'jp-mod-styled rg-follow', title: 'Watch the cluster of the notebook in front' }, 'Follow notebook');
+    if (follow) {
+      follow.addEventListener('click', () => this.pick(null));
+    }
+    const top = h(
+      'div',
+      { class: 'rg-section-head' },
+      h('h3', { class: 'rg-section-title' }, heading),
+      h('span', { class: 'rg-spacer' }),
+      follow
+    );
+    if (!w) {
+      return [
+        top,
+        h('p', { class: 'rg-empty', 'data-testid': 'rg-watch-reason' }, this._watchReason || 'Open a notebook.')
+      ];
+    }
+    const tasks = [...w.tasks.values()];
+    const dag = buildDag(tasks, { perRow: 10 });
+    return [
+      top,
+      h('div', { class: 'rg-watched-id', 'data-testid': 'rg-watched-id' }, w.id),
+      h('h4', { class: 'rg-sub-title' }, 'Tasks'),
+      this._renderDagSummary(dag),
+      this._renderDag(dag),
+      h('h4', { class: 'rg-sub-title' }, 'Object store'),
+      this._renderStore(w.objects),
+      h('h4', { class: 'rg-sub-title' }, `Actors (${w.actors.length})`),
+      this._renderActors(w.actors)
+    ];
+  }
+
+  private _renderDagSummary(dag: IDag): HTMLElement {
+    const parts = CATEGORIES.filter(c => dag.counts[c] > 0).map(c =>
+      h(
+        'span',
+        { class: `rg-legend rg-state-${c}`, 'data-state': c },
+        h('span', { class: 'rg-swatch' }),
+        `${dag.counts[c]} ${CATEGORY_LABELS[c]}`
+      )
+    );
+    return h(
+      'div',
+      { class: 'rg-dag-summary', 'data-testid': 'rg-dag-summary' },
+      `${dag.totalTasks} task${dag.totalTasks === 1 ? '' : 's'}` +
+        (dag.grouped ? ' (grouped by function)' : '') +
+        (parts.length ? ': ' : ''),
+      ...parts
+    );
+  }
+
+  private _renderDag(dag: IDag): HTMLElement {
+    const box = h('div', { class: 'rg-dag', 'data-testid': 'rg-dag' });
+    if (!dag.nodes.length) {
+      box.append(h('p', { class: 'rg-empty' }, 'No tasks yet.'));
+      return box;
+    }
+    const grouped = dag.grouped;
+    const labelRoom = grouped ? 150 : 0;
+    const width = dag.width + labelRoom;
+    const root = svg('svg', {
+      width,
+      height: dag.height,
+      viewBox: `0 0 ${width} ${dag.height}`,
+      role: 'img',
+      'aria-label': `task graph of ${dag.totalTasks} tasks`
+    });
+    const pos = new Map(dag.nodes.map(n => [n.id, n]));
+    for (const e of dag.edges) {
+      const a = pos.get(e.from)!;
+      const b = pos.get(e.to)!;
+      if (a === b) {
+        continue;
+      }
+      const line = svg('line', {
+        x1: a.x,
+        y1: a.y,
+        x2: b.x,
+        y2: b.y,
+        class: 'rg-dag-edge',
+        'stroke-width': Math.min(4, 1 + Math.log10(e.count))
+      });
+      root.append(line);
+    }
+    for (const n of dag.nodes) {
+      const g = svg('g', {
+        class: `rg-dag-node rg-state-${n.category}`,
+        'data-name': n.label,
+        'data-state': n.category,
+        transform: `translate(${n.x},${n.y})`
+      });
+      const title = svg('title', {});
+      if (grouped) {
+        const counts = CATEGORIES.filter(c => n.counts[c])
+          .map(c => `${n.counts[c]} ${CATEGORY_LABELS[c]}`)
+          .join(', ');
+        title.textContent = `${n.label}: ${counts}`;
+        g.append(svg('rect', { x: -7, y: -7, width: 14, height: 14, rx: 3, class: 'rg-dag-shape' }));
+        const text = svg('text', { x: 11, y: 4, class: 'rg-dag-label' });
+        text.textContent = n.label;
+        g.append(text);
+      } else {
+        const task = this._watched?.tasks.get(n.id);
+        title.textContent =
+          `${n.label} (${task?.state ?? n.category})\n${n.id}` +
+          (task?.error ? `\n${task.error}` : '');
+        g.append(svg('circle', { r: 7, class: 'rg-dag-shape' }));
+      }
+      g.prepend(title);
+      root.append(g);
+    }
+    box.append(root);
+    return box;
+  }
+
+  private _renderStore(objects: IObjectTable | null): HTMLElement {
+    if (!objects) {
+      return h('p', { class: 'rg-empty' }, 'Loading…');
+    }
+    const ratio = fillRatio(objects.used, objects.capacity);
+    const bar = h(
+      'div',
+      {
+        class: 'rg-fill',
+        'data-testid': 'rg-store-fill',
+        role: 'progressbar',
+        'aria-valuemin': 0,
+        'aria-valuemax': 100,
+        'aria-valuenow': Math.round(ratio * 100)
+      },
+      h('div', { class: 'rg-fill-bar', style: `width: ${(ratio * 100).toFixed(1)}%` })
+    );
+    const caption = h(
+      'div',
+      { class: 'rg-fill-caption' },
+      `${objects.count} object${objects.count === 1 ? '' : 's'} · ${formatBytes(objects.used)} of ` +
+        `${formatBytes(objects.capacity)} (${(ratio * 100).toFixed(1)}%)` +
+        (objects.spilled_bytes ? ` · ${formatBytes(objects.spilled_bytes)} spilled` : '')
+    );
+    const rows = objects.rows.slice(0, MAX_OBJECT_ROWS).map(o =>
+      h(
+        'tr',
+        { 'data-object-id': o.id },
+        h('td', { title: o.id }, shortId(o.id, 14)),
+        h('td', { class: 'rg-num' }, formatBytes(o.size)),
+        h('td', {}, o.spilled ? 'spilled' : o.where),
+        h(
+          'td',
+          {
+            class: 'rg-num',
+            title: `held by: ${o.holders.join(', ') || 'no process'}; pinned by ${o.pins} pending task(s)`
+          },
+          String(o.refs)
+        )
+      )
+    );
+    const more =
+      objects.count > rows.length &&
+      h('p', { class: 'rg-more' }, `… and ${objects.count - rows.length} smaller objects`);
+    return h(
+      'div',
+      { class: 'rg-store', 'data-testid': 'rg-store' },
+      bar,
+      caption,
+      rows.length
+        ? h(
+            'table',
+            { class: 'rg-table' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'object'), h('th', {}, 'size'), h('th', {}, 'where'), h('th', {}, 'refs'))),
+            h('tbody', {}, ...rows)
+          )
+        : h('p', { class: 'rg-empty' }, 'The store is empty.'),
+      more
+    );
+  }
+
+  private _renderActors(actors: IActorRow[]): HTMLElement {
+    if (!actors.length) {
+      return h('p', { class: 'rg-empty', 'data-testid': 'rg-actors' }, 'No actors.');
+    }
+    const rows = actors.map(a =>
+      h(
+        'tr',
+        { 'data-actor-id': a.id, title: a.death_cause ?? a.id },
+        h('td', {}, a.name ? `${a.class_name} "${a.name}"` : a.class_name),
+        h('td', { class: `rg-actor-${a.state.toLowerCase()}` }, a.state),
+        h('td', { class: 'rg-num' }, String(a.calls_done)),
+        h('td', { class: 'rg-num' }, String(a.calls_queued))
+      )
+    );
+    return h(
+      'table',
+      { class: 'rg-table', 'data-testid': 'rg-actors' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'actor'), h('th', {}, 'state'), h('th', {}, 'done'), h('th', {}, 'queued'))),
+      h('tbody', {}, ...rows)
+    );
+  }
+
+  private _renderCourse(): Node[] {
+    const c = this._curriculum;
+    const title = h('h3', { class: 'rg-section-title' }, 'Course');
+    if (!c) {
+      return [title, h('p', { class: 'rg-empty' }, 'Loading…')];
+    }
+    if (!c.lessons.length) {
+      return [
+        title,
+        h(
+          'p',
+          { class: 'rg-empty', 'data-testid': 'rg-lessons' },
+          'No lessons here: the course notebooks (NN_name.ipynb) are looked for in the folder ' +
+            'JupyterLab was started in and its notebooks/ folder.'
+        )
+      ];
+    }
+    const course = summariseCourse(c.lessons, c.progress);
+    const items = course.lessons.map(s => {
+      const pct = s.total ? Math.round((100 * s.solved) / s.total) : 0;
+      const li = h(
+        'li',
+        {
+          class: `rg-lesson rg-lesson-${s.state}`,
+          'data-path': s.lesson.path,
+          title: s.lesson.error ?? `Open ${s.lesson.path}` + (s.next ? `\nnext exercise: ${s.next}` : '')
+        },
+        h('span', { class: 'rg-lesson-title' }, `${String(s.lesson.number).padStart(2, '0')} ${s.lesson.title}`),
+        h('span', { class: 'rg-spacer' }),
+        h(
+          'span',
+          { class: 'rg-lesson-progress' },
+          s.total ? `${s.solved}/${s.total}` : '',
+          s.total
+            ? h('span', { class: 'rg-mini-fill' }, h('span', { class: 'rg-mini-fill-bar', style: `width: ${pct}%` }))
+            : null
+        )
+      );
+      li.classList.toggle('rg-mod-current', s.lesson.stem === course.current);
+      li.addEventListener('click', () => this._options.openLesson(s.lesson.path));
+      return li;
+    });
+    const out: Node[] = [
+      title,
+      h(
+        'div',
+        { class: 'rg-course-summary', 'data-testid': 'rg-course-summary' },
+        `${course.solved} of ${course.total} exercises solved`
+      )
+    ];
+    if (c.progress_error) {
+      out.push(h('p', { class: 'rg-notice' }, c.progress_error));
+    }
+    out.push(h('ul', { class: 'rg-lessons', 'data-testid': 'rg-lessons' }, ...items));
+    return out;
+  }
+
+  private _options: IPanelOptions;
+  private _feed: Feed;
+  private _connected = false;
+  private _connection: HTMLElement;
+  private _cpus: HTMLInputElement;
+  private _notice = h('div', { class: 'rg-notice', 'data-testid': 'rg-notice', hidden: true });
+  private _noticeText = '';
+  private _clustersEl = h('section', { class: 'rg-section' });
+  private _watchedEl = h('section', { class: 'rg-section' });
+  private _courseEl = h('section', { class: 'rg-section' });
+  private _clusters: IClusterInfo[] = [];
+  private _curriculum: ICurriculum | null = null;
+  private _watched: IWatched | null = null;
+  private _watchReason = '';
+  private _kernelId: string | null = null;
+  private _kernelLabel: string | null = null;
+  private _picked: string | null = null;
+  private _frame = 0;
+}
+

@@ -1,0 +1,231 @@
+"""The panel in a real browser: Playwright (Python) driving Debian's chromium against JupyterLab.
+
+JupyterLab runs on 127.0.0.1 in a temporary root holding a notebook and two lessons. The test
+runs the notebook (a cluster and a small task graph), opens the rayground panel and checks that
+it found that notebook's cluster by itself and shows its tasks; then the course list, opening a
+lesson, and starting and stopping a cluster from the panel. Screenshots go to
+test-artifacts/lab/ (RAYGROUND_TEST_ARTIFACTS to change), which git ignores.
+
+Playwright cannot download its own browser here; it launches /usr/bin/chromium
+(RAYGROUND_CHROMIUM to change). Without chromium or playwright the test skips with the reason;
+CI installs both (scripts/setup.sh), so there it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _labhelpers import ARTIFACTS, Server, start_server, stop_server
+
+CHROMIUM = os.environ.get("RAYGROUND_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # CI containers run as root
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",  # no traffic beyond loopback
+    "--disable-component-update",
+    "--no-first-run",
+]
+TIMEOUT_MS = 60_000
+
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(
+        not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
+        reason=f"no chromium at {CHROMIUM} (apt-get install chromium; scripts/setup.sh does "
+        "it under CI)",
+    ),
+]
+
+NOTEBOOK_CELLS = [
+    "import rayground as ray\nray.init(num_cpus=2)",
+    "@ray.remote\n"
+    "def load(i):\n"
+    "    return i\n"
+    "\n"
+    "@ray.remote\n"
+    "def combine(a, b):\n"
+    "    return a + b\n"
+    "\n"
+    "parts = [load.remote(i) for i in range(4)]\n"
+    "left = combine.remote(parts[0], parts[1])\n"
+    "right = combine.remote(parts[2], parts[3])\n"
+    "total = combine.remote(left, right)\n"
+    "print('total =', ray.get(total))",
+]
+
+
+def _notebook(cells: list[dict]) -> str:
+    return json.dumps(
+        {
+            "cells": cells,
+            "metadata": {
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+
+
+def _code(src: str, **meta) -> dict:
+    return {
+        "cell_type": "code",
+        "metadata": meta,
+        "source": src,
+        "outputs": [],
+        "execution_count": None,
+        "id": os.urandom(4).hex(),
+    }
+
+
+def _md(src: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": src, "id": os.urandom(4).hex()}
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Server]:
+    labext = Path(sys.prefix) / "share/jupyter/labextensions/@rayground/lab/package.json"
+    assert labext.is_file(), (
+        f"the lab extension is not installed ({labext} missing): run bash scripts/setup.sh"
+    )
+    root = tmp_path / "root"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "demo.ipynb").write_text(_notebook([_code(c) for c in NOTEBOOK_CELLS]))
+    (root / "notebooks" / "00_welcome.ipynb").write_text(
+        _notebook([_md("# Welcome to rayground\n\nStart here.")])
+    )
+    (root / "notebooks" / "01_tasks.ipynb").write_text(
+        _notebook(
+            [
+                _md("# Remote functions"),
+                _code(
+                    "# your answer",
+                    tags=["exercise"],
+                    rayground={"exercise_id": "01_tasks:square"},
+                ),
+                _code("# more", tags=["exercise"], rayground={"exercise_id": "01_tasks:map"}),
+            ]
+        )
+    )
+    (tmp_path / "progress.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "exercises": {
+                    "01_tasks:square": {
+                        "status": "solved",
+                        "attempts": 1,
+                        "updated": "2026-11-23T10:00:00Z",
+                    }
+                },
+            }
+        )
+    )
+    server = start_server(tmp_path, app="lab")
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_panel_finds_the_notebooks_cluster_and_shows_its_tasks(lab: Server, browser) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    out = ARTIFACTS
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    try:
+        page.goto(f"{lab.url}/lab/tree/demo.ipynb?token={lab.token}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell")
+        # The kernel is connected once the status bar says so (the toolbar's indicator can
+        # read idle earlier, and a cell run before the kernel is attached is dropped).
+        expect(page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle"))).to_be_visible()
+
+        # Run the notebook as a learner would: the first cell, then the next (Shift+Enter).
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.keyboard.press("Escape")
+        for _ in NOTEBOOK_CELLS:
+            page.keyboard.press("Shift+Enter")
+        expect(page.locator(".jp-Notebook .jp-InputPrompt").first).to_contain_text("[1]")
+        page.wait_for_selector(".jp-OutputArea-output:has-text('total = 6')", timeout=90_000)
+
+        # The panel: open its side tab; it finds this notebook's cluster with no address.
+        page.locator(".jp-SideBar [data-id='rayground-panel']").click()
+        panel = page.locator("[data-testid='rg-panel']")
+        panel.wait_for()
+        mine = panel.locator(".rg-cluster.rg-mod-mine.rg-mod-watched")
+        mine.wait_for()
+        assert "this notebook" in mine.inner_text()
+        # The panel redraws its sections, so wait through locators (re-queried), not handles.
+        expect(mine.locator("[data-testid='rg-resources']")).to_contain_text("CPU 0/2 in use")
+        summary = panel.locator("[data-testid='rg-dag-summary']")
+        expect(summary).to_contain_text("7 tasks")
+        expect(summary).to_contain_text("7 finished")
+        dag = panel.locator("[data-testid='rg-dag']")
+        assert dag.locator(".rg-dag-node[data-name='load']").count() == 4
+        assert dag.locator(".rg-dag-node[data-name='combine']").count() == 3
+        assert dag.locator(".rg-dag-node[data-state='finished']").count() == 7
+        assert dag.locator(".rg-dag-edge").count() == 6  # 4 loads -> 2 combines -> 1 combine
+        assert panel.locator("[data-testid='rg-store-fill']").count() == 1
+        page.screenshot(path=str(out / "panel-dag.png"))
+        panel.screenshot(path=str(out / "panel-only.png"))
+
+        # The course: lessons with progress; a click opens the lesson.
+        lessons = panel.locator("[data-testid='rg-lessons'] .rg-lesson")
+        expect(lessons).to_have_count(2)
+        assert "Welcome to rayground" in lessons.nth(0).inner_text()
+        assert "1/2" in lessons.nth(1).inner_text()
+        assert (
+            "1 of 2 exercises solved"
+            in panel.locator("[data-testid='rg-course-summary']").inner_text()
+        )
+        lessons.nth(1).click()
+        page.wait_for_selector(".lm-TabBar-tab:has-text('01_tasks.ipynb')")
+        page.screenshot(path=str(out / "lesson-opened.png"))
+
+        # Start a cluster from the panel, then stop it.
+        before = panel.locator(".rg-cluster").count()
+        panel.locator("[data-testid='rg-cpus']").fill("1")
+        panel.locator("[data-testid='rg-start']").click()
+        started = panel.locator(".rg-cluster[data-kind='server']")
+        started.wait_for()
+        expect(started.locator("[data-testid='rg-resources']")).to_contain_text("CPU 0/1 in use")
+        assert panel.locator(".rg-cluster").count() == before + 1
+        page.screenshot(path=str(out / "panel-started-cluster.png"))
+        started.locator("[data-testid='rg-stop']").click()
+        started.wait_for(state="detached")
+        assert panel.locator(".rg-cluster").count() == before
+    except Exception:
+        page.screenshot(path=str(out / "failure.png"))
+        (out / "console.log").write_text("\n".join(console))
+        (out / "jupyter.log").write_text(lab.log())
+        raise
+    finally:
+        (out / "console.log").write_text("\n".join(console))
+        context.close()
