@@ -21,6 +21,7 @@ import datetime
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -375,10 +376,7 @@ def _stop(args: argparse.Namespace) -> int:
             _kill(workers)
             _wait_gone(workers, 5.0)
         lifetime.sweep_stale_sessions()
-        with contextlib.suppress(OSError):
-            import shutil
-
-            shutil.rmtree(lifetime.shm_dir_for(session.session_dir), ignore_errors=True)
+        shutil.rmtree(lifetime.shm_dir_for(session.session_dir), ignore_errors=True)
         tcp = (session.tcp_address or session.address).replace("tcp://", "")
         print(f"{how.capitalize()} the rayground cluster at {tcp} (head pid {session.pid}).")
     return 0
@@ -394,7 +392,9 @@ def _worker_pids(session: Any) -> list[int]:
     except (OSError, ConnectionError):
         return []
     try:
-        return [int(w["pid"]) for w in client.request("list_workers", timeout=3.0)]
+        rows = client.request("list_workers", timeout=3.0)
+        # Only this machine's: a worker of a node elsewhere has a pid that means nothing here.
+        return [int(w["pid"]) for w in rows if w.get("node_id") == session.node_id]
     except Exception:
         return []
     finally:

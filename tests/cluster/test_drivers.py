@@ -200,3 +200,53 @@ print("OK", k)
                 p.wait(timeout=10)
     for k, (out, err) in enumerate(outs):
         assert f"OK {k}" in out, err
+
+
+def test_gcs_address_of_a_private_cluster_lets_a_second_driver_in(tmp_path):
+    """A cluster started by init() (no TCP port) still has an address a second driver on this
+    machine can use: its Unix socket, with the token read from the session."""
+    import subprocess
+    import sys
+
+    from _cluster import child_env, run_driver
+
+    owner = tmp_path / "owner.py"
+    owner.write_text(
+        """
+import sys
+import rayground as ray
+ray.init(num_cpus=1, namespace="shared")
+a = ray.remote(type("Box", (), {"get": lambda self: 42})).options(name="box").remote()
+print(ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.readline()
+"""
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(owner)],
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        address = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        assert address.startswith("ipc://"), proc.stderr.read()  # type: ignore[union-attr]
+        second = run_driver(
+            tmp_path,
+            """
+import sys
+import rayground as ray
+ray.init(address=sys.argv[1], namespace="shared")
+print("BOX", ray.get(ray.get_actor("box").get.remote()))
+""",
+            address,
+        )
+        assert "BOX 42" in second.stdout, second.stderr[-2000:]
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

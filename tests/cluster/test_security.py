@@ -140,6 +140,31 @@ def test_a_silent_connection_does_not_block_others(standalone):
         partial.close()
 
 
+def test_a_connection_that_never_authenticates_is_refused(short_root):
+    """Silent connections are closed after RAYGROUND_HELLO_TIMEOUT, logged in one line each, so
+    they cannot pile up until the head runs out of file descriptors."""
+    env = {"RAYGROUND_TMPDIR": short_root, "RAYGROUND_HELLO_TIMEOUT": "1"}
+    cluster = start_standalone("--num-cpus", "1", "--object-store-memory", "64MB", **env)
+    try:
+        before = len(_log_lines(cluster))
+        socks = [_connect(cluster) for _ in range(3)]
+        try:
+            socks[2].sendall(_LEN.pack(100) + b"RGH1")  # starts a HELLO, never finishes it
+            started = time.monotonic()
+            assert all(_closed_by_peer(s, timeout=10) for s in socks)
+            assert time.monotonic() - started < 8
+        finally:
+            for s in socks:
+                s.close()
+        wait_until(lambda: len(_log_lines(cluster)) >= before + 3, timeout=5)
+        new = _log_lines(cluster)[before:]
+        assert len(new) == 3 and all("no HELLO within 1 s" in line for line in new), new
+        assert cli("status", **env).returncode == 0  # real clients are unaffected
+    finally:
+        assert cli("stop", **env).returncode == 0
+        wait_until(lambda: not process_alive(cluster.head_pid), timeout=15)
+
+
 def _random_value(rng: random.Random, depth: int = 0) -> object:
     choice = rng.randrange(12 if depth < 3 else 7)
     if choice == 0:
@@ -356,3 +381,57 @@ def _listening_addresses(pid: int) -> list[tuple[str, int]]:
                 )
             found.append((ip, int(hex_port, 16)))
     return found
+
+
+@pytest.mark.parametrize("kind", ["s-relative", "s-absolute", "f-outside"])
+def test_descs_cannot_name_files_outside_the_session(standalone, tmp_path, kind):
+    """An authenticated peer cannot make the head recycle or unlink a file it names: a desc may
+    only point into the session's own shared-memory and spill directories. (Every desc here
+    names a file of the test's own: were the check missing, that file is what would go.)"""
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    shm_dir = f"/dev/shm/rayground-{os.path.basename(standalone.session_dir)}"
+    desc = {
+        "s-relative": ("s", os.path.relpath(victim, shm_dir), 5),  # climbs out of the shm dir
+        "s-absolute": ("s", str(victim), 5),
+        "f-outside": ("f", str(victim), 5),  # a "spilled" file outside the spill directory
+    }[kind]
+    sock = _connect(standalone)
+    try:
+        _send(sock, _hello(standalone.token.encode(), {"role": "driver", "client_id": "c-evil"}))
+        # Store the object, then drop the only reference: a freed object's file is removed.
+        _send(sock, pickle.dumps([("put", "o-evil", desc, []), ("decref", ["o-evil"])]))
+        _send(sock, pickle.dumps([("goodbye",)]))
+        assert _closed_by_peer(sock)
+    finally:
+        sock.close()
+    assert victim.read_text() == "keep me"
+    assert process_alive(standalone.head_pid)
+    assert cli("status").returncode == 0
+
+
+def test_message_checks_pass_real_messages_and_stop_malformed_ones():
+    ok = [
+        ("submit", {"task_id": "t1", "returns": ["t1.0"], "args": ("i", b"x"), "deps": []}),
+        ("put", "o1", ("s", "o1", 200_000), []),
+        ("done", "t1", [("i", b"1")], [[]]),
+        ("want", ["o1"], False),
+        ("goodbye",),
+        ("some_future_kind", 1, 2, 3),  # unknown kinds pass (compatibility rule)
+    ]
+    for msg in ok:
+        assert protocol.message_problem(msg) is None, msg
+    bad = [
+        ("submit", {"task_id": "t1"}),  # no returns
+        ("submit", {"task_id": "t1", "returns": [1]}),
+        ("put", "o1", ("s", "../x", 10), []),
+        ("put", "o1", ("f", "/somewhere/else", 10), []),
+        ("put", "o1", True, []),
+        ("done", "t1", [("q",)], [[]]),
+        ("incref", "o1"),  # a str, not a list of ids
+        ("cancel",),
+        (7, "kind is not a str"),
+        ["submit"],
+    ]
+    for msg in bad:
+        assert protocol.message_problem(msg) is not None, msg

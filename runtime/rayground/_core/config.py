@@ -7,6 +7,7 @@ Environment variables (all optional):
     RAYGROUND_TASK_HISTORY      finished tasks kept for the state API (default 100,000)
     RAYGROUND_EVENT_BUFFER      events kept for subscribers that fall behind (default 200,000)
     RAYGROUND_SPILL_LIMIT       bytes the store may spill to disk (default 0: what the disk holds)
+    RAYGROUND_HELLO_TIMEOUT     seconds a new connection has to authenticate (default 10)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ INLINE_MAX = _int_env("RAYGROUND_INLINE_MAX", 100 * 1024)
 TASK_HISTORY = _int_env("RAYGROUND_TASK_HISTORY", 100_000)
 EVENT_BUFFER = _int_env("RAYGROUND_EVENT_BUFFER", 200_000)
 SPILL_LIMIT = _int_env("RAYGROUND_SPILL_LIMIT", 0)
+HELLO_TIMEOUT = float(os.environ.get("RAYGROUND_HELLO_TIMEOUT") or 10.0)
 
 # The largest frame the head accepts. Data above INLINE_MAX never travels in frames, so this bounds
 # what a confused or hostile peer can make the head allocate.

@@ -82,6 +82,7 @@ class Head:
         self.token = read_token_file(os.path.join(self.session_dir, "token"))
         self.node_id = ids.random_hex(14)
         self.node_ip = args.node_ip_address
+        self._unauthenticated: collections.deque[tuple[float, Conn]] = collections.deque()
         self.sel = selectors.DefaultSelector()
         self.endpoints: list[str] = []
         wanted = [f"ipc://{os.path.join(self.session_dir, 'head.sock')}"]
@@ -200,6 +201,7 @@ class Head:
                 next_tick = now + 0.05
                 self._push_events()
                 self.tasks.periodic(now)
+                self._expire_hellos(now)
             self._flush_outbox()
         self.shutdown()
 
@@ -217,7 +219,18 @@ class Head:
             sock.setblocking(False)
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.sel.register(sock, selectors.EVENT_READ, Conn(sock))
+            conn = Conn(sock)
+            self.sel.register(sock, selectors.EVENT_READ, conn)
+            self._unauthenticated.append((time.monotonic() + config.HELLO_TIMEOUT, conn))
+
+    def _expire_hellos(self, now: float) -> None:
+        # Security: a connection that does not authenticate in time is refused, so silent
+        # connections cannot pile up until the head runs out of descriptors.
+        pending = self._unauthenticated
+        while pending and pending[0][0] <= now:
+            _, conn = pending.popleft()
+            if conn.peer is None and conn.sock.fileno() >= 0:
+                self._close_conn(conn, f"no HELLO within {config.HELLO_TIMEOUT:g} s")
 
     def _read(self, conn: Conn) -> None:
         try:

@@ -116,13 +116,21 @@ COPIED = "copied"  # client -> head: (COPIED, oid) this node now holds a copy of
 # The head checks the shape of every message from a peer before acting on it: a malformed message
 # (wrong arity, wrong field types, a desc naming a path outside the session) is dropped with one
 # log line, so nothing malformed is ever stored in the head's tables, where it could fail later
-# far from its cause. The checks are isinstance tests only, cheap next to the unpickling.
+# far from its cause. The checks are type tests in plain loops: measured here, checking a submit
+# costs about half as much as unpickling it.
 
-_NUMBER = (int, float)
+_SEQ = (list, tuple)
+_SPEC_STRS = ("name", "fn_id", "actor_id", "job_id", "parent_task_id", "namespace", "handle_id")
+_SPEC_INTS = ("max_retries", "max_restarts", "max_task_retries")
 
 
 def _is_ids(value: Any) -> bool:
-    return isinstance(value, list | tuple) and all(type(v) is str for v in value)
+    if type(value) not in _SEQ:
+        return False
+    for v in value:  # noqa: SIM110 (a loop is ~3x cheaper than all(<genexpr>) here)
+        if type(v) is not str:
+            return False
+    return True
 
 
 def _is_name(value: Any) -> bool:
@@ -144,49 +152,50 @@ def is_desc(desc: Any) -> bool:
     if type(desc) is not tuple or not desc:
         return False
     kind = desc[0]
-    if kind in ("i", "e"):
-        return len(desc) >= 2 and isinstance(desc[1], bytes)
+    if kind == "i" or kind == "e":
+        return len(desc) >= 2 and type(desc[1]) is bytes
     if kind == "s":
         return len(desc) >= 3 and _is_name(desc[1]) and type(desc[2]) is int and desc[2] >= 0
     if kind == "f":
-        return (
-            len(desc) >= 3
-            and type(desc[1]) is str
-            and bool(_FILE_DIR)
-            and desc[1].rpartition("/")[0] == _FILE_DIR[0]
-            and _is_name(desc[1].rpartition("/")[2])
-            and type(desc[2]) is int
-        )
+        if len(desc) < 3 or type(desc[1]) is not str or type(desc[2]) is not int:
+            return False
+        directory, _, name = desc[1].rpartition("/")
+        return bool(_FILE_DIR) and directory == _FILE_DIR[0] and _is_name(name)
     return False
 
 
 def _is_resources(value: Any) -> bool:
-    return value is None or (
-        isinstance(value, dict)
-        and all(type(k) is str and isinstance(v, _NUMBER) and v >= 0 for k, v in value.items())
-    )
+    if value is None:
+        return True
+    if type(value) is not dict:
+        return False
+    for k, v in value.items():
+        if type(k) is not str or type(v) not in (int, float) or not v >= 0:
+            return False
+    return True
 
 
 def _is_spec(spec: Any, id_key: str) -> bool:
-    if not isinstance(spec, dict) or type(spec.get(id_key)) is not str:
+    if type(spec) is not dict or type(spec.get(id_key)) is not str:
         return False
     get = spec.get
+    for key in ("returns", "deps", "contained"):
+        v = get(key)
+        if v is not None and not _is_ids(v):
+            return False
+    for key in _SPEC_STRS:
+        v = get(key)
+        if v is not None and type(v) is not str:
+            return False
+    for key in _SPEC_INTS:
+        v = get(key)
+        if v is not None and type(v) is not int:
+            return False
+    args, blob = get("args"), get("fn_blob")
     return (
-        _is_ids(get("returns", ()))
-        and _is_ids(get("deps", ()))
-        and _is_ids(get("contained", ()))
-        and _is_resources(get("resources"))
-        and (get("args") is None or is_desc(get("args")))
-        and all(
-            get(k) is None or type(get(k)) is str
-            for k in ("name", "fn_id", "actor_id", "job_id", "parent_task_id", "namespace")
-        )
-        and all(
-            get(k) is None or type(get(k)) is int
-            for k in ("max_retries", "max_restarts", "max_task_retries")
-        )
-        and (get("fn_blob") is None or isinstance(get("fn_blob"), bytes))
-        and (get("handle_id") is None or type(get("handle_id")) is str)
+        _is_resources(get("resources"))
+        and (args is None or is_desc(args))
+        and (blob is None or type(blob) is bytes)
     )
 
 
@@ -207,16 +216,34 @@ def _dict(v: Any) -> bool:
 
 
 def _descs(v: Any) -> bool:
-    return isinstance(v, list | tuple) and all(is_desc(d) for d in v)
+    if type(v) not in _SEQ:
+        return False
+    for d in v:  # noqa: SIM110 (hot path, see _is_ids)
+        if not is_desc(d):
+            return False
+    return True
 
 
 def _ids_lists(v: Any) -> bool:
-    return isinstance(v, list | tuple) and all(_is_ids(ids) for ids in v)
+    if type(v) not in _SEQ:
+        return False
+    for ids in v:  # noqa: SIM110 (hot path, see _is_ids)
+        if not _is_ids(ids):
+            return False
+    return True
+
+
+def _submit(spec: Any) -> bool:
+    return _is_spec(spec, "task_id") and "returns" in spec
+
+
+def _actor_spec(spec: Any) -> bool:
+    return _is_spec(spec, "actor_id")
 
 
 # kind -> a check for each leading field (extra trailing fields are allowed: compatibility rule)
 _FIELDS: dict[str, tuple] = {
-    SUBMIT: (lambda s: _is_spec(s, "task_id") and "returns" in s,),
+    SUBMIT: (_submit,),
     PUT: (_str, is_desc, _is_ids),
     INCREF: (_is_ids,),
     DECREF: (_is_ids,),
@@ -227,7 +254,7 @@ _FIELDS: dict[str, tuple] = {
     FAILED: (_str, is_desc, _any, _any),
     GEN_ITEM: (_str, _int, is_desc, _is_ids),
     CANCEL: (_str, _any, _any),
-    CREATE_ACTOR: (lambda s: _is_spec(s, "actor_id"),),
+    CREATE_ACTOR: (_actor_spec,),
     KILL_ACTOR: (_str, _any),
     ACTOR_EXIT: (_str,),
     REQUEST: (_any, _str, _dict),
@@ -247,9 +274,11 @@ def message_problem(msg: Any) -> str | None:
     checks = _FIELDS.get(msg[0])
     if checks is None:
         return None  # unknown kinds are ignored by the dispatcher (compatibility rule)
-    if len(msg) - 1 < len(checks):
+    if len(msg) <= len(checks):
         return f"{msg[0]!r} needs {len(checks)} fields, got {len(msg) - 1}"
-    for i, check in enumerate(checks, start=1):
+    i = 1
+    for check in checks:
         if not check(msg[i]):
             return f"field {i} of {msg[0]!r} has the wrong type or value"
+        i += 1
     return None
