@@ -83,7 +83,9 @@ def test_objects_and_actors(k: Kernel) -> None:
 def test_timeline_text_and_png(k: Kernel) -> None:
     res = k.run("%ray_timeline --static")
     assert re.fullmatch(
-        r"timeline: 5 task\(s\) over \d+\.\d\d s: combine x1, fetch x2, process x2", res.text
+        r"timeline: 8 task\(s\) over \d+\.\d\d s: "
+        r"Counter\.incr x3, combine x1, fetch x2, process x2",
+        res.text,
     )
     png = k.value("bytes(views.TimelineLive(session.current()).image.value[:8])")
     assert png == b"\x89PNG\r\n\x1a\n"

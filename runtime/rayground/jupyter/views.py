@@ -25,6 +25,7 @@ MIN_INTERVAL = 0.25  # seconds between two refreshes of one view
 POLL_INTERVAL = 1.0  # Ray (no event stream): seconds between polls
 IDLE_POLL = 5.0  # rayground: re-read this often even without events (store use, workers)
 KEEP_LIVE = 3
+MAX_SHARE_FACTOR = 4  # wait at least this many times a refresh's duration before the next
 
 _views: dict[str, list[LiveView]] = {}
 last_static: LiveView | None = None  # the newest view shown with --static
@@ -99,20 +100,25 @@ class LiveView:
 
     def _loop(self) -> None:
         last = time.monotonic()
+        gap = MIN_INTERVAL
         poll = POLL_INTERVAL if self.backend.name != "rayground" else IDLE_POLL
         while not self._stopped.is_set():
             self._wake.wait(poll)
             if self._stopped.is_set():
                 return
-            wait = MIN_INTERVAL - (time.monotonic() - last)
+            wait = gap - (time.monotonic() - last)
             if wait > 0:
                 time.sleep(wait)  # gather a burst of events into one refresh
             self._wake.clear()
             if not self.backend.connected():
                 self.stop("The cluster stopped; this view shows its last state.")
                 return
+            began = time.monotonic()
             self.refresh()
             last = time.monotonic()
+            # A refresh holds the GIL the kernel's own threads need: keep it to a fifth of the
+            # time, so a big DAG refreshes less often instead of slowing the work it shows.
+            gap = max(MIN_INTERVAL, MAX_SHARE_FACTOR * (last - began))
 
     def refresh(self) -> None:
         try:
@@ -143,6 +149,15 @@ class LiveView:
     def box(self, *children: w.Widget) -> w.VBox:
         self.note = w.HTML("")
         return w.VBox([*children, self.note])
+
+
+def task_rows(backend: Backend) -> list[dict[str, Any]]:
+    """All task rows: on rayground from the event-fed model (no table read per refresh)."""
+    if backend.name == "rayground":
+        from .model import model
+
+        return model.tasks(backend)
+    return backend.tasks()
 
 
 def last(kind: str) -> LiveView | None:
@@ -204,7 +219,7 @@ class DagLive(LiveView):
         return self.box(self.header, w.HTML(dag.legend_html() + limits), self.picture)
 
     def snapshot(self) -> Any:
-        return dag.build(self.backend.tasks(self.limit))
+        return dag.build(task_rows(self.backend)[-self.limit :])
 
     def render(self, graph: dag.Graph) -> None:
         mode = "grouped by function" if graph.grouped else "one node per task"
@@ -449,7 +464,7 @@ class TimelineLive(LiveView):
         return self.box(self.header, self.image)
 
     def snapshot(self) -> Any:
-        rows = [r for r in self.backend.tasks() if r.get("type") != "ACTOR_CREATION_TASK"]
+        rows = [r for r in task_rows(self.backend) if r.get("type") != "ACTOR_CREATION_TASK"]
         return rows, time.time()
 
     def render(self, data: Any) -> None:
