@@ -201,7 +201,7 @@ class Run:
 
     # -- hooks (driver threads / the client's I/O thread)
     def _on_submit(self, spec: dict, args: tuple, kwargs: dict) -> None:
-        if threading.current_thread() is not self._main:
+        if threading.current_thread() is not self._main or spec.get("kind") == "actor_create":
             return  # other threads of the kernel (views) are not the learner's code
         large = []
         values = list(args) + list(kwargs.values())
