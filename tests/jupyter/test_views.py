@@ -73,6 +73,17 @@ def test_objects_and_actors(k: Kernel) -> None:
         lines[1],
     )
     assert "actor handle (keeps its actor alive)" in lines[2]
+    # The table's "show" button displays the value itself in the view.
+    k.comm_updates.clear()
+    k.run(
+        "import ipywidgets\nv = views.last_static\n"
+        "[c for c in v.table.children[0].children if isinstance(c, ipywidgets.Button)][0].click()"
+    )
+    k.pump(0.5)
+    shown = [o for _, st in k.comm_updates for o in st.get("outputs") or ()]
+    texts = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in shown)
+    assert "array([     0,      1,      2, ..., 199997, 199998, 199999]" in texts, shown
+    assert k.value("[r['owner_name'] for r in v.data[1]]") == ["this kernel", "this kernel"]
     actors = k.run("%ray_actors --static").text
     assert re.fullmatch(
         r"actors: 1 \(1 alive\)\n  Counter: ALIVE, pid=\d+, 3 call\(s\) done, 0 queued", actors

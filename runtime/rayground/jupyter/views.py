@@ -262,6 +262,8 @@ class ObjectsLive(LiveView):
         for row in rows[-MAX_OBJECT_ROWS:]:
             row["preview"], row["shape"], row["dtype"] = self._preview(row)
             row["held_by"] = self._held_by(row, names)
+            owner = row.get("owner")
+            row["owner_name"] = names.get(owner, "another process") if owner else ""
         return status, rows
 
     def _holder_names(self) -> dict[str, str]:
@@ -321,7 +323,7 @@ class ObjectsLive(LiveView):
             f"({frac:.0%}), {len(rows)} object(s)"
             + (f", {format_bytes(status.spilled)} spilled" if status.spilled else "")
         )
-        header = ["id", "type / preview", "shape", "dtype", "size", "where", "held by", ""]
+        header = ["id", "type / preview", "shape", "dtype", "size", "where", "owner", "held by", ""]
         cells: list[w.Widget] = [w.HTML(f"<b>{h}</b>") for h in header]
         for row in rows[-MAX_OBJECT_ROWS:]:
             button = w.Button(description="show", layout=w.Layout(width="60px"))
@@ -335,6 +337,7 @@ class ObjectsLive(LiveView):
                     w.HTML(html.escape(row.get("dtype", ""))),
                     w.HTML(format_bytes(row.get("object_size") or 0)),
                     w.HTML(html.escape(where)),
+                    w.HTML(html.escape(row.get("owner_name", ""))),
                     w.HTML(html.escape(row.get("held_by", ""))),
                     button,
                 ]
@@ -343,24 +346,24 @@ class ObjectsLive(LiveView):
             w.GridBox(
                 cells,
                 layout=w.Layout(
-                    grid_template_columns="90px 260px 90px 70px 80px 110px 220px 70px",
+                    grid_template_columns="90px 240px 90px 60px 80px 110px 120px 220px 60px",
                     grid_gap="2px 8px",
                 ),
             )
         ]
 
     def show_value(self, oid: str) -> None:
-        self.value_out.clear_output()
-        with self.value_out:
-            try:
-                value = self.backend.value(oid, timeout=5.0)
-            except Exception as exc:
-                print(f"{oid}: {type(exc).__name__}: {exc}")
-                return
-            from IPython.display import display
-
-            print(f"{oid}:")
-            display(value)
+        """The "show" button: the value itself, set as the Output widget's state (not captured
+        by the frontend), so it works from a click's callback and from any thread."""
+        out = self.value_out
+        out.outputs = ()
+        try:
+            value = self.backend.value(oid, timeout=5.0)
+        except Exception as exc:
+            out.append_stderr(f"{oid}: {type(exc).__name__}: {exc}\n")
+            return
+        out.append_stdout(f"{oid}:\n")
+        out.append_display_data(value)
 
     def text_of(self, data: Any) -> str:
         status, rows = data
