@@ -137,6 +137,8 @@ class ActorClass:
         fn_blob = client.export_function(fn_id, blob)
         if fn_blob is not None:
             spec["fn_blob"] = fn_blob
+        if observe.submit_hooks:
+            observe.submitted(spec, args, kwargs)
         # The handle's own ref exists before the head hears of the actor, so the head can count
         # this process as a holder of the handle from the start.
         reply = client.request("create_actor", {"spec": spec})

@@ -65,6 +65,19 @@ def test_nested_task_output_follows_its_root_cell(kernel: Kernel) -> None:
     assert "child speaking" in lines  # the returned value, printed by the cell
 
 
+def test_actor_output_goes_to_the_cell_that_made_or_called_it(kernel: Kernel) -> None:
+    k = kernel
+    k.run(
+        "@ray.remote\nclass Greeter:\n    def __init__(self):\n        print('greeter up')\n"
+        "    def hi(self):\n        print('hi there')\n        return 1"
+    )
+    made = k.run("g = Greeter.remote()\nray.get(g.hi.remote())")
+    called = k.run("ray.get(g.hi.remote())")
+    assert "greeter up" in made.stdout and "(Greeter pid=" in made.stdout
+    assert called.stdout.startswith("(Greeter pid=") and called.stdout.endswith(" hi there\n")
+    assert "greeter up" not in called.stdout
+
+
 def _worker_pids(k: Kernel) -> list[int]:
     return k.value("[w['pid'] for w in ray.util.state.list_workers()]")
 

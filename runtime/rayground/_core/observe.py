@@ -2,7 +2,9 @@
 output routing). The runtime calls them on its hot paths; with no hook installed that costs one
 truth test. Hooks run in the calling thread and must be quick and never raise.
 
-    submit_hooks: fn(spec, args, kwargs)   a task or actor call is about to be sent
+    submit_hooks: fn(spec, args, kwargs)   a task, actor call or actor creation is about to be
+                                           sent (spec["kind"]: "task" | "actor_call" |
+                                           "actor_create", which has no task_id)
     block_hooks:  fn(kind, start, end, oids)  the driver was blocked in get/wait ("get" | "wait")
                                               from start to end (time.time()), on these refs
 """

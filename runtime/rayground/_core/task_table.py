@@ -117,8 +117,18 @@ class TaskTable:
         parent = self.tasks.get(task.parent) if task.parent else None
         if parent is not None:
             parent.children.append(task.id)
-        # The parent lets a notebook show a nested task's output under its root's cell.
-        self._emit(task, "PENDING_ARGS_AVAIL", {"parent": task.parent} if task.parent else None)
+        # What a subscriber needs to draw the task without asking for its row (the notebook's
+        # live DAG, the lab panel), and the parent, to show a nested task's output in its cell.
+        self._emit(
+            task,
+            "PENDING_ARGS_AVAIL",
+            {
+                "name": task.name,
+                "deps": spec.get("deps") or [],
+                "parent": task.parent,
+                "actor_id": task.actor_id,
+            },
+        )
         for oid in spec.get("deps", ()):
             head.objects.pin(oid)
             obj = head.objects.get(oid)

@@ -201,7 +201,7 @@ class Run:
 
     # -- hooks (driver threads / the client's I/O thread)
     def _on_submit(self, spec: dict, args: tuple, kwargs: dict) -> None:
-        if threading.current_thread() is not self._main:
+        if threading.current_thread() is not self._main or spec.get("kind") == "actor_create":
             return  # other threads of the kernel (views) are not the learner's code
         large = []
         values = list(args) + list(kwargs.values())
@@ -270,7 +270,11 @@ class Run:
         """This run's tasks: submitted by this driver in the window, and their descendants."""
         if backend.name != "rayground":
             return self._settled_rows(backend, end)
-        return self._pick(backend.tasks(), backend, end)
+        from .model import model
+
+        # The stream told us about every task since before the run began (hub subscribed at
+        # __enter__), so no table read is needed unless events were lost.
+        return self._pick(model.tasks(backend, complete=False), backend, end)
 
     def _settled_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:
         """Ray reports task events about once a second: read until two reads agree."""

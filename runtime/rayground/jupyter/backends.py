@@ -214,6 +214,10 @@ class Backend:
     def connected(self) -> bool:
         raise NotImplementedError
 
+    def owns_cluster(self) -> bool:
+        """True if shutting down stops the cluster (this kernel started it)."""
+        return self.started_here
+
     # state
     def status(self) -> ClusterStatus:
         raise NotImplementedError
@@ -254,6 +258,9 @@ class RaygroundBackend(Backend):
 
         client = context.current_client(required=False)
         return client is not None and client.role == "driver" and client.alive
+
+    def owns_cluster(self) -> bool:
+        return getattr(self._client(), "owned_head", None) is not None
 
     def _client(self) -> Any:
         from .._core import context

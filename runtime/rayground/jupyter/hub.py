@@ -2,8 +2,9 @@
 
 The head keeps one position per connection, so two subscriptions on the driver's connection
 would move each other's position; the hub subscribes once (from "now") and fans batches out to
-the routing, the live views and the run analysis. Listeners run on the client's I/O thread: they
-must be quick and must not make requests (the reply would wait on that same thread).
+the task model (model.py), the routing, the live views and the run analysis. Listeners run on
+the client's I/O thread: they must be quick and must not make requests (the reply would wait on
+that same thread).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from .model import model
 
 Listener = Callable[[list[tuple], int], None]  # (events, lost)
 
@@ -25,6 +28,7 @@ def _on_batch(first_seq: int, events: list[tuple], lost: int) -> None:
     global last_seq
     if events:
         last_seq = events[-1][0]
+    model.on_events(events, lost)
     for fn in list(_listeners):
         try:
             fn(events, lost)
@@ -44,6 +48,7 @@ def _ensure_subscribed() -> bool:
         return True
     seq = client.request("status", timeout=10)["event_seq"]
     last_seq = seq
+    model.reset()  # a new cluster (or connection): its table is read again when needed
     client.subscribe(_on_batch, seq)
     _client = client
     return True

@@ -158,8 +158,11 @@ class RayMagics(Magics):
         """Stop the cluster this kernel started (or leave the one it joined)."""
         if line.strip():
             raise UsageError("%ray_shutdown takes no arguments")
-        if session.stop():
+        outcome = session.stop()
+        if outcome == "stopped":
             print("Cluster shut down.")
+        elif outcome == "left":
+            print("Disconnected; the cluster this kernel joined keeps running.")
         else:
             print("No cluster was running.")
 

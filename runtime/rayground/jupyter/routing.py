@@ -47,6 +47,7 @@ class CellRouter:
         self.current: CellRecord | None = None
         self.by_task: dict[str, CellRecord] = {}
         self.parent_of: dict[str, str] = {}
+        self.by_actor: dict[str, CellRecord] = {}
         self._held: list[tuple[float, tuple]] = []
         self._lock = threading.Lock()
         self._unsubscribe: Any = None
@@ -160,6 +161,11 @@ class CellRouter:
         cell = self.current
         if cell is None or threading.current_thread() is not self._main:
             return
+        if spec.get("kind") == "actor_create":
+            # Its __init__ runs as task "<actor id>-init<n>" (n = restarts): print there too.
+            with self._lock:
+                self.by_actor[spec["actor_id"]] = cell
+            return
         tid = spec["task_id"]
         with self._lock:
             cell.submitted[tid] = spec.get("name", "?")
@@ -184,6 +190,10 @@ class CellRouter:
         self._flush_held(force=False)
 
     def _cell_of(self, task_id: str | None) -> CellRecord | None:
+        if task_id is not None and "-init" in task_id:
+            actor_id, _, restarts = task_id.rpartition("-init")
+            if restarts.isdigit() and actor_id in self.by_actor:
+                return self.by_actor[actor_id]
         seen = 0
         while task_id is not None and seen < 64:
             cell = self.by_task.get(task_id)

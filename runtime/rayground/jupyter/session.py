@@ -71,8 +71,8 @@ def ensure(args: InitArgs) -> InitOutcome:
     return InitOutcome(backend, action, "")
 
 
-def stop() -> bool:
-    """Shut the cluster down (or disconnect from a joined one); False if none was running."""
+def stop() -> str | None:
+    """Shut the cluster down, or leave a joined one: "stopped", "left", or None if none ran."""
     global _current
     for callback in list(on_stop):
         try:
@@ -82,9 +82,10 @@ def stop() -> bool:
     backend = current(required=False)
     _current = None
     if backend is None:
-        return False
+        return None
+    owned = backend.owns_cluster()
     backend.shutdown()
-    return True
+    return "stopped" if owned else "left"
 
 
 class StatusView:

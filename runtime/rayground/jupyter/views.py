@@ -25,6 +25,7 @@ MIN_INTERVAL = 0.25  # seconds between two refreshes of one view
 POLL_INTERVAL = 1.0  # Ray (no event stream): seconds between polls
 IDLE_POLL = 5.0  # rayground: re-read this often even without events (store use, workers)
 KEEP_LIVE = 3
+MAX_SHARE_FACTOR = 4  # wait at least this many times a refresh's duration before the next
 
 _views: dict[str, list[LiveView]] = {}
 last_static: LiveView | None = None  # the newest view shown with --static
@@ -99,20 +100,25 @@ class LiveView:
 
     def _loop(self) -> None:
         last = time.monotonic()
+        gap = MIN_INTERVAL
         poll = POLL_INTERVAL if self.backend.name != "rayground" else IDLE_POLL
         while not self._stopped.is_set():
             self._wake.wait(poll)
             if self._stopped.is_set():
                 return
-            wait = MIN_INTERVAL - (time.monotonic() - last)
+            wait = gap - (time.monotonic() - last)
             if wait > 0:
                 time.sleep(wait)  # gather a burst of events into one refresh
             self._wake.clear()
             if not self.backend.connected():
                 self.stop("The cluster stopped; this view shows its last state.")
                 return
+            began = time.monotonic()
             self.refresh()
             last = time.monotonic()
+            # A refresh holds the GIL the kernel's own threads need: keep it to a fifth of the
+            # time, so a big DAG refreshes less often instead of slowing the work it shows.
+            gap = max(MIN_INTERVAL, MAX_SHARE_FACTOR * (last - began))
 
     def refresh(self) -> None:
         try:
@@ -143,6 +149,15 @@ class LiveView:
     def box(self, *children: w.Widget) -> w.VBox:
         self.note = w.HTML("")
         return w.VBox([*children, self.note])
+
+
+def task_rows(backend: Backend) -> list[dict[str, Any]]:
+    """All task rows: on rayground from the event-fed model (no table read per refresh)."""
+    if backend.name == "rayground":
+        from .model import model
+
+        return model.tasks(backend)
+    return backend.tasks()
 
 
 def last(kind: str) -> LiveView | None:
@@ -204,7 +219,7 @@ class DagLive(LiveView):
         return self.box(self.header, w.HTML(dag.legend_html() + limits), self.picture)
 
     def snapshot(self) -> Any:
-        return dag.build(self.backend.tasks(self.limit))
+        return dag.build(task_rows(self.backend)[-self.limit :])
 
     def render(self, graph: dag.Graph) -> None:
         mode = "grouped by function" if graph.grouped else "one node per task"
@@ -247,6 +262,8 @@ class ObjectsLive(LiveView):
         for row in rows[-MAX_OBJECT_ROWS:]:
             row["preview"], row["shape"], row["dtype"] = self._preview(row)
             row["held_by"] = self._held_by(row, names)
+            owner = row.get("owner")
+            row["owner_name"] = names.get(owner, "another process") if owner else ""
         return status, rows
 
     def _holder_names(self) -> dict[str, str]:
@@ -306,7 +323,7 @@ class ObjectsLive(LiveView):
             f"({frac:.0%}), {len(rows)} object(s)"
             + (f", {format_bytes(status.spilled)} spilled" if status.spilled else "")
         )
-        header = ["id", "type / preview", "shape", "dtype", "size", "where", "held by", ""]
+        header = ["id", "type / preview", "shape", "dtype", "size", "where", "owner", "held by", ""]
         cells: list[w.Widget] = [w.HTML(f"<b>{h}</b>") for h in header]
         for row in rows[-MAX_OBJECT_ROWS:]:
             button = w.Button(description="show", layout=w.Layout(width="60px"))
@@ -320,6 +337,7 @@ class ObjectsLive(LiveView):
                     w.HTML(html.escape(row.get("dtype", ""))),
                     w.HTML(format_bytes(row.get("object_size") or 0)),
                     w.HTML(html.escape(where)),
+                    w.HTML(html.escape(row.get("owner_name", ""))),
                     w.HTML(html.escape(row.get("held_by", ""))),
                     button,
                 ]
@@ -328,24 +346,24 @@ class ObjectsLive(LiveView):
             w.GridBox(
                 cells,
                 layout=w.Layout(
-                    grid_template_columns="90px 260px 90px 70px 80px 110px 220px 70px",
+                    grid_template_columns="90px 240px 90px 60px 80px 110px 120px 220px 60px",
                     grid_gap="2px 8px",
                 ),
             )
         ]
 
     def show_value(self, oid: str) -> None:
-        self.value_out.clear_output()
-        with self.value_out:
-            try:
-                value = self.backend.value(oid, timeout=5.0)
-            except Exception as exc:
-                print(f"{oid}: {type(exc).__name__}: {exc}")
-                return
-            from IPython.display import display
-
-            print(f"{oid}:")
-            display(value)
+        """The "show" button: the value itself, set as the Output widget's state (not captured
+        by the frontend), so it works from a click's callback and from any thread."""
+        out = self.value_out
+        out.outputs = ()
+        try:
+            value = self.backend.value(oid, timeout=5.0)
+        except Exception as exc:
+            out.append_stderr(f"{oid}: {type(exc).__name__}: {exc}\n")
+            return
+        out.append_stdout(f"{oid}:\n")
+        out.append_display_data(value)
 
     def text_of(self, data: Any) -> str:
         status, rows = data
@@ -449,7 +467,7 @@ class TimelineLive(LiveView):
         return self.box(self.header, self.image)
 
     def snapshot(self) -> Any:
-        rows = [r for r in self.backend.tasks() if r.get("type") != "ACTOR_CREATION_TASK"]
+        rows = [r for r in task_rows(self.backend) if r.get("type") != "ACTOR_CREATION_TASK"]
         return rows, time.time()
 
     def render(self, data: Any) -> None:
