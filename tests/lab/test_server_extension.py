@@ -101,6 +101,8 @@ def test_start_join_watch_and_stop_a_local_cluster(jupyter_server: Server) -> No
     )[0]
     assert listed["nodes"][0]["resources_total"]["CPU"] == 2.0
     assert listed["store_capacity"] > 0
+    status, one = jupyter_server.request("GET", f"/rayground/clusters/{cid}")
+    assert status == 200 and one["id"] == cid and one["pid"] == info["pid"]
 
     feed = FeedClient(jupyter_server)
     kernel = Kernel(jupyter_server)

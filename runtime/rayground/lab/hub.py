@@ -402,15 +402,16 @@ class Hub:
         if head is not None:
             await loop.run_in_executor(None, lifetime.stop_head, head.proc, head.shm_dir)
         else:
-            feed = self.feeds.get(cid)
-            with contextlib.suppress(Exception):
-                if feed is not None:
-                    await loop.run_in_executor(None, feed.request, "stop")
+            # A `rayground start` head, as `rayground stop` does it: SIGTERM makes the head stop
+            # its workers and remove its shared memory; SIGKILL only if it does not exit.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(session.pid, signal.SIGTERM)
             if not await self._wait_gone(session.pid, timeout):
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(session.pid, signal.SIGTERM)
+                    os.kill(session.pid, signal.SIGKILL)
                 if not await self._wait_gone(session.pid, 5.0):
                     raise ClusterError(500, f"the head (pid {session.pid}) did not stop")
+                await loop.run_in_executor(None, lifetime.sweep_stale_sessions)
         await self.poll()
 
     @staticmethod
