@@ -69,6 +69,19 @@ __all__ = [
 ]
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext rayground`: register the magics (%ray_init, views, %%ray_explain)."""
+    from .jupyter import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .jupyter import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def remote(*args: Any, **options: Any) -> Any:
     """Turn a function into a task or a class into an actor: `@remote` or `@remote(num_cpus=2)`."""
     if len(args) == 1 and not options and callable(args[0]):

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._core import api, context, ids
+from ._core import api, context, ids, observe
 from ._core.object_ref import ObjectRef
 from ._core.serialization import export_code
 from ._core.task_spec import ActorExit, encode_retry_exceptions, pack_args, submit
@@ -258,6 +258,8 @@ class ActorMethod:
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
             "parent_task_id": task_ctx.get("task_id"),
         }
+        if observe.submit_hooks:
+            observe.submitted(spec, args, kwargs)
         return submit(client, spec)
 
     def __repr__(self) -> str:

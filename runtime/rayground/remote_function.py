@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._core import api, context, ids
+from ._core import api, context, ids, observe
 from ._core.serialization import export_code
 from ._core.task_spec import encode_retry_exceptions, pack_args, submit
 from .options import TASK_OPTIONS, resources_from_options, validate_options
@@ -83,6 +83,8 @@ class RemoteFunction:
         fn_blob = client.export_function(fn_id, blob)
         if fn_blob is not None:
             spec["fn_blob"] = fn_blob
+        if observe.submit_hooks:
+            observe.submitted(spec, args, kwargs)
         return submit(client, spec)
 
     def __repr__(self) -> str:

@@ -10,12 +10,13 @@ import atexit
 import logging
 import os
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from .. import exceptions
-from . import config, context, lifetime, protocol, resources
+from . import config, context, lifetime, observe, protocol, resources
 from .client import ClusterConnectionError, CoreClient
 from .log_stream import print_lines
 from .object_ref import ObjectRef
@@ -183,28 +184,42 @@ def _gpu_names(count: float) -> list[str]:
 
 
 def _resolve_address(address: str) -> tuple[str, bytes, int | None]:
+    """(address to connect to, token, head pid if local) for "auto", "host:port" or "ipc://..."."""
+    # A standalone cluster (`rayground start`) first, as Ray's "auto"; then the newest other one.
+    sessions = sorted(lifetime.list_local_sessions(), key=lambda s: s.owner_pid is not None)
     if address == "auto":
-        found = lifetime.find_local_session()
-        if found is None:
-            raise ConnectionError(
-                "Could not find a running rayground cluster on this machine. Start one with "
-                "`rayground start --head`, or call init() without an address to start a "
-                "private one."
-            )
-        return found
+        for session in sessions:
+            try:
+                return session.address, session.read_token(), session.pid
+            except OSError:
+                continue
+        raise ConnectionError(
+            "Could not find a running rayground cluster on this machine. Start one with "
+            "`rayground start --head`, or call init() without an address to start a "
+            "private one."
+        )
     from .transport import normalize_address
 
-    token = os.environ.get("RAYGROUND_TOKEN", "").encode()
-    if not token:
-        found = lifetime.find_local_session()
-        if found is not None:
-            token = found[1]
+    target = normalize_address(address)
+    token = os.environ.get("RAYGROUND_TOKEN", "").strip().encode()
+    head_pid = None
+    # The token of the local session at that address, else of the one "auto" would pick.
+    local = [s for s in sessions if target in s.addresses] or sessions
+    for session in local:
+        try:
+            local_token = session.read_token()
+        except OSError:
+            continue
+        if target in session.addresses:
+            head_pid = session.pid
+        token = token or local_token
+        break
     if not token:
         raise ConnectionError(
             f"To join the cluster at {address}, set RAYGROUND_TOKEN to its token (the head "
             "prints where the token file is when it starts)."
         )
-    return normalize_address(address), token, None
+    return target, token, head_pid
 
 
 def _validate_resources(
@@ -374,7 +389,14 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
     if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
         raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
     client = connected_client()
-    values = client.get_values([r.hex() for r in refs], timeout, blocking=_is_worker(client))
+    if observe.block_hooks and not _is_worker(client):
+        start = time.time()
+        try:
+            values = client.get_values([r.hex() for r in refs], timeout, blocking=False)
+        finally:
+            observe.blocked("get", start, time.time(), [r.hex() for r in refs])
+    else:
+        values = client.get_values([r.hex() for r in refs], timeout, blocking=_is_worker(client))
     return values[0] if single else values
 
 
@@ -408,7 +430,10 @@ def wait(
         return [], []
     client = connected_client()
     oids = [r.hex() for r in refs]
+    start = time.time()
     ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client)))
+    if observe.block_hooks and not _is_worker(client):
+        observe.blocked("wait", start, time.time(), oids)
     # As in Ray: among the refs that are ready, the first `num_returns` in the order given.
     ready = [r for r in refs if r.hex() in ready_ids][:num_returns]
     chosen = {r.hex() for r in ready}

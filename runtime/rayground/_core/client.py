@@ -101,6 +101,7 @@ class CoreClient:
         self._closed = False
         self._dead_reason: str | None = None
         self._exported_fns: set[str] = set()
+        self._store_room = 0  # bytes of shared memory the head last said were free (see store)
 
         hello = dict(info or {})
         hello.update(role=role, pid=os.getpid(), client_id=self.client_id)
@@ -112,6 +113,7 @@ class CoreClient:
                 f"No rayground cluster is listening at {address} ({exc}). Check the address and "
                 "that the cluster is running (`rayground status`)."
             ) from None
+        self._token = token  # also proves who we are to other nodes' object servers
         self._conn.send(protocol.hello_frame(token, hello))
         first = self._conn.recv_one(connect_timeout)
         welcome = protocol.loads(first) if first is not None else None
@@ -247,19 +249,45 @@ class CoreClient:
         size = obj.total_size
         if size <= self.session["inline_max"]:
             return ("i", obj.to_bytes())
+        if size > self._store_room:
+            # Ask the head for room (it spills to disk if it must) only when the room it last
+            # reported is used up: one round trip per store-full of writes, not one per object.
+            # Raises ObjectStoreFullError when memory and the spill disk are both full.
+            room = self.request("make_room", {"bytes": size}, timeout=60)
+            if isinstance(room, str):  # memory is full of objects in use: write it to disk
+                return self._store_on_disk(os.path.join(room, oid), obj)
+            self._store_room = int(room)
+        self._store_room -= size
         path = object_store.segment_path(self.session["shm_dir"], oid)
         try:
             object_store.write_segment(path, obj)
         except object_store.StoreFullError:
-            reply = self.request("make_room", {"bytes": size}, timeout=60)
-            if not reply:
+            # /dev/shm itself is full (smaller than object_store_memory): spill and retry once.
+            self._store_room = int(self.request("make_room", {"bytes": 2 * size}, timeout=60))
+            try:
+                object_store.write_segment(path, obj)
+            except object_store.StoreFullError:
+                shm = os.statvfs(os.path.dirname(path))
                 raise exceptions.ObjectStoreFullError(
-                    f"Cannot store an object of {size / 1e6:.1f} MB: shared memory and the spill "
-                    "directory are full. Free references (del refs), or start the cluster with "
-                    "a larger object_store_memory."
+                    f"Out of shared memory: an object of {size / 1e6:.1f} MB was asked for, but "
+                    f"{os.path.dirname(os.path.dirname(path))} has only "
+                    f"{shm.f_bavail * shm.f_frsize / 1e6:.1f} MB free. Free references, or "
+                    "start the cluster with a smaller object_store_memory so it spills sooner."
                 ) from None
-            object_store.write_segment(path, obj)
         return ("s", oid, size)
+
+    def _store_on_disk(self, path: str, obj: SerializedObject) -> tuple:
+        try:
+            size = object_store.write_segment(path, obj)
+        except object_store.StoreFullError:
+            disk = os.statvfs(os.path.dirname(path))
+            raise exceptions.ObjectStoreFullError(
+                f"Out of object store memory and disk: an object of {obj.total_size / 1e6:.1f} "
+                f"MB was asked for; memory is full of objects in use and the spill directory "
+                f"has {disk.f_bavail * disk.f_frsize / 1e6:.1f} MB free. Free references you no "
+                "longer need (del ref), or give the cluster more memory or disk."
+            ) from None
+        return ("f", path, size)
 
     def put_serialized(self, oid: str, obj: SerializedObject) -> None:
         desc = self.store(oid, obj)
@@ -360,11 +388,38 @@ class CoreClient:
             return deserialize(desc[1])
         if kind == "e":
             raise _as_exception(deserialize(desc[1]))
-        if kind == "f":
-            path = desc[1]
-        else:
-            path = object_store.segment_path(self.session["shm_dir"], desc[1])
-        return deserialize(self._pinned(oid, object_store.map_segment(path)))
+        return deserialize(self._pinned(oid, object_store.map_segment(self.local_path(oid, desc))))
+
+    def local_path(self, oid: str, desc: tuple) -> str:
+        """Where this node can map the object of a shared-memory or spilled desc, pulling it from
+        the node that holds it first when it lives on another node (object_transfer.py)."""
+        if desc[0] == "f" and os.path.exists(desc[1]):
+            return desc[1]
+        name = os.path.basename(str(desc[1]))
+        path = object_store.segment_path(self.session["shm_dir"], name)
+        if os.path.exists(path):
+            return path
+        sources = self.request("locate", {"oid": oid})
+        if not sources:
+            raise FileNotFoundError(path)  # freed, spilled or lost meanwhile: ask again
+        from .object_transfer import pull
+
+        last: Exception | None = None
+        for address, remote_name in sources:
+            try:
+                pull(address, self._token, remote_name, path)
+            except FileExistsError:
+                pass  # another reader on this node got it first
+            except (OSError, ConnectionError) as exc:
+                if os.path.exists(path):
+                    break
+                last = exc
+                continue
+            self.send((protocol.COPIED, oid))
+            return path
+        if os.path.exists(path):
+            return path
+        raise FileNotFoundError(f"could not fetch object {oid} from {sources}: {last}")
 
     def _pinned(self, oid: str, mapping: memoryview) -> memoryview:
         """A view of `mapping` that holds a reference to `oid` while any value built on it lives.

@@ -6,6 +6,7 @@ Environment variables (all optional):
     RAYGROUND_INLINE_MAX        objects up to this size travel inside messages (default 100 KiB)
     RAYGROUND_TASK_HISTORY      finished tasks kept for the state API (default 100,000)
     RAYGROUND_EVENT_BUFFER      events kept for subscribers that fall behind (default 200,000)
+    RAYGROUND_SPILL_LIMIT       bytes the store may spill to disk (default 0: what the disk holds)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def shm_root() -> str:
 INLINE_MAX = _int_env("RAYGROUND_INLINE_MAX", 100 * 1024)
 TASK_HISTORY = _int_env("RAYGROUND_TASK_HISTORY", 100_000)
 EVENT_BUFFER = _int_env("RAYGROUND_EVENT_BUFFER", 200_000)
+SPILL_LIMIT = _int_env("RAYGROUND_SPILL_LIMIT", 0)
 
 # The largest frame the head accepts. Data above INLINE_MAX never travels in frames, so this bounds
 # what a confused or hostile peer can make the head allocate.

@@ -2,7 +2,9 @@
 `(fetch_data pid=8068) text`, as in Ray.
 
 sys.stdout and sys.stderr of a worker are replaced by writers that split text into lines and queue
-each complete line, tagged with the running task's prefix and job, on the client's ordered outbox;
+each complete line, tagged with the running task's prefix, job and task id, on the client's ordered
+outbox (a line is `(prefix, stream, text, task_id)`; the task id lets a notebook show it under
+the cell that launched the task);
 the I/O thread sends queued lines within tens of milliseconds, batched. Output outside any task
 (import-time prints, our own diagnostics) goes to the worker's log file only.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import io
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from . import context
@@ -37,8 +40,9 @@ class TaskOutput(io.TextIOBase):
         self._partial.text = rest
         prefix = ctx.get("log_prefix", "")
         job_id = ctx.get("job_id") or ""
+        task_id = ctx.get("task_id")
         for line in lines:
-            self._client.queue_log(job_id, (prefix, self._stream, line))
+            self._client.queue_log(job_id, (prefix, self._stream, line, task_id))
         return len(text)
 
     def flush(self) -> None:
@@ -47,7 +51,8 @@ class TaskOutput(io.TextIOBase):
         if rest and ctx:
             self._partial.text = ""
             self._client.queue_log(
-                ctx.get("job_id") or "", (ctx.get("log_prefix", ""), self._stream, rest)
+                ctx.get("job_id") or "",
+                (ctx.get("log_prefix", ""), self._stream, rest, ctx.get("task_id")),
             )
         self._fallback.flush()
 
@@ -67,11 +72,22 @@ def install_task_output(client: Any) -> None:
     sys.stderr = TaskOutput(client, "stderr", sys.__stderr__)
 
 
-def print_lines(lines: list[tuple[str, str, str]]) -> None:
+# A driver-side replacement for printing (the Jupyter layer routes lines to the launching cell).
+driver_sink: Callable[[list[tuple]], None] | None = None
+
+
+def print_lines(lines: list[tuple]) -> None:
     """Driver side: print forwarded worker lines with their prefix."""
+    sink = driver_sink
+    if sink is not None:
+        try:
+            sink(lines)
+            return
+        except Exception:  # never lose a line: fall back to printing
+            pass
     out = []
     err = []
-    for prefix, stream, text in lines:
+    for prefix, stream, text, *_ in lines:
         (err if stream == "stderr" else out).append(f"{prefix} {text}\n")
     if out:
         sys.stdout.write("".join(out))

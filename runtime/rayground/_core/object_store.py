@@ -160,7 +160,11 @@ def spill(path: str, spill_dir: str) -> str:
     """Move a segment to disk; returns the new path. Readers that map it already are unaffected."""
     os.makedirs(spill_dir, exist_ok=True)
     target = os.path.join(spill_dir, os.path.basename(path))
-    shutil.copyfile(path, target)
+    try:
+        shutil.copyfile(path, target)
+    except OSError:
+        _unlink_quietly(target)  # a disk that filled halfway: leave no partial copy
+        raise
     _unlink_quietly(path)
     return target
 

@@ -92,7 +92,7 @@ CREATE_ACTOR = "create_actor"  # (CREATE_ACTOR, spec dict)
 KILL_ACTOR = "kill_actor"  # (KILL_ACTOR, actor_id, no_restart)
 ACTOR_EXIT = "actor_exit"  # (ACTOR_EXIT, actor_id) worker -> head: exit_actor() called
 REQUEST = "request"  # (REQUEST, req_id, what, args dict) -> head answers REPLY
-LOG = "log"  # (LOG, job_id, [(prefix, stream, text)]) worker -> head -> driver
+LOG = "log"  # (LOG, job_id, [(prefix, stream, text, task_id)]) worker -> head -> driver
 SUBSCRIBE = "subscribe"  # (SUBSCRIBE, after_seq) -> head pushes EVENTS
 UNSUBSCRIBE = "unsubscribe"
 GOODBYE = "goodbye"  # (GOODBYE,) a client leaving cleanly
@@ -104,3 +104,152 @@ EXECUTE = "execute"  # (EXECUTE, spec dict, fn_blob or None, {arg position: desc
 EVENTS = "events"  # (EVENTS, first_seq, [event tuples], lost_count)
 SHUTDOWN = "shutdown"  # (SHUTDOWN, reason)
 CANCEL_TASK = "cancel_task"  # (CANCEL_TASK, task_id, force) head -> worker
+
+# Between the head and a node process (node.py):
+NODE_SPAWN = "node_spawn"  # head -> node: (NODE_SPAWN, worker_id, cwd) fork a worker
+NODE_KILL = "node_kill"  # head -> node: (NODE_KILL, worker_id, signal)
+NODE_FREE = "node_free"  # head -> node: (NODE_FREE, [segment names]) unlink these copies
+WORKER_EXIT = "worker_exit"  # node -> head: (WORKER_EXIT, worker_id, exit code or None)
+COPIED = "copied"  # client -> head: (COPIED, oid) this node now holds a copy of oid
+
+# ---------------------------------------------------------------------------- validation
+# The head checks the shape of every message from a peer before acting on it: a malformed message
+# (wrong arity, wrong field types, a desc naming a path outside the session) is dropped with one
+# log line, so nothing malformed is ever stored in the head's tables, where it could fail later
+# far from its cause. The checks are isinstance tests only, cheap next to the unpickling.
+
+_NUMBER = (int, float)
+
+
+def _is_ids(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(type(v) is str for v in value)
+
+
+def _is_name(value: Any) -> bool:
+    # A shared-memory segment name: it becomes a file name in the session's directory.
+    return type(value) is str and 0 < len(value) < 256 and "/" not in value and value[0] != "."
+
+
+_FILE_DIR: list[str] = []  # the head's spill directory: the one place "f" descs may point
+
+
+def allow_files_in(directory: str) -> None:
+    """Let peers send "f" descs (objects written straight to disk) for files in `directory`."""
+    _FILE_DIR[:] = [directory]
+
+
+def is_desc(desc: Any) -> bool:
+    """A desc a peer may send: inline bytes, an error, a segment in the session's shm dir, or a
+    file in the session's spill dir (an object written to disk because memory was full)."""
+    if type(desc) is not tuple or not desc:
+        return False
+    kind = desc[0]
+    if kind in ("i", "e"):
+        return len(desc) >= 2 and isinstance(desc[1], bytes)
+    if kind == "s":
+        return len(desc) >= 3 and _is_name(desc[1]) and type(desc[2]) is int and desc[2] >= 0
+    if kind == "f":
+        return (
+            len(desc) >= 3
+            and type(desc[1]) is str
+            and bool(_FILE_DIR)
+            and desc[1].rpartition("/")[0] == _FILE_DIR[0]
+            and _is_name(desc[1].rpartition("/")[2])
+            and type(desc[2]) is int
+        )
+    return False
+
+
+def _is_resources(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, dict)
+        and all(type(k) is str and isinstance(v, _NUMBER) and v >= 0 for k, v in value.items())
+    )
+
+
+def _is_spec(spec: Any, id_key: str) -> bool:
+    if not isinstance(spec, dict) or type(spec.get(id_key)) is not str:
+        return False
+    get = spec.get
+    return (
+        _is_ids(get("returns", ()))
+        and _is_ids(get("deps", ()))
+        and _is_ids(get("contained", ()))
+        and _is_resources(get("resources"))
+        and (get("args") is None or is_desc(get("args")))
+        and all(
+            get(k) is None or type(get(k)) is str
+            for k in ("name", "fn_id", "actor_id", "job_id", "parent_task_id", "namespace")
+        )
+        and all(
+            get(k) is None or type(get(k)) is int
+            for k in ("max_retries", "max_restarts", "max_task_retries")
+        )
+        and (get("fn_blob") is None or isinstance(get("fn_blob"), bytes))
+        and (get("handle_id") is None or type(get("handle_id")) is str)
+    )
+
+
+def _str(v: Any) -> bool:
+    return type(v) is str
+
+
+def _any(v: Any) -> bool:
+    return True
+
+
+def _int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _dict(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+def _descs(v: Any) -> bool:
+    return isinstance(v, list | tuple) and all(is_desc(d) for d in v)
+
+
+def _ids_lists(v: Any) -> bool:
+    return isinstance(v, list | tuple) and all(_is_ids(ids) for ids in v)
+
+
+# kind -> a check for each leading field (extra trailing fields are allowed: compatibility rule)
+_FIELDS: dict[str, tuple] = {
+    SUBMIT: (lambda s: _is_spec(s, "task_id") and "returns" in s,),
+    PUT: (_str, is_desc, _is_ids),
+    INCREF: (_is_ids,),
+    DECREF: (_is_ids,),
+    WANT: (_is_ids, _any),
+    UNBLOCKED: (),
+    RETURN: (_is_ids,),
+    DONE: (_str, _descs, _ids_lists),
+    FAILED: (_str, is_desc, _any, _any),
+    GEN_ITEM: (_str, _int, is_desc, _is_ids),
+    CANCEL: (_str, _any, _any),
+    CREATE_ACTOR: (lambda s: _is_spec(s, "actor_id"),),
+    KILL_ACTOR: (_str, _any),
+    ACTOR_EXIT: (_str,),
+    REQUEST: (_any, _str, _dict),
+    LOG: (_str, lambda v: isinstance(v, list)),
+    SUBSCRIBE: (_int,),
+    UNSUBSCRIBE: (),
+    GOODBYE: (),
+    WORKER_EXIT: (_str, _any),
+    COPIED: (_str,),
+}
+
+
+def message_problem(msg: Any) -> str | None:
+    """Why `msg` (from a peer) is malformed, or None if the head may act on it."""
+    if type(msg) is not tuple or not msg or type(msg[0]) is not str:
+        return "a message must be a tuple starting with its kind"
+    checks = _FIELDS.get(msg[0])
+    if checks is None:
+        return None  # unknown kinds are ignored by the dispatcher (compatibility rule)
+    if len(msg) - 1 < len(checks):
+        return f"{msg[0]!r} needs {len(checks)} fields, got {len(msg) - 1}"
+    for i, check in enumerate(checks, start=1):
+        if not check(msg[i]):
+            return f"field {i} of {msg[0]!r} has the wrong type or value"
+    return None

@@ -199,7 +199,7 @@ class Worker:
         if args_desc[0] == "i":
             packed_args, packed_kwargs = deserialize(args_desc[1])
         else:
-            path = object_store.segment_path(self.client.session["shm_dir"], args_desc[1])
+            path = self.client.local_path(args_desc[1], args_desc)
             packed_args, packed_kwargs = deserialize(object_store.map_segment(path))
         cache: dict[str, Any] = {}
 
@@ -298,6 +298,8 @@ class Worker:
         for oid, value in zip(returns, values, strict=True):
             try:
                 desc, inner = self._store(oid, value)
+            except exceptions.ObjectStoreFullError:
+                raise  # says what was asked and what is free; not a pickling problem
             except Exception as exc:
                 raise TypeError(
                     f"Could not serialize the return value of {spec.get('name')}(): a "

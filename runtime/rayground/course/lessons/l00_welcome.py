@@ -1,0 +1,126 @@
+"""Lesson 00 (welcome and setup check): a first task, where it ran, and two tasks at once."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..exercise import Exercise, Grader
+from ..observe import api
+
+
+def _grade_greet(greet: Any, g: Grader) -> None:
+    g.expect(
+        hasattr(greet, "remote"),
+        "greet is a remote function",
+        "greet is a plain Python function, so it can only run here in the notebook: put "
+        "@ray.remote on the line above `def greet`",
+    )
+    ray = api()
+    value = g.run(lambda: ray.get(greet.remote("Ada"), timeout=30))
+    g.expect(
+        value == "Hello, Ada!",
+        "greet.remote('Ada') gave 'Hello, Ada!'",
+        f"greet.remote('Ada') gave {value!r}; expected 'Hello, Ada!'",
+    )
+    g.expect_known(
+        lambda: g.record.count("greet") == 1,
+        "it ran as one task on a worker",
+        f"expected one greet task, the cluster saw {g.record.count('greet')}",
+    )
+
+
+def _grade_where(where_did_it_run: Any, g: Grader) -> None:
+    pid = g.run(where_did_it_run)
+    g.expect(
+        isinstance(pid, int),
+        "where_did_it_run() returned a process id",
+        f"where_did_it_run() returned {pid!r}; it should return a process id (an int): "
+        "the value of os.getpid() inside a task",
+    )
+    g.expect(
+        pid != os.getpid(),
+        "that is not the notebook's own process",
+        "that is the notebook kernel's own process id: os.getpid() ran here, not in a task. "
+        "Call it inside a remote function and get() the result",
+    )
+    ran_on = {s.worker_pid for s in g.record.tasks()}
+    g.expect_known(
+        lambda: pid in ran_on,
+        f"a task ran in worker process {pid}: your code ran outside the notebook",
+        f"no task of this run ran in process {pid}; the tasks ran in {sorted(ran_on) or 'none'}",
+    )
+
+
+def _grade_two_naps(two_naps: Any, g: Grader) -> None:
+    value = g.run(two_naps)
+    g.expect(
+        value == [0.5, 0.5],
+        "two_naps() returned [0.5, 0.5]",
+        f"two_naps() returned {value!r}; expected the two naps' results, [0.5, 0.5]",
+    )
+    naps = g.record.tasks("nap")
+    g.expect_known(
+        lambda: len(naps) == 2,
+        "two nap tasks ran",
+        f"expected 2 nap tasks, the cluster saw {len(naps)}: call nap.remote(0.5) twice",
+    )
+    g.expect_parallel(naps, "the two naps")
+
+
+EXERCISES = [
+    Exercise(
+        id="greet",
+        title="Your first task",
+        answer="greet",
+        grade=_grade_greet,
+        hints=(
+            "A remote function is a normal function with @ray.remote on the line above it.",
+            'Return an f-string: f"Hello, {name}!"',
+        ),
+        solution="""@ray.remote
+def greet(name):
+    return f"Hello, {name}!"
+""",
+        try_next='decorate greet with @ray.remote and return f"Hello, {name}!".',
+    ),
+    Exercise(
+        id="where",
+        title="Where does a task run?",
+        answer="where_did_it_run",
+        grade=_grade_where,
+        hints=(
+            "os.getpid() returns the id of the process that calls it.",
+            "Write a small remote function that returns os.getpid(), call it with .remote(), "
+            "and get() its result.",
+        ),
+        solution="""import os
+
+
+@ray.remote
+def worker_pid():
+    return os.getpid()
+
+
+def where_did_it_run():
+    return ray.get(worker_pid.remote())
+""",
+        try_next="run os.getpid() inside a remote function, not in where_did_it_run itself.",
+    ),
+    Exercise(
+        id="two_naps",
+        title="Two tasks at once",
+        answer="two_naps",
+        grade=_grade_two_naps,
+        hints=(
+            "nap.remote(0.5) returns at once with an ObjectRef; the nap happens on a worker.",
+            "Start both naps first, then get() both refs in one call: ray.get([a, b]).",
+        ),
+        solution="""def two_naps():
+    first = nap.remote(0.5)
+    second = nap.remote(0.5)
+    return ray.get([first, second])
+""",
+        try_next="start both naps before you get() either result.",
+    ),
+]
