@@ -161,7 +161,7 @@ export interface IWatch {
 export class Feed {
   constructor(
     private onMessage: (msg: FeedMessage) => void,
-    private onState: (connected: boolean) => void
+    private onState: (connected: boolean, failures: number) => void
   ) {}
 
   connect(): void {
@@ -177,7 +177,8 @@ export class Feed {
     this._ws = ws;
     ws.onopen = () => {
       this._delay = 500;
-      this.onState(true);
+      this._failures = 0;
+      this.onState(true, 0);
       this._sendWatch();
     };
     ws.onmessage = event => {
@@ -191,7 +192,8 @@ export class Feed {
       if (this._ws === ws) {
         this._ws = null;
       }
-      this.onState(false);
+      this._failures += 1;
+      this.onState(false, this._failures);
       if (!this._disposed) {
         this._timer = window.setTimeout(() => this.connect(), this._delay);
         this._delay = Math.min(this._delay * 2, 10000);
@@ -227,6 +229,7 @@ export class Feed {
   private _ws: WebSocket | null = null;
   private _watch: IWatch = { kernelId: null, cluster: null };
   private _delay = 500;
+  private _failures = 0;
   private _timer = 0;
   private _disposed = false;
 }

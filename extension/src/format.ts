@@ -61,3 +61,23 @@ export function fillRatio(used: number, capacity: number | null | undefined): nu
   }
   return Math.max(0, Math.min(1, used / capacity));
 }
+
+/** Resources summed over a cluster's nodes (total and available), for the cluster list. */
+export function sumResources(
+  nodes: {
+    resources_total: Record<string, number>;
+    resources_available: Record<string, number>;
+  }[]
+): { total: Record<string, number>; available: Record<string, number> } {
+  const total: Record<string, number> = {};
+  const available: Record<string, number> = {};
+  for (const node of nodes) {
+    for (const [k, v] of Object.entries(node.resources_total ?? {})) {
+      total[k] = (total[k] ?? 0) + v;
+    }
+    for (const [k, v] of Object.entries(node.resources_available ?? {})) {
+      available[k] = (available[k] ?? 0) + v;
+    }
+  }
+  return { total, available };
+}

@@ -24,11 +24,18 @@ import {
   CATEGORY_LABELS,
   IDag
 } from './dag';
-import { fillRatio, formatBytes, formatResources, shortId } from './format';
+import {
+  fillRatio,
+  formatBytes,
+  formatResources,
+  shortId,
+  sumResources
+} from './format';
 import { summariseCourse } from './progress';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const MAX_OBJECT_ROWS = 200;
+const UNREACHABLE = 'The rayground server extension does not answer';
 
 type Child = Node | string | null | undefined | false;
 
@@ -119,8 +126,15 @@ export class RaygroundPanel extends Widget {
     );
     this._feed = new Feed(
       msg => this._onMessage(msg),
-      connected => {
+      (connected, failures) => {
         this._connected = connected;
+        if (connected && this._noticeText.startsWith(UNREACHABLE)) {
+          this._noticeText = '';
+        } else if (!connected && failures >= 3) {
+          this._noticeText =
+            `${UNREACHABLE} (is rayground installed where the Jupyter server runs? ` +
+            '`jupyter server extension list` should show rayground.lab enabled). Retrying.';
+        }
         this._schedule();
       }
     );
@@ -304,9 +318,7 @@ export class RaygroundPanel extends Widget {
   private _renderClusters(): Node[] {
     const items = this._clusters.map(c => {
       const mine = !!this._kernelId && c.kernel_ids.includes(this._kernelId);
-      const node = c.nodes[0];
-      const total = node?.resources_total ?? {};
-      const available = node?.resources_available ?? undefined;
+      const { total, available } = sumResources(c.nodes);
       const kind =
         c.kind === 'server'
           ? 'started from this panel'
@@ -524,8 +536,9 @@ export class RaygroundPanel extends Widget {
     const caption = h(
       'div',
       { class: 'rg-fill-caption' },
-      `${objects.count} object${objects.count === 1 ? '' : 's'} · ${formatBytes(objects.used)} of ` +
-        `${formatBytes(objects.capacity)} (${(ratio * 100).toFixed(1)}%)` +
+      `${objects.count} object${objects.count === 1 ? '' : 's'} · ` +
+        `${formatBytes(objects.used)} of ${formatBytes(objects.capacity)} in shared memory ` +
+        `(${(ratio * 100).toFixed(1)}%; small values travel inline)` +
         (objects.spilled_bytes ? ` · ${formatBytes(objects.spilled_bytes)} spilled` : '')
     );
     const rows = objects.rows.slice(0, MAX_OBJECT_ROWS).map(o =>

@@ -1,9 +1,9 @@
 """The panel in a real browser: Playwright (Python) driving Debian's chromium against JupyterLab.
 
 JupyterLab runs on 127.0.0.1 in a temporary root holding a notebook and two lessons. The test
-runs the notebook (a cluster and a small task graph), opens the rayground panel and checks that
-it found that notebook's cluster by itself and shows its tasks; then the course list, opening a
-lesson, and starting and stopping a cluster from the panel. Screenshots go to
+runs the notebook (%ray_init, a small task graph, the %ray_dag widget), opens the rayground
+panel and checks that it found that notebook's cluster by itself and shows its tasks; then the
+course list, opening a lesson, and starting and stopping a cluster from the panel. Screenshots go to
 test-artifacts/lab/ (RAYGROUND_TEST_ARTIFACTS to change), which git ignores.
 
 Playwright cannot download its own browser here; it launches /usr/bin/chromium
@@ -45,7 +45,7 @@ pytestmark = [
 ]
 
 NOTEBOOK_CELLS = [
-    "import rayground as ray\nray.init(num_cpus=2)",
+    "%load_ext rayground\n%ray_init --num-cpus 2\nimport rayground as ray",
     "@ray.remote\n"
     "def load(i):\n"
     "    return i\n"
@@ -59,6 +59,7 @@ NOTEBOOK_CELLS = [
     "right = combine.remote(parts[2], parts[3])\n"
     "total = combine.remote(left, right)\n"
     "print('total =', ray.get(total))",
+    "%ray_dag",
 ]
 
 
@@ -174,6 +175,8 @@ def test_panel_finds_the_notebooks_cluster_and_shows_its_tasks(lab: Server, brow
             page.keyboard.press("Shift+Enter")
         expect(page.locator(".jp-Notebook .jp-InputPrompt").first).to_contain_text("[1]")
         page.wait_for_selector(".jp-OutputArea-output:has-text('total = 6')", timeout=90_000)
+        # The notebook's own live DAG widget (%ray_dag) shows the same tasks.
+        page.wait_for_selector(".jp-OutputArea-output:has-text('Task graph: 7 task(s)')")
 
         # The panel: open its side tab; it finds this notebook's cluster with no address.
         page.locator(".jp-SideBar [data-id='rayground-panel']").click()

@@ -19,6 +19,7 @@ import pytest
 from _labhelpers import FeedClient, Kernel, Server, wait_for
 
 from rayground._core import lifetime
+from rayground.lab.feed import pid_alive
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -101,6 +102,8 @@ def test_start_join_watch_and_stop_a_local_cluster(jupyter_server: Server) -> No
     )[0]
     assert listed["nodes"][0]["resources_total"]["CPU"] == 2.0
     assert listed["store_capacity"] > 0
+    status, one = jupyter_server.request("GET", f"/rayground/clusters/{cid}")
+    assert status == 200 and one["id"] == cid and one["pid"] == info["pid"]
 
     feed = FeedClient(jupyter_server)
     kernel = Kernel(jupyter_server)
@@ -134,7 +137,7 @@ def test_start_join_watch_and_stop_a_local_cluster(jupyter_server: Server) -> No
 
         status, _ = jupyter_server.request("DELETE", f"/rayground/clusters/{cid}")
         assert status == 204
-        assert not lifetime._pid_alive(info["pid"])
+        assert not pid_alive(info["pid"])
         assert all(c["id"] != cid for c in clusters_now(jupyter_server))
         gone = feed.wait(
             lambda m: m["type"] == "watching" and m["cluster"] is None, 10, "watching ended"

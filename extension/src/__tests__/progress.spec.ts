@@ -1,5 +1,5 @@
 import { ILesson, IExerciseProgress, summariseCourse, summariseLesson } from '../progress';
-import { fillRatio, formatBytes, formatResources } from '../format';
+import { fillRatio, formatBytes, formatResources, sumResources } from '../format';
 
 function lesson(number: number, stem: string, exercises: string[]): ILesson {
   return { path: `notebooks/${stem}.ipynb`, stem, number, title: stem, exercises };
@@ -88,6 +88,15 @@ describe('format', () => {
     const total = { CPU: 4, GPU: 0, memory: 1e9, 'node:127.0.0.1': 1, accel: 2 };
     const available = { CPU: 1, GPU: 0, memory: 1e9, 'node:127.0.0.1': 1, accel: 2 };
     expect(formatResources(total, available)).toBe('CPU 3/4 in use · accel 0/2 in use');
+  });
+
+  it('sums resources over the nodes of a cluster', () => {
+    const { total, available } = sumResources([
+      { resources_total: { CPU: 2, GPU: 1 }, resources_available: { CPU: 1, GPU: 1 } },
+      { resources_total: { CPU: 4 }, resources_available: { CPU: 4 } }
+    ]);
+    expect(total).toEqual({ CPU: 6, GPU: 1 });
+    expect(formatResources(total, available)).toBe('CPU 1/6 in use · GPU 0/1 in use');
   });
 
   it('clamps fill ratios', () => {

@@ -152,12 +152,15 @@ class ClusterFeed:
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+        self.join(timeout)
 
     @property
     def watched(self) -> bool:
         return self._watched
+
+    def join(self, timeout: float) -> None:
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
     def watch(self, on: bool) -> None:
         """Follow details (tasks, objects, actors) or not; turning on sends a fresh snapshot."""

@@ -139,9 +139,13 @@ class Hub:
         """Stop following clusters, and stop the clusters this server started."""
         if self._poller is not None:
             self._poller.stop()
-        for feed in list(self.feeds.values()):
-            feed.stop(timeout=2.0)
+        feeds = list(self.feeds.values())
         self.feeds.clear()
+        for feed in feeds:  # signal all first, then wait: shutdown costs one wait, not N
+            feed.stop(timeout=0)
+        deadline = time.monotonic() + 2.0
+        for feed in feeds:
+            feed.join(max(0.0, deadline - time.monotonic()))
         for head in list(self.started.values()):
             lifetime.stop_head(head.proc, head.shm_dir)
         self.started.clear()
@@ -402,15 +406,16 @@ class Hub:
         if head is not None:
             await loop.run_in_executor(None, lifetime.stop_head, head.proc, head.shm_dir)
         else:
-            feed = self.feeds.get(cid)
-            with contextlib.suppress(Exception):
-                if feed is not None:
-                    await loop.run_in_executor(None, feed.request, "stop")
+            # A `rayground start` head, as `rayground stop` does it: SIGTERM makes the head stop
+            # its workers and remove its shared memory; SIGKILL only if it does not exit.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(session.pid, signal.SIGTERM)
             if not await self._wait_gone(session.pid, timeout):
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(session.pid, signal.SIGTERM)
+                    os.kill(session.pid, signal.SIGKILL)
                 if not await self._wait_gone(session.pid, 5.0):
                     raise ClusterError(500, f"the head (pid {session.pid}) did not stop")
+                await loop.run_in_executor(None, lifetime.sweep_stale_sessions)
         await self.poll()
 
     @staticmethod
