@@ -269,7 +269,10 @@ class CoreClient:
             object_store.write_segment(path, obj)
         except object_store.StoreFullError:
             # /dev/shm itself is full (smaller than object_store_memory): spill and retry once.
-            self._store_room = int(self.request("make_room", {"bytes": 2 * size}, timeout=60))
+            room = self.request("make_room", {"bytes": 2 * size}, timeout=60)
+            if isinstance(room, str):
+                return self._store_on_disk(os.path.join(room, oid), obj)
+            self._store_room = int(room)
             try:
                 object_store.write_segment(path, obj)
             except object_store.StoreFullError:
