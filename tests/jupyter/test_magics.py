@@ -77,3 +77,29 @@ def test_adopts_a_cluster_started_in_code(fresh: Kernel) -> None:
     res = fresh.run("%ray_init")
     assert res.text.startswith("Reusing the cluster already running.")
     assert re.search(r"CPUs: 1 ", res.text)
+
+
+def test_join_a_running_cluster_and_leave_it_running(fresh: Kernel) -> None:
+    from rayground._core import lifetime
+
+    head = lifetime.start_head(
+        num_cpus=3,
+        num_gpus=0,
+        gpu_ids=[],
+        resources={},
+        object_store_memory=64 * 2**20,
+        owner_pid=None,
+    )
+    try:
+        joined = fresh.run("%ray_init --address auto")
+        assert joined.text.splitlines()[:2] == [
+            "rayground cluster (joined)",
+            "  nodes: 1   CPUs: 3   GPUs: 0",
+        ]
+        fresh.run("import rayground as ray\n@ray.remote\ndef f():\n    return 7")
+        assert fresh.run("print(ray.get(f.remote()))").stdout == "7\n"
+        left = fresh.run("%ray_shutdown")
+        assert left.stdout == "Disconnected; the cluster this kernel joined keeps running.\n"
+        assert head.proc is not None and head.proc.poll() is None  # still running
+    finally:
+        lifetime.stop_head(head.proc, head.shm_dir)

@@ -33,9 +33,13 @@ def slow(i):
 """
 
 
-def test_output_goes_to_the_launching_cell(kernel: Kernel) -> None:
-    k = kernel
-    k.run(SETUP)
+@pytest.fixture(scope="module")
+def k(kernel: Kernel) -> Kernel:
+    kernel.run(SETUP)
+    return kernel
+
+
+def test_output_goes_to_the_launching_cell(k: Kernel) -> None:
     now = k.run('print(ray.get(say.remote("hello now")))')
     assert now.stdout.splitlines()[0].endswith(" hello now") and now.stdout.startswith("(say pid=")
 
@@ -55,8 +59,8 @@ def test_output_goes_to_the_launching_cell(kernel: Kernel) -> None:
     ), outputs
 
 
-def test_nested_task_output_follows_its_root_cell(kernel: Kernel) -> None:
-    res = kernel.run("print(ray.get(parent_task.remote()))")
+def test_nested_task_output_follows_its_root_cell(k: Kernel) -> None:
+    res = k.run("print(ray.get(parent_task.remote()))")
     lines = res.stdout.splitlines()
     assert any(
         ln.startswith("(parent_task pid=") and ln.endswith(" parent speaking") for ln in lines
@@ -65,8 +69,7 @@ def test_nested_task_output_follows_its_root_cell(kernel: Kernel) -> None:
     assert "child speaking" in lines  # the returned value, printed by the cell
 
 
-def test_actor_output_goes_to_the_cell_that_made_or_called_it(kernel: Kernel) -> None:
-    k = kernel
+def test_actor_output_goes_to_the_cell_that_made_or_called_it(k: Kernel) -> None:
     k.run(
         "@ray.remote\nclass Greeter:\n    def __init__(self):\n        print('greeter up')\n"
         "    def hi(self):\n        print('hi there')\n        return 1"
@@ -82,8 +85,7 @@ def _worker_pids(k: Kernel) -> list[int]:
     return k.value("[w['pid'] for w in ray.util.state.list_workers()]")
 
 
-def test_interrupt_returns_fast_and_cancels_the_cells_tasks(kernel: Kernel) -> None:
-    k = kernel
+def test_interrupt_returns_fast_and_cancels_the_cells_tasks(k: Kernel) -> None:
     workers_before = set(_worker_pids(k))
     msg_id = k.submit("ray.get([slow.remote(i) for i in range(6)])")
     k.pump(1.0)  # two tasks are running, four wait
@@ -94,6 +96,9 @@ def test_interrupt_returns_fast_and_cancels_the_cells_tasks(kernel: Kernel) -> N
     print(f"interrupt returned in {took:.3f} s")
     assert res.error is not None and res.error["ename"] == "KeyboardInterrupt"
     assert took < 1.0, f"interrupt took {took:.2f} s"
+    shown = "\n".join(res.error["traceback"])
+    assert "slow.remote(i)" in shown  # the learner's line, not the runtime's internals
+    assert "client.py" not in shown
     assert (
         "Interrupted: cancelled 6 unfinished task(s) this cell submitted (slow x6).\n" in res.stdout
     )

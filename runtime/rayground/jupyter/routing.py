@@ -16,6 +16,7 @@ exception handler then cancels the unfinished tasks that cell submitted and says
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 import time
@@ -145,7 +146,7 @@ class CellRouter:
                     del self.by_task[tid]
                     self.parent_of.pop(tid, None)
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, timeout: float = 0.5) -> None:
         from .._core import context
         from . import hub
 
@@ -153,7 +154,7 @@ class CellRouter:
         if client is None or not client.alive or self._unsubscribe is None:
             return
         try:
-            hub.catch_up(client.request("status", timeout=2)["event_seq"], timeout=0.5)
+            hub.catch_up(client.request("status", timeout=2)["event_seq"], timeout=timeout)
         except Exception:
             pass
 
@@ -263,7 +264,9 @@ class CellRouter:
     def _on_interrupt(self, shell: Any, etype: type, value: BaseException, tb: Any, tb_offset=None):
         cell = self.current
         cancelled = self.cancel_cell(cell) if cell is not None else Counter()
-        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        # The frames inside rayground (where get() was waiting) say nothing to the learner and
+        # cost time to format: show the traceback up to the user's call.
+        shell.showtraceback((etype, value, _user_frames(tb)), tb_offset=tb_offset)
         if cancelled:
             total = sum(cancelled.values())
             what = ", ".join(f"{name} x{n}" for name, n in sorted(cancelled.items()))
@@ -280,7 +283,7 @@ class CellRouter:
         client = context.current_client(required=False)
         if client is None or not client.alive:
             return Counter()
-        self._catch_up()  # do not count tasks that finished just before the interrupt
+        self._catch_up(0.1)  # do not count tasks that finished just before the interrupt
         with self._lock:
             todo = [(tid, cell.submitted[tid]) for tid in cell.submitted if tid in cell.pending]
         names: Counter = Counter()
@@ -297,6 +300,22 @@ class CellRouter:
             for tid, _ in todo:
                 cell.pending.discard(tid)
         return names
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_frames(tb: Any) -> Any:
+    """The traceback cut before its first frame inside the rayground package."""
+    head, prev = tb, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR + os.sep):
+            if prev is None:
+                return head
+            prev.tb_next = None
+            break
+        prev, tb = tb, tb.tb_next
+    return head
 
 
 _router: CellRouter | None = None
