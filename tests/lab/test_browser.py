@@ -195,6 +195,9 @@ def test_panel_finds_the_notebooks_cluster_and_shows_its_tasks(lab: Server, brow
         assert dag.locator(".rg-dag-node[data-name='combine']").count() == 3
         assert dag.locator(".rg-dag-node[data-state='finished']").count() == 7
         assert dag.locator(".rg-dag-edge").count() == 6  # 4 loads -> 2 combines -> 1 combine
+        functions = panel.locator("[data-testid='rg-functions']")
+        expect(functions.locator("tr[data-function='load'] td").nth(1)).to_have_text("4")
+        expect(functions.locator("tr[data-function='combine'] td").nth(1)).to_have_text("3")
         assert panel.locator("[data-testid='rg-store-fill']").count() == 1
         page.screenshot(path=str(out / "panel-dag.png"))
         panel.screenshot(path=str(out / "panel-only.png"))
