@@ -277,3 +277,25 @@ function place(
     height: pad * 2 + Math.max(0, row - 1) * dy
   };
 }
+
+export interface IFunctionSummary {
+  name: string;
+  total: number;
+  counts: ICounts;
+}
+
+/** Tasks per function with per-state counts, most tasks first (ties: first submitted first). */
+export function summariseFunctions(tasks: ITaskRow[]): IFunctionSummary[] {
+  const byName = new Map<string, IFunctionSummary>();
+  for (const task of tasks) {
+    let entry = byName.get(task.name);
+    if (!entry) {
+      entry = { name: task.name, total: 0, counts: emptyCounts() };
+      byName.set(task.name, entry);
+    }
+    entry.total += 1;
+    entry.counts[stateCategory(task.state)] += 1;
+  }
+  // Array.prototype.sort is stable: equal totals keep submission order.
+  return [...byName.values()].sort((a, b) => b.total - a.total);
+}

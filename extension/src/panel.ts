@@ -22,7 +22,9 @@ import {
   buildDag,
   CATEGORIES,
   CATEGORY_LABELS,
-  IDag
+  IDag,
+  IFunctionSummary,
+  summariseFunctions
 } from './dag';
 import {
   fillRatio,
@@ -426,6 +428,7 @@ export class RaygroundPanel extends Widget {
       h('h4', { class: 'rg-sub-title' }, 'Tasks'),
       this._renderDagSummary(dag),
       this._renderDag(dag),
+      this._renderFunctions(summariseFunctions(tasks)),
       h('h4', { class: 'rg-sub-title' }, 'Object store'),
       this._renderStore(w.objects),
       h('h4', { class: 'rg-sub-title' }, `Actors (${w.actors.length})`),
@@ -514,6 +517,47 @@ export class RaygroundPanel extends Widget {
     }
     box.append(root);
     return box;
+  }
+
+  private _renderFunctions(functions: IFunctionSummary[]): HTMLElement {
+    const rows = functions.slice(0, 12).map(f =>
+      h(
+        'tr',
+        { 'data-function': f.name },
+        h('td', { title: f.name }, f.name),
+        h('td', { class: 'rg-num' }, String(f.total)),
+        ...(['running', 'finished', 'failed'] as const).map(c =>
+          h('td', { class: `rg-num rg-state-${c}` }, f.counts[c] ? String(f.counts[c]) : '')
+        ),
+        h(
+          'td',
+          { class: 'rg-num' },
+          f.counts.pending + f.counts.waiting ? String(f.counts.pending + f.counts.waiting) : ''
+        )
+      )
+    );
+    if (!rows.length) {
+      return h('div', {});
+    }
+    return h(
+      'table',
+      { class: 'rg-table rg-functions', 'data-testid': 'rg-functions' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'function'),
+          h('th', {}, 'tasks'),
+          h('th', {}, 'running'),
+          h('th', {}, 'done'),
+          h('th', {}, 'failed'),
+          h('th', {}, 'waiting')
+        )
+      ),
+      h('tbody', {}, ...rows)
+    );
   }
 
   private _renderStore(objects: IObjectTable | null): HTMLElement {

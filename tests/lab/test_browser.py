@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,19 @@ NOTEBOOK_CELLS = [
     "print('total =', ray.get(total))",
     "%ray_dag",
 ]
+BIG_CELL = (
+    "@ray.remote\n"
+    "def tiny(i):\n"
+    "    return i\n"
+    "\n"
+    "@ray.remote\n"
+    "def add_up(*xs):\n"
+    "    return sum(xs)\n"
+    "\n"
+    "refs = [tiny.remote(i) for i in range(10_000)]\n"
+    "sums = [add_up.remote(*refs[i : i + 100]) for i in range(0, 10_000, 100)]\n"
+    "print('big total =', sum(ray.get(sums)))"
+)
 
 
 def _notebook(cells: list[dict]) -> str:
@@ -99,7 +113,7 @@ def lab(tmp_path: Path) -> Iterator[Server]:
     )
     root = tmp_path / "root"
     (root / "notebooks").mkdir(parents=True)
-    (root / "demo.ipynb").write_text(_notebook([_code(c) for c in NOTEBOOK_CELLS]))
+    (root / "demo.ipynb").write_text(_notebook([_code(c) for c in [*NOTEBOOK_CELLS, BIG_CELL]]))
     (root / "notebooks" / "00_welcome.ipynb").write_text(
         _notebook([_md("# Welcome to rayground\n\nStart here.")])
     )
@@ -195,9 +209,25 @@ def test_panel_finds_the_notebooks_cluster_and_shows_its_tasks(lab: Server, brow
         assert dag.locator(".rg-dag-node[data-name='combine']").count() == 3
         assert dag.locator(".rg-dag-node[data-state='finished']").count() == 7
         assert dag.locator(".rg-dag-edge").count() == 6  # 4 loads -> 2 combines -> 1 combine
+        functions = panel.locator("[data-testid='rg-functions']")
+        expect(functions.locator("tr[data-function='load'] td").nth(1)).to_have_text("4")
+        expect(functions.locator("tr[data-function='combine'] td").nth(1)).to_have_text("3")
         assert panel.locator("[data-testid='rg-store-fill']").count() == 1
         page.screenshot(path=str(out / "panel-dag.png"))
         panel.screenshot(path=str(out / "panel-only.png"))
+
+        # A large DAG (10,100 more tasks) is grouped by function and stays quick to draw.
+        page.locator(".jp-Notebook .jp-Cell").nth(len(NOTEBOOK_CELLS)).click()
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_selector(".jp-OutputArea-output:has-text('big total = 49995000')")
+        started = time.monotonic()
+        expect(summary).to_contain_text("10107 tasks (grouped by function)")
+        expect(summary).to_contain_text("10107 finished")
+        caught_up = time.monotonic() - started
+        assert dag.locator(".rg-dag-node").count() == 4  # load, combine, tiny, add_up
+        expect(dag.locator(".rg-dag-node[data-name='tiny ×10000']")).to_have_count(1)
+        print(f"panel caught up {caught_up:.1f} s after the 10,100-task cell finished")
+        panel.screenshot(path=str(out / "panel-10k-grouped.png"))
 
         # The course: lessons with progress; a click opens the lesson.
         lessons = panel.locator("[data-testid='rg-lessons'] .rg-lesson")

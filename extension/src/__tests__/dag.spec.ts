@@ -5,7 +5,8 @@ import {
   emptyCounts,
   IDagNode,
   ITaskRow,
-  stateCategory
+  stateCategory,
+  summariseFunctions
 } from '../dag';
 
 function task(id: string, name: string, state: string, deps: string[] = []): ITaskRow {
@@ -156,5 +157,25 @@ describe('dominantCategory', () => {
     expect(dominantCategory(c)).toBe('failed');
     c.running = 1;
     expect(dominantCategory(c)).toBe('running');
+  });
+});
+
+describe('summariseFunctions', () => {
+  it('counts tasks per function and state, most tasks first', () => {
+    const rows = [
+      task('a', 'load', 'FINISHED'),
+      task('b', 'combine', 'RUNNING'),
+      task('c', 'load', 'FAILED'),
+      task('d', 'load', 'RUNNING'),
+      task('e', 'save', 'PENDING_ARGS_AVAIL'),
+      task('f', 'combine', 'FINISHED')
+    ];
+    const summary = summariseFunctions(rows);
+    expect(summary.map(s => [s.name, s.total])).toEqual([
+      ['load', 3],
+      ['combine', 2],
+      ['save', 1]
+    ]);
+    expect(summary[0].counts).toEqual({ pending: 0, waiting: 0, running: 1, finished: 1, failed: 1 });
   });
 });
