@@ -41,6 +41,7 @@ class Actor:
         "name",
         "namespace",
         "no_restart",
+        "node",
         "num_restarts",
         "owner",
         "queue",
@@ -70,6 +71,7 @@ class Actor:
         self.inflight: dict[str, Task] = {}
         self.gpu_ids: list[str] = []
         self.holding = False
+        self.node: Any = None  # the Node whose resources it holds
         self.death_cause: str | None = None
         self.no_restart = False
         self.num_restarts = 0
@@ -121,12 +123,14 @@ class ActorManager:
             head.objects.pin(oid)
         args = spec.get("args")
         if args is not None and args[0] == "s":
-            head.objects.seal(args[1], args, [], holder=f"actor:{actor.id}")
+            head.objects.seal(
+                args[1], args, [], holder=f"actor:{actor.id}", node=head.node_of(peer).id
+            )
         head.events.emit(
             "actor", actor.id, "PENDING_CREATION", {"class_name": actor.class_name, "name": name}
         )
-        if not head.resources.feasible(actor.resources):
-            missing = head.resources.missing_for(actor.resources)
+        if not head.nodes.feasible(actor.resources):
+            missing = head.nodes.missing_for(actor.resources)
             head.warn(
                 peer.client_id,
                 f"Actor {actor.class_name} asks for {format_request(actor.resources)} but no node "
@@ -144,10 +148,12 @@ class ActorManager:
             actor = self.waiting_for_resources.popleft()
             if actor.state == "DEAD":
                 continue
-            if self._deps_pending(actor) or not head.resources.fits(actor.resources):
+            fitting = [] if self._deps_pending(actor) else head.nodes.fitting(actor.resources)
+            if not fitting:
                 remaining.append(actor)
                 continue
-            actor.gpu_ids = head.resources.acquire(actor.resources)
+            actor.node = fitting[0]
+            actor.gpu_ids = actor.node.resources.acquire(actor.resources)
             actor.holding = True
             self._start_worker(actor)
         self.waiting_for_resources = remaining
@@ -160,7 +166,7 @@ class ActorManager:
         return False
 
     def _start_worker(self, actor: Actor) -> None:
-        pool = self.head.pool
+        pool = actor.node.pool
         worker = pool.take_idle()
         if worker is None:
             worker = pool.spawn()
@@ -173,7 +179,7 @@ class ActorManager:
     def on_worker_ready(self, worker: WorkerProc) -> None:
         actor = self.actors.get(worker.actor_id or "")
         if actor is None or actor.state == "DEAD":
-            self.head.pool.kill(worker)
+            worker.node.pool.kill(worker)
             return
         worker.state = "actor"
         spec = dict(actor.spec)
@@ -278,7 +284,7 @@ class ActorManager:
         actor.no_restart = True
         actor.death_cause = "All handles to the actor were dropped, so it was ended."
         if actor.worker is not None and actor.worker.state != "dead":
-            self.head.pool.kill(actor.worker)
+            actor.worker.node.pool.kill(actor.worker)
         else:
             self._die(actor, actor.death_cause, no_restart=True)
 
@@ -295,7 +301,7 @@ class ActorManager:
         if no_restart:
             actor.no_restart = True
         if actor.worker is not None and actor.worker.state != "dead":
-            self.head.pool.kill(actor.worker)
+            actor.worker.node.pool.kill(actor.worker)
         elif no_restart:
             self._die(
                 actor, "The actor was killed by ray.kill() before it started.", no_restart=True
@@ -339,6 +345,12 @@ class ActorManager:
                 actor.queue.appendleft(task)
             else:
                 self.head.tasks._fail(task, self._died_error(actor, actor.id, cause))
+        if actor.node is None or actor.node.state != "ALIVE":
+            # Its node is gone: place it again wherever its resources fit now.
+            actor.holding = False
+            self.waiting_for_resources.append(actor)
+            self.place_waiting()
+            return
         self._start_worker(actor)
 
     def _die(self, actor: Actor, cause: str, no_restart: bool) -> None:
@@ -346,10 +358,10 @@ class ActorManager:
         actor.state = "DEAD"
         actor.death_cause = cause
         if actor.holding:
-            head.resources.release(actor.resources, actor.gpu_ids)
+            actor.node.resources.release(actor.resources, actor.gpu_ids)
             actor.holding = False
         if actor.worker is not None and actor.worker.state != "dead":
-            head.pool.kill(actor.worker)
+            actor.worker.node.pool.kill(actor.worker)
         pending = list(actor.inflight.values()) + list(actor.queue)
         actor.inflight.clear()
         actor.queue.clear()
@@ -379,7 +391,7 @@ class ActorManager:
                 actor.no_restart = True
                 actor.death_cause = "The driver that created this actor exited."
                 if actor.worker is not None:
-                    self.head.pool.kill(actor.worker)
+                    actor.worker.node.pool.kill(actor.worker)
                 else:
                     self._die(actor, actor.death_cause, no_restart=True)
 

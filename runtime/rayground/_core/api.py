@@ -184,28 +184,42 @@ def _gpu_names(count: float) -> list[str]:
 
 
 def _resolve_address(address: str) -> tuple[str, bytes, int | None]:
+    """(address to connect to, token, head pid if local) for "auto", "host:port" or "ipc://..."."""
+    # A standalone cluster (`rayground start`) first, as Ray's "auto"; then the newest other one.
+    sessions = sorted(lifetime.list_local_sessions(), key=lambda s: s.owner_pid is not None)
     if address == "auto":
-        found = lifetime.find_local_session()
-        if found is None:
-            raise ConnectionError(
-                "Could not find a running rayground cluster on this machine. Start one with "
-                "`rayground start --head`, or call init() without an address to start a "
-                "private one."
-            )
-        return found
+        for session in sessions:
+            try:
+                return session.address, session.read_token(), session.pid
+            except OSError:
+                continue
+        raise ConnectionError(
+            "Could not find a running rayground cluster on this machine. Start one with "
+            "`rayground start --head`, or call init() without an address to start a "
+            "private one."
+        )
     from .transport import normalize_address
 
-    token = os.environ.get("RAYGROUND_TOKEN", "").encode()
-    if not token:
-        found = lifetime.find_local_session()
-        if found is not None:
-            token = found[1]
+    target = normalize_address(address)
+    token = os.environ.get("RAYGROUND_TOKEN", "").strip().encode()
+    head_pid = None
+    # The token of the local session at that address, else of the one "auto" would pick.
+    local = [s for s in sessions if target in s.addresses] or sessions
+    for session in local:
+        try:
+            local_token = session.read_token()
+        except OSError:
+            continue
+        if target in session.addresses:
+            head_pid = session.pid
+        token = token or local_token
+        break
     if not token:
         raise ConnectionError(
             f"To join the cluster at {address}, set RAYGROUND_TOKEN to its token (the head "
             "prints where the token file is when it starts)."
         )
-    return normalize_address(address), token, None
+    return target, token, head_pid
 
 
 def _validate_resources(

@@ -112,6 +112,7 @@ class CoreClient:
                 f"No rayground cluster is listening at {address} ({exc}). Check the address and "
                 "that the cluster is running (`rayground status`)."
             ) from None
+        self._token = token  # also proves who we are to other nodes' object servers
         self._conn.send(protocol.hello_frame(token, hello))
         first = self._conn.recv_one(connect_timeout)
         welcome = protocol.loads(first) if first is not None else None
@@ -360,11 +361,38 @@ class CoreClient:
             return deserialize(desc[1])
         if kind == "e":
             raise _as_exception(deserialize(desc[1]))
-        if kind == "f":
-            path = desc[1]
-        else:
-            path = object_store.segment_path(self.session["shm_dir"], desc[1])
-        return deserialize(self._pinned(oid, object_store.map_segment(path)))
+        return deserialize(self._pinned(oid, object_store.map_segment(self.local_path(oid, desc))))
+
+    def local_path(self, oid: str, desc: tuple) -> str:
+        """Where this node can map the object of a shared-memory or spilled desc, pulling it from
+        the node that holds it first when it lives on another node (object_transfer.py)."""
+        if desc[0] == "f" and os.path.exists(desc[1]):
+            return desc[1]
+        name = os.path.basename(str(desc[1]))
+        path = object_store.segment_path(self.session["shm_dir"], name)
+        if os.path.exists(path):
+            return path
+        sources = self.request("locate", {"oid": oid})
+        if not sources:
+            raise FileNotFoundError(path)  # freed, spilled or lost meanwhile: ask again
+        from .object_transfer import pull
+
+        last: Exception | None = None
+        for address, remote_name in sources:
+            try:
+                pull(address, self._token, remote_name, path)
+            except FileExistsError:
+                pass  # another reader on this node got it first
+            except (OSError, ConnectionError) as exc:
+                if os.path.exists(path):
+                    break
+                last = exc
+                continue
+            self.send((protocol.COPIED, oid))
+            return path
+        if os.path.exists(path):
+            return path
+        raise FileNotFoundError(f"could not fetch object {oid} from {sources}: {last}")
 
     def _pinned(self, oid: str, mapping: memoryview) -> memoryview:
         """A view of `mapping` that holds a reference to `oid` while any value built on it lives.

@@ -34,12 +34,14 @@ from .. import exceptions
 from . import config, ids, protocol
 from .actor_manager import ActorManager
 from .events import EventLog
+from .nodes import Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
+from .object_transfer import ObjectServer
 from .resources import NodeResources
 from .serialization import serialize
 from .task_table import TaskTable
 from .transport import FrameError, frame, listen, read_token_file, split_frames
-from .worker_pool import WorkerPool, WorkerProc
+from .worker_pool import RemoteWorkerPool, WorkerPool, WorkerProc
 
 
 class Conn:
@@ -55,7 +57,7 @@ class Conn:
 
 
 class Peer:
-    __slots__ = ("client_id", "conn", "info", "job_id", "pid", "role", "worker")
+    __slots__ = ("client_id", "conn", "info", "job_id", "node", "pid", "role", "worker")
 
     def __init__(self, client_id: str, info: dict[str, Any], conn: Conn) -> None:
         self.client_id = client_id
@@ -63,6 +65,7 @@ class Peer:
         self.role = info.get("role", "client")
         self.pid = info.get("pid")
         self.job_id: str | None = None
+        self.node: Node | None = None  # for a node process's connection
         self.conn = conn
         self.worker: WorkerProc | None = None
 
@@ -107,7 +110,7 @@ class Head:
         total[f"node:{self.node_ip}"] = 1.0
         total["node:__internal_head__"] = 1.0
         total.update(json.loads(args.resources or "{}"))
-        self.resources = NodeResources(total, [str(g) for g in json.loads(args.gpu_ids or "[]")])
+        head_resources = NodeResources(total, [str(g) for g in json.loads(args.gpu_ids or "[]")])
         self.peers: dict[str, Peer] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.fn_blobs: dict[str, bytes] = {}
@@ -134,6 +137,28 @@ class Head:
             },
         )
         self.pool.on_spawn = self._watch
+        # Other nodes pull this node's objects from here; only a cluster reachable over TCP
+        # (started with a port) can have other nodes.
+        self.object_server = (
+            ObjectServer(
+                self.node_ip, self.token, [self.shm_dir, os.path.join(self.session_dir, "spill")]
+            )
+            if args.port is not None
+            else None
+        )
+        head_node = Node(
+            self.node_id,
+            self.node_ip,
+            head_resources,
+            self.pool,
+            self.shm_dir,
+            self.object_server.address if self.object_server else None,
+            is_head=True,
+        )
+        self.pool.node = head_node
+        self.nodes = Nodes(head_node)
+        self.objects.local_node_id = self.node_id
+        self.objects.on_remote_discard = self._free_on_node
         self.tasks = TaskTable(self)
         self.actors = ActorManager(self)
         self.owner_pidfd = os.pidfd_open(args.owner_pid) if args.owner_pid else None
@@ -200,23 +225,35 @@ class Head:
             self._close_conn(conn, "closed the connection")
             return
         conn.rbuf += chunk
+        if conn.peer is None and len(conn.rbuf) >= 4:
+            # Security: before the token is checked, buffer no more than a HELLO can need.
+            wanted = int.from_bytes(conn.rbuf[:4], "little")
+            if wanted > _HELLO_MAX:
+                self._close_conn(conn, f"a first frame of {wanted} bytes is not a HELLO")
+                return
         try:
             frames, used = split_frames(conn.rbuf)
         except FrameError as exc:
             self._close_conn(conn, str(exc))
             return
         del conn.rbuf[:used]
+        hello_done = conn.peer is not None
         for data in frames:
             peer = conn.peer
             if peer is None:
+                if hello_done:
+                    return  # the peer left (GOODBYE) mid-read: the rest of its frames are void
                 if not self._handle_hello(conn, data):
                     return
+                hello_done = True
                 continue
             try:
                 batch = protocol.loads(data)
                 if not isinstance(batch, list):
                     raise protocol.ProtocolError("a frame must hold a list of messages")
                 for msg in batch:
+                    if conn.peer is not peer:
+                        break  # dropped by an earlier message of this batch
                     if isinstance(msg, tuple) and msg:
                         self._dispatch(peer, msg)
             except protocol.ProtocolError as exc:
@@ -226,6 +263,8 @@ class Head:
                 traceback.print_exc()
 
     def _close_conn(self, conn: Conn, why: str) -> None:
+        if conn.peer is None and why != "closed the connection":
+            self._reject(conn, why)  # before the close, while the peer's address is known
         try:
             self.sel.unregister(conn.sock)
         except (KeyError, ValueError):
@@ -233,8 +272,6 @@ class Head:
         conn.sock.close()
         if conn.peer is not None:
             self._drop_peer(conn.peer, why)
-        elif why != "closed the connection":
-            self._reject(conn, why)
 
     def _reject(self, conn: Conn, why: str) -> None:
         try:
@@ -268,16 +305,26 @@ class Head:
         info = peer.info
         welcome = dict(self.session_info)
         if peer.role == "worker":
-            worker = self.pool.workers.get(str(info.get("worker_id")))
-            if worker is None:
+            worker = self.nodes.worker(str(info.get("worker_id")))
+            if worker is None or worker.state == "dead":
                 self._send(peer, ("welcome", welcome))
                 self._send(peer, (protocol.SHUTDOWN, "unknown worker"))
                 return
             worker.peer = peer
             peer.worker = worker
+            if not worker.node.is_head:
+                worker.pid = int(info.get("pid") or 0)
+                welcome.update(
+                    shm_dir=worker.node.shm_dir, node_id=worker.node.id, node_ip=worker.node.ip
+                )
             self._send(peer, ("welcome", welcome))
             self.events.emit("worker", worker.id, "ALIVE", {"pid": worker.pid})
             self.tasks.on_worker_ready(worker)
+            return
+        if peer.role == "node":
+            welcome["sys_path"] = json.loads(self.args.sys_path or "[]")
+            self._send(peer, ("welcome", welcome))
+            self._add_node(peer)
             return
         if peer.role == "driver":
             self._job_counter += 1
@@ -299,6 +346,73 @@ class Head:
             self.events.emit("job", job_id, "RUNNING", {"pid": peer.pid})
         self._send(peer, ("welcome", welcome))
 
+    # ----------------------------------------------------------------- other nodes
+    def _add_node(self, peer: Peer) -> None:
+        info = peer.info
+        total = {str(k): float(v) for k, v in dict(info.get("resources") or {}).items()}
+        node = Node(
+            str(info["node_id"]),
+            str(info.get("node_ip", "?")),
+            NodeResources(total, [str(g) for g in info.get("gpu_ids") or []]),
+            RemoteWorkerPool(lambda msg: self._send(peer, msg)),
+            str(info.get("shm_dir", "")),
+            info.get("object_server"),
+            peer=peer,
+        )
+        node.pool.node = node
+        peer.node = node
+        self.nodes.add(node)
+        self.events.emit("node", node.id, "ALIVE", {"ip": node.ip, "resources": total})
+        for _ in range(int(total.get("CPU", 0)) or 1):
+            node.pool.spawn()
+            self.tasks.num_starting += 1
+        self.actors.place_waiting()
+
+    def _node_lost(self, node: Node, why: str) -> None:
+        """A node's process is gone: its workers with it; rebuild or fail what it held."""
+        node.state = "DEAD"
+        self.events.emit("node", node.id, "DEAD", {"why": why})
+        for worker in list(node.pool.workers.values()):
+            self.tasks.on_worker_died(worker, None)
+        for oid in self.objects.node_lost(node.id):
+            if self.tasks.reconstruct(oid):
+                continue
+            obj = self.objects.get(oid)
+            if obj is None:
+                continue
+            lost = exceptions.ObjectLostError(
+                oid,
+                f"Object {oid} was stored on node {node.id[:12]} ({node.ip}), which died. "
+                "Objects made by put() cannot be rebuilt; keep the data where it can be made "
+                "again, or make it in a task (task results are rebuilt from their lineage).",
+            )
+            obj.desc = None
+            self.objects.seal(oid, error_desc(lost), [])
+        for peer in list(self.peers.values()):
+            if peer.role == "driver":
+                self.warn(peer.client_id, f"Node {node.id[:12]} ({node.ip}) left: {why}.")
+
+    def _free_on_node(self, node_id: str, name: str) -> None:
+        node = self.nodes.by_id.get(node_id)
+        if node is not None and node.peer is not None and node.state == "ALIVE":
+            self._send(node.peer, (protocol.NODE_FREE, [name]))
+
+    def node_of(self, peer: Peer) -> Node:
+        worker = peer.worker
+        return worker.node if worker is not None else self.nodes.head_node
+
+    def _on_worker_exit(self, peer: Peer, msg: tuple) -> None:
+        node = getattr(peer, "node", None)
+        if node is None:
+            return
+        worker = node.pool.workers.get(str(msg[1]))
+        if worker is not None:
+            worker.exit_code = msg[2]
+            self.tasks.on_worker_died(worker, msg[2])
+
+    def _on_copied(self, peer: Peer, msg: tuple) -> None:
+        self.objects.add_copy(str(msg[1]), self.node_of(peer).id)
+
     # ----------------------------------------------------------------- dispatch
     def _dispatch(self, peer: Peer, msg: tuple) -> None:
         kind = msg[0]
@@ -316,7 +430,9 @@ class Head:
 
     def _on_put(self, peer: Peer, msg: tuple) -> None:
         _, oid, desc, contained = msg[:4]
-        self.objects.seal(oid, desc, list(contained), holder=peer.client_id)
+        self.objects.seal(
+            oid, desc, list(contained), holder=peer.client_id, node=self.node_of(peer).id
+        )
         self.tasks.object_ready(oid)
         if desc[0] == "s":
             self._check_capacity()
@@ -379,7 +495,7 @@ class Head:
             self.tasks.on_failed(peer.worker, msg[1], msg[2], bool(msg[3]), str(msg[4]))
 
     def _on_gen_item(self, peer: Peer, msg: tuple) -> None:
-        self.tasks.on_gen_item(msg[1], msg[2], msg[3], msg[4])
+        self.tasks.on_gen_item(msg[1], msg[2], msg[3], msg[4], self.node_of(peer).id)
 
     def _on_cancel(self, peer: Peer, msg: tuple) -> None:
         self.tasks.cancel(msg[1], bool(msg[2]), bool(msg[3]))
@@ -446,6 +562,8 @@ class Head:
         protocol.UNSUBSCRIBE: _on_unsubscribe,
         protocol.GOODBYE: _on_goodbye,
         protocol.REQUEST: _on_request,
+        protocol.WORKER_EXIT: _on_worker_exit,
+        protocol.COPIED: _on_copied,
     }
 
     # ----------------------------------------------------------------- output
@@ -529,6 +647,9 @@ class Head:
                 pass
             conn.sock.close()
         self.subscribers.pop(peer.client_id, None)
+        if peer.role == "node" and peer.node is not None:
+            self._node_lost(peer.node, why)
+            return
         self.objects.drop_client(peer.client_id)
         if peer.role == "driver" and peer.job_id:
             job = self.jobs.get(peer.job_id)
@@ -546,6 +667,8 @@ class Head:
                 self._send(peer, (protocol.SHUTDOWN, "the head shut down"))
         self._flush_outbox()
         self.pool.stop_all()
+        if self.object_server is not None:
+            self.object_server.close()
         remove_tree(self.shm_dir)
         for sock in self.listeners:
             sock.close()
@@ -558,6 +681,7 @@ class Head:
 
 
 _DEFERRED = object()
+_HELLO_MAX = 1 << 20  # a HELLO is a token and a small dict (sys.path, env vars)
 
 
 def _exit_code(worker: WorkerProc) -> int | None:

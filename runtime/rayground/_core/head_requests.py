@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .head import Head, Peer
+    from .nodes import Node
 
 
 def handle_request(head: Head, peer: Peer, what: str, args: dict[str, Any]) -> Any:
@@ -24,29 +25,45 @@ def handle_request(head: Head, peer: Peer, what: str, args: dict[str, Any]) -> A
 
 
 def _cluster_resources(head: Head, peer: Peer, args: dict) -> dict[str, float]:
-    return dict(head.resources.total)
+    return head.nodes.total
 
 
 def _available_resources(head: Head, peer: Peer, args: dict) -> dict[str, float]:
-    return {k: v for k, v in head.resources.snapshot_available().items() if v > 0}
+    return {k: v for k, v in head.nodes.snapshot_available().items() if v > 0}
 
 
-def _node_row(head: Head) -> dict[str, Any]:
+def _node_row(node: Node) -> dict[str, Any]:
+    alive = node.state == "ALIVE"
     return {
-        "NodeID": head.node_id,
-        "Alive": True,
-        "NodeManagerAddress": head.node_ip,
-        "NodeManagerHostname": os.uname().nodename,
-        "NodeName": head.node_ip,
-        "Resources": dict(head.resources.total),
-        "alive": True,
-        "IsHead": True,
-        "ObjectStoreSocketName": head.shm_dir,
+        "NodeID": node.id,
+        "Alive": alive,
+        "NodeManagerAddress": node.ip,
+        "NodeManagerHostname": os.uname().nodename if node.is_head else node.ip,
+        "NodeName": node.ip,
+        "Resources": dict(node.resources.total) if alive else {},
+        "alive": alive,
+        "IsHead": node.is_head,
+        "ObjectStoreSocketName": node.shm_dir,
     }
 
 
 def _nodes(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
-    return [_node_row(head)]
+    return [_node_row(node) for node in head.nodes.by_id.values()]
+
+
+def _locate(head: Head, peer: Peer, args: dict) -> list[tuple[str, str]]:
+    """Object servers that hold `oid`'s bytes: [(address, name)], the original first."""
+    oid = str(args["oid"])
+    obj = head.objects.get(oid)
+    if obj is None or obj.desc is None:
+        return []
+    name = os.path.basename(str(obj.desc[1]))
+    out = []
+    for node_id in head.objects.locations(oid):
+        node = head.nodes.by_id.get(node_id)
+        if node is not None and node.state == "ALIVE" and node.object_server:
+            out.append((node.object_server, name))
+    return out
 
 
 def _create_actor(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
@@ -110,7 +127,7 @@ def _list_tasks(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
     rows = []
     for task in reversed(list(head.tasks.tasks.values())):
         row = task_row(task)
-        row["node_id"] = head.node_id
+        row["node_id"] = task.node.id if task.node is not None else None
         rows.append(row)
         if len(rows) >= limit:
             break
@@ -120,36 +137,45 @@ def _list_tasks(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
 
 def _list_actors(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
     rows = head.actors.snapshot()
-    for row in rows:
-        row["node_id"] = head.node_id
+    for row, actor in zip(rows, head.actors.actors.values(), strict=True):
+        row["node_id"] = actor.node.id if actor.node is not None else None
     return rows
 
 
 def _list_objects(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
     rows = head.objects.snapshot()
     for row in rows:
-        row["node_id"] = head.node_id
-        row["ip"] = head.node_ip
+        node = head.nodes.by_id.get(row["node_id"])
+        row["ip"] = node.ip if node is not None else None
     return rows
 
 
 def _list_nodes(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
-    row = _node_row(head)
-    return [
-        {
-            "node_id": row["NodeID"],
-            "node_ip": row["NodeManagerAddress"],
-            "is_head_node": True,
-            "state": "ALIVE",
-            "node_name": row["NodeName"],
-            "resources_total": row["Resources"],
-            "resources_available": head.resources.snapshot_available(),
-            "object_store_used": head.objects.used,
-            "object_store_capacity": head.objects.capacity,
-            "spilled_bytes": head.objects.spilled_bytes,
-            "num_workers": len(head.pool.workers),
-        }
-    ]
+    rows = []
+    stored: Counter = Counter()
+    for obj in head.objects.objects.values():
+        if obj.desc is not None and obj.desc[0] == "s":
+            stored[obj.node or head.node_id] += obj.size
+    for node in head.nodes.by_id.values():
+        rows.append(
+            {
+                "node_id": node.id,
+                "node_ip": node.ip,
+                "is_head_node": node.is_head,
+                "state": node.state,
+                "node_name": node.ip,
+                "resources_total": dict(node.resources.total),
+                "resources_available": node.resources.snapshot_available(),
+                "object_store_used": stored[node.id],
+                "object_store_capacity": int(node.resources.total.get("object_store_memory", 0))
+                or head.objects.capacity,
+                "spilled_bytes": head.objects.spilled_bytes if node.is_head else 0,
+                "num_workers": len(node.pool.workers),
+                "object_server": node.object_server,
+                "start_time": node.started,
+            }
+        )
+    return rows
 
 
 def _list_workers(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
@@ -161,9 +187,9 @@ def _list_workers(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
             "blocked": w.blocked,
             "actor_id": w.actor_id,
             "task_id": w.task.id if w.task is not None else None,
-            "node_id": head.node_id,
+            "node_id": w.node.id,
         }
-        for w in head.pool.workers.values()
+        for w in head.nodes.workers()
     ]
 
 
@@ -208,11 +234,59 @@ def _status(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
         "store_used": head.objects.used,
         "store_capacity": head.objects.capacity,
         "spilled_bytes": head.objects.spilled_bytes,
-        "workers": len(head.pool.workers),
+        "workers": sum(1 for _ in head.nodes.workers()),
         "jobs": _list_jobs(head, peer, args),
         "time": time.time(),
         "event_seq": head.events.seq,
     }
+
+
+def _memory(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
+    """One row per reference to each object, as `ray memory`: who holds it and why."""
+
+    def who(client_id: str) -> tuple[str, int | None]:
+        holder = head.peers.get(client_id)
+        if holder is not None:
+            return holder.role, holder.pid
+        return client_id.partition(":")[0] if ":" in client_id else "gone", None
+
+    used_by: dict[str, list[str]] = {}
+    for task in head.tasks.tasks.values():
+        if task.state not in ("FINISHED", "FAILED"):
+            for oid in task.spec.get("deps", ()):
+                used_by.setdefault(oid, []).append(task.id)
+    inside: dict[str, list[str]] = {}
+    for oid, obj in head.objects.objects.items():
+        for inner in obj.contained:
+            inside.setdefault(inner, []).append(oid)
+    rows = []
+    for oid, obj in head.objects.objects.items():
+        owner_role, owner_pid = who(obj.owner or "")
+        base = {
+            "object_id": oid,
+            "object_size": obj.size,
+            "where": {"i": "inline", "s": "shared_memory", "f": "spilled", "e": "error"}.get(
+                obj.desc[0], "?"
+            )
+            if obj.desc
+            else "pending",
+            "owner_role": owner_role,
+            "owner_pid": owner_pid,
+            "task_id": obj.task_id,
+            "node_ip": head.node_ip,
+        }
+        refs = []
+        for client_id in sorted(obj.holders):
+            role, pid = who(client_id)
+            kind = "ACTOR_HANDLE" if oid.endswith(".h") else "LOCAL_REFERENCE"
+            if role in ("actor", "task"):  # a large argument, stored for its task or actor
+                kind = "USED_BY_PENDING_TASK" if role == "task" else "PINNED_IN_MEMORY"
+            refs.append((kind, role, pid, client_id.partition(":")[2] or None))
+        refs += [("USED_BY_PENDING_TASK", "task", None, t) for t in used_by.get(oid, ())]
+        refs += [("CAPTURED_IN_OBJECT", "object", None, o) for o in inside.get(oid, ())]
+        for kind, role, pid, via in refs or [("PINNED_IN_MEMORY", "head", None, None)]:
+            rows.append({**base, "reference_type": kind, "role": role, "pid": pid, "via": via})
+    return rows
 
 
 def _stop(head: Head, peer: Peer, args: dict) -> bool:
@@ -224,6 +298,7 @@ _HANDLERS = {
     "cluster_resources": _cluster_resources,
     "available_resources": _available_resources,
     "nodes": _nodes,
+    "locate": _locate,
     "create_actor": _create_actor,
     "get_actor": _get_actor,
     "actor_state": _actor_state,
@@ -236,5 +311,6 @@ _HANDLERS = {
     "summarize_tasks": _summarize_tasks,
     "make_room": _make_room,
     "status": _status,
+    "memory": _memory,
     "stop": _stop,
 }

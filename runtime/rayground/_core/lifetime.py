@@ -42,7 +42,14 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A head that exited but was not reaped yet (its parent, e.g. `rayground start`, is gone and
+    # init is slow to reap) is a zombie: dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def shm_dir_for(session_dir: str) -> str:
@@ -57,8 +64,9 @@ def sweep_stale_sessions() -> list[str]:
         return removed
     for name in os.listdir(root):
         session_dir = os.path.join(root, name)
-        info_path = os.path.join(session_dir, "head.json")
-        if not name.startswith("session_") or not os.path.isfile(info_path):
+        info_name = "head.json" if name.startswith("session_") else "node.json"
+        info_path = os.path.join(session_dir, info_name)
+        if not name.startswith(("session_", "node_")) or not os.path.isfile(info_path):
             continue
         try:
             with open(info_path) as f:
@@ -71,7 +79,7 @@ def sweep_stale_sessions() -> list[str]:
         if os.path.isdir(shm):
             shutil.rmtree(shm, ignore_errors=True)
             removed.append(shm)
-        for leftover in ("head.sock", "head.json"):
+        for leftover in ("head.sock", info_name):
             try:
                 os.unlink(os.path.join(session_dir, leftover))
             except FileNotFoundError:
@@ -152,6 +160,81 @@ def start_head(
     with open(os.path.join(root, "latest"), "w") as f:
         f.write(session_dir)
     return LocalHead(session_dir, shm_dir, endpoints[0], token, proc, proc.pid, tcp)
+
+
+@dataclass
+class LocalNode:
+    proc: subprocess.Popen
+    node_id: str
+    log_path: str
+
+
+def start_node(
+    address: str,
+    token: bytes,
+    *,
+    num_cpus: float | None = None,
+    num_gpus: float | None = None,
+    resources: dict[str, float] | None = None,
+    object_store_memory: int | None = None,
+    node_ip_address: str = "127.0.0.1",
+    log_path: str | None = None,
+    timeout: float = 30.0,
+) -> LocalNode:
+    """Start a node process on this machine that joins the head at `address` (node.py)."""
+    cmd = [sys.executable, "-m", "rayground._core.node", "--address", address]
+    cmd += ["--resources", json.dumps(resources or {}), "--node-ip-address", node_ip_address]
+    if num_cpus is not None:
+        cmd += ["--num-cpus", str(num_cpus)]
+    if num_gpus is not None:
+        cmd += ["--num-gpus", str(num_gpus)]
+    if object_store_memory is not None:
+        cmd += ["--object-store-memory", str(int(object_store_memory))]
+    env = dict(os.environ)
+    env["RAYGROUND_TOKEN"] = token.decode()
+    env["PYTHONPATH"] = os.pathsep.join(
+        [p for p in [_package_parent(), env.get("PYTHONPATH", "")] if p]
+    )
+    root = config.session_root()
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    log_path = log_path or os.path.join(root, f"node-{os.getpid()}-{ids.random_hex(3)}.log")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+        )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if ready:
+            line = proc.stdout.readline()
+            if line.startswith(b"READY "):
+                proc.stdout.close()
+                return LocalNode(proc, json.loads(line[6:])["node_id"], log_path)
+            if not line:
+                break
+        if proc.poll() is not None:
+            break
+    stop_process(proc)
+    with open(log_path) as f:
+        tail = f.read()[-2000:]
+    raise ConnectionError(f"The node did not join the cluster at {address}. Its log says:\n{tail}")
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def _package_parent() -> str:

@@ -24,10 +24,12 @@ _RECYCLE_MIN = 1 << 20  # smaller segments are cheap to create; not worth poolin
 class Obj:
     __slots__ = (
         "contained",
+        "copies",
         "created",
         "desc",
         "holders",
         "last_access",
+        "node",
         "owner",
         "pins",
         "size",
@@ -48,6 +50,8 @@ class Obj:
         self.created = time.time()
         self.last_access = time.monotonic()
         self.spilled = False
+        self.node: str | None = None  # where its segment lives; None: the head's node
+        self.copies: set[str] = set()  # other nodes that pulled a copy (object_transfer.py)
 
 
 class ObjectDirectory:
@@ -68,6 +72,9 @@ class ObjectDirectory:
         self._notify = notify  # (client_id, oid, desc): push an OBJ message
         self._emit = emit
         self.on_free: Callable[[str], None] | None = None
+        # (node id, segment name): unlink a segment that lives on another node.
+        self.on_remote_discard: Callable[[str, str], None] | None = None
+        self.local_node_id = ""
         self._recycle_serial = 0
 
     # -- creation
@@ -79,22 +86,32 @@ class ObjectDirectory:
         obj.holders.add(owner)
         return obj
 
-    def seal(self, oid: str, desc: tuple, contained: list[str], holder: str | None = None) -> None:
+    def seal(
+        self,
+        oid: str,
+        desc: tuple,
+        contained: list[str],
+        holder: str | None = None,
+        node: str | None = None,
+    ) -> None:
+        """Record a finished object; `node` is where a shared-memory one was written."""
+        node = None if node == self.local_node_id else node
         obj = self.objects.get(oid)
         if obj is None:
             if holder is None:
                 # Nobody can ever read it: a result whose refs were all dropped and then freed.
-                self._discard_desc(desc)
+                self._discard_desc(desc, node)
                 return
             obj = self.objects[oid] = Obj(holder, None)
         if holder is not None:
             obj.holders.add(holder)
         if obj.desc is not None:  # a retried task's second result: keep the first
-            self._discard_desc(desc)
+            self._discard_desc(desc, node)
             return
         obj.desc = desc
         obj.size = _desc_size(desc)
-        if desc[0] == "s":
+        obj.node = node if desc[0] == "s" else None
+        if desc[0] == "s" and node is None:
             self.used += obj.size
         for inner in contained:
             self.pin(inner)
@@ -159,23 +176,67 @@ class ObjectDirectory:
     def get(self, oid: str) -> Obj | None:
         return self.objects.get(oid)
 
+    def add_copy(self, oid: str, node: str) -> None:
+        obj = self.objects.get(oid)
+        if obj is not None and obj.desc is not None and node != (obj.node or self.local_node_id):
+            obj.copies.add(node)
+
+    def locations(self, oid: str) -> list[str]:
+        """Node ids holding the object's bytes, the original first."""
+        obj = self.objects.get(oid)
+        if obj is None or obj.desc is None or obj.desc[0] not in ("s", "f"):
+            return []
+        return [obj.node or self.local_node_id, *sorted(obj.copies)]
+
+    def node_lost(self, node: str) -> list[str]:
+        """Forget `node`'s copies; returns the objects whose only bytes were there."""
+        lost = []
+        for oid, obj in self.objects.items():
+            obj.copies.discard(node)
+            if obj.node != node:
+                continue
+            if obj.copies:
+                survivor = obj.copies.pop()
+                obj.node = None if survivor == self.local_node_id else survivor
+                if obj.node is None:
+                    self.used += obj.size
+            else:
+                lost.append(oid)
+        return lost
+
+    def reset(self, oid: str) -> None:
+        """Back to pending: its bytes are gone and its task will make it again."""
+        obj = self.objects.get(oid)
+        if obj is not None:
+            obj.desc = None
+            obj.node = None
+            obj.copies.clear()
+
     # -- freeing and capacity
     def _free(self, oid: str, obj: Obj) -> None:
         del self.objects[oid]
         if obj.desc is not None:
-            if obj.desc[0] == "s":
+            if obj.desc[0] == "s" and obj.node is None:
                 self.used -= obj.size
             elif obj.desc[0] == "f":
                 self.spilled_bytes -= obj.size
-            self._discard_desc(obj.desc)
+            self._discard_desc(obj.desc, obj.node)
+            for node in obj.copies:
+                self._discard_desc(obj.desc, node, recycle=False)
         self._emit("object", oid, "FREED", None)
         for inner in obj.contained:
             self.unpin(inner)
         if self.on_free is not None:
             self.on_free(oid)
 
-    def _discard_desc(self, desc: tuple) -> None:
-        if desc[0] == "s":
+    def _discard_desc(self, desc: tuple, node: str | None = None, recycle: bool = True) -> None:
+        if node is not None and node != self.local_node_id:
+            if desc[0] in ("s", "f") and self.on_remote_discard is not None:
+                self.on_remote_discard(node, os.path.basename(str(desc[1])))
+            return
+        if desc[0] == "s" and not recycle:
+            object_store.delete_segment(object_store.segment_path(self.shm_dir, desc[1]))
+        elif desc[0] == "s":
             path = object_store.segment_path(self.shm_dir, desc[1])
             size = int(desc[2])
             # Large segments are kept for reuse (their pages already exist, so the next large
@@ -204,7 +265,10 @@ class ObjectDirectory:
             (
                 (obj.last_access, oid)
                 for oid, obj in self.objects.items()
-                if obj.desc is not None and obj.desc[0] == "s" and oid not in busy
+                if obj.desc is not None
+                and obj.desc[0] == "s"
+                and obj.node is None
+                and oid not in busy
             ),
         )
         freed = 0
@@ -248,6 +312,8 @@ class ObjectDirectory:
                     else "pending",
                     "spilled": obj.spilled,
                     "created": obj.created,
+                    "node_id": obj.node or self.local_node_id,
+                    "copies": sorted(obj.copies),
                 }
             )
         return rows

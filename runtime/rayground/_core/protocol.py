@@ -104,3 +104,10 @@ EXECUTE = "execute"  # (EXECUTE, spec dict, fn_blob or None, {arg position: desc
 EVENTS = "events"  # (EVENTS, first_seq, [event tuples], lost_count)
 SHUTDOWN = "shutdown"  # (SHUTDOWN, reason)
 CANCEL_TASK = "cancel_task"  # (CANCEL_TASK, task_id, force) head -> worker
+
+# Between the head and a node process (node.py):
+NODE_SPAWN = "node_spawn"  # head -> node: (NODE_SPAWN, worker_id, cwd) fork a worker
+NODE_KILL = "node_kill"  # head -> node: (NODE_KILL, worker_id, signal)
+NODE_FREE = "node_free"  # head -> node: (NODE_FREE, [segment names]) unlink these copies
+WORKER_EXIT = "worker_exit"  # node -> head: (WORKER_EXIT, worker_id, exit code or None)
+COPIED = "copied"  # client -> head: (COPIED, oid) this node now holds a copy of oid

@@ -41,6 +41,7 @@ class Task:
         "infeasible",
         "job_id",
         "name",
+        "node",
         "owner",
         "parent",
         "ran_on",
@@ -69,6 +70,7 @@ class Task:
         self.times: dict[str, float] = {"PENDING_ARGS_AVAIL": time.time()}
         self.deps_missing = 0
         self.worker: WorkerProc | None = None
+        self.node: Any = None  # the Node whose resources it holds (or last held)
         self.gpu_ids: list[str] = []
         self.holding = False
         self.infeasible = False
@@ -103,7 +105,9 @@ class TaskTable:
             head.objects.want(peer.client_id, oid)
         args = spec.get("args")
         if args is not None and args[0] == "s":
-            head.objects.seal(args[1], args, [], holder=f"task:{task.id}")
+            head.objects.seal(
+                args[1], args, [], holder=f"task:{task.id}", node=head.node_of(peer).id
+            )
         for oid in spec.get("contained", ()):
             head.objects.pin(oid)
         parent = self.tasks.get(task.parent) if task.parent else None
@@ -126,14 +130,14 @@ class TaskTable:
                 task.deps_missing += 1
                 self.waiting_on.setdefault(oid, []).append(task)
         if task.actor_id is None:
-            if not head.resources.feasible(task.resources):
+            if not head.nodes.feasible(task.resources):
                 task.infeasible = True
-                missing = head.resources.missing_for(task.resources)
+                missing = head.nodes.missing_for(task.resources)
                 head.warn(
                     peer.client_id,
                     f"Task {task.name} asks for {format_request(task.resources)} but no node "
                     f"has {format_request(missing)} (the cluster has "
-                    f"{format_request(head.resources.total)} in total). It will wait until a "
+                    f"{format_request(head.nodes.total)} in total). It will wait until a "
                     "node with those resources joins. Lower the request, or start the cluster "
                     "with more (e.g. init(num_gpus=1), or resources={...}).",
                 )
@@ -173,8 +177,7 @@ class TaskTable:
             head.actors.place_waiting()
         if not self.num_queued:
             return
-        res = head.resources
-        pool = head.pool
+        nodes = head.nodes
         for shape, queue in list(self.ready.items()):
             while queue:
                 task = queue[0]
@@ -182,21 +185,37 @@ class TaskTable:
                     queue.popleft()
                     self.num_queued -= 1
                     continue
-                if not res.fits(task.resources):
+                fitting = nodes.fitting(task.resources, self._preferred_node(task))
+                if not fitting:
                     if self._prefetch(task):
                         queue.popleft()
                         self.num_queued -= 1
                         continue
                     break
-                worker = pool.take_idle()
+                worker = fitting[0].pool.take_idle()
                 if worker is None:
-                    self._maybe_spawn(task)
+                    self._maybe_spawn(task, fitting[0])
                     break
                 queue.popleft()
                 self.num_queued -= 1
                 self.dispatch(task, worker)
             if not queue:
                 del self.ready[shape]
+
+    def _preferred_node(self, task: Task) -> Any:
+        """The node that holds most of the task's large arguments, if that is not the head's
+        (locality is worth preferring only when it is free: `fitting` still falls back)."""
+        nodes = self.head.nodes
+        if len(nodes.by_id) == 1:
+            return None
+        weight: dict[Any, int] = {}
+        for oid in task.spec.get("deps", ()):
+            obj = self.head.objects.get(oid)
+            if obj is not None and obj.node is not None and obj.desc and obj.desc[0] == "s":
+                weight[obj.node] = weight.get(obj.node, 0) + obj.size
+        if not weight:
+            return None
+        return nodes.by_id.get(max(weight, key=weight.__getitem__))
 
     def _prefetch(self, task: Task) -> bool:
         """Queue `task` on a busy worker running a task of the same shape, to start the moment
@@ -228,7 +247,7 @@ class TaskTable:
 
     @property
     def _prefetch_candidates(self) -> list[WorkerProc]:
-        return [w for w in self.head.pool.workers.values() if w.state == "busy"]
+        return [w for w in self.head.nodes.workers() if w.state == "busy"]
 
     def _promote_next(self, worker: WorkerProc) -> bool:
         """The worker finished its task: its prefetched one is running now. True if it had one."""
@@ -238,7 +257,8 @@ class TaskTable:
         worker.next_task = None
         if task.state != "SUBMITTED_TO_WORKER":  # cancelled or returned meanwhile
             return False
-        task.gpu_ids = self.head.resources.acquire(task.resources)
+        task.node = worker.node
+        task.gpu_ids = task.node.resources.acquire(task.resources)
         task.holding = True
         task.attempt += 1
         worker.task = task
@@ -258,20 +278,20 @@ class TaskTable:
             task.worker = None
             self._enqueue(task)
 
-    def _maybe_spawn(self, task: Task) -> None:
+    def _maybe_spawn(self, task: Task, node: Any) -> None:
         # Called only when the task's resources are free right now but no worker is idle, so the
         # resources bound how many run; the cap only stops runaway zero-CPU work.
-        pool = self.head.pool
+        pool = node.pool
         blocked = sum(1 for w in pool.workers.values() if w.blocked)
         active = sum(1 for w in pool.workers.values() if w.state in ("busy", "idle", "starting"))
-        limit = max(32, 4 * int(self.head.resources.total.get("CPU", 1))) + blocked
+        limit = max(32, 4 * int(node.resources.total.get("CPU", 1))) + blocked
         if active < limit and self.num_starting < self.num_queued:
             pool.spawn()
             self.num_starting += 1
 
     def dispatch(self, task: Task, worker: WorkerProc) -> None:
-        head = self.head
-        task.gpu_ids = head.resources.acquire(task.resources)
+        task.node = worker.node
+        task.gpu_ids = worker.node.resources.acquire(task.resources)
         task.holding = True
         task.worker = worker
         task.attempt += 1
@@ -326,7 +346,7 @@ class TaskTable:
         if worker.actor_id is not None:
             self.head.actors.on_worker_ready(worker)
             return
-        self.head.pool.make_idle(worker)
+        worker.node.pool.make_idle(worker)
 
     def worker_blocked(self, worker: WorkerProc) -> None:
         task = worker.task
@@ -338,7 +358,7 @@ class TaskTable:
             "worker", worker.id, "BLOCKED", {"pid": worker.pid, "task_id": task and task.id}
         )
         if task is not None and task.holding and not task.actor_id:
-            self.head.resources.release(task.resources, task.gpu_ids)
+            task.node.resources.release(task.resources, task.gpu_ids)
             task.holding = False
 
     def worker_unblocked(self, worker: WorkerProc) -> None:
@@ -351,12 +371,12 @@ class TaskTable:
         )
         if task is not None and not task.holding and not task.actor_id:
             # Take the resources back even if that oversubscribes for a moment, as Ray does.
-            self.head.resources.acquire(task.resources)
+            task.node.resources.acquire(task.resources)
             task.holding = True
 
     def _release(self, task: Task) -> None:
         if task.holding:
-            self.head.resources.release(task.resources, task.gpu_ids)
+            task.node.resources.release(task.resources, task.gpu_ids)
             task.holding = False
 
     def on_done(self, worker: WorkerProc, task_id: str, descs: list, contained: list) -> None:
@@ -367,7 +387,7 @@ class TaskTable:
         if task.state in ("FINISHED", "FAILED"):
             return
         for oid, desc, inner in zip(task.returns, descs, contained, strict=False):
-            self.seal(oid, desc, inner)
+            self.seal(oid, desc, inner, worker.node.id)
         self._finish(task, "FINISHED")
 
     def _attempt_ended(self, worker: WorkerProc, task: Task) -> None:
@@ -377,9 +397,11 @@ class TaskTable:
             return
         self._release(task)
         if worker.task is task and not self._promote_next(worker):
-            self.head.pool.make_idle(worker)
+            worker.node.pool.make_idle(worker)
 
-    def on_gen_item(self, task_id: str, index: int, desc: tuple, contained: list) -> None:
+    def on_gen_item(
+        self, task_id: str, index: int, desc: tuple, contained: list, node: str | None = None
+    ) -> None:
         task = self.tasks.get(task_id)
         if task is None:
             return
@@ -387,10 +409,10 @@ class TaskTable:
         self.head.objects.expect(oid, task.owner, task_id)
         self.head.objects.want(task.owner, oid)
         task.gen_items = max(task.gen_items, index + 1)
-        self.seal(oid, desc, contained)
+        self.seal(oid, desc, contained, node)
 
-    def seal(self, oid: str, desc: tuple, contained: list) -> None:
-        self.head.objects.seal(oid, desc, list(contained))
+    def seal(self, oid: str, desc: tuple, contained: list, node: str | None = None) -> None:
+        self.head.objects.seal(oid, desc, list(contained), node=node)
         self.object_ready(oid)
         if desc[0] == "s":
             self.head._check_capacity()
@@ -414,7 +436,7 @@ class TaskTable:
     def on_worker_died(self, worker: WorkerProc, exit_code: int | None) -> None:
         head = self.head
         was_starting = worker.state == "starting"
-        head.pool.forget(worker)
+        worker.node.pool.forget(worker)
         if was_starting and worker.actor_id is None:
             self.num_starting = max(0, self.num_starting - 1)
         head.events.emit("worker", worker.id, "DEAD", {"pid": worker.pid, "exit_code": exit_code})
@@ -452,6 +474,41 @@ class TaskTable:
                 f"{task.attempt} time(s); raise max_retries to retry more."
             ),
         )
+
+    def reconstruct(self, oid: str) -> bool:
+        """Run again the task that made `oid`, whose bytes were on a node that died (lineage, as
+        in Ray). Possible while the task's inputs still exist; False when they do not."""
+        objects = self.head.objects
+        task = self.tasks.get(oid.rsplit(".", 1)[0])
+        if (
+            task is None
+            or task.state != "FINISHED"
+            or task.actor_id is not None
+            or task.spec.get("generator")
+            or task.spec.get("kind") == "actor_create"
+        ):
+            return False
+        deps = list(task.spec.get("deps", ()))
+        args = task.spec.get("args")
+        if args is not None and args[0] == "s":
+            return False  # its packed arguments were freed when it finished
+        if any(objects.get(d) is None or objects.get(d).desc is None for d in deps):
+            return False
+        for d in deps:
+            objects.pin(d)
+        for d in task.spec.get("contained", ()):
+            objects.pin(d)
+        for ret in task.returns:
+            obj = objects.get(ret)
+            if obj is not None and (obj.node is not None or ret == oid):
+                objects.reset(ret)
+        try:
+            self.finished.remove(task.id)
+        except ValueError:
+            pass
+        self._emit(task, "PENDING_NODE_ASSIGNMENT", {"reconstruct": True})
+        self._enqueue(task)
+        return True
 
     def _retry(self, task: Task, why: str) -> None:
         task.worker = None
@@ -518,7 +575,7 @@ class TaskTable:
         if task.state == "RUNNING" and task.worker is not None:
             worker = task.worker
             if force and task.actor_id is None:
-                self.head.pool.kill(worker)
+                worker.node.pool.kill(worker)
             else:
                 self.head.send_to(worker.peer.client_id, (protocol.CANCEL_TASK, task.id, force))
             return
@@ -537,22 +594,23 @@ class TaskTable:
 
     def objects_in_use(self) -> set[str]:
         busy: set[str] = set()
-        for w in self.head.pool.workers.values():
+        for w in self.head.nodes.head_node.pool.workers.values():
             task = w.task
             if task is not None:
                 busy.update(task.spec.get("deps", ()))
         return busy
 
     def periodic(self, now: float) -> None:
-        pool = self.head.pool
-        surplus = len(pool.idle) - max(1, int(self.head.resources.total.get("CPU", 1)))
-        while surplus > 0:
-            worker = pool.idle[0]
-            if now - worker.started < config.IDLE_WORKER_TIMEOUT:
-                break
-            pool.idle.pop(0)
-            pool.kill(worker, 15)
-            surplus -= 1
+        for node in self.head.nodes.alive():
+            pool = node.pool
+            surplus = len(pool.idle) - max(1, int(node.resources.total.get("CPU", 1)))
+            while surplus > 0:
+                worker = pool.idle[0]
+                if now - worker.started < config.IDLE_WORKER_TIMEOUT:
+                    break
+                pool.idle.pop(0)
+                pool.kill(worker, 15)
+                surplus -= 1
 
     def _emit(self, task: Task, state: str, extra: dict[str, Any] | None = None) -> None:
         task.times[state] = time.time()

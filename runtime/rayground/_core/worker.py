@@ -199,7 +199,7 @@ class Worker:
         if args_desc[0] == "i":
             packed_args, packed_kwargs = deserialize(args_desc[1])
         else:
-            path = object_store.segment_path(self.client.session["shm_dir"], args_desc[1])
+            path = self.client.local_path(args_desc[1], args_desc)
             packed_args, packed_kwargs = deserialize(object_store.map_segment(path))
         cache: dict[str, Any] = {}
 

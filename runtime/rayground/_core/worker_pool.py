@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from . import config, ids
+from . import config, ids, protocol
 
 
 class WorkerProc:
@@ -33,6 +33,7 @@ class WorkerProc:
         "jobs",
         "log_path",
         "next_task",
+        "node",
         "peer",
         "pid",
         "pidfd",
@@ -44,7 +45,8 @@ class WorkerProc:
     def __init__(self, worker_id: str, pid: int, log_path: str) -> None:
         self.id = worker_id
         self.pid = pid
-        self.pidfd: int | None = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+        self.pidfd: int | None = os.pidfd_open(pid) if pid and hasattr(os, "pidfd_open") else None
+        self.node: Any = None  # the Node it runs on (nodes.py)
         self.peer: Any = None  # set when its HELLO arrived
         self.state = "starting"  # starting | idle | busy | actor | dead
         self.task: Any = None
@@ -82,9 +84,10 @@ class WorkerPool:
         self.workers: dict[str, WorkerProc] = {}
         self.idle: list[WorkerProc] = []
         self.on_spawn: Any = None  # the head registers the new worker's pidfd in its poll loop
+        self.node: Any = None
 
-    def spawn(self, cwd: str | None = None) -> WorkerProc:
-        worker_id = ids.unique("w")
+    def spawn(self, cwd: str | None = None, worker_id: str | None = None) -> WorkerProc:
+        worker_id = worker_id or ids.unique("w")
         log_path = os.path.join(self._session["session_dir"], "logs", f"worker-{worker_id}.log")
         env = dict(self._env)
         env["RAYGROUND_WORKER_ID"] = worker_id
@@ -94,6 +97,7 @@ class WorkerPool:
         if pid == 0:  # the child: never returns into the head's code
             _become_worker(log_path, env, cwd or self._session.get("cwd"))
         worker = WorkerProc(worker_id, pid, log_path)
+        worker.node = self.node
         self.workers[worker_id] = worker
         if self.on_spawn is not None:
             self.on_spawn(worker)
@@ -141,6 +145,39 @@ class WorkerPool:
                 w.reap(timeout=5)
         for w in workers:
             self.forget(w)
+
+
+class RemoteWorker(WorkerProc):
+    """A worker on another node: its node process forked it and reports its exit."""
+
+    __slots__ = ()
+
+    def reap(self, timeout: float = 0.0) -> int | None:
+        return self.exit_code
+
+
+class RemoteWorkerPool(WorkerPool):
+    """The head's view of another node's workers; `send` reaches that node's process."""
+
+    def __init__(self, send: Any) -> None:
+        super().__init__({}, {})
+        self._send_to_node = send
+
+    def spawn(self, cwd: str | None = None, worker_id: str | None = None) -> WorkerProc:
+        worker = RemoteWorker(worker_id or ids.unique("w"), 0, "")
+        worker.node = self.node
+        self.workers[worker.id] = worker
+        self._send_to_node((protocol.NODE_SPAWN, worker.id, cwd))
+        return worker
+
+    def kill(self, worker: WorkerProc, sig: int = signal.SIGKILL) -> None:
+        if worker.state != "dead":
+            self._send_to_node((protocol.NODE_KILL, worker.id, int(sig)))
+
+    def stop_all(self) -> None:
+        # The node process stops its own workers when it is told to shut down or loses us.
+        for worker in list(self.workers.values()):
+            self.forget(worker)
 
 
 def _become_worker(log_path: str, env: dict[str, str], cwd: str | None) -> None:

@@ -1,0 +1,119 @@
+"""The nodes of a cluster as the head sees them, and where a piece of work should run.
+
+    head node:   the head's own machine; its workers are forked by the head (worker_pool.py)
+    other nodes: a `rayground start --address` process each (node.py), connected to the head
+                 over TCP; the head asks it to fork workers (SPAWN) and to kill them (KILL), and
+                 it reports their exits (WORKER_EXIT)
+
+Every node has its own resources, its own worker pool and its own shared-memory directory. The
+head schedules for all of them in one place (like Ray's GCS when every raylet forwards to it):
+with a few nodes on a LAN, one scheduler is simpler than Ray's two-level one and fast enough.
+A node whose connection ends is dead: its workers are gone, their tasks are retried elsewhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .resources import NodeResources
+
+_EPS = 1e-9
+
+
+class Node:
+    __slots__ = (
+        "id",
+        "ip",
+        "is_head",
+        "object_server",
+        "peer",
+        "pool",
+        "resources",
+        "shm_dir",
+        "started",
+        "state",
+    )
+
+    def __init__(
+        self,
+        node_id: str,
+        ip: str,
+        resources: NodeResources,
+        pool: Any,
+        shm_dir: str,
+        object_server: str | None,
+        peer: Any = None,
+        is_head: bool = False,
+    ) -> None:
+        self.id = node_id
+        self.ip = ip
+        self.resources = resources
+        self.pool = pool
+        self.shm_dir = shm_dir
+        self.object_server = object_server  # tcp://host:port serving this node's objects
+        self.peer = peer  # the node process's connection; None for the head node
+        self.is_head = is_head
+        self.state = "ALIVE"
+        self.started = time.time()
+
+
+class Nodes:
+    """The alive and dead nodes; sums and placement over the alive ones."""
+
+    def __init__(self, head_node: Node) -> None:
+        self.head_node = head_node
+        self.by_id: dict[str, Node] = {head_node.id: head_node}
+
+    def add(self, node: Node) -> None:
+        self.by_id[node.id] = node
+
+    def alive(self) -> list[Node]:
+        return [n for n in self.by_id.values() if n.state == "ALIVE"]
+
+    def workers(self) -> Iterator[Any]:
+        for node in self.by_id.values():
+            yield from node.pool.workers.values()
+
+    def worker(self, worker_id: str) -> Any:
+        for node in self.by_id.values():
+            worker = node.pool.workers.get(worker_id)
+            if worker is not None:
+                return worker
+        return None
+
+    @property
+    def total(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for node in self.alive():
+            for key, value in node.resources.total.items():
+                out[key] = out.get(key, 0.0) + value
+        return out
+
+    def snapshot_available(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for node in self.alive():
+            for key, value in node.resources.snapshot_available().items():
+                out[key] = out.get(key, 0.0) + value
+        return out
+
+    def feasible(self, req: dict[str, float]) -> bool:
+        return any(n.resources.feasible(req) for n in self.alive())
+
+    def missing_for(self, req: dict[str, float]) -> dict[str, float]:
+        """What the largest node lacks for `req` (a request never spans nodes)."""
+        best: dict[str, float] | None = None
+        for node in self.alive():
+            missing = node.resources.missing_for(req)
+            if best is None or len(missing) < len(best):
+                best = missing
+        return best if best is not None else dict(req)
+
+    def fitting(self, req: dict[str, float], prefer: Node | None = None) -> list[Node]:
+        """Alive nodes where `req` fits now: `prefer` first (locality), then nodes with an idle
+        worker (no start-up wait), then the head node, then the others."""
+        nodes = [n for n in self.alive() if n.resources.fits(req)]
+        if len(nodes) > 1:
+            nodes.sort(key=lambda n: (n is not prefer, not n.pool.idle, not n.is_head, n.started))
+        return nodes

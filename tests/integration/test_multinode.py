@@ -1,0 +1,238 @@
+"""Many nodes on one machine: a head and two node processes, each on its own loopback address
+(127.0.0.1, .2, .3; all of 127/8 is loopback on Linux), joined over TCP with the token.
+
+Checks placement by custom resources and by `node:<ip>`, a 200 MB array moving between nodes
+and to the driver, the state API seeing every node, a node killed with SIGKILL (tasks retried
+elsewhere, task results rebuilt from lineage, put objects lost with a clear error) and a node
+with a wrong token refused. Every wait has a deadline; every process is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import rayground as ray
+from _procs import wait_until
+from rayground._core import lifetime
+from rayground.exceptions import ObjectLostError
+from rayground.util.state import list_nodes, list_objects, list_tasks
+
+GET_TIMEOUT = 60.0
+NODE_IPS = ("127.0.0.2", "127.0.0.3")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[dict]:
+    head = lifetime.start_head(
+        num_cpus=1,
+        num_gpus=0,
+        gpu_ids=[],
+        resources={},
+        object_store_memory=1 << 30,
+        owner_pid=os.getpid(),
+        port=0,
+    )
+    nodes = []
+    old_token = os.environ.get("RAYGROUND_TOKEN")
+    try:
+        for i, ip in enumerate(NODE_IPS):
+            nodes.append(
+                lifetime.start_node(
+                    head.tcp_address,
+                    head.token,
+                    num_cpus=1,
+                    resources={f"zone{i + 2}": 4},
+                    node_ip_address=ip,
+                )
+            )
+        os.environ["RAYGROUND_TOKEN"] = head.token.decode()
+        ray.init(address=head.tcp_address)
+        yield {"head": head, "nodes": nodes}
+    finally:
+        ray.shutdown()
+        for node in nodes:
+            lifetime.stop_process(node.proc)
+        lifetime.stop_head(head.proc, head.shm_dir)
+        lifetime.sweep_stale_sessions()
+        if old_token is None:
+            os.environ.pop("RAYGROUND_TOKEN", None)
+        else:
+            os.environ["RAYGROUND_TOKEN"] = old_token
+
+
+@ray.remote
+def node_of() -> str:
+    return ray.get_runtime_context().get_node_id()
+
+
+@ray.remote
+def ones(n: int) -> np.ndarray:
+    return np.ones(n, dtype=np.uint8)
+
+
+@ray.remote
+def checksum(a: np.ndarray) -> tuple[int, str]:
+    return int(a.sum(dtype=np.int64)), ray.get_runtime_context().get_node_id()
+
+
+def _node_ids_by_ip() -> dict[str, str]:
+    return {row["node_ip"]: row["node_id"] for row in list_nodes() if row["state"] == "ALIVE"}
+
+
+def test_nodes_join_and_resources_add_up(cluster: dict) -> None:
+    wait_until(lambda: len(ray.nodes()) == 3, timeout=20, message="three nodes")
+    ips = {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]}
+    assert ips == {"127.0.0.1", *NODE_IPS}
+    total = ray.cluster_resources()
+    assert total["CPU"] == 3
+    assert total["zone2"] == 4 and total["zone3"] == 4
+    assert total["node:127.0.0.2"] == 1
+    heads = [n for n in ray.nodes() if n["IsHead"]]
+    assert len(heads) == 1 and heads[0]["NodeManagerAddress"] == "127.0.0.1"
+
+
+def test_placement_by_custom_and_node_resources(cluster: dict) -> None:
+    by_ip = _node_ids_by_ip()
+    assert (
+        ray.get(node_of.options(resources={"zone2": 1}).remote(), timeout=GET_TIMEOUT)
+        == (by_ip["127.0.0.2"])
+    )
+    assert (
+        ray.get(node_of.options(resources={"zone3": 1}).remote(), timeout=GET_TIMEOUT)
+        == (by_ip["127.0.0.3"])
+    )
+    pinned = node_of.options(resources={"node:127.0.0.3": 0.01}).remote()
+    assert ray.get(pinned, timeout=GET_TIMEOUT) == by_ip["127.0.0.3"]
+    # Plain tasks spread over every node when there is more work than one node's CPUs.
+
+    @ray.remote
+    def busy_node() -> str:
+        time.sleep(0.3)
+        return ray.get_runtime_context().get_node_id()
+
+    seen = set(ray.get([busy_node.remote() for _ in range(9)], timeout=GET_TIMEOUT))
+    assert seen == set(by_ip.values())
+    # Actors too.
+
+    @ray.remote
+    class Where:
+        def node(self) -> str:
+            return ray.get_runtime_context().get_node_id()
+
+    actor = Where.options(resources={"zone2": 1}).remote()
+    assert ray.get(actor.node.remote(), timeout=GET_TIMEOUT) == by_ip["127.0.0.2"]
+    ray.kill(actor)
+
+
+def test_200mb_array_moves_between_nodes(cluster: dict) -> None:
+    by_ip = _node_ids_by_ip()
+    n = 200_000_000
+    ref = ones.options(resources={"zone2": 1}).remote(n)
+    # Read on the other node: the bytes are pulled from node 2's object server.
+    total, where = ray.get(
+        checksum.options(resources={"zone3": 1}).remote(ref), timeout=GET_TIMEOUT
+    )
+    assert (total, where) == (n, by_ip["127.0.0.3"])
+    # And on the head's node, by the driver itself.
+    array = ray.get(ref, timeout=GET_TIMEOUT)
+    assert array.shape == (n,) and int(array[::1000].sum()) == n // 1000
+    row = next(r for r in list_objects() if r["object_id"] == ref.hex())
+    assert row["node_id"] == by_ip["127.0.0.2"]
+    assert set(row["copies"]) == {by_ip["127.0.0.3"], by_ip["127.0.0.1"]}
+    # A put on the driver's node read on a remote node.
+    data = ray.put(np.arange(5_000_000, dtype=np.int64))
+    total, where = ray.get(
+        checksum.options(resources={"zone2": 1}).remote(data), timeout=GET_TIMEOUT
+    )
+    assert total == int(np.arange(5_000_000, dtype=np.int64).sum())
+    assert where == by_ip["127.0.0.2"]
+    # Freed everywhere when the last reference goes: the copies' files disappear too.
+    del array, ref
+    wait_until(
+        lambda: all(r["object_size"] < n for r in list_objects()), timeout=20, message="freed"
+    )
+    store_dirs = [node["ObjectStoreSocketName"] for node in ray.nodes() if not node["IsHead"]]
+
+    def big_files_left() -> list[str]:
+        return [
+            name
+            for d in store_dirs
+            for name in os.listdir(d)
+            if os.path.getsize(os.path.join(d, name)) >= n
+        ]
+
+    wait_until(lambda: not big_files_left(), timeout=20, message="copies unlinked")
+
+
+def test_status_shows_every_node(cluster: dict) -> None:
+    from rayground._core.context import current_client
+
+    ref = ones.options(resources={"zone3": 1}).remote(3_000_000)
+    ray.get(ref, timeout=GET_TIMEOUT)
+    status = current_client(required=True).request("status")
+    rows = {r["node_ip"]: r for r in status["nodes"]}
+    assert set(rows) == {"127.0.0.1", *NODE_IPS}
+    assert rows["127.0.0.3"]["object_store_used"] >= 3_000_000
+    assert all(r["num_workers"] >= 1 for r in rows.values())
+    tasks = list_tasks(filters=[("name", "=", "ones")])
+    assert {t["node_id"] for t in tasks} <= set(_node_ids_by_ip().values())
+
+
+def test_wrong_token_is_refused(cluster: dict) -> None:
+    head = cluster["head"]
+    with pytest.raises(ConnectionError, match="token"):
+        lifetime.start_node(head.tcp_address, b"0" * 64, num_cpus=1, timeout=20)
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 3
+
+
+@ray.remote
+def hold(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def test_node_death_reschedules_and_loses_puts(cluster: dict, tmp_path) -> None:
+    """Runs last in this module's shared cluster: it kills node 3 (127.0.0.3) with SIGKILL."""
+    victim = cluster["nodes"][1]
+    by_ip = _node_ids_by_ip()
+
+    @ray.remote(max_retries=3)
+    def slow(marker: str) -> str:
+        with open(marker, "a") as f:
+            f.write(ray.get_runtime_context().get_node_id() + "\n")
+        time.sleep(2)
+        return "done"
+
+    @ray.remote
+    def put_inside() -> list:
+        return [ray.put(np.full(2_000_000, 7, dtype=np.uint8))]
+
+    [put_ref] = ray.get(
+        put_inside.options(resources={"node:127.0.0.3": 0.01}).remote(), timeout=GET_TIMEOUT
+    )
+    # Fill the other nodes' CPUs so the next plain task lands on node 3.
+    blockers = [
+        hold.options(resources={f"node:{ip}": 0.01}).remote(4) for ip in ("127.0.0.1", NODE_IPS[0])
+    ]
+    marker = tmp_path / "attempts"
+    running = slow.remote(str(marker))
+    wait_until(marker.exists, timeout=20, message="the task to start")
+    assert marker.read_text().split() == [by_ip["127.0.0.3"]]
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    victim.proc.wait(timeout=10)
+    # The task is retried on a node that is left, and its caller gets the result.
+    assert ray.get(running, timeout=GET_TIMEOUT) == "done"
+    attempts = marker.read_text().split()
+    assert len(attempts) == 2 and attempts[1] in (by_ip["127.0.0.1"], by_ip[NODE_IPS[0]])
+    ray.get(blockers, timeout=GET_TIMEOUT)
+    states = {row["node_ip"]: row["state"] for row in list_nodes()}
+    assert states["127.0.0.3"] == "DEAD"
+    assert "node:127.0.0.3" not in ray.cluster_resources()
+    # A put object whose only copy was on node 3 is lost, with a message that says why.
+    with pytest.raises(ObjectLostError, match="died"):
+        ray.get(put_ref, timeout=GET_TIMEOUT)
