@@ -147,3 +147,79 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(
+    {
+        "05_patterns:put_once": [
+            (
+                "wrong",
+                "def all_column_means(table, columns):\n"
+                "    ref = ray.put(table)\n"
+                "    return ray.get([column_mean.remote(ref, c) for c in sorted(columns)[::-1]])\n",
+                "in the order of the columns",
+            ),
+            (
+                "by value",
+                "def all_column_means(table, columns):\n"
+                "    return ray.get([column_mean.remote(table, c) for c in columns])\n",
+                "passed by value to every task",
+            ),
+            (
+                "put in the loop",
+                "def all_column_means(table, columns):\n"
+                "    return ray.get([column_mean.remote(ray.put(table), c) for c in columns])\n",
+                "different put refs",
+            ),
+        ],
+        "05_patterns:batches": [
+            (
+                "wrong",
+                "def sum_of_cubes(numbers):\n"
+                "    chunks = [numbers[i : i + 1000] for i in range(0, 5000, 1000)]\n"
+                "    return sum(ray.get([cubes_of_batch.remote(c) for c in chunks]))\n",
+                "expected 324108009000000",
+            ),
+            (
+                "tiny tasks",
+                "def sum_of_cubes(numbers):\n"
+                "    return sum(ray.get([cube.remote(n) for n in numbers]))\n",
+                "one per number",
+            ),
+            (
+                "sequential",
+                "def sum_of_cubes(numbers):\n"
+                "    chunks = [numbers[i : i + 1000] for i in range(0, len(numbers), 1000)]\n"
+                "    return sum(ray.get(cubes_of_batch.remote(c)) for c in chunks)\n",
+                "ran one at a time",
+            ),
+            (
+                "one task",
+                "def sum_of_cubes(numbers):\n    return ray.get(cubes_of_batch.remote(numbers))\n",
+                "expected between 2 and 64",
+            ),
+        ],
+        "05_patterns:no_get_in_task": [
+            (
+                "wrong",
+                "def total_size(names):\n"
+                "    refs = [fetch_size.remote(n) for n in names[1:]]\n"
+                "    return ray.get(add_sizes.remote(*refs))\n",
+                "expected 3000",
+            ),
+            (
+                "get in a task",
+                "@ray.remote\n"
+                "def add_all(names):\n"
+                "    return sum(ray.get([fetch_size.remote(n) for n in names]))\n\n\n"
+                "def total_size(names):\n    return ray.get(add_all.remote(names))\n",
+                "held its worker while it waited",
+            ),
+            (
+                "sequential",
+                "def total_size(names):\n"
+                "    sizes = [ray.get(fetch_size.remote(n)) for n in names]\n"
+                "    return ray.get(add_sizes.remote(*sizes))\n",
+                "add_sizes task that receives all the fetch_size refs",
+            ),
+        ],
+    }
+)
