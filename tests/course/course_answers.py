@@ -223,3 +223,72 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(
+    {
+        "06_fault_tolerance:retries": [
+            (
+                "wrong",
+                "def fetch_with_retries(marker):\n"
+                "    return ray.get(flaky_download.remote(marker, 2))\n",
+                "raised RayTaskError(ConnectionError)",
+            ),
+            (
+                "retried in the notebook",
+                "def fetch_with_retries(marker):\n"
+                "    while True:\n"
+                "        try:\n"
+                "            return ray.get(flaky_download.remote(marker, 2))\n"
+                "        except ConnectionError:\n"
+                "            pass\n",
+                "the retries were done in the notebook",
+            ),
+        ],
+        "06_fault_tolerance:restart": [
+            (
+                "wrong",
+                "def make_counter():\n    return Counter.remote()\n",
+                "the actor stayed dead",
+            ),
+            (
+                "in-flight call lost",
+                "def make_counter():\n    return Counter.options(max_restarts=1).remote()\n",
+                "add max_task_retries=1",
+            ),
+        ],
+        "06_fault_tolerance:count_failures": [
+            (
+                "wrong",
+                "def results_and_failures(refs):\n    return ray.get(refs), 0\n",
+                "raised",
+            ),
+            (
+                "only exceptions",
+                "def results_and_failures(refs):\n"
+                "    results, failures = [], 0\n"
+                "    for ref in refs:\n"
+                "        try:\n"
+                "            results.append(ray.get(ref))\n"
+                "        except ValueError:\n"
+                "            failures += 1\n"
+                "    return results, failures\n",
+                "WorkerCrashedError",
+            ),
+            (
+                "did not wait",
+                "def results_and_failures(refs):\n"
+                "    results, failures = [], 0\n"
+                "    for ref in refs:\n"
+                "        ready, _ = ray.wait([ref], timeout=0.01)\n"
+                "        if not ready:\n"
+                "            failures += 1\n"
+                "            continue\n"
+                "        try:\n"
+                "            results.append(ray.get(ref))\n"
+                "        except ray.exceptions.RayError:\n"
+                "            failures += 1\n"
+                "    return results, failures\n",
+                "expected [0, 2, 4]",
+            ),
+        ],
+    }
+)
