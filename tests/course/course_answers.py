@@ -292,3 +292,70 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(
+    {
+        "07_resources:two_at_a_time": [
+            (
+                "wrong",
+                "def two_at_a_time(items):\n"
+                "    big = heavy_step.options(num_cpus=2)\n"
+                "    return ray.get([big.remote(i) for i in items[:-1]])\n",
+                "expected [0, 10, 20, 30, 40, 50]",
+            ),
+            (
+                "no request",
+                "def two_at_a_time(items):\n"
+                "    return ray.get([heavy_step.remote(i) for i in items])\n",
+                "ask for 2 with .options(num_cpus=2)",
+            ),
+            (
+                "sequential",
+                "def two_at_a_time(items):\n"
+                "    big = heavy_step.options(num_cpus=2)\n"
+                "    return [ray.get(big.remote(i)) for i in items]\n",
+                "at most 1 heavy_step task(s) ran at once",
+            ),
+        ],
+        "07_resources:share_gpus": [
+            (
+                "whole GPUs",
+                "def share_the_gpus(n):\n"
+                "    return ray.get([gpu_step.options(num_gpus=1).remote() for _ in range(n)])\n",
+                "ask for 0.5 with .options(num_gpus=0.5)",
+            ),
+            (
+                "wrong",
+                "def share_the_gpus(n):\n"
+                "    return ray.get([gpu_step.remote() for _ in range(n)])\n",
+                "expected each of GPU 0 and GPU 1 twice",
+            ),
+            (
+                "sequential",
+                "def share_the_gpus(n):\n"
+                "    half = gpu_step.options(num_gpus=0.5)\n"
+                "    return [ray.get(half.remote()) for _ in range(n)]\n",
+                "expected each of GPU 0 and GPU 1 twice",
+            ),
+        ],
+        "07_resources:licences": [
+            (
+                "wrong",
+                "def licensed_runs(jobs):\n"
+                "    return ray.get([solver.remote(j) for j in sorted(jobs, reverse=True)])\n",
+                "expected ['solved a'",
+            ),
+            (
+                "no licence",
+                "def licensed_runs(jobs):\n    return ray.get([solver.remote(j) for j in jobs])\n",
+                "did not ask for a licence",
+            ),
+            (
+                "sequential",
+                "def licensed_runs(jobs):\n"
+                "    licensed = solver.options(resources={'licence': 1})\n"
+                "    return [ray.get(licensed.remote(j)) for j in jobs]\n",
+                "at most 1 solver task(s) ran at once",
+            ),
+        ],
+    }
+)
