@@ -359,3 +359,54 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(
+    {
+        "08_scaling_out:spread": [
+            (
+                "wrong",
+                "def tasks_per_node(n):\n"
+                "    ids = ray.get([where_am_i.remote() for _ in range(n)])\n"
+                "    return {ip.replace('127', 'node'): c for ip, c in Counter(ids).items()}\n",
+                "expected node IP addresses",
+            ),
+            (
+                "sequential",
+                "def tasks_per_node(n):\n"
+                "    return dict(Counter(ray.get(where_am_i.remote()) for _ in range(n)))\n",
+                "ran one at a time",
+            ),
+        ],
+        "08_scaling_out:pin": [
+            (
+                "wrong",
+                "def run_on(ip):\n"
+                "    head = where_am_i.options(resources={'node:127.0.0.1': 0.01})\n"
+                "    return ray.get(head.remote())\n",
+                "ask for the node's own resource",
+            ),
+            (
+                "lucky",
+                "def run_on(ip):\n"
+                "    ips = ray.get([where_am_i.remote() for _ in range(3)])\n"
+                "    return ip if ip in ips else ips[0]\n",
+                "ran on that node by luck",
+            ),
+        ],
+        "08_scaling_out:near_data": [
+            (
+                "wrong",
+                "def sum_where_it_lives(block, ip):\n"
+                "    there = block_sum.options(resources={f'node:{ip}': 0.01})\n"
+                "    return ray.get(there.remote(block))\n",
+                "expected 28000000",
+            ),
+            (
+                "data moved",
+                "def sum_where_it_lives(block, ip):\n"
+                "    away = block_sum.options(resources={'node:127.0.0.1': 0.01})\n"
+                "    return ray.get(away.remote(block))[0]\n",
+                "so the 32 MB block was copied there",
+            ),
+        ],
+    }
+)

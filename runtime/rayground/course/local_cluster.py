@@ -50,11 +50,12 @@ class LoopbackCluster:
         self.token: bytes | None = None
         self.nodes: list[NodeInfo] = []
         self.head_command: list[str] = []
+        self.head_output = ""
         self.node_commands: list[list[str]] = []
         atexit.register(self.stop)
 
-    # -- the CLI, run the way a learner runs it in a terminal
-    def _cli(
+    # -- the CLI, run the way a learner runs it in a terminal (in this cluster's session root)
+    def cli(
         self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = _TIMEOUT_S
     ) -> subprocess.CompletedProcess:
         env = dict(os.environ, RAYGROUND_TMPDIR=self.root, **(extra_env or {}))
@@ -68,9 +69,10 @@ class LoopbackCluster:
         if resources:
             args += ["--resources", json.dumps(resources)]
         self.head_command = ["rayground", *args]
-        out = self._cli(*args)
+        out = self.cli(*args)
         if out.returncode != 0:
             raise RuntimeError(f"`{' '.join(self.head_command)}` failed: {out.stderr.strip()}")
+        self.head_output = out.stdout
         self.address = re.search(r"address:\s+(\S+)", out.stdout).group(1)
         token_file = re.search(r"token file:\s+(\S+)", out.stdout).group(1)
         self.token = Path(token_file).read_bytes().strip()
@@ -108,7 +110,7 @@ class LoopbackCluster:
         return node
 
     def _join_with_cli(self, args: list[str], ip: str) -> NodeInfo:
-        out = self._cli(*args, extra_env={"RAYGROUND_TOKEN": self.token.decode()})
+        out = self.cli(*args, extra_env={"RAYGROUND_TOKEN": self.token.decode()})
         if out.returncode != 0:
             raise RuntimeError(f"the node at {ip} did not join: {out.stderr.strip()}")
         deadline = time.monotonic() + _TIMEOUT_S
@@ -159,7 +161,7 @@ class LoopbackCluster:
         """Stop the head (`rayground stop` in this cluster's session root) and every node."""
         if self.address is not None:
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-                self._cli("stop", "--grace", "5")
+                self.cli("stop", "--grace", "5")
             self.address = None
         for node in self.nodes:
             if node.proc is not None:
