@@ -149,6 +149,126 @@ ANSWERS.update(
 )
 ANSWERS.update(
     {
+        "03_actors:accumulator": [
+            (
+                "wrong",
+                "@ray.remote\nclass Accumulator:\n"
+                "    def __init__(self):\n        self.sum = 0\n\n"
+                "    def add(self, x):\n        return self.sum + x\n\n"
+                "    def total(self):\n        return self.sum\n",
+                "expected the running totals",
+            ),
+            (
+                "sequential",
+                "class Accumulator:\n"
+                "    def __init__(self):\n        self.sum = 0\n\n"
+                "    def add(self, x):\n        self.sum += x\n        return self.sum\n\n"
+                "    def total(self):\n        return self.sum\n",
+                "plain Python class",
+            ),
+        ],
+        "03_actors:shared": [
+            (
+                "wrong",
+                "def count_visits(n):\n"
+                "    refs = [visit.remote(Counter.remote()) for _ in range(n)]\n"
+                "    return max(ray.get(refs))\n",
+                "expected 6",
+            ),
+            (
+                "sequential",
+                "def count_visits(n):\n"
+                "    counter = Counter.remote()\n"
+                "    for _ in range(n):\n"
+                "        ray.get(visit.remote(counter))\n"
+                "    return ray.get(counter.value.remote())\n",
+                "ran one at a time",
+            ),
+        ],
+        "03_actors:pool": [
+            (
+                "wrong",
+                "def process_all(items):\n"
+                "    workers = [Worker.remote() for _ in range(2)]\n"
+                "    refs = [workers[i % 2].process.remote(x) for i, x in enumerate(items)]\n"
+                "    return ray.get(refs[::2]) + ray.get(refs[1::2])\n",
+                "in the input's order",
+            ),
+            (
+                "sequential",
+                "def process_all(items):\n"
+                "    worker = Worker.remote()\n"
+                "    return ray.get([worker.process.remote(x) for x in items])\n",
+                "over 2 Worker actors",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
+        "04_object_store:share_once": [
+            (
+                "wrong",
+                "def sum_chunks(array, n):\n"
+                "    ref = ray.put(array)\n"
+                "    step = len(array) // n\n"
+                "    return ray.get(chunk_sum.remote(ref, 0, step))\n",
+                "expected the sum of the whole array",
+            ),
+            (
+                "sequential",
+                "def sum_chunks(array, n):\n"
+                "    ref = ray.put(array)\n"
+                "    step = len(array) // n\n"
+                "    return sum(ray.get(chunk_sum.remote(ref, i * step, (i + 1) * step))\n"
+                "               for i in range(n))\n",
+                "ran one at a time",
+            ),
+            (
+                "by value",
+                "def sum_chunks(array, n):\n"
+                "    step = len(array) // n\n"
+                "    refs = [chunk_sum.remote(array, i * step, (i + 1) * step) for i in range(n)]\n"
+                "    return sum(ray.get(refs))\n",
+                "went into every call by value",
+            ),
+        ],
+        "04_object_store:keep_out": [
+            (
+                "wrong",
+                "def block_means(n):\n"
+                "    return ray.get([mean_of.remote(make_block.remote(0)) for i in range(n)])\n",
+                "expected the mean of each block",
+            ),
+            (
+                "sequential",
+                "def block_means(n):\n"
+                "    blocks = ray.get([make_block.remote(i) for i in range(n)])\n"
+                "    return ray.get([mean_of.remote(b) for b in blocks])\n",
+                "mean_of got blocks as values",
+            ),
+        ],
+        "04_object_store:free": [
+            (
+                "wrong",
+                "kept = []\n\n\ndef block_sums(n):\n"
+                "    blocks = [make_block.remote(i) for i in range(n)]\n"
+                "    kept.extend(blocks)\n"
+                "    return ray.get([sum_of.remote(b) for b in blocks])\n",
+                "still in the object store",
+            ),
+            (
+                "sequential",
+                "def block_sums(n):\n"
+                "    return [ray.get(sum_of.remote(ray.get(make_block.remote(i))))\n"
+                "            for i in range(n)]\n",
+                "ran one at a time",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
         "05_patterns:put_once": [
             (
                 "wrong",

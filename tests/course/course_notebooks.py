@@ -94,3 +94,44 @@ def execute(nb: nbformat.NotebookNode, timeout: int = 90) -> nbformat.NotebookNo
     )
     client.execute()
     return nb
+
+
+def on_real_ray(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The lesson as a learner would switch it to real Ray: the backend flag and the imports."""
+    out = copy.deepcopy(nb)
+    swaps = [
+        ("%ray_init --num-cpus 4", "%ray_init --num-cpus 4 --backend ray"),
+        ("import rayground as ray  # on real Ray: import ray", "import ray"),
+        ("from rayground.util import state  # on real Ray: from ray.util import state",
+         "from ray.util import state"),
+    ]  # fmt: skip
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            for old, new in swaps:
+                cell.source = cell.source.replace(old, new)
+    return out
+
+
+def store_outputs(stem: str) -> None:
+    """Run a lesson as a learner gets it and keep its outputs in the file (for the lessons that
+    are compared strictly). Live views' cells (tag nbval-ignore-output) keep no output."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["RAYGROUND_PROGRESS_FILE"] = os.path.join(tmp, "progress.json")
+        nb = execute(read(stem))
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "nbval-ignore-output" in cell.metadata.get("tags", []):
+            cell.outputs = []
+            cell.execution_count = None
+    nb.metadata.pop("widgets", None)  # live views' saved widget state: noise, not lesson
+    nbformat.write(nb, NOTEBOOKS / f"{stem}.ipynb")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "--store-outputs":
+        sys.exit("usage: python tests/course/course_notebooks.py --store-outputs NN_slug")
+    store_outputs(sys.argv[2])

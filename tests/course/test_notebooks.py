@@ -24,6 +24,7 @@ from course_notebooks import (
     execute,
     exercise_key,
     lesson_stems,
+    on_real_ray,
     read,
     with_answers,
 )
@@ -102,3 +103,24 @@ def test_checks_pass_on_solutions_and_catch_wrong_answers(stem, progress_file):
         assert entry["status"] == "solved", (key, entry)
         # one solved attempt, then each wrong answer counted but not taking "solved" back
         assert entry["attempts"] == 1 + len(ANSWERS[key]), (key, entry)
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("stem", STEMS)
+def test_lessons_run_on_real_ray(stem, progress_file):
+    """With `%ray_init --backend ray` and `import ray`, every cell runs and our solutions pass;
+    the checks say which facts they could not see instead of failing on them."""
+    pytest.importorskip("ray", reason="real Ray is the `ray` extra: pip install -e '.[ray]'")
+    exercises = exercises_of(stem)
+    solutions = {f"{stem}:{i}": ex.solution for i, ex in exercises.items()}
+    nb = on_real_ray(with_answers(read(stem), solutions, {}))
+    assert any("--backend ray" in c.source for c in nb.cells)
+    nb = execute(nb, timeout=120)
+    texts = [
+        o.get("data", {}).get("text/plain", "")
+        for c in nb.cells
+        if "_v = lesson.check" in c.source
+        for o in c.get("outputs", [])
+    ]
+    assert any("not checked on ray" in t for t in texts), "checks say what Ray cannot tell"

@@ -48,6 +48,7 @@ class Kernel:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
         self.results: dict[str, CellResult] = {}
+        self.comm_updates: list[tuple[float, dict[str, Any]]] = []  # (arrival, state), any cell
 
     @property
     def pid(self) -> int:
@@ -59,6 +60,10 @@ class Kernel:
         return msg_id
 
     def _take(self, msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "comm_msg":
+            data = msg["content"].get("data", {})
+            if data.get("method") == "update":
+                self.comm_updates.append((time.monotonic(), data.get("state", {})))
         parent = msg.get("parent_header", {}).get("msg_id")
         res = self.results.get(parent)
         if res is None:
@@ -105,6 +110,13 @@ class Kernel:
                 continue
             self._take(msg)
         return res
+
+    def value(self, expr: str, timeout: float = 30.0) -> Any:
+        """Evaluate `expr` in the kernel and return it (it must be a Python literal)."""
+        import ast
+
+        res = self.run(f"print(repr({expr}))", timeout)
+        return ast.literal_eval(res.stdout.strip())
 
     def run(self, code: str, timeout: float = 60.0, allow_error: bool = False) -> CellResult:
         res = self.wait(self.submit(code), timeout)

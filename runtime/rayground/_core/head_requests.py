@@ -188,6 +188,8 @@ def _list_workers(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
             "actor_id": w.actor_id,
             "task_id": w.task.id if w.task is not None else None,
             "node_id": w.node.id,
+            # Lets a view name the worker behind an object's holder (holders are client ids).
+            "client_id": w.peer.client_id if w.peer is not None else None,
         }
         for w in head.nodes.workers()
     ]

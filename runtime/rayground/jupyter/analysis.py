@@ -546,3 +546,39 @@ def _get_in_task(tasks: list[dict], blocked_tasks: dict[str, float]) -> Finding 
         f"pass the ref as an argument instead (Ray resolves it before {fn} starts): "
         f"{fn}.remote(other.remote()), or return refs and let the driver compose them.",
     )
+
+
+class ReportView:
+    """How %%ray_explain shows a report: HTML for people, `RunReport.text()` as text/plain."""
+
+    def __init__(self, report: RunReport) -> None:
+        self.report = report
+
+    def __repr__(self) -> str:
+        return self.report.text()
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self.report.text())
+
+    def _repr_html_(self) -> str:
+        import html
+
+        r = self.report
+        summary = "".join(f"<li>{html.escape(line.strip())}</li>" for line in r.summary_lines())
+        if r.findings:
+            items = "".join(
+                f'<li><b style="color:#b3261e">{html.escape(f.title)}</b><br>'
+                f"{html.escape(f.evidence)}<br><b>Fix:</b> <code>{html.escape(f.fix)}</code></li>"
+                for f in r.findings
+            )
+            found = f"<p>{len(r.findings)} thing(s) to fix:</p><ul>{items}</ul>"
+        else:
+            found = '<p style="color:#3aa35c">No anti-patterns found.</p>'
+        unknown = "".join(
+            f'<div style="color:#666">not known on this backend: {html.escape(u)}</div>'
+            for u in r.unknown
+        )
+        return (
+            f'<div style="font-family:var(--jp-ui-font-family,sans-serif);font-size:13px">'
+            f"<b>How this ran</b><ul>{summary}</ul>{found}{unknown}</div>"
+        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
@@ -78,6 +78,80 @@ class RayMagics(Magics):
 
         routing.install(self.shell)
         display(session.StatusView(outcome.backend.status(), outcome.message))
+
+    def _view(self, kind: str, line: str, **kwargs: Any) -> None:
+        from . import views
+
+        if session.current(required=False) is None:
+            raise UsageError(f"%ray_{kind} needs a cluster: run %ray_init first.")
+        try:
+            view = views.VIEWS[kind](session.current(), **kwargs)
+        except Exception as exc:
+            raise UsageError(f"%ray_{kind} could not read the cluster's state: {exc}") from None
+        if "--static" in line.split():
+            views.last_static = view
+        else:
+            view.start()
+        display(view)
+
+    @line_magic
+    @magic_arguments()
+    @argument("--static", action="store_true", help="show the state now, without live updates")
+    def ray_status(self, line: str) -> None:
+        """Live cluster status: nodes, resources, store use, tasks and actors."""
+        parse_argstring(self.ray_status, line)
+        self._view("status", line)
+
+    @line_magic
+    @magic_arguments()
+    @argument("--static", action="store_true", help="show the state now, without live updates")
+    @argument("--limit", type=int, default=100_000, help="newest tasks to draw (default 100000)")
+    def ray_dag(self, line: str) -> None:
+        """Live task graph: edges from the refs each task consumed, coloured by state; grouped by
+        function when large."""
+        opts = parse_argstring(self.ray_dag, line)
+        if opts.limit < 1:
+            raise UsageError(f"--limit must be >= 1, got {opts.limit}")
+        self._view("dag", line, limit=opts.limit)
+
+    @line_magic
+    @magic_arguments()
+    @argument("--static", action="store_true", help="show the state now, without live updates")
+    def ray_objects(self, line: str) -> None:
+        """Live object store: objects with preview, shape/dtype, size, holders; click to see one."""
+        parse_argstring(self.ray_objects, line)
+        self._view("objects", line)
+
+    @line_magic
+    @magic_arguments()
+    @argument("--static", action="store_true", help="show the state now, without live updates")
+    def ray_actors(self, line: str) -> None:
+        """Live actors: state, pid, calls done and queued."""
+        parse_argstring(self.ray_actors, line)
+        self._view("actors", line)
+
+    @line_magic
+    @magic_arguments()
+    @argument("--static", action="store_true", help="show the state now, without live updates")
+    def ray_timeline(self, line: str) -> None:
+        """Live timeline: tasks per worker over time (matplotlib)."""
+        parse_argstring(self.ray_timeline, line)
+        self._view("timeline", line)
+
+    @cell_magic
+    def ray_explain(self, line: str, cell: str) -> None:
+        """Run the cell, then explain how it ran: tasks, parallelism against CPUs, time spent
+        waiting, and the anti-patterns it showed, each with its fix."""
+        from . import analysis
+
+        if line.strip():
+            raise UsageError("%%ray_explain takes no arguments; put the code in the cell below")
+        backend = session.current(required=False)
+        if backend is None:
+            raise UsageError("%%ray_explain needs a cluster: run %ray_init first.")
+        with analysis.watch(backend) as run:
+            self.shell.run_cell(cell, store_history=False)
+        display(analysis.ReportView(run.report()))
 
     @line_magic
     def ray_shutdown(self, line: str) -> None:

@@ -115,6 +115,9 @@ class CellRouter:
         self._flush_held(force=False)
         if cell is None or not cell.pending or self.kernel is None:
             return
+        self._catch_up()  # completions may still be on their way from the head
+        if not cell.pending:
+            return
         # Tasks of this cell still run: give their later output a home inside this cell.
         try:
             from .widgets import LateOutput
@@ -125,6 +128,18 @@ class CellRouter:
             display(cell.late)
         except Exception:
             cell.late = None
+
+    def _catch_up(self) -> None:
+        from .._core import context
+        from . import hub
+
+        client = context.current_client(required=False)
+        if client is None or not client.alive or self._unsubscribe is None:
+            return
+        try:
+            hub.catch_up(client.request("status", timeout=2)["event_seq"], timeout=0.5)
+        except Exception:
+            pass
 
     def on_submit(self, spec: dict, args: tuple, kwargs: dict) -> None:
         cell = self.current
@@ -240,6 +255,7 @@ class CellRouter:
         client = context.current_client(required=False)
         if client is None or not client.alive:
             return Counter()
+        self._catch_up()  # do not count tasks that finished just before the interrupt
         with self._lock:
             todo = [(tid, cell.submitted[tid]) for tid in cell.submitted if tid in cell.pending]
         names: Counter = Counter()

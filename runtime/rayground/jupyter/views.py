@@ -1,0 +1,478 @@
+"""Live views (ipywidgets): status, task DAG, object store, actors, timeline.
+
+Each view is a widget plus a stable plain-text form (the display's text/plain, which nbval
+compares). A view refreshes on its own background thread: on rayground it wakes on the event
+stream (through hub.py) and re-reads the state tables at most every `MIN_INTERVAL`; on Ray it
+polls `ray.util.state`. The kernel is never blocked, and widget updates reach the browser while a
+cell is still running. Only the newest `KEEP_LIVE` views of each kind stay live; older ones keep
+their last picture.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections import Counter
+from typing import Any, ClassVar
+
+import ipywidgets as w
+
+from . import dag, session, timeline
+from .backends import Backend, format_bytes
+
+MIN_INTERVAL = 0.25  # seconds between two refreshes of one view
+POLL_INTERVAL = 1.0  # Ray (no event stream): seconds between polls
+IDLE_POLL = 5.0  # rayground: re-read this often even without events (store use, workers)
+KEEP_LIVE = 3
+
+_views: dict[str, list[LiveView]] = {}
+last_static: LiveView | None = None  # the newest view shown with --static
+_views_lock = threading.Lock()
+
+
+class LiveView:
+    kind: ClassVar[str] = ""
+    events: ClassVar[tuple[str, ...]] = ("task", "object", "actor", "worker", "node")
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.widget = self.build()
+        self.data: Any = None
+        self.renders = 0
+        self.error: str | None = None
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._remove_listener: Any = None
+        self.refresh()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"rayground-{self.kind}", daemon=True
+        )
+
+    # -- to implement
+    def build(self) -> w.Widget:
+        raise NotImplementedError
+
+    def snapshot(self) -> Any:
+        raise NotImplementedError
+
+    def render(self, data: Any) -> None:
+        raise NotImplementedError
+
+    def text_of(self, data: Any) -> str:
+        raise NotImplementedError
+
+    # -- live updating
+    def start(self) -> LiveView:
+        if self.backend.name == "rayground":
+            from . import hub
+
+            self._remove_listener = hub.add(self._on_events)
+        with _views_lock:
+            mine = _views.setdefault(self.kind, [])
+            mine.append(self)
+            old = mine[:-KEEP_LIVE]
+            del mine[:-KEEP_LIVE]
+        for view in old:
+            view.stop()
+        self._thread.start()
+        return self
+
+    def stop(self, note: str = "") -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._wake.set()
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        if note:
+            self.show_note(note)
+
+    @property
+    def live(self) -> bool:
+        return not self._stopped.is_set()
+
+    def _on_events(self, events: list[tuple], lost: int) -> None:
+        if lost or any(e[2] in self.events for e in events):
+            self._wake.set()
+
+    def _loop(self) -> None:
+        last = time.monotonic()
+        poll = POLL_INTERVAL if self.backend.name != "rayground" else IDLE_POLL
+        while not self._stopped.is_set():
+            self._wake.wait(poll)
+            if self._stopped.is_set():
+                return
+            wait = MIN_INTERVAL - (time.monotonic() - last)
+            if wait > 0:
+                time.sleep(wait)  # gather a burst of events into one refresh
+            self._wake.clear()
+            if not self.backend.connected():
+                self.stop("The cluster stopped; this view shows its last state.")
+                return
+            self.refresh()
+            last = time.monotonic()
+
+    def refresh(self) -> None:
+        try:
+            data = self.snapshot()
+        except Exception as exc:  # a view must never raise into the kernel's threads
+            self.error = f"{type(exc).__name__}: {exc}"
+            return
+        self.data = data
+        self.error = None
+        self.render(data)
+        self.renders += 1
+
+    def show_note(self, note: str) -> None:
+        self.note.value = f'<div style="color:#666;font-size:12px">{html.escape(note)}</div>'
+
+    # -- display
+    def text(self) -> str:
+        return self.text_of(self.data) if self.data is not None else f"{self.kind}: {self.error}"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = self.text()
+        return bundle
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def box(self, *children: w.Widget) -> w.VBox:
+        self.note = w.HTML("")
+        return w.VBox([*children, self.note])
+
+
+def last(kind: str) -> LiveView | None:
+    """The newest view of this kind (tests and the course read its `text()`)."""
+    with _views_lock:
+        mine = _views.get(kind) or []
+        return mine[-1] if mine else None
+
+
+def stop_all() -> None:
+    with _views_lock:
+        views = [v for mine in _views.values() for v in mine]
+        _views.clear()
+    for view in views:
+        view.stop("The cluster was shut down; this view shows its last state.")
+
+
+session.on_stop.append(stop_all)
+
+
+# ---------------------------------------------------------------------------- status
+class StatusLive(LiveView):
+    kind = "status"
+
+    def build(self) -> w.Widget:
+        self.html = w.HTML()
+        return self.box(self.html)
+
+    def snapshot(self) -> Any:
+        return self.backend.status()
+
+    def render(self, data: Any) -> None:
+        from .session import StatusView
+
+        self.html.value = StatusView(data)._repr_html_() + (
+            f'<div style="font-size:12px">{html.escape(data.activity_text().strip())}</div>'
+        )
+
+    def text_of(self, data: Any) -> str:
+        return data.text() + "\n" + data.activity_text()
+
+
+# ---------------------------------------------------------------------------- DAG
+class DagLive(LiveView):
+    kind = "dag"
+    events = ("task",)
+
+    def __init__(self, backend: Backend, limit: int = 100_000) -> None:
+        self.limit = limit
+        super().__init__(backend)
+
+    def build(self) -> w.Widget:
+        self.header = w.HTML()
+        self.picture = w.HTML(layout=w.Layout(overflow="auto", max_height="480px"))
+        limits = "".join(
+            f'<div style="color:#666;font-size:12px">{html.escape(t)}</div>'
+            for t in self.backend.limits[:1]
+        )
+        return self.box(self.header, w.HTML(dag.legend_html() + limits), self.picture)
+
+    def snapshot(self) -> Any:
+        return dag.build(self.backend.tasks(self.limit))
+
+    def render(self, graph: dag.Graph) -> None:
+        mode = "grouped by function" if graph.grouped else "one node per task"
+        self.header.value = (
+            f"<b>Task graph</b>: {graph.total_tasks} task(s), {mode}"
+            f'<span style="color:#666"> (refreshes as tasks change)</span>'
+        )
+        self.picture.value = graph.svg()
+
+    def text_of(self, graph: dag.Graph) -> str:
+        return graph.text()
+
+
+# ---------------------------------------------------------------------------- objects
+MAX_OBJECT_ROWS = 50
+
+
+class ObjectsLive(LiveView):
+    kind = "objects"
+    events = ("object",)
+
+    def __init__(self, backend: Backend) -> None:
+        self._previews: dict[str, tuple[str, str, str]] = {}
+        super().__init__(backend)
+
+    def build(self) -> w.Widget:
+        self.fill = w.FloatProgress(min=0.0, max=1.0, description="store", bar_style="info")
+        self.fill_text = w.HTML()
+        self.table = w.VBox()
+        self.value_out = w.Output(layout=w.Layout(max_height="300px", overflow="auto"))
+        return self.box(w.HBox([self.fill, self.fill_text]), self.table, self.value_out)
+
+    def snapshot(self) -> Any:
+        status = self.backend.status()
+        rows = sorted(self.backend.objects(), key=lambda r: r.get("created") or 0)
+        names = self._holder_names()
+        live = {r["object_id"] for r in rows}
+        for oid in [o for o in self._previews if o not in live]:
+            del self._previews[oid]
+        for row in rows[-MAX_OBJECT_ROWS:]:
+            row["preview"], row["shape"], row["dtype"] = self._preview(row)
+            row["held_by"] = self._held_by(row, names)
+        return status, rows
+
+    def _holder_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        if self.backend.name != "rayground":
+            return names
+        from .._core import context
+
+        client = context.current_client(required=False)
+        if client is not None:
+            names[client.client_id] = "this kernel"
+        try:
+            for wk in self.backend._request("list_workers"):
+                if wk.get("client_id"):
+                    names[wk["client_id"]] = f"worker pid={wk['pid']}"
+        except Exception:
+            pass
+        return names
+
+    @staticmethod
+    def _held_by(row: dict, names: dict[str, str]) -> str:
+        parts = []
+        for holder in row.get("holders") or ():
+            if holder.startswith("task:"):
+                parts.append("a pending task's arguments")
+            else:
+                parts.append(names.get(holder, "another process"))
+        pins = row.get("pins") or 0
+        if pins > 0:
+            parts.append(f"pinned by {pins} task(s) that use it")
+        return ", ".join(sorted(set(parts))) or "nobody (being freed)"
+
+    def _preview(self, row: dict) -> tuple[str, str, str]:
+        oid = row["object_id"]
+        if oid in self._previews:
+            return self._previews[oid]
+        if oid.endswith(".h"):  # the object every handle of an actor holds
+            return ("actor handle (keeps its actor alive)", "", "")
+        if row.get("status") not in ("READY", "FINISHED"):
+            return ("(not ready)", "", "")
+        try:
+            value = self.backend.value(oid, timeout=1.0)
+        except Exception as exc:
+            out = (f"error: {type(exc).__name__}", "", "")
+        else:
+            out = describe(value)
+        self._previews[oid] = out
+        return out
+
+    def render(self, data: Any) -> None:
+        status, rows = data
+        frac = status.store_used / status.store_capacity if status.store_capacity else 0.0
+        self.fill.value = min(frac, 1.0)
+        self.fill.bar_style = "danger" if frac > 0.9 else "warning" if frac > 0.7 else "info"
+        self.fill_text.value = (
+            f"{format_bytes(status.store_used)} of {format_bytes(status.store_capacity)} "
+            f"({frac:.0%}), {len(rows)} object(s)"
+            + (f", {format_bytes(status.spilled)} spilled" if status.spilled else "")
+        )
+        header = ["id", "type / preview", "shape", "dtype", "size", "where", "held by", ""]
+        cells: list[w.Widget] = [w.HTML(f"<b>{h}</b>") for h in header]
+        for row in rows[-MAX_OBJECT_ROWS:]:
+            button = w.Button(description="show", layout=w.Layout(width="60px"))
+            button.on_click(lambda _b, oid=row["object_id"]: self.show_value(oid))
+            where = "spilled to disk" if row.get("spilled") else row.get("where", "")
+            cells.extend(
+                [
+                    w.HTML(f"<code>{html.escape(row['object_id'][-10:])}</code>"),
+                    w.HTML(html.escape(row.get("preview", ""))),
+                    w.HTML(html.escape(row.get("shape", ""))),
+                    w.HTML(html.escape(row.get("dtype", ""))),
+                    w.HTML(format_bytes(row.get("object_size") or 0)),
+                    w.HTML(html.escape(where)),
+                    w.HTML(html.escape(row.get("held_by", ""))),
+                    button,
+                ]
+            )
+        self.table.children = [
+            w.GridBox(
+                cells,
+                layout=w.Layout(
+                    grid_template_columns="90px 260px 90px 70px 80px 110px 220px 70px",
+                    grid_gap="2px 8px",
+                ),
+            )
+        ]
+
+    def show_value(self, oid: str) -> None:
+        self.value_out.clear_output()
+        with self.value_out:
+            try:
+                value = self.backend.value(oid, timeout=5.0)
+            except Exception as exc:
+                print(f"{oid}: {type(exc).__name__}: {exc}")
+                return
+            from IPython.display import display
+
+            print(f"{oid}:")
+            display(value)
+
+    def text_of(self, data: Any) -> str:
+        status, rows = data
+        lines = [
+            f"object store: {len(rows)} object(s), {format_bytes(status.store_used)} of "
+            f"{format_bytes(status.store_capacity)} used"
+        ]
+        for row in rows[-MAX_OBJECT_ROWS:]:
+            extra = " ".join(x for x in (row.get("shape", ""), row.get("dtype", "")) if x)
+            lines.append(
+                f"  {row['object_id']}  {row.get('preview', '')}"
+                + (f"  {extra}" if extra else "")
+                + f"  {format_bytes(row.get('object_size') or 0)}"
+                + f"  {'spilled' if row.get('spilled') else row.get('where', '')}"
+            )
+        return "\n".join(lines)
+
+
+def describe(value: Any) -> tuple[str, str, str]:
+    """(type and short preview, shape, dtype) of a stored value."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    kind = type(value).__name__
+    try:
+        text = repr(value)
+    except Exception:
+        text = object.__repr__(value)
+    text = " ".join(text.split())
+    if len(text) > 40:
+        text = text[:39] + "…"
+    return (
+        f"{kind}: {text}",
+        str(tuple(shape)) if isinstance(shape, tuple) else "",
+        str(dtype) if dtype is not None else "",
+    )
+
+
+# ---------------------------------------------------------------------------- actors
+class ActorsLive(LiveView):
+    kind = "actors"
+    events = ("actor", "task")
+
+    def build(self) -> w.Widget:
+        self.html = w.HTML()
+        return self.box(self.html)
+
+    def snapshot(self) -> Any:
+        rows = self.backend.actors()
+        if rows and rows[0].get("calls_done") is None:  # Ray: count calls from the task table
+            done: Counter = Counter()
+            queued: Counter = Counter()
+            for t in self.backend.tasks():
+                if t.get("actor_id") and t.get("type") == "ACTOR_TASK":
+                    (done if t["state"] in ("FINISHED", "FAILED") else queued)[t["actor_id"]] += 1
+            for r in rows:
+                r["calls_done"] = done[r["actor_id"]]
+                r["calls_queued"] = queued[r["actor_id"]]
+        return sorted(rows, key=lambda r: (r.get("start_time") or 0, r["actor_id"]))
+
+    def render(self, rows: list[dict]) -> None:
+        color = {"ALIVE": "#3aa35c", "DEAD": "#d9463e", "RESTARTING": "#f2b134"}
+        body = "".join(
+            "<tr>"
+            f"<td>{html.escape(r['class_name'])}</td><td>{html.escape(r.get('name') or '')}</td>"
+            f'<td style="color:{color.get(r["state"], "#666")}">{r["state"]}</td>'
+            f"<td>{r.get('pid') or ''}</td><td>{r.get('calls_done')}</td>"
+            f"<td>{r.get('calls_queued')}</td><td>{r.get('num_restarts', 0)}</td>"
+            f"<td>{html.escape((r.get('death_cause') or '')[:80])}</td></tr>"
+            for r in rows
+        )
+        self.html.value = (
+            f"<b>Actors</b>: {len(rows)}<table><tr><th>class</th><th>name</th><th>state</th>"
+            f"<th>pid</th><th>calls done</th><th>queued</th><th>restarts</th><th>cause</th></tr>"
+            f"{body}</table>"
+        )
+
+    def text_of(self, rows: list[dict]) -> str:
+        states = Counter(r["state"] for r in rows)
+        lines = [
+            f"actors: {len(rows)}"
+            + (" (" + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + ")")
+            * bool(rows)
+        ]
+        for r in rows:
+            name = f" {r['name']!r}" if r.get("name") else ""
+            lines.append(
+                f"  {r['class_name']}{name}: {r['state']}, pid={r.get('pid')}, "
+                f"{r.get('calls_done')} call(s) done, {r.get('calls_queued')} queued"
+            )
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- timeline
+class TimelineLive(LiveView):
+    kind = "timeline"
+    events = ("task",)
+
+    def build(self) -> w.Widget:
+        self.header = w.HTML("<b>Timeline</b>: tasks per worker")
+        self.image = w.Image(format="png")
+        return self.box(self.header, self.image)
+
+    def snapshot(self) -> Any:
+        rows = [r for r in self.backend.tasks() if r.get("type") != "ACTOR_CREATION_TASK"]
+        return rows, time.time()
+
+    def render(self, data: Any) -> None:
+        rows, now = data
+        self.image.value = timeline.png(rows, now)
+
+    def text_of(self, data: Any) -> str:
+        rows, now = data
+        return timeline.text(rows, now)
+
+
+VIEWS = {
+    "status": StatusLive,
+    "dag": DagLive,
+    "objects": ObjectsLive,
+    "actors": ActorsLive,
+    "timeline": TimelineLive,
+}
+
+
+def open_view(kind: str, live: bool = True) -> LiveView:
+    backend = session.current(required=True)
+    view = VIEWS[kind](backend)
+    if live:
+        view.start()
+    return view

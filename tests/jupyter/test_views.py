@@ -1,0 +1,123 @@
+"""The live views in a real kernel: their text forms, and that they update while work runs
+without blocking the kernel."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from kernel import Kernel
+
+SETUP = """
+@ray.remote
+def fetch(s):
+    return s
+@ray.remote
+def process(x):
+    return x.upper()
+@ray.remote
+def combine(*xs):
+    return "+".join(xs)
+@ray.remote
+class Counter:
+    def __init__(self):
+        self.n = 0
+    def incr(self):
+        self.n += 1
+        return self.n
+"""
+
+
+@pytest.fixture(scope="module")
+def k(kernel: Kernel) -> Kernel:
+    kernel.run(SETUP)
+    kernel.run("from rayground.jupyter import views, session")
+    kernel.run(
+        'print(ray.get(combine.remote(*[process.remote(fetch.remote(s)) for s in ["db", "api"]])))'
+    )
+    return kernel
+
+
+def test_status_text(k: Kernel) -> None:
+    res = k.run("%ray_status --static")
+    assert res.text == (
+        "rayground cluster (started by this kernel)\n"
+        "  nodes: 1   CPUs: 2   GPUs: 0\n"
+        "  object store: 0 B of 128.0 MiB used\n"
+        "  tasks: 0 running, 0 pending, 5 finished, 0 failed   actors: 0 alive   objects: 0"
+    )
+    assert "application/vnd.jupyter.widget-view+json" in res.displays[0]
+
+
+def test_dag_text_has_data_edges(k: Kernel) -> None:
+    res = k.run("%ray_dag --static")
+    assert res.text == (
+        "task graph: 5 task(s), 5 finished\n"
+        "  fetch x2\n"
+        "  process x2\n"
+        "  combine x1\n"
+        "  fetch -> process (2 data edges)\n"
+        "  process -> combine (2 data edges)"
+    )
+
+
+def test_objects_and_actors(k: Kernel) -> None:
+    k.run("arr = ray.put(np.arange(200_000, dtype=np.int32))\nc = Counter.remote()")
+    k.run("print(ray.get([c.incr.remote() for _ in range(3)]))")
+    res = k.run("%ray_objects --static")
+    lines = res.text.splitlines()
+    assert re.fullmatch(r"object store: 2 object\(s\), 781\.\d KiB of 128\.0 MiB used", lines[0])
+    assert re.search(
+        r"ndarray: array\(\[ ?0, 1, 2, \.\.\..*  \(200000,\) int32  781\.\d KiB  shared_memory",
+        lines[1],
+    )
+    assert "actor handle (keeps its actor alive)" in lines[2]
+    actors = k.run("%ray_actors --static").text
+    assert re.fullmatch(
+        r"actors: 1 \(1 alive\)\n  Counter: ALIVE, pid=\d+, 3 call\(s\) done, 0 queued", actors
+    )
+    k.run("del arr, c")
+
+
+def test_timeline_text_and_png(k: Kernel) -> None:
+    res = k.run("%ray_timeline --static")
+    assert re.match(r"timeline: \d+ task\(s\) on [12] worker\(s\) over \d+\.\d\d s\n", res.text)
+    assert re.search(r"  worker 1 \(pid=\d+\): ", res.text)
+    png = k.value("bytes(views.TimelineLive(session.current()).image.value[:8])")
+    assert png == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dag_updates_live_while_tasks_run(k: Kernel) -> None:
+    k.run("@ray.remote\ndef nap(i):\n    time.sleep(0.4)\n    return i")
+    k.comm_updates.clear()
+    res = k.run("refs = [nap.remote(i) for i in range(6)]\n%ray_dag")
+    assert res.text.startswith("task graph: ")
+    # The kernel is free while the view updates: another cell runs at once.
+    t0 = time.monotonic()
+    k.run("x = 1 + 1")
+    assert time.monotonic() - t0 < 2.0
+    k.pump(2.5)
+    svgs = [str(st["value"]) for _, st in k.comm_updates if "<svg" in str(st.get("value", ""))]
+    assert any("nap #" in s and ": 1 running" in s for s in svgs), "no update showed nap running"
+    assert any(s.count(": 1 finished") >= 6 for s in svgs[-2:]), "no update showed all finished"
+    final = k.value("views.last('dag').text()")
+    assert "nap x6" in final
+    assert not re.search(r"\d+ (running|waiting|pending)", final.splitlines()[0])
+    assert k.value("views.last('dag').renders") >= 3
+
+
+def test_many_tasks_are_grouped_by_function(k: Kernel) -> None:
+    k.run(
+        "@ray.remote\ndef tiny(i):\n    return i\n"
+        "_ = ray.get([tiny.remote(i) for i in range(2000)])"
+    )
+    t0 = time.monotonic()
+    res = k.run("%ray_dag --static")
+    took = time.monotonic() - t0
+    assert "tiny x2000" in res.text
+    grouped, size = k.value(
+        "(views.last_static.data.grouped, len(views.last_static.picture.value))"
+    )
+    assert grouped and size < 20_000
+    assert took < 10
