@@ -530,3 +530,63 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(
+    {
+        "09_capstone:map": [
+            (
+                "wrong",
+                "def map_shards(rows, n_shards):\n"
+                "    return [summarize.remote(rows[i * 80 : i * 80 + 80]) for i in range(4)]\n",
+                "every row must be in exactly one shard",
+            ),
+            (
+                "values",
+                "def map_shards(rows, n_shards):\n"
+                "    refs = [summarize.remote(rows[i::n_shards]) for i in range(n_shards)]\n"
+                "    return ray.get(refs)\n",
+                "expected a list of 4 ObjectRefs",
+            ),
+            (
+                "sequential",
+                "def map_shards(rows, n_shards):\n"
+                "    done = [ray.get(summarize.remote(rows[i::4])) for i in range(4)]\n"
+                "    return [ray.put(part) for part in done]\n",
+                "ran one at a time",
+            ),
+        ],
+        "09_capstone:reduce": [
+            (
+                "wrong",
+                "def reduce_partials(partial_refs):\n    return merge.remote(*partial_refs[:-1])\n",
+                "the merged totals were",
+            ),
+            (
+                "fetched",
+                "def reduce_partials(partial_refs):\n"
+                "    return merge.remote(*ray.get(partial_refs))\n",
+                "receiving 0 of them",
+            ),
+        ],
+        "09_capstone:bootstrap": [
+            (
+                "wrong",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    return {s: (min(v), max(v)) for s, v in masses.items()}\n",
+                "narrower than 400 g",
+            ),
+            (
+                "no tasks",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    return {s: bootstrap(v, n_resamples) for s, v in masses.items()}\n",
+                "expected 3 bootstrap_ci tasks",
+            ),
+            (
+                "sequential",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    return {s: ray.get(bootstrap_ci.remote(v, n_resamples)) "
+                "for s, v in masses.items()}\n",
+                "ran one at a time",
+            ),
+        ],
+    }
+)
