@@ -90,7 +90,7 @@ class LoopbackCluster:
             timeout=_TIMEOUT_S,
             check=False,
         )
-        return "--address" in out.stdout
+        return re.search(r"(^|\s)--address\b", out.stdout) is not None
 
     def add_node(
         self, ip: str, num_cpus: float = 1, resources: dict[str, float] | None = None
@@ -110,20 +110,46 @@ class LoopbackCluster:
         return node
 
     def _join_with_cli(self, args: list[str], ip: str) -> NodeInfo:
-        out = self.cli(*args, extra_env={"RAYGROUND_TOKEN": self.token.decode()})
-        if out.returncode != 0:
-            raise RuntimeError(f"the node at {ip} did not join: {out.stderr.strip()}")
+        """Run `rayground start --address ...`; it may return once the node has joined, or stay
+        in the foreground as the node: either way, the node is known by its node.json."""
+        env = dict(os.environ, RAYGROUND_TMPDIR=self.root, RAYGROUND_TOKEN=self.token.decode())
+        log = Path(self.root) / f"start-node-{ip}.log"
+        with open(log, "w") as err:  # a file, not a pipe: a foreground node may log a lot
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "rayground", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+                start_new_session=True,  # like the head: a notebook's Ctrl-C must not reach it
+            )
         deadline = time.monotonic() + _TIMEOUT_S
         while time.monotonic() < deadline:
-            for info in Path(self.root).glob("node_*/node.json"):
-                with contextlib.suppress(OSError, ValueError):
-                    doc = json.loads(info.read_text())
-                    if str(doc.get("object_server", "")).find(ip) >= 0 and not any(
-                        n.pid == doc["pid"] for n in self.nodes
-                    ):
-                        return NodeInfo(ip, int(doc["pid"]), doc["node_id"], "cli")
+            found = self._node_json(ip)
+            if found is not None:
+                pid, node_id = found
+                foreground = proc.poll() is None and proc.pid == pid
+                if not foreground:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=10)  # the CLI that started the node: reap it
+                return NodeInfo(ip, pid, node_id, "cli", proc if foreground else None)
+            if proc.poll() not in (None, 0):
+                raise RuntimeError(f"the node at {ip} did not join: {log.read_text().strip()}")
             time.sleep(0.05)
-        raise RuntimeError(f"the node at {ip} started but never showed up in {self.root}")
+        from rayground._core import lifetime
+
+        lifetime.stop_process(proc)
+        raise RuntimeError(f"the node at {ip} did not show up in {self.root} within {_TIMEOUT_S} s")
+
+    def _node_json(self, ip: str) -> tuple[int, str] | None:
+        for info in Path(self.root).glob("node_*/node.json"):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                doc = json.loads(info.read_text())
+                pid = int(doc["pid"])
+                ours = all(n.pid != pid for n in self.nodes)
+                if ours and ip in str(doc.get("object_server", "")):
+                    return pid, str(doc["node_id"])
+        return None
 
     def _join_with_python(
         self, ip: str, num_cpus: float, resources: dict[str, float] | None
