@@ -122,11 +122,39 @@ def store_outputs(stem: str) -> None:
         os.environ["RAYGROUND_PROGRESS_FILE"] = os.path.join(tmp, "progress.json")
         nb = execute(read(stem))
     for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # run timestamps: noise in every diff
         if cell.cell_type == "code" and "nbval-ignore-output" in cell.metadata.get("tags", []):
             cell.outputs = []
             cell.execution_count = None
-    nb.metadata.pop("widgets", None)  # live views' saved widget state: noise, not lesson
+    _keep_widget_state_in_use(nb)
     nbformat.write(nb, NOTEBOOKS / f"{stem}.ipynb")
+
+
+def _keep_widget_state_in_use(nb: nbformat.NotebookNode) -> None:
+    """Keep the saved state of the widgets the stored outputs show (the empty output areas that
+    catch late worker lines) so JupyterLab can render them, and drop the rest (live views)."""
+    import json
+
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
+    wanted = [
+        out["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+    ]
+    keep: dict = {}
+    while wanted:
+        model_id = wanted.pop()
+        if model_id in keep or model_id not in models:
+            continue
+        keep[model_id] = models[model_id]
+        wanted += re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(models[model_id]))
+    if keep:
+        state["state"] = keep
+    else:
+        nb.metadata.pop("widgets", None)
 
 
 if __name__ == "__main__":

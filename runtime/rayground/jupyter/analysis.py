@@ -19,6 +19,7 @@ On real Ray only the task rows exist (ray.util.state); the report lists what it 
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import sys
 import threading
@@ -36,6 +37,7 @@ REPEATS_FOR_BY_VALUE = 3  # ... when the same object is passed this many times
 LOOP_ROUND_TRIPS = 3  # submit-then-get cycles before "get inside a submit loop" is flagged
 TINY_TASK_S = 0.005  # median run time under this ...
 TINY_TASK_COUNT = 50  # ... over at least this many tasks of one function: overhead dominates
+RAY_SETTLE_S = 5.0  # Ray: how long to wait for its task events to arrive
 
 _DONE = ("FINISHED", "FAILED")
 _HANDOVER_S = 0.002
@@ -266,7 +268,24 @@ class Run:
 
     def _task_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:
         """This run's tasks: submitted by this driver in the window, and their descendants."""
-        rows = backend.tasks()
+        if backend.name != "rayground":
+            return self._settled_rows(backend, end)
+        return self._pick(backend.tasks(), backend, end)
+
+    def _settled_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:
+        """Ray reports task events about once a second: read until two reads agree."""
+        began = time.monotonic()
+        before = None
+        while True:
+            picked = self._pick(backend.tasks(), backend, end)
+            now = sorted((r["task_id"], r.get("state")) for r in picked)
+            waited = time.monotonic() - began
+            if (now == before and (now or waited >= 2.0)) or waited > RAY_SETTLE_S:
+                return picked
+            before = now
+            time.sleep(1.0)
+
+    def _pick(self, rows: list[dict[str, Any]], backend: Any, end: float) -> list[dict[str, Any]]:
         ours = {s.task_id for s in self.submits}
         job = _job_id(backend)
         picked = []
@@ -410,14 +429,14 @@ def analyze(
     )
     if backend != "rayground":
         report.unknown = [
-            "driver get/wait time, by-value arguments and get-in-loop (rayground records these "
-            "in the driver; Ray does not)",
+            "driver get/wait time and by-value arguments (rayground records these in the "
+            "driver; Ray does not); get-in-loop is inferred from task times",
             "get inside tasks (Ray does not report a worker blocked in get)",
         ]
     report.findings = [
         f
         for f in (
-            _get_in_loop(submits, blocks),
+            _get_in_loop(submits, blocks) if backend == "rayground" else _serial_rows(tasks),
             _large_by_value(submits),
             _tiny_tasks(tasks, end),
             _get_in_task(tasks, blocked_tasks),
@@ -468,6 +487,38 @@ def _get_in_loop(submits: list[_Submit], blocks: list[_Block]) -> Finding | None
         "ray.get inside the submit loop: tasks ran one at a time",
         f"{len(trips)} times the driver submitted {name} and then waited for that very result "
         f"({waited:.2f} s in all) before submitting the next one.",
+        "submit everything first, then get once: refs = [f.remote(x) for x in items]; "
+        "results = ray.get(refs) (or ray.wait to take results as they finish).",
+    )
+
+
+def _serial_rows(tasks: list[dict]) -> Finding | None:
+    """Without driver hooks (Ray): tasks of one function each created only after the previous
+    one finished, again and again, is what a get inside the submit loop leaves behind."""
+    runs: list[tuple[str, float, float]] = []
+    for r in tasks:
+        times = dict(r.get("events") or [])
+        created = (r.get("creation_time_ms") or 0) / 1000 or times.get("PENDING_ARGS_AVAIL")
+        done = times.get("FINISHED") or (r.get("end_time_ms") or 0) / 1000
+        if created and done:
+            runs.append((r.get("name") or "?", created, done))
+    runs.sort(key=lambda x: x[1])
+    streak = best = 0
+    name = ""
+    for prev, cur in itertools.pairwise(runs):
+        if cur[0] == prev[0] and cur[1] >= prev[2]:
+            streak += 1
+            if streak > best:
+                best, name = streak, cur[0]
+        else:
+            streak = 0
+    if best + 1 < LOOP_ROUND_TRIPS:
+        return None
+    return Finding(
+        "get_in_loop",
+        "tasks ran one at a time, each submitted after the previous finished",
+        f"{best + 1} {name} tasks in a row were created only once the one before had finished: "
+        "the driver most likely called ray.get on each before submitting the next.",
         "submit everything first, then get once: refs = [f.remote(x) for x in items]; "
         "results = ray.get(refs) (or ray.wait to take results as they finish).",
     )

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# Ray's state API refuses larger limits unless RAY_MAX_LIMIT_FROM_API_SERVER is raised.
+RAY_STATE_LIMIT = 10_000
+
 RAY_INSTALL_HINT = (
     "--backend ray needs Ray in this kernel's environment. Install it with "
     "`pip install 'rayground[ray]'` (or `pip install ray`), restart the kernel, and run "
@@ -340,6 +343,17 @@ class RayBackend(Backend):
 
         if not ray.is_initialized():
             ray.init(**self.args.init_kwargs())
+        self._address = None
+
+    @property
+    def address(self) -> str | None:
+        """Our cluster's GCS address: other Ray clusters on this machine (another user's, another
+        kernel's) would make the state API's own lookup ambiguous."""
+        if getattr(self, "_address", None) is None:
+            import ray
+
+            self._address = ray.get_runtime_context().gcs_address
+        return self._address
 
     def shutdown(self) -> None:
         import ray
@@ -360,13 +374,22 @@ class RayBackend(Backend):
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         used = 0
         try:
-            used = sum(int(o.get("object_size") or 0) for o in state.list_objects(limit=10_000))
+            used = sum(
+                max(int(o.object_size or 0), 0)
+                for o in state.list_objects(address=self.address, limit=RAY_STATE_LIMIT)
+            )
         except Exception:
             pass
         tasks: dict[str, int] = {}
+        actors: dict[str, int] = {}
+        objects = 0
         try:
-            for t in state.list_tasks(limit=10_000):
-                tasks[t.state] = tasks.get(t.state, 0) + 1
+            for t in state.list_tasks(address=self.address, limit=RAY_STATE_LIMIT):
+                if t.type != "ACTOR_CREATION_TASK":
+                    tasks[t.state] = tasks.get(t.state, 0) + 1
+            for a in state.list_actors(address=self.address, limit=RAY_STATE_LIMIT):
+                actors[a.state] = actors.get(a.state, 0) + 1
+            objects = len(state.list_objects(address=self.address, limit=RAY_STATE_LIMIT))
         except Exception:
             pass
         return ClusterStatus(
@@ -382,22 +405,28 @@ class RayBackend(Backend):
             store_used=used,
             store_capacity=int(total.get("object_store_memory", 0)),
             tasks=tasks,
+            actors=actors,
+            objects=objects,
         )
 
-    def tasks(self, limit: int = 10_000) -> list[dict[str, Any]]:
+    def tasks(self, limit: int = RAY_STATE_LIMIT) -> list[dict[str, Any]]:
         from ray.util import state
 
-        return [ray_task_row(t) for t in state.list_tasks(limit=limit, detail=True)]
+        limit = min(limit, RAY_STATE_LIMIT)
+        return [
+            ray_task_row(t)
+            for t in state.list_tasks(address=self.address, limit=limit, detail=True)
+        ]
 
     def objects(self) -> list[dict[str, Any]]:
         from ray.util import state
 
         rows = []
-        for o in state.list_objects(limit=10_000):
+        for o in state.list_objects(address=self.address, limit=RAY_STATE_LIMIT):
             rows.append(
                 {
                     "object_id": o.object_id,
-                    "object_size": o.object_size or 0,
+                    "object_size": max(int(o.object_size or 0), 0),  # Ray says -1 if unknown
                     "task_id": getattr(o, "task_id", None),
                     "owner": getattr(o, "pid", None),
                     "reference_count": 1,
@@ -415,7 +444,7 @@ class RayBackend(Backend):
         from ray.util import state
 
         rows = []
-        for a in state.list_actors(limit=10_000):
+        for a in state.list_actors(address=self.address, limit=RAY_STATE_LIMIT):
             rows.append(
                 {
                     "actor_id": a.actor_id,

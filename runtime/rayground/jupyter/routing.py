@@ -5,8 +5,8 @@ from the kernel's main thread is recorded with the cell running it (its parent m
 submitted by tasks inherit their root's cell (learned from the event stream's `parent`), and each
 forwarded line `(prefix, stream, text, task_id)` is written with that cell's parent header. While
 the cell runs, that is ordinary stream output (so nbval sees it); once the cell has finished,
-JupyterLab no longer routes messages to it, so a cell that leaves tasks running gets an (empty)
-Output widget at its end, and later lines go there.
+JupyterLab no longer routes messages to it, so each cell that submitted tasks ends with an
+(empty, text-less) Output widget, and later lines go there.
 
 An interrupt (the stop button: SIGINT to the kernel's process group; the cluster runs in its own
 session so it never sees it) raises KeyboardInterrupt in the driver's get/wait; the custom
@@ -15,6 +15,7 @@ exception handler then cancels the unfinished tasks that cell submitted and says
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import time
@@ -25,6 +26,7 @@ from .._core import log_stream, observe
 
 _DONE = ("FINISHED", "FAILED")
 _UNRESOLVED_GRACE = 1.0  # seconds a line waits for its task's cell to become known
+MAX_TRACKED = 200_000  # tasks whose cell is remembered
 
 
 class CellRecord:
@@ -111,23 +113,36 @@ class CellRouter:
 
     def post_run_cell(self, result: Any = None) -> None:
         cell = self.current
-        self.current = None
+        if cell is None:
+            return
+        if cell.submitted:
+            self._catch_up()  # parents, completions and lines still on their way arrive now
         self._flush_held(force=False)
-        if cell is None or not cell.pending or self.kernel is None:
+        self.current = None
+        if not cell.submitted or self.kernel is None:
             return
-        self._catch_up()  # completions may still be on their way from the head
-        if not cell.pending:
-            return
-        # Tasks of this cell still run: give their later output a home inside this cell.
+        # Every cell that submitted tasks ends with a text-less Output widget where lines that
+        # arrive after it finished are shown. Always, not only when tasks still run, so that a
+        # notebook's stored outputs do not depend on timing (nbval compares them).
         try:
+            from IPython.display import display
+
             from .widgets import LateOutput
 
             cell.late = LateOutput()
-            from IPython.display import display
-
             display(cell.late)
         except Exception:
             cell.late = None
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget the oldest tasks' cells past MAX_TRACKED (a long session's memory stays flat)."""
+        with self._lock:
+            extra = len(self.by_task) - MAX_TRACKED
+            if extra > 0:
+                for tid in list(itertools.islice(self.by_task, extra)):
+                    del self.by_task[tid]
+                    self.parent_of.pop(tid, None)
 
     def _catch_up(self) -> None:
         from .._core import context

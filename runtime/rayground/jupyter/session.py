@@ -7,6 +7,7 @@ restart it (after saying so). Views and the run analysis ask `current()` for the
 from __future__ import annotations
 
 import html
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,12 @@ def current(required: bool = True) -> Backend | None:
     if adopted.connected():
         _current = adopted
         return adopted
+    ray = sys.modules.get("ray")  # real Ray, started by the learner's own ray.init()
+    if ray is not None and getattr(ray, "is_initialized", lambda: False)():
+        from .backends import RayBackend
+
+        _current = RayBackend(InitArgs(backend="ray"))
+        return _current
     if required:
         raise RuntimeError("No cluster is running in this kernel: run %ray_init first.")
     return None

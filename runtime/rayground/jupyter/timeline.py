@@ -31,19 +31,16 @@ def spans(rows: list[dict[str, Any]], now: float) -> dict[Any, list[tuple[str, f
 
 
 def text(rows: list[dict[str, Any]], now: float) -> str:
+    """Stable across runs: which worker ran which task varies, so that is left to the picture."""
     by_worker = spans(rows, now)
-    n = sum(len(v) for v in by_worker.values())
-    if not n:
+    items = [item for v in by_worker.values() for item in v]
+    if not items:
         return "timeline: no task has run yet"
-    t0 = min(s for v in by_worker.values() for _, s, _, _ in v)
-    t1 = max(e for v in by_worker.values() for _, _, e, _ in v)
-    lines = [f"timeline: {n} task(s) on {len(by_worker)} worker(s) over {t1 - t0:.2f} s"]
-    order = sorted(by_worker, key=lambda w: min(s for _, s, _, _ in by_worker[w]))
-    for i, worker in enumerate(order):
-        counts = Counter(name for name, *_ in by_worker[worker])
-        what = ", ".join(f"{name} x{c}" for name, c in sorted(counts.items()))
-        lines.append(f"  worker {i + 1} (pid={worker}): {what}")
-    return "\n".join(lines)
+    t0 = min(s for _, s, _, _ in items)
+    t1 = max(e for _, _, e, _ in items)
+    counts = Counter(name for name, *_ in items)
+    what = ", ".join(f"{name} x{c}" for name, c in sorted(counts.items()))
+    return f"timeline: {len(items)} task(s) over {t1 - t0:.2f} s: {what}"
 
 
 def png(rows: list[dict[str, Any]], now: float, width: float = 8.0) -> bytes:
