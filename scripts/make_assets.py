@@ -163,12 +163,107 @@ def object_store(ax: plt.Axes) -> None:
     ax.text(76, 3, "tasks read the same memory (zero-copy)", ha="center", fontsize=9)
 
 
+def get_in_loop(ax: plt.Axes) -> None:
+    """05: get inside the submit loop vs submit all, then get."""
+    ax.axis("on")
+    ax.set_xlim(-0.5, 0.9)
+    ax.set_ylim(-0.6, 6.0)
+    ax.set_yticks([])
+    ax.set_xticks([0, 0.2, 0.4, 0.6, 0.8])
+    ax.set_xlabel("seconds")
+    for spine in ("top", "right", "left"):
+        ax.spines[spine].set_visible(False)
+    for i in range(8):  # submit, wait, submit, wait: one lane
+        ax.barh(5.0, 0.095, left=i * 0.1, height=0.7, color=ORANGE, edgecolor="white")
+        ax.text(i * 0.1 + 0.047, 5.0, str(i), ha="center", va="center", fontsize=9)
+    ax.text(-0.48, 5.0, "get inside\nthe loop", va="center", fontsize=10)
+    for i in range(8):  # all submitted at once: 4 lanes, two waves
+        lane, wave = i % 4, i // 4
+        y = 3.2 - lane * 0.95
+        ax.barh(y, 0.095, left=wave * 0.1, height=0.7, color=GREEN, edgecolor="white")
+        ax.text(wave * 0.1 + 0.047, y, str(i), ha="center", va="center", fontsize=9)
+    ax.text(-0.48, 1.8, "submit all,\nthen get\n(4 CPUs)", va="center", fontsize=10)
+
+
+def failures(ax: plt.Axes) -> None:
+    """06: what the cluster does when code raises, a worker dies, an actor dies."""
+    rows = [
+        ("your code raises", "get raises the error", "retried only with\nretry_exceptions"),
+        ("a worker dies", "task retried in a\nnew worker (max_retries)",
+         "WorkerCrashedError\nwhen out of retries"),
+        ("an actor dies", "restarted, fresh state\n(max_restarts)",
+         "calls in flight re-run\n(max_task_retries)"),
+        ("a node dies", "task results rebuilt\nfrom lineage", "put objects lost:\nObjectLostError"),
+    ]  # fmt: skip
+    ax.text(14, 56, "what failed", ha="center", fontsize=11, weight="bold")
+    ax.text(48, 56, "what the cluster does", ha="center", fontsize=11, weight="bold")
+    ax.text(82, 56, "and then", ha="center", fontsize=11, weight="bold")
+    for i, (what, does, then) in enumerate(rows):
+        y = 42 - i * 13
+        _box(ax, 3, y, 22, 8, what, ORANGE)
+        _box(ax, 36, y, 24, 8, does, BLUE, fontsize=10)
+        _box(ax, 70, y, 24, 8, then, GREEN if i != 3 else PURPLE, fontsize=10)
+        _arrow(ax, (25.5, y + 4), (35.5, y + 4))
+        _arrow(ax, (60.5, y + 4), (69.5, y + 4))
+
+
+def resources(ax: plt.Axes) -> None:
+    """07: a node's 4 CPUs filled by 1-CPU tasks, or by 2-CPU tasks two at a time."""
+    for col, (title, per, color) in enumerate(
+        [("num_cpus=1: four at once", 1, GREEN), ("num_cpus=2: two at once", 2, ORANGE)]
+    ):
+        x0 = 6 + col * 48
+        ax.text(x0 + 20, 40, title, ha="center", fontsize=11, weight="bold")
+        _box(ax, x0, 8, 40, 26, "", GREY, alpha=0.12)
+        ax.text(x0 + 20, 4, "node: 4 CPUs", ha="center", fontsize=9, color=GREY)
+        for t in range(4 // per):
+            label = f"task\n{per} CPU" + ("s" if per > 1 else "")
+            _box(ax, x0 + 2 + t * 9.5 * per, 14, 9.5 * per - 3, 14, label, color)
+
+
+def cluster_nodes(ax: plt.Axes) -> None:
+    """08: a driver, a head and worker nodes joined over TCP with the token."""
+    _box(ax, 4, 40, 22, 10, "your program\n(the driver)", ORANGE)
+    _box(ax, 38, 38, 28, 14, "head node\nscheduler · objects'\nwhereabouts", BLUE)
+    _arrow(ax, (26.5, 45), (37.5, 45))
+    ax.text(32, 48, "token", ha="center", fontsize=9)
+    for i in range(3):
+        x = 8 + i * 30
+        _box(ax, x, 12, 24, 13, f"worker node {i + 1}\nCPUs · GPUs\nobject store", GREEN)
+        _arrow(ax, (x + 12, 25.5), (52, 37.5), color=GREY, style="<|-|>")
+    ax.text(84, 31, "nodes join with\nstart --address\n(TCP + token)", ha="center", fontsize=9)
+    _arrow(ax, (20, 10.5), (80, 10.5), color=PURPLE, style="<|-|>", rad=0.12)
+    ax.text(50, 1.5, "objects are copied between nodes on demand", ha="center", fontsize=9,
+            color=PURPLE)  # fmt: skip
+
+
+def pipeline(ax: plt.Axes) -> None:
+    """09: map over shards, reduce the partial results, produce the report."""
+    _box(ax, 3, 22, 16, 10, "penguins.csv\n344 rows", GREY)
+    for i in range(4):
+        y = 42 - i * 12
+        _box(ax, 30, y, 20, 7, f"summarize(shard {i + 1})", GREEN, fontsize=10)
+        _arrow(ax, (19.5, 27), (29.5, y + 3.5), color=GREY)
+        _arrow(ax, (50.5, y + 3.5), (61.5, 27), color=GREY)
+    _box(ax, 62, 22, 14, 10, "merge\n(reduce)", BLUE)
+    _box(ax, 84, 22, 12, 10, "report\n(produce)", ORANGE)
+    _arrow(ax, (76.5, 27), (83.5, 27))
+    ax.text(40, 2, "map: one task per shard, in parallel", ha="center", fontsize=9)
+    ax.text(69, 15, "fan in", ha="center", fontsize=9)
+    ax.text(90, 15, "table + plot", ha="center", fontsize=9)
+
+
 DIAGRAMS: dict[str, tuple[Callable[[plt.Axes], None], tuple[float, float]]] = {
     "00_cluster.png": (cluster, (10.0, 6.0)),
     "01_sequential_vs_parallel.png": (sequential_vs_parallel, (9.0, 4.0)),
     "02_task_graph.png": (task_graph, (10.0, 5.2)),
     "03_actor.png": (actor, (10.0, 5.6)),
     "04_object_store.png": (object_store, (10.0, 6.0)),
+    "05_get_in_loop.png": (get_in_loop, (9.0, 4.0)),
+    "06_failures.png": (failures, (10.0, 6.0)),
+    "07_resources.png": (resources, (10.0, 4.6)),
+    "08_cluster.png": (cluster_nodes, (10.0, 5.6)),
+    "09_pipeline.png": (pipeline, (10.0, 5.2)),
 }
 
 
@@ -176,7 +271,7 @@ def draw_all(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, (draw, size) in DIAGRAMS.items():
-        if draw is sequential_vs_parallel:
+        if draw in (sequential_vs_parallel, get_in_loop):
             fig = plt.figure(figsize=size, dpi=DPI)
             ax = fig.add_axes((0.02, 0.14, 0.96, 0.84))
         else:

@@ -267,3 +267,326 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(
+    {
+        "05_patterns:put_once": [
+            (
+                "wrong",
+                "def all_column_means(table, columns):\n"
+                "    ref = ray.put(table)\n"
+                "    return ray.get([column_mean.remote(ref, c) for c in sorted(columns)[::-1]])\n",
+                "in the order of the columns",
+            ),
+            (
+                "by value",
+                "def all_column_means(table, columns):\n"
+                "    return ray.get([column_mean.remote(table, c) for c in columns])\n",
+                "passed by value to every task",
+            ),
+            (
+                "put in the loop",
+                "def all_column_means(table, columns):\n"
+                "    return ray.get([column_mean.remote(ray.put(table), c) for c in columns])\n",
+                "different put refs",
+            ),
+        ],
+        "05_patterns:batches": [
+            (
+                "wrong",
+                "def sum_of_cubes(numbers):\n"
+                "    chunks = [numbers[i : i + 1000] for i in range(0, 2000, 1000)]\n"
+                "    return sum(ray.get([cubes_of_batch.remote(c) for c in chunks]))\n",
+                "expected 20263502250000",
+            ),
+            (
+                "tiny tasks",
+                "def sum_of_cubes(numbers):\n"
+                "    return sum(ray.get([cube.remote(n) for n in numbers]))\n",
+                "one per number",
+            ),
+            (
+                "sequential",
+                "def sum_of_cubes(numbers):\n"
+                "    chunks = [numbers[i : i + 1000] for i in range(0, len(numbers), 1000)]\n"
+                "    return sum(ray.get(cubes_of_batch.remote(c)) for c in chunks)\n",
+                "ran one at a time",
+            ),
+            (
+                "one task",
+                "def sum_of_cubes(numbers):\n    return ray.get(cubes_of_batch.remote(numbers))\n",
+                "expected between 2 and 64",
+            ),
+        ],
+        "05_patterns:no_get_in_task": [
+            (
+                "wrong",
+                "def total_size(names):\n"
+                "    refs = [fetch_size.remote(n) for n in names[1:]]\n"
+                "    return ray.get(add_sizes.remote(*refs))\n",
+                "expected 3000",
+            ),
+            (
+                "get in a task",
+                "@ray.remote\n"
+                "def add_all(names):\n"
+                "    return sum(ray.get([fetch_size.remote(n) for n in names]))\n\n\n"
+                "def total_size(names):\n    return ray.get(add_all.remote(names))\n",
+                "held its worker while it waited",
+            ),
+            (
+                "sequential",
+                "def total_size(names):\n"
+                "    sizes = [ray.get(fetch_size.remote(n)) for n in names]\n"
+                "    return ray.get(add_sizes.remote(*sizes))\n",
+                "add_sizes task that receives all the fetch_size refs",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
+        "06_fault_tolerance:retries": [
+            (
+                "wrong",
+                "def fetch_with_retries(marker):\n"
+                "    return ray.get(flaky_download.remote(marker, 2))\n",
+                "raised RayTaskError(ConnectionError)",
+            ),
+            (
+                "retried in the notebook",
+                "def fetch_with_retries(marker):\n"
+                "    while True:\n"
+                "        try:\n"
+                "            return ray.get(flaky_download.remote(marker, 2))\n"
+                "        except ConnectionError:\n"
+                "            pass\n",
+                "the retries were done in the notebook",
+            ),
+        ],
+        "06_fault_tolerance:restart": [
+            (
+                "wrong",
+                "def make_counter():\n    return Counter.remote()\n",
+                "the actor stayed dead",
+            ),
+            (
+                "in-flight call lost",
+                "def make_counter():\n    return Counter.options(max_restarts=1).remote()\n",
+                "add max_task_retries=1",
+            ),
+        ],
+        "06_fault_tolerance:count_failures": [
+            (
+                "wrong",
+                "def results_and_failures(refs):\n    return ray.get(refs), 0\n",
+                "raised",
+            ),
+            (
+                "only exceptions",
+                "def results_and_failures(refs):\n"
+                "    results, failures = [], 0\n"
+                "    for ref in refs:\n"
+                "        try:\n"
+                "            results.append(ray.get(ref))\n"
+                "        except ValueError:\n"
+                "            failures += 1\n"
+                "    return results, failures\n",
+                "WorkerCrashedError",
+            ),
+            (
+                "did not wait",
+                "def results_and_failures(refs):\n"
+                "    results, failures = [], 0\n"
+                "    for ref in refs:\n"
+                "        ready, _ = ray.wait([ref], timeout=0.01)\n"
+                "        if not ready:\n"
+                "            failures += 1\n"
+                "            continue\n"
+                "        try:\n"
+                "            results.append(ray.get(ref))\n"
+                "        except ray.exceptions.RayError:\n"
+                "            failures += 1\n"
+                "    return results, failures\n",
+                "expected [0, 2, 4]",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
+        "07_resources:two_at_a_time": [
+            (
+                "wrong",
+                "def two_at_a_time(items):\n"
+                "    big = heavy_step.options(num_cpus=2)\n"
+                "    return ray.get([big.remote(i) for i in items[:-1]])\n",
+                "expected [0, 10, 20, 30, 40, 50]",
+            ),
+            (
+                "no request",
+                "def two_at_a_time(items):\n"
+                "    return ray.get([heavy_step.remote(i) for i in items])\n",
+                "ask for 2 with .options(num_cpus=2)",
+            ),
+            (
+                "sequential",
+                "def two_at_a_time(items):\n"
+                "    big = heavy_step.options(num_cpus=2)\n"
+                "    return [ray.get(big.remote(i)) for i in items]\n",
+                "at most 1 heavy_step task(s) ran at once",
+            ),
+        ],
+        "07_resources:share_gpus": [
+            (
+                "whole GPUs",
+                "def share_the_gpus(n):\n"
+                "    return ray.get([gpu_step.options(num_gpus=1).remote() for _ in range(n)])\n",
+                "ask for 0.5 with .options(num_gpus=0.5)",
+            ),
+            (
+                "wrong",
+                "def share_the_gpus(n):\n"
+                "    return ray.get([gpu_step.remote() for _ in range(n)])\n",
+                "expected each of GPU 0 and GPU 1 twice",
+            ),
+            (
+                "sequential",
+                "def share_the_gpus(n):\n"
+                "    half = gpu_step.options(num_gpus=0.5)\n"
+                "    return [ray.get(half.remote()) for _ in range(n)]\n",
+                "expected each of GPU 0 and GPU 1 twice",
+            ),
+        ],
+        "07_resources:licences": [
+            (
+                "wrong",
+                "def licensed_runs(jobs):\n"
+                "    return ray.get([solver.remote(j) for j in sorted(jobs, reverse=True)])\n",
+                "expected ['solved a'",
+            ),
+            (
+                "no licence",
+                "def licensed_runs(jobs):\n    return ray.get([solver.remote(j) for j in jobs])\n",
+                "did not ask for a licence",
+            ),
+            (
+                "sequential",
+                "def licensed_runs(jobs):\n"
+                "    licensed = solver.options(resources={'licence': 1})\n"
+                "    return [ray.get(licensed.remote(j)) for j in jobs]\n",
+                "at most 1 solver task(s) ran at once",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
+        "08_scaling_out:spread": [
+            (
+                "wrong",
+                "def tasks_per_node(n):\n"
+                "    ids = ray.get([where_am_i.remote() for _ in range(n)])\n"
+                "    return {ip.replace('127', 'node'): c for ip, c in Counter(ids).items()}\n",
+                "expected node IP addresses",
+            ),
+            (
+                "sequential",
+                "def tasks_per_node(n):\n"
+                "    return dict(Counter(ray.get(where_am_i.remote()) for _ in range(n)))\n",
+                "ran one at a time",
+            ),
+        ],
+        "08_scaling_out:pin": [
+            (
+                "wrong",
+                "def run_on(ip):\n"
+                "    head = where_am_i.options(resources={'node:127.0.0.1': 0.01})\n"
+                "    return ray.get(head.remote())\n",
+                "ask for the node's own resource",
+            ),
+            (
+                "lucky",
+                "def run_on(ip):\n"
+                "    ips = ray.get([where_am_i.remote() for _ in range(3)])\n"
+                "    return ip if ip in ips else ips[0]\n",
+                "ran on that node by luck",
+            ),
+        ],
+        "08_scaling_out:near_data": [
+            (
+                "wrong",
+                "def sum_where_it_lives(block, ip):\n"
+                "    there = block_sum.options(resources={f'node:{ip}': 0.01})\n"
+                "    return ray.get(there.remote(block))\n",
+                "expected 28000000",
+            ),
+            (
+                "data moved",
+                "def sum_where_it_lives(block, ip):\n"
+                "    away = block_sum.options(resources={'node:127.0.0.1': 0.01})\n"
+                "    return ray.get(away.remote(block))[0]\n",
+                "so the 32 MB block was copied there",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
+        "09_capstone:map": [
+            (
+                "wrong",
+                "def map_shards(rows, n_shards):\n"
+                "    return [summarize.remote(rows[i * 80 : i * 80 + 80]) for i in range(4)]\n",
+                "every row must be in exactly one shard",
+            ),
+            (
+                "values",
+                "def map_shards(rows, n_shards):\n"
+                "    refs = [summarize.remote(rows[i::n_shards]) for i in range(n_shards)]\n"
+                "    return ray.get(refs)\n",
+                "expected a list of 4 ObjectRefs",
+            ),
+            (
+                "sequential",
+                "def map_shards(rows, n_shards):\n"
+                "    done = [ray.get(summarize.remote(rows[i::4])) for i in range(4)]\n"
+                "    return [ray.put(part) for part in done]\n",
+                "ran one at a time",
+            ),
+        ],
+        "09_capstone:reduce": [
+            (
+                "wrong",
+                "def reduce_partials(partial_refs):\n    return merge.remote(*partial_refs[:-1])\n",
+                "the merged totals were",
+            ),
+            (
+                "fetched",
+                "def reduce_partials(partial_refs):\n"
+                "    return merge.remote(*ray.get(partial_refs))\n",
+                "receiving 0 of them",
+            ),
+        ],
+        "09_capstone:bootstrap": [
+            (
+                "wrong",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    return {s: (min(v), max(v)) for s, v in masses.items()}\n",
+                "narrower than 400 g",
+            ),
+            (
+                "no tasks",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    return {s: bootstrap(v, n_resamples) for s, v in masses.items()}\n",
+                "expected 3 bootstrap_ci tasks",
+            ),
+            (
+                "sequential",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    return {s: ray.get(bootstrap_ci.remote(v, n_resamples)) "
+                "for s, v in masses.items()}\n",
+                "ran one at a time",
+            ),
+        ],
+    }
+)

@@ -112,6 +112,9 @@ def test_lessons_run_on_real_ray(stem, progress_file, monkeypatch):
     """With `%ray_init --backend ray` and `import ray`, every cell runs and our solutions pass;
     the checks say which facts they could not see instead of failing on them."""
     pytest.importorskip("ray", reason="real Ray is the `ray` extra: pip install -e '.[ray]'")
+    only = read(stem).metadata.get("rayground", {}).get("only_rayground")
+    if only:
+        pytest.skip(f"{stem} is rayground-only and says so: {only}")
     # Ray's knob for a loopback-only node: tests talk to nothing but loopback (and on a machine
     # whose hostname resolves to an unroutable address Ray would not start otherwise).
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")

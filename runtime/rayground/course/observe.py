@@ -47,6 +47,9 @@ class TaskSpan:
     actor_id: str | None
     worker_pid: int | None
     error: str | None = None
+    attempt: int = 0  # 0 for the first try; each retry or actor-call retry adds one
+    resources: dict[str, float] = field(default_factory=dict)  # what the task asked for
+    node_id: str | None = None
 
     @property
     def duration(self) -> float:
@@ -258,6 +261,9 @@ def _span(row: dict[str, Any]) -> TaskSpan:
         actor_id=row["actor_id"],
         worker_pid=row["worker_pid"],
         error=row.get("error_message"),
+        attempt=int(row.get("attempt_number") or 0),
+        resources=dict(row.get("required_resources") or {}),
+        node_id=row.get("node_id"),
     )
 
 

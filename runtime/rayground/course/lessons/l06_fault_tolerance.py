@@ -1,0 +1,187 @@
+"""Lesson 06 (fault tolerance): retries by the cluster, actors that restart, failures counted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..exercise import Exercise, Grader
+from ..observe import api
+
+
+def _grade_retries(fetch_with_retries: Any, g: Grader) -> None:
+    with tempfile.TemporaryDirectory(prefix="rg-retry-") as tmp:
+        marker = str(Path(tmp) / "attempts")
+        value = g.run(fetch_with_retries, marker)
+        attempts = len(Path(marker).read_text()) if os.path.exists(marker) else 0
+    g.expect(
+        value == "downloaded on attempt 3",
+        "it returned 'downloaded on attempt 3': the first two failures were retried",
+        f"fetch_with_retries returned {value!r}; expected 'downloaded on attempt 3' (the "
+        "download fails twice, then works)",
+    )
+    tasks = g.record.tasks("flaky_download")
+    g.expect_known(
+        lambda: len(tasks) == 1 and tasks[0].attempt == attempts - 1 == 2,
+        "one flaky_download task, retried twice by the cluster (attempt numbers 0, 1, 2)",
+        f"the cluster saw {len(tasks)} flaky_download task(s) for {attempts} attempts: the "
+        "retries were done in the notebook, by submitting new tasks. Let the cluster retry "
+        "the one task: .options(retry_exceptions=..., max_retries=...)",
+    )
+
+
+def _grade_restart(make_counter: Any, g: Grader) -> None:
+    ray = api()
+    counter = g.run(make_counter)
+    g.expect(
+        all(hasattr(counter, m) for m in ("incr", "pid", "nap")),
+        "make_counter returned a Counter actor handle",
+        f"make_counter returned {type(counter).__name__}; expected a handle from "
+        "Counter.options(...).remote()",
+    )
+    try:
+        first = ray.get([counter.incr.remote(), counter.incr.remote()], timeout=20)
+        pid = ray.get(counter.pid.remote(), timeout=20)
+        napping = counter.nap.remote(1.0)
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)  # the actor's process dies mid-call, as if it crashed
+        try:
+            ray.get(napping, timeout=30)
+        except ray.exceptions.RayActorError:
+            g.fail(_after_death(ray, counter))
+        after = ray.get(counter.incr.remote(), timeout=30)
+        new_pid = ray.get(counter.pid.remote(), timeout=20)
+    finally:
+        _kill_quietly(ray, counter)
+    g.expect(first == [1, 2], "two calls counted 1, 2", f"two calls returned {first}")
+    g.note(f"its process (pid {pid}) was killed with SIGKILL in the middle of a nap() call")
+    g.note("the nap() call that was running was retried and returned")
+    g.expect(
+        after == 1 and new_pid != pid,
+        f"the next call ran in a new process (pid {new_pid}) and counted 1: the actor was "
+        "restarted with fresh state",
+        f"the next call returned {after!r} in pid {new_pid}; expected 1 in a new process",
+    )
+
+
+def _after_death(ray: Any, counter: Any) -> str:
+    """Why the call in flight failed: the actor stayed dead, or only that call was lost."""
+    time.sleep(0.5)
+    try:
+        ray.get(counter.pid.remote(), timeout=20)
+    except ray.exceptions.RayActorError:
+        return (
+            "after its process was killed the actor stayed dead: create it with "
+            "max_restarts=1 (or more) so the cluster starts it again"
+        )
+    return (
+        "the actor was restarted, but the nap() call that was running when it died failed: "
+        "add max_task_retries=1 so calls in flight are retried on the restarted actor"
+    )
+
+
+def _kill_quietly(ray: Any, actor: Any) -> None:
+    try:
+        ray.kill(actor)
+    except Exception:  # already dead, or not an actor at all
+        pass
+
+
+def _grade_count_failures(results_and_failures: Any, g: Grader) -> None:
+    ray = api()
+    checked = ray.remote(max_retries=0)(_maybe_fail)
+    plan = ["ok", "error", "ok", "crash", "ok", "error"]
+    expected = ([0, 2, 4], 3)
+
+    def submit_and_answer() -> Any:
+        refs = [checked.remote(i, how) for i, how in enumerate(plan)]
+        return results_and_failures(refs)
+
+    value = g.run(submit_and_answer)
+    g.expect(
+        isinstance(value, tuple) and len(value) == 2,
+        "it returned a (results, failures) pair",
+        f"results_and_failures returned {value!r}; expected a pair (results, failures)",
+    )
+    results, failures = value
+    g.expect(
+        list(results) == expected[0],
+        f"the three good results came back in order: {expected[0]}",
+        f"results were {results!r}; expected {expected[0]} (the values of the tasks that "
+        "succeeded, in the order of the refs)",
+    )
+    g.expect(
+        failures == expected[1],
+        "it counted 3 failures: two exceptions raised in tasks and one worker that died",
+        f"failures was {failures!r}; expected 3 (two tasks raised, one worker died)",
+    )
+
+
+def _maybe_fail(i: int, how: str) -> int:
+    time.sleep(0.05)
+    if how == "error":
+        raise ValueError(f"task {i} found bad data")
+    if how == "crash":
+        os._exit(3)  # the worker process dies mid-task
+    return i
+
+
+EXERCISES = [
+    Exercise(
+        id="retries",
+        title="Let the cluster retry",
+        answer="fetch_with_retries",
+        grade=_grade_retries,
+        hints=(
+            "Exceptions raised by your code are not retried unless you ask: "
+            ".options(retry_exceptions=[ConnectionError], max_retries=...).",
+            "flaky_download.options(retry_exceptions=[ConnectionError], max_retries=3)"
+            ".remote(marker, 2), then ray.get it.",
+        ),
+        solution="""def fetch_with_retries(marker):
+    task = flaky_download.options(retry_exceptions=[ConnectionError], max_retries=3)
+    return ray.get(task.remote(marker, 2))
+""",
+        try_next="submit flaky_download once with retry_exceptions and max_retries options.",
+    ),
+    Exercise(
+        id="restart",
+        title="An actor that comes back",
+        answer="make_counter",
+        grade=_grade_restart,
+        hints=(
+            "Actors are not restarted unless you say how many times: max_restarts. Calls that "
+            "were running when it died are retried only with max_task_retries.",
+            "return Counter.options(max_restarts=1, max_task_retries=1).remote()",
+        ),
+        solution="""def make_counter():
+    return Counter.options(max_restarts=1, max_task_retries=1).remote()
+""",
+        try_next="create the Counter with .options(max_restarts=..., max_task_retries=...).",
+    ),
+    Exercise(
+        id="count_failures",
+        title="Keep the good results",
+        answer="results_and_failures",
+        grade=_grade_count_failures,
+        hints=(
+            "ray.get(ref) raises the task's error; catch it per ref, not for the whole list.",
+            "Both a task's own exception and a dead worker are ray.exceptions.RayError: "
+            "loop over the refs, try ray.get(ref), except RayError count a failure.",
+        ),
+        solution="""def results_and_failures(refs):
+    results, failures = [], 0
+    for ref in refs:
+        try:
+            results.append(ray.get(ref))
+        except ray.exceptions.RayError:
+            failures += 1
+    return results, failures
+""",
+        try_next="get each ref in its own try/except ray.exceptions.RayError.",
+    ),
+]

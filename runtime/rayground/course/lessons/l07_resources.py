@@ -1,0 +1,143 @@
+"""Lesson 07 (resources and GPUs): CPUs per task, fractional GPUs, a custom resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..exercise import Exercise, Grader
+
+
+def _asked(spans: list, resource: str) -> set[float]:
+    return {s.resources.get(resource, 0.0) for s in spans}
+
+
+def _grade_two_at_a_time(two_at_a_time: Any, g: Grader) -> None:
+    items = list(range(6))
+    value = g.run(two_at_a_time, items)
+    g.expect(
+        value == [i * 10 for i in items],
+        "it returned [0, 10, 20, 30, 40, 50]",
+        f"two_at_a_time({items}) returned {value!r}; expected [0, 10, 20, 30, 40, 50]",
+    )
+    tasks = g.record.tasks("heavy_step")
+    g.expect_known(
+        lambda: len(tasks) == len(items),
+        f"{len(items)} heavy_step tasks ran",
+        f"expected {len(items)} heavy_step tasks; the cluster saw {len(tasks)}",
+    )
+    g.expect_known(
+        lambda: _asked(tasks, "CPU") == {2.0},
+        "each heavy_step task asked for 2 CPUs",
+        f"the heavy_step tasks asked for {sorted(_asked(tasks, 'CPU'))} CPU(s) each; ask for 2 "
+        "with .options(num_cpus=2)",
+    )
+    peak = g.record.max_parallel(tasks)
+    g.expect_known(
+        lambda: peak == 2,
+        f"so at most {peak} ran at once on {g.record.cpus:g} CPUs: the scheduler did the limiting",
+        f"at most {peak} heavy_step task(s) ran at once; expected 2"
+        + (": submit them all before you get any result" if peak < 2 else ""),
+    )
+
+
+def _grade_share_gpus(share_the_gpus: Any, g: Grader) -> None:
+    value = g.run(share_the_gpus, 4)
+    g.expect(
+        isinstance(value, list) and len(value) == 4,
+        "it returned one entry per task",
+        f"share_the_gpus(4) returned {value!r}; expected a list of 4 GPU id lists",
+    )
+    g.expect(
+        all(isinstance(ids, list) and len(ids) == 1 for ids in value)
+        and sorted(str(ids[0]) for ids in value) == ["0", "0", "1", "1"],
+        f"each task saw one GPU id, and each of the two GPUs was shared by two tasks: {value}",
+        f"the tasks saw the GPU ids {value}; expected each of GPU 0 and GPU 1 twice (two "
+        "tasks per GPU)",
+    )
+    tasks = g.record.tasks("gpu_step")
+    g.expect_known(
+        lambda: _asked(tasks, "GPU") == {0.5},
+        "each gpu_step task asked for half a GPU",
+        f"the gpu_step tasks asked for {sorted(_asked(tasks, 'GPU'))} GPU(s) each; ask for 0.5 "
+        "with .options(num_gpus=0.5)",
+    )
+    g.expect_known(
+        lambda: g.record.max_parallel(tasks) == 4,
+        "all four ran at once on the two (declared) GPUs",
+        f"at most {g.record.max_parallel(tasks)} gpu_step task(s) ran at once; expected all 4: "
+        "submit them all before you get any result",
+    )
+
+
+def _grade_licences(licensed_runs: Any, g: Grader) -> None:
+    jobs = ["a", "b", "c", "d", "e", "f"]
+    value = g.run(licensed_runs, jobs)
+    g.expect(
+        value == [f"solved {j}" for j in jobs],
+        "it returned every job's result, in order",
+        f"licensed_runs({jobs}) returned {value!r}; expected ['solved a', ..., 'solved f']",
+    )
+    tasks = g.record.tasks("solver")
+    g.expect_known(
+        lambda: _asked(tasks, "licence") == {1.0},
+        "each solver task took one licence",
+        "the solver tasks did not ask for a licence: add resources={'licence': 1} to their "
+        "options, so the cluster never runs more of them than there are licences",
+    )
+    peak = g.record.max_parallel(tasks)
+    g.expect_known(
+        lambda: peak == 2,
+        "at most 2 ran at once: one per licence",
+        f"at most {peak} solver task(s) ran at once; expected 2 (the cluster has 2 licences)"
+        + (": submit them all before you get any result" if peak < 2 else ""),
+    )
+
+
+EXERCISES = [
+    Exercise(
+        id="two_at_a_time",
+        title="Big tasks take more CPUs",
+        answer="two_at_a_time",
+        grade=_grade_two_at_a_time,
+        hints=(
+            "A task's options say what it needs: heavy_step.options(num_cpus=2).",
+            "Submit heavy_step.options(num_cpus=2).remote(i) for every item, then get the list: "
+            "the scheduler runs only as many as the CPUs allow.",
+        ),
+        solution="""def two_at_a_time(items):
+    big = heavy_step.options(num_cpus=2)
+    return ray.get([big.remote(i) for i in items])
+""",
+        try_next="ask for num_cpus=2 per heavy_step task and submit them all at once.",
+    ),
+    Exercise(
+        id="share_gpus",
+        title="Two tasks per GPU",
+        answer="share_the_gpus",
+        grade=_grade_share_gpus,
+        hints=(
+            "num_gpus can be a fraction: 0.5 lets two tasks share one GPU.",
+            "ray.get([gpu_step.options(num_gpus=0.5).remote() for _ in range(n)])",
+        ),
+        solution="""def share_the_gpus(n):
+    half = gpu_step.options(num_gpus=0.5)
+    return ray.get([half.remote() for _ in range(n)])
+""",
+        try_next="ask for num_gpus=0.5 per gpu_step task and submit them all at once.",
+    ),
+    Exercise(
+        id="licences",
+        title="A custom resource",
+        answer="licensed_runs",
+        grade=_grade_licences,
+        hints=(
+            "Custom resources are requested by name: .options(resources={'licence': 1}).",
+            "ray.get([solver.options(resources={'licence': 1}).remote(j) for j in jobs])",
+        ),
+        solution="""def licensed_runs(jobs):
+    licensed = solver.options(resources={"licence": 1})
+    return ray.get([licensed.remote(j) for j in jobs])
+""",
+        try_next="give each solver task resources={'licence': 1} and submit them all at once.",
+    ),
+]

@@ -1,0 +1,150 @@
+"""Lesson 08 (scaling out): work spread over nodes, a task pinned to a node, compute near data.
+
+The checks run on the lesson's cluster of three nodes on loopback addresses (127.0.0.1-3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..exercise import Exercise, Grader
+from ..observe import api
+
+
+def _node_ips() -> dict[str, str]:
+    """node id -> IP of every live node."""
+    return {n["NodeID"]: n["NodeManagerAddress"] for n in api().nodes() if n["Alive"]}
+
+
+def _grade_spread(tasks_per_node: Any, g: Grader) -> None:
+    ips = sorted(set(_node_ips().values()))
+    g.expect(
+        len(ips) >= 2,
+        f"the cluster has {len(ips)} nodes: {', '.join(ips)}",
+        f"the cluster has only {len(ips)} node: run the cells of section 2 first, which add "
+        "the nodes",
+    )
+    n = 3 * len(ips)
+    value = g.run(tasks_per_node, n)
+    g.expect(
+        isinstance(value, dict) and sum(value.values()) == n,
+        f"it counted all {n} tasks",
+        f"tasks_per_node({n}) returned {value!r}; expected a dict {{node IP: number of tasks}} "
+        f"adding up to {n}",
+    )
+    g.expect(
+        set(value) <= set(ips),
+        "the keys are node IP addresses",
+        f"the keys were {sorted(value)}; expected node IP addresses such as {ips[0]!r} "
+        "(where_am_i returns the IP of the node it ran on)",
+    )
+    spans = g.record.tasks("where_am_i")
+    g.expect_parallel(spans, "the where_am_i tasks")
+    g.expect(
+        set(value) == set(ips),
+        f"every node ran some: {dict(sorted(value.items()))}",
+        f"only {sorted(value)} ran tasks, not all of {ips}: submit them all at once, so that "
+        "one node's CPUs are not enough and the scheduler uses the others",
+    )
+
+
+def _grade_pin(run_on: Any, g: Grader) -> None:
+    ips = sorted(set(_node_ips().values()))
+    g.expect(len(ips) >= 3, "the cluster has 3 nodes", "run the cells of section 2 first")
+    got = {ip: g.run(run_on, ip) for ip in (ips[2], ips[1], ips[2])}
+    g.expect(
+        all(got_ip == ip for ip, got_ip in got.items()),
+        f"run_on(ip) ran where_am_i on the node asked for, each time: {got}",
+        f"asked for {list(got)}, the tasks ran on {list(got.values())}: ask for the node's "
+        "own resource, resources={f'node:{ip}': 0.01}",
+    )
+    spans = g.record.tasks("where_am_i")
+    g.expect_known(
+        lambda: all(any(k.startswith("node:") for k in s.resources) for s in spans),
+        "the task asked for the node's own resource, so the scheduler had no other choice",
+        "the task ran on that node by luck (it was free): ask for resources="
+        "{f'node:{ip}': 0.01} so it always does",
+    )
+
+
+def _grade_near_data(sum_where_it_lives: Any, g: Grader) -> None:
+    ray = api()
+    ips = sorted(set(_node_ips().values()))
+    g.expect(len(ips) >= 3, "the cluster has 3 nodes", "run the cells of section 2 first")
+    home = ips[2]
+    by_ip = {ip: nid for nid, ip in _node_ips().items()}
+    make = ray.remote(_make_block).options(resources={f"node:{home}": 0.01})
+    block = make.remote(4_000_000, 7)
+    ray.wait([block], timeout=60, fetch_local=False)
+    value = g.run(sum_where_it_lives, block, home)
+    g.expect(
+        value == 7 * 4_000_000,
+        f"it returned the sum, {7 * 4_000_000}",
+        f"sum_where_it_lives(block, {home!r}) returned {value!r}; expected {7 * 4_000_000}",
+    )
+    spans = g.record.tasks("block_sum")
+    g.expect_known(
+        lambda: len(spans) == 1,
+        "one block_sum task did the work",
+        f"expected one block_sum task; the cluster saw {len(spans)}",
+    )
+    g.expect_known(
+        lambda: spans[0].node_id == by_ip[home],
+        f"it ran on {home}, where the 32 MB block lives: the data did not move",
+        f"block_sum ran on {_node_ips().get(spans[0].node_id, '?')}, so the 32 MB block was "
+        f"copied there from {home}: run it on {home} with resources={{f'node:{{ip}}': 0.01}}",
+    )
+
+
+def _make_block(n: int, fill: int) -> np.ndarray:
+    return np.full(n, fill, dtype=np.int64)
+
+
+EXERCISES = [
+    Exercise(
+        id="spread",
+        title="Work on every node",
+        answer="tasks_per_node",
+        grade=_grade_spread,
+        hints=(
+            "where_am_i returns the IP of the node it ran on; collections.Counter counts them.",
+            "Submit all n where_am_i.remote() first, ray.get the list, then dict(Counter(ips)).",
+        ),
+        solution="""def tasks_per_node(n):
+    ips = ray.get([where_am_i.remote() for _ in range(n)])
+    return dict(Counter(ips))
+""",
+        try_next="submit all n where_am_i tasks at once and count the IPs they return.",
+    ),
+    Exercise(
+        id="pin",
+        title="Run it on that node",
+        answer="run_on",
+        grade=_grade_pin,
+        hints=(
+            "Every node has a resource named after it: node:127.0.0.2 (amount 1).",
+            "where_am_i.options(resources={f'node:{ip}': 0.01}).remote() asks for a sliver "
+            "of it, so many tasks can share the node.",
+        ),
+        solution="""def run_on(ip):
+    return ray.get(where_am_i.options(resources={f"node:{ip}": 0.01}).remote())
+""",
+        try_next="ask for resources={f'node:{ip}': 0.01} in where_am_i's options.",
+    ),
+    Exercise(
+        id="near_data",
+        title="Compute where the data is",
+        answer="sum_where_it_lives",
+        grade=_grade_near_data,
+        hints=(
+            "Moving 32 MB between nodes costs time; moving the task costs nothing.",
+            "block_sum.options(resources={f'node:{ip}': 0.01}).remote(block), then ray.get.",
+        ),
+        solution="""def sum_where_it_lives(block, ip):
+    return ray.get(block_sum.options(resources={f"node:{ip}": 0.01}).remote(block))[0]
+""",
+        try_next="run block_sum on the node `ip` by asking for its node resource.",
+    ),
+]
