@@ -47,6 +47,8 @@ if [ "$mode" = lab ]; then
     lab_args=(--ip=127.0.0.1)
     if [ "$(id -u)" = 0 ]; then lab_args+=(--allow-root); fi # containers often run as root
     cd "$dir"
+    # Open the first lesson unless the caller named what to open.
+    if [ "${#args[@]}" -eq 0 ] && [ -f 00_welcome.ipynb ]; then args=(00_welcome.ipynb); fi
     exec "$ROOT/.venv/bin/jupyter" lab "${lab_args[@]}" ${args[@]+"${args[@]}"}
 fi
 
