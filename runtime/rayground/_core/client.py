@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import itertools
 import os
+import signal
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .. import exceptions
@@ -53,6 +55,37 @@ class _Waiter:
 
 class ClusterConnectionError(ConnectionError):
     """No head answered at the address, or the head went away."""
+
+
+_NOT_INSTALLED = object()
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives while the main thread consumes frames from the head
+    until they are all dispatched, then deliver it: an interrupt halfway through a batch would
+    drop the rest of it (an object's arrival among them), and a later get would wait forever.
+    The wait for data stays interruptible; only the short read-and-dispatch is covered."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous: Any = _NOT_INSTALLED
+    try:
+        try:
+            previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+        except (ValueError, TypeError):  # not the main interpreter, or no SIGINT here
+            previous = _NOT_INSTALLED
+        yield
+    finally:
+        if previous is not _NOT_INSTALLED:
+            # (None means a handler set outside Python: put the default back in its place.)
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+            if caught:
+                if callable(previous):
+                    previous(signal.SIGINT, None)  # usually default_int_handler: KeyboardInterrupt
+                elif previous == signal.SIG_DFL:
+                    raise KeyboardInterrupt
 
 
 class CoreClient:
@@ -522,7 +555,7 @@ class CoreClient:
         """Read and dispatch what arrives within `wait` s; False once the head is gone."""
         if not self._conn.wait_readable(wait):
             return True
-        with self._read_lock:
+        with self._read_lock, _sigint_deferred():
             frames = self._conn.read_nowait()
             if frames is None:
                 if not self._closed:
