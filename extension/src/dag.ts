@@ -184,7 +184,9 @@ export function buildDag(tasks: ITaskRow[], options: IDagOptions = {}): IDag {
   const nodeList = [...nodes.values()];
   const edgeList = [...edges.values()];
   assignLayers(nodeList, edgeList);
-  const { width, height } = place(nodeList, options);
+  const { width, height } = grouped
+    ? placeGroups(nodeList, options)
+    : place(nodeList, options);
   return {
     nodes: nodeList,
     edges: edgeList,
@@ -242,6 +244,32 @@ export function assignLayers(nodes: IDagNode[], edges: IDagEdge[]): void {
       }
     }
   }
+}
+
+/**
+ * Groups carry a label, so each gets its own row (ordered by layer, then first submission),
+ * indented by its layer so the edges between layers stay visible.
+ */
+function placeGroups(
+  nodes: IDagNode[],
+  options: IDagOptions
+): { width: number; height: number } {
+  const indent = options.dx ?? 24;
+  const dy = options.dy ?? 28;
+  const pad = 14;
+  const order = nodes
+    .map((n, i) => ({ n, i }))
+    .sort((a, b) => a.n.layer - b.n.layer || a.i - b.i);
+  let deepest = 0;
+  order.forEach(({ n }, row) => {
+    n.x = pad + n.layer * indent;
+    n.y = pad + row * dy;
+    deepest = Math.max(deepest, n.layer);
+  });
+  return {
+    width: pad * 2 + deepest * indent,
+    height: pad * 2 + Math.max(0, nodes.length - 1) * dy
+  };
 }
 
 function place(

@@ -36,7 +36,7 @@ import {
 import { summariseCourse } from './progress';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const MAX_OBJECT_ROWS = 200;
+const MAX_OBJECT_ROWS = 50; // the largest; the caption counts them all
 const UNREACHABLE = 'The rayground server extension does not answer';
 
 type Child = Node | string | null | undefined | false;

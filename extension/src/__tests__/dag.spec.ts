@@ -108,6 +108,15 @@ describe('buildDag: grouped by function when large', () => {
     expect(map.layer).toBe(0);
   });
 
+  it('gives each group its own row, indented by layer, so labels never overlap', () => {
+    const ys = dag.nodes.map(n => n.y);
+    expect(new Set(ys).size).toBe(dag.nodes.length);
+    const map = dag.nodes.find(n => n.id === 'group:map')!;
+    const reduce = dag.nodes.find(n => n.id === 'group:reduce')!;
+    expect(reduce.y).toBeGreaterThan(map.y);
+    expect(reduce.x).toBeGreaterThan(map.x);
+  });
+
   it('merges task edges into one weighted edge', () => {
     expect(dag.edges).toEqual([{ from: 'group:map', to: 'group:reduce', count: 10000 }]);
     expect(dag.totalTasks).toBe(10100);
