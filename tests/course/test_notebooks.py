@@ -33,6 +33,7 @@ from rayground.course.lesson import exercises_of
 
 STEMS = lesson_stems()
 STRICT = ["00_welcome"]  # lessons whose stored outputs are part of the lesson
+NEEDS_RAY_STATE_API = {"01_tasks", "04_object_store"}  # %%ray_explain, state.list_objects
 
 
 def _pytest_nbval(args: list[str], env: dict[str, str], timeout: float) -> None:
@@ -115,6 +116,10 @@ def test_lessons_run_on_real_ray(stem, progress_file, monkeypatch):
     only = read(stem).metadata.get("rayground", {}).get("only_rayground")
     if only:
         pytest.skip(f"{stem} is rayground-only and says so: {only}")
+    if stem in NEEDS_RAY_STATE_API:
+        # Ray answers state queries (list_objects, the tasks %%ray_explain reads) through its
+        # dashboard, which only `ray[default]` installs (aiohttp is its marker).
+        pytest.importorskip("aiohttp", reason=f"{stem} uses Ray's state API: ray[default]")
     # Ray's knob for a loopback-only node: tests talk to nothing but loopback (and on a machine
     # whose hostname resolves to an unroutable address Ray would not start otherwise).
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
