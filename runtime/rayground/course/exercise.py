@@ -151,7 +151,7 @@ class Grader:
                 else "they never overlapped."
             )
             self.fail(f"{what} ran one at a time: {why}")
-        speedup = record.speedup(spans)
+        speedup = record.overlap(spans)
         self.expect(
             speedup >= min_speedup,
             f"{what} ran in parallel: up to {peak} at once, {speedup:.1f}x faster than one after "
