@@ -33,8 +33,10 @@ def test_nodes_join_die_and_everything_stops():
         cluster.kill_node("127.0.0.3")
         assert not process_alive(c.pid)
         wait_until(
-            lambda: "127.0.0.3 DEAD" in cluster.cli("status").stdout
-            or "127.0.0.3" not in cluster.cli("status").stdout,
+            lambda: (
+                "127.0.0.3 DEAD" in cluster.cli("status").stdout
+                or "127.0.0.3" not in cluster.cli("status").stdout
+            ),
             timeout=30,
             message="the killed node to leave the cluster",
         )
