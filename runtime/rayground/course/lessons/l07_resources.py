@@ -61,11 +61,12 @@ def _grade_share_gpus(share_the_gpus: Any, g: Grader) -> None:
         f"the gpu_step tasks asked for {sorted(_asked(tasks, 'GPU'))} GPU(s) each; ask for 0.5 "
         "with .options(num_gpus=0.5)",
     )
+    peak = g.record.max_parallel(tasks)
     g.expect_known(
-        lambda: g.record.max_parallel(tasks) == 4,
-        "all four ran at once on the two (declared) GPUs",
-        f"at most {g.record.max_parallel(tasks)} gpu_step task(s) ran at once; expected all 4: "
-        "submit them all before you get any result",
+        lambda: peak >= 3,  # 4 fit; a busy machine may start the last one a moment late
+        f"{peak} ran at once on the two (declared) GPUs",
+        f"at most {peak} gpu_step task(s) ran at once; all 4 fit on two GPUs at half a GPU "
+        "each: submit them all before you get any result",
     )
 
 
