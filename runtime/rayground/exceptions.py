@@ -180,6 +180,10 @@ class ObjectLostError(RayError):
         self.object_ref_hex = object_ref_hex
         super().__init__(message or f"Object {object_ref_hex} is lost and cannot be reconstructed.")
 
+    def __reduce__(self) -> tuple:
+        # Travels between processes with both fields (args alone would hold only the message).
+        return (type(self), (self.object_ref_hex, str(self)))
+
 
 class ObjectFreedError(ObjectLostError):
     """The object was freed explicitly and can no longer be read."""

@@ -194,3 +194,13 @@ def test_public_name_exists(ray, name):
 
 def test_exit_actor_is_reachable_as_an_attribute(ray):
     assert callable(ray.actor.exit_actor)
+
+
+def test_get_node_ip_address_in_driver_and_task(ray):
+    @ray.remote
+    def where():
+        return ray.util.get_node_ip_address()
+
+    ip = ray.util.get_node_ip_address()
+    assert ip.count(".") == 3
+    assert ray.get(where.remote()) == ip  # one node: the same machine

@@ -140,6 +140,19 @@ def test_gpu_request_sets_cuda_visible_devices(cluster):
     assert a[1] == [int(a[0])]
 
 
+def test_actor_with_a_gpu_sees_it_in_every_method(cluster):
+    @ray.remote(num_gpus=1)
+    class Trainer:
+        def devices(self):
+            return ray.get_gpu_ids(), os.environ.get("CUDA_VISIBLE_DEVICES")
+
+    trainer = Trainer.remote()
+    ids, visible = ray.get(trainer.devices.remote())
+    assert len(ids) == 1 and visible == str(ids[0])
+    assert ray.get(trainer.devices.remote()) == (ids, visible)
+    ray.kill(trainer)
+
+
 def test_custom_resource_limits_concurrency(cluster):
     @ray.remote(resources={"widget": 1})
     def hold():

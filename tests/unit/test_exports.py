@@ -68,3 +68,14 @@ def test_state_api_names():
 
 def test_exit_actor_lives_in_rayground_actor():
     assert callable(rayground.actor.exit_actor)
+
+
+def test_object_lost_error_keeps_its_fields_across_pickling():
+    import pickle
+
+    from rayground.exceptions import ObjectLostError
+
+    err = ObjectLostError("abc123", "Object abc123 was stored on node n1, which died.")
+    back = pickle.loads(pickle.dumps(err))
+    assert back.object_ref_hex == "abc123"
+    assert str(back) == "Object abc123 was stored on node n1, which died."

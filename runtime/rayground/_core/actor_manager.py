@@ -198,6 +198,7 @@ class ActorManager:
 
         task = Task(spec, actor.owner if creation_peer else "")
         task.actor_id = None  # a creation task is tracked by the actor, not by the call queue
+        task.gpu_ids = actor.gpu_ids  # its CUDA_VISIBLE_DEVICES, kept for the actor's life
         actor.creation = task
         self.head.tasks.tasks[task.id] = task
         self.head.tasks.dispatch_to_actor_worker(task, worker)
@@ -264,6 +265,7 @@ class ActorManager:
             actor.inflight[task.id] = task
             task.worker = actor.worker
             task.attempt += 1
+            task.gpu_ids = actor.gpu_ids  # get_gpu_ids() in a method: the actor's devices
             tasks.dispatch_to_actor_worker(task, actor.worker)
 
     def call_finished(self, task: Task) -> None:

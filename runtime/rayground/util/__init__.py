@@ -2,4 +2,15 @@
 
 from . import state
 
-__all__ = ["state"]
+
+def get_node_ip_address() -> str:
+    """The IP address of the node this process runs on (as `ray.util.get_node_ip_address`)."""
+    from .._core import context
+
+    client = context.current_client(required=False)
+    if client is None:
+        return "127.0.0.1"
+    return str(client.session.get("node_ip") or "127.0.0.1")
+
+
+__all__ = ["get_node_ip_address", "state"]
