@@ -349,7 +349,12 @@ class RayBackend(Backend):
         import ray
 
         if not ray.is_initialized():
-            ray.init(**self.args.init_kwargs())
+            kwargs = self.args.init_kwargs()
+            if kwargs.get("address") is None:
+                # A new local Ray cluster listens on loopback, as ours does (Ray would pick the
+                # machine's first address and be reachable from the network).
+                kwargs["_node_ip_address"] = "127.0.0.1"
+            ray.init(**kwargs)
         self._address = None
 
     @property
