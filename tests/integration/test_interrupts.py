@@ -3,6 +3,7 @@
 A driver is sent SIGINT every 2 ms while it submits tasks and gets their results; afterwards
 every object must still arrive. Before reads were shielded, an interrupt in the middle of a batch
 dropped the rest of it, and a later `get` could wait forever (seen in one run of three).
+Also: the shield is in front of the previous handler only while a client lives.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 DRIVER = textwrap.dedent(
     """
@@ -63,3 +66,19 @@ def test_sigint_storm_loses_no_message(tmp_path) -> None:
     assert "ALL ARRIVED" in result.stdout, result.stderr[-3000:]
     interrupted = int(result.stdout.split("ALL ARRIVED", 1)[1].split()[0])
     assert interrupted > 0  # the storm really interrupted gets
+
+
+def test_sigint_handler_is_restored_after_shutdown() -> None:
+    import signal
+
+    import rayground as ray
+
+    before = signal.getsignal(signal.SIGINT)
+    ray.init(num_cpus=1)
+    try:
+        assert signal.getsignal(signal.SIGINT) is not before  # the shield is in front
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)  # outside a read it passes straight through
+    finally:
+        ray.shutdown()
+    assert signal.getsignal(signal.SIGINT) is before
