@@ -37,7 +37,7 @@ from .events import EventLog
 from .nodes import Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
 from .object_transfer import ObjectServer
-from .resources import NodeResources
+from .resources import NodeResources, total_memory
 from .serialization import serialize
 from .task_table import TaskTable
 from .transport import FrameError, frame, listen, read_token_file, split_frames
@@ -106,7 +106,7 @@ class Head:
             self._push_obj,
             self.events.emit,
         )
-        total = {"CPU": float(args.num_cpus), "memory": float(_total_memory())}
+        total = {"CPU": float(args.num_cpus), "memory": float(total_memory())}
         if args.num_gpus:
             total["GPU"] = float(args.num_gpus)
         total["object_store_memory"] = float(args.object_store_memory)
@@ -757,13 +757,6 @@ _HELLO_MAX = 1 << 20  # a HELLO is a token and a small dict (sys.path, env vars)
 
 def _exit_code(worker: WorkerProc) -> int | None:
     return worker.reap(timeout=1.0)
-
-
-def _total_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

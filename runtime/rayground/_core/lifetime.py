@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from . import config, ids
 from .transport import write_token_file
@@ -208,19 +209,9 @@ def start_node(
             close_fds=True,
             env=env,
         )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
-        if ready:
-            line = proc.stdout.readline()
-            if line.startswith(b"READY "):
-                proc.stdout.close()
-                return LocalNode(proc, json.loads(line[6:])["node_id"], log_path)
-            if not line:
-                break
-        if proc.poll() is not None:
-            break
+    ready = _read_ready_line(proc, timeout)
+    if ready is not None:
+        return LocalNode(proc, ready["node_id"], log_path)
     stop_process(proc)
     with open(log_path) as f:
         lines = [line.strip() for line in f.read().splitlines() if line.strip()]
@@ -230,6 +221,7 @@ def start_node(
 
 
 def stop_process(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -239,26 +231,34 @@ def stop_process(proc: subprocess.Popen, grace: float = 3.0) -> None:
             proc.wait(timeout=5)
 
 
-def _package_parent() -> str:
-    # So the head and workers import this same rayground even when it is not installed.
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _wait_ready(proc: subprocess.Popen, session_dir: str, timeout: float) -> list[str]:
+def _read_ready_line(proc: subprocess.Popen, timeout: float) -> Any:
+    """The JSON after `READY ` on the child's stdout (head and node print it when they serve),
+    or None if it exited or stayed silent for `timeout` seconds."""
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
-    line = b""
     while time.monotonic() < deadline:
         ready, _, _ = select.select([proc.stdout], [], [], 0.1)
         if ready:
             line = proc.stdout.readline()
             if line.startswith(b"READY "):
                 proc.stdout.close()
-                return list(json.loads(line[6:]))
+                return json.loads(line[6:])
             if not line:
-                break
+                return None
         if proc.poll() is not None:
-            break
+            return None
+    return None
+
+
+def _package_parent() -> str:
+    # So the head and workers import this same rayground even when it is not installed.
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _wait_ready(proc: subprocess.Popen, session_dir: str, timeout: float) -> list[str]:
+    ready = _read_ready_line(proc, timeout)
+    if ready is not None:
+        return list(ready)
     log = os.path.join(session_dir, "logs", "head.log")
     try:
         with open(log) as f:
@@ -273,13 +273,8 @@ def _wait_ready(proc: subprocess.Popen, session_dir: str, timeout: float) -> lis
 
 
 def stop_head(proc: subprocess.Popen | None, shm_dir: str, grace: float = 3.0) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    if proc is not None:
+        stop_process(proc, grace)
     # The head removes its shared memory on a clean exit; make sure even after a crash.
     shutil.rmtree(shm_dir, ignore_errors=True)
 

@@ -61,7 +61,7 @@ class NodeProcess:
     def join(self) -> dict[str, Any]:
         args = self.args
         gpu_ids = resources.gpu_device_names(int(args.num_gpus))
-        total = {"CPU": float(args.num_cpus), "memory": float(_total_memory())}
+        total = {"CPU": float(args.num_cpus), "memory": float(resources.total_memory())}
         if args.num_gpus:
             total["GPU"] = float(args.num_gpus)
         total["object_store_memory"] = float(args.object_store_memory)
@@ -238,13 +238,6 @@ class NodeProcess:
             os.unlink(os.path.join(self.session_dir, "node.json"))
         except FileNotFoundError:
             pass
-
-
-def _total_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -39,6 +39,14 @@ def gpu_device_names(count: int) -> list[str]:
     return [str(i) for i in range(count)]
 
 
+def total_memory() -> int:
+    """This machine's physical memory in bytes (the `memory` resource), 0 if unknown."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
 def format_request(req: dict[str, float]) -> str:
     return "{" + ", ".join(f"{k!r}: {v:g}" for k, v in sorted(req.items())) + "}"
 
