@@ -192,7 +192,7 @@ class StatusLive(LiveView):
     def render(self, data: Any) -> None:
         from .session import StatusView
 
-        self.html.value = StatusView(data)._repr_html_() + (
+        self.html.value = StatusView(data, panel_link=False)._repr_html_() + (
             f'<div style="font-size:12px">{html.escape(data.activity_text().strip())}</div>'
         )
 
