@@ -76,7 +76,7 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
     page.set_default_timeout(BROWSER_TIMEOUT_MS)
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}\n{e.stack}"))
     try:
         page.goto(f"{notebook7.url}/notebooks/views.ipynb?token={notebook7.token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell")
@@ -125,6 +125,10 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(table.get_by_text("int64", exact=True)).to_be_visible()
         expect(table.get_by_text("int: 6", exact=True)).to_be_visible()
         expect(table.get_by_role("button", name="show")).to_have_count(8)
+        # The table fits the output area: nothing hidden behind a horizontal scroll.
+        widths = table.evaluate("g => [g.scrollWidth, g.clientWidth]")
+        assert widths[0] <= widths[1], f"object table overflows: {widths}"
+        objects.screenshot(path=str(out / "objects.png"))
         # "show" on the array's row (the grid's cells run row by row, the button last) puts the
         # value itself under the table.
         cells = table.locator(":scope > *")
