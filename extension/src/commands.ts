@@ -6,3 +6,9 @@ export namespace CommandIDs {
   export const openLesson = 'rayground:open-lesson';
   export const followNotebook = 'rayground:follow-notebook';
 }
+
+/**
+ * `document.body.dataset` key set where the panel exists (JupyterLab, not Notebook 7): it shows
+ * the open-the-panel links of %ray_init outputs (`data-rayground-panel` in style/base.css).
+ */
+export const PANEL_AVAILABLE_ATTR = 'raygroundPanel';

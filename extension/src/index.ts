@@ -13,7 +13,7 @@ import {
 import { ICommandPalette, ISessionContext } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
-import { CommandIDs } from './commands';
+import { CommandIDs, PANEL_AVAILABLE_ATTR } from './commands';
 import { RaygroundPanel } from './panel';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24">
@@ -40,14 +40,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'A side panel with the rayground clusters on this machine, their live task DAG, object store and actors, and the course.',
   autoStart: true,
-  requires: [ILabShell],
-  optional: [ICommandPalette, ILayoutRestorer],
+  // Optional, not required: Notebook 7 loads JupyterLab extensions too but has no ILabShell, and
+  // a missing requirement would be a failed plugin there. Without it there is no panel.
+  optional: [ILabShell, ICommandPalette, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
-    labShell: ILabShell,
+    labShell: ILabShell | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ) => {
+    if (!labShell) {
+      return;
+    }
     const { commands } = app;
     const panel = new RaygroundPanel({
       openLesson: path => {
@@ -126,6 +130,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Watch the cluster of the notebook in front',
       execute: () => panel.pick(null)
     });
+    // Outputs of %ray_init carry a hidden "Open the panel" link (data-commandlinker-command,
+    // run by JupyterLab's CommandLinker); the page attribute makes style/base.css show it.
+    document.body.dataset[PANEL_AVAILABLE_ATTR] = 'true';
     if (palette) {
       const category = 'rayground';
       for (const command of [

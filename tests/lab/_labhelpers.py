@@ -23,8 +23,69 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("RAYGROUND_TEST_ARTIFACTS", REPO / "test-artifacts")) / "lab"
+
+# The browser tests: Playwright cannot download its own browser here, so it drives Debian's
+# chromium (RAYGROUND_CHROMIUM to change); without it those tests skip, saying why.
+CHROMIUM = os.environ.get("RAYGROUND_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",  # CI containers run as root
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",  # no traffic beyond loopback
+    "--disable-component-update",
+    "--no-first-run",
+]
+BROWSER_TIMEOUT_MS = 60_000
+needs_chromium = pytest.mark.skipif(
+    not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
+    reason=f"no chromium at {CHROMIUM} (apt-get install chromium; scripts/setup.sh does it "
+    "under CI)",
+)
+
+
+def notebook_json(cells: list[dict]) -> str:
+    """An .ipynb (nbformat 4.5, python3 kernel) holding these cells."""
+    return json.dumps(
+        {
+            "cells": cells,
+            "metadata": {
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+
+
+def code_cell(src: str, **meta: Any) -> dict:
+    return {
+        "cell_type": "code",
+        "metadata": meta,
+        "source": src,
+        "outputs": [],
+        "execution_count": None,
+        "id": os.urandom(4).hex(),
+    }
+
+
+def markdown_cell(src: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": src, "id": os.urandom(4).hex()}
+
+
+def fresh_artifacts(name: str, files: tuple[str, ...] = ()) -> Path:
+    """ARTIFACTS/name (made if missing) with this test's earlier files removed; other tests'
+    screenshots in the same folder stay."""
+    out = ARTIFACTS / name if name else ARTIFACTS
+    out.mkdir(parents=True, exist_ok=True)
+    for pattern in files:
+        for old in out.glob(pattern):
+            if old.is_file():
+                old.unlink()
+    return out
 
 
 def free_port() -> int:
@@ -69,6 +130,8 @@ class Server:
 
 
 def start_server(tmp: Path, app: str = "server", extra_env: dict[str, str] | None = None) -> Server:
+    """A Jupyter server on 127.0.0.1 with a fresh token: app "server" (no frontend), "lab"
+    (JupyterLab) or "notebook" (Notebook 7)."""
     root = tmp / "root"
     root.mkdir(exist_ok=True)
     home = tmp / "jupyter"
@@ -85,10 +148,11 @@ def start_server(tmp: Path, app: str = "server", extra_env: dict[str, str] | Non
     token = uuid.uuid4().hex
     port = free_port()
     log_path = tmp / f"jupyter-{app}.log"
+    module = {"lab": "jupyterlab", "notebook": "notebook", "server": "jupyter_server"}[app]
     cmd = [
         sys.executable,
         "-m",
-        "jupyterlab" if app == "lab" else "jupyter_server",
+        module,
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",

@@ -2,9 +2,11 @@
 
 JupyterLab runs on 127.0.0.1 in a temporary root holding a notebook and two lessons. The test
 runs the notebook (%ray_init, a small task graph, the %ray_dag widget), opens the rayground
-panel and checks that it found that notebook's cluster by itself and shows its tasks; then the
-course list, opening a lesson, and starting and stopping a cluster from the panel. Screenshots go to
-test-artifacts/lab/ (RAYGROUND_TEST_ARTIFACTS to change), which git ignores.
+panel with the "Open the panel" link in %ray_init's output and checks that it found that
+notebook's cluster by itself and shows its tasks; then the course list, opening a lesson, and
+starting and stopping a cluster from the panel. Screenshots go to test-artifacts/lab/
+(RAYGROUND_TEST_ARTIFACTS to change), which git ignores. test_notebook7.py does the views in
+Notebook 7.
 
 Playwright cannot download its own browser here; it launches /usr/bin/chromium
 (RAYGROUND_CHROMIUM to change). Without chromium or playwright the test skips with the reason;
@@ -14,36 +16,26 @@ CI installs both (scripts/setup.sh), so there it runs.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _labhelpers import ARTIFACTS, Server, start_server, stop_server
+from _labhelpers import (
+    BROWSER_TIMEOUT_MS,
+    Server,
+    code_cell,
+    fresh_artifacts,
+    markdown_cell,
+    needs_chromium,
+    notebook_json,
+    start_server,
+    stop_server,
+)
 
-CHROMIUM = os.environ.get("RAYGROUND_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",  # CI containers run as root
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",  # no traffic beyond loopback
-    "--disable-component-update",
-    "--no-first-run",
-]
-TIMEOUT_MS = 60_000
-
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(
-        not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
-        reason=f"no chromium at {CHROMIUM} (apt-get install chromium; scripts/setup.sh does "
-        "it under CI)",
-    ),
-]
+pytestmark = [pytest.mark.timeout(300), needs_chromium]
 
 NOTEBOOK_CELLS = [
     "%load_ext rayground\n%ray_init --num-cpus 2\nimport rayground as ray",
@@ -77,34 +69,6 @@ BIG_CELL = (
 )
 
 
-def _notebook(cells: list[dict]) -> str:
-    return json.dumps(
-        {
-            "cells": cells,
-            "metadata": {
-                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-            },
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-    )
-
-
-def _code(src: str, **meta) -> dict:
-    return {
-        "cell_type": "code",
-        "metadata": meta,
-        "source": src,
-        "outputs": [],
-        "execution_count": None,
-        "id": os.urandom(4).hex(),
-    }
-
-
-def _md(src: str) -> dict:
-    return {"cell_type": "markdown", "metadata": {}, "source": src, "id": os.urandom(4).hex()}
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Server]:
     labext = Path(sys.prefix) / "share/jupyter/labextensions/@rayground/lab/package.json"
@@ -113,20 +77,22 @@ def lab(tmp_path: Path) -> Iterator[Server]:
     )
     root = tmp_path / "root"
     (root / "notebooks").mkdir(parents=True)
-    (root / "demo.ipynb").write_text(_notebook([_code(c) for c in [*NOTEBOOK_CELLS, BIG_CELL]]))
+    (root / "demo.ipynb").write_text(
+        notebook_json([code_cell(c) for c in [*NOTEBOOK_CELLS, BIG_CELL]])
+    )
     (root / "notebooks" / "00_welcome.ipynb").write_text(
-        _notebook([_md("# Welcome to rayground\n\nStart here.")])
+        notebook_json([markdown_cell("# Welcome to rayground\n\nStart here.")])
     )
     (root / "notebooks" / "01_tasks.ipynb").write_text(
-        _notebook(
+        notebook_json(
             [
-                _md("# Remote functions"),
-                _code(
+                markdown_cell("# Remote functions"),
+                code_cell(
                     "# your answer",
                     tags=["exercise"],
                     rayground={"exercise_id": "01_tasks:square"},
                 ),
-                _code("# more", tags=["exercise"], rayground={"exercise_id": "01_tasks:map"}),
+                code_cell("# more", tags=["exercise"], rayground={"exercise_id": "01_tasks:map"}),
             ]
         )
     )
@@ -151,28 +117,14 @@ def lab(tmp_path: Path) -> Iterator[Server]:
         stop_server(server)
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def test_panel_finds_the_notebooks_cluster_and_shows_its_tasks(lab: Server, browser) -> None:
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=TIMEOUT_MS)
-    out = ARTIFACTS
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
+    out = fresh_artifacts("", ("*.png", "*.log"))
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     try:
@@ -192,10 +144,18 @@ def test_panel_finds_the_notebooks_cluster_and_shows_its_tasks(lab: Server, brow
         # The notebook's own live DAG widget (%ray_dag) shows the same tasks.
         page.wait_for_selector(".jp-OutputArea-output:has-text('Task graph: 7 task(s)')")
 
-        # The panel: open its side tab; it finds this notebook's cluster with no address.
-        page.locator(".jp-SideBar [data-id='rayground-panel']").click()
+        # The panel has its tab in the left bar; %ray_init's output links to it: a click on
+        # "Open the panel" (run by JupyterLab's CommandLinker) shows it.
+        expect(page.locator(".jp-SideBar [data-id='rayground-panel']")).to_have_count(1)
         panel = page.locator("[data-testid='rg-panel']")
-        panel.wait_for()
+        expect(panel).to_be_hidden()
+        link = page.locator(".jp-OutputArea-output .rayground-open-panel")
+        expect(link).to_have_count(1)  # %ray_init's; the views' widgets have none
+        expect(link).to_be_visible()
+        expect(link).to_have_text("Open the panel")
+        link.click()
+        expect(panel).to_be_visible()
+        # It finds this notebook's cluster by itself, with no address.
         mine = panel.locator(".rg-cluster.rg-mod-mine.rg-mod-watched")
         mine.wait_for()
         assert "this notebook" in mine.inner_text()

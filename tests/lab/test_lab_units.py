@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rayground.jupyter.session import OPEN_PANEL_COMMAND
 from rayground.lab import curriculum
 from rayground.lab.feed import compact_task, first_line, producer_task
 from rayground.lab.hub import ancestors, kernels_of
@@ -105,3 +106,9 @@ def test_progress_file_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.delenv("RAYGROUND_PROGRESS_FILE")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert curriculum.progress_file() == tmp_path / "data" / "rayground" / "progress.json"
+
+
+def test_status_link_runs_the_extensions_open_panel_command() -> None:
+    """%ray_init's "Open the panel" names the command the extension registers."""
+    commands = (Path(__file__).parents[2] / "extension/src/commands.ts").read_text()
+    assert f"export const openPanel = '{OPEN_PANEL_COMMAND}';" in commands

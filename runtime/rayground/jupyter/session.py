@@ -88,12 +88,37 @@ def stop() -> str | None:
     return "stopped" if owned else "left"
 
 
-class StatusView:
-    """Compact status: HTML for people, a stable plain-text form for nbval."""
+OPEN_PANEL_COMMAND = "rayground:open-panel"  # extension/src/commands.ts, CommandIDs.openPanel
 
-    def __init__(self, status: ClusterStatus, note: str = "") -> None:
+
+def open_panel_link() -> str:
+    """A link that opens the rayground side panel, for HTML outputs.
+
+    JupyterLab's CommandLinker runs the command of a clicked element carrying
+    `data-commandlinker-command`; its sanitizer keeps that attribute only on <button> (for
+    untrusted outputs, where the linker asks before running it), so the link is a button styled
+    as a link. It is `hidden` until the lab extension marks the page as having the panel
+    (extension/style/base.css): Notebook 7, VS Code or a static render show the sentence
+    saying where the panel is, and no button that would do nothing.
+    """
+    return (
+        ' <button type="button" class="rayground-open-panel" hidden '
+        f'data-commandlinker-command="{OPEN_PANEL_COMMAND}" '
+        'title="Show the rayground panel in the left sidebar">Open the panel</button>'
+    )
+
+
+class StatusView:
+    """Compact status: HTML for people, a stable plain-text form for nbval.
+
+    `panel_link=False` leaves the open-the-panel link out: inside a widget (%ray_status) the
+    CommandLinker does not count the output as trusted and would ask before opening the panel.
+    """
+
+    def __init__(self, status: ClusterStatus, note: str = "", panel_link: bool = True) -> None:
         self.status = status
         self.note = note
+        self.panel_link = panel_link
 
     def __repr__(self) -> str:
         text = self.status.text()
@@ -122,7 +147,8 @@ class StatusView:
             f'<div style="width:240px;height:8px;background:#ddd;border-radius:4px">'
             f'<div style="width:{min(frac, 1.0) * 100:.1f}%;height:8px;background:#2a7ae2;'
             f'border-radius:4px"></div></div></div>'
-            f'<div style="color:#666">Live views: %ray_status, %ray_dag, %ray_objects, '
-            f"%ray_actors, %ray_timeline; the rayground side panel (left bar) shows this "
-            f"cluster too.</div></div>"
+            f'<div class="rayground-panel-hint" style="color:#666">Live views: %ray_status, '
+            f"%ray_dag, %ray_objects, %ray_actors, %ray_timeline; the rayground side panel in "
+            f"JupyterLab's left bar shows this cluster too."
+            f"{open_panel_link() if self.panel_link else ''}</div></div>"
         )

@@ -192,7 +192,7 @@ class StatusLive(LiveView):
     def render(self, data: Any) -> None:
         from .session import StatusView
 
-        self.html.value = StatusView(data)._repr_html_() + (
+        self.html.value = StatusView(data, panel_link=False)._repr_html_() + (
             f'<div style="font-size:12px">{html.escape(data.activity_text().strip())}</div>'
         )
 
@@ -235,6 +235,11 @@ class DagLive(LiveView):
 
 # ---------------------------------------------------------------------------- objects
 MAX_OBJECT_ROWS = 50
+# id, type / preview, shape, dtype, size, where, owner, held by, "show"
+OBJECT_COLUMNS = (
+    "max-content minmax(140px, 2fr) max-content max-content max-content "
+    "minmax(60px, 1fr) minmax(70px, 1fr) minmax(100px, 1.5fr) max-content"
+)
 
 
 class ObjectsLive(LiveView):
@@ -346,7 +351,10 @@ class ObjectsLive(LiveView):
             w.GridBox(
                 cells,
                 layout=w.Layout(
-                    grid_template_columns="90px 240px 90px 60px 80px 110px 120px 220px 60px",
+                    # Fixed widths (1,100 px) overflowed Notebook 7's output area and
+                    # JupyterLab's beside an open sidebar: short columns take their content's
+                    # width, preview and holders share the rest and wrap.
+                    grid_template_columns=OBJECT_COLUMNS,
                     grid_gap="2px 8px",
                 ),
             )

@@ -1,0 +1,158 @@
+"""The views in Notebook 7: Playwright driving Debian's chromium against `jupyter notebook`.
+
+Notebook 7 is a different frontend from JupyterLab (its own shell, no side panel) that loads the
+same widget manager and lab extensions. The test runs a notebook there (%load_ext, %ray_init, a
+small task graph, %ray_dag, %ray_objects) and checks what a learner sees: the DAG drawn as SVG
+with its nodes and edges, the object table with an array's shape and dtype, a value shown on
+click, no widget error, and %ray_init's status saying where the panel is (JupyterLab's left bar)
+with no "Open the panel" link that could do nothing here. Screenshots go to
+test-artifacts/lab/notebook7/ (RAYGROUND_TEST_ARTIFACTS to change).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _labhelpers import (
+    BROWSER_TIMEOUT_MS,
+    Server,
+    code_cell,
+    fresh_artifacts,
+    needs_chromium,
+    notebook_json,
+    start_server,
+    stop_server,
+)
+
+pytestmark = [pytest.mark.timeout(240), needs_chromium]
+
+CELLS = [
+    "%load_ext rayground\n%ray_init --num-cpus 2\nimport numpy as np\nimport rayground as ray",
+    "@ray.remote\n"
+    "def load(i):\n"
+    "    return i\n"
+    "\n"
+    "@ray.remote\n"
+    "def combine(a, b):\n"
+    "    return a + b\n"
+    "\n"
+    "parts = [load.remote(i) for i in range(4)]\n"
+    "left = combine.remote(parts[0], parts[1])\n"
+    "right = combine.remote(parts[2], parts[3])\n"
+    "total = combine.remote(left, right)\n"
+    "grid = ray.put(np.arange(12, dtype=np.int64).reshape(3, 4))\n"
+    "print('total =', ray.get(total))",
+    "%ray_dag",
+    "%ray_objects",
+]
+FINISHED = "#3aa35c"  # dag.COLORS["finished"]
+
+
+@pytest.fixture
+def notebook7(tmp_path: Path) -> Iterator[Server]:
+    pytest.importorskip("notebook", reason="Notebook 7 is not installed (the jupyter extra has it)")
+    labext = Path(sys.prefix) / "share/jupyter/labextensions/@rayground/lab/package.json"
+    assert labext.is_file(), f"the lab extension is not installed ({labext}): bash scripts/setup.sh"
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "views.ipynb").write_text(notebook_json([code_cell(c) for c in CELLS]))
+    server = start_server(tmp_path, app="notebook")
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
+    out = fresh_artifacts("notebook7", ("*.png", "*.log"))
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}\n{e.stack}"))
+    try:
+        page.goto(f"{notebook7.url}/notebooks/views.ipynb?token={notebook7.token}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell")
+        # Notebook 7's own shell, not JupyterLab's.
+        expect(page.locator(".jp-LabShell")).to_have_count(0)
+        # The kernel is attached once the toolbar names it and its indicator reads idle.
+        expect(page.locator(".jp-Toolbar").get_by_text("Python 3 (ipykernel)")).to_be_visible()
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1)
+
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.keyboard.press("Escape")
+        for _ in CELLS:
+            page.keyboard.press("Shift+Enter")
+        outputs = page.locator(".jp-Notebook .jp-Cell .jp-OutputArea")
+        expect(outputs.nth(1)).to_contain_text("total = 6", timeout=90_000)
+
+        # %ray_init: the status says where the panel is; Notebook 7 has none, so no link shows.
+        status = page.locator(".jp-Cell").nth(0).locator(".rayground-status")
+        expect(status).to_contain_text("rayground cluster (started by this kernel)")
+        expect(status).to_contain_text("CPUs 2")
+        expect(status.locator(".rayground-panel-hint")).to_contain_text("JupyterLab's left bar")
+        expect(status.locator(".rayground-open-panel")).to_have_count(1)
+        expect(status.locator(".rayground-open-panel")).to_be_hidden()
+
+        # %ray_dag: the widget (not its text/plain fallback) with the graph drawn as SVG.
+        dag = page.locator(".jp-Cell").nth(2).locator(".jupyter-widgets.widget-vbox").first
+        expect(dag.locator(".widget-html").first).to_contain_text("Task graph: 7 task(s)")
+        svg = dag.locator("svg")
+        expect(svg).to_have_count(1)
+        expect(svg.locator("g")).to_have_count(7)
+        expect(svg.locator(f"rect[fill='{FINISHED}']")).to_have_count(7)
+        expect(svg.locator("text", has_text=re.compile(r"^load #\d$"))).to_have_count(4)
+        expect(svg.locator("text", has_text=re.compile(r"^combine #\d$"))).to_have_count(3)
+        expect(svg.locator("path[marker-end]")).to_have_count(6)
+        box = svg.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 60, box
+        dag.screenshot(path=str(out / "dag.png"))
+
+        # %ray_objects: the store's fill bar and one row per object, the array with its shape.
+        objects = page.locator(".jp-Cell").nth(3).locator(".jupyter-widgets.widget-vbox").first
+        expect(objects.locator(".widget-hprogress, .widget-progress")).not_to_have_count(0)
+        expect(objects).to_contain_text("8 object(s)")  # 7 task results + the array
+        table = objects.locator(".widget-gridbox")
+        expect(table).to_contain_text("type / preview")
+        expect(table.get_by_text("(3, 4)", exact=True)).to_be_visible()
+        expect(table.get_by_text("int64", exact=True)).to_be_visible()
+        expect(table.get_by_text("int: 6", exact=True)).to_be_visible()
+        expect(table.get_by_role("button", name="show")).to_have_count(8)
+        # The table fits the output area: nothing hidden behind a horizontal scroll.
+        widths = table.evaluate("g => [g.scrollWidth, g.clientWidth]")
+        assert widths[0] <= widths[1], f"object table overflows: {widths}"
+        objects.screenshot(path=str(out / "objects.png"))
+        # "show" on the array's row (the grid's cells run row by row, the button last) puts the
+        # value itself under the table.
+        cells = table.locator(":scope > *")
+        columns = 9
+        row = [t.strip() for t in cells.all_inner_texts()].index("(3, 4)") // columns
+        cells.nth(row * columns + columns - 1).click()
+        expect(objects.locator(".widget-output")).to_contain_text(
+            re.compile(r"\[\s*8,\s+9,\s+10,\s+11\]\]")
+        )
+        page.screenshot(path=str(out / "notebook7-views.png"), full_page=True)
+
+        # No widget failed to render, and the lab extension loaded without failing.
+        assert page.get_by_text("Error displaying widget").count() == 0
+        assert page.locator(".widget-error").count() == 0
+        bad = [
+            m
+            for m in console
+            if m.startswith(("error", "pageerror")) and re.search(r"widget|rayground", m, re.I)
+        ]
+        assert not bad, bad
+    except Exception:
+        page.screenshot(path=str(out / "failure.png"), full_page=True)
+        (out / "jupyter.log").write_text(notebook7.log())
+        raise
+    finally:
+        (out / "console.log").write_text("\n".join(console))
+        context.close()
