@@ -77,14 +77,27 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}\n{e.stack}"))
+    kernel_frames: list[object] = []  # messages the page got on a kernel's WebSocket
+
+    def on_socket(ws) -> None:
+        if "/api/kernels/" in ws.url:
+            ws.on("framereceived", lambda payload: kernel_frames.append(payload))
+
+    page.on("websocket", on_socket)
     try:
         page.goto(f"{notebook7.url}/notebooks/views.ipynb?token={notebook7.token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell")
         # Notebook 7's own shell, not JupyterLab's.
         expect(page.locator(".jp-LabShell")).to_have_count(0)
-        # The kernel is attached once the toolbar names it and its indicator reads idle.
+        # The kernel is attached once the toolbar names it, its indicator reads idle and it has
+        # answered on its WebSocket (the indicator alone can read idle before that).
         expect(page.locator(".jp-Toolbar").get_by_text("Python 3 (ipykernel)")).to_be_visible()
         expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1)
+        for _ in range(600):  # Playwright delivers events while the page waits: up to 60 s
+            if kernel_frames:
+                break
+            page.wait_for_timeout(100)
+        assert kernel_frames, "the kernel's WebSocket carried no message within 60 s"
 
         page.locator(".jp-Notebook .jp-Cell").first.click()
         page.keyboard.press("Escape")
