@@ -2,11 +2,12 @@
 
 Notebook 7 is a different frontend from JupyterLab (its own shell, no side panel) that loads the
 same widget manager and lab extensions. The test runs a notebook there (%load_ext, %ray_init, a
-small task graph, %ray_dag, %ray_objects) and checks what a learner sees: the DAG drawn as SVG
-with its nodes and edges, the object table with an array's shape and dtype, a value shown on
-click, no widget error, and %ray_init's status saying where the panel is (JupyterLab's left bar)
-with no "Open the panel" link that could do nothing here. Screenshots go to
-test-artifacts/lab/notebook7/ (RAYGROUND_TEST_ARTIFACTS to change).
+small task graph, %ray_dag, %ray_objects, then an actor, %ray_actors, %ray_timeline and
+%ray_status) and checks what a learner sees: the DAG drawn as SVG with its nodes and edges, the
+object table with an array's shape and dtype, a value shown on click, the actor's calls, the
+timeline's picture, no widget error, and %ray_init's status saying where the panel is
+(JupyterLab's left bar) with no "Open the panel" link that could do nothing here. Screenshots go
+to test-artifacts/lab/notebook7/ (RAYGROUND_TEST_ARTIFACTS to change).
 """
 
 from __future__ import annotations
@@ -49,6 +50,23 @@ CELLS = [
     "%ray_dag",
     "%ray_objects",
 ]
+# Run after the checks above (they add an actor's tasks and objects to the live views).
+MORE_CELLS = [
+    "@ray.remote\n"
+    "class Counter:\n"
+    "    def __init__(self):\n"
+    "        self.n = 0\n"
+    "\n"
+    "    def incr(self):\n"
+    "        self.n += 1\n"
+    "        return self.n\n"
+    "\n"
+    "counter = Counter.remote()\n"
+    "print('count =', ray.get([counter.incr.remote() for _ in range(3)])[-1])",
+    "%ray_actors",
+    "%ray_timeline",
+    "%ray_status",
+]
 FINISHED = "#3aa35c"  # dag.COLORS["finished"]
 
 
@@ -58,7 +76,9 @@ def notebook7(tmp_path: Path) -> Iterator[Server]:
     labext = Path(sys.prefix) / "share/jupyter/labextensions/@rayground/lab/package.json"
     assert labext.is_file(), f"the lab extension is not installed ({labext}): bash scripts/setup.sh"
     (tmp_path / "root").mkdir()
-    (tmp_path / "root" / "views.ipynb").write_text(notebook_json([code_cell(c) for c in CELLS]))
+    (tmp_path / "root" / "views.ipynb").write_text(
+        notebook_json([code_cell(c) for c in [*CELLS, *MORE_CELLS]])
+    )
     server = start_server(tmp_path, app="notebook")
     try:
         yield server
@@ -77,24 +97,40 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}\n{e.stack}"))
+    kernel_frames: list[object] = []  # messages the page got on a kernel's WebSocket
+
+    def on_socket(ws) -> None:
+        if "/api/kernels/" in ws.url:
+            ws.on("framereceived", lambda payload: kernel_frames.append(payload))
+
+    page.on("websocket", on_socket)
     try:
         page.goto(f"{notebook7.url}/notebooks/views.ipynb?token={notebook7.token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell")
         # Notebook 7's own shell, not JupyterLab's.
         expect(page.locator(".jp-LabShell")).to_have_count(0)
-        # The kernel is attached once the toolbar names it and its indicator reads idle.
+        # The kernel is attached once the toolbar names it, its indicator reads idle and it has
+        # answered on its WebSocket (the indicator alone can read idle before that).
         expect(page.locator(".jp-Toolbar").get_by_text("Python 3 (ipykernel)")).to_be_visible()
         expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1)
+        for _ in range(600):  # Playwright delivers events while the page waits: up to 60 s
+            if kernel_frames:
+                break
+            page.wait_for_timeout(100)
+        assert kernel_frames, "the kernel's WebSocket carried no message within 60 s"
 
         page.locator(".jp-Notebook .jp-Cell").first.click()
         page.keyboard.press("Escape")
         for _ in CELLS:
             page.keyboard.press("Shift+Enter")
-        outputs = page.locator(".jp-Notebook .jp-Cell .jp-OutputArea")
-        expect(outputs.nth(1)).to_contain_text("total = 6", timeout=90_000)
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        # A cell's own output area (an Output widget inside it is a .jp-OutputArea too).
+        expect(cells.nth(1).locator(".jp-Cell-outputArea")).to_contain_text(
+            "total = 6", timeout=90_000
+        )
 
         # %ray_init: the status says where the panel is; Notebook 7 has none, so no link shows.
-        status = page.locator(".jp-Cell").nth(0).locator(".rayground-status")
+        status = cells.nth(0).locator(".rayground-status")
         expect(status).to_contain_text("rayground cluster (started by this kernel)")
         expect(status).to_contain_text("CPUs 2")
         expect(status.locator(".rayground-panel-hint")).to_contain_text("JupyterLab's left bar")
@@ -102,7 +138,7 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(status.locator(".rayground-open-panel")).to_be_hidden()
 
         # %ray_dag: the widget (not its text/plain fallback) with the graph drawn as SVG.
-        dag = page.locator(".jp-Cell").nth(2).locator(".jupyter-widgets.widget-vbox").first
+        dag = cells.nth(2).locator(".jupyter-widgets.widget-vbox").first
         expect(dag.locator(".widget-html").first).to_contain_text("Task graph: 7 task(s)")
         svg = dag.locator("svg")
         expect(svg).to_have_count(1)
@@ -116,7 +152,7 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         dag.screenshot(path=str(out / "dag.png"))
 
         # %ray_objects: the store's fill bar and one row per object, the array with its shape.
-        objects = page.locator(".jp-Cell").nth(3).locator(".jupyter-widgets.widget-vbox").first
+        objects = cells.nth(3).locator(".jupyter-widgets.widget-vbox").first
         expect(objects.locator(".widget-hprogress, .widget-progress")).not_to_have_count(0)
         expect(objects).to_contain_text("8 object(s)")  # 7 task results + the array
         table = objects.locator(".widget-gridbox")
@@ -131,13 +167,33 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         objects.screenshot(path=str(out / "objects.png"))
         # "show" on the array's row (the grid's cells run row by row, the button last) puts the
         # value itself under the table.
-        cells = table.locator(":scope > *")
+        grid = table.locator(":scope > *")
         columns = 9
-        row = [t.strip() for t in cells.all_inner_texts()].index("(3, 4)") // columns
-        cells.nth(row * columns + columns - 1).click()
+        row = [t.strip() for t in grid.all_inner_texts()].index("(3, 4)") // columns
+        grid.nth(row * columns + columns - 1).click()
         expect(objects.locator(".widget-output")).to_contain_text(
             re.compile(r"\[\s*8,\s+9,\s+10,\s+11\]\]")
         )
+
+        # The actors, the timeline (a matplotlib picture) and the status widget.
+        first_more = len(CELLS)
+        cells.nth(first_more).locator(".jp-InputPrompt").click()  # the click above left cell 3
+        page.keyboard.press("Escape")
+        for _ in MORE_CELLS:
+            page.keyboard.press("Shift+Enter")
+        expect(cells.nth(first_more).locator(".jp-Cell-outputArea")).to_contain_text("count = 3")
+        actors = cells.nth(first_more + 1).locator(".widget-html").first
+        expect(actors).to_contain_text("Actors: 1")
+        expect(actors.locator("tr", has_text="Counter")).to_contain_text("ALIVE")
+        expect(actors.locator("tr", has_text="Counter").locator("td").nth(4)).to_have_text("3")
+        picture = cells.nth(first_more + 2).locator("img.widget-image")
+        expect(picture).to_have_count(1)
+        expect(picture).to_be_visible()
+        assert picture.evaluate("img => img.complete && img.naturalWidth") > 200
+        status = cells.nth(first_more + 3).locator(".widget-html").first
+        expect(status).to_contain_text("rayground cluster (started by this kernel)")
+        expect(status).to_contain_text("actors: 1 alive")
+        expect(status.locator(".rayground-open-panel")).to_have_count(0)  # none in widgets
         page.screenshot(path=str(out / "notebook7-views.png"), full_page=True)
 
         # No widget failed to render, and the lab extension loaded without failing.
