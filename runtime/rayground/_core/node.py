@@ -47,9 +47,10 @@ class NodeProcess:
         self.shm_dir = os.path.join(
             config.shm_root(), f"rayground-{os.path.basename(self.session_dir)}"
         )
-        os.makedirs(self.shm_dir, mode=0o700)
         self.spill_dir = os.path.join(self.session_dir, "spill")
         self.server = ObjectServer(args.node_ip_address, token, [self.shm_dir, self.spill_dir])
+        os.makedirs(self.shm_dir, mode=0o700)
+        self._write_info()  # from now on a sweep can find (and clean) this node's memory
         self.sel = selectors.DefaultSelector()
         self.sock: socket.socket | None = None
         self.rbuf = bytearray()
@@ -104,6 +105,9 @@ class NodeProcess:
         for msg in self._early:
             self._handle(msg)
         self._early = []
+        return welcome
+
+    def _write_info(self) -> None:
         with open(os.path.join(self.session_dir, "node.json"), "w") as f:
             json.dump(
                 {
@@ -115,7 +119,6 @@ class NodeProcess:
                 },
                 f,
             )
-        return welcome
 
     def _first_message(self, sock: socket.socket) -> dict[str, Any]:
         sock.settimeout(10)
@@ -294,6 +297,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"rayground: {exc}", file=sys.stderr, flush=True)
         node.stop()
         sys.exit(1)
+    except BaseException:
+        node.stop()  # never leave shared memory behind, whatever went wrong
+        raise
     print(f"READY {json.dumps({'node_id': node.node_id, 'pid': os.getpid()})}", flush=True)
     try:
         node.serve()
