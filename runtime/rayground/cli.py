@@ -258,11 +258,7 @@ def _join(args: argparse.Namespace) -> int:
     )
     if not args.block:
         return 0
-
-    def _stop_now(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop_now)
+    _interrupt_on_termination()
     try:
         code = node.proc.wait()
         print(f"The node exited (code {code}): its head is gone or it was stopped.", flush=True)
@@ -319,15 +315,22 @@ def _check_port_free(ip: str, port: int) -> None:
             raise UsageError(f"cannot listen on {ip}:{port}: {exc.strerror}") from None
 
 
-def _block(head: Any) -> int:
-    """Stay in the foreground until Ctrl-C or SIGTERM, then stop the cluster."""
-    from rayground._core import lifetime
+def _interrupt_on_termination() -> None:
+    """In the foreground (--block), SIGTERM (SLURM's end of job) and SIGHUP (a closed
+    terminal) stop the cluster process cleanly, as Ctrl-C does."""
 
     def _stop_now(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop_now)
     signal.signal(signal.SIGHUP, _stop_now)
+
+
+def _block(head: Any) -> int:
+    """Stay in the foreground until Ctrl-C or SIGTERM, then stop the cluster."""
+    from rayground._core import lifetime
+
+    _interrupt_on_termination()
     try:
         code = head.proc.wait()
         print(f"The cluster's head exited (code {code}).", file=sys.stderr)

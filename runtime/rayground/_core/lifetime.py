@@ -53,6 +53,16 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def _read_info(path: str) -> tuple[dict[str, Any], int] | None:
+    """A head.json or node.json and the pid it names; None if missing or unreadable."""
+    try:
+        with open(path) as f:
+            info = json.load(f)
+        return info, int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def shm_dir_for(session_dir: str) -> str:
     return os.path.join(config.shm_root(), f"rayground-{os.path.basename(session_dir)}")
 
@@ -69,12 +79,8 @@ def sweep_stale_sessions() -> list[str]:
         info_path = os.path.join(session_dir, info_name)
         if not name.startswith(("session_", "node_")) or not os.path.isfile(info_path):
             continue
-        try:
-            with open(info_path) as f:
-                pid = int(json.load(f)["pid"])
-        except (OSError, ValueError, KeyError):
-            continue
-        if _pid_alive(pid):
+        read = _read_info(info_path)
+        if read is None or _pid_alive(read[1]):
             continue
         shm = shm_dir_for(session_dir)
         if os.path.isdir(shm):
@@ -320,14 +326,10 @@ def list_local_sessions() -> list[SessionInfo]:
         candidates += [c for c in others if c not in candidates]
     found = []
     for session_dir in candidates:
-        try:
-            with open(os.path.join(session_dir, "head.json")) as f:
-                info = json.load(f)
-            pid = int(info["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
+        read = _read_info(os.path.join(session_dir, "head.json"))
+        if read is None or not _pid_alive(read[1]):
             continue
-        if not _pid_alive(pid):
-            continue
+        info, pid = read
         found.append(
             SessionInfo(
                 session_dir=session_dir,
@@ -360,14 +362,12 @@ def list_local_nodes() -> list[NodeInfo]:
         if not name.startswith("node_"):
             continue
         session_dir = os.path.join(root, name)
-        try:
-            with open(os.path.join(session_dir, "node.json")) as f:
-                info = json.load(f)
-            pid = int(info["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if _pid_alive(pid):
-            found.append(NodeInfo(session_dir, pid, str(info.get("node_id", "")), info["head"]))
+        read = _read_info(os.path.join(session_dir, "node.json"))
+        if read is not None and _pid_alive(read[1]):
+            info, pid = read
+            found.append(
+                NodeInfo(session_dir, pid, str(info.get("node_id", "")), str(info.get("head")))
+            )
     return found
 
 

@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from . import config, ids, protocol, resources
+from . import config, ids, lifetime, protocol, resources
 from .object_transfer import ObjectServer
 from .transport import FrameError, connect, frame, normalize_address, split_frames, write_token_file
 from .worker_pool import WorkerPool, WorkerProc
@@ -44,9 +44,7 @@ class NodeProcess:
         os.makedirs(os.path.join(self.session_dir, "logs"), mode=0o700)
         self.token_file = os.path.join(self.session_dir, "token")
         write_token_file(self.token_file, token)  # for this node's workers: owner-only
-        self.shm_dir = os.path.join(
-            config.shm_root(), f"rayground-{os.path.basename(self.session_dir)}"
-        )
+        self.shm_dir = lifetime.shm_dir_for(self.session_dir)
         self.spill_dir = os.path.join(self.session_dir, "spill")
         self.server = ObjectServer(args.node_ip_address, token, [self.shm_dir, self.spill_dir])
         os.makedirs(self.shm_dir, mode=0o700)
