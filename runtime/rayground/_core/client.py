@@ -202,6 +202,7 @@ class CoreClient:
         self.session: dict[str, Any] = welcome[0][1]
         self._early = welcome[1:]  # messages that shared the welcome's frame
         self.head_pid = head_pid if head_pid is not None else self.session.get("head_pid")
+        self._next_purge = 0.0
         self._io_thread = threading.Thread(target=self._io_loop, name="rayground-io", daemon=True)
         self._io_thread.start()
         _sigint_shield.install()
@@ -587,6 +588,10 @@ class CoreClient:
                 self._conn.wake()  # a reader may have gone to poll after we took its data
             if self._pending:
                 self.flush()
+            now = time.monotonic()
+            if now >= self._next_purge:
+                self._next_purge = now + 1.0
+                object_store.purge_writer()  # kept write mappings of freed segments pin memory
 
     def _pump(self, wait: float) -> bool:
         """Read and dispatch what arrives within `wait` s; False once the head is gone."""
@@ -713,6 +718,7 @@ class CoreClient:
                 pass
         self._closed = True
         _sigint_shield.uninstall()
+        object_store.close_writer()
         self._conn.close()  # wakes the I/O thread with end-of-stream
         if self._io_thread is not threading.current_thread():
             self._io_thread.join(timeout=2.0)

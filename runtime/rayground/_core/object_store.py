@@ -7,16 +7,20 @@ recently used objects to disk when the store is over `object_store_memory`, and 
 when the last reference to its object is gone (readers that still map it keep their pages until
 they drop their views: unlink only removes the name).
 
-Space is reserved with posix_fallocate, so a full /dev/shm is an ENOSPC error at write time
-rather than a SIGBUS later when a page is touched.
+New segments are written with pwritev, so a full /dev/shm is an ENOSPC error at write time
+rather than a SIGBUS later when a page is touched; recycled segments, whose pages exist already,
+are written through a mapping by several threads (`SegmentWriter`).
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import mmap
 import os
 import shutil
+import threading
+from collections.abc import Collection
 
 from .serialization import SerializedObject
 
@@ -29,35 +33,174 @@ def segment_path(shm_dir: str, object_id: str) -> str:
     return os.path.join(shm_dir, object_id)
 
 
-def write_segment(path: str, obj: SerializedObject) -> int:
-    """Create the segment at `path` holding `obj`'s packed block; returns its size in bytes.
+class SegmentWriter:
+    """Writes packed blocks into new segments for one process.
 
-    Written with pwritev, not through a mapping: the kernel copies straight into the page cache
+    A fresh segment is written with pwritev: the kernel copies straight into new page-cache pages
     (no page faults), and a full /dev/shm is an ENOSPC error here rather than a SIGBUS later. A
-    recycled segment (see `claim_recycled`) is used when one fits: its pages already exist, which
-    is what makes a large `put` run at memory-copy speed.
+    recycled segment (see `claim_recycled`) already has its pages, so it is written through a
+    mapping instead, by several threads at once: that is what lets a large `put` outrun one
+    core's memory copy. The writer keeps its writable mappings of the recycled segments it has
+    filled (a few, keyed by inode): the next time it claims one of them the page tables are set
+    up already and the write is a plain parallel memory copy.
+
+    A kept mapping holds its pages while the segment is in use or in the pool, which costs
+    nothing; once the head unlinks the file it would pin them, so mappings of unlinked files are
+    dropped at every write and whenever the owner calls `purge`.
     """
-    size = obj.total_size
-    pool = os.path.join(os.path.dirname(path), POOL_DIR)
-    recycled = claim_recycled(pool, size, path)
-    flags = os.O_RDWR if recycled else os.O_CREAT | os.O_EXCL | os.O_RDWR
-    fd = os.open(path, flags, 0o600)
+
+    COPY_CHUNK = 8 << 20  # below this a buffer is copied by the calling thread alone
+
+    def __init__(self, max_maps: int = 4) -> None:
+        self.max_maps = max_maps
+        self._maps: dict[int, tuple[int, mmap.mmap]] = {}  # inode -> (fd, writable mapping)
+        self._copier = None  # a ThreadPoolExecutor, made at the first large parallel copy
+        self._lock = threading.Lock()  # writes and purges may come from different threads
+
+    def write(self, path: str, obj: SerializedObject) -> int:
+        """Create the segment at `path` holding `obj`'s packed block; returns its size in bytes."""
+        with self._lock:
+            self._purge()
+            return self._write(path, obj)
+
+    def _write(self, path: str, obj: SerializedObject) -> int:
+        size = obj.total_size
+        pool = os.path.join(os.path.dirname(path), POOL_DIR)
+        recycled = claim_recycled(pool, size, path, prefer=self._maps.keys())
+        flags = os.O_RDWR if recycled else os.O_CREAT | os.O_EXCL | os.O_RDWR
+        fd = os.open(path, flags, 0o600)
+        try:
+            if recycled:
+                os.ftruncate(fd, size)
+                self._write_mapped(fd, size, obj)
+            else:
+                _pwrite_all(fd, obj.iovecs())
+        except OSError as exc:
+            os.close(fd)
+            _unlink_quietly(path)
+            if exc.errno in (errno.ENOSPC, errno.EFBIG):
+                raise StoreFullError(exc.errno, f"no room for {size} bytes in {path}") from None
+            raise
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(path)
+            raise
+        os.close(fd)
+        return size
+
+    def _write_mapped(self, fd: int, size: int, obj: SerializedObject) -> None:
+        inode = os.fstat(fd).st_ino
+        kept = self._maps.pop(inode, None)
+        if kept is not None and len(kept[1]) < size:
+            _close_map(kept)
+            kept = None
+        if kept is None:
+            # MAP_POPULATE sets up every page table entry in one call: faulting them in one
+            # page at a time during the copy would cost more than the copy itself.
+            mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _MAP_POPULATE)
+            kept = (os.dup(fd), mapping)
+        self._maps[inode] = kept  # most recently used last
+        while len(self._maps) > self.max_maps:
+            _close_map(self._maps.pop(next(iter(self._maps))))
+        target = memoryview(kept[1])
+        try:
+            for offset, piece in obj.placed_pieces():
+                if piece.nbytes >= 2 * self.COPY_CHUNK:
+                    self._copy_parallel(target[offset : offset + piece.nbytes], piece)
+                else:
+                    target[offset : offset + piece.nbytes] = piece
+        finally:
+            target.release()
+
+    def _copy_parallel(self, target: memoryview, source: memoryview) -> None:
+        """Copy in COPY_CHUNK pieces, taken in turn by this thread and a few helpers: a helper
+        that wakes late (an idle core) takes fewer pieces instead of holding up the copy."""
+        import numpy as np  # the buffers this is for are NumPy arrays: it is loaded already
+
+        helpers = min(4, os.cpu_count() or 1)
+        if self._copier is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._copier = ThreadPoolExecutor(helpers, thread_name_prefix="rayground-copy")
+        dst = np.frombuffer(target, dtype=np.uint8)
+        src = np.frombuffer(source, dtype=np.uint8)
+        chunk, total = self.COPY_CHUNK, len(src)
+        turns = itertools.count()  # next() on a count is atomic: each piece is taken once
+
+        def take_pieces() -> None:
+            while (start := next(turns) * chunk) < total:
+                np.copyto(dst[start : start + chunk], src[start : start + chunk])
+
+        helping = [self._copier.submit(take_pieces) for _ in range(helpers)]
+        take_pieces()
+        for helper in helping:
+            helper.result()
+
+    def purge(self) -> None:
+        """Drop mappings of segments that are gone, so they pin no memory (skipped while a
+        write is under way: that write purges first)."""
+        if self._maps and self._lock.acquire(blocking=False):
+            try:
+                self._purge()
+            finally:
+                self._lock.release()
+
+    def _purge(self) -> None:
+        for inode, kept in list(self._maps.items()):
+            try:
+                gone = os.fstat(kept[0]).st_nlink == 0
+            except OSError:
+                gone = True
+            if gone:
+                _close_map(self._maps.pop(inode))
+
+    def close(self) -> None:
+        with self._lock:
+            for kept in self._maps.values():
+                _close_map(kept)
+            self._maps.clear()
+            if self._copier is not None:
+                self._copier.shutdown(wait=False)
+                self._copier = None
+
+
+_MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+
+
+def _close_map(kept: tuple[int, mmap.mmap]) -> None:
+    fd, mapping = kept
     try:
-        if recycled:
-            os.ftruncate(fd, size)
-        _pwrite_all(fd, obj.iovecs())
-    except OSError as exc:
-        os.close(fd)
-        _unlink_quietly(path)
-        if exc.errno in (errno.ENOSPC, errno.EFBIG):
-            raise StoreFullError(exc.errno, f"no room for {size} bytes in {path}") from None
-        raise
-    except BaseException:
-        os.close(fd)
-        _unlink_quietly(path)
-        raise
+        mapping.close()
+    except BufferError:
+        pass  # a view is still alive; the mapping goes when it does
     os.close(fd)
-    return size
+
+
+_writer = SegmentWriter()
+
+
+def _reset_writer_after_fork() -> None:
+    # The copy threads do not exist in a forked child, and the parent's mappings are its own.
+    global _writer
+    _writer = SegmentWriter()
+
+
+os.register_at_fork(after_in_child=_reset_writer_after_fork)
+
+
+def write_segment(path: str, obj: SerializedObject) -> int:
+    """Create the segment at `path` holding `obj`'s packed block (see `SegmentWriter`)."""
+    return _writer.write(path, obj)
+
+
+def close_writer() -> None:
+    """Drop every kept write mapping: the session they belong to is ending."""
+    _writer.close()
+
+
+def purge_writer() -> None:
+    """Let this process's kept write mappings of freed segments go (see `SegmentWriter`)."""
+    _writer.purge()
 
 
 def _pwrite_all(fd: int, pieces: list) -> None:
@@ -81,9 +224,12 @@ def _pwrite_all(fd: int, pieces: list) -> None:
 POOL_DIR = "recycled"
 
 
-def claim_recycled(pool: str, size: int, target: str) -> bool:
+def claim_recycled(
+    pool: str, size: int, target: str, prefer: Collection[int] = ()
+) -> bool:
     """Take a recycled segment of at least `size` (and at most twice it) by renaming it to
-    `target`. Rename is atomic, so two writers can never take the same one."""
+    `target`; the smallest that fits, one whose inode is in `prefer` first (the caller has it
+    mapped). Rename is atomic, so two writers can never take the same one."""
     try:
         names = os.listdir(pool)
     except FileNotFoundError:
@@ -95,14 +241,23 @@ def claim_recycled(pool: str, size: int, target: str) -> bool:
         except ValueError:
             continue
         if size <= have <= 2 * size:
-            fits.append((have, name))
-    for _, name in sorted(fits):
+            fits.append((not _has_inode(os.path.join(pool, name), prefer), have, name))
+    for _, _, name in sorted(fits):
         try:
             os.rename(os.path.join(pool, name), target)
             return True
         except FileNotFoundError:
             continue  # another writer took it first
     return False
+
+
+def _has_inode(path: str, inodes: Collection[int]) -> bool:
+    if not inodes:
+        return False
+    try:
+        return os.stat(path).st_ino in inodes
+    except FileNotFoundError:
+        return False
 
 
 def recycle(path: str, size: int, serial: int) -> str | None:

@@ -134,8 +134,10 @@ class Worker:
                 # Read the connection in this thread while idle: the next task is handled
                 # without a hand-off from the I/O thread.
                 self.client.pump_until(inbox.__len__, 1.0)
-                if not inbox and len(self.client.mappings):
-                    self.client.mappings.purge()  # let freed objects' memory go
+                if not inbox:
+                    if len(self.client.mappings):
+                        self.client.mappings.purge()  # let freed objects' memory go
+                    object_store.purge_writer()
                 continue
             msg = inbox.popleft()
             if msg[0] == protocol.EXECUTE:
