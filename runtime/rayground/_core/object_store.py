@@ -224,9 +224,7 @@ def _pwrite_all(fd: int, pieces: list) -> None:
 POOL_DIR = "recycled"
 
 
-def claim_recycled(
-    pool: str, size: int, target: str, prefer: Collection[int] = ()
-) -> bool:
+def claim_recycled(pool: str, size: int, target: str, prefer: Collection[int] = ()) -> bool:
     """Take a recycled segment of at least `size` (and at most twice it) by renaming it to
     `target`; the smallest that fits, one whose inode is in `prefer` first (the caller has it
     mapped). Rename is atomic, so two writers can never take the same one."""
