@@ -145,6 +145,7 @@ class CoreClient:
         self._read_lock = threading.Lock()
         self._reader_cond = threading.Condition()
         self._active_readers = 0
+        self._io_polling = False  # the I/O thread is (about to be) in poll on the socket
         self._pending: collections.deque = collections.deque()
         self._submits_queued = False
         self._cond = threading.Condition()
@@ -543,10 +544,16 @@ class CoreClient:
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self._requests[req_id] = fut
         self.send((protocol.REQUEST, req_id, what, args or {}))
+        wait = timeout
+        if threading.current_thread() is not self._io_thread:
+            self.pump_until(fut.done, timeout)  # read the reply here, as get() does
+            wait = 0
         try:
-            ok, value = fut.result(timeout)
+            ok, value = fut.result(wait)
         except concurrent.futures.TimeoutError:
             self._requests.pop(req_id, None)
+            if self._dead_reason is not None:
+                raise self._dead_error() from None
             raise exceptions.GetTimeoutError(
                 f"The head did not answer {what!r} within {timeout} s."
             ) from None
@@ -567,25 +574,39 @@ class CoreClient:
 
     # ------------------------------------------------------------------ I/O thread
     def _io_loop(self) -> None:
+        """Reads for everyone while no thread reads for itself.
+
+        A thread waiting in get() reads for itself (no hand-off between threads on the way to
+        its result), and the I/O thread steps aside. It takes over again lazily, at its next
+        timed wake-up rather than the moment the reader leaves: a program that calls get() in a
+        loop then never has two threads woken for one message and fighting over the GIL (that
+        cost a third of a sync actor call). Only messages no one waits for (logs, events,
+        futures) can wait that long; requests read for themselves too.
+        """
         if self._early:
             self._dispatch(self._early)
             self._early = []
         while not self._closed:
             with self._reader_cond:
-                # A thread waiting in get() reads for itself (no hand-off between threads on
-                # the way to its result); the I/O thread steps aside meanwhile, only flushing.
                 stepped_aside = bool(self._active_readers)
                 if stepped_aside:
                     self._reader_cond.wait(_FLUSH_INTERVAL)
+                else:
+                    self._io_polling = True
             if stepped_aside:
                 if self._pending:
                     self.flush()
                 continue
             wait = _SUBMIT_FLUSH if self._submits_queued else _FLUSH_INTERVAL
-            if not self._pump(wait):
-                return
-            if self._active_readers:
-                self._conn.wake()  # a reader may have gone to poll after we took its data
+            try:
+                readable = self._conn.wait_readable(wait, background=True)
+            finally:
+                self._io_polling = False
+            if readable and not self._active_readers:
+                if not self._read_and_dispatch():
+                    return
+                if self._active_readers:
+                    self._conn.wake()  # a reader may have gone to poll after we took its data
             if self._pending:
                 self.flush()
             now = time.monotonic()
@@ -597,6 +618,9 @@ class CoreClient:
         """Read and dispatch what arrives within `wait` s; False once the head is gone."""
         if not self._conn.wait_readable(wait):
             return True
+        return self._read_and_dispatch()
+
+    def _read_and_dispatch(self) -> bool:
         with self._read_lock, _sigint_shield:
             frames = self._conn.read_nowait()
             if frames is None:
@@ -615,6 +639,8 @@ class CoreClient:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._reader_cond:
             self._active_readers += 1
+            if self._io_polling:
+                self._conn.kick()  # the I/O thread is in poll: have it step aside
         try:
             while not done():
                 if self._dead_reason is not None or self._closed:
@@ -631,8 +657,7 @@ class CoreClient:
             return True
         finally:
             with self._reader_cond:
-                self._active_readers -= 1
-                self._reader_cond.notify_all()
+                self._active_readers -= 1  # no notify: the I/O thread takes over lazily
 
     def _dispatch(self, batch: list[tuple]) -> None:
         arrived: list[str] = []
@@ -717,6 +742,8 @@ class CoreClient:
             except Exception:
                 pass
         self._closed = True
+        with self._reader_cond:
+            self._reader_cond.notify_all()  # an I/O thread that stepped aside: see the close
         _sigint_shield.uninstall()
         object_store.close_writer()
         self._conn.close()  # wakes the I/O thread with end-of-stream

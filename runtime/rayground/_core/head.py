@@ -40,7 +40,15 @@ from .object_transfer import ObjectServer
 from .resources import NodeResources, total_memory
 from .serialization import serialize
 from .task_table import TaskTable
-from .transport import FrameError, frame, listen, read_token_file, split_frames
+from .transport import (
+    RECV_SIZE,
+    FrameError,
+    frame,
+    listen,
+    read_token_file,
+    receive_buffer,
+    split_frames,
+)
 from .worker_pool import RemoteWorkerPool, WorkerPool, WorkerProc
 
 
@@ -167,6 +175,7 @@ class Head:
         self.actors = ActorManager(self)
         self.owner_pidfd = os.pidfd_open(args.owner_pid) if args.owner_pid else None
         self.running = True
+        self._scratch = receive_buffer()  # every connection is read into it, one at a time
         self._job_counter = 0
         self.events.emit("node", self.node_id, "ALIVE", {"ip": self.node_ip})
 
@@ -234,15 +243,15 @@ class Head:
 
     def _read(self, conn: Conn) -> None:
         try:
-            chunk = conn.sock.recv(1 << 20)
+            n = conn.sock.recv_into(self._scratch, RECV_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            chunk = b""
-        if not chunk:
+            n = 0
+        if not n:
             self._close_conn(conn, "closed the connection")
             return
-        conn.rbuf += chunk
+        conn.rbuf += self._scratch[:n]
         if conn.peer is None and len(conn.rbuf) >= 4:
             # Security: before the token is checked, buffer no more than a HELLO can need.
             wanted = int.from_bytes(conn.rbuf[:4], "little")

@@ -99,38 +99,47 @@ class FrameSocket:
         self.sock = sock
         self._send_lock = threading.Lock()
         self._buf = bytearray()
-        # A pipe any thread can write to, to cut another thread's poll short.
+        self._scratch = receive_buffer()
+        # Pipes any thread can write to, to cut another thread's poll short: one for threads
+        # reading for themselves, one for the background reader (see `wait_readable`).
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._kick_r, self._kick_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._polls = threading.local()  # poll objects must not be shared between threads
 
     def wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass  # already pending, or closed
+        """Cut short the poll of threads waiting with background=False."""
+        _poke(self._wake_w)
+
+    def kick(self) -> None:
+        """Cut short the poll of the thread waiting with background=True."""
+        _poke(self._kick_w)
 
     def send(self, payload: bytes) -> None:
         with self._send_lock:
             self.sock.sendall(_LEN.pack(len(payload)) + payload)
 
-    def wait_readable(self, wait: float | None) -> bool:
-        """Block until data (or end-of-stream) may be read, or `wait` seconds pass, or wake()."""
+    def wait_readable(self, wait: float | None, background: bool = False) -> bool:
+        """Block until data (or end-of-stream) may be read, or `wait` seconds pass, or wake()
+        (kick() for the one background reader, which has its own pipe so that a wake meant for
+        one kind of waiter is never eaten by the other)."""
         if self._complete_frame_buffered():
             return True
         poller = getattr(self._polls, "poller", None)
         if poller is None:
             poller = self._polls.poller = select.poll()
+            self._polls.wake_fd = self._kick_r if background else self._wake_r
             poller.register(self.sock.fileno(), select.POLLIN)
-            poller.register(self._wake_r, select.POLLIN)
+            poller.register(self._polls.wake_fd, select.POLLIN)
+        wake_fd = self._polls.wake_fd
         try:
             events = poller.poll(None if wait is None else int(wait * 1000))
         except (OSError, ValueError):
             return True  # let the read report the problem
         readable = False
         for fd, _ in events:
-            if fd == self._wake_r:
+            if fd == wake_fd:
                 try:
-                    os.read(self._wake_r, 4096)
+                    os.read(wake_fd, 4096)
                 except OSError:
                     pass
             else:
@@ -143,19 +152,20 @@ class FrameSocket:
         Callers serialise this with their own lock and dispatch the frames before releasing it,
         so frames are handled in the order they were sent whichever thread reads them.
         """
+        scratch = self._scratch
         while True:
             try:
-                chunk = self.sock.recv(1 << 20, socket.MSG_DONTWAIT)
+                n = self.sock.recv_into(scratch, RECV_SIZE, socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
                 return None
-            if not chunk:
+            if not n:
                 if self._complete_frame_buffered():
                     break  # hand out what we have; the close is seen on the next read
                 return None
-            self._buf += chunk
-            if len(chunk) < (1 << 20):
+            self._buf += scratch[:n]
+            if n < RECV_SIZE:
                 break
         return self._split()
 
@@ -195,11 +205,28 @@ class FrameSocket:
         except OSError:
             pass
         self.sock.close()
-        for fd in (self._wake_r, self._wake_w):
+        for fd in (self._wake_r, self._wake_w, self._kick_r, self._kick_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+
+RECV_SIZE = 1 << 20
+
+
+def receive_buffer() -> memoryview:
+    """A reusable buffer to receive into: a fresh 1 MiB bytes object per recv costs an mmap, an
+    mremap and a munmap (glibc hands allocations that large to the kernel), three system calls
+    per message."""
+    return memoryview(bytearray(RECV_SIZE))
+
+
+def _poke(fd: int) -> None:
+    try:
+        os.write(fd, b"x")
+    except (BlockingIOError, OSError):
+        pass  # already pending, or closed
 
 
 def split_frames(buf: bytearray, limit: int | None = None) -> tuple[list[bytes], int]:
