@@ -33,14 +33,17 @@ DRIVER = textwrap.dedent(
         return i
 
     stop = threading.Event()
+    go = threading.Event()  # set once start() has returned: a retried start() would raise
 
     def pester():
+        go.wait()
         while not stop.is_set():
             time.sleep(0.002)
             os.kill(os.getpid(), signal.SIGINT)
 
     pesterer = threading.Thread(target=pester, daemon=True)
     guarded(pesterer.start)
+    guarded(go.set)
     interrupted = 0
     deadline = time.time() + 4
     while time.time() < deadline:

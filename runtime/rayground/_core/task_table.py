@@ -21,6 +21,11 @@ from .. import exceptions
 from . import config, protocol
 from .resources import format_request
 
+# A busy worker gets this many tasks queued behind its current one when their function's latest
+# run took under _SHORT_TASK_S; otherwise one (see TaskTable._prefetch).
+_PREFETCH_SHORT = 8
+_SHORT_TASK_S = 0.002
+
 if TYPE_CHECKING:
     from .head import Head, Peer
     from .worker_pool import WorkerProc
@@ -91,6 +96,8 @@ class TaskTable:
         self.finished: collections.deque = collections.deque()
         self.num_queued = 0
         self.num_starting = 0
+        # Whether each function's latest run was short (fn id -> bool): deeper prefetch.
+        self._short_fns: dict[str | None, bool] = {}
 
     # ------------------------------------------------------------ submission
     def submit(self, peer: Peer, spec: dict[str, Any]) -> Task:
@@ -234,42 +241,50 @@ class TaskTable:
     def _prefetch(self, task: Task) -> bool:
         """Queue `task` on a busy worker running a task of the same shape, to start the moment
         that one ends (it inherits the resources then): the worker never idles waiting for a
-        round trip through the head, which is what tiny tasks mostly cost. A worker that is
-        about to block in get() hands its queued task back (RETURN), so this cannot deadlock."""
+        round trip through the head, which is what tiny tasks mostly cost. A function whose
+        last run was short gets several queued per worker, so a worker reads them in one
+        message and reports them in one (see Worker._send_done). A worker that is about to
+        block in get() hands its queued tasks back (RETURN), so this cannot deadlock."""
         if task.resources.get("GPU") or task.spec.get("generator"):
             return False
         candidates = self._prefetch_candidates
-        # Only under a backlog: with few tasks waiting, a task queued behind a long one would
-        # wait for it although another worker frees up first.
-        if self.num_queued <= len(candidates):
-            return False
+        depth = _PREFETCH_SHORT if self._short_fns.get(task.spec.get("fn_id")) else 1
+        chosen = None
         for worker in candidates:
             current = worker.task
             if (
-                worker.next_task is None
+                len(worker.queued) < depth
                 and worker.state == "busy"
                 and not worker.blocked
                 and current is not None
                 and current.resources == task.resources
+                and (chosen is None or len(worker.queued) < len(chosen.queued))
             ):
-                worker.next_task = task
-                task.worker = worker
-                task.state = "SUBMITTED_TO_WORKER"
-                self._send_execute(task, worker, "SUBMITTED_TO_WORKER")
-                return True
-        return False
+                chosen = worker
+                if not worker.queued:
+                    break
+        # Only under a backlog, deeper the larger it is: with few tasks waiting, a task queued
+        # behind a long one would wait for it although another worker frees up first.
+        if chosen is None or self.num_queued <= len(candidates) * (len(chosen.queued) + 1):
+            return False
+        chosen.queued.append(task)
+        task.worker = chosen
+        task.state = "SUBMITTED_TO_WORKER"
+        self._send_execute(task, chosen, "SUBMITTED_TO_WORKER")
+        return True
 
     @property
     def _prefetch_candidates(self) -> list[WorkerProc]:
         return [w for w in self.head.nodes.workers() if w.state == "busy"]
 
     def _promote_next(self, worker: WorkerProc) -> bool:
-        """The worker finished its task: its prefetched one is running now. True if it had one."""
-        task = worker.next_task
-        if task is None:
-            return False
-        worker.next_task = None
-        if task.state != "SUBMITTED_TO_WORKER":  # cancelled or returned meanwhile
+        """The worker finished its task: its next queued one is running now. True if it had one."""
+        queued = worker.queued
+        while queued:
+            task = queued.popleft()
+            if task.state == "SUBMITTED_TO_WORKER":  # not cancelled or returned meanwhile
+                break
+        else:
             return False
         task.node = worker.node
         task.gpu_ids = task.node.resources.acquire(task.resources)
@@ -287,8 +302,7 @@ class TaskTable:
             task = self.tasks.get(task_id)
             if task is None or task.state != "SUBMITTED_TO_WORKER" or task.worker is not worker:
                 continue
-            if worker.next_task is task:
-                worker.next_task = None
+            _unqueue(worker, task)
             task.worker = None
             self._enqueue(task)
 
@@ -400,6 +414,9 @@ class TaskTable:
         self._attempt_ended(worker, task)
         if task.state in ("FINISHED", "FAILED"):
             return
+        started = task.times.get("RUNNING")
+        if started is not None and task.actor_id is None:
+            self._short_fns[task.spec.get("fn_id")] = self.head.events.now - started < _SHORT_TASK_S
         for oid, desc, inner in zip(task.returns, descs, contained, strict=False):
             self.seal(oid, desc, inner, worker.node.id)
         self._finish(task, "FINISHED")
@@ -459,9 +476,11 @@ class TaskTable:
         if worker.actor_id is not None:
             head.actors.on_worker_died(worker, exit_code)
             return
-        queued = worker.next_task
-        worker.next_task = None
-        if queued is not None and queued.state == "SUBMITTED_TO_WORKER":
+        queued_here = list(worker.queued)
+        worker.queued.clear()
+        for queued in queued_here:
+            if queued.state != "SUBMITTED_TO_WORKER":
+                continue
             queued.worker = None
             if queued.cancelled:
                 self._fail(queued, exceptions.TaskCancelledError(queued.id))
@@ -580,8 +599,7 @@ class TaskTable:
                     self.cancel(child.returns[0] if child.returns else child_id, force, recursive)
         if task.state == "SUBMITTED_TO_WORKER" and task.worker is not None:
             worker = task.worker
-            if worker.next_task is task:
-                worker.next_task = None
+            _unqueue(worker, task)
             task.worker = None
             self.head.send_to(worker.peer.client_id, (protocol.CANCEL_TASK, task.id, False))
             self._fail(task, exceptions.TaskCancelledError(task.id))
@@ -611,7 +629,7 @@ class TaskTable:
         prefetched and in-flight actor tasks (their descs went out with EXECUTE)."""
         busy: set[str] = set()
         workers = self.head.nodes.head_node.pool.workers.values()
-        running = [t for w in workers for t in (w.task, w.next_task)]
+        running = [t for w in workers for t in (w.task, *w.queued)]
         for actor in self.head.actors.actors.values():
             running += actor.inflight.values()
             running.append(actor.creation)
@@ -636,6 +654,13 @@ class TaskTable:
         events = self.head.events
         task.times[state] = events.now
         events.emit("task", task.id, state, extra)
+
+
+def _unqueue(worker: WorkerProc, task: Task) -> None:
+    try:
+        worker.queued.remove(task)
+    except ValueError:
+        pass
 
 
 def _exit_text(code: int | None) -> str:

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -33,6 +34,7 @@ from .task_spec import ActorExit, ArgRef, should_retry
 from .transport import read_token_file
 
 _IP = "127.0.0.1"
+_HOLD_DONE_S = 0.001
 
 
 class _CancelRequested(BaseException):
@@ -58,6 +60,8 @@ class Worker:
         self.semaphore: asyncio.Semaphore | None = None
         self.client: CoreClient | None = None
         self.inbox: collections.deque = collections.deque()
+        self._done_held_since: float | None = None  # see _send_done
+        self._fn_seconds: dict[str | None, float] = {}  # each function's latest run time here
         self.client = CoreClient(
             os.environ["RAYGROUND_ADDRESS"],
             token,
@@ -235,7 +239,9 @@ class Worker:
                     # An argument's task failed: its error passes on unchanged, as in Ray.
                     self._report_error(spec, exc, retry_allowed=False)
                     return
+                started = time.perf_counter()
                 result = fn(*args, **kwargs)
+                self._fn_seconds[spec.get("fn_id")] = time.perf_counter() - started
                 self._deliver(spec, result)
             finally:
                 self.current_task = None
@@ -312,7 +318,31 @@ class Worker:
                 ) from exc
             descs.append(desc)
             contained.append(inner)
-        self.client.send((protocol.DONE, spec["task_id"], descs, contained))
+        self._send_done((protocol.DONE, spec["task_id"], descs, contained))
+
+    def _send_done(self, msg: tuple) -> None:
+        """Report a finished task; while the next task queued here is one whose last run was
+        tiny, hold reports back briefly (at most _HOLD_DONE_S) and send them together: for tiny
+        tasks, one message per task each way is most of what they cost the head and the caller.
+        Before a task that may run longer, everything held goes out, so no result (or the
+        timeline's record of when the next task started) waits on it."""
+        inbox = self.inbox
+        if self.actor is None and inbox:
+            head = inbox[0]
+            if (
+                head[0] == protocol.EXECUTE
+                and head[1].get("kind", "task") == "task"
+                and self._fn_seconds.get(head[1].get("fn_id"), _HOLD_DONE_S) < _HOLD_DONE_S / 4
+            ):
+                now = time.monotonic()
+                if self._done_held_since is None:
+                    self._done_held_since = now
+                if now - self._done_held_since < _HOLD_DONE_S:
+                    # Sent with the next message, or by the I/O thread within its flush interval.
+                    self.client.queue_message(msg)
+                    return
+        self._done_held_since = None
+        self.client.send(msg)
 
     def _report_failure(self, spec: dict, exc: BaseException, retry_allowed: bool) -> None:
         name = spec.get("method") or spec.get("name") or "task"

@@ -14,6 +14,8 @@ its messages.
 
 from __future__ import annotations
 
+import collections
+import gc
 import os
 import signal
 import sys
@@ -21,6 +23,8 @@ import time
 from typing import Any
 
 from . import config, ids, protocol
+
+DEFAULT_GC_THRESHOLDS = gc.get_threshold()  # read before the head changes its own
 
 
 class WorkerProc:
@@ -32,11 +36,11 @@ class WorkerProc:
         "id",
         "jobs",
         "log_path",
-        "next_task",
         "node",
         "peer",
         "pid",
         "pidfd",
+        "queued",
         "started",
         "state",
         "task",
@@ -50,7 +54,7 @@ class WorkerProc:
         self.peer: Any = None  # set when its HELLO arrived
         self.state = "starting"  # starting | idle | busy | actor | dead
         self.task: Any = None
-        self.next_task: Any = None  # a task queued behind `task` (TaskTable._prefetch)
+        self.queued: collections.deque = collections.deque()  # behind `task` (TaskTable._prefetch)
         self.blocked = False
         self.fns: set[str] = set()
         self.jobs: set[str] = set()
@@ -194,6 +198,8 @@ def _become_worker(log_path: str, env: dict[str, str], cwd: str | None) -> None:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         os.environ.update(env)
+        # The user's code runs here: the cycle collector as Python sets it up (not the head's).
+        gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
         if cwd:
             try:
                 os.chdir(cwd)
