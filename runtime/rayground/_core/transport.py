@@ -12,6 +12,7 @@ before anything is allocated. Addresses: `ipc:///path/to/sock` or `tcp://host:po
 
 from __future__ import annotations
 
+import mmap
 import os
 import select
 import socket
@@ -218,8 +219,9 @@ RECV_SIZE = 1 << 20
 def receive_buffer() -> memoryview:
     """A reusable buffer to receive into: a fresh 1 MiB bytes object per recv costs an mmap, an
     mremap and a munmap (glibc hands allocations that large to the kernel), three system calls
-    per message."""
-    return memoryview(bytearray(RECV_SIZE))
+    per message. An anonymous mapping, not a bytearray: its pages become resident only as large
+    messages first reach them, so an idle process pays for a few KiB, not the whole MiB."""
+    return memoryview(mmap.mmap(-1, RECV_SIZE))
 
 
 def _poke(fd: int) -> None:
