@@ -118,3 +118,30 @@ def test_large_buffers_sit_half_a_page_from_their_source(shift) -> None:
     offset = next(off for off, piece in obj.placed_pieces()[2:])
     assert offset % 64 == 0
     assert 1024 <= (offset - value.ctypes.data) % 4096 <= 3072
+
+
+def test_a_new_large_segment_is_mapped_ahead_for_its_reuse(shm) -> None:
+    """A helper maps a new large segment in the background, so the first write into it after it
+    is recycled already goes through a kept mapping."""
+    import time
+
+    writer = object_store.SegmentWriter()
+    writer.write(str(shm / "o1"), serialize(np.ones(3 * MB)))  # 24 MB: large enough
+    inode = os.stat(shm / "o1").st_ino
+    deadline = time.monotonic() + 10
+    while inode not in writer._maps and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert inode in writer._maps
+    _recycle(shm / "o1", 1)
+    again = np.arange(3 * MB - 1024, dtype=np.float64)
+    writer.write(str(shm / "o2"), serialize(again))
+    assert os.stat(shm / "o2").st_ino == inode
+    np.testing.assert_array_equal(_read(shm / "o2"), again)
+    writer.close()
+
+
+def test_small_new_segments_are_not_mapped_ahead(shm) -> None:
+    writer = object_store.SegmentWriter()
+    writer.write(str(shm / "o1"), serialize(np.ones(MB)))  # 8 MB: written, not mapped
+    assert writer._copier is None and writer._maps == {}
+    writer.close()
