@@ -688,7 +688,9 @@ def write_markdown(results: dict, out: Path) -> None:
         "## How it was measured",
         "",
         "- Each workload runs in a fresh process per backend (`bench/workloads.py BACKEND "
-        "WORKLOAD`); the backends never share a process.",
+        "WORKLOAD`); the backends never share a process. Workloads are interleaved (each "
+        "workload on every backend, then the next), so a drift in the machine's speed over the "
+        "run does not fall on one backend only.",
         "- Every workload calls `init(num_cpus=2)` itself; the arguments used were:",
     ]
     for name, b in backends.items():
@@ -937,9 +939,13 @@ def main(argv: list[str] | None = None) -> int:
         info["workloads"] = {}
         results["backends"][name] = info
         log(f"[{name}] {info['status']} {info.get('version') or ''} {info.get('error') or ''}")
-        if info["status"] == "not installed":
-            continue
-        for workload in selected:
+    # Workload by workload, each backend in turn: the machine's speed drifts over minutes (other
+    # tenants of the host), and a drift between two blocks of workloads would skew every ratio.
+    for workload in selected:
+        for name in names:
+            info = results["backends"][name]
+            if info["status"] == "not installed":
+                continue
             if info["status"] == "import failed":
                 info["workloads"][workload] = {"ok": False, "error": info["error"]}
                 continue
