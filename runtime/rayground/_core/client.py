@@ -587,6 +587,10 @@ class CoreClient:
             self._dispatch(self._early)
             self._early = []
         while not self._closed:
+            now = time.monotonic()
+            if now >= self._next_purge:
+                self._next_purge = now + 1.0
+                object_store.purge_writer()  # kept write mappings of freed segments pin memory
             with self._reader_cond:
                 stepped_aside = bool(self._active_readers)
                 if stepped_aside:
@@ -609,10 +613,6 @@ class CoreClient:
                     self._conn.wake()  # a reader may have gone to poll after we took its data
             if self._pending:
                 self.flush()
-            now = time.monotonic()
-            if now >= self._next_purge:
-                self._next_purge = now + 1.0
-                object_store.purge_writer()  # kept write mappings of freed segments pin memory
 
     def _pump(self, wait: float) -> bool:
         """Read and dispatch what arrives within `wait` s; False once the head is gone."""

@@ -42,12 +42,12 @@ from .resources import NodeResources, total_memory
 from .serialization import serialize
 from .task_table import TaskTable
 from .transport import (
-    RECV_SIZE,
     FrameError,
     frame,
     listen,
     read_token_file,
     receive_buffer,
+    receive_into,
     split_frames,
 )
 from .worker_pool import RemoteWorkerPool, WorkerPool, WorkerProc
@@ -243,16 +243,12 @@ class Head:
                 self._close_conn(conn, f"no HELLO within {config.HELLO_TIMEOUT:g} s")
 
     def _read(self, conn: Conn) -> None:
-        try:
-            n = conn.sock.recv_into(self._scratch, RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
+        n = receive_into(conn.sock, conn.rbuf, self._scratch)
+        if n is None:
             return
-        except OSError:
-            n = 0
         if not n:
             self._close_conn(conn, "closed the connection")
             return
-        conn.rbuf += self._scratch[:n]
         if conn.peer is None and len(conn.rbuf) >= 4:
             # Security: before the token is checked, buffer no more than a HELLO can need.
             wanted = int.from_bytes(conn.rbuf[:4], "little")

@@ -27,7 +27,16 @@ from typing import Any
 
 from . import config, ids, lifetime, protocol, resources
 from .object_transfer import ObjectServer
-from .transport import FrameError, connect, frame, normalize_address, split_frames, write_token_file
+from .transport import (
+    FrameError,
+    connect,
+    frame,
+    normalize_address,
+    receive_buffer,
+    receive_into,
+    split_frames,
+    write_token_file,
+)
 from .worker_pool import WorkerPool, WorkerProc
 
 
@@ -52,6 +61,7 @@ class NodeProcess:
         self.sel = selectors.DefaultSelector()
         self.sock: socket.socket | None = None
         self.rbuf = bytearray()
+        self._scratch = receive_buffer()
         self.pool: WorkerPool | None = None
         self.running = True
         self._early: list[tuple] = []
@@ -167,16 +177,12 @@ class NodeProcess:
 
     def _read_head(self) -> None:
         assert self.sock is not None
-        try:
-            chunk = self.sock.recv(1 << 20)
-        except (BlockingIOError, InterruptedError):
+        n = receive_into(self.sock, self.rbuf, self._scratch)
+        if n is None:
             return
-        except OSError:
-            chunk = b""
-        if not chunk:
+        if not n:
             self.running = False
             return
-        self.rbuf += chunk
         try:
             frames, used = split_frames(self.rbuf)
         except FrameError:

@@ -50,7 +50,8 @@ class SegmentWriter:
     dropped at every write and whenever the owner calls `purge`.
     """
 
-    COPY_CHUNK = 8 << 20  # below this a buffer is copied by the calling thread alone
+    PARALLEL_MIN = 16 << 20  # smaller buffers are copied by the calling thread alone
+    MIN_PIECE = 8 << 20  # a parallel copy's pieces are never smaller than this
 
     def __init__(self, max_maps: int = 4) -> None:
         self.max_maps = max_maps
@@ -80,7 +81,7 @@ class SegmentWriter:
                 self._write_mapped(fd, size, obj)
             else:
                 _pwrite_all(fd, obj.iovecs())
-                if size >= 2 * self.COPY_CHUNK:
+                if size >= self.PARALLEL_MIN:
                     self._map_ahead(os.dup(fd), size)
         except OSError as exc:
             os.close(fd)
@@ -104,7 +105,7 @@ class SegmentWriter:
 
         def keep_mapping() -> None:
             try:
-                mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _MAP_POPULATE)
+                mapping = _populated_mapping(fd, size)
             except (OSError, ValueError):
                 os.close(fd)
                 return
@@ -147,16 +148,13 @@ class SegmentWriter:
             _close_map(kept)
             kept = None
         if kept is None:
-            # MAP_POPULATE sets up every page table entry in one call: faulting them in one
-            # page at a time during the copy would cost more than the copy itself.
-            mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _MAP_POPULATE)
-            kept = (os.dup(fd), mapping)
+            kept = (os.dup(fd), _populated_mapping(fd, size))
         self._maps[inode] = kept  # most recently used last
         self._evict()
         target = memoryview(kept[1])
         try:
             for offset, piece in obj.placed_pieces():
-                if piece.nbytes >= 2 * self.COPY_CHUNK and self.helper_count:
+                if piece.nbytes >= self.PARALLEL_MIN and self.helper_count:
                     self._copy_parallel(target[offset : offset + piece.nbytes], piece)
                 else:
                     target[offset : offset + piece.nbytes] = piece
@@ -164,8 +162,8 @@ class SegmentWriter:
             target.release()
 
     def _copy_parallel(self, target: memoryview, source: memoryview) -> None:
-        """Copy in COPY_CHUNK pieces, taken in turn by this thread and a few helpers: a helper
-        that wakes late (an idle core) takes fewer pieces instead of holding up the copy."""
+        """Copy in pieces taken in turn by this thread and the helpers: a helper that wakes late
+        (an idle core) takes fewer pieces instead of holding up the copy."""
         import numpy as np  # the buffers this is for are NumPy arrays: it is loaded already
 
         pool = self._helpers()
@@ -175,7 +173,7 @@ class SegmentWriter:
         # Two pieces per participant: few enough that the copies run long and undisturbed
         # (8 MiB pieces ran at two thirds of the speed for 1 GB), enough that a helper that
         # starts late leaves its share to the others.
-        chunk = max(self.COPY_CHUNK, -(-total // (2 * (self.helper_count + 1))))
+        chunk = max(self.MIN_PIECE, -(-total // (2 * (self.helper_count + 1))))
         turns = itertools.count()  # next() on a count is atomic: each piece is taken once
 
         def take_pieces() -> None:
@@ -217,6 +215,12 @@ class SegmentWriter:
 
 
 _MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+
+
+def _populated_mapping(fd: int, size: int) -> mmap.mmap:
+    """A writable mapping with every page table entry set up in one call: faulting them in one
+    page at a time during a copy would cost more than the copy itself."""
+    return mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _MAP_POPULATE)
 
 
 def _close_map(kept: tuple[int, mmap.mmap]) -> None:

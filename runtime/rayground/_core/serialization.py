@@ -47,7 +47,7 @@ class SerializedObject:
     buffers: list[memoryview]
     contained: list[str] = field(default_factory=list)
 
-    _placement: tuple[int, int, list[int]] | None = field(default=None, repr=False)
+    _placement: tuple[int, int, list[int]] | None = field(default=None, init=False, repr=False)
 
     @property
     def total_size(self) -> int:

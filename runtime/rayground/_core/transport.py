@@ -224,6 +224,19 @@ def receive_buffer() -> memoryview:
     return memoryview(mmap.mmap(-1, RECV_SIZE))
 
 
+def receive_into(sock: socket.socket, rbuf: bytearray, scratch: memoryview) -> int | None:
+    """Append what a non-blocking socket has to `rbuf`, through `scratch` (see receive_buffer):
+    the number of bytes, 0 once the peer closed or the connection broke, None if nothing yet."""
+    try:
+        n = sock.recv_into(scratch, RECV_SIZE)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return 0
+    rbuf += scratch[:n]
+    return n
+
+
 def _poke(fd: int) -> None:
     try:
         os.write(fd, b"x")

@@ -35,6 +35,7 @@ from .transport import read_token_file
 
 _IP = "127.0.0.1"
 _HOLD_DONE_S = 0.001
+_TINY_RUN_S = _HOLD_DONE_S / 4  # reports are held back only while such a task runs next
 
 
 class _CancelRequested(BaseException):
@@ -138,10 +139,8 @@ class Worker:
                 # Read the connection in this thread while idle: the next task is handled
                 # without a hand-off from the I/O thread.
                 self.client.pump_until(inbox.__len__, 1.0)
-                if not inbox:
-                    if len(self.client.mappings):
-                        self.client.mappings.purge()  # let freed objects' memory go
-                    object_store.purge_writer()
+                if not inbox and len(self.client.mappings):
+                    self.client.mappings.purge()  # let freed objects' memory go
                 continue
             msg = inbox.popleft()
             if msg[0] == protocol.EXECUTE:
@@ -332,7 +331,7 @@ class Worker:
             if (
                 head[0] == protocol.EXECUTE
                 and head[1].get("kind", "task") == "task"
-                and self._fn_seconds.get(head[1].get("fn_id"), _HOLD_DONE_S) < _HOLD_DONE_S / 4
+                and self._fn_seconds.get(head[1].get("fn_id"), _TINY_RUN_S) < _TINY_RUN_S
             ):
                 now = time.monotonic()
                 if self._done_held_since is None:
