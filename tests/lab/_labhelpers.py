@@ -40,6 +40,22 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 BROWSER_TIMEOUT_MS = 60_000
+
+# Seven tasks in a small tree (four loads, three combines): the DAG both browser tests look for.
+GRAPH_CELL = (
+    "@ray.remote\n"
+    "def load(i):\n"
+    "    return i\n"
+    "\n"
+    "@ray.remote\n"
+    "def combine(a, b):\n"
+    "    return a + b\n"
+    "\n"
+    "parts = [load.remote(i) for i in range(4)]\n"
+    "left = combine.remote(parts[0], parts[1])\n"
+    "right = combine.remote(parts[2], parts[3])\n"
+    "total = combine.remote(left, right)\n"
+)
 needs_chromium = pytest.mark.skipif(
     not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
     reason=f"no chromium at {CHROMIUM} (apt-get install chromium; scripts/setup.sh does it "

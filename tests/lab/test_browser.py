@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from _labhelpers import (
     BROWSER_TIMEOUT_MS,
+    GRAPH_CELL,
     Server,
     code_cell,
     fresh_artifacts,
@@ -39,19 +40,7 @@ pytestmark = [pytest.mark.timeout(300), needs_chromium]
 
 NOTEBOOK_CELLS = [
     "%load_ext rayground\n%ray_init --num-cpus 2\nimport rayground as ray",
-    "@ray.remote\n"
-    "def load(i):\n"
-    "    return i\n"
-    "\n"
-    "@ray.remote\n"
-    "def combine(a, b):\n"
-    "    return a + b\n"
-    "\n"
-    "parts = [load.remote(i) for i in range(4)]\n"
-    "left = combine.remote(parts[0], parts[1])\n"
-    "right = combine.remote(parts[2], parts[3])\n"
-    "total = combine.remote(left, right)\n"
-    "print('total =', ray.get(total))",
+    GRAPH_CELL + "print('total =', ray.get(total))",
     "%ray_dag",
 ]
 BIG_CELL = (

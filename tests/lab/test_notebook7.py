@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from _labhelpers import (
     BROWSER_TIMEOUT_MS,
+    GRAPH_CELL,
     Server,
     code_cell,
     fresh_artifacts,
@@ -33,19 +34,7 @@ pytestmark = [pytest.mark.timeout(240), needs_chromium]
 
 CELLS = [
     "%load_ext rayground\n%ray_init --num-cpus 2\nimport numpy as np\nimport rayground as ray",
-    "@ray.remote\n"
-    "def load(i):\n"
-    "    return i\n"
-    "\n"
-    "@ray.remote\n"
-    "def combine(a, b):\n"
-    "    return a + b\n"
-    "\n"
-    "parts = [load.remote(i) for i in range(4)]\n"
-    "left = combine.remote(parts[0], parts[1])\n"
-    "right = combine.remote(parts[2], parts[3])\n"
-    "total = combine.remote(left, right)\n"
-    "grid = ray.put(np.arange(12, dtype=np.int64).reshape(3, 4))\n"
+    GRAPH_CELL + "grid = ray.put(np.arange(12, dtype=np.int64).reshape(3, 4))\n"
     "print('total =', ray.get(total))",
     "%ray_dag",
     "%ray_objects",
