@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
+from .direct_calls import ACTOR_AT
 from .resources import format_request
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Actor:
         "id",
         "inflight",
         "job_id",
+        "left_by",
         "max_task_retries",
         "name",
         "namespace",
@@ -79,6 +81,9 @@ class Actor:
         self.start_time = time.time()
         self.calls_done = 0
         self.handle_gone = False
+        # caller -> how many of its calls left the queue (forwarded or dropped): a caller may
+        # call directly once this matches what it sent through the head (direct_calls.py).
+        self.left_by: dict[str, int] = {}
 
 
 class ActorManager:
@@ -227,8 +232,6 @@ class ActorManager:
         head = self.head
         task = head.tasks.submit(peer, spec)
         actor = self.actors.get(spec["actor_id"])
-        if spec.get("max_retries") is None:
-            task.retries_left = actor.max_task_retries if actor is not None else 0
         if actor is None or actor.state == "DEAD":
             cause = actor.death_cause if actor is not None else "it does not exist in this cluster"
             head.tasks._fail(task, self._died_error(actor, spec["actor_id"], cause))
@@ -240,33 +243,97 @@ class ActorManager:
                 cause = actor.death_cause if actor else "it does not exist"
                 self.head.tasks._fail(task, self._died_error(actor, task.actor_id or "", cause))
             return
-        task.state = "PENDING_NODE_ASSIGNMENT"
+        if task.attempt == 0 and task.spec.get("direct_worker") is not None:
+            self._accept_direct(actor, task)
+            return
+        if not task.deps_missing:
+            task.state = "PENDING_NODE_ASSIGNMENT"
         if front:
             self.queue_front(actor, task)
         else:
             actor.queue.append(task)
         self._forward(actor)
 
+    def args_ready(self, task: Task) -> None:
+        """A queued call's ref arguments are all ready: it may go once the calls before it do."""
+        task.state = "PENDING_NODE_ASSIGNMENT"
+        actor = self.actors.get(task.actor_id or "")
+        if actor is not None:
+            self._forward(actor)
+
+    def _accept_direct(self, actor: Actor, task: Task) -> None:
+        """A caller sent this call straight to the worker `direct_worker` (direct_calls.py)."""
+        tasks = self.head.tasks
+        task.attempt = 1
+        early = tasks.early_reports.pop(task.id, None)
+        worker = actor.worker
+        if early is not None:
+            worker = early[0]  # it ended before we heard of it
+        elif (
+            worker is None
+            or worker.id != task.spec["direct_worker"]
+            or actor.state != "ALIVE"
+            or worker.state == "dead"
+        ):
+            # The worker it was sent to died without reporting it: it did not run to the end.
+            if actor.max_task_retries != 0 and task.retries_left != 0:
+                if task.retries_left > 0:
+                    task.retries_left -= 1
+                tasks._retry(task, "the actor's process it was sent to died")
+            else:
+                cause = actor.death_cause or "the actor's process it was sent to died"
+                tasks._fail(task, self._died_error(actor, actor.id, cause))
+            return
+        actor.inflight[task.id] = task
+        task.worker = worker
+        task.gpu_ids = actor.gpu_ids
+        tasks.mark_running(task, worker)
+        if early is not None:
+            tasks.apply_early(task, early)
+
     def queue_front(self, actor: Actor, task: Task) -> None:
         actor.queue.appendleft(task)
+
+    def _left_queue(self, actor: Actor, task: Task) -> None:
+        if task.attempt == 0:  # counted once, the first time it leaves
+            actor.left_by[task.owner] = actor.left_by.get(task.owner, 0) + 1
 
     def _forward(self, actor: Actor) -> None:
         if actor.state != "ALIVE" or actor.worker is None or actor.worker.peer is None:
             return
         tasks = self.head.tasks
+        callers = set()
         while actor.queue:
             task = actor.queue[0]
             if task.cancelled or task.state in ("FINISHED", "FAILED"):
                 actor.queue.popleft()
+                self._left_queue(actor, task)
                 continue
             if task.deps_missing:
                 break
             actor.queue.popleft()
+            self._left_queue(actor, task)
+            callers.add(task.owner)
             actor.inflight[task.id] = task
             task.worker = actor.worker
             task.attempt += 1
             task.gpu_ids = actor.gpu_ids  # get_gpu_ids() in a method: the actor's devices
             tasks.dispatch_to_actor_worker(task, actor.worker)
+        if callers and actor.worker.direct_address:
+            self._tell_route(actor, callers)
+
+    def _tell_route(self, actor: Actor, callers: set[str]) -> None:
+        """Tell callers on the actor's machine where its worker takes direct calls, and how
+        many of their calls have left the head's queue."""
+        head = self.head
+        worker = actor.worker
+        assert worker is not None
+        for owner in callers:
+            peer = head.peers.get(owner)
+            if peer is None or head.node_of(peer) is not worker.node:
+                continue
+            notice = (ACTOR_AT, actor.id, worker.direct_address, worker.id, actor.left_by[owner])
+            head.notice_after(peer, notice, worker)
 
     def call_finished(self, task: Task) -> None:
         actor = self.actors.get(task.actor_id or "")
@@ -298,6 +365,7 @@ class ActorManager:
         actor = self.actors.get(task.actor_id or "")
         if actor is not None and task in actor.queue:
             actor.queue.remove(task)
+            self._left_queue(actor, task)
 
     # ------------------------------------------------------------ death and restarts
     def kill(self, actor_id: str, no_restart: bool) -> None:
@@ -348,6 +416,7 @@ class ActorManager:
                 if actor.max_task_retries > 0:
                     task.retries_left = min(task.retries_left, actor.max_task_retries) - 1
                 task.state = "PENDING_NODE_ASSIGNMENT"
+                self.head.tasks.undirect(task)
                 actor.queue.appendleft(task)
             else:
                 self.head.tasks._fail(task, self._died_error(actor, actor.id, cause))

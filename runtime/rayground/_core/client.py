@@ -33,6 +33,7 @@ from typing import Any
 
 from .. import exceptions
 from . import config, ids, object_store, protocol
+from .direct_calls import ACTOR_AT, Channel, DirectCalls
 from .protocol import DECREF, INCREF, LOG, OBJ, REPLY, WANT
 from .serialization import SerializedObject, deserialize, serialize
 from .transport import FrameSocket, connect
@@ -42,6 +43,9 @@ from .transport import FrameSocket, connect
 _SUBMIT_FLUSH = 0.002
 _FLUSH_INTERVAL = 0.02
 _SUBMIT_BATCH = 256
+# The head's copy of a direct actor call (its registration, its `done`) is bookkeeping, not on
+# anyone's way: it leaves within this, with other queued messages, several calls to a frame.
+_BOOKKEEPING_FLUSH = 0.002
 
 
 class _Waiter:
@@ -147,12 +151,14 @@ class CoreClient:
         self._active_readers = 0
         self._io_polling = False  # the I/O thread is (about to be) in poll on the socket
         self._pending: collections.deque = collections.deque()
-        self._submits_queued = False
+        self._submits_queued = False  # something someone waits for is queued: send it now
+        self._due: float | None = None  # when the rest of `_pending` must leave at the latest
         self._cond = threading.Condition()
         self._descs: dict[str, tuple] = {}
         self._arrival: dict[str, int] = {}
         self._arrival_seq = itertools.count()
         self._expected: set[str] = set()  # pushed to us without asking (our own task returns)
+        self._direct: dict[str, Channel] = {}  # results owed by an actor over a direct channel
         self._wanted: set[str] = set()
         self._futures: dict[str, list[concurrent.futures.Future]] = {}
         self._waiters: dict[str, list[_Waiter]] = {}
@@ -184,6 +190,7 @@ class CoreClient:
                 "that the cluster is running (`rayground status`)."
             ) from None
         self._token = token  # also proves who we are to other nodes' object servers
+        self.direct = DirectCalls(self, token, (info or {}).get("worker_id"))
         # Only workers cache mappings: they purge stale ones when idle (worker.run); a driver's
         # cache would pin a freed object's memory until its next get.
         self.mappings = object_store.MappingCache(16 if role == "worker" else 0)
@@ -215,6 +222,11 @@ class CoreClient:
             raise self._dead_error()
         with self._send_lock:
             self._submits_queued = False
+            self._due = None
+            if self.direct.dirty:
+                # Direct calls and their results first: they are what someone waits for; the
+                # head's copy (registration, done) is bookkeeping.
+                self.direct.flush()
             batch = self._drain_pending()
             batch.extend(messages)
             if batch:
@@ -268,8 +280,42 @@ class CoreClient:
             batch.extend((LOG, job, lines) for job, lines in by_job.items())
         return batch
 
+    def has_unsent(self) -> bool:
+        return bool(self._pending) or self.direct.dirty
+
+    def _flush_due(self) -> None:
+        """Before waiting: send what someone may be waiting for (submissions, direct calls),
+        and the rest of what is queued once it is due."""
+        due = self._due
+        if (
+            self._submits_queued
+            or (due is not None and time.monotonic() >= due)
+            or len(self._pending) >= _SUBMIT_BATCH
+        ):
+            self.flush()
+        elif self.direct.dirty:
+            self.flush_direct()
+
+    def flush_direct(self) -> None:
+        """Send queued direct calls or results now; the head's messages wait until due."""
+        if self._dead_reason is None and not self._closed:
+            with self._send_lock:
+                self.direct.flush()
+
+    def _due_in(self, seconds: float) -> None:
+        due = time.monotonic() + seconds
+        if self._due is None or due < self._due:
+            self._due = due
+
+    def _wait_limit(self, wait: float) -> float:
+        """`wait`, shortened to when queued messages fall due."""
+        due = self._due
+        if due is None:
+            return wait
+        return max(0.0, min(wait, due - time.monotonic()))
+
     def flush(self) -> None:
-        if self._pending and self._dead_reason is None and not self._closed:
+        if self.has_unsent() and self._dead_reason is None and not self._closed:
             try:
                 self.send()
             except exceptions.RayError:
@@ -288,12 +334,56 @@ class CoreClient:
         if len(self._pending) >= _SUBMIT_BATCH:
             self.flush()
 
+    def submit_actor_call(self, spec: dict[str, Any]) -> None:
+        """Queue an actor call: straight to the actor's worker when it may go directly (see
+        direct_calls.py), registered with the head either way."""
+        if self._dead_reason is not None:
+            raise self._dead_error()
+        returns = spec["returns"]
+        with self.direct.lock:
+            channel = self.direct.route_call(spec)
+            if channel is not None:
+                for oid in returns:
+                    self._direct[oid] = channel
+            else:
+                self._expected.update(returns)
+            self._pending.append((None, (protocol.SUBMIT, spec)))
+        if channel is None:
+            self._submits_queued = True
+        else:
+            self._due_in(_BOOKKEEPING_FLUSH)
+        if len(self._pending) >= _SUBMIT_BATCH:
+            self.flush()
+
+    def _direct_channel_lost(self, channel: Channel) -> None:
+        """Ask the head for every result still owed on a direct channel that ended (the actor's
+        worker died or left): the head answers each with the value, a retry's, or the error."""
+        owed = [oid for oid, ch in self._direct.items() if ch is channel]
+        for oid in owed:
+            del self._direct[oid]
+        owed = [oid for oid in owed if oid not in self._descs and oid in self._local]
+        if owed:
+            self._wanted.update(owed)
+            self._pending.append((None, (WANT, owed, False)))
+            self._submits_queued = True
+            self._conn.kick()
+
+    def reply_direct(self, channel: Channel, messages: list[tuple]) -> None:
+        """Worker: results of direct calls, sent with the next flush."""
+        self.direct.reply(channel, messages)
+
     def queue_log(self, job_id: str, line: tuple) -> None:
         self._pending.append((LOG, (job_id, line)))
+        self._due_in(_BOOKKEEPING_FLUSH)
 
-    def queue_message(self, message: tuple) -> None:
-        """Send `message` in order with ref-count changes, without taking the send lock now."""
+    def queue_message(self, message: tuple, urgent: bool = True) -> None:
+        """Send `message` in order with ref-count changes, without taking the send lock now:
+        before this process next waits (urgent), or within a few ms (bookkeeping)."""
         self._pending.append((None, message))
+        if urgent:
+            self._submits_queued = True
+        else:
+            self._due_in(_BOOKKEEPING_FLUSH)
 
     # ------------------------------------------------------------------ references
     def add_local_ref(self, oid: str, borrowed: bool) -> None:
@@ -302,6 +392,8 @@ class CoreClient:
             self._local[oid] = n + 1
         if n == 0 and borrowed:
             self._pending.append((INCREF, oid))
+            if self._due is None:
+                self._due = time.monotonic() + _FLUSH_INTERVAL
 
     def release_local_ref(self, oid: str) -> None:
         if self._closed:
@@ -316,7 +408,10 @@ class CoreClient:
         self._arrival.pop(oid, None)
         self._expected.discard(oid)
         self._wanted.discard(oid)
+        self._direct.pop(oid, None)
         self._pending.append((DECREF, oid))
+        if self._due is None:
+            self._due = time.monotonic() + _FLUSH_INTERVAL
 
     def expect(self, oids: Iterable[str]) -> None:
         self._expected.update(oids)
@@ -382,7 +477,8 @@ class CoreClient:
         return oid
 
     def _want(self, oids: list[str], blocking: bool) -> None:
-        new = [o for o in oids if o not in self._expected and o not in self._wanted]
+        expected, wanted, direct = self._expected, self._wanted, self._direct
+        new = [o for o in oids if o not in expected and o not in wanted and o not in direct]
         if new or blocking:
             self._wanted.update(new)
             self.send((WANT, new, blocking))
@@ -410,8 +506,7 @@ class CoreClient:
                 if returned:
                     self._pending.append((None, (protocol.RETURN, returned)))
         self._want(missing, blocking)
-        if self._pending:
-            self.flush()
+        self._flush_due()
         try:
             self.pump_until(waiter.event.is_set, timeout)
             if self._dead_reason is not None:
@@ -598,10 +693,10 @@ class CoreClient:
                 else:
                     self._io_polling = True
             if stepped_aside:
-                if self._pending:
+                if self.has_unsent():
                     self.flush()
                 continue
-            wait = _SUBMIT_FLUSH if self._submits_queued else _FLUSH_INTERVAL
+            wait = self._wait_limit(_SUBMIT_FLUSH if self._submits_queued else _FLUSH_INTERVAL)
             try:
                 readable = self._conn.wait_readable(wait, background=True)
             finally:
@@ -611,8 +706,7 @@ class CoreClient:
                     return
                 if self._active_readers:
                     self._conn.wake()  # a reader may have gone to poll after we took its data
-            if self._pending:
-                self.flush()
+            self._flush_due()
 
     def _pump(self, wait: float) -> bool:
         """Read and dispatch what arrives within `wait` s; False once the head is gone."""
@@ -622,6 +716,9 @@ class CoreClient:
 
     def _read_and_dispatch(self) -> bool:
         with self._read_lock, _sigint_shield:
+            # Direct channels are read before the head and handled after it: see the ordering
+            # rules in direct_calls.py.
+            direct = self.direct.read_pass() if self.direct.channels or self.direct.listener else ()
             frames = self._conn.read_nowait()
             if frames is None:
                 if not self._closed:
@@ -632,6 +729,11 @@ class CoreClient:
                     self._dispatch(protocol.loads(data))
                 except Exception as exc:  # never let one bad message kill the reader
                     print(f"rayground: dropped a message from the head: {exc!r}", file=sys.stderr)
+            if direct:
+                try:
+                    self.direct.dispatch(direct)
+                except Exception as exc:
+                    print(f"rayground: dropped a direct message: {exc!r}", file=sys.stderr)
         return True
 
     def pump_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
@@ -645,9 +747,8 @@ class CoreClient:
             while not done():
                 if self._dead_reason is not None or self._closed:
                     return done()
-                if self._pending:
-                    self.flush()
-                wait = 0.05
+                self._flush_due()
+                wait = self._wait_limit(0.05)
                 if deadline is not None:
                     wait = min(wait, deadline - time.monotonic())
                     if wait <= 0:
@@ -671,9 +772,14 @@ class CoreClient:
                     arrived.append(oid)
                 self._expected.discard(oid)
                 self._wanted.discard(oid)
+                self._direct.pop(oid, None)
             elif kind == protocol.EXECUTE or kind == protocol.CANCEL_TASK:
-                if self._on_execute is not None:
+                if self._on_execute is not None and not (
+                    kind == protocol.EXECUTE and self.direct.hold(msg)
+                ):
                     self._on_execute(msg)
+            elif kind == ACTOR_AT:
+                self.direct.on_actor_at(msg)
             elif kind == REPLY:
                 fut = self._requests.pop(msg[1], None)
                 if fut is not None:
@@ -746,6 +852,7 @@ class CoreClient:
             self._reader_cond.notify_all()  # an I/O thread that stepped aside: see the close
         _sigint_shield.uninstall()
         object_store.close_writer()
+        self.direct.close()
         self._conn.close()  # wakes the I/O thread with end-of-stream
         if self._io_thread is not threading.current_thread():
             self._io_thread.join(timeout=2.0)

@@ -127,6 +127,9 @@ class Head:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.fn_blobs: dict[str, bytes] = {}
         self.outbox: dict[Peer, list] = collections.defaultdict(list)
+        # Messages that may leave only once a worker has been sent what is queued for it
+        # (direct_calls.py: `actor_at` follows the calls it reports): (peer, msg, worker conn).
+        self.notices: list[tuple[Peer, tuple, Conn]] = []
         self.subscribers: dict[str, int] = {}
         self.session_info = {
             "session_dir": self.session_dir,
@@ -554,8 +557,15 @@ class Head:
             self.tasks.worker_unblocked(peer.worker)
 
     def _on_done(self, peer: Peer, msg: tuple) -> None:
-        if peer.worker is not None:
-            self.tasks.on_done(peer.worker, msg[1], msg[2], msg[3])
+        worker = peer.worker
+        if worker is None:
+            return
+        if len(msg) > 4 and type(msg[4]) is dict and worker.actor_id is not None:
+            # An actor's creation finished: where callers may send it calls directly.
+            address = msg[4].get("direct")
+            if type(address) is str and address.startswith("ipc://"):
+                worker.direct_address = address
+        self.tasks.on_done(worker, msg[1], msg[2], msg[3])
 
     def _on_failed(self, peer: Peer, msg: tuple) -> None:
         if peer.worker is not None:
@@ -645,6 +655,11 @@ class Head:
     def _push_obj(self, client_id: str, oid: str, desc: tuple) -> None:
         self.send_to(client_id, (protocol.OBJ, oid, desc))
 
+    def notice_after(self, peer: Peer, msg: tuple, worker: WorkerProc) -> None:
+        """Send `msg` to `peer` only after everything queued for `worker` has been written."""
+        if worker.peer is not None:
+            self.notices.append((peer, msg, worker.peer.conn))
+
     def warn(self, client_id: str | None, text: str) -> None:
         print(f"head: {text}", file=sys.stderr, flush=True)
         if client_id is not None:
@@ -669,6 +684,16 @@ class Head:
                 conn.wbuf += data[sent:]
                 self.sel.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
         self.outbox.clear()
+        if self.notices:
+            waiting = []
+            for peer, msg, after in self.notices:
+                if after.wbuf:
+                    waiting.append((peer, msg, after))  # not all written yet: next turn
+                elif peer.client_id in self.peers:
+                    self.outbox[peer].append(msg)
+            self.notices = waiting
+            if self.outbox:
+                self._flush_outbox()
 
     def _close_after_flush(self, peer: Peer) -> None:
         """Send what is queued for `peer` (a short refusal), then drop it."""

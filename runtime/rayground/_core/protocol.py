@@ -84,7 +84,8 @@ DECREF = "decref"  # (DECREF, [oids])
 WANT = "want"  # (WANT, [oids], blocking: bool) -> head pushes OBJ for each when ready
 UNBLOCKED = "unblocked"  # (UNBLOCKED,) worker resumed after a blocking WANT
 RETURN = "return"  # (RETURN, [task ids]) worker -> head: queued tasks it gives back before blocking
-DONE = "done"  # (DONE, task_id, [desc per return], [contained oids per return]) worker -> head
+DONE = "done"  # (DONE, task_id, [desc per return], [contained oids per return], extra?)
+#   worker -> head; an actor's creation adds {"direct": address} when it takes direct calls
 FAILED = "failed"  # (FAILED, task_id, error_desc, retry_allowed: bool, traceback text)
 GEN_ITEM = "gen_item"  # (GEN_ITEM, task_id, index, desc, contained) worker -> head
 CANCEL = "cancel"  # (CANCEL, oid, force, recursive)
@@ -120,7 +121,16 @@ COPIED = "copied"  # client -> head: (COPIED, oid) this node now holds a copy of
 # costs about half as much as unpickling it.
 
 _SEQ = (list, tuple)
-_SPEC_STRS = ("name", "fn_id", "actor_id", "job_id", "parent_task_id", "namespace", "handle_id")
+_SPEC_STRS = (
+    "name",
+    "fn_id",
+    "actor_id",
+    "job_id",
+    "parent_task_id",
+    "namespace",
+    "handle_id",
+    "direct_worker",
+)
 _SPEC_INTS = ("max_retries", "max_restarts", "max_task_retries")
 
 

@@ -42,8 +42,11 @@ def submit(client: Any, spec: dict[str, Any]) -> Any:
     returns = spec["returns"]
     # The refs exist before the head hears of the call, so it can count this process as holder.
     refs = [ObjectRef(oid, _client=client) for oid in returns]
-    client.expect(returns)
-    client.submit((protocol.SUBMIT, spec))
+    if spec.get("kind") == "actor_call":
+        client.submit_actor_call(spec)
+    else:
+        client.expect(returns)
+        client.submit((protocol.SUBMIT, spec))
     if spec.get("generator"):
         return ObjectRefGenerator(refs[0], client)
     if len(refs) == 1:

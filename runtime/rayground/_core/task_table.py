@@ -25,6 +25,9 @@ from .resources import format_request
 # run took under _SHORT_TASK_S; otherwise one (see TaskTable._prefetch).
 _PREFETCH_SHORT = 8
 _SHORT_TASK_S = 0.002
+# Reports of direct actor calls that came before the caller's registration (direct_calls.py):
+# they wait for it, within this bound.
+_EARLY_REPORTS_MAX = 10_000
 
 if TYPE_CHECKING:
     from .head import Head, Peer
@@ -98,18 +101,25 @@ class TaskTable:
         self.num_starting = 0
         # Whether each function's latest run was short (fn id -> bool): deeper prefetch.
         self._short_fns: dict[str | None, bool] = {}
+        # task id -> (worker, message): a direct call's end, seen before its registration.
+        self.early_reports: dict[str, tuple] = {}
 
     # ------------------------------------------------------------ submission
     def submit(self, peer: Peer, spec: dict[str, Any]) -> Task:
         head = self.head
         task = Task(spec, peer.client_id)
         self.tasks[task.id] = task
+        if task.actor_id is not None and spec.get("max_retries") is None:
+            actor = head.actors.actors.get(task.actor_id)  # None: the actor's own setting
+            task.retries_left = actor.max_task_retries if actor is not None else 0
         blob = spec.pop("fn_blob", None)
         if blob is not None:
             head.fn_blobs[spec["fn_id"]] = blob
+        direct = spec.get("direct_worker") is not None  # its results go to the caller directly
         for oid in task.returns:
             head.objects.expect(oid, peer.client_id, task.id)
-            head.objects.want(peer.client_id, oid)
+            if not direct:
+                head.objects.want(peer.client_id, oid)
         args = spec.get("args")
         if args is not None and args[0] in ("s", "f"):  # "f": written to disk, memory was full
             head.objects.seal(
@@ -162,13 +172,17 @@ class TaskTable:
                     "node with those resources joins. Lower the request, or start the cluster "
                     "with more (e.g. init(num_gpus=1), or resources={...}).",
                 )
-        if task.deps_missing == 0:
+        if task.actor_id is not None:
+            # Into the actor's queue now, even while its arguments are pending: calls after it
+            # wait for it, so one caller's calls run in the order they were made.
+            head.actors.call_ready(task)
+        elif task.deps_missing == 0:
             self._deps_resolved(task)
         return task
 
     def _deps_resolved(self, task: Task) -> None:
         if task.actor_id is not None:
-            self.head.actors.call_ready(task)
+            self.head.actors.args_ready(task)
             return
         self._enqueue(task)
 
@@ -362,10 +376,39 @@ class TaskTable:
                 obj.last_access = time.monotonic()
         spec["gpu_ids"] = task.gpu_ids
         spec["attempt"] = task.attempt
+        self.mark_running(task, worker, state)
+        head.send_to(worker.peer.client_id, (protocol.EXECUTE, spec, blob, arg_descs, job_info))
+
+    def mark_running(self, task: Task, worker: WorkerProc, state: str = "RUNNING") -> None:
         task.ran_on = (worker.id, worker.pid)
         task.state = state
         self._emit(task, state, {"worker_id": worker.id, "pid": worker.pid})
-        head.send_to(worker.peer.client_id, (protocol.EXECUTE, spec, blob, arg_descs, job_info))
+
+    # ------------------------------------------------------------ direct actor calls
+    def undirect(self, task: Task) -> None:
+        """The head delivers this direct call's outcome itself (an error, a retry, a death)."""
+        if task.spec.pop("direct_worker", None) is None:
+            return
+        objects = self.head.objects
+        for oid in task.returns:
+            desc = objects.want(task.owner, oid)
+            if desc is not None:
+                self.head._push_obj(task.owner, oid, desc)
+
+    def _early(self, worker: WorkerProc, task_id: str, report: tuple) -> None:
+        if worker.actor_id is None:
+            return  # only actor workers take direct calls
+        early = self.early_reports
+        early[task_id] = (worker, report)
+        if len(early) > _EARLY_REPORTS_MAX:
+            del early[next(iter(early))]
+
+    def apply_early(self, task: Task, early: tuple) -> None:
+        worker, report = early
+        if report[0] == protocol.DONE:
+            self.on_done(worker, task.id, report[2], report[3])
+        else:
+            self.on_failed(worker, task.id, report[2], bool(report[3]), str(report[4]))
 
     # ------------------------------------------------------------ workers
     def on_worker_ready(self, worker: WorkerProc) -> None:
@@ -409,8 +452,13 @@ class TaskTable:
 
     def on_done(self, worker: WorkerProc, task_id: str, descs: list, contained: list) -> None:
         task = self.tasks.get(task_id)
-        if task is None or self._creation_finished(task, True, None):
+        if task is None:
+            self._early(worker, task_id, (protocol.DONE, task_id, descs, contained))
             return
+        if self._creation_finished(task, True, None):
+            return
+        if any(contained):
+            self.undirect(task)  # a result holding refs reaches its caller through the head
         self._attempt_ended(worker, task)
         if task.state in ("FINISHED", "FAILED"):
             return
@@ -453,6 +501,7 @@ class TaskTable:
     ) -> None:
         task = self.tasks.get(task_id)
         if task is None:
+            self._early(worker, task_id, (protocol.FAILED, task_id, err_desc, app_retry, text))
             return
         task.error = text
         if self._creation_finished(task, False, text):
@@ -544,6 +593,7 @@ class TaskTable:
         return True
 
     def _retry(self, task: Task, why: str) -> None:
+        self.undirect(task)
         task.worker = None
         self._emit(task, "PENDING_NODE_ASSIGNMENT", {"retry": task.attempt, "why": why})
         if task.actor_id is not None:
@@ -560,6 +610,7 @@ class TaskTable:
     def _fail_desc(self, task: Task, desc: tuple, text: str | None = None) -> None:
         if task.state in ("FINISHED", "FAILED"):
             return
+        self.undirect(task)
         task.error = text if text is not None else "the task raised an exception"
         for oid in task.returns:
             self.seal(oid, desc, [])

@@ -12,6 +12,7 @@ before anything is allocated. Addresses: `ipc:///path/to/sock` or `tcp://host:po
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import select
@@ -106,6 +107,9 @@ class FrameSocket:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._kick_r, self._kick_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._polls = threading.local()  # poll objects must not be shared between threads
+        # More descriptors to wait on with this connection (direct_calls.py: a worker's listener
+        # and its callers' connections, a caller's connections to actors); a reader handles them.
+        self.extra_fds: tuple[int, ...] = ()
 
     def wake(self) -> None:
         """Cut short the poll of threads waiting with background=False."""
@@ -123,20 +127,35 @@ class FrameSocket:
         """Block until data (or end-of-stream) may be read, or `wait` seconds pass, or wake()
         (kick() for the one background reader, which has its own pipe so that a wake meant for
         one kind of waiter is never eaten by the other)."""
+        polls = self._polls
         if self._complete_frame_buffered():
+            polls.ready = ()
             return True
-        poller = getattr(self._polls, "poller", None)
+        poller = getattr(polls, "poller", None)
         if poller is None:
-            poller = self._polls.poller = select.poll()
-            self._polls.wake_fd = self._kick_r if background else self._wake_r
+            poller = polls.poller = select.poll()
+            polls.wake_fd = self._kick_r if background else self._wake_r
+            polls.extra = ()
             poller.register(self.sock.fileno(), select.POLLIN)
-            poller.register(self._polls.wake_fd, select.POLLIN)
-        wake_fd = self._polls.wake_fd
+            poller.register(polls.wake_fd, select.POLLIN)
+        extra = self.extra_fds
+        if polls.extra is not extra:
+            for fd in polls.extra:
+                try:
+                    poller.unregister(fd)
+                except (KeyError, ValueError):
+                    pass
+            for fd in extra:
+                poller.register(fd, select.POLLIN)
+            polls.extra = extra
+        wake_fd = polls.wake_fd
         try:
-            events = poller.poll(None if wait is None else int(wait * 1000))
+            events = poller.poll(None if wait is None else math.ceil(wait * 1000))
         except (OSError, ValueError):
-            return True  # let the read report the problem
+            polls.ready = extra  # let the reads report the problem
+            return True
         readable = False
+        polls.ready = [fd for fd, _ in events]
         for fd, _ in events:
             if fd == wake_fd:
                 try:
@@ -146,6 +165,10 @@ class FrameSocket:
             else:
                 readable = True
         return readable
+
+    def ready_fds(self) -> tuple[int, ...] | list[int]:
+        """The descriptors this thread's latest `wait_readable` found readable."""
+        return getattr(self._polls, "ready", ())
 
     def read_nowait(self) -> list[bytes] | None:
         """Whole frames available now ([] if none); None when the peer closed the connection.

@@ -55,6 +55,7 @@ class Worker:
         self.actor: Any = None
         self.actor_id: str | None = None
         self.actor_class_name = ""
+        self.actor_gpu_ids: list[str] = []  # the actor's devices, for calls sent directly
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.async_tasks: dict[str, asyncio.Task] = {}
@@ -317,7 +318,30 @@ class Worker:
                 ) from exc
             descs.append(desc)
             contained.append(inner)
-        self._send_done((protocol.DONE, spec["task_id"], descs, contained))
+        done = (protocol.DONE, spec["task_id"], descs, contained)
+        reply = spec.get("_reply")
+        if reply is not None and not any(contained):
+            self._reply_direct(reply, returns, done)
+        else:
+            self._send_done(done)
+
+    def _reply_direct(self, channel: Any, returns: list[str], done: tuple) -> None:
+        """A direct call's results go straight to its caller; the head's `done` follows in the
+        same flush. While the next call waiting here is another direct one, both are held back
+        briefly (at most _HOLD_DONE_S), so a burst of calls is answered in few messages."""
+        client = self.client
+        results = [(protocol.OBJ, o, d) for o, d in zip(returns, done[2], strict=True)]
+        client.reply_direct(channel, results)
+        client.queue_message(done, urgent=False)
+        inbox = self.inbox
+        if inbox and inbox[0][0] == protocol.EXECUTE and inbox[0][1].get("_reply") is not None:
+            now = time.monotonic()
+            if self._done_held_since is None:
+                self._done_held_since = now
+            if now - self._done_held_since < _HOLD_DONE_S:
+                return
+        self._done_held_since = None
+        client.flush_direct()
 
     def _send_done(self, msg: tuple) -> None:
         """Report a finished task; while the next task queued here is one whose last run was
@@ -374,6 +398,7 @@ class Worker:
     def _create_actor(self, spec: dict, arg_descs: dict) -> None:
         cls = self.fns[spec["fn_id"]]
         self.actor_id = spec["actor_id"]
+        self.actor_gpu_ids = spec.get("gpu_ids") or []
         self.actor_class_name = spec.get("class_name", cls.__name__)
         env = self._env_for(spec)
         os.environ.update(env)  # an actor keeps its environment for life
@@ -405,9 +430,17 @@ class Worker:
             self.pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=concurrency, thread_name_prefix="rayground-actor"
             )
-        self.client.send((protocol.DONE, spec["task_id"], [], []))
+        extra = {}
+        if not is_async and concurrency == 1:
+            # One call at a time in this thread: callers may send calls here directly.
+            address = self.client.direct.serve(os.path.dirname(os.environ["RAYGROUND_TOKEN_FILE"]))
+            if address:
+                extra["direct"] = address
+        self.client.send((protocol.DONE, spec["task_id"], [], [], extra))
 
     def _actor_call(self, spec: dict, arg_descs: dict) -> None:
+        if "gpu_ids" not in spec:  # sent directly, not through the head
+            spec["gpu_ids"] = self.actor_gpu_ids
         try:
             args, kwargs = self._resolve_args(spec, arg_descs)
             method = getattr(self.actor, spec["method"])

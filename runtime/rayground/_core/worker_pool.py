@@ -31,6 +31,7 @@ class WorkerProc:
     __slots__ = (
         "actor_id",
         "blocked",
+        "direct_address",
         "exit_code",
         "fns",
         "id",
@@ -62,6 +63,7 @@ class WorkerProc:
         self.started = time.monotonic()
         self.log_path = log_path
         self.exit_code: int | None = None
+        self.direct_address: str | None = None  # an actor's socket for direct calls
 
     def reap(self, timeout: float = 0.0) -> int | None:
         """Collect the exit status (None while it runs); signals come back negative."""

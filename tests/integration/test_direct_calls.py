@@ -1,0 +1,212 @@
+"""Direct actor calls (direct_calls.py): after a caller's first call, calls to a sync actor go
+straight to its worker and results come straight back, while the head keeps the record.
+
+These tests hold what users rely on through that: one caller's calls run in submission order
+when some go directly and some through the head (ref arguments), errors, retries, cancellation
+and a killed actor reach the caller, results of every size arrive, the state API sees every
+call, and the actor's socket refuses a connection without the cluster's token.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import struct
+import time
+
+import numpy as np
+import pytest
+
+import rayground as ray
+from rayground._core import api, protocol
+from rayground.util.state import list_tasks
+
+
+@pytest.fixture
+def cluster():
+    ray.init(num_cpus=2)
+    yield api.connected_client()
+    ray.shutdown()
+
+
+@ray.remote
+class Log:
+    def __init__(self):
+        self.seen = []
+
+    def add(self, x=None):
+        self.seen.append(x)
+        return len(self.seen)
+
+    def items(self):
+        return list(self.seen)
+
+    def pid(self):
+        return os.getpid()
+
+    def fail(self):
+        raise KeyError("no such key")
+
+    def nap(self, seconds):
+        time.sleep(seconds)
+        return "woke"
+
+    def array(self, n):
+        return np.arange(n, dtype=np.int64)
+
+    def boxed(self):
+        return [ray.put("inside")]
+
+
+@ray.remote
+def slow_value(x, seconds):
+    time.sleep(seconds)
+    return x
+
+
+def _route(client, handle):
+    return client.direct.routes[handle._actor_id]
+
+
+def test_calls_after_the_first_go_directly_and_all_results_arrive(cluster) -> None:
+    log = Log.remote()
+    assert ray.get(log.add.remote(0)) == 1  # through the head: it says where the actor is
+    assert [ray.get(log.add.remote(i)) for i in range(1, 200)] == list(range(2, 201))
+    assert ray.get([log.add.remote(i) for i in range(2000)], timeout=60) == list(range(201, 2201))
+    route = _route(cluster, log)
+    assert route.channel is not None
+    assert route.direct_sent >= 2000
+
+
+def test_one_callers_calls_run_in_order_across_direct_and_head_paths(cluster) -> None:
+    log = Log.remote()
+    ray.get(log.add.remote("warm"))
+    expected = ["warm"]
+    refs = []
+    for i in range(60):
+        if i % 7 == 3:
+            # A ref argument sends the call through the head; a slow one holds it there.
+            arg = slow_value.remote(f"ref{i}", 0.05) if i % 2 else ray.put(f"ref{i}")
+            refs.append(log.add.remote(arg))
+            expected.append(f"ref{i}")
+        else:
+            refs.append(log.add.remote(i))
+            expected.append(i)
+    ray.get(refs, timeout=60)
+    assert ray.get(log.items.remote()) == expected
+    assert _route(cluster, log).direct_sent > 0
+
+
+def test_an_error_in_a_direct_call_is_raised_as_the_users_exception(cluster) -> None:
+    log = Log.remote()
+    ray.get(log.add.remote())
+    with pytest.raises(KeyError, match="no such key"):
+        ray.get(log.fail.remote(), timeout=30)
+    assert ray.get(log.add.remote(), timeout=30) == 2  # the actor lives on
+
+
+def test_results_of_every_size_come_back_directly(cluster) -> None:
+    log = Log.remote()
+    ray.get(log.add.remote())
+    small = ray.get(log.array.remote(10))
+    large = ray.get(log.array.remote(2_000_000))  # 16 MB: a shared-memory segment
+    assert small.tolist() == list(range(10))
+    assert large[-1] == 1_999_999 and large.sum() == 1_999_999 * 2_000_000 // 2
+    inner = ray.get(log.boxed.remote(), timeout=30)  # a result holding a ref
+    assert ray.get(inner[0], timeout=30) == "inside"
+
+
+def test_a_direct_result_can_feed_a_task(cluster) -> None:
+    log = Log.remote()
+    ray.get(log.add.remote())
+    ref = log.add.remote()
+    assert ray.get(slow_value.remote(ref, 0), timeout=30) == 2
+
+
+def test_the_state_api_records_every_direct_call(cluster, wait_until) -> None:
+    log = Log.remote()
+    pid = ray.get(log.pid.remote())
+    ray.get([log.add.remote(i) for i in range(50)])
+
+    def finished():
+        rows = [t for t in list_tasks(limit=10_000) if t["name"].endswith("Log.add")]
+        return len(rows) == 50 and all(t["state"] == "FINISHED" for t in rows) and rows
+
+    rows = wait_until(finished, timeout=10)
+    assert {t["worker_pid"] for t in rows} == {pid}
+
+
+def test_cancelling_a_running_direct_call(cluster) -> None:
+    log = Log.remote()
+    ray.get(log.add.remote())
+    ref = log.nap.remote(30)
+    time.sleep(0.5)
+    ray.cancel(ref)
+    with pytest.raises(ray.exceptions.TaskCancelledError):
+        ray.get(ref, timeout=20)
+    assert ray.get(log.add.remote(), timeout=20) == 2
+
+
+def test_a_killed_actor_fails_the_direct_call_in_flight(cluster) -> None:
+    log = Log.remote()
+    pid = ray.get(log.pid.remote())
+    ref = log.nap.remote(30)
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(ref, timeout=20)
+
+
+def test_a_restarted_actor_retries_the_direct_call_and_takes_new_ones(cluster) -> None:
+    log = Log.options(max_restarts=1, max_task_retries=1).remote()
+    pid = ray.get(log.pid.remote())
+    ref = log.nap.remote(1.0)
+    time.sleep(0.3)
+    os.kill(pid, signal.SIGKILL)
+    assert ray.get(ref, timeout=30) == "woke"  # run again on the restarted actor
+    new_pid = ray.get(log.pid.remote(), timeout=30)
+    assert new_pid != pid
+    assert [ray.get(log.add.remote(i), timeout=30) for i in range(20)] == list(range(1, 21))
+    assert _route(cluster, log).channel is not None
+
+
+def test_tasks_calling_one_actor_all_get_their_answers(cluster) -> None:
+    log = Log.remote()
+
+    @ray.remote
+    def caller(actor, n):
+        return [ray.get(actor.add.remote()) for _ in range(n)]
+
+    results = ray.get([caller.remote(log, 100) for _ in range(4)], timeout=60)
+    flat = sorted(x for r in results for x in r)
+    assert flat == list(range(1, 401))
+    for r in results:
+        assert r == sorted(r)  # each caller's calls ran in its order
+
+
+def test_the_actor_socket_refuses_a_connection_without_the_token(cluster) -> None:
+    log = Log.remote()
+    ray.get(log.add.remote())
+    address = _route(cluster, log).address
+    assert address and address.startswith("ipc://")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(address[len("ipc://") :])
+    hello = protocol.hello_frame(b"0" * 64, {"client_id": "intruder"})
+    sock.sendall(struct.pack("<I", len(hello)) + hello)
+    assert sock.recv(1) == b""  # dropped
+    sock.close()
+    assert ray.get(log.add.remote(), timeout=20) == 2
+
+
+def test_direct_calls_can_be_turned_off(monkeypatch) -> None:
+    monkeypatch.setenv("RAYGROUND_DIRECT_CALLS", "0")
+    ray.init(num_cpus=1)
+    try:
+        log = Log.remote()
+        assert [ray.get(log.add.remote()) for _ in range(20)] == list(range(1, 21))
+        route = _route(api.connected_client(), log)
+        assert route.channel is None and route.direct_sent == 0
+    finally:
+        ray.shutdown()
