@@ -4,9 +4,11 @@
                                          ^                  |
                                          +-- RESTARTING <---+ (process died, restarts left)
 
-Calls from every caller are forwarded to the actor's worker in the order the head received them,
-and only once their ref arguments are ready, so one caller's calls run in submission order. The
-worker decides concurrency (one at a time, a thread pool, or an asyncio loop).
+Calls are queued in the order the head received them, even while their ref arguments are
+pending, and forwarded to the actor's worker in that order once those are ready, so one caller's
+calls run in submission order. Calls a caller sends straight to the worker (direct_calls.py) are
+registered here as running. The worker decides concurrency (one at a time, a thread pool, or an
+asyncio loop).
 """
 
 from __future__ import annotations

@@ -315,7 +315,12 @@ class CoreClient:
         return max(0.0, min(wait, due - time.monotonic()))
 
     def flush(self) -> None:
-        if self.has_unsent() and self._dead_reason is None and not self._closed:
+        if not self.has_unsent():
+            # A due time set just after another thread sent what it was for: nothing is left
+            # to wait for (a due time in the past would make every wait zero).
+            self._due = None
+            return
+        if self._dead_reason is None and not self._closed:
             try:
                 self.send()
             except exceptions.RayError:
