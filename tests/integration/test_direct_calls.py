@@ -20,6 +20,7 @@ import pytest
 
 import rayground as ray
 from rayground._core import api, protocol
+from rayground._core import client as client_module
 from rayground.util.state import list_tasks
 
 
@@ -210,3 +211,34 @@ def test_direct_calls_can_be_turned_off(monkeypatch) -> None:
         assert route.channel is None and route.direct_sent == 0
     finally:
         ray.shutdown()
+
+
+def test_a_call_that_ends_before_the_head_hears_of_it_is_recorded(cluster, monkeypatch) -> None:
+    # Hold this driver's registrations back: the worker's `done` reaches the head first and
+    # waits there for the registration.
+    monkeypatch.setattr(client_module, "_BOOKKEEPING_FLUSH", 0.5)
+    log = Log.remote()
+    ray.get(log.add.remote())
+    refs = [log.add.remote(i) for i in range(5)]
+    assert ray.get(refs, timeout=20) == [2, 3, 4, 5, 6]
+    ids = {r.task_id() for r in refs}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = [t for t in list_tasks(limit=10_000) if t["task_id"] in ids]
+        if len(rows) == 5 and all(t["state"] == "FINISHED" for t in rows):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"direct calls not recorded as finished: {rows}")
+
+
+def test_a_call_whose_worker_died_before_the_head_heard_of_it_is_retried(
+    cluster, monkeypatch
+) -> None:
+    log = Log.options(max_restarts=1, max_task_retries=1).remote()
+    pid = ray.get(log.pid.remote())
+    monkeypatch.setattr(client_module, "_BOOKKEEPING_FLUSH", 1.0)
+    ref = log.nap.remote(0.5)
+    time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)  # the head sees the death before the call's registration
+    assert ray.get(ref, timeout=30) == "woke"
