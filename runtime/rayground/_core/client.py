@@ -49,11 +49,21 @@ _BOOKKEEPING_FLUSH = 0.002
 
 
 class _Waiter:
-    __slots__ = ("event", "need")
+    """How many of a get/wait's objects are still missing. A plain flag, not an Event: the
+    waiting thread reads the connection itself and checks it between reads (a reader on another
+    thread that completes it wakes the waiter's poll), so nothing ever blocks on it."""
+
+    __slots__ = ("done", "need")
 
     def __init__(self, need: int) -> None:
         self.need = need
-        self.event = threading.Event()
+        self.done = False
+
+    def is_set(self) -> bool:
+        return self.done
+
+    def set(self) -> None:
+        self.done = True
 
 
 class ClusterConnectionError(ConnectionError):
@@ -513,7 +523,7 @@ class CoreClient:
         self._want(missing, blocking)
         self._flush_due()
         try:
-            self.pump_until(waiter.event.is_set, timeout)
+            self.pump_until(waiter.is_set, timeout)
             if self._dead_reason is not None:
                 raise self._dead_error()
         finally:
@@ -739,6 +749,8 @@ class CoreClient:
                     self.direct.dispatch(direct)
                 except Exception as exc:
                     print(f"rayground: dropped a direct message: {exc!r}", file=sys.stderr)
+        if self._active_readers > 1:
+            self._conn.wake()  # another thread waits in poll: what it waits for may be here
         return True
 
     def pump_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
@@ -810,7 +822,7 @@ class CoreClient:
                     for waiter in waiters.pop(oid, ()):
                         waiter.need -= 1
                         if waiter.need <= 0:
-                            waiter.event.set()
+                            waiter.set()
                 futs = [(o, self._futures.pop(o)) for o in arrived if o in self._futures]
             for oid, fs in futs:
                 for fut in fs:
@@ -823,7 +835,7 @@ class CoreClient:
         with self._cond:
             for waiting in self._waiters.values():
                 for waiter in waiting:
-                    waiter.event.set()
+                    waiter.set()
             futs = list(self._futures.values())
             self._futures.clear()
         for fs in futs:
