@@ -66,6 +66,14 @@ def slow_value(x, seconds):
     return x
 
 
+def _hold_bookkeeping(monkeypatch, seconds: float) -> None:
+    """Hold this driver's registrations (and other queued messages) back for `seconds`."""
+    api.connected_client().flush()  # what is queued now leaves as before
+    monkeypatch.setattr(client_module, "_BOOKKEEPING_FLUSH", seconds)
+    monkeypatch.setattr(client_module, "_FLUSH_INTERVAL", seconds)
+    time.sleep(0.1)  # the I/O thread's current wait (made with the old interval) runs out
+
+
 def _route(client, handle):
     return client.direct.routes[handle._actor_id]
 
@@ -216,11 +224,12 @@ def test_direct_calls_can_be_turned_off(monkeypatch) -> None:
 def test_a_call_that_ends_before_the_head_hears_of_it_is_recorded(cluster, monkeypatch) -> None:
     # Hold this driver's registrations back: the worker's `done` reaches the head first and
     # waits there for the registration.
-    monkeypatch.setattr(client_module, "_BOOKKEEPING_FLUSH", 0.5)
+    _hold_bookkeeping(monkeypatch, 0.5)
     log = Log.remote()
-    ray.get(log.add.remote())
+    ray.get([log.add.remote() for _ in range(3)])
     refs = [log.add.remote(i) for i in range(5)]
-    assert ray.get(refs, timeout=20) == [2, 3, 4, 5, 6]
+    assert all(r.hex() in cluster._direct for r in refs)  # sent directly
+    assert ray.get(refs, timeout=20) == [4, 5, 6, 7, 8]
     ids = {r.task_id() for r in refs}
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -237,8 +246,24 @@ def test_a_call_whose_worker_died_before_the_head_heard_of_it_is_retried(
 ) -> None:
     log = Log.options(max_restarts=1, max_task_retries=1).remote()
     pid = ray.get(log.pid.remote())
-    monkeypatch.setattr(client_module, "_BOOKKEEPING_FLUSH", 1.0)
+    ray.get([log.add.remote() for _ in range(3)])
+    _hold_bookkeeping(monkeypatch, 1.0)
     ref = log.nap.remote(0.5)
+    assert ref.hex() in cluster._direct  # sent directly
     time.sleep(0.2)
     os.kill(pid, signal.SIGKILL)  # the head sees the death before the call's registration
     assert ray.get(ref, timeout=30) == "woke"
+
+
+def test_refs_in_a_result_that_ends_before_its_registration_stay_alive(
+    cluster, monkeypatch
+) -> None:
+    log = Log.remote()
+    ray.get([log.add.remote() for _ in range(3)])
+    # The worker's `done` and its own release of the inner ref reach the head long before this
+    # driver registers the call: the head must keep the inner object for the result.
+    _hold_bookkeeping(monkeypatch, 0.5)
+    ref = log.boxed.remote()
+    assert ref.hex() in cluster._direct  # sent directly
+    inner = ray.get(ref, timeout=30)
+    assert ray.get(inner[0], timeout=30) == "inside"

@@ -415,7 +415,8 @@ def wait(
     refs, _ = _check_refs(list(object_refs), "wait")
     if not refs:
         return [], []
-    if len({r.hex() for r in refs}) != len(refs):
+    oids = [r._id for r in refs]
+    if len(set(oids)) != len(refs):
         raise ValueError("Wait requires a list of unique object refs.")
     if not isinstance(num_returns, int) or num_returns < 0:
         raise ValueError(f"num_returns must be a non-negative int, got {num_returns!r}")
@@ -429,15 +430,18 @@ def wait(
     if not refs:
         return [], []
     client = connected_client()
-    oids = [r.hex() for r in refs]
     start = time.time()
     ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client)))
     if observe.block_hooks and not _is_worker(client):
         observe.blocked("wait", start, time.time(), oids)
     # As in Ray: among the refs that are ready, the first `num_returns` in the order given.
-    ready = [r for r in refs if r.hex() in ready_ids][:num_returns]
-    chosen = {r.hex() for r in ready}
-    not_ready = [r for r in refs if r.hex() not in chosen]
+    ready: list[ObjectRef] = []
+    not_ready: list[ObjectRef] = []
+    for ref, oid in zip(refs, oids, strict=True):
+        if oid in ready_ids and len(ready) < num_returns:
+            ready.append(ref)
+        else:
+            not_ready.append(ref)
     return ready, not_ready
 
 

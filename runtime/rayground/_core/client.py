@@ -165,8 +165,6 @@ class CoreClient:
         self._due: float | None = None  # when the rest of `_pending` must leave at the latest
         self._cond = threading.Condition()
         self._descs: dict[str, tuple] = {}
-        self._arrival: dict[str, int] = {}
-        self._arrival_seq = itertools.count()
         self._expected: set[str] = set()  # pushed to us without asking (our own task returns)
         self._direct: dict[str, Channel] = {}  # results owed by an actor over a direct channel
         self._wanted: set[str] = set()
@@ -420,7 +418,6 @@ class CoreClient:
                 return
             self._local.pop(oid, None)
         self._descs.pop(oid, None)
-        self._arrival.pop(oid, None)
         self._expected.discard(oid)
         self._wanted.discard(oid)
         self._direct.pop(oid, None)
@@ -501,14 +498,14 @@ class CoreClient:
     def wait_descs(
         self, oids: list[str], num_returns: int, timeout: float | None, blocking: bool
     ) -> list[str]:
-        """Wait until `num_returns` of `oids` are known; returns those ready, oldest first."""
+        """Wait until `num_returns` of `oids` are known; returns those ready, in `oids` order."""
         descs = self._descs
         with self._cond:
             unique = set(oids)
             missing = [o for o in unique if o not in descs]
             need = num_returns - (len(unique) - len(missing))
             if need <= 0:
-                return self._ready_in_order(oids)
+                return self._ready(oids)
             # Register one waiter for all missing ids: the I/O thread counts arrivals down, so a
             # get() on 10,000 refs costs O(1) per arrival instead of a rescan per wake-up.
             waiter = _Waiter(need)
@@ -538,13 +535,11 @@ class CoreClient:
                 self.in_blocking_get -= 1
             if blocking and self._dead_reason is None:
                 self.send((protocol.UNBLOCKED,))
-        return self._ready_in_order(oids)
+        return self._ready(oids)
 
-    def _ready_in_order(self, oids: list[str]) -> list[str]:
-        arrival = self._arrival
-        ready = [o for o in oids if o in self._descs]
-        ready.sort(key=lambda o: arrival.get(o, -1))
-        return ready
+    def _ready(self, oids: list[str]) -> list[str]:
+        descs = self._descs
+        return [o for o in oids if o in descs]
 
     def get_values(self, oids: list[str], timeout: float | None, blocking: bool) -> list[Any]:
         ready = self.wait_descs(oids, len(set(oids)), timeout, blocking)
@@ -785,7 +780,6 @@ class CoreClient:
                 oid = msg[1]
                 if oid in self._local:
                     self._descs[oid] = msg[2]
-                    self._arrival[oid] = next(self._arrival_seq)
                     arrived.append(oid)
                 self._expected.discard(oid)
                 self._wanted.discard(oid)

@@ -400,13 +400,28 @@ class TaskTable:
             return  # only actor workers take direct calls
         early = self.early_reports
         early[task_id] = (worker, report)
+        # Refs held by the results must outlive the worker's own refs to them until the
+        # results are sealed (which pins them), as they would if the report came in order.
+        self._pin_contained(report, 1)
         if len(early) > _EARLY_REPORTS_MAX:
-            del early[next(iter(early))]
+            self._pin_contained(early.pop(next(iter(early)))[1], -1)
+
+    def _pin_contained(self, report: tuple, delta: int) -> None:
+        if report[0] != protocol.DONE:
+            return
+        objects = self.head.objects
+        for inner in report[3]:
+            for oid in inner:
+                if delta > 0:
+                    objects.pin(oid)
+                else:
+                    objects.unpin(oid)
 
     def apply_early(self, task: Task, early: tuple) -> None:
         worker, report = early
         if report[0] == protocol.DONE:
             self.on_done(worker, task.id, report[2], report[3])
+            self._pin_contained(report, -1)
         else:
             self.on_failed(worker, task.id, report[2], bool(report[3]), str(report[4]))
 
