@@ -10,11 +10,15 @@ Data flow:
         |-- EXECUTE  -> on_execute callback (workers: the task queue)
         |-- LOG      -> printed with its "(name pid=N)" prefix (drivers)
 
-Caller threads send under a lock (no thread hop on the submit path); the I/O thread alone reads.
-The head closing the connection (it exited, or was killed) is seen as end-of-stream at once.
-Reference-count changes and
-log lines are queued in `_pending` (a deque: safe to append from `ObjectRef.__del__` in any thread)
-and leave in order, ahead of the next message or within `_FLUSH_INTERVAL` if nothing else is sent.
+Caller threads send under a lock (no thread hop on the submit path). A thread waiting in get()
+or wait() reads for itself; otherwise the I/O thread reads. The head closing the connection (it
+exited, or was killed) is seen as end-of-stream at once. Reference-count changes and log lines
+are queued in `_pending` (a deque: safe to append from `ObjectRef.__del__` in any thread) and
+leave in order, ahead of the next message or within `_FLUSH_INTERVAL` if nothing else is sent.
+
+Besides the head's connection, a process may hold direct connections to actors' workers (and an
+actor's worker, its callers' connections): `self.direct`, see direct_calls.py. They are read in
+the same passes, before the head's socket.
 """
 
 from __future__ import annotations
