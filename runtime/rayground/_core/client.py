@@ -299,6 +299,10 @@ class CoreClient:
         """Before waiting: send what someone may be waiting for (submissions, direct calls),
         and the rest of what is queued once it is due."""
         due = self._due
+        if due is None and self._pending:
+            # Queued by another thread just as a send cleared the due time: it still leaves
+            # within the flush interval, never waits for the next message.
+            self._due = due = time.monotonic() + _FLUSH_INTERVAL
         if (
             self._submits_queued
             or (due is not None and time.monotonic() >= due)
