@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -144,4 +146,34 @@ def test_small_new_segments_are_not_mapped_ahead(shm) -> None:
     writer = object_store.SegmentWriter()
     writer.write(str(shm / "o1"), serialize(np.ones(MB)))  # 8 MB: written, not mapped
     assert writer._copier is None and writer._maps == {}
+    writer.close()
+
+
+def test_a_write_does_not_wait_for_a_helper_busy_mapping_ahead(shm, monkeypatch) -> None:
+    writer = object_store.SegmentWriter()
+    writer.helper_count = 1  # one helper, as on a two-core machine
+    writer.write(str(shm / "old"), serialize(np.ones(3 * MB)))
+    _recycle(shm / "old", 1)
+    writer._maps.clear()  # as if its mapping had been dropped
+
+    populate = object_store._populated_mapping
+    started = threading.Event()
+
+    def slow_populate(fd, size):
+        started.set()
+        time.sleep(0.3)  # the helper is mapping a new segment ahead while the next write runs
+        return populate(fd, size)
+
+    monkeypatch.setattr(object_store, "_populated_mapping", slow_populate)
+    writer.write(str(shm / "new"), serialize(np.zeros(3 * MB)))  # fresh: mapped ahead
+    assert started.wait(5)
+    done = threading.Event()
+
+    def reuse():
+        writer.write(str(shm / "again"), serialize(np.full(3 * MB, 2.0)))  # the recycled one
+        done.set()
+
+    threading.Thread(target=reuse, daemon=True).start()
+    assert done.wait(10), "the write waited for a helper stuck behind its own lock"
+    np.testing.assert_array_equal(_read(shm / "again"), np.full(3 * MB, 2.0))
     writer.close()

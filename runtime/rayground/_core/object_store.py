@@ -183,7 +183,11 @@ class SegmentWriter:
         helping = [pool.submit(take_pieces) for _ in range(self.helper_count)]
         take_pieces()
         for helper in helping:
-            helper.result()
+            # A helper that has not started has nothing left to take: never wait for it. It
+            # may be queued behind a mapping made ahead (`_map_ahead`), which waits for the
+            # lock this write holds: waiting for it would deadlock.
+            if not helper.cancel():
+                helper.result()
 
     def purge(self) -> None:
         """Drop mappings of segments that are gone, so they pin no memory (skipped while a
