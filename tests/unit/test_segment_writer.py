@@ -153,8 +153,11 @@ def test_a_write_does_not_wait_for_a_helper_busy_mapping_ahead(shm, monkeypatch)
     writer = object_store.SegmentWriter()
     writer.helper_count = 1  # one helper, as on a two-core machine
     writer.write(str(shm / "old"), serialize(np.ones(3 * MB)))
+    deadline = time.monotonic() + 10
+    while not writer._maps and time.monotonic() < deadline:  # its mapping is made ahead
+        time.sleep(0.01)
+    assert writer._maps
     _recycle(shm / "old", 1)
-    writer._maps.clear()  # as if its mapping had been dropped
 
     populate = object_store._populated_mapping
     started = threading.Event()
@@ -165,12 +168,14 @@ def test_a_write_does_not_wait_for_a_helper_busy_mapping_ahead(shm, monkeypatch)
         return populate(fd, size)
 
     monkeypatch.setattr(object_store, "_populated_mapping", slow_populate)
-    writer.write(str(shm / "new"), serialize(np.zeros(3 * MB)))  # fresh: mapped ahead
+    # Too big for the recycled segment: a fresh one, whose mapping the helper now makes ahead.
+    writer.write(str(shm / "new"), serialize(np.zeros(5 * MB)))
     assert started.wait(5)
     done = threading.Event()
 
     def reuse():
-        writer.write(str(shm / "again"), serialize(np.full(3 * MB, 2.0)))  # the recycled one
+        # Into the recycled segment, through the kept mapping: a parallel copy with the helper.
+        writer.write(str(shm / "again"), serialize(np.full(3 * MB, 2.0)))
         done.set()
 
     threading.Thread(target=reuse, daemon=True).start()
