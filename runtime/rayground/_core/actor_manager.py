@@ -278,9 +278,7 @@ class ActorManager:
             or worker.state == "dead"
         ):
             # The worker it was sent to died without reporting it: it did not run to the end.
-            if actor.max_task_retries != 0 and task.retries_left != 0:
-                if task.retries_left > 0:
-                    task.retries_left -= 1
+            if self._retry_after_death(actor, task):
                 tasks._retry(task, "the actor's process it was sent to died")
             else:
                 cause = actor.death_cause or "the actor's process it was sent to died"
@@ -414,9 +412,7 @@ class ActorManager:
         inflight = list(actor.inflight.values())
         actor.inflight.clear()
         for task in reversed(inflight):
-            if actor.max_task_retries != 0 and task.retries_left != 0:
-                if actor.max_task_retries > 0:
-                    task.retries_left = min(task.retries_left, actor.max_task_retries) - 1
+            if self._retry_after_death(actor, task):
                 task.state = "PENDING_NODE_ASSIGNMENT"
                 self.head.tasks.undirect(task)
                 actor.queue.appendleft(task)
@@ -429,6 +425,15 @@ class ActorManager:
             self.place_waiting()
             return
         self._start_worker(actor)
+
+    @staticmethod
+    def _retry_after_death(actor: Actor, task: Task) -> bool:
+        """Whether a call lost with its actor's process runs again (using up one retry)."""
+        if actor.max_task_retries == 0 or task.retries_left == 0:
+            return False
+        if actor.max_task_retries > 0:
+            task.retries_left = min(task.retries_left, actor.max_task_retries) - 1
+        return True
 
     def _die(self, actor: Actor, cause: str, no_restart: bool) -> None:
         head = self.head

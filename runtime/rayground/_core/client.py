@@ -389,10 +389,6 @@ class CoreClient:
             self._submits_queued = True
             self._conn.kick()
 
-    def reply_direct(self, channel: Channel, messages: list[tuple]) -> None:
-        """Worker: results of direct calls, sent with the next flush."""
-        self.direct.reply(channel, messages)
-
     def queue_log(self, job_id: str, line: tuple) -> None:
         self._pending.append((LOG, (job_id, line)))
         self._due_in(_BOOKKEEPING_FLUSH)
@@ -412,9 +408,7 @@ class CoreClient:
             n = self._local.get(oid, 0)
             self._local[oid] = n + 1
         if n == 0 and borrowed:
-            self._pending.append((INCREF, oid))
-            if self._due is None:
-                self._due = time.monotonic() + _FLUSH_INTERVAL
+            self._queue_ref_change(INCREF, oid)
 
     def release_local_ref(self, oid: str) -> None:
         if self._closed:
@@ -429,8 +423,11 @@ class CoreClient:
         self._expected.discard(oid)
         self._wanted.discard(oid)
         self._direct.pop(oid, None)
-        self._pending.append((DECREF, oid))
-        if self._due is None:
+        self._queue_ref_change(DECREF, oid)
+
+    def _queue_ref_change(self, kind: str, oid: str) -> None:
+        self._pending.append((kind, oid))
+        if self._due is None:  # (not _due_in: this is hot, and nothing else is due later)
             self._due = time.monotonic() + _FLUSH_INTERVAL
 
     def expect(self, oids: Iterable[str]) -> None:
@@ -711,8 +708,7 @@ class CoreClient:
                 else:
                     self._io_polling = True
             if stepped_aside:
-                if self.has_unsent():
-                    self.flush()
+                self.flush()
                 continue
             wait = self._wait_limit(_SUBMIT_FLUSH if self._submits_queued else _FLUSH_INTERVAL)
             try:

@@ -72,7 +72,6 @@ class Channel:
         "accepted_at",
         "caller",
         "conn",
-        "dead",
         "incoming",
         "outbox",
         "received",
@@ -88,7 +87,6 @@ class Channel:
         self.received = 0  # worker side: calls that arrived on it
         self.outbox: collections.deque = collections.deque()
         self.accepted_at = time.monotonic()
-        self.dead = False
 
 
 class Route:
@@ -116,7 +114,7 @@ class DirectCalls:
         self.channels: list[Channel] = []
         self.listener: socket.socket | None = None
         self.address: str | None = None
-        self.received: dict[str, int] = {}  # worker side: caller -> calls arrived
+        self.callers: dict[str, Channel] = {}  # worker side: caller's client id -> its channel
         self.ended: set[str] = set()  # worker side: callers whose connection ended
         self.held: dict[str, list[tuple]] = {}  # worker side: head-path calls waiting (see top)
         self.dirty = False  # a channel has messages to send
@@ -212,7 +210,8 @@ class DirectCalls:
         if type(after) not in (tuple, list) or len(after) != 2 or after[0] != self.worker_id:
             return False
         caller = msg[1].get("caller") or ""
-        if caller in self.ended or self.received.get(caller, 0) >= after[1]:
+        channel = self.callers.get(caller)
+        if caller in self.ended or (channel is not None and channel.received >= after[1]):
             return False
         self.held.setdefault(caller, []).append(msg)
         return True
@@ -253,6 +252,7 @@ class DirectCalls:
                         self._lost(channel)
                         break
                     channel.caller = str(info.get("client_id"))
+                    self.callers[channel.caller] = channel
                     continue
                 try:
                     # Both ends proved they hold the cluster's token (the caller in its HELLO,
@@ -271,7 +271,6 @@ class DirectCalls:
     def _on_call(self, channel: Channel, spec: dict[str, Any]) -> None:
         caller = channel.caller or ""
         channel.received += 1
-        self.received[caller] = channel.received
         spec["_reply"] = channel
         self.client._on_execute(  # type: ignore[misc]
             (protocol.EXECUTE, spec, None, {}, None)
@@ -317,14 +316,13 @@ class DirectCalls:
         channel.conn.close()
         if not channel.incoming:
             with self.lock:
-                channel.dead = True
                 for route in self.routes.values():
                     if route.channel is channel:
                         route.channel = None
                 self.client._direct_channel_lost(channel)
         elif channel.caller is not None:
             self.ended.add(channel.caller)
-            self.received.pop(channel.caller, None)
+            self.callers.pop(channel.caller, None)
             if channel.caller in self.held:
                 self._release(channel.caller, None)
 

@@ -326,22 +326,34 @@ class Worker:
             self._send_done(done)
 
     def _reply_direct(self, channel: Any, returns: list[str], done: tuple) -> None:
-        """A direct call's results go straight to its caller; the head's `done` follows in the
-        same flush. While the next call waiting here is another direct one, both are held back
-        briefly (at most _HOLD_DONE_S), so a burst of calls is answered in few messages."""
+        """A direct call's results go straight to its caller; the head's `done` is bookkeeping
+        and follows within a few ms. While the next call waiting here is another direct one, the
+        results are held back briefly (at most _HOLD_DONE_S), so a burst of calls is answered
+        in few messages."""
         client = self.client
         results = [(protocol.OBJ, o, d) for o, d in zip(returns, done[2], strict=True)]
-        client.reply_direct(channel, results)
+        client.direct.reply(channel, results)
         client.queue_message(done, urgent=False)
         inbox = self.inbox
-        if inbox and inbox[0][0] == protocol.EXECUTE and inbox[0][1].get("_reply") is not None:
+        next_is_direct = (
+            bool(inbox)
+            and inbox[0][0] == protocol.EXECUTE
+            and inbox[0][1].get("_reply") is not None
+        )
+        if not self._hold_reports(next_is_direct):
+            client.flush_direct()
+
+    def _hold_reports(self, worth_it: bool) -> bool:
+        """Whether finished reports may wait a little longer for the next task's: only while
+        `worth_it`, and for at most _HOLD_DONE_S since the first one was held."""
+        if worth_it:
             now = time.monotonic()
             if self._done_held_since is None:
                 self._done_held_since = now
             if now - self._done_held_since < _HOLD_DONE_S:
-                return
+                return True
         self._done_held_since = None
-        client.flush_direct()
+        return False
 
     def _send_done(self, msg: tuple) -> None:
         """Report a finished task; while the next task queued here is one whose last run was
@@ -350,21 +362,17 @@ class Worker:
         Before a task that may run longer, everything held goes out, so no result (or the
         timeline's record of when the next task started) waits on it."""
         inbox = self.inbox
-        if self.actor is None and inbox:
-            head = inbox[0]
-            if (
-                head[0] == protocol.EXECUTE
-                and head[1].get("kind", "task") == "task"
-                and self._fn_seconds.get(head[1].get("fn_id"), _TINY_RUN_S) < _TINY_RUN_S
-            ):
-                now = time.monotonic()
-                if self._done_held_since is None:
-                    self._done_held_since = now
-                if now - self._done_held_since < _HOLD_DONE_S:
-                    # Sent with the next message, or by the I/O thread within its flush interval.
-                    self.client.queue_message(msg)
-                    return
-        self._done_held_since = None
+        head = inbox[0] if self.actor is None and inbox else None
+        tiny_next = (
+            head is not None
+            and head[0] == protocol.EXECUTE
+            and head[1].get("kind", "task") == "task"
+            and self._fn_seconds.get(head[1].get("fn_id"), _TINY_RUN_S) < _TINY_RUN_S
+        )
+        if self._hold_reports(tiny_next):
+            # Sent with the next message, or before this worker next waits.
+            self.client.queue_message(msg)
+            return
         self.client.send(msg)
 
     def _report_failure(self, spec: dict, exc: BaseException, retry_allowed: bool) -> None:
