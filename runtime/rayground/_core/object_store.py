@@ -154,7 +154,7 @@ class SegmentWriter:
         target = memoryview(kept[1])
         try:
             for offset, piece in obj.placed_pieces():
-                if piece.nbytes >= self.PARALLEL_MIN and self.helper_count:
+                if piece.nbytes >= self.PARALLEL_MIN:
                     self._copy_parallel(target[offset : offset + piece.nbytes], piece)
                 else:
                     target[offset : offset + piece.nbytes] = piece
@@ -162,9 +162,12 @@ class SegmentWriter:
             target.release()
 
     def _copy_parallel(self, target: memoryview, source: memoryview) -> None:
-        """Copy in pieces taken in turn by this thread and the helpers: a helper that wakes late
-        (an idle core) takes fewer pieces instead of holding up the copy."""
+        """Copy in pieces taken in turn by this thread and the helpers (if any): a helper that
+        wakes late (an idle core) takes fewer pieces instead of holding up the copy. Each piece
+        is copied with streaming stores where this process can (`stream_copy`)."""
         import numpy as np  # the buffers this is for are NumPy arrays: it is loaded already
+
+        from . import stream_copy
 
         pool = self._helpers()
         dst = np.frombuffer(target, dtype=np.uint8)
@@ -178,7 +181,7 @@ class SegmentWriter:
 
         def take_pieces() -> None:
             while (start := next(turns) * chunk) < total:
-                np.copyto(dst[start : start + chunk], src[start : start + chunk])
+                stream_copy.copy(dst[start : start + chunk], src[start : start + chunk])
 
         helping = [pool.submit(take_pieces) for _ in range(self.helper_count)]
         take_pieces()
