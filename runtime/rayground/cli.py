@@ -133,9 +133,9 @@ def _fmt_bytes(n: float) -> str:
 
 def _process_gone(pid: int) -> bool:
     """True once `pid` has exited (a zombie waiting for its parent counts as gone)."""
-    from rayground._core.lifetime import _pid_alive
+    from rayground._core.lifetime import pid_alive
 
-    return not _pid_alive(pid)
+    return not pid_alive(pid)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:

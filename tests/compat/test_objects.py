@@ -63,6 +63,35 @@ def test_object_ref_is_awaitable_in_asyncio(ray):
     assert put == "stored"
 
 
+def test_object_ref_task_id_names_the_task_that_makes_it(ray):
+    @ray.remote(num_returns=2)
+    def pair():
+        return ray.get_runtime_context().get_task_id(), 2
+
+    first, second = pair.remote()
+    inside, _ = ray.get([first, second], timeout=30)
+    task_id = first.task_id()
+    assert isinstance(task_id.hex(), str)
+    assert isinstance(task_id.binary(), bytes)
+    assert task_id.hex() == second.task_id().hex() == inside  # one task, two returns
+    assert task_id.hex() != pair.remote()[0].task_id().hex()
+
+
+def test_object_ref_futures(ray):
+    @ray.remote
+    def double(x):
+        return 2 * x
+
+    assert double.remote(4).future().result(timeout=30) == 8
+
+    async def main():
+        future = double.remote(5).as_future()
+        assert isinstance(future, asyncio.Future)
+        return await future
+
+    assert asyncio.run(asyncio.wait_for(main(), timeout=60)) == 10
+
+
 # --------------------------------------------------------------------------------------------------
 # put / get
 

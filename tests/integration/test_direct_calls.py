@@ -230,7 +230,7 @@ def test_a_call_that_ends_before_the_head_hears_of_it_is_recorded(cluster, monke
     refs = [log.add.remote(i) for i in range(5)]
     assert all(r.hex() in cluster._direct for r in refs)  # sent directly
     assert ray.get(refs, timeout=20) == [4, 5, 6, 7, 8]
-    ids = {r.task_id() for r in refs}
+    ids = {r.task_id().hex() for r in refs}
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         rows = [t for t in list_tasks(limit=10_000) if t["task_id"] in ids]

@@ -174,7 +174,7 @@ def test_infeasible_request_is_reported_and_times_out(cluster, capfd):
         ray.get(ref, timeout=1.0)
     err = capfd.readouterr().err
     assert "too_big" in err and "'GPU': 8" in err
-    row = next(t for t in state.list_tasks() if t.task_id == ref.task_id())
+    row = next(t for t in state.list_tasks() if t.task_id == ref.task_id().hex())
     assert row.infeasible and row.state == "PENDING_NODE_ASSIGNMENT"
     ray.cancel(ref)
 
@@ -192,7 +192,7 @@ def test_list_tasks_records_states_dependencies_and_workers(cluster):
     b = sink.remote(a)
     assert ray.get(b) == 2
     rows = {t.task_id: t for t in state.list_tasks()}
-    sink_row = rows[b.task_id()]
+    sink_row = rows[b.task_id().hex()]
     assert sink_row.state == "FINISHED"
     assert sink_row.depends_on == [a.hex()]
     assert sink_row.worker_pid and sink_row.name == "sink"
@@ -210,7 +210,7 @@ def test_failed_task_records_its_error(cluster):
     ref = broken.remote()
     with pytest.raises(KeyError):
         ray.get(ref)
-    row = next(t for t in state.list_tasks() if t.task_id == ref.task_id())
+    row = next(t for t in state.list_tasks() if t.task_id == ref.task_id().hex())
     assert row.state == "FAILED" and "missing-key" in row.error_message
 
 
@@ -253,7 +253,7 @@ def test_event_stream_follows_task_states(cluster, wait_until):
 
         ref = tick.remote()
         ray.get(ref)
-        tid = ref.task_id()
+        tid = ref.task_id().hex()
 
         def has_finished():
             with lock:

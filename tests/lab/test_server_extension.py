@@ -19,7 +19,7 @@ import pytest
 from _labhelpers import FeedClient, Kernel, Server, wait_for
 
 from rayground._core import lifetime
-from rayground.lab.feed import pid_alive
+from rayground._core.lifetime import pid_alive
 
 pytestmark = pytest.mark.timeout(240)
 

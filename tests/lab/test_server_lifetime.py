@@ -10,7 +10,7 @@ import pytest
 from _labhelpers import start_server, stop_server, wait_for
 
 from rayground._core import lifetime
-from rayground.lab.feed import pid_alive
+from rayground._core.lifetime import pid_alive
 
 pytestmark = pytest.mark.timeout(120)
 

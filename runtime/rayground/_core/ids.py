@@ -32,6 +32,22 @@ def unique(kind: str) -> str:
     return f"{kind}{_prefix}-{next(_counter):x}"
 
 
+class TaskID(str):
+    """What `ObjectRef.task_id()` returns: Ray's TaskID surface (`hex()`, `binary()`) on the id
+    string, so code written for Ray (`ref.task_id().hex()`) runs unchanged."""
+
+    __slots__ = ()
+
+    def hex(self) -> str:
+        return str(self)
+
+    def binary(self) -> bytes:
+        return str(self).encode()
+
+    def __repr__(self) -> str:
+        return f"TaskID({self!s})"
+
+
 def return_id(task_id: str, index: int) -> str:
     return f"{task_id}.{index}"
 

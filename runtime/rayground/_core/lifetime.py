@@ -36,7 +36,8 @@ class LocalHead:
     tcp_address: str | None = None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` is running (one that exited but was not reaped yet is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -80,7 +81,7 @@ def sweep_stale_sessions() -> list[str]:
         if not name.startswith(("session_", "node_")) or not os.path.isfile(info_path):
             continue
         read = _read_info(info_path)
-        if read is None or _pid_alive(read[1]):
+        if read is None or pid_alive(read[1]):
             continue
         shm = shm_dir_for(session_dir)
         if os.path.isdir(shm):
@@ -327,7 +328,7 @@ def list_local_sessions() -> list[SessionInfo]:
     found = []
     for session_dir in candidates:
         read = _read_info(os.path.join(session_dir, "head.json"))
-        if read is None or not _pid_alive(read[1]):
+        if read is None or not pid_alive(read[1]):
             continue
         info, pid = read
         found.append(
@@ -363,7 +364,7 @@ def list_local_nodes() -> list[NodeInfo]:
             continue
         session_dir = os.path.join(root, name)
         read = _read_info(os.path.join(session_dir, "node.json"))
-        if read is not None and _pid_alive(read[1]):
+        if read is not None and pid_alive(read[1]):
             info, pid = read
             found.append(
                 NodeInfo(session_dir, pid, str(info.get("node_id", "")), str(info.get("head")))

@@ -9,12 +9,15 @@ be dropped, because both messages travel in order on the same connection.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import context
+from .ids import TaskID
+
+if TYPE_CHECKING:
+    import asyncio
 from .serialization import record_contained_ref
 
 
@@ -34,8 +37,9 @@ class ObjectRef:
     def binary(self) -> bytes:
         return self._id.encode()
 
-    def task_id(self) -> str:
-        return self._id.rsplit(".", 1)[0]
+    def task_id(self) -> TaskID:
+        """The task that makes this object (for a `put`, the object's own id), as in Ray."""
+        return TaskID(self._id.rsplit(".", 1)[0])
 
     def __hash__(self) -> int:
         return hash(self._id)
@@ -62,8 +66,14 @@ class ObjectRef:
         """A concurrent.futures.Future that completes with the value (or the task's error)."""
         return _client_of(self).future_for(self)
 
+    def as_future(self) -> asyncio.Future:
+        """An asyncio Future on the running event loop that completes with the value."""
+        import asyncio  # imported here: it costs ~20 ms at start-up, and most code never awaits
+
+        return asyncio.wrap_future(self.future())
+
     def __await__(self) -> Generator[Any, None, Any]:
-        return asyncio.wrap_future(self.future()).__await__()
+        return self.as_future().__await__()
 
 
 def _client_of(ref: ObjectRef) -> Any:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core.client import CoreClient
-from .._core.lifetime import SessionInfo
+from .._core.lifetime import SessionInfo, pid_alive
 
 # The panel keeps at most this many tasks per cluster (newest win); a larger DAG is grouped by
 # function in the browser anyway, and this bounds the server's memory and each snapshot's size.
@@ -105,16 +105,6 @@ def compact_actor(row: dict[str, Any]) -> dict[str, Any]:
         "restarts": row.get("num_restarts", 0),
         "death_cause": first_line(row.get("death_cause")),
     }
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ClusterFeed:

@@ -28,9 +28,9 @@ from typing import Any, Protocol
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .._core import config, lifetime, resources
-from .._core.lifetime import LocalHead, SessionInfo
+from .._core.lifetime import LocalHead, SessionInfo, pid_alive
 from .curriculum import Curriculum
-from .feed import ClusterFeed, pid_alive, session_id
+from .feed import ClusterFeed, session_id
 
 POLL_INTERVAL_MS = 1000
 MAX_CPUS = 1024
