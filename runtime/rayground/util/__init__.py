@@ -1,6 +1,8 @@
-"""Utilities with Ray's names: `rayground.util.state` is the state API."""
+"""Utilities with Ray's names: `rayground.util.state` is the state API; `ActorPool` spreads work
+over a set of actors."""
 
 from . import state
+from .actor_pool import ActorPool
 
 
 def get_node_ip_address() -> str:
@@ -13,4 +15,4 @@ def get_node_ip_address() -> str:
     return str(client.session.get("node_ip") or "127.0.0.1")
 
 
-__all__ = ["get_node_ip_address", "state"]
+__all__ = ["ActorPool", "get_node_ip_address", "state"]
