@@ -9,6 +9,7 @@ call, and the actor's socket refuses a connection without the cluster's token.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -144,6 +145,48 @@ def test_the_state_api_records_every_direct_call(cluster, wait_until) -> None:
 
     rows = wait_until(finished, timeout=10)
     assert {t["worker_pid"] for t in rows} == {pid}
+
+
+def test_direct_calls_are_recorded_with_the_times_they_ran(cluster, wait_until) -> None:
+    # The head hears of direct calls in batches, after they ran; the record (and so the
+    # timeline) must still show a sync actor running them one after another, each for as long
+    # as it took, not a clump of overlapping calls stamped when the batch arrived.
+    events: list[tuple] = []
+    unsubscribe = ray.util.state.subscribe(lambda first, batch, lost: events.extend(batch))
+    try:
+        log = Log.remote()
+        ray.get(log.pid.remote())  # the first call goes through the head
+        refs = [log.nap.remote(0.02) for _ in range(8)]
+        assert all(r.hex() in cluster._direct for r in refs)  # the rest go directly
+        assert ray.get(refs, timeout=30) == ["woke"] * 8
+        ids = [r.task_id().hex() for r in refs]
+
+        def recorded():
+            by_id = {t["task_id"]: t for t in list_tasks(limit=10_000)}
+            rows = [by_id.get(i) for i in ids]
+            return all(r is not None and r["state"] == "FINISHED" for r in rows) and rows
+
+        rows = wait_until(recorded, timeout=10)
+        spans = []
+        for row in rows:
+            times = dict(row["events"])
+            assert times["PENDING_ARGS_AVAIL"] <= times["RUNNING"] <= times["FINISHED"]
+            assert times["FINISHED"] - times["RUNNING"] >= 0.019  # the call's own 20 ms nap
+            spans.append((times["RUNNING"], times["FINISHED"]))
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end  # one at a time, in submission order
+        # Subscribers get the same start: the end event carries it.
+        finished = wait_until(
+            lambda: {e[3]: e for e in events if e[3] in ids and e[4] == "FINISHED"}
+            if sum(1 for e in events if e[3] in ids and e[4] == "FINISHED") == 8
+            else None,
+            timeout=10,
+        )
+        for row, (start, end) in zip(rows, spans, strict=True):
+            event = finished[row["task_id"]]
+            assert event[1] == end and event[5]["started"] == start
+    finally:
+        unsubscribe()
 
 
 def test_cancelling_a_running_direct_call(cluster) -> None:

@@ -134,6 +134,7 @@ class DirectCalls:
         channel = route.channel
         if channel is not None and route.head_left >= route.head_sent and eligible_call(spec):
             spec["direct_worker"] = channel.worker_id
+            spec["sent_at"] = time.time()  # the head hears of it later: its record uses this
             route.direct_sent += 1
             channel.outbox.append((CALL, spec))
             self.dirty = True

@@ -1,10 +1,15 @@
 """The cluster's event stream: every state change, numbered, in a bounded ring.
 
 Each event is a tuple `(seq, time, kind, id, state, extra)`: kind is "task", "actor", "object",
-"node" or "worker"; `extra` is a small dict or None. Subscribers (the Jupyter views, the lab
-panel, the CLI) ask for events after the last sequence number they saw; the head pushes them in
-batches. A subscriber that falls further behind than the ring holds is told how many it lost and
-resynchronises from the state tables, so neither side's memory grows with a slow reader.
+"node" or "worker"; `extra` is a small dict or None. Times are those of the change, not of the
+event's sending: a direct actor call (direct_calls.py) reaches the head's tables after it ran, so
+its FINISHED event has the worker's end time and `extra["started"]`, its true start, which
+replaces the time of its RUNNING event (that one is when the head heard of the call).
+
+Subscribers (the Jupyter views, the lab panel, the CLI) ask for events after the last sequence
+number they saw; the head pushes them in batches. A subscriber that falls further behind than the
+ring holds is told how many it lost and resynchronises from the state tables, so neither side's
+memory grows with a slow reader.
 """
 
 from __future__ import annotations
@@ -27,9 +32,16 @@ class EventLog:
         self.now = time.time()
         return self.now
 
-    def emit(self, kind: str, ident: str, state: str, extra: dict[str, Any] | None = None) -> None:
+    def emit(
+        self,
+        kind: str,
+        ident: str,
+        state: str,
+        extra: dict[str, Any] | None = None,
+        at: float | None = None,
+    ) -> None:
         self.seq += 1
-        self._ring.append((self.seq, self.now, kind, ident, state, extra))
+        self._ring.append((self.seq, self.now if at is None else at, kind, ident, state, extra))
 
     def since(self, after_seq: int, limit: int) -> tuple[list[tuple], int]:
         """Events with seq > after_seq (at most `limit`) and how many were lost before them."""

@@ -136,6 +136,7 @@ class TaskTable:
             parent.children.append(task.id)
         # What a subscriber needs to draw the task without asking for its row (the notebook's
         # live DAG, the lab panel), and the parent, to show a nested task's output in its cell.
+        sent_at = spec.pop("sent_at", None)  # a direct call, registered after it was sent
         self._emit(
             task,
             "PENDING_ARGS_AVAIL",
@@ -145,6 +146,7 @@ class TaskTable:
                 "parent": task.parent,
                 "actor_id": task.actor_id,
             },
+            sent_at if direct and type(sent_at) is float else None,
         )
         for oid in spec.get("deps", ()):
             head.objects.pin(oid)
@@ -420,7 +422,7 @@ class TaskTable:
     def apply_early(self, task: Task, early: tuple) -> None:
         worker, report = early
         if report[0] == protocol.DONE:
-            self.on_done(worker, task.id, report[2], report[3])
+            self.on_done(worker, task.id, report[2], report[3], report[4])
             self._pin_contained(report, -1)
         else:
             self.on_failed(worker, task.id, report[2], bool(report[3]), str(report[4]))
@@ -465,10 +467,18 @@ class TaskTable:
             task.node.resources.release(task.resources, task.gpu_ids)
             task.holding = False
 
-    def on_done(self, worker: WorkerProc, task_id: str, descs: list, contained: list) -> None:
+    def on_done(
+        self,
+        worker: WorkerProc,
+        task_id: str,
+        descs: list,
+        contained: list,
+        times: tuple[float, float] | None = None,
+    ) -> None:
+        """`times`: a direct call's start and end by the worker's clock (see `_finish`)."""
         task = self.tasks.get(task_id)
         if task is None:
-            self._early(worker, task_id, (protocol.DONE, task_id, descs, contained))
+            self._early(worker, task_id, (protocol.DONE, task_id, descs, contained, times))
             return
         if self._creation_finished(task, True, None):
             return
@@ -482,7 +492,7 @@ class TaskTable:
             self._short_fns[task.spec.get("fn_id")] = self.head.events.now - started < _SHORT_TASK_S
         for oid, desc, inner in zip(task.returns, descs, contained, strict=False):
             self.seal(oid, desc, inner, worker.node.id)
-        self._finish(task, "FINISHED")
+        self._finish(task, "FINISHED", times)
 
     def _attempt_ended(self, worker: WorkerProc, task: Task) -> None:
         """The worker is done with `task` (either way): free what it held, give it more work."""
@@ -631,7 +641,10 @@ class TaskTable:
             self.seal(oid, desc, [])
         self._finish(task, "FAILED")
 
-    def _finish(self, task: Task, state: str) -> None:
+    def _finish(self, task: Task, state: str, ran: tuple[float, float] | None = None) -> None:
+        """`ran`: when a direct call really started and ended, by its worker's clock. Its
+        RUNNING was recorded when the head heard of it (up to a few ms late, and batched), so
+        the end event carries the true start as `started` for subscribers to use instead."""
         head = self.head
         if task.spec.get("generator"):
             # A consumer may have asked for the item after the last one; it will never come.
@@ -641,7 +654,11 @@ class TaskTable:
         task.state = state
         task.worker = None
         extra = {"error": task.error} if task.error else None
-        self._emit(task, state, extra)
+        at = None
+        if ran is not None:
+            task.times["RUNNING"], at = ran
+            extra = {**(extra or {}), "started": ran[0]}
+        self._emit(task, state, extra, at)
         for oid in task.spec.get("deps", ()):
             head.objects.unpin(oid)
         for oid in task.spec.get("contained", ()):
@@ -716,10 +733,14 @@ class TaskTable:
                 pool.kill(worker, 15)
                 surplus -= 1
 
-    def _emit(self, task: Task, state: str, extra: dict[str, Any] | None = None) -> None:
+    def _emit(
+        self, task: Task, state: str, extra: dict[str, Any] | None = None, at: float | None = None
+    ) -> None:
+        """Record and publish a state change, at `at` if given (else this loop turn's time)."""
         events = self.head.events
-        task.times[state] = events.now
-        events.emit("task", task.id, state, extra)
+        when = events.now if at is None else at
+        task.times[state] = when
+        events.emit("task", task.id, state, extra, when)
 
 
 def _unqueue(worker: WorkerProc, task: Task) -> None:

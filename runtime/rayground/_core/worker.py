@@ -323,7 +323,9 @@ class Worker:
         done = (protocol.DONE, spec["task_id"], descs, contained)
         reply = spec.get("_reply")
         if reply is not None and not any(contained):
-            self._reply_direct(reply, returns, done)
+            # The head learns of a direct call after it ran: tell it when it really did.
+            times = {"times": (spec.get("_started", 0.0), time.time())}
+            self._reply_direct(reply, returns, (*done, times))
         else:
             self._send_done(done)
 
@@ -453,6 +455,8 @@ class Worker:
     def _actor_call(self, spec: dict, arg_descs: dict) -> None:
         if "gpu_ids" not in spec:  # sent directly, not through the head
             spec["gpu_ids"] = self.actor_gpu_ids
+        if spec.get("_reply") is not None:
+            spec["_started"] = time.time()  # the head's record of it comes later: see done
         try:
             args, kwargs = self._resolve_args(spec, arg_descs)
             method = getattr(self.actor, spec["method"])

@@ -60,6 +60,12 @@ class TaskModel:
                     row["start_time_ms"] = int(t * 1000)
                 elif state in ("FINISHED", "FAILED"):
                     row["end_time_ms"] = int(t * 1000)
+                    started = (extra or {}).get("started")
+                    if started is not None:  # a direct actor call's true start (events.py)
+                        row["start_time_ms"] = int(started * 1000)
+                        row["events"] = [
+                            (s, started if s == "RUNNING" else when) for s, when in row["events"]
+                        ]
             extra_rows = len(rows) - config.TASK_HISTORY
             if extra_rows > 0:  # as the head: forget the oldest
                 for key in list(rows)[:extra_rows]:

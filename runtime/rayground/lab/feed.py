@@ -296,6 +296,9 @@ class ClusterFeed:
                     task["pid"] = (extra or {}).get("pid", task["pid"])
                 elif state in ("FINISHED", "FAILED"):
                     task["end_ms"] = int(when * 1000)
+                    started = (extra or {}).get("started")
+                    if started is not None:  # a direct actor call's true start (events.py)
+                        task["start_ms"] = int(started * 1000)
                 changed[ident] = task
         if missing:
             # New tasks are the newest rows: ask for about as many as we miss (plus slack for
