@@ -177,9 +177,11 @@ def test_direct_calls_are_recorded_with_the_times_they_ran(cluster, wait_until) 
             assert start >= end  # one at a time, in submission order
         # Subscribers get the same start: the end event carries it.
         finished = wait_until(
-            lambda: {e[3]: e for e in events if e[3] in ids and e[4] == "FINISHED"}
-            if sum(1 for e in events if e[3] in ids and e[4] == "FINISHED") == 8
-            else None,
+            lambda: (
+                {e[3]: e for e in events if e[3] in ids and e[4] == "FINISHED"}
+                if sum(1 for e in events if e[3] in ids and e[4] == "FINISHED") == 8
+                else None
+            ),
             timeout=10,
         )
         for row, (start, end) in zip(rows, spans, strict=True):

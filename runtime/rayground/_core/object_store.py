@@ -23,6 +23,7 @@ import threading
 from collections.abc import Collection
 from concurrent.futures import Executor
 
+from . import libc
 from .serialization import SerializedObject
 
 
@@ -225,8 +226,21 @@ _MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
 
 def _populated_mapping(fd: int, size: int) -> mmap.mmap:
-    """A writable mapping with every page table entry set up in one call: faulting them in one
-    page at a time during a copy would cost more than the copy itself."""
+    """A writable mapping with every page table entry set up ahead: faulting them in one page
+    at a time during a copy would cost more than the copy itself. Set up through `libc.populate`
+    (the GIL released, in chunks); MAP_POPULATE, which holds the GIL throughout, only where the
+    kernel is too old for that."""
+    mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED)
+    if size == 0:
+        return mapping
+    import numpy as np  # loaded already: large segments are what this is for
+
+    view = np.frombuffer(mapping, dtype=np.uint8)
+    address = view.ctypes.data
+    del view  # no export may outlive this call: the mapping must stay closable
+    if libc.populate(address, size):
+        return mapping
+    mapping.close()
     return mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _MAP_POPULATE)
 
 

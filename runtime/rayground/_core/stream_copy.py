@@ -117,13 +117,12 @@ def _map_code(code: bytes) -> Any:
     import ctypes
     import mmap
 
+    from .libc import make_executable
+
     page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
     page.write(code)
     address = ctypes.addressof(ctypes.c_char.from_buffer(page))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    if libc.mprotect(address, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_EXEC) != 0:
-        raise OSError(ctypes.get_errno(), "mprotect to read-execute refused")
+    make_executable(address)
     signature = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
     _keep.append(page)  # never unmapped: the function lives as long as the process
     return signature(address)
