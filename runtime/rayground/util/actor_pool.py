@@ -49,25 +49,22 @@ class ActorPool:
         """Submit `fn(actor, v)` for every value; iterate to get the results in order.
 
         Results still pending from earlier submissions are dropped first, as in Ray."""
-        self._drop_pending()
-        for value in values:
-            self.submit(fn, value)
-
-        def results() -> Iterator[Any]:
-            while self.has_next():
-                yield self.get_next()
-
-        return results()
+        return self._map(fn, values, self.get_next)
 
     def map_unordered(self, fn: _Submission, values: Iterable[Any]) -> Iterator[Any]:
         """As `map`, but each result comes as soon as it is ready."""
+        return self._map(fn, values, self.get_next_unordered)
+
+    def _map(
+        self, fn: _Submission, values: Iterable[Any], take: Callable[[], Any]
+    ) -> Iterator[Any]:
         self._drop_pending()
-        for value in values:
+        for value in values:  # all submitted now, not as the results are read
             self.submit(fn, value)
 
         def results() -> Iterator[Any]:
             while self.has_next():
-                yield self.get_next_unordered()
+                yield take()
 
         return results()
 
