@@ -191,6 +191,52 @@ def test_direct_calls_are_recorded_with_the_times_they_ran(cluster, wait_until) 
         unsubscribe()
 
 
+_DYING_CALLER = """
+import os, signal, sys, time
+import rayground as ray
+from rayground._core import api
+from rayground._core import client as client_module
+
+ray.init(address=sys.argv[1])
+log = ray.get_actor("shared_log", namespace="direct-test")
+ray.get([log.add.remote() for _ in range(3)])  # the first goes through the head
+client = api.connected_client()
+client.flush()  # then hold every registration back: this process dies before sending them
+client_module._BOOKKEEPING_FLUSH = client_module._FLUSH_INTERVAL = 600.0
+time.sleep(0.1)
+refs = [log.array.remote(2_000_000) for _ in range(3)]  # 16 MB results: shared memory
+assert all(r.hex() in client._direct for r in refs), "not sent directly"
+assert all(len(a) == 2_000_000 for a in ray.get(refs, timeout=30))
+print(" ".join(r.hex() for r in refs), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_results_of_a_dead_callers_unregistered_calls_are_freed(cluster, wait_until) -> None:
+    # A caller that dies between sending direct calls and registering them leaves the head
+    # with the worker's reports of calls it never heard of: their results must not stay in
+    # shared memory for the rest of the session.
+    import subprocess
+    import sys
+
+    from rayground._core import object_store
+
+    log = Log.options(name="shared_log", namespace="direct-test").remote()
+    ray.get(log.pid.remote())
+    child = subprocess.run(
+        [sys.executable, "-c", _DYING_CALLER, cluster.address],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    oids = child.stdout.split()
+    assert len(oids) == 3, child.stderr
+    paths = [object_store.segment_path(cluster.session["shm_dir"], oid) for oid in oids]
+    wait_until(lambda: not any(os.path.exists(p) for p in paths), timeout=15)
+    assert ray.get(log.add.remote("after"), timeout=30) == 4  # the actor carries on
+
+
 def test_cancelling_a_running_direct_call(cluster) -> None:
     log = Log.remote()
     ray.get(log.add.remote())

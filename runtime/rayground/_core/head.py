@@ -560,17 +560,20 @@ class Head:
         worker = peer.worker
         if worker is None:
             return
-        times = None
+        times = caller = None
         if len(msg) > 4 and type(msg[4]) is dict and worker.actor_id is not None:
             # An actor's creation finished: where callers may send it calls directly.
             address = msg[4].get("direct")
             if type(address) is str and address.startswith("ipc://"):
                 worker.direct_address = address
-            # A direct call: when it ran, by the worker's clock (the head heard of it later).
+            # A direct call: when it ran, by the worker's clock (the head heard of it later),
+            # and whose it was.
             ran = msg[4].get("times")
             if type(ran) in (tuple, list) and len(ran) == 2 and all(type(t) is float for t in ran):
                 times = (ran[0], ran[1])
-        self.tasks.on_done(worker, msg[1], msg[2], msg[3], times)
+            if type(msg[4].get("caller")) is str:
+                caller = msg[4]["caller"]
+        self.tasks.on_done(worker, msg[1], msg[2], msg[3], times, caller)
 
     def _on_failed(self, peer: Peer, msg: tuple) -> None:
         if peer.worker is not None:
@@ -754,6 +757,7 @@ class Head:
                 pass
             conn.sock.close()
         self.subscribers.pop(peer.client_id, None)
+        self.tasks.forget_caller(peer.client_id)
         if peer.role == "node" and peer.node is not None:
             self._node_lost(peer.node, why)
             return

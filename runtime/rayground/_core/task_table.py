@@ -397,16 +397,40 @@ class TaskTable:
             if desc is not None:
                 self.head._push_obj(task.owner, oid, desc)
 
-    def _early(self, worker: WorkerProc, task_id: str, report: tuple) -> None:
+    def _early(
+        self, worker: WorkerProc, task_id: str, report: tuple, caller: str | None = None
+    ) -> None:
+        """A direct call's end reached the head before its registration: keep it for that."""
         if worker.actor_id is None:
             return  # only actor workers take direct calls
+        if caller is not None and caller not in self.head.peers:
+            # Its caller is gone, and with it the registration it had not sent yet.
+            self._discard_early(worker, report)
+            return
         early = self.early_reports
-        early[task_id] = (worker, report)
+        early[task_id] = (worker, report, caller)
         # Refs held by the results must outlive the worker's own refs to them until the
         # results are sealed (which pins them), as they would if the report came in order.
         self._pin_contained(report, 1)
         if len(early) > _EARLY_REPORTS_MAX:
             self._pin_contained(early.pop(next(iter(early)))[1], -1)
+
+    def forget_caller(self, client_id: str) -> None:
+        """`client_id` left: the direct calls it never registered will never be claimed."""
+        early = self.early_reports
+        if not early:
+            return
+        for task_id in [t for t, (_, _, caller) in early.items() if caller == client_id]:
+            worker, report, _ = early.pop(task_id)
+            self._discard_early(worker, report, pinned=True)
+
+    def _discard_early(self, worker: WorkerProc, report: tuple, pinned: bool = False) -> None:
+        """Free what an unclaimed report's results hold: shared memory, and pins on inner refs."""
+        if pinned:
+            self._pin_contained(report, -1)
+        if report[0] == protocol.DONE:
+            for desc in report[2]:
+                self.head.objects._discard_desc(desc, worker.node.id)
 
     def _pin_contained(self, report: tuple, delta: int) -> None:
         if report[0] != protocol.DONE:
@@ -420,7 +444,7 @@ class TaskTable:
                     objects.unpin(oid)
 
     def apply_early(self, task: Task, early: tuple) -> None:
-        worker, report = early
+        worker, report, _ = early
         if report[0] == protocol.DONE:
             self.on_done(worker, task.id, report[2], report[3], report[4])
             self._pin_contained(report, -1)
@@ -474,11 +498,14 @@ class TaskTable:
         descs: list,
         contained: list,
         times: tuple[float, float] | None = None,
+        caller: str | None = None,
     ) -> None:
-        """`times`: a direct call's start and end by the worker's clock (see `_finish`)."""
+        """`times`: a direct call's start and end by the worker's clock (see `_finish`);
+        `caller`: the client that sent it directly."""
         task = self.tasks.get(task_id)
         if task is None:
-            self._early(worker, task_id, (protocol.DONE, task_id, descs, contained, times))
+            report = (protocol.DONE, task_id, descs, contained, times)
+            self._early(worker, task_id, report, caller)
             return
         if self._creation_finished(task, True, None):
             return

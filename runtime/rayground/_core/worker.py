@@ -322,12 +322,15 @@ class Worker:
             contained.append(inner)
         done = (protocol.DONE, spec["task_id"], descs, contained)
         reply = spec.get("_reply")
-        if reply is not None and not any(contained):
-            # The head learns of a direct call after it ran: tell it when it really did.
-            times = {"times": (spec.get("_started", 0.0), time.time())}
-            self._reply_direct(reply, returns, (*done, times))
-        else:
-            self._send_done(done)
+        if reply is not None:
+            # A direct call: the head may hear of it only after this report, so say when it
+            # really ran and for whom (if that caller is gone, nobody will claim the results).
+            about = {"times": (spec.get("_started", 0.0), time.time()), "caller": reply.caller}
+            done = (*done, about)
+            if not any(contained):
+                self._reply_direct(reply, returns, done)
+                return
+        self._send_done(done)
 
     def _reply_direct(self, channel: Any, returns: list[str], done: tuple) -> None:
         """A direct call's results go straight to its caller; the head's `done` is bookkeeping
