@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 ACTOR_AT = "actor_at"  # head -> caller: (ACTOR_AT, actor_id, address, worker_id, calls_left)
 CALL = "call"  # caller -> actor worker: (CALL, spec)
+_ENDED_CALLERS_MAX = 4096
 _HELLO_TIMEOUT = 10.0  # an accepted connection must present the token within this
 _MAX_PATH = 100  # Unix socket paths are limited to 108 bytes
 
@@ -115,7 +116,9 @@ class DirectCalls:
         self.listener: socket.socket | None = None
         self.address: str | None = None
         self.callers: dict[str, Channel] = {}  # worker side: caller's client id -> its channel
-        self.ended: set[str] = set()  # worker side: callers whose connection ended
+        # Worker side: callers whose connection ended, newest last (bounded: a call held for
+        # one would have had to wait behind thousands of other callers' departures).
+        self.ended: dict[str, None] = {}
         self.held: dict[str, list[tuple]] = {}  # worker side: head-path calls waiting (see top)
         self.dirty = False  # a channel has messages to send
         # Caller side: deciding a call's route and losing a channel exclude each other, so a
@@ -322,7 +325,9 @@ class DirectCalls:
                         route.channel = None
                 self.client._direct_channel_lost(channel)
         elif channel.caller is not None:
-            self.ended.add(channel.caller)
+            self.ended[channel.caller] = None
+            if len(self.ended) > _ENDED_CALLERS_MAX:
+                del self.ended[next(iter(self.ended))]
             self.callers.pop(channel.caller, None)
             if channel.caller in self.held:
                 self._release(channel.caller, None)
