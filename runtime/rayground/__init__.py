@@ -29,6 +29,7 @@ from ._core.api import (
     nodes,
     put,
     shutdown,
+    timeline,
     wait,
 )
 from ._core.generators import ObjectRefGenerator
@@ -64,6 +65,7 @@ __all__ = [
     "put",
     "remote",
     "shutdown",
+    "timeline",
     "util",
     "wait",
 ]

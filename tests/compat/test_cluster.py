@@ -204,3 +204,28 @@ def test_get_node_ip_address_in_driver_and_task(ray):
     ip = ray.util.get_node_ip_address()
     assert ip.count(".") == 3
     assert ray.get(where.remote()) == ip  # one node: the same machine
+
+
+def test_timeline_is_a_chrome_trace_of_task_runs(ray, wait_until, tmp_path):
+    import json
+    import time
+
+    @ray.remote
+    def compat_traced():
+        time.sleep(0.02)
+        return 1
+
+    ray.get([compat_traced.remote() for _ in range(3)], timeout=30)
+
+    def traced():
+        runs = [e for e in ray.timeline() if e.get("ph") == "X" and "compat_traced" in e["name"]]
+        return runs if len(runs) >= 3 else None
+
+    runs = wait_until(traced, timeout=30, message="3 runs of compat_traced in ray.timeline()")
+    for event in runs:
+        assert event["dur"] >= 15_000  # microseconds: each slept 20 ms
+        assert isinstance(event["ts"], (int, float)) and "pid" in event and "tid" in event
+    path = tmp_path / "trace.json"
+    assert ray.timeline(filename=str(path)) is None
+    written = json.loads(path.read_text())
+    assert any(e.get("ph") == "X" and "compat_traced" in e["name"] for e in written)

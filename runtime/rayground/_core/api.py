@@ -489,6 +489,25 @@ def current_namespace(client: CoreClient) -> str | None:
 
 
 # ---------------------------------------------------------------------------- cluster info
+def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
+    """The cluster's recent task runs as Chrome-trace events, as `ray.timeline`: returned, or
+    written to `filename` as JSON (then None). Open the file in https://ui.perfetto.dev or
+    chrome://tracing: a row per worker process, a bar per task run."""
+    import json
+
+    from .trace import chrome_trace
+
+    client = connected_client()
+    rows = client.request("list_tasks", {"limit": config.TASK_HISTORY}, timeout=60)
+    nodes = {n["node_id"]: n["node_ip"] for n in client.request("list_nodes", timeout=60)}
+    trace = chrome_trace(rows, nodes, time.time())
+    if filename is None:
+        return trace
+    with open(filename, "w") as f:
+        json.dump(trace, f)
+    return None
+
+
 def cluster_resources() -> dict[str, float]:
     return connected_client().request("cluster_resources")
 
