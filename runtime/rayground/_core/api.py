@@ -435,11 +435,15 @@ def wait(
     if observe.block_hooks and not _is_worker(client):
         observe.blocked("wait", start, time.time(), oids)
     # As in Ray: among the refs that are ready, the first `num_returns` in the order given.
+    if len(ready_ids) == len(refs) and num_returns == len(refs):
+        return refs, []  # all of them (a common call: wait for everything, with a timeout)
     ready: list[ObjectRef] = []
     not_ready: list[ObjectRef] = []
+    room = num_returns
     for ref, oid in zip(refs, oids, strict=True):
-        if oid in ready_ids and len(ready) < num_returns:
+        if room and oid in ready_ids:
             ready.append(ref)
+            room -= 1
         else:
             not_ready.append(ref)
     return ready, not_ready
