@@ -237,6 +237,19 @@ def test_results_of_a_dead_callers_unregistered_calls_are_freed(cluster, wait_un
     assert ray.get(log.add.remote("after"), timeout=30) == 4  # the actor carries on
 
 
+def test_a_call_after_kill_fails_even_with_a_direct_route(cluster) -> None:
+    # kill() goes through the head; a direct call right after it could reach the worker before
+    # it dies and return a value. The killer's later calls take the head path (which has the
+    # kill first). Without that, 2 of 60 rounds here returned a value.
+    for _ in range(40):
+        log = Log.remote()
+        assert ray.get([log.add.remote() for _ in range(3)], timeout=30) == [1, 2, 3]
+        assert _route(cluster, log).channel is not None  # calls now go directly
+        ray.kill(log)
+        with pytest.raises(ray.exceptions.ActorDiedError):
+            ray.get(log.add.remote(), timeout=30)
+
+
 def test_cancelling_a_running_direct_call(cluster) -> None:
     log = Log.remote()
     ray.get(log.add.remote())

@@ -471,6 +471,7 @@ def kill(actor: Any, *, no_restart: bool = True) -> None:
             "cancel(ref)."
         )
     client = connected_client()
+    client.direct.stop_direct(actor._actor_id)
     client.send((protocol.KILL_ACTOR, actor._actor_id, bool(no_restart)))
 
 

@@ -148,6 +148,17 @@ class DirectCalls:
             spec["caller"] = self.client.client_id
         return None
 
+    def stop_direct(self, actor_id: str) -> None:
+        """This process killed the actor: its later calls go through the head, which has the
+        kill first (a direct call could still reach the worker before it dies). Calls already
+        sent directly still get their results, or their error, on the channel's end. The route
+        keeps the worker's address, so the head's notices for it do not reconnect; a restarted
+        actor's new worker does."""
+        with self.lock:
+            route = self.routes.get(actor_id)
+            if route is not None:
+                route.channel = None
+
     def on_actor_at(self, msg: tuple) -> None:
         """The head forwarded our calls to the actor's worker at `address` (None: not direct)."""
         _, actor_id, address, worker_id, left = msg[:5]
