@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import io
 import os
 import threading
 import time
@@ -363,3 +364,29 @@ def test_exception_hierarchy(exc, name, bases):
     for base in bases:
         base_cls = getattr(exc, base, None) or getattr(builtins, base)
         assert issubclass(cls, base_cls), f"{name} should subclass {base}"
+
+
+def test_inspect_serializability_names_the_captured_culprit(ray):
+    lock = threading.Lock()
+
+    def uses_lock():  # a closure: pickled by value, with what it captured
+        with lock:
+            return 1
+
+    out = io.StringIO()
+    ok, failures = ray.util.inspect_serializability(uses_lock, print_file=out)
+    assert ok is False
+    assert {f.path[-1] for f in failures} == {"lock"}
+    assert all(f.obj is lock for f in failures)
+    assert "lock" in out.getvalue()
+
+    class Holder:
+        def __init__(self):
+            self.lock = threading.Lock()
+            self.count = 3
+
+    ok, failures = ray.util.inspect_serializability(Holder(), print_file=io.StringIO())
+    assert ok is False and {f.path[-1] for f in failures} == {"lock"}
+
+    ok, failures = ray.util.inspect_serializability(lambda x: x + 1, print_file=io.StringIO())
+    assert ok is True and not failures

@@ -21,7 +21,6 @@ import pickle
 import struct
 import sys
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,7 +194,12 @@ def export_code(obj: Any, what: str, advice: str) -> tuple[str, bytes]:
     try:
         blob = dumps_code(obj)
     except Exception as exc:
-        raise TypeError(f"Could not serialize {what}: {exc}. {advice}") from exc
+        found = find_unpicklable(obj)
+        culprit = ""
+        if found is not None and found[0]:  # name what inside it fails, not just the function
+            path, part = found
+            culprit = f" (through `{path.lstrip('.')}`, a {type(part).__qualname__})"
+        raise TypeError(f"Could not serialize {what}: {exc}{culprit}. {advice}") from exc
     return "f" + hashlib.sha1(blob).hexdigest()[:20], blob
 
 
@@ -203,23 +207,51 @@ def loads_code(data: bytes) -> Any:
     return pickle.loads(data)
 
 
-def find_unpicklable(value: Any, path: str = "", depth: int = 0) -> tuple[str, Any] | None:
-    """Find the innermost part of `value` that cannot be pickled: (path within value, object)."""
+def pickle_error(value: Any) -> str | None:
+    """Why `value` cannot be pickled (the error's text), or None if it can."""
     try:
         cloudpickle.dumps(value, protocol=5, buffer_callback=lambda _b: False)
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def pickle_parts(value: Any) -> list[tuple[str, Any]]:
+    """What pickling `value` also pickles, as (path step, part): a container's items
+    (`[key]`), an object's or a class's attributes (`.name`), and a function's captured
+    variables and the module globals it uses (`.name`): where a pickling error comes from."""
+    import inspect
+
+    if isinstance(value, dict):
+        return [(f"[{k!r}]", v) for k, v in value.items()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [(f"[{i}]", v) for i, v in enumerate(value)]
+    if inspect.isfunction(value):
+        try:
+            used = inspect.getclosurevars(value)
+        except (TypeError, ValueError):
+            return []
+        return [(f".{k}", v) for k, v in (*used.nonlocals.items(), *used.globals.items())]
+    if inspect.ismethod(value):
+        return [(".__self__", value.__self__), (".__func__", value.__func__)]
+    if isinstance(value, type):
+        return [
+            (f".{k}", v)
+            for k, v in vars(value).items()
+            if not (k.startswith("__") and k.endswith("__"))
+        ]
+    if hasattr(value, "__dict__"):
+        return [(f".{k}", v) for k, v in vars(value).items()]
+    return []
+
+
+def find_unpicklable(value: Any, path: str = "", depth: int = 0) -> tuple[str, Any] | None:
+    """Find the innermost part of `value` that cannot be pickled: (path within value, object)."""
+    if pickle_error(value) is None:
         return None
-    except Exception:
-        pass
     if depth < 6:
-        children: Iterable[tuple[str, Any]] = ()
-        if isinstance(value, dict):
-            children = ((f"{path}[{k!r}]", v) for k, v in value.items())
-        elif isinstance(value, list | tuple | set | frozenset):
-            children = ((f"{path}[{i}]", v) for i, v in enumerate(value))
-        elif hasattr(value, "__dict__") and not isinstance(value, type):
-            children = ((f"{path}.{k}", v) for k, v in vars(value).items())
-        for child_path, child in children:
-            found = find_unpicklable(child, child_path, depth + 1)
+        for step, child in pickle_parts(value):
+            found = find_unpicklable(child, path + step, depth + 1)
             if found is not None:
                 return found
     return path, value

@@ -1,8 +1,9 @@
 """Utilities with Ray's names: `rayground.util.state` is the state API; `ActorPool` spreads work
-over a set of actors."""
+over a set of actors; `inspect_serializability` finds what cannot be sent to a worker."""
 
 from . import state
 from .actor_pool import ActorPool
+from .check_serialize import inspect_serializability
 
 
 def get_node_ip_address() -> str:
@@ -15,4 +16,4 @@ def get_node_ip_address() -> str:
     return str(client.session.get("node_ip") or "127.0.0.1")
 
 
-__all__ = ["ActorPool", "get_node_ip_address", "state"]
+__all__ = ["ActorPool", "get_node_ip_address", "inspect_serializability", "state"]
