@@ -569,7 +569,12 @@ class Head:
             # A direct call: when it ran, by the worker's clock (the head heard of it later),
             # and whose it was.
             ran = msg[4].get("times")
-            if type(ran) in (tuple, list) and len(ran) == 2 and all(type(t) is float for t in ran):
+            if (
+                type(ran) in (tuple, list)
+                and len(ran) == 2
+                and all(type(t) is float for t in ran)
+                and 0 < ran[0] <= ran[1]
+            ):
                 times = (ran[0], ran[1])
             if type(msg[4].get("caller")) is str:
                 caller = msg[4]["caller"]

@@ -232,6 +232,10 @@ class ObjectDirectory:
         if self.on_free is not None:
             self.on_free(oid)
 
+    def discard_unsealed(self, desc: tuple, node: str | None) -> None:
+        """Free the bytes behind a result that will never be sealed (its caller is gone)."""
+        self._discard_desc(desc, node)
+
     def _discard_desc(self, desc: tuple, node: str | None = None, recycle: bool = True) -> None:
         if node is not None and node != self.local_node_id:
             if desc[0] in ("s", "f") and self.on_remote_discard is not None:

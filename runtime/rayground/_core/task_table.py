@@ -430,7 +430,7 @@ class TaskTable:
             self._pin_contained(report, -1)
         if report[0] == protocol.DONE:
             for desc in report[2]:
-                self.head.objects._discard_desc(desc, worker.node.id)
+                self.head.objects.discard_unsealed(desc, worker.node.id)
 
     def _pin_contained(self, report: tuple, delta: int) -> None:
         if report[0] != protocol.DONE:
