@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 from .. import exceptions
 from . import context, object_store, protocol
 from .client import CoreClient
-
-if TYPE_CHECKING:
-    import asyncio  # loaded when an async actor starts: it costs the head ~15 ms at start-up
 from .log_stream import install_task_output
 from .serialization import deserialize, loads_code, serialize
 from .task_spec import ActorExit, ArgRef, should_retry
 from .transport import read_token_file
+
+if TYPE_CHECKING:
+    import asyncio  # loaded when an async actor starts: it costs the head ~15 ms at start-up
 
 _IP = "127.0.0.1"
 _HOLD_DONE_S = 0.001
