@@ -34,18 +34,11 @@ def segment(tmp_path):
     os.unlink(path)
 
 
-def _address(mapping: mmap.mmap) -> int:
-    view = np.frombuffer(mapping, dtype=np.uint8)
-    address = view.ctypes.data
-    del view
-    return address
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self/pagemap"), reason="needs Linux's pagemap")
 def test_populate_sets_up_every_page_table_entry(segment):
     fd, size = segment
     with mmap.mmap(fd, size) as mapping:
-        address = _address(mapping)
+        address = libc.address_of(mapping)
         assert _present_pages(address, size) < size // PAGE  # a fresh mapping faults lazily
         assert libc.populate(address, size)  # Linux >= 5.14, as on every machine we target
         assert _present_pages(address, size) == size // PAGE
@@ -56,7 +49,7 @@ def test_the_writers_mappings_come_populated(segment):
     fd, size = segment
     mapping = object_store._populated_mapping(fd, size)
     try:
-        assert _present_pages(_address(mapping), size) == size // PAGE
+        assert _present_pages(libc.address_of(mapping), size) == size // PAGE
         mapping[:4] = b"abcd"  # writable
     finally:
         mapping.close()  # closable: no view of it was left behind
@@ -64,6 +57,6 @@ def test_the_writers_mappings_come_populated(segment):
 
 def test_make_executable_refuses_an_address_off_a_page_boundary():
     with mmap.mmap(-1, PAGE) as page:
-        address = _address(page)
+        address = libc.address_of(page)
         with pytest.raises(OSError):
             libc.make_executable(address + 1)

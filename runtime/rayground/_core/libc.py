@@ -41,6 +41,18 @@ def libc() -> Any:
     return _libc
 
 
+def address_of(mapping: mmap.mmap) -> int:
+    """Where a writable mapping starts in memory. The buffer export this takes is released
+    before returning, so the mapping can still be closed."""
+    import ctypes
+
+    start = ctypes.c_char.from_buffer(mapping)
+    try:
+        return ctypes.addressof(start)
+    finally:
+        del start
+
+
 def populate(address: int, length: int) -> bool:
     """Set up the page tables of `length` bytes mapped at `address` (a page boundary), without
     holding the GIL and in chunks, so neither this process's other threads nor its memory

@@ -231,14 +231,7 @@ def _populated_mapping(fd: int, size: int) -> mmap.mmap:
     (the GIL released, in chunks); MAP_POPULATE, which holds the GIL throughout, only where the
     kernel is too old for that."""
     mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED)
-    if size == 0:
-        return mapping
-    import numpy as np  # loaded already: large segments are what this is for
-
-    view = np.frombuffer(mapping, dtype=np.uint8)
-    address = view.ctypes.data
-    del view  # no export may outlive this call: the mapping must stay closable
-    if libc.populate(address, size):
+    if size == 0 or libc.populate(libc.address_of(mapping), size):
         return mapping
     mapping.close()
     return mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _MAP_POPULATE)

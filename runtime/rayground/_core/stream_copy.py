@@ -117,11 +117,11 @@ def _map_code(code: bytes) -> Any:
     import ctypes
     import mmap
 
-    from .libc import make_executable
+    from .libc import address_of, make_executable
 
     page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
     page.write(code)
-    address = ctypes.addressof(ctypes.c_char.from_buffer(page))
+    address = address_of(page)
     make_executable(address)
     signature = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
     _keep.append(page)  # never unmapped: the function lives as long as the process
