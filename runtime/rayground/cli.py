@@ -546,12 +546,10 @@ def _who(role: str | None, pid: int | None, via: str | None = None) -> str:
 
 
 def _timeline(args: argparse.Namespace) -> int:
-    from rayground._core.trace import chrome_trace
+    from rayground._core.trace import cluster_trace
 
     with _observer(args.address) as client:
-        rows = client.request("list_tasks", {"limit": args.limit}, timeout=60)
-        nodes = {n["node_id"]: n["node_ip"] for n in client.request("list_nodes")}
-    trace = chrome_trace(rows, nodes, time.time())
+        trace = cluster_trace(client, args.limit)
     path = args.output or os.path.join(
         tempfile.gettempdir(),
         f"rayground-timeline-{datetime.datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}.json",

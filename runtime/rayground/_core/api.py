@@ -500,12 +500,9 @@ def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
     chrome://tracing: a row per worker process, a bar per task run."""
     import json
 
-    from .trace import chrome_trace
+    from .trace import cluster_trace
 
-    client = connected_client()
-    rows = client.request("list_tasks", {"limit": config.TASK_HISTORY}, timeout=60)
-    nodes = {n["node_id"]: n["node_ip"] for n in client.request("list_nodes", timeout=60)}
-    trace = chrome_trace(rows, nodes, time.time())
+    trace = cluster_trace(connected_client(), config.TASK_HISTORY)
     if filename is None:
         return trace
     with open(filename, "w") as f:

@@ -4,7 +4,15 @@ chrome://tracing."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+
+def cluster_trace(client: Any, limit: int) -> list[dict[str, Any]]:
+    """The trace of the `limit` most recent tasks of the cluster `client` is connected to."""
+    rows = client.request("list_tasks", {"limit": limit}, timeout=60)
+    nodes = {n["node_id"]: n["node_ip"] for n in client.request("list_nodes")}
+    return chrome_trace(rows, nodes, time.time())
 
 
 def chrome_trace(
