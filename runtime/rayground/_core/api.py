@@ -427,8 +427,6 @@ def wait(
         )
     if timeout is not None and timeout < 0:
         raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-    if not refs:
-        return [], []
     client = connected_client()
     start = time.time()
     ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client)))

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import context
 from .ids import TaskID
+from .serialization import record_contained_ref
 
 if TYPE_CHECKING:
     import asyncio
-from .serialization import record_contained_ref
 
 
 class ObjectRef:
