@@ -9,6 +9,7 @@ API (`wait`, `get`, actor handles), so it behaves the same on either runtime.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -29,8 +30,8 @@ class ActorPool:
         self._in_flight: dict[Any, tuple[int, Any]] = {}  # result key -> (index, actor)
         self._by_index: dict[int, Any] = {}  # submission index -> result key
         self._next_index = 0  # given to the next call that goes out
-        self._next_return = 0  # what get_next returns next
-        self._queued: list[tuple[_Submission, Any]] = []  # waiting for an idle actor
+        # Submissions waiting for an idle actor, oldest first.
+        self._queued: collections.deque[tuple[_Submission, Any]] = collections.deque()
 
     # ------------------------------------------------------------------ submitting
     def submit(self, fn: _Submission, value: Any) -> None:
@@ -81,7 +82,8 @@ class ActorPool:
         pool) before the error is raised. A call that failed raises its error here."""
         if not self.has_next():
             raise StopIteration("No more results to get")
-        key = self._by_index[self._next_return]
+        # The oldest call still out (unordered takes may have left gaps before it).
+        key = self._by_index[min(self._by_index)]
         if timeout is not None:
             ready, _ = _api().wait([_last_ref(key)], num_returns=1, timeout=timeout)
             if not ready:
@@ -134,24 +136,20 @@ class ActorPool:
         """Forget `key`'s call and give its actor back; returns its submission index."""
         index, actor = self._in_flight.pop(key)
         del self._by_index[index]
-        # get_next goes on from the oldest call still out (unordered takes leave gaps).
-        self._next_return = min(self._by_index, default=self._next_index)
         self._return_actor(actor)
         return index
 
     def _return_actor(self, actor: Any) -> None:
         self._idle.append(actor)
         if self._queued:
-            fn, value = self._queued.pop(0)
+            fn, value = self._queued.popleft()
             self.submit(fn, value)
 
     def _drop_pending(self) -> None:
         while self.has_next():
             try:
                 self.get_next(timeout=0, ignore_if_timedout=True)
-            except TimeoutError:
-                pass
-            except Exception:  # a failed call being dropped: its error goes with it
+            except Exception:  # skipped while running, or failed: dropped with its error
                 pass
 
 
