@@ -13,6 +13,7 @@ import collections
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .._core import api
 from .._core.object_ref import ObjectRef
 
 _Submission = Callable[[Any, Any], Any]
@@ -85,7 +86,7 @@ class ActorPool:
         # The oldest call still out (unordered takes may have left gaps before it).
         key = self._by_index[min(self._by_index)]
         if timeout is not None:
-            ready, _ = _api().wait([_last_ref(key)], num_returns=1, timeout=timeout)
+            ready, _ = api.wait([_last_ref(key)], num_returns=1, timeout=timeout)
             if not ready:
                 if ignore_if_timedout:
                     skipped = self._take(key)
@@ -95,7 +96,7 @@ class ActorPool:
                     )
                 raise TimeoutError(f"Timed out after {timeout} s waiting for the next result")
         self._take(key)
-        return _api().get(_as_get_arg(key))
+        return api.get(_as_get_arg(key))
 
     def get_next_unordered(
         self, timeout: float | None = None, ignore_if_timedout: bool = False
@@ -108,12 +109,12 @@ class ActorPool:
         if not self.has_next():
             raise StopIteration("No more results to get")
         by_last_ref = {_last_ref(key): key for key in self._in_flight}
-        ready, _ = _api().wait(list(by_last_ref), num_returns=1, timeout=timeout)
+        ready, _ = api.wait(list(by_last_ref), num_returns=1, timeout=timeout)
         if not ready:
             raise TimeoutError(f"Timed out after {timeout} s waiting for any result")
         key = by_last_ref[ready[0]]
         self._take(key)
-        return _api().get(_as_get_arg(key))
+        return api.get(_as_get_arg(key))
 
     # ------------------------------------------------------------------ the actors
     def has_free(self) -> bool:
@@ -175,9 +176,3 @@ def _last_ref(key: Any) -> ObjectRef:
 
 def _as_get_arg(key: Any) -> Any:
     return list(key) if isinstance(key, tuple) else key
-
-
-def _api() -> Any:
-    from .._core import api  # the pool is made before (or without) a cluster: look it up late
-
-    return api

@@ -12,6 +12,8 @@ import queue
 from collections.abc import Iterable
 from typing import Any
 
+from .._core import api
+
 __all__ = ["Empty", "Full", "Queue"]
 
 
@@ -44,25 +46,25 @@ class Queue:
 
     def size(self) -> int:
         """How many items are in the queue now."""
-        return _api().get(self._live_actor().qsize.remote())
+        return api.get(self._live_actor().qsize.remote())
 
     def qsize(self) -> int:
         return self.size()
 
     def empty(self) -> bool:
-        return _api().get(self._live_actor().empty.remote())
+        return api.get(self._live_actor().empty.remote())
 
     def full(self) -> bool:
-        return _api().get(self._live_actor().full.remote())
+        return api.get(self._live_actor().full.remote())
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Add `item`; if the queue is full, wait (up to `timeout` s) for room, or raise Full."""
         actor = self._live_actor()
         if not block:
-            _api().get(actor.put_nowait.remote(item))
+            api.get(actor.put_nowait.remote(item))
             return
         _check_timeout(timeout)
-        _api().get(actor.put.remote(item, timeout))
+        api.get(actor.put.remote(item, timeout))
 
     async def put_async(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         actor = self._live_actor()
@@ -76,9 +78,9 @@ class Queue:
         """Take the oldest item; if there is none, wait (up to `timeout` s) or raise Empty."""
         actor = self._live_actor()
         if not block:
-            return _api().get(actor.get_nowait.remote())
+            return api.get(actor.get_nowait.remote())
         _check_timeout(timeout)
-        return _api().get(actor.get.remote(timeout))
+        return api.get(actor.get.remote(timeout))
 
     async def get_async(self, block: bool = True, timeout: float | None = None) -> Any:
         actor = self._live_actor()
@@ -97,7 +99,7 @@ class Queue:
         """Add all of `items` in order, or none of them (Full) if they do not all fit."""
         if not isinstance(items, Iterable):
             raise TypeError(f"Argument 'items' must be an iterable, got {type(items).__name__}")
-        _api().get(self._live_actor().put_nowait_batch.remote(list(items)))
+        api.get(self._live_actor().put_nowait_batch.remote(list(items)))
 
     def get_nowait_batch(self, num_items: int) -> list:
         """Take `num_items` items at once, or none (Empty) if there are fewer."""
@@ -105,14 +107,13 @@ class Queue:
             raise TypeError(f"Argument 'num_items' must be an int, got {type(num_items).__name__}")
         if num_items < 0:
             raise ValueError("'num_items' must be non-negative")
-        return _api().get(self._live_actor().get_nowait_batch.remote(num_items))
+        return api.get(self._live_actor().get_nowait_batch.remote(num_items))
 
     def shutdown(self, force: bool = False, grace_period_s: int = 5) -> None:
         """Stop the queue's actor; the items still in it are gone. Without `force`, calls sent
         before this one get up to `grace_period_s` seconds to finish first."""
         if self.actor is None:
             return
-        api = _api()
         if not force:
             api.wait([self.actor.qsize.remote()], num_returns=1, timeout=grace_period_s)
         api.kill(self.actor, no_restart=True)
@@ -182,9 +183,3 @@ class _QueueActor:
 def _check_timeout(timeout: float | None) -> None:
     if timeout is not None and timeout < 0:
         raise ValueError("'timeout' must be a non-negative number")
-
-
-def _api() -> Any:
-    from .._core import api  # the cluster may be started after this module is imported
-
-    return api
