@@ -304,7 +304,7 @@ class ObjectDirectory:
     def spill_room(self) -> int:
         """Bytes that can still be spilled: the disk's free space, within RAYGROUND_SPILL_LIMIT."""
         try:
-            os.makedirs(self.spill_dir, exist_ok=True)
+            os.makedirs(self.spill_dir, mode=0o700, exist_ok=True)
             st = os.statvfs(self.spill_dir)
             room = st.f_bavail * st.f_frsize
         except OSError:

@@ -10,6 +10,11 @@ they drop their views: unlink only removes the name).
 New segments are written with pwritev, so a full /dev/shm is an ENOSPC error at write time
 rather than a SIGBUS later when a page is touched; recycled segments, whose pages exist already,
 are written through a mapping by several threads (`SegmentWriter`).
+
+Security: readers unpickle what a segment holds, so a segment is opened without following a
+symlink and used only if it is a regular file of ours (`ownership.open_private`), recycled ones
+too; the directory itself is owner-only (lifetime.make_shm_dir). Spilled copies are 0600 in an
+owner-only directory.
 """
 
 from __future__ import annotations
@@ -18,12 +23,11 @@ import errno
 import itertools
 import mmap
 import os
-import shutil
 import threading
 from collections.abc import Collection
 from concurrent.futures import Executor
 
-from . import libc
+from . import libc, ownership
 from .serialization import SerializedObject
 
 
@@ -74,8 +78,16 @@ class SegmentWriter:
         size = obj.total_size
         pool = os.path.join(os.path.dirname(path), POOL_DIR)
         recycled = claim_recycled(pool, size, path, prefer=self._maps.keys())
-        flags = os.O_RDWR if recycled else os.O_CREAT | os.O_EXCL | os.O_RDWR
-        fd = os.open(path, flags, 0o600)
+        if recycled:
+            # Its pages may hold what it held before: it must be ours, not something planted
+            # (its owner could keep it open and read or change what we write).
+            try:
+                fd = ownership.open_private(path, os.O_RDWR)
+            except OSError:
+                _unlink_quietly(path)
+                raise
+        else:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
         try:
             if recycled:
                 os.ftruncate(fd, size)
@@ -331,7 +343,7 @@ def _has_inode(path: str, inodes: Collection[int]) -> bool:
 def recycle(path: str, size: int, serial: int) -> str | None:
     """Keep a freed segment's pages for the next large write instead of unlinking them."""
     pool = os.path.join(os.path.dirname(path), POOL_DIR)
-    os.makedirs(pool, exist_ok=True)
+    os.makedirs(pool, mode=0o700, exist_ok=True)  # inside our owner-only directory
     target = os.path.join(pool, f"{size}-{serial}")
     try:
         os.rename(path, target)
@@ -369,8 +381,11 @@ def trim_recycled(pool: str, keep: int) -> None:
 
 
 def map_segment(path: str) -> memoryview:
-    """Map a sealed segment read-only. The mapping lives as long as views onto it do."""
-    fd = os.open(path, os.O_RDONLY)
+    """Map a sealed segment read-only. The mapping lives as long as views onto it do.
+
+    Security: what is mapped gets unpickled, so only a regular file of ours is mapped, never
+    through a symlink (raises ownership.UnsafePathError)."""
+    fd = ownership.open_private(path)
     try:
         size = os.fstat(fd).st_size
         mm = mmap.mmap(fd, size, prot=mmap.PROT_READ)
@@ -426,16 +441,34 @@ class MappingCache:
 
 
 def spill(path: str, spill_dir: str) -> str:
-    """Move a segment to disk; returns the new path. Readers that map it already are unaffected."""
-    os.makedirs(spill_dir, exist_ok=True)
+    """Move a segment to disk; returns the new path. Readers that map it already are unaffected.
+    The spill directory is 0700 and each spilled file 0600, whatever the umask."""
+    os.makedirs(spill_dir, mode=0o700, exist_ok=True)  # inside the owner-only session directory
     target = os.path.join(spill_dir, os.path.basename(path))
+    src = ownership.open_private(path)
     try:
-        shutil.copyfile(path, target)
-    except OSError:
-        _unlink_quietly(target)  # a disk that filled halfway: leave no partial copy
-        raise
+        _unlink_quietly(target)  # an older copy under this name (an object made again)
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            _copy_all(src, dst, os.fstat(src).st_size)
+        except OSError:
+            _unlink_quietly(target)  # a disk that filled halfway: leave no partial copy
+            raise
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
     _unlink_quietly(path)
     return target
+
+
+def _copy_all(src: int, dst: int, size: int) -> None:
+    offset = 0
+    while offset < size:
+        sent = os.sendfile(dst, src, offset, size - offset)
+        if sent == 0:
+            raise OSError(errno.EIO, f"the segment ended at {offset} of {size} bytes")
+        offset += sent
 
 
 def _unlink_quietly(path: str) -> None:
