@@ -21,7 +21,6 @@ import datetime
 import ipaddress
 import json
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -354,10 +353,10 @@ def _stop(args: argparse.Namespace) -> int:
         return 0
     for node in nodes:
         # Nodes first: they leave their heads cleanly, so the heads do not see them die.
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(node.pid, signal.SIGKILL if args.force else signal.SIGTERM)
+        # Each signal goes only to the process node.json recorded (owner, start time, command).
+        node.signal(signal.SIGKILL if args.force else signal.SIGTERM)
         if not _wait_gone([node.pid], args.grace):
-            _kill([node.pid])
+            node.signal(signal.SIGKILL)
         print(
             f"Stopped the node {node.node_id[:12]} (pid {node.pid}) of the cluster at "
             f"{node.head.replace('tcp://', '')}."
@@ -366,20 +365,19 @@ def _stop(args: argparse.Namespace) -> int:
     for session in sessions:
         workers = _worker_pids(session)
         how = "killed"
-        try:
-            os.kill(session.pid, signal.SIGKILL if args.force else signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        # Only the process head.json recorded is signalled (owner, start time, command).
+        session.signal(signal.SIGKILL if args.force else signal.SIGTERM)
         if args.force or not _wait_gone([session.pid], args.grace):
-            _kill([session.pid, *workers])
+            session.signal(signal.SIGKILL)
+            _kill(workers, session)
         else:
             how = "stopped"
         # Workers leave when their head's connection ends; wait for them, then make sure.
         if not _wait_gone(workers, 5.0):
-            _kill(workers)
+            _kill(workers, session)
             _wait_gone(workers, 5.0)
         lifetime.sweep_stale_sessions()
-        shutil.rmtree(lifetime.shm_dir_for(session.session_dir), ignore_errors=True)
+        lifetime.remove_shm_dir(lifetime.shm_dir_for(session.session_dir))
         tcp = (session.tcp_address or session.address).replace("tcp://", "")
         print(f"{how.capitalize()} the rayground cluster at {tcp} (head pid {session.pid}).")
     return 0
@@ -414,10 +412,13 @@ def _wait_gone(pids: list[int], timeout: float) -> bool:
         time.sleep(0.05)
 
 
-def _kill(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+def _kill(workers: list[int], session: Any) -> None:
+    """SIGKILL the head's workers: processes of ours forked from it (its command line)."""
+    from rayground._core import lifetime, ownership
+
+    marker = lifetime.command_marker(session.session_dir)
+    for pid in workers:
+        ownership.signal_our_process(pid, None, marker, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------- reading state

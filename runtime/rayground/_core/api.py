@@ -186,6 +186,8 @@ def _gpu_names(count: float) -> list[str]:
 def _resolve_address(address: str) -> tuple[str, bytes, int | None]:
     """(address to connect to, token, head pid if local) for "auto", "host:port" or "ipc://..."."""
     # A standalone cluster (`rayground start`) first, as Ray's "auto"; then the newest other one.
+    if address == "auto":
+        lifetime.sweep_stale_sessions()  # a head SIGKILLed meanwhile leaves no memory behind
     sessions = sorted(lifetime.list_local_sessions(), key=lambda s: s.owner_pid is not None)
     if address == "auto":
         for session in sessions:

@@ -1,13 +1,14 @@
 """Every default and environment override of the runtime, in one place.
 
 Environment variables (all optional):
-    RAYGROUND_TMPDIR            where session directories live (default: <tmp>/rayground)
+    RAYGROUND_TMPDIR            where session directories live (default: per user, see session_root)
     RAYGROUND_SHM_DIR           where shared-memory objects live (default: /dev/shm)
     RAYGROUND_INLINE_MAX        objects up to this size travel inside messages (default 100 KiB)
     RAYGROUND_TASK_HISTORY      finished tasks kept for the state API (default 100,000)
     RAYGROUND_EVENT_BUFFER      events kept for subscribers that fall behind (default 200,000)
     RAYGROUND_SPILL_LIMIT       bytes the store may spill to disk (default 0: what the disk holds)
     RAYGROUND_HELLO_TIMEOUT     seconds a new connection has to authenticate (default 10)
+    RAYGROUND_KEEP_SESSIONS     directories (logs) of ended sessions kept per user (default 20)
 """
 
 from __future__ import annotations
@@ -29,7 +30,23 @@ def _int_env(name: str, default: int) -> int:
 
 
 def session_root() -> str:
-    return os.environ.get("RAYGROUND_TMPDIR") or os.path.join(tempfile.gettempdir(), "rayground")
+    """Where this user's session directories live: RAYGROUND_TMPDIR if set, else
+    `$XDG_RUNTIME_DIR/rayground` where that directory exists and is this user's, else
+    `<tmp>/rayground-<uid>`. Never one root shared by every user: whoever creates a shared root
+    first controls what the others find there (lifetime.private_root checks it on every use)."""
+    configured = os.environ.get("RAYGROUND_TMPDIR")
+    if configured:
+        return configured
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir:
+        try:
+            st = os.stat(runtime_dir)
+        except OSError:
+            st = None
+        # An inherited XDG_RUNTIME_DIR (su, a spawner) may be another user's: only ours counts.
+        if st is not None and st.st_uid == os.geteuid() and not st.st_mode & 0o077:
+            return os.path.join(runtime_dir, "rayground")
+    return os.path.join(tempfile.gettempdir(), f"rayground-{os.geteuid()}")
 
 
 def shm_root() -> str:
@@ -45,6 +62,8 @@ INLINE_MAX = _int_env("RAYGROUND_INLINE_MAX", 100 * 1024)
 TASK_HISTORY = _int_env("RAYGROUND_TASK_HISTORY", 100_000)
 EVENT_BUFFER = _int_env("RAYGROUND_EVENT_BUFFER", 200_000)
 SPILL_LIMIT = _int_env("RAYGROUND_SPILL_LIMIT", 0)
+# Ended sessions keep their directories (their logs) until this many newer ones have ended.
+KEEP_SESSIONS = _int_env("RAYGROUND_KEEP_SESSIONS", 20)
 HELLO_TIMEOUT = float(os.environ.get("RAYGROUND_HELLO_TIMEOUT") or 10.0)
 
 # The largest frame the head accepts. Data above INLINE_MAX never travels in frames, so this bounds

@@ -32,7 +32,7 @@ import traceback
 from typing import Any, ClassVar
 
 from .. import exceptions
-from . import config, ids, protocol
+from . import config, ids, lifetime, ownership, protocol
 from .actor_manager import ActorManager
 from .events import EventLog
 from .nodes import Node, Nodes
@@ -104,7 +104,9 @@ class Head:
             self.endpoints.append(bound)
             self.sel.register(sock, selectors.EVENT_READ, "listener")
         self.shm_dir = args.shm_dir
-        os.makedirs(self.shm_dir, mode=0o700, exist_ok=True)
+        # Made owner-only and exclusively by the launcher before our command line named it in
+        # public; never created here (a directory someone else made first would be adopted).
+        ownership.check_private_dir(self.shm_dir, "the shared-memory directory")
         os.makedirs(os.path.join(self.session_dir, "logs"), exist_ok=True)
         self.events = EventLog(config.EVENT_BUFFER)
         protocol.allow_files_in(os.path.join(self.session_dir, "spill"))
@@ -824,6 +826,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    os.umask(0o077)  # everything the head and its forked workers write is owner-only
     # Workers are forked from this process: import what they need once, here, and freeze it so
     # the garbage collector never writes to (and so un-shares) those pages in the children.
     from . import worker as _preloaded  # noqa: F401
@@ -837,18 +840,16 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    with open(os.path.join(args.session_dir, "head.json"), "w") as f:
-        json.dump(
-            {
-                "pid": os.getpid(),
-                "addresses": head.endpoints,
-                "node_id": head.node_id,
-                # Which process owns the cluster (a kernel, a script); None for `rayground start`.
-                "owner_pid": args.owner_pid,
-                "started": time.time(),
-            },
-            f,
-        )
+    lifetime.write_info(
+        os.path.join(args.session_dir, "head.json"),
+        {
+            "addresses": head.endpoints,
+            "node_id": head.node_id,
+            # Which process owns the cluster (a kernel, a script); None for `rayground start`.
+            "owner_pid": args.owner_pid,
+            "started": time.time(),
+        },
+    )
     print(f"READY {json.dumps(head.endpoints)}", flush=True)
     # The head keeps a record per task and object, tens of thousands under load: with the
     # default thresholds the cycle collector walks them all again and again (a fifth of the

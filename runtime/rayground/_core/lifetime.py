@@ -1,9 +1,19 @@
 """Starting a local head, finding a running one, and cleaning up after any that died.
 
-A session lives in `<tmp>/rayground/session_<time>_<pid>/` (0700): `token` (0600), `head.sock`,
-`head.json` (pid and addresses), `logs/`, `spill/`. Its shared memory is a directory
-`/dev/shm/rayground-<session>/`. The head removes the shared memory when it exits; a head that
-was SIGKILLed cannot, so every `init()` first sweeps sessions whose head is gone.
+Every session of a user lives under that user's own session root (config.session_root():
+`$XDG_RUNTIME_DIR/rayground` or `<tmp>/rayground-<uid>`, 0700, its owner and mode checked on
+every use: `private_root`). A session is `<root>/session_<time>_<pid>_<random>/` (0700):
+`token` (0600), `head.sock`, `head.json` (pid, start time, addresses; written atomically by the
+head), `logs/`, `spill/`; `<root>/latest` names the newest (also written atomically). Its shared
+memory is a directory `<shm>/rayground-<session>/`, made here, owner-only and exclusively,
+before the head starts: nothing names it in public (the head's command line) before it exists,
+so no other user can create it first. The head removes the shared memory when it exits; a head
+that was SIGKILLed cannot, so every `init()`, `rayground start` and `rayground stop` first sweeps
+this user's sessions whose head is gone, and keeps only the newest KEEP_SESSIONS of those
+directories (for their logs).
+
+A pid read from head.json or node.json is signalled only once it is proved to be that very
+process (ownership.signal_our_process): owned by us, same start time, same command.
 
 A cluster started by `init()` dies with its driver: the head watches the driver's pid through a
 pidfd (even SIGKILL of the driver is seen), and every worker watches the head's.
@@ -11,6 +21,7 @@ pidfd (even SIGKILL of the driver is seen), and every worker watches the head's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -21,8 +32,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import config, ids
+from . import config, ids, ownership
 from .transport import write_token_file
+
+HEAD_COMMAND = "rayground._core.head"
+NODE_COMMAND = "rayground._core.node"
 
 
 @dataclass
@@ -54,44 +68,136 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def private_root(create: bool = True) -> str | None:
+    """This user's session root, checked (ours, not a symlink, 0700) on every use; created if
+    missing when `create`, else None if missing. Raises ownership.UnsafePathError, naming the
+    path and why, for a root that another user made or that others may write."""
+    root = config.session_root()
+    if create:
+        ownership.ensure_private_dir(root, "the session root")
+        return root
+    if not os.path.lexists(root):
+        return None
+    ownership.check_private_dir(root, "the session root")
+    return root
+
+
+def _session_name(prefix: str) -> str:
+    # The random part keeps the name (and the shared-memory directory named after it) unknown
+    # to other users until both exist.
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    return f"{prefix}_{stamp}_{os.getpid()}_{ids.random_hex(3)}"
+
+
+def new_session_dir(prefix: str) -> str:
+    """A new, empty, owner-only session (or node) directory with its `logs/`, under the root."""
+    root = private_root()
+    assert root is not None
+    session_dir = os.path.join(root, _session_name(prefix))
+    ownership.make_private_dir(session_dir, "a new session directory")
+    ownership.make_private_dir(os.path.join(session_dir, "logs"), "the session's logs")
+    return session_dir
+
+
 def _read_info(path: str) -> tuple[dict[str, Any], int] | None:
-    """A head.json or node.json and the pid it names; None if missing or unreadable."""
+    """A head.json or node.json and the pid it names; None if missing, unreadable or not ours."""
     try:
-        with open(path) as f:
-            info = json.load(f)
+        info = json.loads(ownership.read_private(path))
         return info, int(info["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _is_live(session_dir: str, info: dict[str, Any], pid: int) -> bool:
+    """Whether the head (or node) that wrote `info` is still that process (not a pid reuse)."""
+    ticks = info.get("start_ticks")
+    if not isinstance(ticks, int):
+        return False  # written by a rayground that recorded no start time: cannot be proved
+    return ownership.is_our_process(pid, ticks, command_marker(session_dir))
+
+
+def command_marker(session_dir: str) -> str:
+    # What a head's (and its forked workers') command line holds; a node's names only its role.
+    if os.path.basename(session_dir).startswith("node_"):
+        return NODE_COMMAND
+    return f"{HEAD_COMMAND} --session-dir {session_dir} "
 
 
 def shm_dir_for(session_dir: str) -> str:
     return os.path.join(config.shm_root(), f"rayground-{os.path.basename(session_dir)}")
 
 
-def sweep_stale_sessions() -> list[str]:
-    """Remove shared memory (and sockets) of sessions whose head process is gone."""
-    root = config.session_root()
+def make_shm_dir(session_dir: str) -> str:
+    """Create the session's shared-memory directory: owner-only, and exclusively, so one that
+    another user made first under this name is refused rather than adopted."""
+    shm_dir = shm_dir_for(session_dir)
+    ownership.make_private_dir(shm_dir, "the shared-memory directory")
+    return shm_dir
+
+
+def remove_shm_dir(shm_dir: str) -> bool:
+    """Remove a shared-memory directory if it is ours (never one another user put there).
+    rmtree does not follow symlinks inside it. True if something was removed."""
+    try:
+        st = os.lstat(shm_dir)
+    except FileNotFoundError:
+        return False
+    if not os.path.isdir(shm_dir) or os.path.islink(shm_dir) or st.st_uid != os.geteuid():
+        return False
+    shutil.rmtree(shm_dir, ignore_errors=True)
+    return True
+
+
+# A head that is starting has made its session directory but not yet written head.json; the
+# sweep leaves such a directory alone for this long (the start timeout, with room).
+_STARTING_GRACE_S = 120.0
+
+
+def _session_state(session_dir: str) -> str:
+    """ "live", "starting" or "dead" (see sweep_stale_sessions)."""
+    info_name = "node.json" if os.path.basename(session_dir).startswith("node_") else "head.json"
+    read = _read_info(os.path.join(session_dir, info_name))
+    if read is not None:
+        return "live" if _is_live(session_dir, *read) else "dead"
+    try:
+        age = time.time() - os.lstat(session_dir).st_mtime
+    except OSError:
+        return "dead"
+    return "starting" if age < _STARTING_GRACE_S else "dead"
+
+
+def sweep_stale_sessions(keep: int | None = None) -> list[str]:
+    """Clean up after this user's sessions (and nodes) whose process is gone: remove their
+    shared memory and socket, and remove all but the newest `keep` (default KEEP_SESSIONS)
+    of their directories. Returns the paths removed."""
+    keep = config.KEEP_SESSIONS if keep is None else keep
+    root = private_root(create=False)
+    if root is None:
+        return []
     removed = []
-    if not os.path.isdir(root):
-        return removed
+    dead = []
     for name in os.listdir(root):
+        if not name.startswith(("session_", "node_")):
+            continue
         session_dir = os.path.join(root, name)
-        info_name = "head.json" if name.startswith("session_") else "node.json"
-        info_path = os.path.join(session_dir, info_name)
-        if not name.startswith(("session_", "node_")) or not os.path.isfile(info_path):
+        try:
+            st = os.lstat(session_dir)
+        except OSError:
             continue
-        read = _read_info(info_path)
-        if read is None or pid_alive(read[1]):
+        if not os.path.isdir(session_dir) or os.path.islink(session_dir):
             continue
+        if st.st_uid != os.geteuid() or _session_state(session_dir) != "dead":
+            continue
+        dead.append((st.st_mtime, session_dir))
         shm = shm_dir_for(session_dir)
-        if os.path.isdir(shm):
-            shutil.rmtree(shm, ignore_errors=True)
+        if remove_shm_dir(shm):
             removed.append(shm)
-        for leftover in ("head.sock", info_name):
-            try:
-                os.unlink(os.path.join(session_dir, leftover))
-            except FileNotFoundError:
-                pass
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(session_dir, "head.sock"))
+    dead.sort(reverse=True)
+    for _, session_dir in dead[keep:]:
+        shutil.rmtree(session_dir, ignore_errors=True)
+        removed.append(session_dir)
     return removed
 
 
@@ -109,20 +215,22 @@ def start_head(
     cwd: str | None = None,
     timeout: float = 30.0,
 ) -> LocalHead:
+    root = private_root()
+    assert root is not None
     sweep_stale_sessions()
-    root = config.session_root()
-    os.makedirs(root, mode=0o700, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    session_dir = os.path.join(root, f"session_{stamp}_{os.getpid()}_{ids.random_hex(3)}")
-    os.makedirs(session_dir, mode=0o700)
-    os.makedirs(os.path.join(session_dir, "logs"), mode=0o700)
+    session_dir = new_session_dir("session")
     token = ids.random_hex(32).encode()
     write_token_file(os.path.join(session_dir, "token"), token)
-    shm_dir = shm_dir_for(session_dir)
+    # Made before the head starts: its command line (readable by every user) names it.
+    try:
+        shm_dir = make_shm_dir(session_dir)
+    except OSError:
+        shutil.rmtree(session_dir, ignore_errors=True)  # nothing ran in it yet
+        raise
     cmd = [
         sys.executable,
         "-m",
-        "rayground._core.head",
+        HEAD_COMMAND,
         "--session-dir",
         session_dir,
         "--shm-dir",
@@ -152,7 +260,8 @@ def start_head(
     env["PYTHONPATH"] = os.pathsep.join(
         [p for p in [_package_parent(), env.get("PYTHONPATH", "")] if p]
     )
-    with open(os.path.join(session_dir, "logs", "head.log"), "ab") as log:
+    log = ownership.open_log(os.path.join(session_dir, "logs", "head.log"))
+    try:
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -163,10 +272,14 @@ def start_head(
             env=env,
             cwd=cwd or None,
         )
+    except BaseException:
+        remove_shm_dir(shm_dir)
+        raise
+    finally:
+        os.close(log)
     endpoints = _wait_ready(proc, session_dir, timeout)
     tcp = next((e for e in endpoints if e.startswith("tcp://")), None)
-    with open(os.path.join(root, "latest"), "w") as f:
-        f.write(session_dir)
+    ownership.write_atomically(os.path.join(root, "latest"), session_dir.encode())
     return LocalHead(session_dir, shm_dir, endpoints[0], token, proc, proc.pid, tcp)
 
 
@@ -190,7 +303,7 @@ def start_node(
     timeout: float = 30.0,
 ) -> LocalNode:
     """Start a node process on this machine that joins the head at `address` (node.py)."""
-    cmd = [sys.executable, "-m", "rayground._core.node", "--address", address]
+    cmd = [sys.executable, "-m", NODE_COMMAND, "--address", address]
     cmd += ["--resources", json.dumps(resources or {}), "--node-ip-address", node_ip_address]
     if num_cpus is not None:
         cmd += ["--num-cpus", str(num_cpus)]
@@ -203,10 +316,12 @@ def start_node(
     env["PYTHONPATH"] = os.pathsep.join(
         [p for p in [_package_parent(), env.get("PYTHONPATH", "")] if p]
     )
-    root = config.session_root()
-    os.makedirs(root, mode=0o700, exist_ok=True)
+    root = private_root()
+    assert root is not None
+    sweep_stale_sessions()
     log_path = log_path or os.path.join(root, f"node-{os.getpid()}-{ids.random_hex(3)}.log")
-    with open(log_path, "ab") as log:
+    log = ownership.open_log(log_path)
+    try:
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -216,6 +331,8 @@ def start_node(
             close_fds=True,
             env=env,
         )
+    finally:
+        os.close(log)
     ready = _read_ready_line(proc, timeout)
     if ready is not None:
         return LocalNode(proc, ready["node_id"], log_path)
@@ -283,7 +400,7 @@ def stop_head(proc: subprocess.Popen | None, shm_dir: str, grace: float = 3.0) -
     if proc is not None:
         stop_process(proc, grace)
     # The head removes its shared memory on a clean exit; make sure even after a crash.
-    shutil.rmtree(shm_dir, ignore_errors=True)
+    remove_shm_dir(shm_dir)
 
 
 @dataclass
@@ -296,6 +413,7 @@ class SessionInfo:
     node_id: str
     owner_pid: int | None
     started: float
+    start_ticks: int | None = None
 
     @property
     def address(self) -> str:
@@ -306,29 +424,43 @@ class SessionInfo:
         return next((a for a in self.addresses if a.startswith("tcp://")), None)
 
     def read_token(self) -> bytes:
-        with open(os.path.join(self.session_dir, "token"), "rb") as f:
-            return f.read().strip()
+        return ownership.read_private(os.path.join(self.session_dir, "token")).strip()
+
+    def signal(self, sig: int) -> bool:
+        """Send `sig` to this head if it is still the process head.json recorded."""
+        return ownership.signal_our_process(
+            self.pid, self.start_ticks, command_marker(self.session_dir), sig
+        )
+
+
+def _latest(root: str) -> str | None:
+    """The session `<root>/latest` names, if it names one directly under the root."""
+    try:
+        named = ownership.read_private(os.path.join(root, "latest")).decode().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if os.path.dirname(named) != root or not os.path.basename(named).startswith("session_"):
+        return None
+    return named
 
 
 def list_local_sessions() -> list[SessionInfo]:
     """Live clusters of this user on this machine, newest first (the `latest` one leads)."""
-    root = config.session_root()
-    candidates = []
-    latest = os.path.join(root, "latest")
-    if os.path.isfile(latest):
-        with open(latest) as f:
-            candidates.append(f.read().strip())
-    if os.path.isdir(root):
-        others = sorted(
-            (os.path.join(root, n) for n in os.listdir(root) if n.startswith("session_")),
-            key=lambda p: os.path.getmtime(p),
-            reverse=True,
-        )
-        candidates += [c for c in others if c not in candidates]
+    root = private_root(create=False)
+    if root is None:
+        return []
+    latest = _latest(root)
+    candidates = [latest] if latest else []
+    others = sorted(
+        (os.path.join(root, n) for n in os.listdir(root) if n.startswith("session_")),
+        key=lambda p: os.lstat(p).st_mtime,
+        reverse=True,
+    )
+    candidates += [c for c in others if c not in candidates]
     found = []
     for session_dir in candidates:
         read = _read_info(os.path.join(session_dir, "head.json"))
-        if read is None or not pid_alive(read[1]):
+        if read is None or not _is_live(session_dir, *read):
             continue
         info, pid = read
         found.append(
@@ -339,6 +471,7 @@ def list_local_sessions() -> list[SessionInfo]:
                 node_id=str(info.get("node_id", "")),
                 owner_pid=info.get("owner_pid"),
                 started=float(info.get("started") or os.path.getmtime(session_dir)),
+                start_ticks=info["start_ticks"],
             )
         )
     return found
@@ -352,24 +485,42 @@ class NodeInfo:
     pid: int
     node_id: str
     head: str
+    start_ticks: int | None = None
+
+    def signal(self, sig: int) -> bool:
+        """Send `sig` to this node if it is still the process node.json recorded."""
+        return ownership.signal_our_process(self.pid, self.start_ticks, NODE_COMMAND, sig)
 
 
 def list_local_nodes() -> list[NodeInfo]:
-    root = config.session_root()
-    found = []
-    if not os.path.isdir(root):
+    root = private_root(create=False)
+    found: list[NodeInfo] = []
+    if root is None:
         return found
     for name in sorted(os.listdir(root)):
         if not name.startswith("node_"):
             continue
         session_dir = os.path.join(root, name)
         read = _read_info(os.path.join(session_dir, "node.json"))
-        if read is not None and pid_alive(read[1]):
+        if read is not None and _is_live(session_dir, *read):
             info, pid = read
             found.append(
-                NodeInfo(session_dir, pid, str(info.get("node_id", "")), str(info.get("head")))
+                NodeInfo(
+                    session_dir,
+                    pid,
+                    str(info.get("node_id", "")),
+                    str(info.get("head")),
+                    info["start_ticks"],
+                )
             )
     return found
+
+
+def write_info(path: str, info: dict[str, Any]) -> None:
+    """head.json / node.json: written by the head or node itself, with the stamp (pid and start
+    time) that later proves a pid is still that process, atomically (never half a file)."""
+    record = {**ownership.this_process().to_json(), **info}
+    ownership.write_atomically(path, json.dumps(record).encode())
 
 
 def find_local_session() -> tuple[str, bytes, int] | None:

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import sys
@@ -46,17 +45,13 @@ class NodeProcess:
         self.token = token
         self.head_address = normalize_address(args.address)
         self.node_id = ids.random_hex(14)
-        root = config.session_root()
-        os.makedirs(root, mode=0o700, exist_ok=True)
-        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-        self.session_dir = os.path.join(root, f"node_{stamp}_{os.getpid()}_{ids.random_hex(3)}")
-        os.makedirs(os.path.join(self.session_dir, "logs"), mode=0o700)
+        self.session_dir = lifetime.new_session_dir("node")
         self.token_file = os.path.join(self.session_dir, "token")
         write_token_file(self.token_file, token)  # for this node's workers: owner-only
-        self.shm_dir = lifetime.shm_dir_for(self.session_dir)
+        # Owner-only and made exclusively before the object server can name it to anyone.
+        self.shm_dir = lifetime.make_shm_dir(self.session_dir)
         self.spill_dir = os.path.join(self.session_dir, "spill")
         self.server = ObjectServer(args.node_ip_address, token, [self.shm_dir, self.spill_dir])
-        os.makedirs(self.shm_dir, mode=0o700)
         self._write_info()  # from now on a sweep can find (and clean) this node's memory
         self.sel = selectors.DefaultSelector()
         self.sock: socket.socket | None = None
@@ -116,17 +111,15 @@ class NodeProcess:
         return welcome
 
     def _write_info(self) -> None:
-        with open(os.path.join(self.session_dir, "node.json"), "w") as f:
-            json.dump(
-                {
-                    "pid": os.getpid(),
-                    "node_id": self.node_id,
-                    "head": self.head_address,
-                    "object_server": self.server.address,
-                    "started": time.time(),
-                },
-                f,
-            )
+        lifetime.write_info(
+            os.path.join(self.session_dir, "node.json"),
+            {
+                "node_id": self.node_id,
+                "head": self.head_address,
+                "object_server": self.server.address,
+                "started": time.time(),
+            },
+        )
 
     def _first_message(self, sock: socket.socket) -> dict[str, Any]:
         sock.settimeout(10)
@@ -240,7 +233,7 @@ class NodeProcess:
         self.server.close()
         if self.sock is not None:
             self.sock.close()
-        shutil.rmtree(self.shm_dir, ignore_errors=True)
+        lifetime.remove_shm_dir(self.shm_dir)
         try:
             os.unlink(os.path.join(self.session_dir, "node.json"))
         except FileNotFoundError:
@@ -274,6 +267,7 @@ def read_token(token_file: str | None) -> bytes:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    os.umask(0o077)  # everything the node and its forked workers write is owner-only
     if args.num_gpus is None:
         args.num_gpus = float(resources.detect_gpus())
     if args.object_store_memory is None:
