@@ -347,6 +347,35 @@ def test_the_shared_memory_directory_exists_before_anything_names_it(
     assert not os.path.exists(head.shm_dir)
 
 
+def test_the_head_refuses_a_shared_memory_directory_others_may_use(monkeypatch, short_root):
+    """The head never creates its directory and uses the one it is given only if it is ours
+    and 0700 (here the launcher is made to hand it one that is open to everyone)."""
+    monkeypatch.setenv("RAYGROUND_TMPDIR", short_root)
+
+    made = []
+
+    def open_shm_dir(session_dir: str) -> str:
+        shm = lifetime.shm_dir_for(session_dir)
+        os.mkdir(shm)
+        os.chmod(shm, 0o777)
+        made.append(shm)
+        return shm
+
+    monkeypatch.setattr(lifetime, "make_shm_dir", open_shm_dir)
+    with pytest.raises(RuntimeError) as info:
+        lifetime.start_head(
+            num_cpus=1,
+            num_gpus=0,
+            gpu_ids=[],
+            resources={},
+            object_store_memory=64 * 1024**2,
+            owner_pid=os.getpid(),
+        )
+    assert "refuses to use the shared-memory directory" in str(info.value)
+    assert "mode 777, must be 700" in str(info.value)
+    assert made and not os.path.exists(made[0])  # the launcher cleaned up after the refusal
+
+
 # ---------------------------------------------------------------------------- hole 6
 _MODES_DRIVER = """
 import json, os, stat

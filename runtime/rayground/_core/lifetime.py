@@ -108,12 +108,23 @@ def _read_info(path: str) -> tuple[dict[str, Any], int] | None:
         return None
 
 
+def _start_ticks(info: dict[str, Any]) -> int | None:
+    ticks = info.get("start_ticks")
+    # None: written by a rayground that recorded no start time; then the owner and the command
+    # line (which names the session directory, for a head) are the proof.
+    return ticks if isinstance(ticks, int) else None
+
+
 def _is_live(session_dir: str, info: dict[str, Any], pid: int) -> bool:
     """Whether the head (or node) that wrote `info` is still that process (not a pid reuse)."""
-    ticks = info.get("start_ticks")
-    if not isinstance(ticks, int):
-        return False  # written by a rayground that recorded no start time: cannot be proved
-    return ownership.is_our_process(pid, ticks, command_marker(session_dir))
+    return ownership.is_our_process(pid, _start_ticks(info), command_marker(session_dir))
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return 0.0  # removed meanwhile (a sweep in another process)
 
 
 def command_marker(session_dir: str) -> str:
@@ -453,7 +464,7 @@ def list_local_sessions() -> list[SessionInfo]:
     candidates = [latest] if latest else []
     others = sorted(
         (os.path.join(root, n) for n in os.listdir(root) if n.startswith("session_")),
-        key=lambda p: os.lstat(p).st_mtime,
+        key=_mtime,
         reverse=True,
     )
     candidates += [c for c in others if c not in candidates]
@@ -470,8 +481,8 @@ def list_local_sessions() -> list[SessionInfo]:
                 addresses=list(info["addresses"]),
                 node_id=str(info.get("node_id", "")),
                 owner_pid=info.get("owner_pid"),
-                started=float(info.get("started") or os.path.getmtime(session_dir)),
-                start_ticks=info["start_ticks"],
+                started=float(info.get("started") or _mtime(session_dir)),
+                start_ticks=_start_ticks(info),
             )
         )
     return found
@@ -510,7 +521,7 @@ def list_local_nodes() -> list[NodeInfo]:
                     pid,
                     str(info.get("node_id", "")),
                     str(info.get("head")),
-                    info["start_ticks"],
+                    _start_ticks(info),
                 )
             )
     return found
