@@ -146,4 +146,14 @@ if [ -n "${CI:-}" ] && [ ! -x /usr/bin/chromium ]; then
         log "CI: no chromium and no root apt-get; the browser tests will skip"
     fi
 fi
+# 5. Under CI, JupyterHub's proxy for the class-on-one-machine test
+#    (tests/cluster/test_jupyterhub_class.py); elsewhere that test skips, saying why, without it.
+if [ -n "${CI:-}" ] && ! command -v configurable-http-proxy >/dev/null 2>&1; then
+    if command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        log "CI: npm install -g configurable-http-proxy (for the JupyterHub test)"
+        npm install -g --silent configurable-http-proxy >/dev/null
+    else
+        log "CI: no npm or not root; the JupyterHub test will skip"
+    fi
+fi
 log "ok: $VENV"
