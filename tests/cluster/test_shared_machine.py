@@ -465,8 +465,41 @@ def test_old_session_directories_are_bounded(monkeypatch, short_root):
     shm = lifetime.make_shm_dir(str(dead[0]))
     starting = Path(short_root, "session_2099-01-01_00-00-00_1_abcdef")
     starting.mkdir(mode=0o700)  # a head still starting: no head.json yet
+    logs = []
+    for i in range(4):  # logs of `rayground start --address` launches
+        log = Path(short_root, f"node-1-{i}.log")
+        log.write_text("node log")
+        os.utime(log, (1_600_000_000 + i, 1_600_000_000 + i))
+        logs.append(log)
     removed = lifetime.sweep_stale_sessions(keep=2)
     assert not os.path.exists(shm) and shm in removed
     assert sorted(p.name for p in Path(short_root).iterdir()) == sorted(
-        [dead[3].name, dead[4].name, starting.name]
+        [dead[3].name, dead[4].name, starting.name, logs[2].name, logs[3].name]
     )
+
+
+def test_the_log_of_a_live_node_is_kept(monkeypatch, short_root):
+    monkeypatch.setenv("RAYGROUND_TMPDIR", short_root)
+    head = lifetime.start_head(
+        num_cpus=0,
+        num_gpus=0,
+        gpu_ids=[],
+        resources={},
+        object_store_memory=64 * 1024**2,
+        owner_pid=os.getpid(),
+        port=0,
+    )
+    try:
+        assert head.tcp_address is not None
+        node = lifetime.start_node(head.tcp_address, head.token, num_cpus=1)
+        try:
+            old = Path(short_root, "node-1-old.log")
+            old.write_text("an ended node's log")
+            os.utime(old, (1_600_000_000, 1_600_000_000))
+            removed = lifetime.sweep_stale_sessions(keep=0)
+            assert str(old) in removed and not old.exists()
+            assert os.path.exists(node.log_path)
+        finally:
+            lifetime.stop_process(node.proc)
+    finally:
+        lifetime.stop_head(head.proc, head.shm_dir)

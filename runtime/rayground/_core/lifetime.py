@@ -209,6 +209,29 @@ def sweep_stale_sessions(keep: int | None = None) -> list[str]:
     for _, session_dir in dead[keep:]:
         shutil.rmtree(session_dir, ignore_errors=True)
         removed.append(session_dir)
+    return removed + _trim_node_logs(root, keep)
+
+
+def _trim_node_logs(root: str, keep: int) -> list[str]:
+    """Remove all but the newest `keep` logs of `start_node` (`<root>/node-*.log`), never one
+    that a live node still writes to (its stderr)."""
+    logs = sorted(
+        (os.path.join(root, n) for n in os.listdir(root) if n.startswith("node-")),
+        key=_mtime,
+        reverse=True,
+    )[keep:]
+    if not logs:
+        return []
+    in_use = set()
+    for node in list_local_nodes():
+        with contextlib.suppress(OSError):
+            in_use.add(os.readlink(f"/proc/{node.pid}/fd/2"))
+    removed = []
+    for log in logs:
+        if log.endswith(".log") and log not in in_use:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(log)
+            removed.append(log)
     return removed
 
 
