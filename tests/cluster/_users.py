@@ -36,16 +36,21 @@ def why_no_second_user() -> str | None:
     return None
 
 
-def create_user() -> LocalUser:
-    name = f"rgt-{os.urandom(4).hex()}"
+def create_user(prefix: str = "rgt", home: bool = False) -> LocalUser:
+    """A new user with its own group (and a home directory if `home`; see `home_of`)."""
+    name = f"{prefix}-{os.urandom(4).hex()}"
+    how = ["--create-home", "--shell", "/bin/sh"] if home else ["--no-create-home"]
+    if not home:
+        how += ["--shell", "/usr/sbin/nologin"]
     subprocess.run(
-        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name],
-        check=True,
-        capture_output=True,
-        timeout=30,
+        ["useradd", *how, "--user-group", name], check=True, capture_output=True, timeout=30
     )
     entry = pwd.getpwnam(name)
     return LocalUser(name, entry.pw_uid, entry.pw_gid)
+
+
+def home_of(user: LocalUser) -> str:
+    return pwd.getpwnam(user.name).pw_dir
 
 
 def delete_user(user: LocalUser) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from _cluster import RUNTIME
-from _users import LocalUser, delete_user, why_no_second_user
+from _users import LocalUser, create_user, delete_user, home_of, why_no_second_user
 
 from _procs import process_alive, wait_until
 
@@ -99,18 +98,11 @@ class Learner:
 
 
 def _create_learner() -> Learner:
-    name = f"rgl-{os.urandom(3).hex()}"
-    subprocess.run(
-        ["useradd", "--create-home", "--shell", "/bin/sh", "--user-group", name],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    entry = pwd.getpwnam(name)
-    home = Path(entry.pw_dir)
+    user = create_user("rgl", home=True)
+    home = Path(home_of(user))
     shutil.copy(LESSON, home / LESSON.name)
-    os.chown(home / LESSON.name, entry.pw_uid, entry.pw_gid)
-    return Learner(LocalUser(name, entry.pw_uid, entry.pw_gid), home)
+    os.chown(home / LESSON.name, user.uid, user.gid)
+    return Learner(user, home)
 
 
 def _remove_learner(learner: Learner) -> None:

@@ -106,6 +106,19 @@ def _python(source: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return _run([sys.executable, "-c", textwrap.dedent(source)], env)
 
 
+def _start_head(num_cpus: float = 1, port: int | None = None) -> lifetime.LocalHead:
+    """A head started in this process's way (as `init()` does), owned by the test process."""
+    return lifetime.start_head(
+        num_cpus=num_cpus,
+        num_gpus=0,
+        gpu_ids=[],
+        resources={},
+        object_store_memory=64 * 1024**2,
+        owner_pid=os.getpid(),
+        port=port,
+    )
+
+
 # ---------------------------------------------------------------------------- hole 2
 @needs_attacker
 def test_a_session_root_planted_by_another_user_is_refused(attacker, shared_tmp, tmp_path):
@@ -314,14 +327,7 @@ def test_the_shared_memory_directory_exists_before_anything_names_it(
         return real_popen(cmd, *args, **kwargs)
 
     monkeypatch.setattr(lifetime.subprocess, "Popen", recording_popen)
-    head = lifetime.start_head(
-        num_cpus=1,
-        num_gpus=0,
-        gpu_ids=[],
-        resources={},
-        object_store_memory=64 * 1024**2,
-        owner_pid=os.getpid(),
-    )
+    head = _start_head()
     try:
         assert seen == {"shm": head.shm_dir, "uid": os.geteuid(), "mode": 0o700, "dir": True}
         with open(f"/proc/{head.pid}/cmdline", "rb") as f:
@@ -363,14 +369,7 @@ def test_the_head_refuses_a_shared_memory_directory_others_may_use(monkeypatch, 
 
     monkeypatch.setattr(lifetime, "make_shm_dir", open_shm_dir)
     with pytest.raises(RuntimeError) as info:
-        lifetime.start_head(
-            num_cpus=1,
-            num_gpus=0,
-            gpu_ids=[],
-            resources={},
-            object_store_memory=64 * 1024**2,
-            owner_pid=os.getpid(),
-        )
+        _start_head()
     assert "refuses to use the shared-memory directory" in str(info.value)
     assert "mode 777, must be 700" in str(info.value)
     assert made and not os.path.exists(made[0])  # the launcher cleaned up after the refusal
@@ -480,15 +479,7 @@ def test_old_session_directories_are_bounded(monkeypatch, short_root):
 
 def test_the_log_of_a_live_node_is_kept(monkeypatch, short_root):
     monkeypatch.setenv("RAYGROUND_TMPDIR", short_root)
-    head = lifetime.start_head(
-        num_cpus=0,
-        num_gpus=0,
-        gpu_ids=[],
-        resources={},
-        object_store_memory=64 * 1024**2,
-        owner_pid=os.getpid(),
-        port=0,
-    )
+    head = _start_head(num_cpus=0, port=0)
     try:
         assert head.tcp_address is not None
         node = lifetime.start_node(head.tcp_address, head.token, num_cpus=1)
