@@ -1,4 +1,4 @@
-"""Closed by default: loopback only, a token on every connection, hostile frames survived.
+"""Closed by default: loopback only, a handshake on every connection, hostile frames survived.
 
 Raw sockets play the attacker: they speak the frame format (`u32 length | payload`) directly, so
 the tests see exactly what the head does with a connection that has no token, a wrong one, or a
@@ -20,7 +20,7 @@ import pytest
 from _cluster import Standalone, cli, start_standalone
 
 from _procs import process_alive, wait_until
-from rayground._core import config, protocol
+from rayground._core import config, handshake, protocol
 
 _LEN = struct.Struct("<I")
 
@@ -60,8 +60,31 @@ def _log_lines(cluster: Standalone) -> list[str]:
     return cluster.head_log.read_text(errors="replace").splitlines()
 
 
-def _hello(token: bytes, info: object) -> bytes:
-    return protocol.MAGIC_HELLO + len(token).to_bytes(2, "little") + token + pickle.dumps(info)
+def _join(sock: socket.socket, token: str, info: dict) -> None:
+    """The handshake, as a real peer does it (handshake.py)."""
+    handshake.peer_over_socket(sock, token.encode(), info, timeout=10)
+
+
+def _prove_with(sock: socket.socket, token: bytes, info: object) -> None:
+    """An attacker's handshake: ignores the head's proof, proves with `token`, sends `info`
+    pickled as it is (any object)."""
+    challenge = handshake.PeerHandshake(token)
+    _send(sock, challenge.challenge())
+    answer = _recv_frame(sock)
+    nonce_p = challenge._nonce_p
+    nonce_s = answer[6 : 6 + handshake.NONCE_LEN]
+    _send(sock, handshake._proof(token, handshake._PEER, config.PROTOCOL_VERSION, nonce_p, nonce_s))
+    _send(sock, pickle.dumps(info))
+
+
+def _recv_frame(sock: socket.socket) -> bytes:
+    import time as _time
+
+    from rayground._core.transport import recv_frame
+
+    data = recv_frame(sock, 1 << 16, _time.monotonic() + 10)
+    assert data is not None, "the head sent nothing"
+    return data
 
 
 def _send(sock: socket.socket, payload: bytes) -> None:
@@ -96,26 +119,37 @@ def test_session_files_are_private(standalone):
 
 
 @pytest.mark.parametrize(
-    "case",
-    ["no hello", "wrong token", "empty token", "right token, evil info", "huge first frame"],
+    ("case", "logged"),
+    [
+        ("no handshake", "a first frame of"),
+        ("wrong token", "wrong token"),
+        ("empty token", "wrong token"),
+        ("right token, evil info", "names a global"),
+        ("huge first frame", "a first frame of 2097152 bytes is not a handshake"),
+        ("huge proof frame", "a handshake frame of 1073741824 bytes is too long"),
+    ],
 )
-def test_unauthenticated_connections_are_refused_in_one_line(standalone, tmp_path, case):
+def test_unauthenticated_connections_are_refused_in_one_line(standalone, tmp_path, case, logged):
     marker = tmp_path / "unpickled"
     evil = Marker(marker)
     before_log = len(_log_lines(standalone))
     before = _tasks_and_jobs()
     sock = _connect(standalone)
     try:
-        if case == "no hello":
+        if case == "no handshake":
             _send(sock, pickle.dumps([("submit", evil)]))
         elif case == "wrong token":
-            _send(sock, _hello(b"f" * len(standalone.token), evil))
+            _prove_with(sock, b"f" * len(standalone.token), evil)
         elif case == "empty token":
-            _send(sock, _hello(b"", {"role": "driver", "client_id": "c-x"}))
+            _prove_with(sock, b"", {"role": "driver", "client_id": "c-x"})
         elif case == "right token, evil info":
-            _send(sock, _hello(standalone.token.encode(), evil))
-        else:  # 2 MiB before any token: no HELLO is that big, so nothing is buffered
+            _prove_with(sock, standalone.token.encode(), evil)
+        elif case == "huge first frame":  # no challenge is that big: nothing is buffered
             sock.sendall(_LEN.pack(2 << 20) + b"x" * 1000)
+        else:  # a real challenge, then a proof of 1 GiB announced
+            _send(sock, handshake.PeerHandshake(b"x").challenge())
+            _recv_frame(sock)
+            sock.sendall(_LEN.pack(1 << 30) + b"x" * 1000)
         assert _closed_by_peer(sock), "the head kept an unauthenticated connection open"
     finally:
         sock.close()
@@ -124,7 +158,31 @@ def test_unauthenticated_connections_are_refused_in_one_line(standalone, tmp_pat
     new = _log_lines(standalone)[before_log:]
     assert len(new) == 1, new
     assert "refused a connection from ('127.0.0.1'" in new[0]
+    assert logged in new[0], new[0]
     assert _tasks_and_jobs() == before  # nothing reached the scheduler
+
+
+def test_a_peer_of_another_protocol_version_is_refused_naming_both(standalone):
+    """A version-1 peer (its HELLO carried the token) and a peer of a future version each get
+    one line back, and one line in the head's log, naming both versions."""
+    ours = config.PROTOCOL_VERSION
+    v1_hello = b"RGH1" + (64).to_bytes(2, "little") + b"t" * 64 + pickle.dumps({"role": "x"})
+    future = handshake.MAGIC + (ours + 1).to_bytes(2, "little") + b"n" * handshake.NONCE_LEN
+    for first, theirs in ((v1_hello, 1), (future, ours + 1)):
+        before_log = len(_log_lines(standalone))
+        sock = _connect(standalone)
+        try:
+            _send(sock, first)
+            reply = _recv_frame(sock)
+            assert _closed_by_peer(sock)
+        finally:
+            sock.close()
+        expected = f"protocol version {theirs} is not this server's version {ours}"
+        assert reply.startswith(handshake.MAGIC_REFUSED)
+        assert expected in reply.decode()
+        wait_until(lambda b=before_log: len(_log_lines(standalone)) > b, timeout=5)
+        new = _log_lines(standalone)[before_log:]
+        assert len(new) == 1 and expected in new[0], new
 
 
 def test_a_silent_connection_does_not_block_others(standalone):
@@ -132,7 +190,7 @@ def test_a_silent_connection_does_not_block_others(standalone):
     idle = _connect(standalone)
     partial = _connect(standalone)
     try:
-        partial.sendall(_LEN.pack(1000) + b"RGH1")  # a HELLO cut short
+        partial.sendall(_LEN.pack(handshake.CHALLENGE_LEN) + b"RGHS")  # a challenge cut short
         result = cli("status")
         assert result.returncode == 0, result.stderr
     finally:
@@ -149,7 +207,7 @@ def test_a_connection_that_never_authenticates_is_refused(short_root):
         before = len(_log_lines(cluster))
         socks = [_connect(cluster) for _ in range(3)]
         try:
-            socks[2].sendall(_LEN.pack(100) + b"RGH1")  # starts a HELLO, never finishes it
+            socks[2].sendall(_LEN.pack(handshake.CHALLENGE_LEN) + b"RGHS")  # never finished
             started = time.monotonic()
             assert all(_closed_by_peer(s, timeout=10) for s in socks)
             assert time.monotonic() - started < 8
@@ -158,7 +216,7 @@ def test_a_connection_that_never_authenticates_is_refused(short_root):
                 s.close()
         wait_until(lambda: len(_log_lines(cluster)) >= before + 3, timeout=5)
         new = _log_lines(cluster)[before:]
-        assert len(new) == 3 and all("no HELLO within 1 s" in line for line in new), new
+        assert len(new) == 3 and all("no handshake within 1 s" in line for line in new), new
         assert cli("status", **env).returncode == 0  # real clients are unaffected
     finally:
         assert cli("stop", **env).returncode == 0
@@ -239,9 +297,7 @@ def _random_spec(rng: random.Random) -> dict:
 
 
 _KINDS = [
-    value
-    for name, value in vars(protocol).items()
-    if name.isupper() and isinstance(value, str) and name not in ("MAGIC_HELLO",)
+    value for name, value in vars(protocol).items() if name.isupper() and isinstance(value, str)
 ]
 # "request stop" is allowed to an authenticated peer (it is how a cluster is stopped), so the
 # fuzzer asks for every other request.
@@ -292,7 +348,7 @@ def test_thousands_of_random_frames_do_not_break_the_head(short_root, tmp_path):
         while sent < 3000 and time.monotonic() < deadline:
             sock = _connect(cluster)
             role = rng.choice(["driver", "observer", "worker", "client"])
-            _send(sock, _hello(cluster.token.encode(), {"role": role, "client_id": f"c-f{sent}"}))
+            _join(sock, cluster.token, {"role": role, "client_id": f"c-f{sent}"})
             try:
                 for _ in range(200):
                     _send(sock, _random_frame(rng))
@@ -398,7 +454,7 @@ def test_descs_cannot_name_files_outside_the_session(standalone, tmp_path, kind)
     }[kind]
     sock = _connect(standalone)
     try:
-        _send(sock, _hello(standalone.token.encode(), {"role": "driver", "client_id": "c-evil"}))
+        _join(sock, standalone.token, {"role": "driver", "client_id": "c-evil"})
         # Store the object, then drop the only reference: a freed object's file is removed.
         _send(sock, pickle.dumps([("put", "o-evil", desc, []), ("decref", ["o-evil"])]))
         _send(sock, pickle.dumps([("goodbye",)]))

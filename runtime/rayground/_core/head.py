@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import errno
 import gc
 import json
 import os
@@ -35,6 +36,8 @@ from .. import exceptions
 from . import config, ids, protocol
 from .actor_manager import ActorManager
 from .events import EventLog
+from .handshake import HandshakeError, ServerHandshake, check_first_frame_header
+from .log_limit import LineLimiter
 from .nodes import Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
 from .object_transfer import ObjectServer
@@ -45,6 +48,7 @@ from .transport import (
     FrameError,
     frame,
     listen,
+    raise_fd_limit,
     read_token_file,
     receive_buffer,
     receive_into,
@@ -56,13 +60,15 @@ from .worker_pool import RemoteWorkerPool, WorkerPool, WorkerProc
 class Conn:
     """One accepted connection: non-blocking, with read and write buffers."""
 
-    __slots__ = ("peer", "rbuf", "sock", "wbuf")
+    __slots__ = ("hs", "peer", "rbuf", "sock", "waiting", "wbuf")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, token: bytes, where: str) -> None:
         self.sock = sock
         self.rbuf = bytearray()
         self.wbuf = bytearray()
-        self.peer: Peer | None = None  # set once HELLO checked out
+        self.hs: ServerHandshake | None = ServerHandshake(token)  # None once it is over
+        self.waiting: str | None = where  # the peer host it counts against until authenticated
+        self.peer: Peer | None = None  # set once the handshake and its INFO checked out
 
 
 class Peer:
@@ -92,6 +98,10 @@ class Head:
         self.node_id = ids.random_hex(14)
         self.node_ip = args.node_ip_address
         self._unauthenticated: collections.deque[tuple[float, Conn]] = collections.deque()
+        self._waiting: collections.Counter[str] = collections.Counter()  # per peer host
+        self._waiting_total = 0
+        self._accept_paused_until = 0.0  # out of descriptors: listeners rest until then
+        self._log = LineLimiter()
         self.sel = selectors.DefaultSelector()
         self.endpoints: list[str] = []
         wanted = [f"ipc://{os.path.join(self.session_dir, 'head.sock')}"]
@@ -215,6 +225,7 @@ class Head:
                 self._push_events()
                 self.tasks.periodic(now)
                 self._expire_hellos(now)
+                self._resume_accepting(now)
             self._flush_outbox()
         self.shutdown()
 
@@ -226,15 +237,69 @@ class Head:
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
-                sock, _ = listener.accept()
+                sock, addr = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError as exc:
+                self._accept_failed(exc)
+                return
+            # Unix-socket peers are this user's own processes (the socket is 0600).
+            where = addr[0] if isinstance(addr, tuple) else "local"
+            # Security: unauthenticated connections are capped in total and per peer host, so
+            # one peer cannot take every descriptor or crowd out the cluster's own processes.
+            if (
+                self._waiting_total >= config.MAX_UNAUTHENTICATED
+                or self._waiting[where] >= config.MAX_UNAUTHENTICATED_PER_PEER
+            ):
+                sock.close()
+                self._log_line(
+                    where,
+                    f"refused a connection from {where}: too many connections still in their "
+                    f"handshake ({self._waiting[where]} from there, {self._waiting_total} in all)",
+                )
+                continue
             sock.setblocking(False)
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Conn(sock)
+            conn = Conn(sock, self.token, where)
+            self._waiting[where] += 1
+            self._waiting_total += 1
             self.sel.register(sock, selectors.EVENT_READ, conn)
             self._unauthenticated.append((time.monotonic() + config.HELLO_TIMEOUT, conn))
+
+    def _accept_failed(self, exc: OSError) -> None:
+        """accept() failed. Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+        pending connection stays queued in the kernel, so the listener would be readable again
+        at once; rest the listeners a moment (handshake deadlines free descriptors meanwhile)
+        instead of spinning, and never exit. Anything else (a connection aborted before we took
+        it) concerns that one connection only."""
+        if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            self._log_line("accept", f"cannot accept connections for now: {exc}")
+            if not self._accept_paused_until:
+                for sock in self.listeners:
+                    self.sel.unregister(sock)
+            self._accept_paused_until = time.monotonic() + ACCEPT_BACKOFF
+
+    def _resume_accepting(self, now: float) -> None:
+        if self._accept_paused_until and now >= self._accept_paused_until:
+            self._accept_paused_until = 0.0
+            for sock in self.listeners:
+                self.sel.register(sock, selectors.EVENT_READ, "listener")
+
+    def _log_line(self, key: str, text: str) -> None:
+        """One line to the head's log, at most so many per key (a peer) in a while: a hostile
+        peer cannot flood the log (see log_limit.py)."""
+        for line in self._log.lines(key, text):
+            print(f"head: {line}", file=sys.stderr, flush=True)
+
+    def _unwait(self, conn: Conn) -> None:
+        where = conn.waiting
+        if where is not None:
+            conn.waiting = None
+            self._waiting_total -= 1
+            self._waiting[where] -= 1
+            if not self._waiting[where]:
+                del self._waiting[where]
 
     def _expire_hellos(self, now: float) -> None:
         # Security: a connection that does not authenticate in time is refused, so silent
@@ -243,7 +308,7 @@ class Head:
         while pending and pending[0][0] <= now:
             _, conn = pending.popleft()
             if conn.peer is None and conn.sock.fileno() >= 0:
-                self._close_conn(conn, f"no HELLO within {config.HELLO_TIMEOUT:g} s")
+                self._close_conn(conn, f"no handshake within {config.HELLO_TIMEOUT:g} s")
 
     def _read(self, conn: Conn) -> None:
         n = receive_into(conn.sock, conn.rbuf, self._scratch)
@@ -252,28 +317,18 @@ class Head:
         if not n:
             self._close_conn(conn, "closed the connection")
             return
-        if conn.peer is None and len(conn.rbuf) >= 4:
-            # Security: before the token is checked, buffer no more than a HELLO can need.
-            wanted = int.from_bytes(conn.rbuf[:4], "little")
-            if wanted > _HELLO_MAX:
-                self._close_conn(conn, f"a first frame of {wanted} bytes is not a HELLO")
-                return
+        if conn.hs is not None and not self._handshake(conn):
+            return
         try:
             frames, used = split_frames(conn.rbuf)
         except FrameError as exc:
             self._close_conn(conn, str(exc))
             return
         del conn.rbuf[:used]
-        hello_done = conn.peer is not None
         for data in frames:
             peer = conn.peer
             if peer is None:
-                if hello_done:
-                    return  # the peer left (GOODBYE) mid-read: the rest of its frames are void
-                if not self._handle_hello(conn, data):
-                    return
-                hello_done = True
-                continue
+                return  # the peer left (GOODBYE) mid-read: the rest of its frames are void
             try:
                 batch = protocol.loads(data)
                 if not isinstance(batch, list):
@@ -285,19 +340,74 @@ class Head:
                     if problem is None:
                         self._dispatch(peer, msg)
                     else:
-                        print(
-                            f"head: dropped a message from {peer.client_id}: {problem}",
-                            file=sys.stderr,
-                        )
+                        self._refuse_message(peer, msg, problem)
             except protocol.ProtocolError as exc:
-                print(f"head: dropped a frame from {peer.client_id}: {exc}", file=sys.stderr)
+                self._log_line(peer.client_id, f"dropped a frame from {peer.client_id}: {exc}")
             except Exception:
-                print(f"head: error handling a frame from {peer.client_id}:", file=sys.stderr)
-                traceback.print_exc()
+                self._log_line(
+                    peer.client_id,
+                    f"error handling a frame from {peer.client_id}:\n"
+                    + traceback.format_exc().rstrip(),
+                )
+
+    def _refuse_message(self, peer: Peer, msg: Any, problem: str) -> None:
+        """A malformed message is not acted on; a malformed request is answered with the
+        problem, so its sender fails at once instead of waiting out a timeout."""
+        self._log_line(peer.client_id, f"dropped a message from {peer.client_id}: {problem}")
+        if (
+            type(msg) is tuple
+            and len(msg) > 1
+            and msg[0] == protocol.REQUEST
+            and type(msg[1]) is int
+        ):
+            self._send(peer, (protocol.REPLY, msg[1], False, ("ValueError", problem)))
+
+    def _handshake(self, conn: Conn) -> bool:
+        """Advance a connection's handshake with the frames buffered; True once it is over and
+        the peer is in (its later frames follow in the same buffer)."""
+        hs = conn.hs
+        assert hs is not None
+        rbuf = conn.rbuf
+        while conn.peer is None:
+            if len(rbuf) < 4:
+                return False
+            length = int.from_bytes(rbuf[:4], "little")
+            try:
+                # Security: before the peer has proved it holds the token, no frame longer than
+                # the handshake's fixed sizes is buffered.
+                if length > hs.max_frame():
+                    if hs.state == "challenge":
+                        if len(rbuf) < 8:
+                            return False  # its first bytes name a version-1 HELLO
+                        check_first_frame_header(length, bytes(rbuf[4:8]))
+                    raise HandshakeError(f"a handshake frame of {length} bytes is too long")
+                if len(rbuf) < 4 + length:
+                    return False
+                data = bytes(rbuf[4 : 4 + length])
+                del rbuf[: 4 + length]
+                reply, info = hs.receive(data)
+                if reply is not None:
+                    conn.sock.send(frame(reply))  # a few dozen bytes into an empty buffer
+            except protocol.ProtocolError as exc:  # HandshakeError, or an INFO not plain data
+                reply = getattr(exc, "reply", None)
+                if reply is not None:
+                    try:
+                        conn.sock.send(frame(reply))
+                    except OSError:
+                        pass
+                self._close_conn(conn, str(exc))
+                return False
+            except OSError as exc:
+                self._close_conn(conn, f"the connection broke during the handshake: {exc}")
+                return False
+            if info is not None and not self._handle_hello(conn, info):
+                return False
+        return True
 
     def _close_conn(self, conn: Conn, why: str) -> None:
         if conn.peer is None and why != "closed the connection":
             self._reject(conn, why)  # before the close, while the peer's address is known
+        self._unwait(conn)
         try:
             self.sel.unregister(conn.sock)
         except (KeyError, ValueError):
@@ -311,24 +421,17 @@ class Head:
             where = conn.sock.getpeername()
         except OSError:
             where = "?"
-        print(
-            f"head: refused a connection from {where or 'a local process'}: {why}",
-            file=sys.stderr,
-            flush=True,
-        )
+        where = where or "a local process"
+        self._log_line(conn.waiting or str(where), f"refused a connection from {where}: {why}")
 
-    def _handle_hello(self, conn: Conn, data: bytes) -> bool:
-        try:
-            info = protocol.check_hello(data, self.token)
-            client_id = str(info.get("client_id", ""))
-            if not client_id or client_id in self.peers:
-                raise protocol.ProtocolError("HELLO without a fresh client id")
-        except protocol.ProtocolError as exc:
-            # Security: nothing from an unauthenticated peer is unpickled or scheduled.
-            self._reject(conn, str(exc))
-            self.sel.unregister(conn.sock)
-            conn.sock.close()
+    def _handle_hello(self, conn: Conn, info: dict[str, Any]) -> bool:
+        """The peer proved it holds the token and said who it is (INFO)."""
+        client_id = str(info.get("client_id", ""))
+        if not client_id or client_id in self.peers:
+            self._close_conn(conn, "a handshake INFO without a fresh client id")
             return False
+        self._unwait(conn)
+        conn.hs = None
         peer = self.peers[client_id] = Peer(client_id, info, conn)
         conn.peer = peer
         self._on_peer_ready(peer)
@@ -798,7 +901,7 @@ class Head:
 
 _DEFERRED = object()
 HEAD_GC_THRESHOLDS = (100_000, 50, 1000)
-_HELLO_MAX = 1 << 20  # a HELLO is a token and a small dict (sys.path, env vars)
+ACCEPT_BACKOFF = 0.1  # seconds the listeners rest after accept() ran out of descriptors
 
 
 def _exit_code(worker: WorkerProc) -> int | None:
@@ -830,6 +933,7 @@ def main(argv: list[str] | None = None) -> None:
 
     gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the owner or `rayground stop` ends us
+    raise_fd_limit()
     head = Head(args)
 
     def _terminate(signum: int, frame: Any) -> None:

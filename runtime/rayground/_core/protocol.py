@@ -1,13 +1,10 @@
 """The wire protocol between drivers, workers, the CLI and the head (sans-IO: no sockets here).
 
-Every process holds one stream connection to the head (transport.py frames it). Frames:
-
-    HELLO   b"RGH1" u16 n, token, info  first frame on every connection; info is a pickled dict
-                                        (role, pid, client id, ...). The token is checked with
-                                        `hmac.compare_digest` *before* anything is unpickled; a
-                                        peer that fails is dropped and logged in one line.
-    BATCH   payload                     a pickled list of messages, each a tuple whose first
-                                        item is the message kind (a short str below).
+Every process holds one stream connection to the head (transport.py frames it). A connection
+opens with the handshake (handshake.py: both ends prove they hold the token without sending it,
+and the peer's INFO dict says who it is); every frame after it is a BATCH: a pickled list of
+messages, each a tuple whose first item is the message kind (a short str below). docs/protocol.md
+is the full specification.
 
 Payloads are pickled plain containers (tuple, list, dict, str, bytes, int, float, bool, None) and
 unpickled with `loads`, which refuses every global: an envelope can never name a class or a
@@ -16,18 +13,16 @@ results) travels as opaque `bytes` inside envelopes; only workers and drivers un
 Ray, because they trust the cluster they authenticated to.
 
 Compatibility: receivers ignore message kinds they do not know and extra trailing tuple items, so
-peers of a newer minor version can talk to older ones. `PROTOCOL_VERSION` in HELLO changes only
-when that rule cannot hold.
+peers of a newer minor version can talk to older ones. `PROTOCOL_VERSION` (config.py, sent in the
+handshake) changes only when that rule cannot hold; the handshake refuses a peer of another
+version, naming both.
 """
 
 from __future__ import annotations
 
-import hmac
 import io
 import pickle
 from typing import Any
-
-MAGIC_HELLO = b"RGH1"
 
 
 class ProtocolError(Exception):
@@ -52,27 +47,6 @@ def loads(data: bytes | memoryview) -> Any:
         raise
     except Exception as exc:  # truncated or garbage frames raise many different errors
         raise ProtocolError(f"malformed envelope: {type(exc).__name__}: {exc}") from None
-
-
-def hello_frame(token: bytes, info: dict) -> bytes:
-    """HELLO: b"RGH1" | u16 token length | token | pickled info dict."""
-    return MAGIC_HELLO + len(token).to_bytes(2, "little") + token + dumps(info)
-
-
-def check_hello(data: bytes, token: bytes) -> dict:
-    """Validate a HELLO; returns its info dict or raises ProtocolError (constant-time check)."""
-    if len(data) < 6 or data[:4] != MAGIC_HELLO:
-        raise ProtocolError("first frame is not a HELLO")
-    n = int.from_bytes(data[4:6], "little")
-    given = data[6 : 6 + n]
-    # Security: compare_digest so the check's timing does not leak how much of the token matched,
-    # and nothing after the token is unpickled unless it matched.
-    if not hmac.compare_digest(given, token):
-        raise ProtocolError("wrong token")
-    info = loads(data[6 + n :])
-    if not isinstance(info, dict):
-        raise ProtocolError("HELLO payload is not a dict")
-    return info
 
 
 # Message kinds. Client -> head unless noted. Fields follow the kind in each tuple; the producing
