@@ -7,6 +7,7 @@ right one followed by garbage.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -20,7 +21,7 @@ import pytest
 from _cluster import Standalone, cli, start_standalone
 
 from _procs import process_alive, wait_until
-from rayground._core import config, handshake, protocol
+from rayground._core import config, handshake, protocol, schema
 
 _LEN = struct.Struct("<I")
 
@@ -92,8 +93,6 @@ def _send(sock: socket.socket, payload: bytes) -> None:
 
 
 def _tasks_and_jobs() -> tuple[int, int]:
-    import json
-
     tasks = json.loads(cli("list", "tasks", "--json", "--limit", "100000").stdout)
     jobs = json.loads(cli("list", "jobs", "--json").stdout)
     return len(tasks), len(jobs)
@@ -104,8 +103,6 @@ def test_everything_listens_on_loopback_only(standalone):
     assert listening, "the head should listen on TCP"
     assert all(ip == "127.0.0.1" for ip, _ in listening), listening
     # Workers accept no connections at all.
-    import json
-
     for worker in json.loads(cli("list", "workers", "--json").stdout):
         assert _listening_addresses(worker["pid"]) == []
 
@@ -336,6 +333,41 @@ def _random_frame(rng: random.Random) -> bytes:
     return data
 
 
+def _random_info(rng: random.Random, client_id: str, worker_ids: list[str]) -> dict:
+    """A handshake INFO for every role the head serves: mostly well formed (so the frames after
+    it reach that role's handlers), sometimes not (then the head refuses the peer)."""
+    role = rng.choice(["driver", "observer", "worker", "client", "node"])
+    info: dict = {"role": role, "client_id": client_id, "pid": rng.randrange(1, 1 << 22)}
+    if role == "worker":
+        # A live worker's id (the head must not let a second connection take it over), or
+        # an unknown one.
+        info["worker_id"] = rng.choice([*worker_ids, "w-nobody"])
+    elif role == "node":
+        info.update(
+            node_id=f"nfuzz{rng.randrange(10**9)}",
+            node_ip="127.0.0.1",
+            shm_dir="/nonexistent",
+            machine=f"m-fuzz{rng.randrange(4)}",
+            resources=rng.choice(
+                [
+                    {"CPU": 1},
+                    {"CPU": 0},
+                    {"CPU": float("nan")},
+                    {"CPU": float("inf")},
+                    {"CPU": 1e300},
+                    {"CPU": -1},
+                    {"GPU": "x"},
+                    {},
+                ]
+            ),
+        )
+    elif role == "driver":
+        info.update(sys_path=[], namespace=rng.choice(["ns", None, 7]), log_to_driver=True)
+    if rng.random() < 0.2:
+        info[_random_key(rng)] = _random_value(rng)  # an unknown or a wrongly typed field
+    return info
+
+
 def test_thousands_of_random_frames_do_not_break_the_head(short_root, tmp_path):
     """An authenticated peer sends 3,000 hostile frames; the cluster must still work after."""
     env = {"RAYGROUND_TMPDIR": short_root}
@@ -343,13 +375,15 @@ def test_thousands_of_random_frames_do_not_break_the_head(short_root, tmp_path):
     try:
         seed = int(os.environ.get("RAYGROUND_FUZZ_SEED", "1234"))
         rng = random.Random(seed)
+        listed = json.loads(cli("list", "workers", "--json", **env).stdout)
+        worker_ids = [w["worker_id"] for w in listed]
+        assert worker_ids
         sent = 0
         deadline = time.monotonic() + 60
         while sent < 3000 and time.monotonic() < deadline:
             sock = _connect(cluster)
-            role = rng.choice(["driver", "observer", "worker", "client"])
-            _join(sock, cluster.token, {"role": role, "client_id": f"c-f{sent}"})
             try:
+                _join(sock, cluster.token, _random_info(rng, f"c-f{sent}", worker_ids))
                 for _ in range(200):
                     _send(sock, _random_frame(rng))
                     sent += 1
@@ -476,7 +510,7 @@ def test_message_checks_pass_real_messages_and_stop_malformed_ones():
         ("some_future_kind", 1, 2, 3),  # unknown kinds pass (compatibility rule)
     ]
     for msg in ok:
-        assert protocol.message_problem(msg) is None, msg
+        assert schema.message_problem(msg) is None, msg
     bad = [
         ("submit", {"task_id": "t1"}),  # no returns
         ("submit", {"task_id": "t1", "returns": [1]}),
@@ -490,4 +524,4 @@ def test_message_checks_pass_real_messages_and_stop_malformed_ones():
         ["submit"],
     ]
     for msg in bad:
-        assert protocol.message_problem(msg) is not None, msg
+        assert schema.message_problem(msg) is not None, msg

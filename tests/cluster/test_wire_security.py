@@ -9,6 +9,7 @@ token. Silent raw sockets play the one who opens connections and never authentic
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import resource
@@ -24,7 +25,7 @@ import pytest
 from _cluster import Standalone, child_env, cli, run_driver, start_standalone
 
 from _procs import process_alive, wait_until
-from rayground._core import config, handshake
+from rayground._core import config, handshake, protocol
 from rayground._core.transport import frame, recv_frame
 
 _LEN = struct.Struct("<I")
@@ -328,3 +329,93 @@ def test_the_head_raises_its_soft_fd_limit_to_the_hard_one(short_root):
     finally:
         assert cli("stop", RAYGROUND_TMPDIR=short_root).returncode == 0
         wait_until(lambda: not process_alive(pid), timeout=15)
+
+
+# ------------------------------------------------------------------ authenticated peers (hole 5)
+
+
+def _joined(cluster: Standalone, info: dict) -> tuple[socket.socket, list]:
+    """A connection that completed the handshake with `info`; the head's first messages."""
+    sock = _connect(cluster.address)
+    handshake.peer_over_socket(sock, cluster.token.encode(), info, 10)
+    first = recv_frame(sock, 1 << 24, time.monotonic() + 10)
+    assert first is not None, "the head answered nothing"
+    return sock, protocol.loads(first)
+
+
+@pytest.mark.parametrize(
+    ("resources", "named"),
+    [
+        ({"CPU": float("nan")}, "'resources'"),
+        ({"CPU": float("inf")}, "'resources'"),
+        ({"CPU": 1e300}, "'resources'"),
+        ({"CPU": -4}, "'resources'"),
+        ({"CPU": "lots"}, "'resources'"),
+        ("CPU", "'resources'"),
+    ],
+)
+def test_a_node_with_impossible_resources_is_refused_and_the_head_lives(
+    standalone, resources, named
+):
+    info = {
+        "role": "node",
+        "client_id": f"n-bad-{os.urandom(4).hex()}",
+        "node_id": "nbad",
+        "node_ip": "127.0.0.1",
+        "shm_dir": "/nonexistent",
+        "resources": resources,
+    }
+    sock, first = _joined(standalone, info)
+    try:
+        assert first[0][0] == "refused" and named in first[0][1], first
+        assert _closed_at_once(sock)
+    finally:
+        sock.close()
+    assert process_alive(standalone.head_pid)
+    nodes = cli("list", "nodes", "--json")
+    assert nodes.returncode == 0 and json.loads(nodes.stdout)
+    assert "nbad" not in nodes.stdout
+
+
+@pytest.mark.parametrize(
+    ("what", "args", "says"),
+    [
+        ("list_tasks", {"limit": "ten"}, "'limit' must be int >= 0"),
+        ("locate", {}, "lacks 'oid'"),
+        ("make_room", {"bytes": -1}, "'bytes' must be int >= 0"),
+        ("get_actor", {"name": 5}, "'name' must be str"),
+        ("create_actor", {"spec": {"actor_id": 3}}, "'spec' must be actor spec"),
+        ("no_such_request", {}, "does not know the request 'no_such_request'"),
+    ],
+)
+def test_every_bad_request_gets_an_error_reply_at_once(standalone, what, args, says):
+    """A request with wrongly typed or missing arguments is answered with the problem: the
+    caller never waits out a timeout."""
+    from rayground._core.client import CoreClient
+
+    client = CoreClient(f"tcp://{standalone.address}", standalone.token.encode(), role="observer")
+    try:
+        with pytest.raises(ValueError, match=re.escape(says)):
+            client.request(what, args, timeout=10)
+        assert client.request("status", {}, timeout=10)  # the connection is still good
+    finally:
+        client.close()
+
+
+def test_malformed_messages_are_logged_at_a_bounded_rate(standalone):
+    """Thousands of malformed messages from one peer make a handful of log lines, not one each
+    (one malformed 16 MiB frame once made sixteen million)."""
+    before = len(_log(standalone).splitlines())
+    sock, first = _joined(standalone, {"role": "observer", "client_id": "c-noisy"})
+    try:
+        assert first[0][0] == "welcome"
+        junk = [("incref", 7)] * 5000 + [("put", "o", ("s", "../x", 1), [])] * 5000
+        sock.sendall(frame(protocol.dumps(junk)))
+        sock.sendall(frame(protocol.dumps([("request", 1, "status", {})])))
+        reply = recv_frame(sock, 1 << 24, time.monotonic() + 20)  # all of it was handled
+        assert reply is not None and protocol.loads(reply)[0][0] == "reply"
+    finally:
+        sock.close()
+    new = _log(standalone).splitlines()[before:]
+    assert any("c-noisy" in line for line in new)
+    assert len(new) <= 25, f"{len(new)} log lines for one peer's malformed messages"

@@ -127,7 +127,7 @@ def init(
         "cwd": os.getcwd(),
         "namespace": namespace if namespace is not None else str(uuid.uuid4()),
         "env_vars": env_vars,
-        "log_to_driver": log_to_driver,
+        "log_to_driver": bool(log_to_driver),
     }
     head = None
     if address is None:

@@ -33,7 +33,7 @@ import traceback
 from typing import Any, ClassVar
 
 from .. import exceptions
-from . import config, ids, protocol
+from . import config, ids, protocol, schema
 from .actor_manager import ActorManager
 from .events import EventLog
 from .handshake import HandshakeError, ServerHandshake, check_first_frame_header
@@ -117,7 +117,7 @@ class Head:
         os.makedirs(self.shm_dir, mode=0o700, exist_ok=True)
         os.makedirs(os.path.join(self.session_dir, "logs"), exist_ok=True)
         self.events = EventLog(config.EVENT_BUFFER)
-        protocol.allow_files_in(os.path.join(self.session_dir, "spill"))
+        schema.allow_files_in(os.path.join(self.session_dir, "spill"))
         self.objects = ObjectDirectory(
             self.shm_dir,
             os.path.join(self.session_dir, "spill"),
@@ -336,7 +336,7 @@ class Head:
                 for msg in batch:
                     if conn.peer is not peer:
                         break  # dropped by an earlier message of this batch
-                    problem = protocol.message_problem(msg)
+                    problem = schema.message_problem(msg)
                     if problem is None:
                         self._dispatch(peer, msg)
                     else:
@@ -426,16 +426,27 @@ class Head:
 
     def _handle_hello(self, conn: Conn, info: dict[str, Any]) -> bool:
         """The peer proved it holds the token and said who it is (INFO)."""
-        client_id = str(info.get("client_id", ""))
-        if not client_id or client_id in self.peers:
-            self._close_conn(conn, "a handshake INFO without a fresh client id")
+        problem = schema.info_problem(info)
+        if problem is None and info["client_id"] in self.peers:
+            problem = "a handshake INFO without a fresh client id"
+        if problem is not None:
+            self._refuse_peer(conn, problem)
             return False
+        client_id = info["client_id"]
         self._unwait(conn)
         conn.hs = None
         peer = self.peers[client_id] = Peer(client_id, info, conn)
         conn.peer = peer
         self._on_peer_ready(peer)
         return conn.peer is peer  # False if it was refused and dropped
+
+    def _refuse_peer(self, conn: Conn, why: str) -> None:
+        """An authenticated peer whose INFO is malformed: it hears why, then is closed."""
+        try:
+            conn.sock.send(frame(protocol.dumps([("refused", f"malformed handshake: {why}")])))
+        except OSError:
+            pass
+        self._close_conn(conn, why)
 
     def _on_peer_ready(self, peer: Peer) -> None:
         info = peer.info
@@ -445,6 +456,11 @@ class Head:
             if worker is None or worker.state == "dead":
                 self._send(peer, ("welcome", welcome))
                 self._send(peer, (protocol.SHUTDOWN, "unknown worker"))
+                return
+            if worker.peer is not None and worker.peer.client_id in self.peers:
+                # A second connection naming a connected worker must not take over its tasks.
+                self._send(peer, ("refused", f"worker {worker.id} is already connected"))
+                self._close_after_flush(peer)
                 return
             worker.peer = peer
             peer.worker = worker
@@ -510,10 +526,10 @@ class Head:
 
     # ----------------------------------------------------------------- other nodes
     def _make_node(self, peer: Peer) -> Node:
-        info = peer.info
-        total = {str(k): float(v) for k, v in dict(info.get("resources") or {}).items()}
-        if any(v < 0 for v in total.values()) or str(info["node_id"]) in self.nodes.by_id:
-            raise ValueError("negative resources or a node id already in use")
+        info = peer.info  # its fields' types were checked (schema.INFO["node"])
+        total = {k: float(v) for k, v in info["resources"].items()}
+        if info["node_id"] in self.nodes.by_id:
+            raise ValueError(f"the node id {info['node_id']} is already in use")
         server = info.get("object_server")
         node = Node(
             str(info["node_id"]),
@@ -731,6 +747,13 @@ class Head:
             ok, value = False, ("ValueError", str(exc))
         except exceptions.RayError as exc:
             ok, value = False, (type(exc).__name__, str(exc))
+        except Exception as exc:
+            # A bug of ours, not the caller's: it still gets an answer at once (no timeout).
+            self._log_line(
+                peer.client_id,
+                f"error answering {what!r} from {peer.client_id}:\n{traceback.format_exc()}",
+            )
+            ok, value = False, ("RaySystemError", f"the head failed on {what!r}: {exc!r}")
         if value is _DEFERRED:
             return
         self._send(peer, (protocol.REPLY, req_id, ok, value))
