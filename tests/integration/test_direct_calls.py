@@ -319,6 +319,19 @@ def test_the_actor_socket_refuses_a_connection_without_the_token(cluster) -> Non
     assert ray.get(log.add.remote(), timeout=20) == 2
 
 
+def test_the_actor_socket_refuses_an_oversized_frame_before_the_handshake(cluster) -> None:
+    log = Log.remote()
+    ray.get(log.add.remote())
+    address = _route(cluster, log).address
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(address[len("ipc://") :])
+    sock.sendall(struct.pack("<I", 1 << 30) + b"x" * 4096)  # no challenge is that long
+    assert sock.recv(1) == b""  # dropped, not buffered up to 1 GiB
+    sock.close()
+    assert ray.get(log.add.remote(), timeout=20) == 2
+
+
 def test_direct_calls_can_be_turned_off(monkeypatch) -> None:
     monkeypatch.setenv("RAYGROUND_DIRECT_CALLS", "0")
     ray.init(num_cpus=1)

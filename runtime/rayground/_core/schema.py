@@ -158,10 +158,6 @@ def _id(v: Any) -> bool:
     return type(v) is str and 0 < len(v) <= 256
 
 
-def _strs(v: Any) -> bool:
-    return _is_ids(v)
-
-
 def _str_dict(v: Any) -> bool:
     if type(v) is not dict:
         return False
@@ -171,13 +167,8 @@ def _str_dict(v: Any) -> bool:
     return True
 
 
-def _gpu_ids(v: Any) -> bool:
-    if type(v) not in _SEQ:
-        return False
-    for x in v:  # noqa: SIM110 (see _is_ids)
-        if type(x) not in (str, int):
-            return False
-    return True
+def _gpu_ids(v: Any) -> bool:  # (once per node: no need for a hand-made loop)
+    return type(v) in _SEQ and all(type(x) in (str, int) for x in v)
 
 
 def _optional(t: Type) -> Type:
@@ -195,7 +186,7 @@ ANY = Type("any plain value", lambda v: True)
 DICT = Type("dict", lambda v: type(v) is dict)
 LIST = Type("list", lambda v: type(v) is list)
 IDS = Type("[id]", _is_ids)
-STRS = Type("[str]", _strs)
+STRS = Type("[str]", _is_ids)
 STR_DICT = Type("{str: str}", _str_dict)
 DESC = Type("desc", is_desc)
 DESCS = Type("[desc]", _descs)
