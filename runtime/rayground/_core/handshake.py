@@ -29,7 +29,6 @@ version 1 (whose first frame was b"RGH1" and the token) is recognised and refuse
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import socket
@@ -62,7 +61,7 @@ class HandshakeError(protocol.ProtocolError):
 
 def _proof(token: bytes, label: bytes, version: int, nonce_p: bytes, nonce_s: bytes) -> bytes:
     msg = label + version.to_bytes(2, "little") + nonce_p + nonce_s
-    return hmac.new(token, msg, hashlib.sha256).digest()
+    return hmac.digest(token, msg, "sha256")  # (by name: no hashlib import at start-up)
 
 
 def version_refusal(theirs: int, ours: int = config.PROTOCOL_VERSION) -> HandshakeError:
