@@ -178,8 +178,9 @@ def _own_cluster(short_root: str, **env: str) -> Iterator[tuple[Standalone, dict
         wait_until(lambda: not process_alive(cluster.head_pid), timeout=15)
 
 
-def test_unauthenticated_connections_are_capped_per_peer(short_root):
-    with _own_cluster(short_root, RAYGROUND_MAX_UNAUTHENTICATED_PER_PEER="3") as (cluster, env):
+def test_unauthenticated_connections_are_capped_per_peer_and_in_all(short_root):
+    caps = {"RAYGROUND_MAX_UNAUTHENTICATED_PER_PEER": "3", "RAYGROUND_MAX_UNAUTHENTICATED": "5"}
+    with _own_cluster(short_root, **caps) as (cluster, env):
         held = [_connect(cluster.address) for _ in range(3)]
         try:
             extra = _connect(cluster.address)
@@ -194,8 +195,15 @@ def test_unauthenticated_connections_are_capped_per_peer(short_root):
                 assert recv_frame(other, 1 << 20, time.monotonic() + 10)  # the welcome
             finally:
                 other.close()
+            # Two more silent ones from a second host reach the cap in all: a third host's
+            # connection is refused too.
+            held += [_connect(cluster.address, source="127.0.0.2") for _ in range(2)]
+            third = _connect(cluster.address, source="127.0.0.3")
+            assert _closed_at_once(third), "a connection past the cap in all was kept"
+            third.close()
             assert "too many connections still in their handshake" in _log(cluster)
-            assert cli("status", **env).returncode == 0  # local processes use the Unix socket
+            # The Unix socket (owner-only) is not capped: local processes still get in.
+            assert cli("status", **env).returncode == 0
         finally:
             for sock in held:
                 sock.close()

@@ -8,8 +8,8 @@ Environment variables (all optional):
     RAYGROUND_EVENT_BUFFER      events kept for subscribers that fall behind (default 200,000)
     RAYGROUND_SPILL_LIMIT       bytes the store may spill to disk (default 0: what the disk holds)
     RAYGROUND_HELLO_TIMEOUT     seconds a new connection has to authenticate (default 10)
-    RAYGROUND_MAX_UNAUTHENTICATED          connections in their handshake at once (default 256)
-    RAYGROUND_MAX_UNAUTHENTICATED_PER_PEER ... of them from one host (default 64)
+    RAYGROUND_MAX_UNAUTHENTICATED          TCP connections in their handshake (default 1024)
+    RAYGROUND_MAX_UNAUTHENTICATED_PER_PEER ... of them from one host (default 256)
     RAYGROUND_OBJECT_SERVER_THREADS        transfers an object server runs at once (default 32)
 """
 
@@ -49,12 +49,12 @@ TASK_HISTORY = _int_env("RAYGROUND_TASK_HISTORY", 100_000)
 EVENT_BUFFER = _int_env("RAYGROUND_EVENT_BUFFER", 200_000)
 SPILL_LIMIT = _int_env("RAYGROUND_SPILL_LIMIT", 0)
 HELLO_TIMEOUT = float(os.environ.get("RAYGROUND_HELLO_TIMEOUT") or 10.0)
-# Connections still in their handshake, in all and from one peer host: beyond these a new
-# connection is closed at once. A real peer's handshake takes a millisecond or two, so only a
-# storm of silent connections ever meets them; the cluster's own local processes use the Unix
-# socket, which counts as one peer ("local") of its own.
-MAX_UNAUTHENTICATED = _int_env("RAYGROUND_MAX_UNAUTHENTICATED", 256)
-MAX_UNAUTHENTICATED_PER_PEER = _int_env("RAYGROUND_MAX_UNAUTHENTICATED_PER_PEER", 64)
+# TCP connections still in their handshake, in all and from one peer host: beyond these a new
+# connection is closed at once. A real peer's handshake takes a millisecond or two; the per-host
+# cap leaves room for a large node whose workers all connect at once. The cluster's own local
+# processes use the Unix socket (owner-only), which is not capped.
+MAX_UNAUTHENTICATED = _int_env("RAYGROUND_MAX_UNAUTHENTICATED", 1024)
+MAX_UNAUTHENTICATED_PER_PEER = _int_env("RAYGROUND_MAX_UNAUTHENTICATED_PER_PEER", 256)
 # Transfers an object server runs at once; a connection beyond them is closed at once.
 OBJECT_SERVER_THREADS = _int_env("RAYGROUND_OBJECT_SERVER_THREADS", 32)
 

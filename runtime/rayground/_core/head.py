@@ -62,12 +62,13 @@ class Conn:
 
     __slots__ = ("hs", "peer", "rbuf", "sock", "waiting", "wbuf")
 
-    def __init__(self, sock: socket.socket, token: bytes, where: str) -> None:
+    def __init__(self, sock: socket.socket, token: bytes, where: str | None) -> None:
         self.sock = sock
         self.rbuf = bytearray()
         self.wbuf = bytearray()
         self.hs: ServerHandshake | None = ServerHandshake(token)  # None once it is over
-        self.waiting: str | None = where  # the peer host it counts against until authenticated
+        # The peer host it counts against until authenticated (None: a Unix-socket peer).
+        self.waiting: str | None = where
         self.peer: Peer | None = None  # set once the handshake and its INFO checked out
 
 
@@ -243,11 +244,12 @@ class Head:
             except OSError as exc:
                 self._accept_failed(exc)
                 return
-            # Unix-socket peers are this user's own processes (the socket is 0600).
-            where = addr[0] if isinstance(addr, tuple) else "local"
-            # Security: unauthenticated connections are capped in total and per peer host, so
-            # one peer cannot take every descriptor or crowd out the cluster's own processes.
-            if (
+            # Security: unauthenticated TCP connections are capped in total and per peer host,
+            # so one peer cannot take every descriptor or crowd out the cluster's own processes.
+            # Unix-socket peers are not counted: only this user can connect to that socket
+            # (0600), and a start-up storm of local workers must never be refused.
+            where = addr[0] if isinstance(addr, tuple) and addr else None
+            if where is not None and (
                 self._waiting_total >= config.MAX_UNAUTHENTICATED
                 or self._waiting[where] >= config.MAX_UNAUTHENTICATED_PER_PEER
             ):
@@ -262,8 +264,9 @@ class Head:
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Conn(sock, self.token, where)
-            self._waiting[where] += 1
-            self._waiting_total += 1
+            if where is not None:
+                self._waiting[where] += 1
+                self._waiting_total += 1
             self.sel.register(sock, selectors.EVENT_READ, conn)
             self._unauthenticated.append((time.monotonic() + config.HELLO_TIMEOUT, conn))
 
