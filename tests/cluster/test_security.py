@@ -1,4 +1,4 @@
-"""Closed by default: loopback only, a token on every connection, hostile frames survived.
+"""Closed by default: loopback only, a handshake on every connection, hostile frames survived.
 
 Raw sockets play the attacker: they speak the frame format (`u32 length | payload`) directly, so
 the tests see exactly what the head does with a connection that has no token, a wrong one, or a
@@ -7,6 +7,7 @@ right one followed by garbage.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -20,7 +21,7 @@ import pytest
 from _cluster import Standalone, cli, start_standalone
 
 from _procs import process_alive, wait_until
-from rayground._core import config, protocol
+from rayground._core import config, handshake, protocol, schema
 
 _LEN = struct.Struct("<I")
 
@@ -60,8 +61,31 @@ def _log_lines(cluster: Standalone) -> list[str]:
     return cluster.head_log.read_text(errors="replace").splitlines()
 
 
-def _hello(token: bytes, info: object) -> bytes:
-    return protocol.MAGIC_HELLO + len(token).to_bytes(2, "little") + token + pickle.dumps(info)
+def _join(sock: socket.socket, token: str, info: dict) -> None:
+    """The handshake, as a real peer does it (handshake.py)."""
+    handshake.peer_over_socket(sock, token.encode(), info, timeout=10)
+
+
+def _prove_with(sock: socket.socket, token: bytes, info: object) -> None:
+    """An attacker's handshake: ignores the head's proof, proves with `token`, sends `info`
+    pickled as it is (any object)."""
+    challenge = handshake.PeerHandshake(token)
+    _send(sock, challenge.challenge())
+    answer = _recv_frame(sock)
+    nonce_p = challenge._nonce_p
+    nonce_s = answer[6 : 6 + handshake.NONCE_LEN]
+    _send(sock, handshake._proof(token, handshake._PEER, config.PROTOCOL_VERSION, nonce_p, nonce_s))
+    _send(sock, pickle.dumps(info))
+
+
+def _recv_frame(sock: socket.socket) -> bytes:
+    import time as _time
+
+    from rayground._core.transport import recv_frame
+
+    data = recv_frame(sock, 1 << 16, _time.monotonic() + 10)
+    assert data is not None, "the head sent nothing"
+    return data
 
 
 def _send(sock: socket.socket, payload: bytes) -> None:
@@ -69,8 +93,6 @@ def _send(sock: socket.socket, payload: bytes) -> None:
 
 
 def _tasks_and_jobs() -> tuple[int, int]:
-    import json
-
     tasks = json.loads(cli("list", "tasks", "--json", "--limit", "100000").stdout)
     jobs = json.loads(cli("list", "jobs", "--json").stdout)
     return len(tasks), len(jobs)
@@ -81,8 +103,6 @@ def test_everything_listens_on_loopback_only(standalone):
     assert listening, "the head should listen on TCP"
     assert all(ip == "127.0.0.1" for ip, _ in listening), listening
     # Workers accept no connections at all.
-    import json
-
     for worker in json.loads(cli("list", "workers", "--json").stdout):
         assert _listening_addresses(worker["pid"]) == []
 
@@ -96,26 +116,37 @@ def test_session_files_are_private(standalone):
 
 
 @pytest.mark.parametrize(
-    "case",
-    ["no hello", "wrong token", "empty token", "right token, evil info", "huge first frame"],
+    ("case", "logged"),
+    [
+        ("no handshake", "a first frame of"),
+        ("wrong token", "wrong token"),
+        ("empty token", "wrong token"),
+        ("right token, evil info", "names a global"),
+        ("huge first frame", "a first frame of 2097152 bytes is not a handshake"),
+        ("huge proof frame", "a handshake frame of 1073741824 bytes is too long"),
+    ],
 )
-def test_unauthenticated_connections_are_refused_in_one_line(standalone, tmp_path, case):
+def test_unauthenticated_connections_are_refused_in_one_line(standalone, tmp_path, case, logged):
     marker = tmp_path / "unpickled"
     evil = Marker(marker)
     before_log = len(_log_lines(standalone))
     before = _tasks_and_jobs()
     sock = _connect(standalone)
     try:
-        if case == "no hello":
+        if case == "no handshake":
             _send(sock, pickle.dumps([("submit", evil)]))
         elif case == "wrong token":
-            _send(sock, _hello(b"f" * len(standalone.token), evil))
+            _prove_with(sock, b"f" * len(standalone.token), evil)
         elif case == "empty token":
-            _send(sock, _hello(b"", {"role": "driver", "client_id": "c-x"}))
+            _prove_with(sock, b"", {"role": "driver", "client_id": "c-x"})
         elif case == "right token, evil info":
-            _send(sock, _hello(standalone.token.encode(), evil))
-        else:  # 2 MiB before any token: no HELLO is that big, so nothing is buffered
+            _prove_with(sock, standalone.token.encode(), evil)
+        elif case == "huge first frame":  # no challenge is that big: nothing is buffered
             sock.sendall(_LEN.pack(2 << 20) + b"x" * 1000)
+        else:  # a real challenge, then a proof of 1 GiB announced
+            _send(sock, handshake.PeerHandshake(b"x").challenge())
+            _recv_frame(sock)
+            sock.sendall(_LEN.pack(1 << 30) + b"x" * 1000)
         assert _closed_by_peer(sock), "the head kept an unauthenticated connection open"
     finally:
         sock.close()
@@ -124,7 +155,31 @@ def test_unauthenticated_connections_are_refused_in_one_line(standalone, tmp_pat
     new = _log_lines(standalone)[before_log:]
     assert len(new) == 1, new
     assert "refused a connection from ('127.0.0.1'" in new[0]
+    assert logged in new[0], new[0]
     assert _tasks_and_jobs() == before  # nothing reached the scheduler
+
+
+def test_a_peer_of_another_protocol_version_is_refused_naming_both(standalone):
+    """A version-1 peer (its HELLO carried the token) and a peer of a future version each get
+    one line back, and one line in the head's log, naming both versions."""
+    ours = config.PROTOCOL_VERSION
+    v1_hello = b"RGH1" + (64).to_bytes(2, "little") + b"t" * 64 + pickle.dumps({"role": "x"})
+    future = handshake.MAGIC + (ours + 1).to_bytes(2, "little") + b"n" * handshake.NONCE_LEN
+    for first, theirs in ((v1_hello, 1), (future, ours + 1)):
+        before_log = len(_log_lines(standalone))
+        sock = _connect(standalone)
+        try:
+            _send(sock, first)
+            reply = _recv_frame(sock)
+            assert _closed_by_peer(sock)
+        finally:
+            sock.close()
+        expected = f"protocol version {theirs} is not this server's version {ours}"
+        assert reply.startswith(handshake.MAGIC_REFUSED)
+        assert expected in reply.decode()
+        wait_until(lambda b=before_log: len(_log_lines(standalone)) > b, timeout=5)
+        new = _log_lines(standalone)[before_log:]
+        assert len(new) == 1 and expected in new[0], new
 
 
 def test_a_silent_connection_does_not_block_others(standalone):
@@ -132,7 +187,7 @@ def test_a_silent_connection_does_not_block_others(standalone):
     idle = _connect(standalone)
     partial = _connect(standalone)
     try:
-        partial.sendall(_LEN.pack(1000) + b"RGH1")  # a HELLO cut short
+        partial.sendall(_LEN.pack(handshake.CHALLENGE_LEN) + b"RGHS")  # a challenge cut short
         result = cli("status")
         assert result.returncode == 0, result.stderr
     finally:
@@ -149,7 +204,7 @@ def test_a_connection_that_never_authenticates_is_refused(short_root):
         before = len(_log_lines(cluster))
         socks = [_connect(cluster) for _ in range(3)]
         try:
-            socks[2].sendall(_LEN.pack(100) + b"RGH1")  # starts a HELLO, never finishes it
+            socks[2].sendall(_LEN.pack(handshake.CHALLENGE_LEN) + b"RGHS")  # never finished
             started = time.monotonic()
             assert all(_closed_by_peer(s, timeout=10) for s in socks)
             assert time.monotonic() - started < 8
@@ -158,7 +213,7 @@ def test_a_connection_that_never_authenticates_is_refused(short_root):
                 s.close()
         wait_until(lambda: len(_log_lines(cluster)) >= before + 3, timeout=5)
         new = _log_lines(cluster)[before:]
-        assert len(new) == 3 and all("no HELLO within 1 s" in line for line in new), new
+        assert len(new) == 3 and all("no handshake within 1 s" in line for line in new), new
         assert cli("status", **env).returncode == 0  # real clients are unaffected
     finally:
         assert cli("stop", **env).returncode == 0
@@ -239,9 +294,7 @@ def _random_spec(rng: random.Random) -> dict:
 
 
 _KINDS = [
-    value
-    for name, value in vars(protocol).items()
-    if name.isupper() and isinstance(value, str) and name not in ("MAGIC_HELLO",)
+    value for name, value in vars(protocol).items() if name.isupper() and isinstance(value, str)
 ]
 # "request stop" is allowed to an authenticated peer (it is how a cluster is stopped), so the
 # fuzzer asks for every other request.
@@ -280,6 +333,41 @@ def _random_frame(rng: random.Random) -> bytes:
     return data
 
 
+def _random_info(rng: random.Random, client_id: str, worker_ids: list[str]) -> dict:
+    """A handshake INFO for every role the head serves: mostly well formed (so the frames after
+    it reach that role's handlers), sometimes not (then the head refuses the peer)."""
+    role = rng.choice(["driver", "observer", "worker", "client", "node"])
+    info: dict = {"role": role, "client_id": client_id, "pid": rng.randrange(1, 1 << 22)}
+    if role == "worker":
+        # A live worker's id (the head must not let a second connection take it over), or
+        # an unknown one.
+        info["worker_id"] = rng.choice([*worker_ids, "w-nobody"])
+    elif role == "node":
+        info.update(
+            node_id=f"nfuzz{rng.randrange(10**9)}",
+            node_ip="127.0.0.1",
+            shm_dir="/nonexistent",
+            machine=f"m-fuzz{rng.randrange(4)}",
+            resources=rng.choice(
+                [
+                    {"CPU": 1},
+                    {"CPU": 0},
+                    {"CPU": float("nan")},
+                    {"CPU": float("inf")},
+                    {"CPU": 1e300},
+                    {"CPU": -1},
+                    {"GPU": "x"},
+                    {},
+                ]
+            ),
+        )
+    elif role == "driver":
+        info.update(sys_path=[], namespace=rng.choice(["ns", None, 7]), log_to_driver=True)
+    if rng.random() < 0.2:
+        info[_random_key(rng)] = _random_value(rng)  # an unknown or a wrongly typed field
+    return info
+
+
 def test_thousands_of_random_frames_do_not_break_the_head(short_root, tmp_path):
     """An authenticated peer sends 3,000 hostile frames; the cluster must still work after."""
     env = {"RAYGROUND_TMPDIR": short_root}
@@ -287,13 +375,15 @@ def test_thousands_of_random_frames_do_not_break_the_head(short_root, tmp_path):
     try:
         seed = int(os.environ.get("RAYGROUND_FUZZ_SEED", "1234"))
         rng = random.Random(seed)
+        listed = json.loads(cli("list", "workers", "--json", **env).stdout)
+        worker_ids = [w["worker_id"] for w in listed]
+        assert worker_ids
         sent = 0
         deadline = time.monotonic() + 60
         while sent < 3000 and time.monotonic() < deadline:
             sock = _connect(cluster)
-            role = rng.choice(["driver", "observer", "worker", "client"])
-            _send(sock, _hello(cluster.token.encode(), {"role": role, "client_id": f"c-f{sent}"}))
             try:
+                _join(sock, cluster.token, _random_info(rng, f"c-f{sent}", worker_ids))
                 for _ in range(200):
                     _send(sock, _random_frame(rng))
                     sent += 1
@@ -398,7 +488,7 @@ def test_descs_cannot_name_files_outside_the_session(standalone, tmp_path, kind)
     }[kind]
     sock = _connect(standalone)
     try:
-        _send(sock, _hello(standalone.token.encode(), {"role": "driver", "client_id": "c-evil"}))
+        _join(sock, standalone.token, {"role": "driver", "client_id": "c-evil"})
         # Store the object, then drop the only reference: a freed object's file is removed.
         _send(sock, pickle.dumps([("put", "o-evil", desc, []), ("decref", ["o-evil"])]))
         _send(sock, pickle.dumps([("goodbye",)]))
@@ -420,7 +510,7 @@ def test_message_checks_pass_real_messages_and_stop_malformed_ones():
         ("some_future_kind", 1, 2, 3),  # unknown kinds pass (compatibility rule)
     ]
     for msg in ok:
-        assert protocol.message_problem(msg) is None, msg
+        assert schema.message_problem(msg) is None, msg
     bad = [
         ("submit", {"task_id": "t1"}),  # no returns
         ("submit", {"task_id": "t1", "returns": [1]}),
@@ -434,4 +524,4 @@ def test_message_checks_pass_real_messages_and_stop_malformed_ones():
         ["submit"],
     ]
     for msg in bad:
-        assert protocol.message_problem(msg) is not None, msg
+        assert schema.message_problem(msg) is not None, msg

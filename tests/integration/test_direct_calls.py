@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import rayground as ray
-from rayground._core import api, protocol
+from rayground._core import api, handshake, protocol
 from rayground._core import client as client_module
 from rayground.util.state import list_tasks
 
@@ -306,9 +306,28 @@ def test_the_actor_socket_refuses_a_connection_without_the_token(cluster) -> Non
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(10)
     sock.connect(address[len("ipc://") :])
-    hello = protocol.hello_frame(b"0" * 64, {"client_id": "intruder"})
-    sock.sendall(struct.pack("<I", len(hello)) + hello)
+    # It proves nothing: the worker's answer is checked by no one, the proof is made up.
+    challenge = handshake.PeerHandshake(b"0" * 64).challenge()
+    sock.sendall(struct.pack("<I", len(challenge)) + challenge)
+    answer = sock.recv(4 + handshake.ANSWER_LEN)
+    assert len(answer) == 4 + handshake.ANSWER_LEN
+    proof = b"\0" * handshake.PROOF_LEN
+    info = protocol.dumps({"client_id": "intruder"})
+    sock.sendall(struct.pack("<I", len(proof)) + proof + struct.pack("<I", len(info)) + info)
     assert sock.recv(1) == b""  # dropped
+    sock.close()
+    assert ray.get(log.add.remote(), timeout=20) == 2
+
+
+def test_the_actor_socket_refuses_an_oversized_frame_before_the_handshake(cluster) -> None:
+    log = Log.remote()
+    ray.get(log.add.remote())
+    address = _route(cluster, log).address
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect(address[len("ipc://") :])
+    sock.sendall(struct.pack("<I", 1 << 30) + b"x" * 4096)  # no challenge is that long
+    assert sock.recv(1) == b""  # dropped, not buffered up to 1 GiB
     sock.close()
     assert ray.get(log.add.remote(), timeout=20) == 2
 

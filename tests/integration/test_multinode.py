@@ -239,8 +239,8 @@ def test_node_death_reschedules_and_loses_puts(cluster: dict, tmp_path) -> None:
 
 
 def test_malformed_node_hello_is_refused_and_head_survives(cluster: dict) -> None:
-    from rayground._core import protocol
-    from rayground._core.transport import connect, frame
+    from rayground._core import handshake
+    from rayground._core.transport import connect
 
     head = cluster["head"]
     for info in (
@@ -250,7 +250,7 @@ def test_malformed_node_hello_is_refused_and_head_survives(cluster: dict) -> Non
     ):
         sock = connect(head.tcp_address, timeout=5)
         try:
-            sock.sendall(frame(protocol.hello_frame(head.token, info)))
+            handshake.peer_over_socket(sock, head.token, info, timeout=5)
             sock.settimeout(5)
             assert sock.recv(1 << 16)  # the refusal (SHUTDOWN) comes back; no crash
         finally:

@@ -11,28 +11,6 @@ from rayground._core import config, protocol
 from rayground._core.serialization import deserialize, serialize
 from rayground._core.transport import FrameError, frame, split_frames
 
-TOKEN = b"a" * 64
-
-
-def test_hello_round_trip():
-    info = protocol.check_hello(protocol.hello_frame(TOKEN, {"role": "driver"}), TOKEN)
-    assert info == {"role": "driver"}
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        b"",
-        b"RGH1",
-        b"XXXX" + b"\x40\x00" + TOKEN,
-        protocol.hello_frame(b"b" * 64, {"role": "driver"}),
-        protocol.hello_frame(TOKEN[:-1], {"role": "driver"}),
-    ],
-)
-def test_bad_hello_is_refused(data):
-    with pytest.raises(protocol.ProtocolError):
-        protocol.check_hello(data, TOKEN)
-
 
 class Evil:
     def __reduce__(self):
@@ -42,12 +20,6 @@ class Evil:
 def test_envelopes_refuse_globals():
     with pytest.raises(protocol.ProtocolError, match="global"):
         protocol.loads(pickle.dumps([("submit", Evil())]))
-
-
-def test_wrong_token_never_unpickles_the_payload():
-    data = protocol.MAGIC_HELLO + (64).to_bytes(2, "little") + b"x" * 64 + pickle.dumps(Evil())
-    with pytest.raises(protocol.ProtocolError, match="wrong token"):
-        protocol.check_hello(data, TOKEN)
 
 
 @pytest.mark.parametrize("junk", [b"\x80", b"\x80\x05garbage", b"not a pickle", b"\x00" * 9])

@@ -127,7 +127,7 @@ def init(
         "cwd": os.getcwd(),
         "namespace": namespace if namespace is not None else str(uuid.uuid4()),
         "env_vars": env_vars,
-        "log_to_driver": log_to_driver,
+        "log_to_driver": bool(log_to_driver),
     }
     head = None
     if address is None:
@@ -205,21 +205,24 @@ def _resolve_address(address: str) -> tuple[str, bytes, int | None]:
     target = normalize_address(address)
     token = os.environ.get("RAYGROUND_TOKEN", "").strip().encode()
     head_pid = None
-    # The token of the local session at that address, else of the one "auto" would pick.
-    local = [s for s in sessions if target in s.addresses] or sessions
-    for session in local:
+    # Security: a token is taken from a session file only for the address that session's own
+    # head.json records; never another session's token for an address it does not know (that
+    # address may be anyone's). The handshake never sends the token either way.
+    for session in sessions:
+        if target not in session.addresses:
+            continue
         try:
             local_token = session.read_token()
         except OSError:
             continue
-        if target in session.addresses:
-            head_pid = session.pid
+        head_pid = session.pid
         token = token or local_token
         break
     if not token:
         raise ConnectionError(
-            f"To join the cluster at {address}, set RAYGROUND_TOKEN to its token (the head "
-            "prints where the token file is when it starts)."
+            f"No token for the cluster at {address}: it is not one of your sessions on this "
+            "machine. Set RAYGROUND_TOKEN to its token (the head prints where its token file "
+            "is when it starts), or give the address `rayground start --head` printed."
         )
     return target, token, head_pid
 

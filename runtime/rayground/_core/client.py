@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import exceptions
-from . import config, ids, object_store, protocol
+from . import config, handshake, ids, object_store, protocol
 from .direct_calls import ACTOR_AT, Channel, DirectCalls
 from .protocol import DECREF, INCREF, LOG, OBJ, REPLY, WANT
 from .serialization import SerializedObject, deserialize, serialize
@@ -206,8 +206,18 @@ class CoreClient:
         # Only workers cache mappings: they purge stale ones when idle (worker.run); a driver's
         # cache would pin a freed object's memory until its next get.
         self.mappings = object_store.MappingCache(16 if role == "worker" else 0)
-        self._conn.send(protocol.hello_frame(token, hello))
-        first = self._conn.recv_one(connect_timeout)
+        try:
+            handshake.run_peer(
+                self._conn.send, lambda: self._conn.recv_one(connect_timeout), token, hello
+            )
+            first = self._conn.recv_one(connect_timeout)
+        except (handshake.HandshakeError, OSError) as exc:
+            self._conn.close()
+            raise ClusterConnectionError(
+                f"Could not join the cluster at {address}: {exc}. The token itself is never "
+                "sent. Check the address, and the token (RAYGROUND_TOKEN or the session's "
+                "token file)."
+            ) from None
         welcome = protocol.loads(first) if first is not None else None
         if welcome and welcome[0][0] == "refused":
             self._conn.close()

@@ -9,6 +9,9 @@ Environment variables (all optional):
     RAYGROUND_SPILL_LIMIT       bytes the store may spill to disk (default 0: what the disk holds)
     RAYGROUND_HELLO_TIMEOUT     seconds a new connection has to authenticate (default 10)
     RAYGROUND_KEEP_SESSIONS     directories (logs) of ended sessions kept per user (default 20)
+    RAYGROUND_MAX_UNAUTHENTICATED          TCP connections in their handshake (default 1024)
+    RAYGROUND_MAX_UNAUTHENTICATED_PER_PEER ... of them from one host (default 256)
+    RAYGROUND_OBJECT_SERVER_THREADS        transfers an object server runs at once (default 32)
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: the challenge-response handshake (handshake.py)
 
 
 def _int_env(name: str, default: int) -> int:
@@ -65,6 +68,14 @@ SPILL_LIMIT = _int_env("RAYGROUND_SPILL_LIMIT", 0)
 # Ended sessions keep their directories (their logs) until this many newer ones have ended.
 KEEP_SESSIONS = _int_env("RAYGROUND_KEEP_SESSIONS", 20)
 HELLO_TIMEOUT = float(os.environ.get("RAYGROUND_HELLO_TIMEOUT") or 10.0)
+# TCP connections still in their handshake, in all and from one peer host: beyond these a new
+# connection is closed at once. A real peer's handshake takes a millisecond or two; the per-host
+# cap leaves room for a large node whose workers all connect at once. The cluster's own local
+# processes use the Unix socket (owner-only), which is not capped.
+MAX_UNAUTHENTICATED = _int_env("RAYGROUND_MAX_UNAUTHENTICATED", 1024)
+MAX_UNAUTHENTICATED_PER_PEER = _int_env("RAYGROUND_MAX_UNAUTHENTICATED_PER_PEER", 256)
+# Transfers an object server runs at once; a connection beyond them is closed at once.
+OBJECT_SERVER_THREADS = _int_env("RAYGROUND_OBJECT_SERVER_THREADS", 32)
 
 # The largest frame the head accepts. Data above INLINE_MAX never travels in frames, so this bounds
 # what a confused or hostile peer can make the head allocate.

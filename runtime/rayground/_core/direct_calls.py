@@ -32,12 +32,13 @@ from __future__ import annotations
 import collections
 import os
 import pickle
+import select
 import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import protocol
+from . import config, handshake, protocol
 from .transport import FrameError, FrameSocket, connect, listen
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 ACTOR_AT = "actor_at"  # head -> caller: (ACTOR_AT, actor_id, address, worker_id, calls_left)
 CALL = "call"  # caller -> actor worker: (CALL, spec)
 _ENDED_CALLERS_MAX = 4096
-_HELLO_TIMEOUT = 10.0  # an accepted connection must present the token within this
+_HELLO_TIMEOUT = 10.0  # an accepted connection must finish the handshake within this
+_ANSWER_WAIT_MS = 500  # how long a caller waits in line for the worker's handshake answer
 _MAX_PATH = 100  # Unix socket paths are limited to 108 bytes
 
 
@@ -73,33 +75,51 @@ class Channel:
         "accepted_at",
         "caller",
         "conn",
+        "hs",
         "incoming",
         "outbox",
         "received",
+        "route",
         "worker_id",
     )
 
-    def __init__(self, conn: FrameSocket, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        conn: FrameSocket,
+        hs: handshake.ServerHandshake | handshake.PeerHandshake,
+        worker_id: str | None = None,
+        route: Route | None = None,
+    ) -> None:
         self.conn = conn
         # A process can be both ends: an actor that calls other actors.
         self.incoming = worker_id is None  # accepted from a caller (this is the actor)
         self.worker_id = worker_id  # caller side: the worker it reaches
+        self.route = route  # caller side: whose channel it becomes once the handshake is over
         self.caller: str | None = None  # worker side: the caller's client id, once it proved
         self.received = 0  # worker side: calls that arrived on it
         self.outbox: collections.deque = collections.deque()
         self.accepted_at = time.monotonic()
+        # The handshake (handshake.py), None once it is over. Until then a caller's calls keep
+        # going through the head, and frames are capped at the handshake's sizes.
+        self.hs: handshake.ServerHandshake | handshake.PeerHandshake | None = hs
+        conn.max_frame = (
+            hs.max_frame()
+            if isinstance(hs, handshake.ServerHandshake)
+            else handshake.ANSWER_LEN + 1000
+        )
 
 
 class Route:
     """A caller's way to one actor: through the head, or over a channel to its worker."""
 
-    __slots__ = ("address", "channel", "direct_sent", "head_left", "head_sent")
+    __slots__ = ("address", "channel", "direct_sent", "head_left", "head_sent", "pending")
 
     def __init__(self) -> None:
         self.head_sent = 0  # calls this process sent through the head
         self.head_left = 0  # of those, how many the head has forwarded or dropped
         self.direct_sent = 0  # calls sent on the current channel
         self.channel: Channel | None = None
+        self.pending: Channel | None = None  # a channel still in its handshake
         self.address: str | None = None  # the worker address last tried
 
 
@@ -157,7 +177,7 @@ class DirectCalls:
         with self.lock:
             route = self.routes.get(actor_id)
             if route is not None:
-                route.channel = None
+                route.channel = route.pending = None
 
     def on_actor_at(self, msg: tuple) -> None:
         """The head forwarded our calls to the actor's worker at `address` (None: not direct)."""
@@ -169,22 +189,28 @@ class DirectCalls:
         if not address or not enabled() or address == route.address:
             return
         route.address = address
-        if route.channel is not None:
-            self._lost(route.channel)
+        for old in (route.channel, route.pending):
+            if old is not None:
+                self._lost(old)
         try:
             conn = FrameSocket(connect(address, 2.0))
         except (OSError, ValueError):
             return  # stay on the head path
-        info = {"client_id": self.client.client_id, "pid": os.getpid()}
+        hs = handshake.PeerHandshake(self.token)
         try:
-            conn.send(protocol.hello_frame(self.token, info))
+            conn.send(hs.challenge())
         except OSError:
             conn.close()
             return
-        channel = Channel(conn, worker_id)
-        route.channel = channel
-        route.direct_sent = 0
+        channel = route.pending = Channel(conn, hs, worker_id, route)
         self._add(channel)
+        # The worker's I/O thread answers within a round trip even while it runs a call, so
+        # wait that long for the answer (the next calls can then go directly); past that the
+        # handshake finishes whenever the answer comes, and calls go through the head meanwhile.
+        poller = select.poll()
+        poller.register(conn.sock.fileno(), select.POLLIN)
+        if poller.poll(_ANSWER_WAIT_MS):
+            self._handshake(channel)
 
     def flush(self) -> None:
         """Send every channel's queued messages (the client's send lock is held)."""
@@ -241,13 +267,15 @@ class DirectCalls:
         got = []
         for channel in list(self.channels):
             if channel.conn.sock.fileno() not in ready:
-                if channel.caller is None and channel.incoming:
+                if channel.hs is not None:
                     if time.monotonic() - channel.accepted_at > _HELLO_TIMEOUT:
                         self._lost(channel)
                 continue
+            if channel.hs is not None and not self._handshake(channel):
+                continue  # still in its handshake, or dropped
             try:
                 frames = channel.conn.read_nowait()
-            except FrameError:
+            except FrameError:  # over the size a handshake frame may have, or the limit
                 frames = None
             if frames is None:
                 self._lost(channel)
@@ -260,19 +288,9 @@ class DirectCalls:
         client = self.client
         for channel, frames in got:
             for data in frames:
-                if channel.incoming and channel.caller is None:
-                    try:
-                        info = protocol.check_hello(data, self.token)
-                    except protocol.ProtocolError:
-                        self._lost(channel)
-                        break
-                    channel.caller = str(info.get("client_id"))
-                    self.callers[channel.caller] = channel
-                    continue
                 try:
-                    # Both ends proved they hold the cluster's token (the caller in its HELLO,
-                    # the worker by its socket's place in the owner-only session directory),
-                    # and they exchange pickled user data anyway: plain pickle.
+                    # Both ends proved they hold the cluster's token (the handshake), and they
+                    # exchange pickled user data anyway: plain pickle.
                     batch = pickle.loads(data)
                 except Exception:
                     continue
@@ -282,6 +300,50 @@ class DirectCalls:
                 for msg in batch:
                     if msg[0] == CALL:
                         self._on_call(channel, msg[1])
+
+    def _handshake(self, channel: Channel) -> bool:
+        """Advance `channel`'s handshake with the frames that arrived, one at a time (each is
+        checked against the size its step allows before the next is looked at); True once it
+        is over, False while it goes on or when the channel was dropped."""
+        conn = channel.conn
+        try:
+            while True:
+                hs = channel.hs
+                frames = conn.read_nowait(limit=1)
+                if frames is None:
+                    raise ConnectionError("closed during the handshake")
+                if not frames:
+                    return False
+                if isinstance(hs, handshake.ServerHandshake):  # this is the actor's worker
+                    reply, info = hs.receive(frames[0])
+                    if reply is not None:
+                        conn.send(reply)
+                    conn.max_frame = hs.max_frame()
+                    if info is None:
+                        continue
+                    channel.caller = str(info.get("client_id"))
+                    self.callers[channel.caller] = channel
+                    break
+                # This is the caller: the worker proved it holds the token.
+                assert hs is not None
+                info = {"client_id": self.client.client_id, "pid": os.getpid()}
+                proof, payload = hs.answer(frames[0], info)
+                conn.send(proof)
+                conn.send(payload)
+                with self.lock:
+                    route = channel.route
+                    if route is None or route.pending is not channel:
+                        raise handshake.HandshakeError("the route moved on meanwhile")
+                    route.pending = None
+                    route.channel = channel
+                    route.direct_sent = 0
+                break
+        except (protocol.ProtocolError, OSError):  # FrameError is an OSError
+            self._lost(channel)
+            return False
+        channel.hs = None
+        conn.max_frame = config.MAX_FRAME
+        return True
 
     def _on_call(self, channel: Channel, spec: dict[str, Any]) -> None:
         caller = channel.caller or ""
@@ -315,7 +377,7 @@ class DirectCalls:
                 return
             except OSError:
                 return
-            self._add(Channel(FrameSocket(sock)))
+            self._add(Channel(FrameSocket(sock), handshake.ServerHandshake(self.token)))
 
     def _add(self, channel: Channel) -> None:
         self.channels.append(channel)
@@ -334,6 +396,8 @@ class DirectCalls:
                 for route in self.routes.values():
                     if route.channel is channel:
                         route.channel = None
+                    if route.pending is channel:
+                        route.pending = None
                 self.client._direct_channel_lost(channel)
         elif channel.caller is not None:
             self.ended[channel.caller] = None

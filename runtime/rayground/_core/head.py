@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import errno
 import gc
 import json
 import os
@@ -32,9 +33,11 @@ import traceback
 from typing import Any, ClassVar
 
 from .. import exceptions
-from . import config, ids, lifetime, ownership, protocol
+from . import config, ids, lifetime, ownership, protocol, schema
 from .actor_manager import ActorManager
 from .events import EventLog
+from .handshake import HandshakeError, ServerHandshake, check_first_frame_header
+from .log_limit import LineLimiter
 from .nodes import Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
 from .object_transfer import ObjectServer
@@ -45,6 +48,7 @@ from .transport import (
     FrameError,
     frame,
     listen,
+    raise_fd_limit,
     read_token_file,
     receive_buffer,
     receive_into,
@@ -56,13 +60,16 @@ from .worker_pool import RemoteWorkerPool, WorkerPool, WorkerProc
 class Conn:
     """One accepted connection: non-blocking, with read and write buffers."""
 
-    __slots__ = ("peer", "rbuf", "sock", "wbuf")
+    __slots__ = ("hs", "peer", "rbuf", "sock", "waiting", "wbuf")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, token: bytes, where: str | None) -> None:
         self.sock = sock
         self.rbuf = bytearray()
         self.wbuf = bytearray()
-        self.peer: Peer | None = None  # set once HELLO checked out
+        self.hs: ServerHandshake | None = ServerHandshake(token)  # None once it is over
+        # The peer host it counts against until authenticated (None: a Unix-socket peer).
+        self.waiting: str | None = where
+        self.peer: Peer | None = None  # set once the handshake and its INFO checked out
 
 
 class Peer:
@@ -92,6 +99,10 @@ class Head:
         self.node_id = ids.random_hex(14)
         self.node_ip = args.node_ip_address
         self._unauthenticated: collections.deque[tuple[float, Conn]] = collections.deque()
+        self._waiting: collections.Counter[str] = collections.Counter()  # per peer host
+        self._waiting_total = 0
+        self._accept_paused_until = 0.0  # out of descriptors: listeners rest until then
+        self._log = LineLimiter()
         self.sel = selectors.DefaultSelector()
         self.endpoints: list[str] = []
         wanted = [f"ipc://{os.path.join(self.session_dir, 'head.sock')}"]
@@ -109,7 +120,7 @@ class Head:
         ownership.check_private_dir(self.shm_dir, "the shared-memory directory")
         os.makedirs(os.path.join(self.session_dir, "logs"), exist_ok=True)
         self.events = EventLog(config.EVENT_BUFFER)
-        protocol.allow_files_in(os.path.join(self.session_dir, "spill"))
+        schema.allow_files_in(os.path.join(self.session_dir, "spill"))
         self.objects = ObjectDirectory(
             self.shm_dir,
             os.path.join(self.session_dir, "spill"),
@@ -217,6 +228,7 @@ class Head:
                 self._push_events()
                 self.tasks.periodic(now)
                 self._expire_hellos(now)
+                self._resume_accepting(now)
             self._flush_outbox()
         self.shutdown()
 
@@ -228,15 +240,71 @@ class Head:
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
-                sock, _ = listener.accept()
+                sock, addr = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError as exc:
+                self._accept_failed(exc)
+                return
+            # Security: unauthenticated TCP connections are capped in total and per peer host,
+            # so one peer cannot take every descriptor or crowd out the cluster's own processes.
+            # Unix-socket peers are not counted: only this user can connect to that socket
+            # (0600), and a start-up storm of local workers must never be refused.
+            where = addr[0] if isinstance(addr, tuple) and addr else None
+            if where is not None and (
+                self._waiting_total >= config.MAX_UNAUTHENTICATED
+                or self._waiting[where] >= config.MAX_UNAUTHENTICATED_PER_PEER
+            ):
+                sock.close()
+                self._log_line(
+                    where,
+                    f"refused a connection from {where}: too many connections still in their "
+                    f"handshake ({self._waiting[where]} from there, {self._waiting_total} in all)",
+                )
+                continue
             sock.setblocking(False)
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Conn(sock)
+            conn = Conn(sock, self.token, where)
+            if where is not None:
+                self._waiting[where] += 1
+                self._waiting_total += 1
             self.sel.register(sock, selectors.EVENT_READ, conn)
             self._unauthenticated.append((time.monotonic() + config.HELLO_TIMEOUT, conn))
+
+    def _accept_failed(self, exc: OSError) -> None:
+        """accept() failed. Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+        pending connection stays queued in the kernel, so the listener would be readable again
+        at once; rest the listeners a moment (handshake deadlines free descriptors meanwhile)
+        instead of spinning, and never exit. Anything else (a connection aborted before we took
+        it) concerns that one connection only."""
+        if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            self._log_line("accept", f"cannot accept connections for now: {exc}")
+            if not self._accept_paused_until:
+                for sock in self.listeners:
+                    self.sel.unregister(sock)
+            self._accept_paused_until = time.monotonic() + ACCEPT_BACKOFF
+
+    def _resume_accepting(self, now: float) -> None:
+        if self._accept_paused_until and now >= self._accept_paused_until:
+            self._accept_paused_until = 0.0
+            for sock in self.listeners:
+                self.sel.register(sock, selectors.EVENT_READ, "listener")
+
+    def _log_line(self, key: str, text: str) -> None:
+        """One line to the head's log, at most so many per key (a peer) in a while: a hostile
+        peer cannot flood the log (see log_limit.py)."""
+        for line in self._log.lines(key, text):
+            print(f"head: {line}", file=sys.stderr, flush=True)
+
+    def _unwait(self, conn: Conn) -> None:
+        where = conn.waiting
+        if where is not None:
+            conn.waiting = None
+            self._waiting_total -= 1
+            self._waiting[where] -= 1
+            if not self._waiting[where]:
+                del self._waiting[where]
 
     def _expire_hellos(self, now: float) -> None:
         # Security: a connection that does not authenticate in time is refused, so silent
@@ -245,7 +313,7 @@ class Head:
         while pending and pending[0][0] <= now:
             _, conn = pending.popleft()
             if conn.peer is None and conn.sock.fileno() >= 0:
-                self._close_conn(conn, f"no HELLO within {config.HELLO_TIMEOUT:g} s")
+                self._close_conn(conn, f"no handshake within {config.HELLO_TIMEOUT:g} s")
 
     def _read(self, conn: Conn) -> None:
         n = receive_into(conn.sock, conn.rbuf, self._scratch)
@@ -254,28 +322,18 @@ class Head:
         if not n:
             self._close_conn(conn, "closed the connection")
             return
-        if conn.peer is None and len(conn.rbuf) >= 4:
-            # Security: before the token is checked, buffer no more than a HELLO can need.
-            wanted = int.from_bytes(conn.rbuf[:4], "little")
-            if wanted > _HELLO_MAX:
-                self._close_conn(conn, f"a first frame of {wanted} bytes is not a HELLO")
-                return
+        if conn.hs is not None and not self._handshake(conn):
+            return
         try:
             frames, used = split_frames(conn.rbuf)
         except FrameError as exc:
             self._close_conn(conn, str(exc))
             return
         del conn.rbuf[:used]
-        hello_done = conn.peer is not None
         for data in frames:
             peer = conn.peer
             if peer is None:
-                if hello_done:
-                    return  # the peer left (GOODBYE) mid-read: the rest of its frames are void
-                if not self._handle_hello(conn, data):
-                    return
-                hello_done = True
-                continue
+                return  # the peer left (GOODBYE) mid-read: the rest of its frames are void
             try:
                 batch = protocol.loads(data)
                 if not isinstance(batch, list):
@@ -283,23 +341,78 @@ class Head:
                 for msg in batch:
                     if conn.peer is not peer:
                         break  # dropped by an earlier message of this batch
-                    problem = protocol.message_problem(msg)
+                    problem = schema.message_problem(msg)
                     if problem is None:
                         self._dispatch(peer, msg)
                     else:
-                        print(
-                            f"head: dropped a message from {peer.client_id}: {problem}",
-                            file=sys.stderr,
-                        )
+                        self._refuse_message(peer, msg, problem)
             except protocol.ProtocolError as exc:
-                print(f"head: dropped a frame from {peer.client_id}: {exc}", file=sys.stderr)
+                self._log_line(peer.client_id, f"dropped a frame from {peer.client_id}: {exc}")
             except Exception:
-                print(f"head: error handling a frame from {peer.client_id}:", file=sys.stderr)
-                traceback.print_exc()
+                self._log_line(
+                    peer.client_id,
+                    f"error handling a frame from {peer.client_id}:\n"
+                    + traceback.format_exc().rstrip(),
+                )
+
+    def _refuse_message(self, peer: Peer, msg: Any, problem: str) -> None:
+        """A malformed message is not acted on; a malformed request is answered with the
+        problem, so its sender fails at once instead of waiting out a timeout."""
+        self._log_line(peer.client_id, f"dropped a message from {peer.client_id}: {problem}")
+        if (
+            type(msg) is tuple
+            and len(msg) > 1
+            and msg[0] == protocol.REQUEST
+            and type(msg[1]) is int
+        ):
+            self._send(peer, (protocol.REPLY, msg[1], False, ("ValueError", problem)))
+
+    def _handshake(self, conn: Conn) -> bool:
+        """Advance a connection's handshake with the frames buffered; True once it is over and
+        the peer is in (its later frames follow in the same buffer)."""
+        hs = conn.hs
+        assert hs is not None
+        rbuf = conn.rbuf
+        while conn.peer is None:
+            if len(rbuf) < 4:
+                return False
+            length = int.from_bytes(rbuf[:4], "little")
+            try:
+                # Security: before the peer has proved it holds the token, no frame longer than
+                # the handshake's fixed sizes is buffered.
+                if length > hs.max_frame():
+                    if hs.state == "challenge":
+                        if len(rbuf) < 8:
+                            return False  # its first bytes name a version-1 HELLO
+                        check_first_frame_header(length, bytes(rbuf[4:8]))
+                    raise HandshakeError(f"a handshake frame of {length} bytes is too long")
+                if len(rbuf) < 4 + length:
+                    return False
+                data = bytes(rbuf[4 : 4 + length])
+                del rbuf[: 4 + length]
+                reply, info = hs.receive(data)
+                if reply is not None:
+                    conn.sock.send(frame(reply))  # a few dozen bytes into an empty buffer
+            except protocol.ProtocolError as exc:  # HandshakeError, or an INFO not plain data
+                reply = getattr(exc, "reply", None)
+                if reply is not None:
+                    try:
+                        conn.sock.send(frame(reply))
+                    except OSError:
+                        pass
+                self._close_conn(conn, str(exc))
+                return False
+            except OSError as exc:
+                self._close_conn(conn, f"the connection broke during the handshake: {exc}")
+                return False
+            if info is not None and not self._handle_hello(conn, info):
+                return False
+        return True
 
     def _close_conn(self, conn: Conn, why: str) -> None:
         if conn.peer is None and why != "closed the connection":
             self._reject(conn, why)  # before the close, while the peer's address is known
+        self._unwait(conn)
         try:
             self.sel.unregister(conn.sock)
         except (KeyError, ValueError):
@@ -313,28 +426,32 @@ class Head:
             where = conn.sock.getpeername()
         except OSError:
             where = "?"
-        print(
-            f"head: refused a connection from {where or 'a local process'}: {why}",
-            file=sys.stderr,
-            flush=True,
-        )
+        where = where or "a local process"
+        self._log_line(conn.waiting or str(where), f"refused a connection from {where}: {why}")
 
-    def _handle_hello(self, conn: Conn, data: bytes) -> bool:
-        try:
-            info = protocol.check_hello(data, self.token)
-            client_id = str(info.get("client_id", ""))
-            if not client_id or client_id in self.peers:
-                raise protocol.ProtocolError("HELLO without a fresh client id")
-        except protocol.ProtocolError as exc:
-            # Security: nothing from an unauthenticated peer is unpickled or scheduled.
-            self._reject(conn, str(exc))
-            self.sel.unregister(conn.sock)
-            conn.sock.close()
+    def _handle_hello(self, conn: Conn, info: dict[str, Any]) -> bool:
+        """The peer proved it holds the token and said who it is (INFO)."""
+        problem = schema.info_problem(info)
+        if problem is None and info["client_id"] in self.peers:
+            problem = "a handshake INFO without a fresh client id"
+        if problem is not None:
+            self._refuse_peer(conn, problem)
             return False
+        client_id = info["client_id"]
+        self._unwait(conn)
+        conn.hs = None
         peer = self.peers[client_id] = Peer(client_id, info, conn)
         conn.peer = peer
         self._on_peer_ready(peer)
         return conn.peer is peer  # False if it was refused and dropped
+
+    def _refuse_peer(self, conn: Conn, why: str) -> None:
+        """An authenticated peer whose INFO is malformed: it hears why, then is closed."""
+        try:
+            conn.sock.send(frame(protocol.dumps([("refused", f"malformed handshake: {why}")])))
+        except OSError:
+            pass
+        self._close_conn(conn, why)
 
     def _on_peer_ready(self, peer: Peer) -> None:
         info = peer.info
@@ -344,6 +461,11 @@ class Head:
             if worker is None or worker.state == "dead":
                 self._send(peer, ("welcome", welcome))
                 self._send(peer, (protocol.SHUTDOWN, "unknown worker"))
+                return
+            if worker.peer is not None and worker.peer.client_id in self.peers:
+                # A second connection naming a connected worker must not take over its tasks.
+                self._send(peer, ("refused", f"worker {worker.id} is already connected"))
+                self._close_after_flush(peer)
                 return
             worker.peer = peer
             peer.worker = worker
@@ -409,10 +531,10 @@ class Head:
 
     # ----------------------------------------------------------------- other nodes
     def _make_node(self, peer: Peer) -> Node:
-        info = peer.info
-        total = {str(k): float(v) for k, v in dict(info.get("resources") or {}).items()}
-        if any(v < 0 for v in total.values()) or str(info["node_id"]) in self.nodes.by_id:
-            raise ValueError("negative resources or a node id already in use")
+        info = peer.info  # its fields' types were checked (schema.INFO["node"])
+        total = {k: float(v) for k, v in info["resources"].items()}
+        if info["node_id"] in self.nodes.by_id:
+            raise ValueError(f"the node id {info['node_id']} is already in use")
         server = info.get("object_server")
         node = Node(
             str(info["node_id"]),
@@ -630,6 +752,13 @@ class Head:
             ok, value = False, ("ValueError", str(exc))
         except exceptions.RayError as exc:
             ok, value = False, (type(exc).__name__, str(exc))
+        except Exception as exc:
+            # A bug of ours, not the caller's: it still gets an answer at once (no timeout).
+            self._log_line(
+                peer.client_id,
+                f"error answering {what!r} from {peer.client_id}:\n{traceback.format_exc()}",
+            )
+            ok, value = False, ("RaySystemError", f"the head failed on {what!r}: {exc!r}")
         if value is _DEFERRED:
             return
         self._send(peer, (protocol.REPLY, req_id, ok, value))
@@ -800,7 +929,7 @@ class Head:
 
 _DEFERRED = object()
 HEAD_GC_THRESHOLDS = (100_000, 50, 1000)
-_HELLO_MAX = 1 << 20  # a HELLO is a token and a small dict (sys.path, env vars)
+ACCEPT_BACKOFF = 0.1  # seconds the listeners rest after accept() ran out of descriptors
 
 
 def _exit_code(worker: WorkerProc) -> int | None:
@@ -833,6 +962,7 @@ def main(argv: list[str] | None = None) -> None:
 
     gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the owner or `rayground stop` ends us
+    raise_fd_limit()
     head = Head(args)
 
     def _terminate(signum: int, frame: Any) -> None:

@@ -24,13 +24,14 @@ import sys
 import time
 from typing import Any
 
-from . import config, ids, lifetime, protocol, resources
+from . import config, handshake, ids, lifetime, protocol, resources
 from .object_transfer import ObjectServer
 from .transport import (
     FrameError,
     connect,
     frame,
     normalize_address,
+    raise_fd_limit,
     receive_buffer,
     receive_into,
     split_frames,
@@ -90,7 +91,14 @@ class NodeProcess:
                 f"Could not reach a rayground head at {self.args.address} ({exc}). Check the "
                 "address that `rayground start --head` printed."
             ) from None
-        sock.sendall(frame(protocol.hello_frame(self.token, info)))
+        try:
+            handshake.peer_over_socket(sock, self.token, info, timeout=10)
+        except (handshake.HandshakeError, OSError) as exc:
+            sock.close()
+            raise ConnectionError(
+                f"Could not join the head at {self.args.address}: {exc}. The token itself is "
+                "never sent; check the address and the token (RAYGROUND_TOKEN or --token-file)."
+            ) from None
         welcome = self._first_message(sock)
         sock.setblocking(False)
         self.sock = sock
@@ -279,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
 
     gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise_fd_limit()
     try:
         node = NodeProcess(args, read_token(args.token_file))
     except ConnectionError as exc:

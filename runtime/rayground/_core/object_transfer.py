@@ -1,8 +1,9 @@
 """Moving a sealed object from the node that holds it to the node that needs it.
 
     reader on node B                      object server of node A (a thread in A's head/node)
-      HELLO(token) ----------------------->  token checked before anything else is read
-      name (utf-8) ----------------------->  looked up in A's shared memory, then A's spill dir
+      handshake (handshake.py) <---------->  both prove they hold the token; nothing else is
+                                             read before the reader has
+      name (a frame, utf-8) -------------->  looked up in A's shared memory, then A's spill dir
       <------------------------ size (8 bytes, -1 if absent), then the bytes in chunks (sendfile)
     writes into B's shared memory under a temporary name, renames it into place, tells the head
     (COPIED) so the copy is freed with the object.
@@ -11,20 +12,29 @@ The reader pulls (not the head): the head's loop never waits on a transfer, the 
 from its own thread with sendfile (no Python copy, no GIL held while the kernel copies), and two
 transfers of different objects run side by side. Names are object ids: plain file names, never
 paths, so a peer cannot ask for a file outside the store.
+
+Limits before authentication: at most `config.OBJECT_SERVER_THREADS` connections are served at
+once (one more is closed at once); the handshake and the request must arrive within
+`config.HELLO_TIMEOUT`; every frame before the name has the handshake's fixed sizes and the name
+is at most 4 KiB. An accept() that fails (out of descriptors) waits a moment and goes on.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import struct
 import threading
+import time
 
-from . import protocol
-from .transport import connect, listen
+from . import config, handshake
+from .transport import FrameError, connect, frame, listen, recv_frame
 
 CHUNK = 8 << 20  # bytes per sendfile call: large enough to stream, small enough to interleave
 _SIZE = struct.Struct("<q")
+_NAME_MAX = 4096
+_ACCEPT_BACKOFF = 0.1  # seconds to wait after accept() ran out of descriptors
 
 
 def _safe_name(name: str) -> bool:
@@ -50,10 +60,16 @@ class ObjectServer:
         self._sock, self.address = listen(f"tcp://{ip}:0")
         self._sock.setblocking(True)
         self._closed = False
+        self._slots = threading.BoundedSemaphore(config.OBJECT_SERVER_THREADS)
         threading.Thread(target=self._accept_loop, name="object-server", daemon=True).start()
 
     def close(self) -> None:
         self._closed = True
+        try:
+            # shutdown wakes the accept() blocked in the server's thread (close alone may not).
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self._sock.close()
         except OSError:
@@ -63,37 +79,56 @@ class ObjectServer:
         while not self._closed:
             try:
                 conn, _ = self._sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            except OSError as exc:
+                if self._closed or exc.errno in (errno.EBADF, errno.EINVAL):
+                    return  # closed
+                # Out of descriptors or memory, or a connection aborted: never fatal.
+                time.sleep(_ACCEPT_BACKOFF)
+                continue
+            # Security: a bounded number of transfers at once, so connections that never
+            # authenticate cannot make the server start threads without end.
+            if not self._slots.acquire(blocking=False):
+                conn.close()
+                continue
+            try:
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            except RuntimeError:  # cannot start a thread now
+                self._slots.release()
+                conn.close()
 
     def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.settimeout(30)
-                hello = _recv_exact(conn, _SIZE.unpack(_recv_exact(conn, 8))[0])
-                # Security: the token is checked before the request is even read.
-                protocol.check_hello(hello, self._token)
-                length = _SIZE.unpack(_recv_exact(conn, 8))[0]
-                if not 0 < length <= 4096:
-                    return
-                name = _recv_exact(conn, length).decode()
-                path = self._find(name) if _safe_name(name) else None
-                if path is None:
-                    conn.sendall(_SIZE.pack(-1))
-                    return
-                with open(path, "rb") as f:
-                    size = os.fstat(f.fileno()).st_size
-                    conn.sendall(_SIZE.pack(size))
-                    conn.settimeout(None)
-                    offset = 0
-                    while offset < size:
-                        sent = os.sendfile(conn.fileno(), f.fileno(), offset, CHUNK)
-                        if sent == 0:
-                            break
-                        offset += sent
-            except (OSError, ValueError, struct.error, protocol.ProtocolError):
-                return  # a bad or vanished peer costs this thread only
+        try:
+            with conn:
+                self._transfer(conn)
+        finally:
+            self._slots.release()
+
+    def _transfer(self, conn: socket.socket) -> None:
+        deadline = time.monotonic() + config.HELLO_TIMEOUT
+        try:
+            # Security: the peer proves it holds the token before its request is even read.
+            handshake.serve_over_socket(conn, self._token, deadline)
+            request = recv_frame(conn, _NAME_MAX, deadline)
+            if request is None:
+                return
+            name = request.decode()
+            path = self._find(name) if _safe_name(name) else None
+            conn.settimeout(30)
+            if path is None:
+                conn.sendall(_SIZE.pack(-1))
+                return
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                conn.sendall(_SIZE.pack(size))
+                conn.settimeout(None)
+                offset = 0
+                while offset < size:
+                    sent = os.sendfile(conn.fileno(), f.fileno(), offset, CHUNK)
+                    if sent == 0:
+                        break
+                    offset += sent
+        except (OSError, ValueError, FrameError, handshake.HandshakeError):
+            return  # a bad or vanished peer costs this thread only
 
     def _find(self, name: str) -> str | None:
         for d in self._dirs:
@@ -109,10 +144,12 @@ def pull(address: str, token: bytes, name: str, dest: str, timeout: float = 60.0
     sock = connect(address, timeout)
     tmp = f"{dest}.part-{os.getpid()}-{threading.get_ident()}"
     try:
+        try:
+            handshake.peer_over_socket(sock, token, {"role": "object-pull"}, timeout)
+        except handshake.HandshakeError as exc:
+            raise ConnectionError(f"the object server at {address} refused: {exc}") from None
         sock.settimeout(timeout)
-        hello = protocol.hello_frame(token, {"role": "object-pull"})
-        request = name.encode()
-        sock.sendall(_SIZE.pack(len(hello)) + hello + _SIZE.pack(len(request)) + request)
+        sock.sendall(frame(name.encode()))
         size = _SIZE.unpack(_recv_exact(sock, 8))[0]
         if size < 0:
             raise FileNotFoundError(f"object {name} is not at {address} any more")

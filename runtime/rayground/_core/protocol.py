@@ -1,13 +1,10 @@
 """The wire protocol between drivers, workers, the CLI and the head (sans-IO: no sockets here).
 
-Every process holds one stream connection to the head (transport.py frames it). Frames:
-
-    HELLO   b"RGH1" u16 n, token, info  first frame on every connection; info is a pickled dict
-                                        (role, pid, client id, ...). The token is checked with
-                                        `hmac.compare_digest` *before* anything is unpickled; a
-                                        peer that fails is dropped and logged in one line.
-    BATCH   payload                     a pickled list of messages, each a tuple whose first
-                                        item is the message kind (a short str below).
+Every process holds one stream connection to the head (transport.py frames it). A connection
+opens with the handshake (handshake.py: both ends prove they hold the token without sending it,
+and the peer's INFO dict says who it is); every frame after it is a BATCH: a pickled list of
+messages, each a tuple whose first item is the message kind (a short str below). docs/protocol.md
+is the full specification.
 
 Payloads are pickled plain containers (tuple, list, dict, str, bytes, int, float, bool, None) and
 unpickled with `loads`, which refuses every global: an envelope can never name a class or a
@@ -16,18 +13,16 @@ results) travels as opaque `bytes` inside envelopes; only workers and drivers un
 Ray, because they trust the cluster they authenticated to.
 
 Compatibility: receivers ignore message kinds they do not know and extra trailing tuple items, so
-peers of a newer minor version can talk to older ones. `PROTOCOL_VERSION` in HELLO changes only
-when that rule cannot hold.
+peers of a newer minor version can talk to older ones. `PROTOCOL_VERSION` (config.py, sent in the
+handshake) changes only when that rule cannot hold; the handshake refuses a peer of another
+version, naming both.
 """
 
 from __future__ import annotations
 
-import hmac
 import io
 import pickle
 from typing import Any
-
-MAGIC_HELLO = b"RGH1"
 
 
 class ProtocolError(Exception):
@@ -54,29 +49,8 @@ def loads(data: bytes | memoryview) -> Any:
         raise ProtocolError(f"malformed envelope: {type(exc).__name__}: {exc}") from None
 
 
-def hello_frame(token: bytes, info: dict) -> bytes:
-    """HELLO: b"RGH1" | u16 token length | token | pickled info dict."""
-    return MAGIC_HELLO + len(token).to_bytes(2, "little") + token + dumps(info)
-
-
-def check_hello(data: bytes, token: bytes) -> dict:
-    """Validate a HELLO; returns its info dict or raises ProtocolError (constant-time check)."""
-    if len(data) < 6 or data[:4] != MAGIC_HELLO:
-        raise ProtocolError("first frame is not a HELLO")
-    n = int.from_bytes(data[4:6], "little")
-    given = data[6 : 6 + n]
-    # Security: compare_digest so the check's timing does not leak how much of the token matched,
-    # and nothing after the token is unpickled unless it matched.
-    if not hmac.compare_digest(given, token):
-        raise ProtocolError("wrong token")
-    info = loads(data[6 + n :])
-    if not isinstance(info, dict):
-        raise ProtocolError("HELLO payload is not a dict")
-    return info
-
-
-# Message kinds. Client -> head unless noted. Fields follow the kind in each tuple; the producing
-# function in client.py / worker.py documents them.
+# Message kinds. Client -> head unless noted. Fields follow the kind in each tuple; schema.py
+# declares each one's fields and types (and who may send it), and the head checks them there.
 SUBMIT = "submit"  # (SUBMIT, spec dict)
 PUT = "put"  # (PUT, oid, desc, contained_oids)
 INCREF = "incref"  # (INCREF, [oids])
@@ -112,183 +86,3 @@ NODE_KILL = "node_kill"  # head -> node: (NODE_KILL, worker_id, signal)
 NODE_FREE = "node_free"  # head -> node: (NODE_FREE, [segment names]) unlink these copies
 WORKER_EXIT = "worker_exit"  # node -> head: (WORKER_EXIT, worker_id, exit code or None)
 COPIED = "copied"  # client -> head: (COPIED, oid) this node now holds a copy of oid
-
-# ---------------------------------------------------------------------------- validation
-# The head checks the shape of every message from a peer before acting on it: a malformed message
-# (wrong arity, wrong field types, a desc naming a path outside the session) is dropped with one
-# log line, so nothing malformed is ever stored in the head's tables, where it could fail later
-# far from its cause. The checks are type tests in plain loops: measured here, checking a submit
-# costs about half as much as unpickling it.
-
-_SEQ = (list, tuple)
-_SPEC_STRS = (
-    "name",
-    "fn_id",
-    "actor_id",
-    "job_id",
-    "parent_task_id",
-    "namespace",
-    "handle_id",
-    "direct_worker",
-)
-_SPEC_INTS = ("max_retries", "max_restarts", "max_task_retries")
-
-
-def _is_ids(value: Any) -> bool:
-    if type(value) not in _SEQ:
-        return False
-    for v in value:  # noqa: SIM110 (a loop is ~3x cheaper than all(<genexpr>) here)
-        if type(v) is not str:
-            return False
-    return True
-
-
-def _is_name(value: Any) -> bool:
-    # A shared-memory segment name: it becomes a file name in the session's directory.
-    return type(value) is str and 0 < len(value) < 256 and "/" not in value and value[0] != "."
-
-
-_FILE_DIR: list[str] = []  # the head's spill directory: the one place "f" descs may point
-
-
-def allow_files_in(directory: str) -> None:
-    """Let peers send "f" descs (objects written straight to disk) for files in `directory`."""
-    _FILE_DIR[:] = [directory]
-
-
-def is_desc(desc: Any) -> bool:
-    """A desc a peer may send: inline bytes, an error, a segment in the session's shm dir, or a
-    file in the session's spill dir (an object written to disk because memory was full)."""
-    if type(desc) is not tuple or not desc:
-        return False
-    kind = desc[0]
-    if kind == "i" or kind == "e":
-        return len(desc) >= 2 and type(desc[1]) is bytes
-    if kind == "s":
-        return len(desc) >= 3 and _is_name(desc[1]) and type(desc[2]) is int and desc[2] >= 0
-    if kind == "f":
-        if len(desc) < 3 or type(desc[1]) is not str or type(desc[2]) is not int:
-            return False
-        directory, _, name = desc[1].rpartition("/")
-        return bool(_FILE_DIR) and directory == _FILE_DIR[0] and _is_name(name)
-    return False
-
-
-def _is_resources(value: Any) -> bool:
-    if value is None:
-        return True
-    if type(value) is not dict:
-        return False
-    for k, v in value.items():
-        if type(k) is not str or type(v) not in (int, float) or not v >= 0:
-            return False
-    return True
-
-
-def _is_spec(spec: Any, id_key: str) -> bool:
-    if type(spec) is not dict or type(spec.get(id_key)) is not str:
-        return False
-    get = spec.get
-    for key in ("returns", "deps", "contained"):
-        v = get(key)
-        if v is not None and not _is_ids(v):
-            return False
-    for key in _SPEC_STRS:
-        v = get(key)
-        if v is not None and type(v) is not str:
-            return False
-    for key in _SPEC_INTS:
-        v = get(key)
-        if v is not None and type(v) is not int:
-            return False
-    args, blob = get("args"), get("fn_blob")
-    return (
-        _is_resources(get("resources"))
-        and (args is None or is_desc(args))
-        and (blob is None or type(blob) is bytes)
-    )
-
-
-def _str(v: Any) -> bool:
-    return type(v) is str
-
-
-def _any(v: Any) -> bool:
-    return True
-
-
-def _int(v: Any) -> bool:
-    return type(v) is int
-
-
-def _dict(v: Any) -> bool:
-    return isinstance(v, dict)
-
-
-def _descs(v: Any) -> bool:
-    if type(v) not in _SEQ:
-        return False
-    for d in v:  # noqa: SIM110 (hot path, see _is_ids)
-        if not is_desc(d):
-            return False
-    return True
-
-
-def _ids_lists(v: Any) -> bool:
-    if type(v) not in _SEQ:
-        return False
-    for ids in v:  # noqa: SIM110 (hot path, see _is_ids)
-        if not _is_ids(ids):
-            return False
-    return True
-
-
-def _submit(spec: Any) -> bool:
-    return _is_spec(spec, "task_id") and "returns" in spec
-
-
-def _actor_spec(spec: Any) -> bool:
-    return _is_spec(spec, "actor_id")
-
-
-# kind -> a check for each leading field (extra trailing fields are allowed: compatibility rule)
-_FIELDS: dict[str, tuple] = {
-    SUBMIT: (_submit,),
-    PUT: (_str, is_desc, _is_ids),
-    INCREF: (_is_ids,),
-    DECREF: (_is_ids,),
-    WANT: (_is_ids, _any),
-    UNBLOCKED: (),
-    RETURN: (_is_ids,),
-    DONE: (_str, _descs, _ids_lists),
-    FAILED: (_str, is_desc, _any, _any),
-    GEN_ITEM: (_str, _int, is_desc, _is_ids),
-    CANCEL: (_str, _any, _any),
-    CREATE_ACTOR: (_actor_spec,),
-    KILL_ACTOR: (_str, _any),
-    ACTOR_EXIT: (_str,),
-    REQUEST: (_any, _str, _dict),
-    LOG: (_str, lambda v: isinstance(v, list)),
-    SUBSCRIBE: (_int,),
-    UNSUBSCRIBE: (),
-    GOODBYE: (),
-    WORKER_EXIT: (_str, _any),
-    COPIED: (_str,),
-}
-
-
-def message_problem(msg: Any) -> str | None:
-    """Why `msg` (from a peer) is malformed, or None if the head may act on it."""
-    if type(msg) is not tuple or not msg or type(msg[0]) is not str:
-        return "a message must be a tuple starting with its kind"
-    checks = _FIELDS.get(msg[0])
-    if checks is None:
-        return None  # unknown kinds are ignored by the dispatcher (compatibility rule)
-    if len(msg) <= len(checks):
-        return f"{msg[0]!r} needs {len(checks)} fields, got {len(msg) - 1}"
-    i = 1
-    for check in checks:
-        if not check(msg[i]):
-            return f"field {i} of {msg[0]!r} has the wrong type or value"
-        i += 1
-    return None

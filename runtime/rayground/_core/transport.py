@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import mmap
 import os
+import resource
 import select
 import socket
 import stat
@@ -102,6 +103,7 @@ class FrameSocket:
         self._send_lock = threading.Lock()
         self._buf = bytearray()
         self._scratch = receive_buffer()
+        self.max_frame = config.MAX_FRAME  # lowered while a peer has not authenticated
         # Pipes any thread can write to, to cut another thread's poll short: one for threads
         # reading for themselves, one for the background reader (see `wait_readable`).
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -170,8 +172,9 @@ class FrameSocket:
         """The descriptors this thread's latest `wait_readable` found readable."""
         return getattr(self._polls, "ready", ())
 
-    def read_nowait(self) -> list[bytes] | None:
-        """Whole frames available now ([] if none); None when the peer closed the connection.
+    def read_nowait(self, limit: int | None = None) -> list[bytes] | None:
+        """Whole frames available now ([] if none; at most `limit`, the rest stay buffered); None
+        when the peer closed the connection.
 
         Callers serialise this with their own lock and dispatch the frames before releasing it,
         so frames are handled in the order they were sent whichever thread reads them.
@@ -191,7 +194,7 @@ class FrameSocket:
             self._buf += scratch[:n]
             if n < RECV_SIZE:
                 break
-        return self._split()
+        return self._split(limit)
 
     def recv_one(self, timeout: float) -> bytes | None:
         """One whole frame (for the handshake), or None on timeout/close."""
@@ -216,10 +219,13 @@ class FrameSocket:
         buf = self._buf
         if len(buf) < 4:
             return False
-        return len(buf) >= 4 + _LEN.unpack_from(buf, 0)[0]
+        length = _LEN.unpack_from(buf, 0)[0]
+        # An oversized frame counts as complete: splitting it raises FrameError at once, instead
+        # of buffering up to its announced length first.
+        return len(buf) >= 4 + length or length > self.max_frame
 
     def _split(self, limit: int | None = None) -> list[bytes]:
-        frames, pos = split_frames(self._buf, limit)
+        frames, pos = split_frames(self._buf, limit, self.max_frame)
         del self._buf[:pos]
         return frames
 
@@ -267,15 +273,17 @@ def _poke(fd: int) -> None:
         pass  # already pending, or closed
 
 
-def split_frames(buf: bytearray, limit: int | None = None) -> tuple[list[bytes], int]:
+def split_frames(
+    buf: bytearray, limit: int | None = None, max_len: int = config.MAX_FRAME
+) -> tuple[list[bytes], int]:
     """Complete frames at the start of `buf` and how many bytes they used."""
     frames = []
     pos = 0
     end = len(buf)
     while end - pos >= 4:
         (length,) = _LEN.unpack_from(buf, pos)
-        if length > config.MAX_FRAME:
-            raise FrameError(f"frame of {length} bytes is over the {config.MAX_FRAME} limit")
+        if length > max_len:
+            raise FrameError(f"frame of {length} bytes is over the {max_len} limit")
         if end - pos - 4 < length:
             break
         frames.append(bytes(buf[pos + 4 : pos + 4 + length]))
@@ -287,6 +295,52 @@ def split_frames(buf: bytearray, limit: int | None = None) -> tuple[list[bytes],
 
 def frame(payload: bytes) -> bytes:
     return _LEN.pack(len(payload)) + payload
+
+
+def recv_frame(sock: socket.socket, max_len: int, deadline: float) -> bytes | None:
+    """One frame from a blocking socket, reading nothing past its end (what follows stays in the
+    socket for its next reader). None if the peer closed or `deadline` (time.monotonic) passed;
+    FrameError, before anything is buffered, if it is longer than `max_len`."""
+    header = _recv_exactly(sock, 4, deadline)
+    if header is None:
+        return None
+    (length,) = _LEN.unpack(header)
+    if length > max_len:
+        raise FrameError(f"frame of {length} bytes is over the {max_len} limit")
+    return _recv_exactly(sock, length, deadline)
+
+
+def _recv_exactly(sock: socket.socket, n: int, deadline: float) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        # Security: one deadline for the whole frame, so a peer trickling a byte at a time
+        # cannot hold the reader longer than that.
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(n - len(buf))
+        except (TimeoutError, OSError):
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def raise_fd_limit() -> None:
+    """Raise the soft limit on open descriptors to the hard one, as Ray does at start: the
+    common soft limit of 1024 is what a few hundred silent connections and a busy cluster's own
+    sockets exhaust first."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            # Some kernels refuse an infinite soft limit: 2**20 is fs.nr_open's default.
+            target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        pass  # keep the limit we have
 
 
 def write_token_file(path: str, token: bytes) -> None:
