@@ -36,6 +36,7 @@ them by pickling the argument).
 
 from __future__ import annotations
 
+import html
 import uuid
 import warnings
 from collections.abc import Callable
@@ -142,6 +143,13 @@ class DAGNode:
     def _label(self) -> str:
         return type(self).__name__
 
+    def _repr_html_(self) -> str:
+        """In a notebook, a bound graph shows as the task graph it will run (nothing runs)."""
+        from .jupyter import dag as drawing
+
+        graph = drawing.build(_preview_rows(self))
+        return f"<div>{graph.svg()}<pre>{html.escape(graph.text())}</pre></div>"
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._label()}, args={len(self._bound_args)})"
 
@@ -184,6 +192,50 @@ class _Execution:
 
     def result_of(self, node: DAGNode) -> Any:
         return self._results[node._stable_uuid]
+
+
+def _preview_rows(root: DAGNode) -> list[dict[str, Any]]:
+    """The graph under `root` as not-yet-run task rows, in the shape of the state table's rows
+    (what `%ray_dag` draws): one row per node that becomes a call or is the input, an edge
+    (`depends_on`) from each node it consumes. Output-only nodes (MultiOutputNode) are skipped
+    and their inputs stand for them."""
+    order: list[DAGNode] = []
+    seen: set[str] = set()
+    stack: list[tuple[DAGNode, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if node._stable_uuid in seen:
+            continue
+        seen.add(node._stable_uuid)
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(node._children()) if c._stable_uuid not in seen)
+
+    def producers(node: DAGNode) -> list[str]:
+        found: list[str] = []
+        for child in node._children():
+            if isinstance(child, MultiOutputNode):
+                found.extend(producers(child))
+            else:
+                found.append(child._stable_uuid)
+        return found
+
+    rows = []
+    for index, node in enumerate(order):
+        if isinstance(node, MultiOutputNode):
+            continue
+        rows.append(
+            {
+                "task_id": node._stable_uuid,
+                "name": node._label(),
+                "state": "PENDING_ARGS_AVAIL",
+                "depends_on": [f"{uuid_}.0" for uuid_ in producers(node)],
+                "creation_time_ms": index,
+            }
+        )
+    return rows
 
 
 def _scan(value: Any, found: Callable[[DAGNode], Any]) -> None:
@@ -277,7 +329,7 @@ class ClassNode(DAGNode):
         return _UnboundClassMethodNode(self, method_name, {})
 
     def _label(self) -> str:
-        return str(getattr(self._body, "__name__", self._body))
+        return f"{getattr(self._body, '__name__', self._body)}()"
 
 
 class _UnboundClassMethodNode:
@@ -336,7 +388,9 @@ class ClassMethodNode(DAGNode):
         return self._method_name
 
     def _label(self) -> str:
-        return f"{self._method_name}()"
+        parent = self._parent_class_node
+        owner = parent._label() if isinstance(parent, ClassNode) else "actor"
+        return f"{owner}.{self._method_name}"
 
 
 # ---------------------------------------------------------------------- input and output
@@ -429,6 +483,8 @@ class InputAttributeNode(DAGNode):
         return value[self._key]
 
     def _label(self) -> str:
+        if self._accessor_method == "__getattr__":
+            return f"input.{self._key}"
         return f"input[{self._key!r}]"
 
 
