@@ -265,31 +265,35 @@ def _replace(value: Any, result_of: Callable[[DAGNode], Any]) -> Any:
     return value
 
 
-# ---------------------------------------------------------------------- tasks
-class FunctionNode(DAGNode):
-    """A task: `f.bind(...)` of a remote function (with its options)."""
+# ---------------------------------------------------------------------- tasks and actors
+class _CallNode(DAGNode):
+    """A node that becomes one `.remote()` call of its body (a remote function or actor class)
+    with its bound options."""
 
     def __init__(
         self,
-        func_body: Any,
-        func_args: tuple | list,
-        func_kwargs: dict[str, Any],
-        func_options: dict[str, Any],
+        body: Any,
+        args: tuple | list,
+        kwargs: dict[str, Any],
+        options: dict[str, Any],
         other_args_to_resolve: dict[str, Any] | None = None,
     ) -> None:
-        self._body = func_body  # the RemoteFunction
-        super().__init__(func_args, func_kwargs, func_options, other_args_to_resolve)
+        self._body = body
+        super().__init__(args, kwargs, options, other_args_to_resolve)
 
     def _execute_impl(self, execution: _Execution) -> Any:
         args, kwargs, _ = self._resolved(execution)
         return self._body.options(**self._bound_options).remote(*args, **kwargs)
 
+
+class FunctionNode(_CallNode):
+    """A task: `f.bind(...)` of a remote function (with its options)."""
+
     def _label(self) -> str:
         return str(getattr(self._body, "__name__", self._body))
 
 
-# ---------------------------------------------------------------------- actors
-class ClassNode(DAGNode):
+class ClassNode(_CallNode):
     """An actor made when the graph runs: `Cls.bind(...)`; bind its methods with `.method.bind`."""
 
     def __init__(
@@ -300,9 +304,8 @@ class ClassNode(DAGNode):
         cls_options: dict[str, Any],
         other_args_to_resolve: dict[str, Any] | None = None,
     ) -> None:
-        self._body = cls  # the ActorClass
         self._last_call: ClassMethodNode | None = None
-        super().__init__(cls_args, cls_kwargs, cls_options, other_args_to_resolve)
+        super().__init__(cls, cls_args, cls_kwargs, cls_options, other_args_to_resolve)
         if any(isinstance(child, InputNode | InputAttributeNode) for child in self._children()):
             raise ValueError(
                 "InputNode handles user dynamic input the DAG, and cannot be used as args, "
@@ -310,10 +313,6 @@ class ClassNode(DAGNode):
                 "available at class construction or binding time. Pass the input to a method "
                 "call instead."
             )
-
-    def _execute_impl(self, execution: _Execution) -> Any:
-        args, kwargs, _ = self._resolved(execution)
-        return self._body.options(**self._bound_options).remote(*args, **kwargs)
 
     def __getattr__(self, method_name: str) -> Any:
         if method_name.startswith("_"):
