@@ -21,7 +21,6 @@ the DataFrame shuffle optimisation; see docs/ray-compatibility.md.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,11 +29,9 @@ from dask._task_spec import Alias, DataNode, GraphNode, convert_legacy_graph
 
 import rayground
 
-__all__ = ["disable_dask_on_ray", "enable_dask_on_ray", "ray_dask_get", "ray_dask_get_sync"]
+from .._size import SHARE_ONCE_BYTES, approx_nbytes
 
-# Literal data in the graph at least this big (by sys.getsizeof, which counts a NumPy array's
-# buffer) goes to the object store once instead of with every task that reads it.
-_PUT_BYTES = 100_000
+__all__ = ["disable_dask_on_ray", "enable_dask_on_ray", "ray_dask_get", "ray_dask_get_sync"]
 
 # Keyword arguments of Dask's local schedulers that only tune their own thread pool; this
 # scheduler submits from the calling thread, so they change nothing here.
@@ -95,7 +92,7 @@ ray_dask_get_sync = ray_dask_get
 def _submit(task: Any, key: Any, node: GraphNode, results: dict[Any, Any]) -> Any:
     if isinstance(node, DataNode):
         value = node.value
-        return rayground.put(value) if sys.getsizeof(value) >= _PUT_BYTES else value
+        return rayground.put(value) if approx_nbytes(value) >= SHARE_ONCE_BYTES else value
     if isinstance(node, Alias):
         return results[node.target]
     dep_keys = list(node.dependencies)

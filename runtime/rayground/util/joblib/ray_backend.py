@@ -4,7 +4,9 @@ joblib drives a backend through `configure` (make the pool, say how many workers
 (run one batch, call back when done) and `terminate`. The multiprocessing backend's
 `PoolManagerMixin` already does `submit`/`terminate` through a pool's `apply_async`, so this
 backend only builds our Pool instead of joblib's process pool, and sizes `n_jobs=-1` by the
-cluster's CPUs rather than this machine's. (Ray's backend gets the same by rebinding the base
+cluster's CPUs rather than this machine's. A large argument that many batches share (the `X`
+of a scikit-learn search) is `put` once per pool and each batch carries its ObjectRef, as Ray's
+backend does. (Ray's backend gets the same by rebinding the base
 class of joblib's `PicklingPool` for the whole process; here joblib's own classes are untouched.)
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from joblib import parallel_config
 from joblib._parallel_backends import (
     AutoBatchingMixin,
     FallbackToBackend,
@@ -19,9 +22,11 @@ from joblib._parallel_backends import (
     PoolManagerMixin,
     SequentialBackend,
 )
+from joblib.parallel import BatchedCalls
 
 import rayground
 
+from .._size import SHARE_ONCE_BYTES, approx_nbytes
 from ..multiprocessing import Pool
 
 
@@ -80,12 +85,53 @@ class RayBackend(PoolManagerMixin, AutoBatchingMixin, ParallelBackendBase):
             )
         remote_args = ray_remote_args if ray_remote_args is not None else self.ray_remote_args
         self._pool = Pool(n_jobs, ray_remote_args=remote_args)
+        # id(argument) -> (argument, its ObjectRef); the argument is held so its id stays its own.
+        self._stored: dict[int, tuple[Any, Any]] = {}
         self.parallel = parallel
         return n_jobs
 
+    def submit(self, func: Any, callback: Any = None) -> Any:
+        if isinstance(func, BatchedCalls):
+            func = _StoredArgsCalls(func, self._store)
+        return super().submit(func, callback)
+
+    def _store(self, value: Any) -> Any:
+        if isinstance(value, rayground.ObjectRef) or approx_nbytes(value) < SHARE_ONCE_BYTES:
+            return value
+        entry = self._stored.get(id(value))
+        if entry is None or entry[0] is not value:
+            entry = self._stored[id(value)] = (value, rayground.put(value))
+        return entry[1]
+
     def terminate(self) -> None:
         super().terminate()
+        self._stored = {}
         self.reset_batch_stats()
+
+
+class _StoredArgsCalls:
+    """A joblib batch whose large arguments travel as ObjectRefs and are fetched on the worker
+    (refs nested in a callable arrive as refs, not values)."""
+
+    def __init__(self, batch: BatchedCalls, store: Any) -> None:
+        self.items = [
+            (fn, [store(a) for a in args], {k: store(v) for k, v in kwargs.items()})
+            for fn, args, kwargs in batch.items
+        ]
+        self._backend_and_jobs = (batch._backend, batch._n_jobs)
+
+    def __call__(self) -> list[Any]:
+        backend, n_jobs = self._backend_and_jobs
+        # As joblib's BatchedCalls: nested Parallel calls default to this backend.
+        with parallel_config(backend=backend, n_jobs=n_jobs):
+            return [
+                fn(*[_fetch(a) for a in args], **{k: _fetch(v) for k, v in kwargs.items()})
+                for fn, args, kwargs in self.items
+            ]
+
+
+def _fetch(value: Any) -> Any:
+    return rayground.get(value) if isinstance(value, rayground.ObjectRef) else value
 
 
 # What joblib passes every process backend for its own process pool: memory-mapping settings
