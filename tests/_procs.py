@@ -29,6 +29,9 @@ SHM = Path("/dev/shm")
 _STDLIB_HELPERS = (
     "from multiprocessing.resource_tracker import main",
     "from multiprocessing.forkserver import main",
+    # joblib's copy of the resource tracker, started by its memory-mapping pools (Ray's joblib
+    # backend builds one); it too lives as long as the interpreter.
+    "from joblib.externals.loky.backend.resource_tracker import main",
 )
 
 

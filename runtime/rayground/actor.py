@@ -79,6 +79,12 @@ class ActorClass:
     def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
         return self._create(args, kwargs, self._options)
 
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """An actor node of a graph (`rayground.dag`): each execution of the graph makes one."""
+        from .dag import ClassNode
+
+        return ClassNode(self, args, kwargs, dict(self._options))
+
     def options(self, **options: Any) -> _ActorOptions:
         return _ActorOptions(
             self, {**self._options, **validate_options(options, ACTOR_OPTIONS, "actor")}
@@ -158,6 +164,11 @@ class _ActorOptions:
     def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
         return self._actor_class._create(args, kwargs, self._options)
 
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        from .dag import ClassNode
+
+        return ClassNode(self._actor_class, args, kwargs, dict(self._options))
+
     def options(self, **options: Any) -> _ActorOptions:
         merged = {**self._options, **validate_options(options, ACTOR_OPTIONS, "actor")}
         return _ActorOptions(self._actor_class, merged)
@@ -228,6 +239,13 @@ class ActorMethod:
     def options(self, **options: Any) -> ActorMethod:
         validate_options(options, METHOD_OPTIONS, "actor method")
         return ActorMethod(self._handle, self._name, self._meta, {**self._options, **options})
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A call on this (existing) actor as a node of a graph (`rayground.dag`)."""
+        from .dag import PARENT_CLASS_NODE_KEY, PREV_CLASS_METHOD_CALL_KEY, ClassMethodNode
+
+        other = {PARENT_CLASS_NODE_KEY: self._handle, PREV_CLASS_METHOD_CALL_KEY: None}
+        return ClassMethodNode(self._name, args, kwargs, dict(self._options), other)
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         client = api.connected_client()

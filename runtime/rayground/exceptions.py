@@ -111,6 +111,15 @@ _UNSUBCLASSABLE: set[type] = set()
 _dual_classes: dict[type, type] = {}
 
 
+def _cause_attribute(self: RayTaskError, name: str) -> Any:
+    """The dual error's missing attributes are the cause's (`except AppError as e: e.code`), as
+    in Ray. Only reached when normal lookup fails, so RayTaskError's own fields win."""
+    cause = self.__dict__.get("cause")  # not self.cause: unset while unpickling
+    if cause is None or name.startswith("__"):
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    return getattr(cause, name)
+
+
 def _dual_class(cause_cls: type) -> type:
     dual = _dual_classes.get(cause_cls)
     if dual is None:
@@ -121,6 +130,7 @@ def _dual_class(cause_cls: type) -> type:
             {
                 "__str__": RayTaskError.__str__,
                 "__reduce__": RayTaskError.__reduce__,
+                "__getattr__": _cause_attribute,
                 "__module__": __name__,
                 "__qualname__": name,
             },
@@ -140,9 +150,18 @@ class GetTimeoutError(RayError, TimeoutError):
 class TaskCancelledError(RayError):
     """The task was cancelled with `cancel()` before it could finish."""
 
-    def __init__(self, task_id: str | None = None, message: str | None = None) -> None:
+    def __init__(self, task_id: str | None = None, error_message: str | None = None) -> None:
         self.task_id = task_id
-        super().__init__(message or f"Task {task_id} was cancelled.")
+        self.error_message = error_message
+        text = f"Task {task_id} was cancelled." if task_id else ""
+        if error_message:
+            text = f"{text} {error_message}".strip()
+        super().__init__(text or "The task was cancelled.")
+
+    def __reduce__(self) -> tuple:
+        # Both fields travel; the default (args only) would make the message the task id, and
+        # the message would read "Task Task ... was cancelled. was cancelled.".
+        return (type(self), (self.task_id, self.error_message))
 
 
 class WorkerCrashedError(RayError):
@@ -155,6 +174,10 @@ class RayActorError(RayError):
     def __init__(self, message: str = "The actor died unexpectedly.", actor_id: str | None = None):
         self.actor_id = actor_id
         super().__init__(message)
+
+    def __reduce__(self) -> tuple:
+        # The actor id travels with the message between processes (args alone hold the message).
+        return (type(self), (str(self), self.actor_id))
 
 
 class ActorDiedError(RayActorError):

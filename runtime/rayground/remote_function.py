@@ -41,6 +41,12 @@ class RemoteFunction:
         merged = {**self._options, **validate_options(options, TASK_OPTIONS, "task")}
         return _BoundOptions(self, merged)
 
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A task node of a graph (`rayground.dag`), submitted when the graph is executed."""
+        from .dag import FunctionNode
+
+        return FunctionNode(self, args, kwargs, dict(self._options))
+
     def _exported(self) -> tuple[str, bytes]:
         if self._export is None:
             self._export = export_code(
@@ -100,6 +106,11 @@ class _BoundOptions:
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         return self._fn._remote(args, kwargs, self._options)
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        from .dag import FunctionNode
+
+        return FunctionNode(self._fn, args, kwargs, dict(self._options))
 
     def options(self, **options: Any) -> _BoundOptions:
         merged = {**self._options, **validate_options(options, TASK_OPTIONS, "task")}

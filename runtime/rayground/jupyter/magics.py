@@ -106,13 +106,30 @@ class RayMagics(Magics):
     @magic_arguments()
     @argument("--static", action="store_true", help="show the state now, without live updates")
     @argument("--limit", type=int, default=100_000, help="newest tasks to draw (default 100000)")
+    @argument("graph", nargs="?", default=None, help="a bound graph (rayground.dag) to draw")
     def ray_dag(self, line: str) -> None:
         """Live task graph: edges from the refs each task consumed, coloured by state; grouped by
-        function when large."""
+        function when large. `%ray_dag NAME` draws the bound graph NAME before it runs."""
         opts = parse_argstring(self.ray_dag, line)
         if opts.limit < 1:
             raise UsageError(f"--limit must be >= 1, got {opts.limit}")
+        if opts.graph is not None:
+            self._bound_graph(opts.graph)
+            return
         self._view("dag", line, limit=opts.limit)
+
+    def _bound_graph(self, name: str) -> None:
+        from .. import dag
+        from . import dag as drawing
+
+        node = self.shell.user_ns.get(name)
+        if not isinstance(node, dag.DAGNode):
+            raise UsageError(
+                f"%ray_dag {name}: {name!r} is not a bound graph; give the name of a variable "
+                "made with .bind() (e.g. dag = f.bind(x)), or no name for the live task graph."
+            )
+        graph = drawing.build(dag._preview_rows(node))
+        display({"text/html": node._repr_html_(), "text/plain": graph.text()}, raw=True)
 
     @line_magic
     @magic_arguments()

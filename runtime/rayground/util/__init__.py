@@ -1,5 +1,8 @@
 """Utilities with Ray's names: `rayground.util.state` is the state API; `ActorPool` spreads work
-over a set of actors; `inspect_serializability` finds what cannot be sent to a worker."""
+over a set of actors; `inspect_serializability` finds what cannot be sent to a worker.
+
+Imported explicitly, as in Ray: `rayground.util.multiprocessing` (Pool), `rayground.util.joblib`
+(`register_ray`, needs joblib) and `rayground.util.dask` (`ray_dask_get`, needs Dask)."""
 
 from . import state
 from .actor_pool import ActorPool
