@@ -133,12 +133,17 @@ def test_callable_class_on_actor_pool(ray):
         def __call__(self, batch):
             return {"id": batch["id"] + self.offset}
 
+    # num_cpus=0.5: two actors leave a CPU of the two for the read tasks (Ray Data waits for
+    # resources otherwise).
     ds = ray.data.range(40).map_batches(
-        AddOffset, fn_constructor_args=(100,), concurrency=2, batch_size=5
+        AddOffset, fn_constructor_args=(100,), concurrency=2, batch_size=5, num_cpus=0.5
     )
     assert sorted(r["id"] for r in ds.take_all()) == list(range(100, 140))
     pool = ray.data.range(10).map_batches(
-        AddOffset, fn_constructor_kwargs={"offset": 1}, compute=ray.data.ActorPoolStrategy(size=1)
+        AddOffset,
+        fn_constructor_kwargs={"offset": 1},
+        compute=ray.data.ActorPoolStrategy(size=1),
+        num_cpus=0.5,
     )
     assert sorted(r["id"] for r in pool.take_all()) == list(range(1, 11))
 
