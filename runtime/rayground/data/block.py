@@ -214,13 +214,23 @@ def _special(block: Block, name: str) -> bool:
     return isinstance(block.schema.field(name).type, pa.FixedShapeTensorType | PythonObjectType)
 
 
+def _fast_numeric(col: pa.ChunkedArray) -> bool:
+    t = col.type
+    return col.null_count == 0 and (
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+    )
+
+
 def to_rows(block: Block) -> list[dict[str, Any]]:
-    if not _has_special(block):
-        return block.to_pylist()
+    if not block.column_names:
+        return [{} for _ in range(block.num_rows)]
     columns: dict[str, list[Any]] = {}
     for name in block.column_names:
         col = block.column(name)
-        if isinstance(col.type, PythonObjectType):
+        if _fast_numeric(col):
+            # NumPy's tolist makes Python scalars ten times faster than Arrow's to_pylist.
+            columns[name] = col.to_numpy().tolist()
+        elif isinstance(col.type, PythonObjectType):
             columns[name] = _unpickle_column(col)
         elif isinstance(col.type, pa.FixedShapeTensorType):
             columns[name] = list(column_to_numpy(col))
