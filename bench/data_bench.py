@@ -243,7 +243,9 @@ def render(results: dict, meta: dict) -> str:
         "Cold = the first run of the pipeline after `init` (workers start, first tasks); warm = "
         "median of the next runs. Peak = the highest resident memory (RSS) of the driver and "
         "every process it started, sampled every 50 ms. Ratios are Ray / rayground (above 1: "
-        "rayground is faster or smaller).",
+        "rayground is faster or smaller). The machine is shared and this script does not wait "
+        "for it to be idle (bench/run.py does): other work inflates both backends' times, and "
+        "the two run one after the other, so read the ratios as rough.",
         "",
         "| workload | rayground cold | rayground warm | Ray cold | Ray warm | warm ratio | "
         "throughput (rg / Ray) | peak RSS (rg / Ray) |",
@@ -289,7 +291,12 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--json", default="bench/results/data.json")
     ap.add_argument("--md", default="docs/benchmarks.md")
+    ap.add_argument("--render", metavar="JSON", help="rewrite the markdown from a results file")
     args = ap.parse_args()
+    if args.render:
+        saved = json.loads((ROOT / args.render).read_text())
+        write_section(ROOT / args.md, render(saved["results"], saved["meta"]))
+        return
     if args.child:
         args.backend, args.workload = args.child
         child(args)
