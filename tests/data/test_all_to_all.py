@@ -82,7 +82,7 @@ def test_global_aggregations(ray, kv):
     assert kv.min("id") == 0 and kv.max("id") == 29
     assert kv.mean("v") == 14.5
     assert math.isclose(kv.std("v"), statistics.stdev(range(30)))
-    assert kv.sum(["id", "v"]) == {"id": 435, "v": 435.0}
+    assert kv.sum(["id", "v"]) == {"sum(id)": 435, "sum(v)": 435.0}
     assert sorted(kv.unique("k")) == [0, 1, 2]
 
 

@@ -446,8 +446,8 @@ class Dataset:
         result = self.aggregate(*aggs)
         if result is None:
             return None
-        values = [result[a.name] for a in aggs]
-        return values[0] if isinstance(on, str) else dict(zip(cols, values, strict=True))
+        # One column: the value; several (or all): {"sum(x)": ..., "sum(y)": ...}, as Ray.
+        return result[aggs[0].name] if isinstance(on, str) else result
 
     def sum(self, on: Any = None, ignore_nulls: bool = True) -> Any:
         return self._stat(agg.Sum, on, ignore_nulls=ignore_nulls)
