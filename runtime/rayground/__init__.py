@@ -71,6 +71,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # Libraries load on first use (`ray.data`), so `import rayground` stays fast.
+    if name == "data":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext rayground`: register the magics (%ray_init, views, %%ray_explain)."""
     from .jupyter import load_ipython_extension as load

@@ -26,6 +26,7 @@ __all__ = [
     "RuntimeEnvSetupError",
     "TaskCancelledError",
     "TaskUnschedulableError",
+    "UserCodeException",
     "WorkerCrashedError",
 ]
 
@@ -141,6 +142,11 @@ def _dual_class(cause_cls: type) -> type:
 
 def _rebuild_task_error(*args: Any) -> RayTaskError:
     return RayTaskError(*args).as_instanceof_cause()
+
+
+class UserCodeException(RayError):
+    """User code called by a library (a Ray Data function, for one) raised; the user's own
+    exception is this one's `__cause__`, so its traceback is shown first."""
 
 
 class GetTimeoutError(RayError, TimeoutError):

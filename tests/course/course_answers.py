@@ -590,3 +590,8 @@ ANSWERS.update(
         ],
     }
 )
+
+# Lesson 10 (Ray Data, the data branch) keeps its answers in its own module.
+from answers_10_data import DATA_ANSWERS  # noqa: E402
+
+ANSWERS.update(DATA_ANSWERS)

@@ -1,0 +1,829 @@
+"""`Dataset`: Ray Data's Dataset API over a lazy plan (see plan.py) run by the streaming executor.
+
+Transformations return a new Dataset with one more logical operator; nothing runs until a
+consuming call (take, count, iter_batches, write_*, materialize, ...). Each execution records
+per-operator statistics, shown by `stats()`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+import rayground
+
+from . import aggregate as agg
+from . import all_to_all
+from . import block as blocks
+from . import plan as lp
+from .datasource import writer_for
+from .executor import execute
+from .iterator import DataIterator, batches_from_bundles
+from .plan import ActorPoolStrategy, RefBundle
+from .stats import DatasetStats
+from .transform import MapSpec
+
+_REMOTE_ARG_NAMES = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
+
+
+class Schema:
+    """A dataset's column names and types (as `ray.data.Schema`)."""
+
+    def __init__(self, base_schema: pa.Schema) -> None:
+        self.base_schema = base_schema
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.base_schema.names)
+
+    @property
+    def types(self) -> list[Any]:
+        return list(self.base_schema.types)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schema) and other.base_schema == self.base_schema
+
+    def __repr__(self) -> str:
+        names = ["Column", *self.names]
+        types = ["Type", *(str(t) for t in self.types)]
+        width = builtins.max(len(n) for n in names)
+        lines = [f"{n:<{width}}  {t}" for n, t in zip(names, types, strict=True)]
+        lines.insert(1, f"{'-' * len('Column'):<{width}}  {'-' * len('Type')}")
+        return "\n".join(lines)
+
+
+def _fn_name(fn: Any) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _check_batch_format(batch_format: Any) -> None:
+    if batch_format not in blocks.BATCH_FORMATS:
+        raise ValueError(
+            f"The given batch format {batch_format} isn't allowed (must be one of "
+            "['default', 'numpy', 'pandas', 'pyarrow', None])."
+        )
+
+
+class Dataset:
+    """A distributed collection of rows, held as Arrow blocks in the object store."""
+
+    def __init__(self, op: lp.LogicalOp) -> None:
+        self._op = op
+        self._stats = DatasetStats()
+
+    # ---- plumbing --------------------------------------------------------------------
+
+    def _then(self, op: lp.LogicalOp) -> Dataset:
+        return Dataset(op)
+
+    def _bundles(self) -> Iterator[RefBundle]:
+        return execute(self._op, self._stats)
+
+    def _map(
+        self,
+        kind: str,
+        fn: Any,
+        *,
+        name: str | None = None,
+        compute: Any = None,
+        fn_args: Any = None,
+        fn_kwargs: Any = None,
+        fn_constructor_args: Any = None,
+        fn_constructor_kwargs: Any = None,
+        concurrency: Any = None,
+        batch_size: Any = None,
+        batch_format: Any = "default",
+        remote_args: dict[str, Any] | None = None,
+    ) -> Dataset:
+        method = {"map": "map", "flat_map": "flat_map", "filter": "filter"}.get(kind, "map_batches")
+        if not callable(fn):
+            raise TypeError(f"{method}() expects a function or a callable class, got {fn!r}")
+        is_class = isinstance(fn, type)
+        if not is_class and (fn_constructor_args is not None or fn_constructor_kwargs is not None):
+            raise ValueError(
+                f"fn_constructor_args and fn_constructor_kwargs can only be given when `fn` is a "
+                f"callable class; {_fn_name(fn)} is a function."
+            )
+        strategy = _strategy(method, fn, is_class, compute, concurrency)
+        if batch_size is not None and batch_size != "default":
+            if not isinstance(batch_size, int) or batch_size < 1:
+                raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        else:
+            batch_size = None
+        prefix = {"map": "Map", "flat_map": "FlatMap", "filter": "Filter"}.get(kind, "MapBatches")
+        spec = MapSpec(
+            kind=kind,
+            name=name or f"{prefix}({_fn_name(fn)})",
+            fn=fn,
+            fn_args=tuple(fn_args or ()),
+            fn_kwargs=dict(fn_kwargs or {}),
+            ctor_args=tuple(fn_constructor_args or ()),
+            ctor_kwargs=dict(fn_constructor_kwargs or {}),
+            batch_size=batch_size,
+            batch_format=batch_format,
+            is_class=is_class,
+        )
+        args = {k: v for k, v in (remote_args or {}).items() if v is not None}
+        return self._then(lp.MapOp(self._op, spec, args, strategy))
+
+    # ---- transformations -------------------------------------------------------------
+
+    def map(
+        self,
+        fn: Any,
+        *,
+        compute: Any = None,
+        fn_args: Any = None,
+        fn_kwargs: Any = None,
+        fn_constructor_args: Any = None,
+        fn_constructor_kwargs: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        concurrency: Any = None,
+        **ray_remote_args: Any,
+    ) -> Dataset:
+        """One row (a dict) in, one row out."""
+        return self._map(
+            "map",
+            fn,
+            compute=compute,
+            fn_args=fn_args,
+            fn_kwargs=fn_kwargs,
+            fn_constructor_args=fn_constructor_args,
+            fn_constructor_kwargs=fn_constructor_kwargs,
+            concurrency=concurrency,
+            remote_args={
+                "num_cpus": num_cpus,
+                "num_gpus": num_gpus,
+                "memory": memory,
+                **ray_remote_args,
+            },
+        )
+
+    def map_batches(
+        self,
+        fn: Any,
+        *,
+        batch_size: Any = None,
+        compute: Any = None,
+        batch_format: str | None = "default",
+        zero_copy_batch: bool = True,
+        fn_args: Any = None,
+        fn_kwargs: Any = None,
+        fn_constructor_args: Any = None,
+        fn_constructor_kwargs: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        concurrency: Any = None,
+        **ray_remote_args: Any,
+    ) -> Dataset:
+        """A batch (dict of NumPy arrays, pandas DataFrame or Arrow table) in, a batch out."""
+        _check_batch_format(batch_format)
+        return self._map(
+            "map_batches",
+            fn,
+            compute=compute,
+            fn_args=fn_args,
+            fn_kwargs=fn_kwargs,
+            fn_constructor_args=fn_constructor_args,
+            fn_constructor_kwargs=fn_constructor_kwargs,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            batch_format=batch_format,
+            remote_args={
+                "num_cpus": num_cpus,
+                "num_gpus": num_gpus,
+                "memory": memory,
+                **ray_remote_args,
+            },
+        )
+
+    def flat_map(
+        self,
+        fn: Any,
+        *,
+        compute: Any = None,
+        fn_args: Any = None,
+        fn_kwargs: Any = None,
+        fn_constructor_args: Any = None,
+        fn_constructor_kwargs: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        concurrency: Any = None,
+        **ray_remote_args: Any,
+    ) -> Dataset:
+        """One row in, a list of rows out."""
+        return self._map(
+            "flat_map",
+            fn,
+            compute=compute,
+            fn_args=fn_args,
+            fn_kwargs=fn_kwargs,
+            fn_constructor_args=fn_constructor_args,
+            fn_constructor_kwargs=fn_constructor_kwargs,
+            concurrency=concurrency,
+            remote_args={
+                "num_cpus": num_cpus,
+                "num_gpus": num_gpus,
+                "memory": memory,
+                **ray_remote_args,
+            },
+        )
+
+    def filter(
+        self,
+        fn: Any = None,
+        expr: Any = None,
+        *,
+        compute: Any = None,
+        fn_args: Any = None,
+        fn_kwargs: Any = None,
+        fn_constructor_args: Any = None,
+        fn_constructor_kwargs: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        concurrency: Any = None,
+        **ray_remote_args: Any,
+    ) -> Dataset:
+        """Keep the rows for which `fn(row)` is True."""
+        if expr is not None:
+            raise NotImplementedError(
+                "filter(expr=...) expressions are not supported by rayground.data; pass a "
+                "function instead: ds.filter(lambda row: ...)."
+            )
+        if fn is None:
+            raise ValueError("filter() needs a function: ds.filter(lambda row: row['x'] > 0)")
+        return self._map(
+            "filter",
+            fn,
+            compute=compute,
+            fn_args=fn_args,
+            fn_kwargs=fn_kwargs,
+            fn_constructor_args=fn_constructor_args,
+            fn_constructor_kwargs=fn_constructor_kwargs,
+            concurrency=concurrency,
+            remote_args={
+                "num_cpus": num_cpus,
+                "num_gpus": num_gpus,
+                "memory": memory,
+                **ray_remote_args,
+            },
+        )
+
+    def add_column(
+        self,
+        col: str,
+        fn: Callable[[Any], Any],
+        *,
+        batch_format: str | None = "pandas",
+        compute: Any = None,
+        concurrency: Any = None,
+        **ray_remote_args: Any,
+    ) -> Dataset:
+        """A new column computed from each batch (a pandas DataFrame by default)."""
+        _check_batch_format(batch_format)
+        if not callable(fn):
+            raise TypeError(f"add_column() expects a function of a batch, got {fn!r}")
+        return self._map(
+            "map_batches",
+            all_to_all.add_column,
+            name="MapBatches(add_column)",
+            fn_args=(col, fn, batch_format),
+            batch_format="pyarrow",
+            compute=compute,
+            concurrency=concurrency,
+            remote_args=ray_remote_args,
+        )
+
+    def drop_columns(
+        self,
+        cols: list[str],
+        *,
+        compute: Any = None,
+        concurrency: Any = None,
+        **ray_remote_args: Any,
+    ) -> Dataset:
+        cols = _column_list("drop_columns", cols)
+        return self._map(
+            "map_batches",
+            all_to_all.drop_columns,
+            name="MapBatches(drop_columns)",
+            fn_args=(cols,),
+            batch_format="pyarrow",
+            remote_args=ray_remote_args,
+        )
+
+    def select_columns(
+        self,
+        cols: str | list[str],
+        *,
+        compute: Any = None,
+        concurrency: Any = None,
+        **ray_remote_args: Any,
+    ) -> Dataset:
+        cols = _column_list("select_columns", cols)
+        return self._map(
+            "map_batches",
+            all_to_all.select_columns,
+            name="MapBatches(select_columns)",
+            fn_args=(cols,),
+            batch_format="pyarrow",
+            remote_args=ray_remote_args,
+        )
+
+    def rename_columns(
+        self, names: list[str] | dict[str, str], *, concurrency: Any = None, **ray_remote_args: Any
+    ) -> Dataset:
+        if not isinstance(names, dict | list):
+            raise TypeError(
+                "rename_columns() expects a dict {old: new} or a list of new names, got "
+                f"{names!r}"
+            )
+        return self._map(
+            "map_batches",
+            all_to_all.rename_columns,
+            name="MapBatches(rename_columns)",
+            fn_args=(names,),
+            batch_format="pyarrow",
+            remote_args=ray_remote_args,
+        )
+
+    def random_sample(self, fraction: float, *, seed: int | None = None) -> Dataset:
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"random_sample(fraction) needs 0 <= fraction <= 1, got {fraction}")
+        spec = MapSpec(kind="sample", name="RandomSample", fn=(fraction, seed))
+        return self._then(lp.MapOp(self._op, spec))
+
+    def limit(self, limit: int) -> Dataset:
+        if not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"limit() needs an int >= 0, got {limit!r}")
+        return self._then(lp.Limit(self._op, limit))
+
+    def union(self, *other: Dataset) -> Dataset:
+        for o in other:
+            if not isinstance(o, Dataset):
+                raise TypeError(f"union() takes Datasets, got {type(o).__name__}")
+        return self._then(lp.Union((self._op, *(o._op for o in other))))
+
+    def zip(self, *other: Dataset) -> Dataset:
+        for o in other:
+            if not isinstance(o, Dataset):
+                raise TypeError(f"zip() takes Datasets, got {type(o).__name__}")
+        ops = (self._op, *(o._op for o in other))
+        return self._then(lp.AllToAll("Zip", ops, all_to_all.zip_bundles))
+
+    def random_shuffle(
+        self, *, seed: int | None = None, num_blocks: int | None = None, **ray_remote_args: Any
+    ) -> Dataset:
+        fn = all_to_all.Shuffle(seed, num_blocks)
+        return self._then(lp.AllToAll("RandomShuffle", (self._op,), fn))
+
+    def sort(
+        self,
+        key: str | list[str],
+        descending: bool | list[bool] = False,
+        boundaries: list | None = None,
+    ) -> Dataset:
+        keys = _column_list("sort", key)
+        desc = [descending] * len(keys) if isinstance(descending, bool) else list(descending)
+        if len(desc) != len(keys):
+            raise ValueError(f"sort(): {len(keys)} keys but {len(desc)} descending flags")
+        fn = all_to_all.Sort(keys, desc)
+        return self._then(lp.AllToAll("Sort", (self._op,), fn))
+
+    def repartition(
+        self,
+        num_blocks: int | None = None,
+        target_num_rows_per_block: int | None = None,
+        *,
+        strict: bool = False,
+        shuffle: bool = False,
+        keys: list[str] | None = None,
+        sort: bool = False,
+    ) -> Dataset:
+        if (num_blocks is None) == (target_num_rows_per_block is None):
+            raise ValueError(
+                "repartition() needs exactly one of num_blocks or target_num_rows_per_block."
+            )
+        for v in (num_blocks, target_num_rows_per_block):
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise ValueError(f"repartition() needs a positive int, got {v!r}")
+        if shuffle:
+            fn: Any = all_to_all.Shuffle(None, num_blocks)
+        else:
+            fn = all_to_all.Repartition(num_blocks, target_num_rows_per_block)
+        return self._then(lp.AllToAll("Repartition", (self._op,), fn))
+
+    def groupby(self, key: str | list[str] | None, num_partitions: int | None = None):
+        from .grouped import GroupedData
+
+        keys = [] if key is None else _column_list("groupby", key)
+        return GroupedData(self, keys, num_partitions)
+
+    # ---- aggregations (consume) -------------------------------------------------------
+
+    def aggregate(self, *aggs: agg.AggregateFn) -> Any:
+        for a in aggs:
+            if not isinstance(a, agg.AggregateFn):
+                raise TypeError(
+                    f"aggregate() takes AggregateFn objects (Count(), Sum('x')...), got {a!r}"
+                )
+        refs = [b.block_ref for b in self._bundles()]
+        return agg.aggregate_blocks(refs, list(aggs))
+
+    def _stat(self, cls: Any, on: Any, **kw: Any) -> Any:
+        cols = [on] if isinstance(on, str) else (on or self.columns())
+        aggs = [cls(c, **kw) for c in cols]
+        result = self.aggregate(*aggs)
+        if result is None:
+            return None
+        # One column: the value; several (or all): {"sum(x)": ..., "sum(y)": ...}, as Ray.
+        return result[aggs[0].name] if isinstance(on, str) else result
+
+    def sum(self, on: Any = None, ignore_nulls: bool = True) -> Any:
+        return self._stat(agg.Sum, on, ignore_nulls=ignore_nulls)
+
+    def min(self, on: Any = None, ignore_nulls: bool = True) -> Any:
+        return self._stat(agg.Min, on, ignore_nulls=ignore_nulls)
+
+    def max(self, on: Any = None, ignore_nulls: bool = True) -> Any:
+        return self._stat(agg.Max, on, ignore_nulls=ignore_nulls)
+
+    def mean(self, on: Any = None, ignore_nulls: bool = True) -> Any:
+        return self._stat(agg.Mean, on, ignore_nulls=ignore_nulls)
+
+    def std(self, on: Any = None, ddof: int = 1, ignore_nulls: bool = True) -> Any:
+        return self._stat(agg.Std, on, ddof=ddof, ignore_nulls=ignore_nulls)
+
+    def unique(self, column: str, ignore_nulls: bool = False) -> list[Any]:
+        refs = [b.block_ref for b in self._bundles()]
+        return all_to_all.unique_values(refs, column, ignore_nulls)
+
+    # ---- splitting -------------------------------------------------------------------
+
+    def split(
+        self, n: int, *, equal: bool = False, locality_hints: Any = None
+    ) -> list[MaterializedDataset]:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"split(n) needs an int n >= 1, got {n!r}")
+        bundles = list(self._bundles())
+        return [
+            MaterializedDataset(lp.InputData("Split", part))
+            for part in all_to_all.split_bundles(bundles, n, equal)
+        ]
+
+    def split_at_indices(self, indices: list[int]) -> list[MaterializedDataset]:
+        if any(b < a for a, b in itertools.pairwise(indices)) or any(i < 0 for i in indices):
+            raise ValueError(f"split_at_indices() needs sorted non-negative indices, got {indices}")
+        bundles = list(self._bundles())
+        return [
+            MaterializedDataset(lp.InputData("Split", part))
+            for part in all_to_all.split_bundles_at(bundles, indices)
+        ]
+
+    def split_proportionately(self, proportions: list[float]) -> list[MaterializedDataset]:
+        if not proportions or any(p <= 0 for p in proportions) or builtins.sum(proportions) >= 1:
+            raise ValueError(
+                "split_proportionately() needs proportions > 0 that sum to less than 1, got "
+                f"{proportions}"
+            )
+        bundles = list(self._bundles())
+        total = builtins.sum(b.meta.num_rows for b in bundles)
+        indices, acc = [], 0.0
+        for p in proportions:
+            acc += p
+            indices.append(int(total * acc))
+        return [
+            MaterializedDataset(lp.InputData("Split", part))
+            for part in all_to_all.split_bundles_at(bundles, indices)
+        ]
+
+    def train_test_split(
+        self,
+        test_size: int | float,
+        *,
+        shuffle: bool = False,
+        seed: int | None = None,
+        stratify: str | None = None,
+    ) -> tuple[MaterializedDataset, MaterializedDataset]:
+        if stratify is not None:
+            raise NotImplementedError("train_test_split(stratify=...) is not supported yet")
+        ds = self.random_shuffle(seed=seed) if shuffle else self
+        if isinstance(test_size, float):
+            if not 0 < test_size < 1:
+                raise ValueError(f"test_size must be in (0, 1) as a float, got {test_size}")
+            train, test = ds.split_proportionately([1 - test_size])
+            return train, test
+        if not isinstance(test_size, int) or test_size < 1:
+            raise ValueError(
+                f"test_size must be a float in (0, 1) or an int >= 1, got {test_size!r}"
+            )
+        bundles = list(ds._bundles())
+        total = builtins.sum(b.meta.num_rows for b in bundles)
+        if test_size > total:
+            raise ValueError(f"test_size={test_size} is larger than the dataset ({total} rows)")
+        train, test = all_to_all.split_bundles_at(bundles, [total - test_size])
+        return (
+            MaterializedDataset(lp.InputData("Split", train)),
+            MaterializedDataset(lp.InputData("Split", test)),
+        )
+
+    def streaming_split(
+        self, n: int, *, equal: bool = False, locality_hints: Any = None
+    ) -> list[DataIterator]:
+        from .iterator import streaming_split
+
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"streaming_split(n) needs an int n >= 1, got {n!r}")
+        return streaming_split(self, n, equal)
+
+    # ---- consumption -----------------------------------------------------------------
+
+    def iter_internal_ref_bundles(self) -> Iterator[RefBundle]:
+        return self._bundles()
+
+    def materialize(self) -> MaterializedDataset:
+        bundles = list(self._bundles())
+        out = MaterializedDataset(lp.InputData(lp.describe(self._op), bundles))
+        out._stats = self._stats
+        return out
+
+    def count(self) -> int:
+        return builtins.sum(b.meta.num_rows for b in self._bundles())
+
+    def schema(self, fetch_if_missing: bool = True) -> Schema | None:
+        last = None
+        for b in self._bundles():
+            if b.meta.schema is not None and (b.meta.schema.names or b.meta.num_rows):
+                return Schema(b.meta.schema)
+            last = b.meta.schema
+        return Schema(last) if last is not None and last.names else None
+
+    def columns(self, fetch_if_missing: bool = True) -> list[str] | None:
+        schema = self.schema()
+        return schema.names if schema is not None else None
+
+    def take(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for b in self.limit(limit)._bundles():
+            rows.extend(blocks.to_rows(rayground.get(b.block_ref)))
+        return rows[:limit]
+
+    def take_all(self, limit: int | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for b in self._bundles():
+            rows.extend(blocks.to_rows(rayground.get(b.block_ref)))
+            if limit is not None and len(rows) > limit:
+                raise ValueError(
+                    f"The dataset has more than the given limit of {limit} records. Use "
+                    "take(limit) to get the first rows."
+                )
+        return rows
+
+    def take_batch(self, batch_size: int = 20, *, batch_format: str | None = "default") -> Any:
+        _check_batch_format(batch_format)
+        tables = [rayground.get(b.block_ref) for b in self.limit(batch_size)._bundles()]
+        return blocks.to_batch(blocks.concat(tables), batch_format)
+
+    def show(self, limit: int = 20) -> None:
+        for row in self.take(limit):
+            print(row)
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        for b in self._bundles():
+            yield from blocks.to_rows(rayground.get(b.block_ref))
+
+    def iter_batches(
+        self,
+        *,
+        prefetch_batches: int = 1,
+        batch_size: int | None = 256,
+        batch_format: str | None = "default",
+        drop_last: bool = False,
+        local_shuffle_buffer_size: int | None = None,
+        local_shuffle_seed: int | None = None,
+        _collate_fn: Any = None,
+    ) -> Iterator[Any]:
+        _check_batch_format(batch_format)
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        batches = batches_from_bundles(
+            self._bundles(),
+            batch_size,
+            batch_format,
+            drop_last,
+            local_shuffle_buffer_size,
+            local_shuffle_seed,
+        )
+        if _collate_fn is None:
+            return batches
+        return (_collate_fn(b) for b in batches)
+
+    def iterator(self) -> DataIterator:
+        return DataIterator(self)
+
+    def to_pandas(self, limit: int | None = None) -> Any:
+        tables = [rayground.get(b.block_ref) for b in self._bundles()]
+        table = blocks.concat(tables)
+        if limit is not None and table.num_rows > limit:
+            raise ValueError(
+                f"The dataset has more than the given limit of {limit} rows: {table.num_rows}. "
+                "Pass a larger limit, or use ds.limit(n).to_pandas()."
+            )
+        return blocks.to_batch(table, "pandas")
+
+    def to_arrow_refs(self) -> list[Any]:
+        return [b.block_ref for b in self._bundles()]
+
+    def to_numpy_refs(self, *, column: str | None = None) -> list[Any]:
+        convert = rayground.remote(all_to_all.block_to_numpy)
+        return [
+            convert.options(name="ToNumpy").remote(b.block_ref, column) for b in self._bundles()
+        ]
+
+    def to_pandas_refs(self) -> list[Any]:
+        convert = rayground.remote(all_to_all.block_to_pandas)
+        return [convert.options(name="ToPandas").remote(b.block_ref) for b in self._bundles()]
+
+    # ---- writing ---------------------------------------------------------------------
+
+    def _write(
+        self,
+        kind: str,
+        path: str,
+        filesystem: Any,
+        args: dict[str, Any],
+        ray_remote_args: dict[str, Any] | None,
+    ) -> None:
+        writer = writer_for(kind, path, filesystem, args)
+        spec = MapSpec(kind="write", name="Write", fn=writer)
+        remote_args = {k: v for k, v in (ray_remote_args or {}).items() if v is not None}
+        op = lp.MapOp(self._op, spec, remote_args)
+        for _ in execute(op, self._stats):
+            pass
+
+    def write_parquet(
+        self,
+        path: str,
+        *,
+        filesystem: Any = None,
+        try_create_dir: bool = True,
+        arrow_parquet_args_fn: Callable[[], dict] | None = None,
+        ray_remote_args: dict[str, Any] | None = None,
+        **arrow_parquet_args: Any,
+    ) -> None:
+        args = {**(arrow_parquet_args_fn() if arrow_parquet_args_fn else {}), **arrow_parquet_args}
+        self._write("parquet", path, filesystem, args, ray_remote_args)
+
+    def write_csv(
+        self,
+        path: str,
+        *,
+        filesystem: Any = None,
+        try_create_dir: bool = True,
+        arrow_csv_args_fn: Callable[[], dict] | None = None,
+        ray_remote_args: dict[str, Any] | None = None,
+        **arrow_csv_args: Any,
+    ) -> None:
+        args = {**(arrow_csv_args_fn() if arrow_csv_args_fn else {}), **arrow_csv_args}
+        self._write("csv", path, filesystem, args, ray_remote_args)
+
+    def write_json(
+        self,
+        path: str,
+        *,
+        filesystem: Any = None,
+        try_create_dir: bool = True,
+        pandas_json_args_fn: Callable[[], dict] | None = None,
+        ray_remote_args: dict[str, Any] | None = None,
+        **pandas_json_args: Any,
+    ) -> None:
+        args = {**(pandas_json_args_fn() if pandas_json_args_fn else {}), **pandas_json_args}
+        self._write("json", path, filesystem, args, ray_remote_args)
+
+    def write_numpy(
+        self,
+        path: str,
+        *,
+        column: str,
+        filesystem: Any = None,
+        try_create_dir: bool = True,
+        ray_remote_args: dict[str, Any] | None = None,
+    ) -> None:
+        self._write("numpy", path, filesystem, {"column": column}, ray_remote_args)
+
+    # ---- introspection ---------------------------------------------------------------
+
+    def stats(self) -> str:
+        return self._stats.to_summary()
+
+    def __repr__(self) -> str:
+        return f"Dataset(plan={lp.describe(self._op)})"
+
+    def __iter__(self) -> Any:
+        raise TypeError(
+            "`Dataset` objects aren't iterable. To iterate records, call `ds.iter_rows()` or "
+            "`ds.iter_batches()`."
+        )
+
+
+class MaterializedDataset(Dataset):
+    """A dataset whose blocks are all in the object store (from_items, materialize, split)."""
+
+    def _then(self, op: lp.LogicalOp) -> Dataset:
+        return Dataset(op)
+
+    @property
+    def _input(self) -> lp.InputData:
+        assert isinstance(self._op, lp.InputData)
+        return self._op
+
+    def num_blocks(self) -> int:
+        return len(self._input.bundles)
+
+    def count(self) -> int:
+        return builtins.sum(b.meta.num_rows for b in self._input.bundles)
+
+    def size_bytes(self) -> int:
+        return builtins.sum(b.meta.size_bytes for b in self._input.bundles)
+
+    def input_files(self) -> list[str]:
+        return sorted({f for b in self._input.bundles for f in b.meta.input_files})
+
+    def materialize(self) -> MaterializedDataset:
+        return self
+
+    def __repr__(self) -> str:
+        schema = self.schema()
+        cols = (
+            ", ".join(f"{n}: {t}" for n, t in zip(schema.names, schema.types, strict=True))
+            if schema
+            else ""
+        )
+        return (
+            f"MaterializedDataset(num_blocks={self.num_blocks()}, num_rows={self.count()}, "
+            f"schema={{{cols}}})"
+        )
+
+
+def _column_list(caller: str, cols: Any) -> list[str]:
+    if isinstance(cols, str):
+        return [cols]
+    if isinstance(cols, list | tuple) and cols and all(isinstance(c, str) for c in cols):
+        return list(cols)
+    raise ValueError(f"{caller}() expects a column name or a non-empty list of names, got {cols!r}")
+
+
+def _strategy(
+    method: str, fn: Any, is_class: bool, compute: Any, concurrency: Any
+) -> ActorPoolStrategy | None:
+    if isinstance(compute, str):
+        if compute == "tasks":
+            compute = None
+        elif compute == "actors":
+            compute = ActorPoolStrategy()
+        else:
+            raise ValueError(
+                f"compute must be 'tasks', 'actors' or an ActorPoolStrategy, got {compute!r}"
+            )
+    if compute is not None and not isinstance(compute, ActorPoolStrategy):
+        raise ValueError(f"compute must be an ActorPoolStrategy, got {compute!r}")
+    if concurrency is not None:
+        if compute is not None:
+            raise ValueError(f"{method}(): pass concurrency or compute, not both.")
+        if isinstance(concurrency, int) and not isinstance(concurrency, bool):
+            compute = ActorPoolStrategy(size=concurrency) if is_class else None
+        elif isinstance(concurrency, tuple) and len(concurrency) in (2, 3):
+            if not is_class:
+                raise ValueError(
+                    f"{method}(): a (min, max) concurrency range is only for callable classes."
+                )
+            compute = ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[-1])
+        else:
+            raise ValueError(
+                f"concurrency must be an int or a (min, max) tuple, got {concurrency!r}"
+            )
+    if is_class:
+        defines_call = any("__call__" in vars(k) for k in fn.__mro__ if k is not object)
+        if not defines_call or inspect.isabstract(fn):
+            raise ValueError(f"{fn.__name__} must define __call__ to be used with {method}()")
+        return compute or ActorPoolStrategy(min_size=1)
+    if compute is not None:
+        raise ValueError(
+            f"``compute`` is specified as the actor compute strategy, but ``fn`` of {method}() "
+            f"is not a callable class ({_fn_name(fn)}). Pass a callable class to use actors, or "
+            "drop compute to run the function as tasks."
+        )
+    return None
+
+
+__all__ = ["Dataset", "MaterializedDataset", "Schema"]
