@@ -352,3 +352,55 @@ def test_a_metric_never_reported_is_an_error_naming_it(ray, tune, run_config):
     )
     with pytest.raises(tune.TuneError, match="did not include the specified metric"):
         tuner.fit()
+
+
+# ---------------------------------------------------------------- class Trainable
+
+
+def make_counter_trainable(tune):
+    class CountingTrainable(tune.Trainable):
+        def setup(self, config):
+            self.total = 0.0
+            self.restored_from = 0
+
+        def step(self):
+            if self.iteration == 2 and not os.path.exists(self.config["marker"]):
+                open(self.config["marker"], "w").close()
+                raise RuntimeError("dies once at iteration 3")
+            self.total += self.config["inc"]
+            return {"total": self.total, "restored_from": self.restored_from}
+
+        def save_checkpoint(self, checkpoint_dir):
+            with open(os.path.join(checkpoint_dir, "total"), "w") as f:
+                f.write(f"{self.total} {self.iteration}")
+
+        def load_checkpoint(self, checkpoint_dir):
+            with open(os.path.join(checkpoint_dir, "total")) as f:
+                total, iteration = f.read().split()
+            self.total = float(total)
+            self.restored_from = int(iteration)
+
+    return CountingTrainable
+
+
+def test_class_trainable_steps_checkpoints_and_restores(ray, tune, run_config, tmp_path):
+    trainable = make_counter_trainable(tune)
+    grid = tune.Tuner(
+        trainable,
+        param_space={"inc": tune.grid_search([1.0, 2.0]), "marker": str(tmp_path / "died")},
+        tune_config=tune.TuneConfig(metric="total", mode="max"),
+        run_config=run_config(
+            stop={"training_iteration": 5},
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
+            failure_config=tune.FailureConfig(max_failures=1),
+        ),
+    ).fit()
+    assert grid.num_errors == 0
+    rows = sorted(
+        (r.config["inc"], r.metrics["training_iteration"], r.metrics["total"]) for r in grid
+    )
+    assert rows == [(1.0, 5, 5.0), (2.0, 5, 10.0)]
+    restored = [r.metrics["restored_from"] for r in grid]
+    assert sorted(restored) == [0, 2]  # exactly one trial died once and resumed at iteration 2
+    assert grid.get_best_result().config["inc"] == 2.0
+    assert grid.get_best_result().checkpoint is not None

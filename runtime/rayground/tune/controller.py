@@ -496,6 +496,29 @@ class TuneController:
         self._release_actor(trial, reusable=True)
         self.save_state()
 
+    def save_trial(self, trial: Trial) -> str | None:
+        """A checkpoint of a running trial now (PBT's donor); its path."""
+        actor = self._actors.get(trial.trial_id)
+        if actor is None:
+            return trial.checkpoints[-1][0] if trial.checkpoints else None
+        path = rayground.get(actor.save.remote())
+        if path and all(path != p for p, _ in trial.checkpoints):
+            trial.checkpoints.append((path, dict(trial.last_result)))
+        return path
+
+    def exploit_trial(
+        self, trial: Trial, config: dict[str, Any], checkpoint: str, why: str
+    ) -> None:
+        """Restart `trial` from another trial's checkpoint with a new config (PBT)."""
+        self._drop_futures(trial)
+        self._release_actor(trial, reusable=True)
+        trial.config = config
+        trial.restore_path = checkpoint
+        trial.status = Trial.PENDING
+        trial.exploits = [*getattr(trial, "exploits", []), why]  # type: ignore[attr-defined]
+        storage.write_trial_params(trial.local_path, config)
+        self.save_state()
+
     def stop_trial(self, trial: Trial, reason: str | None = None) -> None:
         self._drop_futures(trial)
         self._finish(trial, Trial.TERMINATED, reason, complete=True)

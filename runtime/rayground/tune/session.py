@@ -9,6 +9,7 @@ trial) never see each other's session.
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 import shutil
 from typing import TYPE_CHECKING, Any
@@ -108,13 +109,33 @@ def get_context() -> TuneContext:
     return TuneContext(_require("get_context").info)
 
 
+PROGRESS_FILE = ".tune_progress.json"
+
+
 def persist_checkpoint(
-    source: Checkpoint, trial_dir: str, index: int, dir_name: str | None = None
+    source: Checkpoint,
+    trial_dir: str,
+    index: int,
+    dir_name: str | None = None,
+    progress: dict[str, Any] | None = None,
 ) -> Checkpoint:
     """Copy a reported checkpoint under the trial's folder: the source is usually a temporary
-    directory the trainable deletes right after `report` returns."""
+    directory the trainable deletes right after `report` returns. `progress` (the iteration and
+    time it was taken at) goes with it, so a trial restored from it, its own or another's
+    (PBT), counts on from there."""
     target = os.path.join(trial_dir, dir_name or f"checkpoint_{index:06d}")
     if os.path.abspath(source.path) != os.path.abspath(target):
         shutil.copytree(source.path, target, dirs_exist_ok=True)
     os.chmod(target, 0o700)
+    if progress is not None:
+        with open(os.path.join(target, PROGRESS_FILE), "w") as f:
+            json.dump(progress, f)
     return Checkpoint(target)
+
+
+def checkpoint_progress(path: str) -> dict[str, Any]:
+    try:
+        with open(os.path.join(path, PROGRESS_FILE)) as f:
+            return dict(json.load(f))
+    except (OSError, ValueError):
+        return {}

@@ -68,6 +68,10 @@ class TrialSession:
         self.checkpoint_index = int(info.get("checkpoint_index", 0))
         self.iterations_since_restore = 0
         self.time_since_restore = 0.0
+        if checkpoint is not None:
+            progress = session_mod.checkpoint_progress(checkpoint.path)
+            self.iteration = int(progress.get("training_iteration", self.iteration))
+            self.time_total = float(progress.get("time_total_s", self.time_total))
         self.last_time = time.time()
         self.results: queue.Queue[dict[str, Any]] = queue.Queue()
         self.resume = threading.Semaphore(0)
@@ -86,7 +90,11 @@ class TrialSession:
         persisted = None
         if checkpoint is not None:
             persisted = session_mod.persist_checkpoint(
-                checkpoint, self.info["trial_dir"], self.checkpoint_index, dir_name
+                checkpoint,
+                self.info["trial_dir"],
+                self.checkpoint_index,
+                dir_name,
+                self.progress(),
             )
             self.checkpoint_index += 1
             self.checkpoint = persisted
@@ -117,6 +125,9 @@ class TrialSession:
             "checkpoint": persisted.path if persisted else None,
             "checkpoint_index": self.checkpoint_index,
         }
+
+    def progress(self) -> dict[str, Any]:
+        return {"training_iteration": self.iteration, "time_total_s": self.time_total}
 
     # called on the trainable's thread, through tune.report
     def report(
@@ -257,7 +268,10 @@ class TrialRunner:
                 with open(os.path.join(tmp, ".tune_state.pkl"), "wb") as f:
                     pickle.dump(state, f)
             persisted = session_mod.persist_checkpoint(
-                Checkpoint(tmp), session.info["trial_dir"], session.checkpoint_index
+                Checkpoint(tmp),
+                session.info["trial_dir"],
+                session.checkpoint_index,
+                progress=session.progress(),
             )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
