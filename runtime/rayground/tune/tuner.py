@@ -13,6 +13,7 @@ import cloudpickle
 from . import storage
 from .config import RunConfig, TuneConfig, check_mode, default_storage_path
 from .controller import TuneController
+from .live import TrialsView, maybe_live_view
 from .result import ResultGrid
 from .schedulers.trial_scheduler import FIFOScheduler
 from .search.basic_variant import BasicVariantGenerator
@@ -93,6 +94,10 @@ class Tuner:
                 )
             self._save_tuner(exp_dir)
         callbacks = list(self._run_config.callbacks or [])
+        if not any(isinstance(cb, TrialsView) for cb in callbacks):
+            view = maybe_live_view(self._run_config.verbose, tc.metric, tc.mode)
+            if view is not None:
+                callbacks.append(view)
         controller = TuneController(
             self._trainable,
             param_space=self._param_space,
