@@ -70,7 +70,7 @@ def pbt_trainable(config):
         with checkpoint.as_directory() as d, open(os.path.join(d, "state")) as f:
             state = json.load(f)
         step, score, lineage = state["step"], state["score"], state["lineage"]
-    while step < 8:
+    while step < 16:
         step += 1
         score += config["lr"]
         lineage.append(config["lr"])
@@ -117,7 +117,7 @@ def test_pbt_exploits_a_better_trials_checkpoint_and_perturbs_its_config(tmp_pat
             continued += 1
             assert set(lineage) != {original_lr}
         elif at is None:
-            assert lineage == [original_lr] * 8
+            assert lineage == [original_lr] * 16
     assert continued >= 1
 
 

@@ -241,7 +241,8 @@ class TuneController:
         storage.write_trial_params(trial.local_path, config)
         self._trials.append(trial)
         self.scheduler.on_trial_add(self, trial)
-        self.save_state()
+        # No save here: a trial that never reported restarts from scratch either way, and the
+        # loop saves every _SAVE_EVERY_S (finishes and checkpoints save at once).
         return True
 
     def _new_actor(self, trial: Trial) -> Any:
@@ -285,7 +286,6 @@ class TuneController:
         self._futures[actor.next.remote()] = trial
         for cb in self.callbacks:
             cb.on_trial_start(self._iteration, self._trials, trial)
-        self.save_state()
 
     def _next_checkpoint_index(self, trial: Trial) -> int:
         names = [os.path.basename(p) for p, _ in trial.checkpoints]

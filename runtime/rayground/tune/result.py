@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import storage
@@ -23,37 +22,61 @@ def _pandas() -> Any:
     return pandas
 
 
-@dataclass
 class Result:
-    metrics: dict[str, Any] | None
-    checkpoint: Checkpoint | None
-    error: BaseException | None
-    path: str
-    metrics_dataframe: Any = None
-    best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = field(default_factory=list)
+    """One trial's outcome: final `metrics` (with `config`), latest `checkpoint`, `error`, its
+    folder (`path`); `metrics_dataframe` (every report) is read from the folder when first
+    asked for, so a ResultGrid of many trials is cheap to build."""
+
+    def __init__(
+        self,
+        metrics: dict[str, Any] | None,
+        checkpoint: Checkpoint | None,
+        error: BaseException | None,
+        path: str,
+        metrics_dataframe: Any = None,
+        best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] | None = None,
+    ) -> None:
+        self.metrics = metrics
+        self.checkpoint = checkpoint
+        self.error = error
+        self.path = path
+        self._frame = metrics_dataframe
+        self.best_checkpoints = list(best_checkpoints or [])
 
     @property
     def config(self) -> dict[str, Any] | None:
         return (self.metrics or {}).get("config")
 
+    @property
+    def metrics_dataframe(self) -> Any:
+        if self._frame is None:
+            rows = storage.read_results(self.path)
+            self._frame = _pandas().DataFrame(rows) if rows else None
+        return self._frame
+
+    @property
+    def filesystem(self) -> Any:
+        return None
+
     def __repr__(self) -> str:
+        hidden = {
+            "config",
+            "timestamp",
+            "date",
+            "pid",
+            "hostname",
+            "node_ip",
+            "trial_id",
+            "checkpoint_dir_name",
+            "iterations_since_restore",
+            "experiment_tag",
+            "done",
+            "training_iteration",
+        }
         shown = {
             k: v
             for k, v in (self.metrics or {}).items()
-            if k not in ("config",)
-            and not k.startswith("time_")
-            and k
-            not in (
-                "timestamp",
-                "date",
-                "pid",
-                "hostname",
-                "node_ip",
-                "trial_id",
-                "checkpoint_dir_name",
-                "iterations_since_restore",
-                "experiment_tag",
-            )
+            if k not in hidden and not k.startswith("time_")
         }
         return (
             f"Result(metrics={shown!r}, path={self.path!r}, "
@@ -73,11 +96,6 @@ def trial_error(trial: Trial) -> BaseException | None:
 
 
 def result_of(trial: Trial) -> Result:
-    rows = storage.read_results(trial.local_path)
-    try:
-        frame = _pandas().DataFrame(rows) if rows else None
-    except ImportError:
-        frame = None
     metrics = dict(trial.last_result) if trial.last_result else {"config": trial.config}
     metrics.setdefault("config", trial.config)
     return Result(
@@ -85,7 +103,6 @@ def result_of(trial: Trial) -> Result:
         checkpoint=trial.checkpoint,
         error=trial_error(trial),
         path=trial.local_path,
-        metrics_dataframe=frame,
         best_checkpoints=[(Checkpoint(p), r) for p, r in trial.checkpoints],
     )
 
