@@ -27,11 +27,13 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,14 +139,26 @@ def _child(backend: str, trials: int, reports: int, asha_trials: int, warm: int)
         stops[:] = [r.metrics["training_iteration"] for r in grid]
         return elapsed
 
-    out: dict = {"backend": backend, "init_s": init_s}
-    for name, fn in (("overhead", overhead), ("asha", asha)):
-        times = [fn(run) for run in range(1 + warm)]
-        out[name] = {"cold_s": times[0], "warm_s": times[1:]}
-    out["asha"]["iterations"] = stops
+    out: dict = {"backend": backend, "init_s": init_s, "version": getattr(ray, "__version__", "?")}
+
+    def part() -> None:
+        # Every measurement is printed as soon as it is taken, so a run cut short by the
+        # parent's timeout still reports what it measured.
+        print("PART " + json.dumps(out), flush=True)
+
+    out["overhead"] = {"cold_s": overhead(0), "warm_s": []}
+    part()
     time.sleep(1.0)  # let finished trials' actors go
     out["idle_pss_mb"] = _pss_mb({os.getpid(), *_descendants(os.getpid())})
-    out["version"] = getattr(ray, "__version__", "?")
+    part()
+    out["asha"] = {"cold_s": asha(0), "warm_s": []}
+    out["asha"]["iterations"] = list(stops)
+    part()
+    for run in range(1, 1 + warm):
+        out["overhead"]["warm_s"].append(overhead(run))
+        part()
+        out["asha"]["warm_s"].append(asha(run))
+        part()
     ray.shutdown()
     return out
 
@@ -176,8 +190,9 @@ def render(results: dict) -> str:
         f"in the process; warm = median of {args['warm']} more. Ratio = Ray's time / "
         "rayground's (above 1: rayground is faster); memory ratio = rayground's / Ray's.",
         "",
-        "| workload | rayground cold | rayground warm | Ray cold | Ray warm | ratio (warm) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| workload | rayground cold | rayground warm | Ray cold | Ray warm | ratio cold "
+        "| ratio warm |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     labels = {
         "overhead": f"{args['trials']} trials x {args['reports']} reports, no-op trainable",
@@ -188,7 +203,7 @@ def render(results: dict) -> str:
         ow, rw = _median(o.get("warm_s", [])), _median(r.get("warm_s", []))
         lines.append(
             f"| {label} | {_fmt_s(o.get('cold_s'))} | {_fmt_s(ow)} | {_fmt_s(r.get('cold_s'))} "
-            f"| {_fmt_s(rw)} | {_ratio(rw, ow)} |"
+            f"| {_fmt_s(rw)} | {_ratio(r.get('cold_s'), o.get('cold_s'))} | {_ratio(rw, ow)} |"
         )
     om, rm = ours.get("idle_pss_mb"), ray.get("idle_pss_mb")
     mem_ratio = f"{om / rm:.2f}" if om and rm else "n/a"
@@ -208,6 +223,8 @@ def render(results: dict) -> str:
     for name, b in results["backends"].items():
         if "error" in b:
             lines.append(f"{name}: failed: {b['error']}")
+        if "note" in b:
+            lines.append(f"{name}: {b['note']}.")
     return "\n".join(lines) + "\n"
 
 
@@ -219,6 +236,26 @@ def _write_md(path: Path, section: str) -> None:
     elif text and not text.endswith("\n"):
         text += "\n"
     path.write_text(text + ("\n" if text else "") + section)
+
+
+def _kill_leftovers(token: str) -> None:
+    """SIGKILL what a timed-out child left behind (Ray's daemons outlive a killed driver):
+    the processes whose environment carries this child's token."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if f"TUNE_BENCH_TOKEN={token}".encode() in f.read().split(b"\0"):
+                    os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data
 
 
 def main() -> None:
@@ -234,7 +271,7 @@ def main() -> None:
     p.add_argument("--md", default="docs/benchmarks.md")
     a = p.parse_args()
     if a.child:
-        print("RESULT " + json.dumps(_child(a.child, a.trials, a.reports, a.asha_trials, a.warm)))
+        _child(a.child, a.trials, a.reports, a.asha_trials, a.warm)
         return
     results: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -262,19 +299,26 @@ def main() -> None:
             "--warm",
             str(a.warm),
         ]
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "runtime"))
+        token = uuid.uuid4().hex
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "runtime"), TUNE_BENCH_TOKEN=token)
+        note = None
         try:
             proc = subprocess.run(
                 cmd, capture_output=True, text=True, timeout=a.timeout, env=env, cwd=ROOT
             )
-            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-            if line is None:
-                tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                results["backends"][backend] = {"error": tail}
-            else:
-                results["backends"][backend] = json.loads(line[len("RESULT ") :])
-        except subprocess.TimeoutExpired:
-            results["backends"][backend] = {"error": f"timed out after {a.timeout:.0f} s"}
+            stdout, stderr = proc.stdout, proc.stderr
+        except subprocess.TimeoutExpired as exc:
+            stdout, stderr = _text(exc.stdout), _text(exc.stderr)
+            note = f"stopped after {a.timeout:.0f} s; the figures it had measured are kept"
+        _kill_leftovers(token)
+        parts = [ln for ln in stdout.splitlines() if ln.startswith("PART ")]
+        if parts:
+            results["backends"][backend] = json.loads(parts[-1][len("PART ") :])
+            if note:
+                results["backends"][backend]["note"] = note
+        else:
+            tail = (stderr.strip().splitlines() or ["no output"])[-1]
+            results["backends"][backend] = {"error": note or tail}
         print(backend, json.dumps(results["backends"][backend])[:300], flush=True)
     out = ROOT / a.json
     out.parent.mkdir(parents=True, exist_ok=True)
