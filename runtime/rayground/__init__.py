@@ -71,13 +71,17 @@ __all__ = [
 ]
 
 
+_LIBRARIES = ("data", "tune", "serve")
+
+
 def __getattr__(name: str) -> Any:
-    # Libraries load on first use (`ray.data`), so `import rayground` stays fast.
-    if name == "data":
+    # Libraries load on first use (`ray.data`, `ray.tune`, `ray.serve`), so `import rayground`
+    # stays fast.
+    if name in _LIBRARIES:
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rayground' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:

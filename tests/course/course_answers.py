@@ -595,3 +595,57 @@ ANSWERS.update(
 from answers_10_data import DATA_ANSWERS  # noqa: E402
 
 ANSWERS.update(DATA_ANSWERS)
+ANSWERS.update(
+    {
+        "11_tune:grid": [
+            ("hard-coded", "def best_x(trainable):\n    return 3\n", "should return 4"),
+            (
+                "local",
+                "def best_x(trainable):\n"
+                "    return min([1, 2, 3, 4, 5], key=lambda x: (x - 3) ** 2)\n",
+                "should return 4",
+            ),
+            (
+                "fetched",
+                "def best_x(trainable):\n"
+                "    return min([1, 2, 3, 4, 5], key=lambda x: trainable({'x': x}))\n",
+                "outside a Tune trial",
+            ),
+        ],
+        "11_tune:asha": [
+            (
+                "wrong",
+                "def run_asha(trainable):\n"
+                "    return tune.Tuner(trainable, param_space={'rate': tune.uniform(0.1, 1.0)},\n"
+                "        tune_config=tune.TuneConfig(metric='loss', mode='min', num_samples=8),\n"
+                "        run_config=tune.RunConfig(storage_path=STORAGE, verbose=0)).fit()\n",
+                "nothing stopped early",
+            ),
+            (
+                "hard-coded",
+                "def run_asha(trainable):\n    return [{'training_iteration': 2}] * 8\n",
+                "return what tuner.fit() returns",
+            ),
+        ],
+        "11_tune:checkpoint": [
+            (
+                "starts-over",
+                "def train_counter(config):\n"
+                "    total = 0\n"
+                "    for epoch in range(1, config['epochs'] + 1):\n"
+                "        total += config['step']\n"
+                "        with tempfile.TemporaryDirectory() as d:\n"
+                "            tune.report({'total': total, 'epoch': epoch},\n"
+                "                        checkpoint=tune.Checkpoint.from_directory(d))\n",
+                "it started over",
+            ),
+            (
+                "no-checkpoint",
+                "def train_counter(config):\n"
+                "    for epoch in range(1, config['epochs'] + 1):\n"
+                "        tune.report({'total': epoch * config['step'], 'epoch': epoch})\n",
+                "no checkpoint was reported",
+            ),
+        ],
+    }
+)

@@ -1,0 +1,8 @@
+"""Search algorithms, as `ray.tune.search`: random/grid search (`BasicVariantGenerator`),
+`Searcher`, `ConcurrencyLimiter`; `rayground.tune.search.optuna.OptunaSearch` when optuna is
+installed."""
+
+from .basic_variant import BasicVariantGenerator
+from .searcher import ConcurrencyLimiter, Searcher, SearchGenerator
+
+__all__ = ["BasicVariantGenerator", "ConcurrencyLimiter", "SearchGenerator", "Searcher"]

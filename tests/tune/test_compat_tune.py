@@ -1,0 +1,406 @@
+"""Ray Tune behaviour users rely on, held to the same assertions on rayground and real Ray.
+
+Each test runs a small experiment (a few trials, a few reports) through the public API only:
+`Tuner(...).fit()` / `tune.run(...)`, then reads the ResultGrid / ExperimentAnalysis and the
+files under storage_path. Trainables are module-level functions so both backends can ship them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+
+# ---------------------------------------------------------------- trainables
+def report_config(config):
+    from importlib import import_module
+
+    tune = import_module(config["_backend"] + ".tune")
+    for _ in range(config.get("iters", 1)):
+        tune.report({"score": 1.0, **{k: v for k, v in config.items() if k != "_backend"}})
+
+
+def _tune_of(config):
+    from importlib import import_module
+
+    return import_module(config["_backend"] + ".tune")
+
+
+def curve(config):
+    """loss = x / step: reports `iters` times."""
+    tune = _tune_of(config)
+    for step in range(1, config.get("iters", 3) + 1):
+        tune.report({"loss": config["x"] / step, "step": step})
+
+
+def fails_for_two(config):
+    tune = _tune_of(config)
+    if config["x"] == 2:
+        raise ValueError("x=2 is not allowed")
+    tune.report({"loss": float(config["x"])})
+
+
+def checkpointing(config):
+    """Saves its step in a checkpoint every report; resumes from tune.get_checkpoint(); fails
+    once at step `fail_at` when the marker file does not exist yet."""
+    import tempfile
+
+    tune = _tune_of(config)
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d, open(os.path.join(d, "step.txt")) as f:
+            start = int(f.read())
+    for step in range(start + 1, config["iters"] + 1):
+        if step == config.get("fail_at") and not os.path.exists(config["marker"]):
+            open(config["marker"], "w").close()
+            raise RuntimeError("first attempt dies here")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "step.txt"), "w") as f:
+                f.write(str(step))
+            tune.report(
+                {"loss": 1.0 / step, "step": step, "started_at": start},
+                checkpoint=tune.Checkpoint.from_directory(d),
+            )
+
+
+def uses_data(config, data=None):
+    tune = _tune_of(config)
+    tune.report({"total": float(np.sum(data)) * config["k"]})
+
+
+def only_accuracy(config):
+    _tune_of(config).report({"acc": 1.0})
+
+
+def context_info(config):
+    tune = _tune_of(config)
+    ctx = tune.get_context()
+    tune.report({"same_id": ctx.get_trial_id() in ctx.get_trial_dir(), "cp": repr(None)})
+
+
+def fixed_curves(config):
+    """Trial i reports the i-th fixed loss curve, one value per iteration."""
+    tune = _tune_of(config)
+    for value in CURVES[config["i"]]:
+        tune.report({"loss": value})
+
+
+# Ten loss curves (12 steps each), chosen so ASHA (grace 1, rf 2, max_t 12) stops trials at
+# different rungs: trial order matters, so trials run one at a time.
+_rng = np.random.default_rng(4)
+CURVES = [
+    [float(round(v, 4)) for v in (b + 0.6 * _rng.random(12) + s / np.arange(1, 13))]
+    for b, s in zip(_rng.random(10), _rng.random(10) * 2, strict=True)
+]
+
+
+def space(ray, **values):
+    """A param space that tells the trainable which backend's tune to import."""
+    return {"_backend": ray.__name__, **values}
+
+
+# ---------------------------------------------------------------- search spaces
+def test_grid_search_expands_with_num_samples_in_rays_order(ray, tune, run_config):
+    param_space = space(
+        ray,
+        a=tune.grid_search([1, 2]),
+        b=tune.grid_search(["x", "y", "z"]),
+        c=tune.uniform(0.0, 1.0),
+        nested={"d": tune.choice([10, 20]), "e": 5},
+    )
+    grid = tune.Tuner(
+        report_config,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(num_samples=2),
+        run_config=run_config(),
+    ).fit()
+    assert len(grid) == 12
+    order = [(r.config["a"], r.config["b"]) for r in grid]
+    one_pass = [(1, "x"), (2, "x"), (1, "y"), (2, "y"), (1, "z"), (2, "z")]
+    assert order == one_pass * 2
+    for r in grid:
+        assert 0.0 <= r.config["c"] < 1.0
+        assert r.config["nested"]["d"] in (10, 20) and r.config["nested"]["e"] == 5
+    assert len({r.config["c"] for r in grid}) == 12  # drawn afresh for every trial
+
+
+def test_every_domain_draws_inside_its_bounds(ray, tune, run_config):
+    param_space = space(
+        ray,
+        u=tune.uniform(-1, 1),
+        qu=tune.quniform(0, 10, 2.5),
+        lu=tune.loguniform(1e-4, 1e-1),
+        qlu=tune.qloguniform(1e-2, 1.0, 1e-2),
+        n=tune.randn(5, 0.1),
+        qn=tune.qrandn(0, 1, 0.5),
+        ri=tune.randint(0, 3),
+        qri=tune.qrandint(0, 10, 5),
+        lri=tune.lograndint(1, 100),
+        ch=tune.choice(["a", "b"]),
+        dep=tune.sample_from(lambda config: config["ri"] * 10),
+    )
+    grid = tune.Tuner(
+        report_config,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(num_samples=12),
+        run_config=run_config(),
+    ).fit()
+    assert grid.num_errors == 0
+    for r in grid:
+        c = r.config
+        assert -1 <= c["u"] < 1
+        assert c["qu"] in (0.0, 2.5, 5.0, 7.5, 10.0)
+        assert 1e-4 <= c["lu"] < 1e-1
+        assert 1e-2 <= c["qlu"] <= 1.0 and abs(c["qlu"] / 1e-2 - round(c["qlu"] / 1e-2)) < 1e-6
+        assert 4 < c["n"] < 6
+        assert c["qn"] % 0.5 == 0
+        assert c["ri"] in (0, 1, 2)  # upper bound excluded
+        assert c["qri"] in (0, 5, 10)  # upper bound included
+        assert 1 <= c["lri"] < 100 and isinstance(c["lri"], int)
+        assert c["ch"] in ("a", "b")
+        assert c["dep"] == c["ri"] * 10
+
+
+# ---------------------------------------------------------------- results
+def test_result_grid_best_result_dataframes_and_paths(ray, tune, run_config, storage):
+    grid = tune.Tuner(
+        curve,
+        param_space=space(ray, x=tune.grid_search([3.0, 1.0, 2.0]), iters=4),
+        tune_config=tune.TuneConfig(metric="loss", mode="min"),
+        run_config=run_config("results"),
+    ).fit()
+    assert len(grid) == 3 and grid.num_terminated == 3 and grid.num_errors == 0
+    assert grid.errors == []
+    best = grid.get_best_result()
+    assert best.config["x"] == 1.0
+    assert best.metrics["loss"] == pytest.approx(0.25)
+    assert best.metrics["training_iteration"] == 4
+    assert best.metrics["config"]["x"] == 1.0
+    worst = grid.get_best_result(metric="loss", mode="max")
+    assert worst.config["x"] == 3.0
+    assert grid.get_best_result("step", "max", scope="all").metrics["step"] == 4
+    frame = best.metrics_dataframe
+    assert list(frame["loss"]) == pytest.approx([1.0, 0.5, 1 / 3, 0.25])
+    df = grid.get_dataframe()
+    assert len(df) == 3 and "config/x" in df.columns and "loss" in df.columns
+    by_min = grid.get_dataframe(filter_metric="loss", filter_mode="max")
+    assert sorted(by_min["loss"]) == pytest.approx([1.0, 2.0, 3.0])
+    assert best.path.startswith(os.path.join(storage, "results"))
+    assert os.path.exists(os.path.join(best.path, "result.json"))
+    assert os.path.exists(os.path.join(best.path, "params.json"))
+    assert grid[0].config["x"] == 3.0
+
+
+def test_a_failing_trial_is_recorded_and_the_others_finish(ray, tune, run_config):
+    grid = tune.Tuner(
+        fails_for_two,
+        param_space=space(ray, x=tune.grid_search([1, 2, 3])),
+        run_config=run_config(),
+    ).fit()
+    assert grid.num_errors == 1 and grid.num_terminated == 2
+    (error,) = grid.errors
+    assert isinstance(error, ValueError) and "x=2 is not allowed" in str(error)
+    assert grid[1].error is error or isinstance(grid[1].error, ValueError)
+    assert grid[0].error is None and grid[0].metrics["loss"] == 1.0
+    assert os.path.exists(os.path.join(grid[1].path, "error.txt"))
+
+
+def test_max_failures_retries_from_the_last_checkpoint(ray, tune, run_config, tmp_path):
+    marker = str(tmp_path / "failed-once")
+    grid = tune.Tuner(
+        checkpointing,
+        param_space=space(ray, iters=5, fail_at=4, marker=marker),
+        run_config=run_config(failure_config=tune.FailureConfig(max_failures=1)),
+    ).fit()
+    assert grid.num_errors == 0
+    result = grid[0]
+    assert result.metrics["step"] == 5
+    assert result.metrics["started_at"] == 3  # resumed after the checkpoint of step 3
+    assert result.metrics["training_iteration"] == 5
+    with result.checkpoint.as_directory() as d, open(os.path.join(d, "step.txt")) as f:
+        assert f.read() == "5"
+
+
+def test_without_retries_the_failure_is_the_result(ray, tune, run_config, tmp_path):
+    grid = tune.Tuner(
+        checkpointing,
+        param_space=space(ray, iters=5, fail_at=2, marker=str(tmp_path / "m")),
+        run_config=run_config(),
+    ).fit()
+    assert grid.num_errors == 1
+    assert isinstance(grid[0].error, RuntimeError)
+    assert grid[0].metrics["step"] == 1
+    assert grid[0].checkpoint is not None
+
+
+def test_checkpoints_are_kept_under_storage_and_pruned(ray, tune, run_config, tmp_path):
+    grid = tune.Tuner(
+        checkpointing,
+        param_space=space(ray, iters=4),
+        run_config=run_config(
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        ),
+    ).fit()
+    result = grid[0]
+    kept = sorted(n for n in os.listdir(result.path) if n.startswith("checkpoint_"))
+    assert len(kept) == 2
+    assert result.checkpoint.path.startswith(result.path)
+    copy = result.checkpoint.to_directory(str(tmp_path / "copy"))
+    with open(os.path.join(copy, "step.txt")) as f:
+        assert f.read() == "4"
+    again = tune.Checkpoint.from_directory(copy)
+    with again.as_directory() as d:
+        assert os.path.exists(os.path.join(d, "step.txt"))
+
+
+def test_stop_as_dict_and_as_function(ray, tune, run_config):
+    grid = tune.Tuner(
+        curve,
+        param_space=space(ray, x=tune.grid_search([1.0, 2.0]), iters=10),
+        run_config=run_config("d", stop={"training_iteration": 3}),
+    ).fit()
+    assert [r.metrics["training_iteration"] for r in grid] == [3, 3]
+    grid = tune.Tuner(
+        curve,
+        param_space=space(ray, x=tune.grid_search([1.0, 2.0]), iters=10),
+        run_config=run_config("f", stop=lambda trial_id, result: result["loss"] <= 0.5),
+    ).fit()
+    assert [r.metrics["step"] for r in grid] == [2, 4]
+
+
+def test_with_parameters_and_with_resources(ray, tune, run_config):
+    data = np.arange(1000, dtype=np.float64)
+    trainable = tune.with_resources(tune.with_parameters(uses_data, data=data), {"cpu": 1})
+    grid = tune.Tuner(
+        trainable,
+        param_space=space(ray, k=tune.grid_search([1, 2])),
+        run_config=run_config(),
+    ).fit()
+    assert [r.metrics["total"] for r in grid] == [data.sum(), 2 * data.sum()]
+
+
+def test_get_context_names_the_trial(ray, tune, run_config):
+    grid = tune.Tuner(context_info, param_space=space(ray), run_config=run_config()).fit()
+    assert grid[0].metrics["same_id"] is True
+
+
+# ---------------------------------------------------------------- legacy tune.run
+def test_tune_run_returns_experiment_analysis(ray, tune, storage):
+    analysis = tune.run(
+        curve,
+        config=space(ray, x=tune.grid_search([2.0, 1.0, 3.0]), iters=2),
+        metric="loss",
+        mode="min",
+        resources_per_trial={"cpu": 1, "gpu": 0},
+        storage_path=storage,
+        verbose=0,
+    )
+    assert analysis.best_config["x"] == 1.0
+    assert analysis.get_best_config(metric="loss", mode="max")["x"] == 3.0
+    assert analysis.best_result["loss"] == pytest.approx(0.5)
+    best = analysis.get_best_trial("loss", "min", "last")
+    assert best.config["x"] == 1.0 and best.last_result["training_iteration"] == 2
+    assert len(analysis.results_df) == 3 and "loss" in analysis.results_df.columns
+    assert len(analysis.dataframe(metric="loss", mode="min")) == 3
+    with pytest.raises(AttributeError, match="get_best_result"):
+        analysis.get_best_result()
+
+
+# ---------------------------------------------------------------- ASHA, deterministic
+@pytest.mark.timeout(400)  # real Ray starts ten trials one after another
+def test_asha_stops_the_same_trials_at_the_same_rungs(ray, tune, schedulers, run_config):
+    scheduler = schedulers.ASHAScheduler(max_t=12, grace_period=1, reduction_factor=2)
+    grid = tune.Tuner(
+        fixed_curves,
+        param_space=space(ray, i=tune.grid_search(list(range(len(CURVES))))),
+        tune_config=tune.TuneConfig(
+            metric="loss", mode="min", scheduler=scheduler, max_concurrent_trials=1
+        ),
+        run_config=run_config(),
+    ).fit()
+    stopped_at = [r.metrics["training_iteration"] for r in grid]
+    assert stopped_at == EXPECTED_ASHA_STOPS
+
+
+# What real Ray 2.60 does with CURVES (the reference; rayground must match it): rung 1 stops
+# trials 4, 6, 7, rung 4 stops 2, 8, 9, rung 8 stops 5; 0, 1, 3 reach max_t.
+EXPECTED_ASHA_STOPS = [12, 12, 4, 12, 1, 8, 1, 1, 4, 4]
+
+
+# ---------------------------------------------------------------- bad input
+def test_mode_other_than_min_or_max_is_rejected(ray, tune, storage):
+    with pytest.raises(ValueError, match=r"must be one of \['min', 'max'\]"):
+        tune.run(
+            only_accuracy,
+            config=space(ray),
+            metric="acc",
+            mode="maximize",
+            storage_path=storage,
+            verbose=0,
+        )
+
+
+def test_a_metric_never_reported_is_an_error_naming_it(ray, tune, run_config):
+    tuner = tune.Tuner(
+        only_accuracy,
+        param_space=space(ray),
+        tune_config=tune.TuneConfig(metric="loss", mode="min"),
+        run_config=run_config(),
+    )
+    with pytest.raises(tune.TuneError, match="did not include the specified metric"):
+        tuner.fit()
+
+
+# ---------------------------------------------------------------- class Trainable
+
+
+def make_counter_trainable(tune):
+    class CountingTrainable(tune.Trainable):
+        def setup(self, config):
+            self.total = 0.0
+            self.restored_from = 0
+
+        def step(self):
+            if self.iteration == 2 and not os.path.exists(self.config["marker"]):
+                open(self.config["marker"], "w").close()
+                raise RuntimeError("dies once at iteration 3")
+            self.total += self.config["inc"]
+            return {"total": self.total, "restored_from": self.restored_from}
+
+        def save_checkpoint(self, checkpoint_dir):
+            with open(os.path.join(checkpoint_dir, "total"), "w") as f:
+                f.write(f"{self.total} {self.iteration}")
+
+        def load_checkpoint(self, checkpoint_dir):
+            with open(os.path.join(checkpoint_dir, "total")) as f:
+                total, iteration = f.read().split()
+            self.total = float(total)
+            self.restored_from = int(iteration)
+
+    return CountingTrainable
+
+
+def test_class_trainable_steps_checkpoints_and_restores(ray, tune, run_config, tmp_path):
+    trainable = make_counter_trainable(tune)
+    grid = tune.Tuner(
+        trainable,
+        param_space={"inc": tune.grid_search([1.0, 2.0]), "marker": str(tmp_path / "died")},
+        tune_config=tune.TuneConfig(metric="total", mode="max"),
+        run_config=run_config(
+            stop={"training_iteration": 5},
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
+            failure_config=tune.FailureConfig(max_failures=1),
+        ),
+    ).fit()
+    assert grid.num_errors == 0
+    rows = sorted(
+        (r.config["inc"], r.metrics["training_iteration"], r.metrics["total"]) for r in grid
+    )
+    assert rows == [(1.0, 5, 5.0), (2.0, 5, 10.0)]
+    restored = [r.metrics["restored_from"] for r in grid]
+    assert sorted(restored) == [0, 2]  # exactly one trial died once and resumed at iteration 2
+    assert grid.get_best_result().config["inc"] == 2.0
+    assert grid.get_best_result().checkpoint is not None
