@@ -8,7 +8,7 @@
 # Environment knobs:
 #   RAYGROUND_PYTHON       interpreter used to create the venv (default: first
 #                          of python3, python3.13 .. python3.10 that is >= 3.10)
-#   RAYGROUND_EXTRAS       extras to install (default: test,jupyter)
+#   RAYGROUND_EXTRAS       extras to install (default: test,jupyter,serve)
 #   RAYGROUND_SETUP_FORCE  1 = reinstall even if nothing changed
 #
 # The install builds the JupyterLab extension (extension/) with Node.js >= 20.19; where node is
@@ -22,7 +22,7 @@ cd "$ROOT"
 
 VENV="$ROOT/.venv"
 VPY="$VENV/bin/python"
-EXTRAS="${RAYGROUND_EXTRAS:-test,jupyter}"
+EXTRAS="${RAYGROUND_EXTRAS:-test,jupyter,serve}"
 STAMP="$VENV/.rayground-setup-stamp"
 
 log() { printf '[setup] %s\n' "$*"; }

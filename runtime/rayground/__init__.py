@@ -71,6 +71,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # Libraries load on first use (`ray.serve`, `from rayground import serve`), not at import.
+    if name in ("serve",):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rayground' has no attribute {name!r}")
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext rayground`: register the magics (%ray_init, views, %%ray_explain)."""
     from .jupyter import load_ipython_extension as load
