@@ -135,10 +135,7 @@ def run(
     ingress, specs = _build(target, name)
     controller = process_state.current().controller()
     rayground.get(controller.deploy_application.remote(name, route_prefix, ingress, specs))
-    result = rayground.get(
-        controller.wait_for_application.remote(name, _DEPLOY_TIMEOUT_S),
-        timeout=_DEPLOY_TIMEOUT_S + 30,
-    )
+    result = _wait_running(controller, name)
     if result["status"] == "DEPLOY_FAILED":
         raise RuntimeError(f"Deploying application {name} failed: {result['message']}")
     if result["status"] != "RUNNING":
@@ -154,6 +151,24 @@ def run(
         except KeyboardInterrupt:
             pass
     return handle
+
+
+def _wait_running(controller: Any, name: str) -> dict[str, Any]:
+    """Wait until the application runs or fails; say once why it is slow, if it is."""
+    deadline = time.monotonic() + _DEPLOY_TIMEOUT_S
+    warned = set()
+    while True:
+        result = rayground.get(controller.wait_for_application.remote(name, 5.0), timeout=60)
+        if result["status"] in ("RUNNING", "DEPLOY_FAILED") or time.monotonic() > deadline:
+            return result
+        raw = rayground.get(controller.get_status.remote())
+        for dep_name, dep in raw["applications"].get(name, {}).get("deployments", {}).items():
+            if dep["message"] and dep_name not in warned:
+                warned.add(dep_name)
+                warnings.warn(
+                    f"Deployment {dep_name!r} of application {name!r}: {dep['message']}",
+                    stacklevel=3,
+                )
 
 
 def _check_route_prefix(route_prefix: Any) -> None:
@@ -247,11 +262,13 @@ def shutdown() -> None:
     Nothing is left listening when it returns."""
     if not rayground.is_initialized():
         return
-    state = process_state.current()
-    controller = state.controller(required=False)
+    process_state.forget()  # look the controller up afresh: another process may have stopped it
+    controller = process_state.current().controller(required=False)
     if controller is not None:
         try:
             rayground.get(controller.shutdown.remote(), timeout=120)
+        except rayground.exceptions.RayActorError:
+            pass  # stopped meanwhile (`rayground serve shutdown` from another process)
         finally:
             rayground.kill(controller)
             # A call sent after the kill fails once the controller is gone (handled in order).

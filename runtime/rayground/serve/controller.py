@@ -35,6 +35,7 @@ from .config import DeploymentConfig, HTTPOptions
 from .replica import Replica
 
 _TICK_S = 0.1
+_SLOW_START_S = 30.0  # a replica still starting after this long is reported in the status
 _METRICS_PERIOD_S = 0.25  # how often autoscaled deployments' replicas are asked for their load
 
 
@@ -407,12 +408,33 @@ class ServeController:
                 if record.health_task is None or record.health_task.done():
                     record.next_health_check = now + state.config.health_check_period_s
                     record.health_task = self._spawn(self._health_check(state, record))
+        self._report_slow_starts(state)
         if state.deleting and not state.replicas:
             if self._deployments.get(state.key) is state:
                 del self._deployments[state.key]
                 self._bump(state.key)
             return
         self._update_deployment_status(state, current, outdated)
+
+    def _report_slow_starts(self, state: _DeploymentState) -> None:
+        slow = [
+            r
+            for r in state.replicas.values()
+            if r.state == "STARTING" and time.time() - r.started_at > _SLOW_START_S
+        ]
+        if not slow or state.status == "DEPLOY_FAILED":
+            return
+        needs = {"CPU": 1.0, **_resources(state.config.ray_actor_options)}
+        free = {k: v for k, v in rayground.available_resources().items() if k in needs}
+        message = (
+            f"{len(slow)} replica(s) have taken more than {_SLOW_START_S:g} s to start. Each "
+            f"needs {needs}; the cluster has {free} free (see `rayground status`). Lower the "
+            "deployment's ray_actor_options or num_replicas, or give the cluster more resources "
+            "(init(num_cpus=...), or `rayground start --head --num-cpus N` and --address auto)."
+        )
+        if message != state.message:
+            state.message = message
+            self._bump(f"message:{state.key}")
 
     def _update_deployment_status(
         self, state: _DeploymentState, current: list, outdated: list
@@ -614,6 +636,16 @@ class ServeController:
             state.scale_wish = None
             state.samples.clear()
             self._bump(state.key)
+
+
+def _resources(options: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    if options.get("num_cpus") is not None:
+        out["CPU"] = float(options["num_cpus"])
+    if options.get("num_gpus"):
+        out["GPU"] = float(options["num_gpus"])
+    out.update({k: float(v) for k, v in (options.get("resources") or {}).items()})
+    return out
 
 
 def _same_restart_config(old: DeploymentConfig, new: DeploymentConfig) -> bool:
