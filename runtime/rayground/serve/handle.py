@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 import time
 import uuid
@@ -116,6 +117,7 @@ def _after_responses(
     responses = [a for a in (*args, *kwargs.values()) if isinstance(a, DeploymentResponse)]
     remaining = [len(responses)]
     lock = threading.Lock()  # the responses' callbacks may run on different threads
+    context = contextvars.copy_context()  # send it as the caller (its job and task)
 
     def resolve(value: Any) -> Any:
         return value._assigned.result() if isinstance(value, DeploymentResponse) else value
@@ -135,7 +137,7 @@ def _after_responses(
             remaining[0] -= 1
             last = remaining[0] == 0
         if last:
-            router._state.executor().submit(submit)
+            router._state.executor().submit(context.run, submit)
 
     for response in responses:
         response._assigned.add_done_callback(one_done)

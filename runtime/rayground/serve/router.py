@@ -12,6 +12,7 @@ long-poll listener), so replicas that start, stop or die are followed.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import random
 import threading
 from collections import deque
@@ -39,6 +40,9 @@ class _Request:
     stream: bool
     meta: dict
     assigned: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+    # The caller's context (which job and task it runs in): a queued request is sent later
+    # from the router's thread, and must still count as the caller's call.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 class Router:
@@ -174,7 +178,7 @@ class Router:
                 with self._lock:
                     slot.ongoing -= 1
                 continue
-            self._send(slot, request)
+            request.context.run(self._send, slot, request)
 
     def _fail_queue(self, exc: BaseException) -> None:
         with self._lock:
