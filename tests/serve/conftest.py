@@ -3,6 +3,7 @@ its HTTP proxy on a free loopback port; every application is deleted after each 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -27,6 +28,40 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(2)
         return sock.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="session")
+def pick_port():
+    """`pick_port()`: a free loopback port."""
+    return free_port
+
+
+@pytest.fixture
+def gate(env: ServeEnv) -> Iterator[object]:
+    """A named actor (`gate`, namespace `serve-tests`) that requests wait on until the test
+    opens it: tests know when requests are in flight instead of sleeping."""
+    ray = env.ray
+
+    @ray.remote
+    class Gate:
+        def __init__(self):
+            self.event = asyncio.Event()
+            self.waiting = 0
+
+        async def wait(self):
+            self.waiting += 1
+            await self.event.wait()
+
+        async def count(self):
+            return self.waiting
+
+        async def open(self):
+            self.event.set()
+
+    actor = Gate.options(name="gate", namespace="serve-tests").remote()
+    yield actor
+    ray.get(actor.open.remote())
+    ray.kill(actor)
 
 
 @pytest.fixture

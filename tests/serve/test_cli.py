@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -43,12 +42,6 @@ def _cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
     started = _cli("start", "--head", "--port", "0", "--num-cpus", "4")
@@ -83,8 +76,8 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout: float) -> str:
             return "".join(seen)
 
 
-def test_serve_run_status_shutdown(cluster, port_open):
-    port = _free_port()
+def test_serve_run_status_shutdown(cluster, port_open, pick_port):
+    port = pick_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -141,8 +134,8 @@ def test_serve_run_status_shutdown(cluster, port_open):
         ("serve_pipeline:Pipeline", "bind it first (app = Pipeline.bind())"),
     ],
 )
-def test_serve_run_bad_import_paths_are_one_line_errors(cluster, import_path, message):
-    result = _cli("serve", "run", import_path, "--address", "auto", "--port", str(_free_port()))
+def test_serve_run_bad_import_paths_are_one_line_errors(cluster, import_path, message, pick_port):
+    result = _cli("serve", "run", import_path, "--address", "auto", "--port", str(pick_port()))
     assert result.returncode == 1
     assert result.stderr.startswith("rayground serve: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

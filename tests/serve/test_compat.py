@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,12 +31,6 @@ class Backend:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(
     scope="module",
     params=[
@@ -45,7 +38,7 @@ def _free_port() -> int:
         pytest.param("ray", id="ray", marks=pytest.mark.ray),
     ],
 )
-def backend(request) -> Iterator[Backend]:
+def backend(request, pick_port) -> Iterator[Backend]:
     name = request.param
     if name == "rayground":
         if RUNTIME not in sys.path:
@@ -65,7 +58,7 @@ def backend(request) -> Iterator[Backend]:
     if name == "ray":
         kwargs["include_dashboard"] = False
     ray.init(**kwargs)
-    port = _free_port()
+    port = pick_port()
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         yield Backend(name, ray, serve, port)

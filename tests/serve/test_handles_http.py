@@ -3,7 +3,6 @@ backpressure, streaming, batching and FastAPI ingress."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 
@@ -190,33 +189,6 @@ def test_unknown_app_and_deployment(serve):
     with pytest.raises(serve.exceptions.RayServeException, match="does not exist"):
         serve.get_deployment_handle("X", "nope")
     serve.delete("nope")  # deleting what is not there is a no-op, as in Ray
-
-
-@pytest.fixture
-def gate(serve_env):
-    """A named actor that requests wait on until the test opens it (no sleeps)."""
-    ray = serve_env.ray
-
-    @ray.remote
-    class Gate:
-        def __init__(self):
-            self.event = asyncio.Event()
-            self.waiting = 0
-
-        async def wait(self):
-            self.waiting += 1
-            await self.event.wait()
-
-        async def count(self):
-            return self.waiting
-
-        async def open(self):
-            self.event.set()
-
-    actor = Gate.options(name="gate", namespace="serve-tests").remote()
-    yield actor
-    ray.get(actor.open.remote())
-    ray.kill(actor)
 
 
 def test_backpressure_gives_backpressure_error_and_503(serve_env, serve, gate, wait_until):

@@ -4,43 +4,15 @@ replica, and deleting an application lets running requests finish (graceful shut
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 
 import httpx
-import pytest
 
 
 def _alive(ray, class_name: str) -> list:
     actors = ray.util.state.list_actors(filters=[("state", "=", "ALIVE")])
     return [a for a in actors if a.class_name == class_name]
-
-
-@pytest.fixture
-def gate(serve_env):
-    ray = serve_env.ray
-
-    @ray.remote
-    class Gate:
-        def __init__(self):
-            self.event = asyncio.Event()
-            self.waiting = 0
-
-        async def wait(self):
-            self.waiting += 1
-            await self.event.wait()
-
-        async def count(self):
-            return self.waiting
-
-        async def open(self):
-            self.event.set()
-
-    actor = Gate.options(name="gate", namespace="serve-tests").remote()
-    yield actor
-    ray.get(actor.open.remote())
-    ray.kill(actor)
 
 
 def test_killed_replica_is_replaced_and_its_requests_fail(serve_env, gate, wait_until):

@@ -30,6 +30,20 @@ def _number(name: str, value: Any, *, minimum: float = 0.0, strict: bool = False
     return float(value)
 
 
+def _from_user(cls: Any, value: Any, what: str) -> Any:
+    """An instance of the settings class `cls` from what the user gave: one, or a dict of its
+    fields (unknown keys are named, not dropped)."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} must be a dict or {cls.__name__}, got {type(value).__name__}.")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValueError(f"Unknown {what} option(s) {unknown}; valid ones are {sorted(known)}.")
+    return cls(**value)
+
+
 @dataclass
 class AutoscalingConfig:
     """How Serve scales a deployment between min_replicas and max_replicas so that each replica
@@ -76,20 +90,7 @@ class AutoscalingConfig:
 
     @classmethod
     def from_user(cls, value: Any) -> AutoscalingConfig:
-        if isinstance(value, AutoscalingConfig):
-            return value
-        if not isinstance(value, dict):
-            raise TypeError(
-                "autoscaling_config must be a dict or AutoscalingConfig, got "
-                f"{type(value).__name__}."
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown autoscaling_config option(s) {unknown}; valid ones are {sorted(known)}."
-            )
-        return cls(**value)
+        return _from_user(cls, value, "autoscaling_config")
 
     @classmethod
     def default_auto(cls) -> AutoscalingConfig:
@@ -118,21 +119,7 @@ class HTTPOptions:
 
     @classmethod
     def from_user(cls, value: Any) -> HTTPOptions:
-        if value is None:
-            return cls()
-        if isinstance(value, HTTPOptions):
-            return value
-        if not isinstance(value, dict):
-            raise TypeError(
-                f"http_options must be a dict or HTTPOptions, got {type(value).__name__}."
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown http_options key(s) {unknown}; valid ones are {sorted(known)}."
-            )
-        return cls(**value)
+        return cls() if value is None else _from_user(cls, value, "http_options")
 
 
 # The options of @serve.deployment and .options(), with Ray Serve's defaults.
