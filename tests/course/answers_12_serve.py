@@ -23,7 +23,7 @@ SERVE_ANSWERS: dict[str, list[tuple[str, str, str]]] = {
         (
             "local",
             "class _Done:\n    def __init__(self, x):\n        self.x = x\n\n"
-            "    def result(self, timeout_s=None):\n        return 2 * self.x\n\n"
+            "    def result(self, timeout_s=None, **kwargs):\n        return 2 * self.x\n\n"
             "class _Local:\n    def remote(self, x):\n        return _Done(x)\n\n"
             "def deploy_doubler():\n    return _Local()\n",
             "no request reached a Doubler replica",

@@ -235,3 +235,20 @@ def test_deployment_api_without_running(backend):
     with pytest.raises(RuntimeError):
         D()
     assert type(D.bind()).__name__ == "Application"
+
+
+def test_blocking_inside_an_event_loop_is_refused_and_await_works(backend, serve):
+    import asyncio
+
+    @serve.deployment
+    def echo(x):
+        return x
+
+    handle = serve.run(echo.bind(), name="loop", route_prefix=None)
+
+    async def inside_a_loop():
+        with pytest.raises(RuntimeError, match="Use `await response` instead"):
+            handle.remote(1).result(timeout_s=60)
+        return await handle.remote(2)
+
+    assert asyncio.run(inside_a_loop()) == 2

@@ -71,7 +71,7 @@ def test_live_view_follows_requests(k: Kernel) -> None:
         "deadline = time.monotonic() + 60\n"
         "seen = ''\n"
         "while time.monotonic() < deadline:\n"
-        "    [r.result() for r in [handle.remote(i) for i in range(20)]]\n"
+        "    [await r for r in [handle.remote(i) for i in range(20)]]\n"
         "    seen = view.text()\n"
         "    if view.renders > first + 1 and ', 0.0 req/s' not in seen and 'req/s' in seen:\n"
         "        break\n"

@@ -154,6 +154,21 @@ def _chain(inner: concurrent.futures.Future, outer: concurrent.futures.Future) -
     inner.add_done_callback(copy)
 
 
+def _check_not_in_event_loop(skip: bool) -> None:
+    """As in Ray Serve: blocking on a response inside a running event loop (an async method, a
+    Jupyter cell) would stall that loop, so it is refused with the way out."""
+    if skip:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        "Sync methods should not be called from within an `asyncio` event loop. Use "
+        "`await response` instead."
+    )
+
+
 def _timeout_error(timeout_s: float | None) -> TimeoutError:
     return TimeoutError(
         f"The request did not finish within timeout_s={timeout_s}. Pass a larger timeout_s, "
@@ -200,7 +215,9 @@ class DeploymentResponse(_ResponseBase):
 
     def result(self, *, timeout_s: float | None = None, _skip_asyncio_check: bool = False) -> Any:
         """Wait for the value; raises TimeoutError after `timeout_s`, the deployment's error
-        (an instance of the user's exception class) if it failed."""
+        (an instance of the user's exception class) if it failed. Inside a running event loop
+        (async code, a notebook cell) use `await response` instead."""
+        _check_not_in_event_loop(_skip_asyncio_check)
         start = time.monotonic()
         ref = self._assigned_sync(timeout_s)
         remaining = None if timeout_s is None else max(0.0, timeout_s - (time.monotonic() - start))
@@ -242,6 +259,7 @@ class DeploymentResponseGenerator(_ResponseBase):
         return self
 
     def __next__(self) -> Any:
+        _check_not_in_event_loop(False)
         if self._refs is None:
             self._refs = self._assigned_sync(None)
         return rayground.get(next(self._refs))
