@@ -7,6 +7,7 @@
     rayground list tasks|actors|objects|nodes|workers|jobs [--filter key=value ...]
     rayground timeline [-o FILE]       Chrome-trace JSON of recent tasks (as `ray timeline`)
     rayground demo                     a two-minute headless tour of the runtime
+    rayground serve run|status|shutdown  Serve applications (see rayground/serve/cli.py)
 
 Commands that only read state connect as an *observer*: they create no job and change nothing.
 A mistake (a wrong flag, an address with nothing there) is reported in one line, never a
@@ -785,6 +786,10 @@ def build_parser() -> argparse.ArgumentParser:
         "store, then stop it.",
     )
     demo.set_defaults(func=_demo)
+
+    from .serve.cli import add_parser as add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 

@@ -8,6 +8,8 @@ values one task at a time (or without tasks at all); "wrong" answers compute wro
 
 from __future__ import annotations
 
+from answers_12_serve import SERVE_ANSWERS
+
 ANSWERS: dict[str, list[tuple[str, str, str]]] = {
     "00_welcome:greet": [
         (
@@ -649,3 +651,4 @@ ANSWERS.update(
         ],
     }
 )
+ANSWERS.update(SERVE_ANSWERS)

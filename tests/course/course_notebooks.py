@@ -104,6 +104,8 @@ def on_real_ray(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         ("import rayground as ray  # on real Ray: import ray", "import ray"),
         ("from rayground.util import state  # on real Ray: from ray.util import state",
          "from ray.util import state"),
+        ("from rayground import serve  # on real Ray: from ray import serve",
+         "from ray import serve"),
     ]  # fmt: skip
     for cell in out.cells:
         if cell.cell_type == "code":

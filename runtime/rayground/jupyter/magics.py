@@ -155,6 +155,17 @@ class RayMagics(Magics):
         parse_argstring(self.ray_timeline, line)
         self._view("timeline", line)
 
+    @line_magic
+    @magic_arguments()
+    @argument("--static", action="store_true", help="show the state now, without live updates")
+    def serve_status(self, line: str) -> None:
+        """Live Serve view: applications, deployments, replicas, requests/s and queue lengths."""
+        parse_argstring(self.serve_status, line)
+        from . import serve_view, views
+
+        views.VIEWS.setdefault("serve", serve_view.ServeLive)
+        self._view("serve", line)
+
     @cell_magic
     def ray_explain(self, line: str, cell: str) -> None:
         """Run the cell, then explain how it ran: tasks, parallelism against CPUs, time spent
