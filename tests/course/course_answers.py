@@ -13,12 +13,25 @@ ANSWERS: dict[str, list[tuple[str, str, str]]] = {
         (
             "wrong",
             '@ray.remote\ndef greet(name):\n    return f"Hi {name}"\n',
-            "expected 'Hello, Ada!'",
+            "expected 'Hello, ",
         ),
         (
             "sequential",
             'def greet(name):\n    return f"Hello, {name}!"\n',
             "plain Python function",
+        ),
+        (
+            "cheat: one name hard-coded",
+            '@ray.remote\ndef greet(name):\n    return "Hello, Ada!"\n',
+            "expected 'Hello, ",
+        ),
+        (
+            "cheat: no task, a put of the greeting",
+            "class greet:\n"
+            "    @staticmethod\n"
+            "    def remote(name):\n"
+            '        return ray.put(f"Hello, {name}!")\n',
+            "the names were never sent to a task",
         ),
     ],
     "00_welcome:where": [
@@ -27,6 +40,17 @@ ANSWERS: dict[str, list[tuple[str, str, str]]] = {
             "sequential",
             "def where_did_it_run():\n    return os.getpid()\n",
             "notebook kernel's own process id",
+        ),
+        (
+            "cheat: the kernel's parent",
+            "def where_did_it_run():\n    return os.getppid()\n",
+            "no task of this run ran in process",
+        ),
+        (
+            "cheat: a made-up pid after a task",
+            "@ray.remote\ndef _noop():\n    return 0\n\n\n"
+            "def where_did_it_run():\n    ray.get(_noop.remote())\n    return os.getpid() + 1\n",
+            "no task of this run ran in process",
         ),
     ],
     "00_welcome:two_naps": [
@@ -39,6 +63,17 @@ ANSWERS: dict[str, list[tuple[str, str, str]]] = {
             "sequential",
             "def two_naps():\n    return [ray.get(nap.remote(0.5)), ray.get(nap.remote(0.5))]\n",
             "ran one at a time",
+        ),
+        (
+            "cheat: naps run, values typed in",
+            "def two_naps():\n    ray.get([nap.remote(0.5), nap.remote(0.5)])\n"
+            "    return [0.5, 0.5]\n",
+            "did not come back from the nap tasks",
+        ),
+        (
+            "cheat: one nap counted twice",
+            "def two_naps():\n    return ray.get([nap.remote(0.5)] * 2)\n",
+            "made from 1 nap task result(s); expected 2",
         ),
     ],
 }
@@ -58,9 +93,25 @@ ANSWERS.update(
                 "ran one at a time",
             ),
             (
-                "no tasks",
-                "def parallel_squares(numbers):\n    return [n * n for n in numbers]\n",
-                "expected 8 slow_square tasks",
+                "cheat: tasks for show, squares computed here",
+                "def parallel_squares(numbers):\n"
+                "    ray.get([slow_square.remote(n) for n in numbers])\n"
+                "    return [n * n for n in numbers]\n",
+                "did not come back from the slow_square tasks",
+            ),
+            (
+                "cheat: the example's answer typed in",
+                "def parallel_squares(numbers):\n"
+                "    ray.get([slow_square.remote(n) for n in numbers])\n"
+                "    return [9, 1, 16, 1, 25, 81, 4, 36]\n",
+                "returned [9, 1, 16",
+            ),
+            (
+                "cheat: breaks on no numbers",
+                "def parallel_squares(numbers):\n"
+                "    refs = [slow_square.remote(n) for n in numbers]\n"
+                "    return ray.get(refs) if refs else None\n",
+                "parallel_squares([]) returned None",
             ),
         ],
         "01_tasks:chain": [
@@ -68,13 +119,28 @@ ANSWERS.update(
                 "wrong",
                 "def double_then_add_one(x):\n"
                 "    return ray.get(double.remote(add_one.remote(x)))\n",
-                "expected 41",
+                "double first, then add one",
             ),
             (
                 "sequential",
                 "def double_then_add_one(x):\n"
                 "    return ray.get(add_one.remote(ray.get(double.remote(x))))\n",
-                "add_one got a plain number",
+                "double result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: computed here",
+                "def double_then_add_one(x):\n"
+                "    ray.get(add_one.remote(double.remote(x)))\n"
+                "    return 2 * x + 1\n",
+                "did not come back from the add_one tasks",
+            ),
+            (
+                "cheat: ref passed, but fetched first",
+                "def double_then_add_one(x):\n"
+                "    doubled = double.remote(x)\n"
+                "    ray.get(doubled)\n"
+                "    return ray.get(add_one.remote(doubled))\n",
+                "fetched into the notebook",
             ),
         ],
         "01_tasks:deadline": [
@@ -92,6 +158,23 @@ ANSWERS.update(
                 "    return None if len(values) < len(refs) else values\n",
                 "expected None",
             ),
+            (
+                "cheat: a fixed deadline",
+                "def results_or_none(refs, seconds):\n"
+                "    try:\n"
+                "        return ray.get(refs, timeout=0.3)\n"
+                "    except ray.exceptions.GetTimeoutError:\n"
+                "        return None\n",
+                "expected their results",
+            ),
+            (
+                "cheat: sleep out the deadline",
+                "def results_or_none(refs, seconds):\n"
+                "    time.sleep(seconds)\n"
+                "    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)\n"
+                "    return ray.get(ready) if len(ready) == len(refs) else None\n",
+                "don't sleep for the deadline",
+            ),
         ],
     }
 )
@@ -101,21 +184,34 @@ ANSWERS.update(
             (
                 "wrong",
                 "def sum_of_squares(numbers):\n    return ray.get(add_up.remote(*numbers))\n",
-                "expected 91",
+                "the sum of their squares",
             ),
             (
                 "sequential",
                 "def sum_of_squares(numbers):\n"
                 "    squares = [ray.get(square.remote(n)) for n in numbers]\n"
                 "    return ray.get(add_up.remote(*squares))\n",
-                "ran one at a time",
+                "fetched into the notebook",
             ),
             (
                 "fetched",
                 "def sum_of_squares(numbers):\n"
                 "    squares = ray.get([square.remote(n) for n in numbers])\n"
                 "    return ray.get(add_up.remote(*squares))\n",
-                "add_up did not receive the square tasks' refs",
+                "square result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: added up in the notebook",
+                "def sum_of_squares(numbers):\n"
+                "    return sum(ray.get([square.remote(n) for n in numbers]))\n",
+                "made from 0 add_up task result(s)",
+            ),
+            (
+                "cheat: the example's total typed in",
+                "def sum_of_squares(numbers):\n"
+                "    ray.get(add_up.remote(*[square.remote(n) for n in numbers]))\n"
+                "    return 91\n",
+                "returned 91",
             ),
         ],
         "02_task_graphs:as_they_finish": [
@@ -127,7 +223,22 @@ ANSWERS.update(
             (
                 "sequential",
                 "def as_they_finish(refs):\n    yield from sorted(ray.get(refs))\n",
-                "you waited for more than the next task",
+                "but the tasks finished in the order",
+            ),
+            (
+                "cheat: all at once, then in finishing order",
+                "def as_they_finish(refs):\n"
+                "    ready, _ = ray.wait(refs, num_returns=len(refs))\n"
+                "    yield from ray.get(ready)\n",
+                "but the tasks finished in the order",
+            ),
+            (
+                "cheat: labels made up",
+                "def as_they_finish(refs):\n"
+                "    while refs:\n"
+                "        ready, refs = ray.wait(refs, num_returns=1)\n"
+                "        yield str(ray.get(ready[0]))\n",
+                "did not come back from the sleep_then tasks",
             ),
         ],
         "02_task_graphs:budget": [
@@ -136,13 +247,30 @@ ANSWERS.update(
                 "def finished_within(refs, seconds):\n"
                 "    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=seconds)\n"
                 "    return ray.get(ready)\n",
-                "kept running after the budget",
+                "the slow tasks were not cancelled",
             ),
             (
                 "sequential",
                 "def finished_within(refs, seconds):\n"
                 "    return [v for v in ray.get(refs) if v <= seconds]\n",
-                "for a budget of 0.5 s",
+                "give ray.wait a timeout",
+            ),
+            (
+                "cheat: cancel everything, return nothing",
+                "def finished_within(refs, seconds):\n"
+                "    for ref in refs:\n"
+                "        ray.cancel(ref)\n"
+                "    return []\n",
+                "expected the results of the tasks done within",
+            ),
+            (
+                "cheat: a fixed budget",
+                "def finished_within(refs, seconds):\n"
+                "    ready, rest = ray.wait(refs, num_returns=len(refs), timeout=0.05)\n"
+                "    for ref in rest:\n"
+                "        ray.cancel(ref)\n"
+                "    return ray.get(ready)\n",
+                "expected the results of the tasks done within",
             ),
         ],
     }
@@ -156,7 +284,7 @@ ANSWERS.update(
                 "    def __init__(self):\n        self.sum = 0\n\n"
                 "    def add(self, x):\n        return self.sum + x\n\n"
                 "    def total(self):\n        return self.sum\n",
-                "expected the running totals",
+                "keep the sum in self",
             ),
             (
                 "sequential",
@@ -166,6 +294,23 @@ ANSWERS.update(
                 "    def total(self):\n        return self.sum\n",
                 "plain Python class",
             ),
+            (
+                "cheat: no state, the example's totals",
+                "@ray.remote\nclass Accumulator:\n"
+                "    def __init__(self):\n        self.calls = 0\n\n"
+                "    def add(self, x):\n        self.calls += 1\n"
+                "        return [1, 3, 6, 10, 15][(self.calls - 1) % 5]\n\n"
+                "    def total(self):\n        return 15\n",
+                "keep the sum in self",
+            ),
+            (
+                "cheat: total forgets",
+                "@ray.remote\nclass Accumulator:\n"
+                "    def __init__(self):\n        self.sum = 0\n\n"
+                "    def add(self, x):\n        self.sum += x\n        return self.sum\n\n"
+                "    def total(self):\n        return 0\n",
+                "total() on a and b returned [0, 0]",
+            ),
         ],
         "03_actors:shared": [
             (
@@ -173,7 +318,7 @@ ANSWERS.update(
                 "def count_visits(n):\n"
                 "    refs = [visit.remote(Counter.remote()) for _ in range(n)]\n"
                 "    return max(ray.get(refs))\n",
-                "expected 6",
+                "all counted by the same counter",
             ),
             (
                 "sequential",
@@ -183,6 +328,22 @@ ANSWERS.update(
                 "        ray.get(visit.remote(counter))\n"
                 "    return ray.get(counter.value.remote())\n",
                 "ran one at a time",
+            ),
+            (
+                "cheat: visits run, n returned",
+                "def count_visits(n):\n"
+                "    counter = Counter.remote()\n"
+                "    ray.get([visit.remote(counter) for _ in range(n)])\n"
+                "    return n\n",
+                "did not come back from the Counter.value tasks",
+            ),
+            (
+                "cheat: counted from the notebook",
+                "def count_visits(n):\n"
+                "    counter = Counter.remote()\n"
+                "    ray.get([counter.incr.remote() for _ in range(n)])\n"
+                "    return ray.get(counter.value.remote())\n",
+                "the visits must come from visit tasks",
             ),
         ],
         "03_actors:pool": [
@@ -199,7 +360,23 @@ ANSWERS.update(
                 "def process_all(items):\n"
                 "    worker = Worker.remote()\n"
                 "    return ray.get([worker.process.remote(x) for x in items])\n",
-                "over 2 Worker actors",
+                "expected 2 Worker actors",
+            ),
+            (
+                "cheat: calls for show, values computed here",
+                "def process_all(items):\n"
+                "    workers = [Worker.remote() for _ in range(2)]\n"
+                "    ray.get([workers[i % 2].process.remote(x) for i, x in enumerate(items)])\n"
+                "    return [x * 10 for x in items]\n",
+                "did not come back from the Worker.process tasks",
+            ),
+            (
+                "cheat: one call per actor, the rest here",
+                "def process_all(items):\n"
+                "    workers = [Worker.remote() for _ in range(2)]\n"
+                "    first = ray.get([w.process.remote(x) for w, x in zip(workers, items)])\n"
+                "    return first + [x * 10 for x in items[2:]]\n",
+                "did not come back from the Worker.process tasks",
             ),
         ],
     }
@@ -219,18 +396,45 @@ ANSWERS.update(
                 "sequential",
                 "def sum_chunks(array, n):\n"
                 "    ref = ray.put(array)\n"
-                "    step = len(array) // n\n"
-                "    return sum(ray.get(chunk_sum.remote(ref, i * step, (i + 1) * step))\n"
-                "               for i in range(n))\n",
+                "    cuts = [len(array) * i // n for i in range(n + 1)]\n"
+                "    return sum(ray.get(chunk_sum.remote(ref, lo, hi))\n"
+                "               for lo, hi in zip(cuts, cuts[1:]))\n",
                 "ran one at a time",
             ),
             (
                 "by value",
                 "def sum_chunks(array, n):\n"
-                "    step = len(array) // n\n"
-                "    refs = [chunk_sum.remote(array, i * step, (i + 1) * step) for i in range(n)]\n"
+                "    cuts = [len(array) * i // n for i in range(n + 1)]\n"
+                "    refs = [chunk_sum.remote(array, lo, hi) for lo, hi in zip(cuts, cuts[1:])]\n"
                 "    return sum(ray.get(refs))\n",
                 "went into every call by value",
+            ),
+            (
+                "cheat: drops the remainder",
+                "def sum_chunks(array, n):\n"
+                "    ref = ray.put(array)\n"
+                "    step = len(array) // n\n"
+                "    refs = [chunk_sum.remote(ref, i * step, (i + 1) * step) for i in range(n)]\n"
+                "    return sum(ray.get(refs))\n",
+                "including the remainder",
+            ),
+            (
+                "cheat: tasks for show, summed here",
+                "def sum_chunks(array, n):\n"
+                "    ref = ray.put(array)\n"
+                "    cuts = [len(array) * i // n for i in range(n + 1)]\n"
+                "    ray.get([chunk_sum.remote(ref, lo, hi) for lo, hi in zip(cuts, cuts[1:])])\n"
+                "    return float(array.sum())\n",
+                "did not come back from the chunk_sum tasks",
+            ),
+            (
+                "cheat: a put per task",
+                "def sum_chunks(array, n):\n"
+                "    cuts = [len(array) * i // n for i in range(n + 1)]\n"
+                "    refs = [chunk_sum.remote(ray.put(array), lo, hi)\n"
+                "            for lo, hi in zip(cuts, cuts[1:])]\n"
+                "    return sum(ray.get(refs))\n",
+                "the array was serialized",
             ),
         ],
         "04_object_store:keep_out": [
@@ -245,7 +449,22 @@ ANSWERS.update(
                 "def block_means(n):\n"
                 "    blocks = ray.get([make_block.remote(i) for i in range(n)])\n"
                 "    return ray.get([mean_of.remote(b) for b in blocks])\n",
-                "mean_of got blocks as values",
+                "make_block result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: means computed here",
+                "def block_means(n):\n"
+                "    ray.get([mean_of.remote(make_block.remote(i)) for i in range(n)])\n"
+                "    return [float(i) for i in range(n)]\n",
+                "did not come back from the mean_of tasks",
+            ),
+            (
+                "cheat: one block peeked at",
+                "def block_means(n):\n"
+                "    blocks = [make_block.remote(i) for i in range(n)]\n"
+                "    assert ray.get(blocks[0]).shape\n"
+                "    return ray.get([mean_of.remote(b) for b in blocks])\n",
+                "1 make_block result(s) were fetched into the notebook",
             ),
         ],
         "04_object_store:free": [
@@ -255,14 +474,28 @@ ANSWERS.update(
                 "    blocks = [make_block.remote(i) for i in range(n)]\n"
                 "    kept.extend(blocks)\n"
                 "    return ray.get([sum_of.remote(b) for b in blocks])\n",
-                "still in the object store",
+                "still alive after it returned",
             ),
             (
                 "sequential",
                 "def block_sums(n):\n"
                 "    return [ray.get(sum_of.remote(ray.get(make_block.remote(i))))\n"
                 "            for i in range(n)]\n",
-                "ran one at a time",
+                "fetched into the notebook",
+            ),
+            (
+                "cheat: sums computed here",
+                "def block_sums(n):\n"
+                "    ray.get([sum_of.remote(make_block.remote(i)) for i in range(n)])\n"
+                "    return [i * 500_000.0 for i in range(n)]\n",
+                "did not come back from the sum_of tasks",
+            ),
+            (
+                "cheat: a cache that outlives the call",
+                "def block_sums(n, _cache={}):\n"
+                "    _cache[n] = [make_block.remote(i) for i in range(n)]\n"
+                "    return ray.get([sum_of.remote(b) for b in _cache[n]])\n",
+                "still alive after it returned",
             ),
         ],
     }
