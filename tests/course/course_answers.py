@@ -507,20 +507,36 @@ ANSWERS.update(
                 "wrong",
                 "def all_column_means(table, columns):\n"
                 "    ref = ray.put(table)\n"
-                "    return ray.get([column_mean.remote(ref, c) for c in sorted(columns)[::-1]])\n",
-                "in the order of the columns",
+                "    return ray.get([column_mean.remote(ref, c) for c in sorted(set(columns))])\n",
+                "in the order of the columns asked for",
             ),
             (
                 "by value",
                 "def all_column_means(table, columns):\n"
                 "    return ray.get([column_mean.remote(table, c) for c in columns])\n",
-                "passed by value to every task",
+                "the same large object was passed by value",
             ),
             (
                 "put in the loop",
                 "def all_column_means(table, columns):\n"
                 "    return ray.get([column_mean.remote(ray.put(table), c) for c in columns])\n",
-                "different put refs",
+                "or put once per task",
+            ),
+            (
+                "cheat: tasks for show, means computed here",
+                "def all_column_means(table, columns):\n"
+                "    ref = ray.put(table)\n"
+                "    ray.get([column_mean.remote(ref, c) for c in columns])\n"
+                "    return [float(table[:, c].mean()) for c in columns]\n",
+                "did not come back from the column_mean tasks",
+            ),
+            (
+                "cheat: the first column computed here",
+                "def all_column_means(table, columns):\n"
+                "    ref = ray.put(table)\n"
+                "    rest = ray.get([column_mean.remote(ref, c) for c in columns[1:]])\n"
+                "    return [float(table[:, columns[0]].mean())] + rest\n",
+                "was computed or typed in the notebook",
             ),
         ],
         "05_patterns:batches": [
@@ -529,7 +545,7 @@ ANSWERS.update(
                 "def sum_of_cubes(numbers):\n"
                 "    chunks = [numbers[i : i + 1000] for i in range(0, 2000, 1000)]\n"
                 "    return sum(ray.get([cubes_of_batch.remote(c) for c in chunks]))\n",
-                "expected 20263502250000",
+                "every number must be in exactly one batch",
             ),
             (
                 "tiny tasks",
@@ -540,7 +556,7 @@ ANSWERS.update(
             (
                 "sequential",
                 "def sum_of_cubes(numbers):\n"
-                "    chunks = [numbers[i : i + 1000] for i in range(0, len(numbers), 1000)]\n"
+                "    chunks = [numbers[i : i + 300] for i in range(0, len(numbers), 300)]\n"
                 "    return sum(ray.get(cubes_of_batch.remote(c)) for c in chunks)\n",
                 "ran one at a time",
             ),
@@ -549,6 +565,23 @@ ANSWERS.update(
                 "def sum_of_cubes(numbers):\n    return ray.get(cubes_of_batch.remote(numbers))\n",
                 "expected between 2 and 64",
             ),
+            (
+                "cheat: chunking that drops the remainder",
+                "def sum_of_cubes(numbers):\n"
+                "    size = len(numbers) // 8\n"
+                "    chunks = [numbers[i * size : (i + 1) * size] for i in range(8)]\n"
+                "    return sum(ray.get([cubes_of_batch.remote(c) for c in chunks]))\n",
+                "every number must be in exactly one batch",
+            ),
+            (
+                "cheat: half on the cluster, half here",
+                "def sum_of_cubes(numbers):\n"
+                "    half = len(numbers) // 2\n"
+                "    refs = [cubes_of_batch.remote(numbers[:half // 2]),\n"
+                "            cubes_of_batch.remote(numbers[half // 2 : half])]\n"
+                "    return sum(ray.get(refs)) + sum(n**3 for n in numbers[half:])\n",
+                "did not come back from the cubes_of_batch tasks",
+            ),
         ],
         "05_patterns:no_get_in_task": [
             (
@@ -556,22 +589,39 @@ ANSWERS.update(
                 "def total_size(names):\n"
                 "    refs = [fetch_size.remote(n) for n in names[1:]]\n"
                 "    return ray.get(add_sizes.remote(*refs))\n",
-                "expected 3000",
+                "total_size([",
             ),
             (
                 "get in a task",
                 "@ray.remote\n"
                 "def add_all(names):\n"
                 "    return sum(ray.get([fetch_size.remote(n) for n in names]))\n\n\n"
-                "def total_size(names):\n    return ray.get(add_all.remote(names))\n",
-                "held its worker while it waited",
+                "def total_size(names):\n"
+                "    return ray.get(add_all.remote(names))\n",
+                "made from 0 add_sizes task result(s)",
             ),
             (
                 "sequential",
                 "def total_size(names):\n"
                 "    sizes = [ray.get(fetch_size.remote(n)) for n in names]\n"
                 "    return ray.get(add_sizes.remote(*sizes))\n",
-                "add_sizes task that receives all the fetch_size refs",
+                "fetch_size result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: the composition hidden in a task that waits",
+                "@ray.remote\n"
+                "def outer(names):\n"
+                "    return ray.get(add_sizes.remote(*[fetch_size.remote(n) for n in names]))\n\n\n"
+                "def total_size(names):\n"
+                "    return ray.get(outer.remote(names))\n",
+                "ray.get inside a task",
+            ),
+            (
+                "cheat: sizes computed here",
+                "def total_size(names):\n"
+                "    ray.get(add_sizes.remote(*[fetch_size.remote(n) for n in names]))\n"
+                "    return sum(len(n) * 100 for n in names)\n",
+                "did not come back from the add_sizes tasks",
             ),
         ],
     }
