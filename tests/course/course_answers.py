@@ -645,6 +645,24 @@ ANSWERS.update(
                 "            pass\n",
                 "the retries were done in the notebook",
             ),
+            (
+                "cheat: the expected text typed in",
+                "def fetch_with_retries(marker):\n"
+                "    task = flaky_download.options(\n"
+                "        retry_exceptions=[ConnectionError], max_retries=3)\n"
+                "    ray.get(task.remote(marker, 2))\n"
+                "    return 'downloaded on attempt 3'\n",
+                "did not come back from the flaky_download tasks",
+            ),
+            (
+                "cheat: no retries, a fallback value",
+                "def fetch_with_retries(marker):\n"
+                "    try:\n"
+                "        return ray.get(flaky_download.remote(marker, 2))\n"
+                "    except ConnectionError:\n"
+                "        return 'downloaded on attempt 3'\n",
+                "did not come back from the flaky_download tasks",
+            ),
         ],
         "06_fault_tolerance:restart": [
             (
@@ -656,6 +674,24 @@ ANSWERS.update(
                 "in-flight call lost",
                 "def make_counter():\n    return Counter.options(max_restarts=1).remote()\n",
                 "add max_task_retries=1",
+            ),
+            (
+                "cheat: an old actor handed back",
+                "_old = Counter.options(max_restarts=1, max_task_retries=1).remote()\n"
+                "ray.get(_old.incr.remote())\n\n\n"
+                "def make_counter():\n    return _old\n",
+                "from a new Counter",
+            ),
+            (
+                "cheat: an actor of our own with counts made up",
+                "@ray.remote(max_restarts=1, max_task_retries=1)\n"
+                "class _Fake:\n"
+                "    def __init__(self):\n        self.calls = 0\n\n"
+                "    def incr(self):\n        self.calls += 1\n        return self.calls\n\n"
+                "    def pid(self):\n        return os.getpid()\n\n"
+                "    def nap(self, seconds):\n        time.sleep(seconds)\n\n\n"
+                "def make_counter():\n    return _Fake.remote()\n",
+                "did not come back from the Counter.incr tasks",
             ),
         ],
         "06_fault_tolerance:count_failures": [
@@ -690,7 +726,20 @@ ANSWERS.update(
                 "        except ray.exceptions.RayError:\n"
                 "            failures += 1\n"
                 "    return results, failures\n",
-                "expected [0, 2, 4]",
+                "maybe_fail task result(s)",
+            ),
+            (
+                "cheat: the example's answer typed in",
+                "def results_and_failures(refs):\n    return [0, 2, 4], 3\n",
+                "did not come back from the maybe_fail tasks",
+            ),
+            (
+                "cheat: everything cancelled, nothing kept",
+                "def results_and_failures(refs):\n"
+                "    for ref in refs:\n"
+                "        ray.cancel(ref)\n"
+                "    return [], len(refs)\n",
+                "made from 0 maybe_fail task result(s)",
             ),
         ],
     }
