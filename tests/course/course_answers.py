@@ -752,7 +752,7 @@ ANSWERS.update(
                 "def two_at_a_time(items):\n"
                 "    big = heavy_step.options(num_cpus=2)\n"
                 "    return ray.get([big.remote(i) for i in items[:-1]])\n",
-                "expected [0, 10, 20, 30, 40, 50]",
+                "two_at_a_time([",
             ),
             (
                 "no request",
@@ -766,6 +766,23 @@ ANSWERS.update(
                 "    big = heavy_step.options(num_cpus=2)\n"
                 "    return [ray.get(big.remote(i)) for i in items]\n",
                 "at most 1 heavy_step task(s) ran at once",
+            ),
+            (
+                "cheat: tasks for show, values computed here",
+                "def two_at_a_time(items):\n"
+                "    big = heavy_step.options(num_cpus=2)\n"
+                "    ray.get([big.remote(i) for i in items])\n"
+                "    return [i * 10 for i in items]\n",
+                "did not come back from the heavy_step tasks",
+            ),
+            (
+                "cheat: two at a time by the notebook, not the scheduler",
+                "def two_at_a_time(items):\n"
+                "    out = []\n"
+                "    for i in range(0, len(items), 2):\n"
+                "        out += ray.get([heavy_step.remote(x) for x in items[i : i + 2]])\n"
+                "    return out\n",
+                "ask for 2 with .options(num_cpus=2)",
             ),
         ],
         "07_resources:share_gpus": [
@@ -788,13 +805,27 @@ ANSWERS.update(
                 "    return [ray.get(half.remote()) for _ in range(n)]\n",
                 "expected each of GPU 0 and GPU 1 twice",
             ),
+            (
+                "cheat: the ids typed in",
+                "def share_the_gpus(n):\n"
+                "    ray.get([gpu_step.options(num_gpus=0.5).remote() for _ in range(n)])\n"
+                "    return [[0], [0], [1], [1]]\n",
+                "did not come back from the gpu_step tasks",
+            ),
+            (
+                "cheat: two tasks, each result counted twice",
+                "def share_the_gpus(n):\n"
+                "    ids = ray.get([gpu_step.options(num_gpus=1).remote() for _ in range(2)])\n"
+                "    return ids + ids\n",
+                "made from 2 gpu_step task result(s)",
+            ),
         ],
         "07_resources:licences": [
             (
                 "wrong",
                 "def licensed_runs(jobs):\n"
                 "    return ray.get([solver.remote(j) for j in sorted(jobs, reverse=True)])\n",
-                "expected ['solved a'",
+                "expected ['solved",
             ),
             (
                 "no licence",
@@ -807,6 +838,23 @@ ANSWERS.update(
                 "    licensed = solver.options(resources={'licence': 1})\n"
                 "    return [ray.get(licensed.remote(j)) for j in jobs]\n",
                 "at most 1 solver task(s) ran at once",
+            ),
+            (
+                "cheat: results made up",
+                "def licensed_runs(jobs):\n"
+                "    licensed = solver.options(resources={'licence': 1})\n"
+                "    ray.get([licensed.remote(j) for j in jobs])\n"
+                "    return [f'solved {j}' for j in jobs]\n",
+                "did not come back from the solver tasks",
+            ),
+            (
+                "cheat: two at a time by the notebook, no licence",
+                "def licensed_runs(jobs):\n"
+                "    out = []\n"
+                "    for i in range(0, len(jobs), 2):\n"
+                "        out += ray.get([solver.remote(j) for j in jobs[i : i + 2]])\n"
+                "    return out\n",
+                "did not ask for a licence",
             ),
         ],
     }
