@@ -916,35 +916,67 @@ ANSWERS.update(
             (
                 "wrong",
                 "def map_shards(rows, n_shards):\n"
-                "    return [summarize.remote(rows[i * 80 : i * 80 + 80]) for i in range(4)]\n",
-                "every row must be in exactly one shard",
+                "    return [summarize.remote(rows[i::n_shards]) for i in range(n_shards - 1)]\n",
+                "expected a list of",
             ),
             (
                 "values",
                 "def map_shards(rows, n_shards):\n"
                 "    refs = [summarize.remote(rows[i::n_shards]) for i in range(n_shards)]\n"
                 "    return ray.get(refs)\n",
-                "expected a list of 4 ObjectRefs",
+                "expected a list of",
             ),
             (
                 "sequential",
                 "def map_shards(rows, n_shards):\n"
-                "    done = [ray.get(summarize.remote(rows[i::4])) for i in range(4)]\n"
+                "    done = [ray.get(summarize.remote(rows[i::n_shards]))\n"
+                "            for i in range(n_shards)]\n"
                 "    return [ray.put(part) for part in done]\n",
                 "ran one at a time",
+            ),
+            (
+                "cheat: all the data in one shard",
+                "def map_shards(rows, n_shards):\n"
+                "    empty = [summarize.remote([]) for _ in range(n_shards - 1)]\n"
+                "    return [summarize.remote(rows)] + empty\n",
+                "one shard does most of the work",
+            ),
+            (
+                "cheat: chunking that drops the remainder",
+                "def map_shards(rows, n_shards):\n"
+                "    size = len(rows) // n_shards\n"
+                "    return [summarize.remote(rows[i * size : (i + 1) * size])\n"
+                "            for i in range(n_shards)]\n",
+                "every row must be in exactly one shard",
             ),
         ],
         "09_capstone:reduce": [
             (
                 "wrong",
                 "def reduce_partials(partial_refs):\n    return merge.remote(*partial_refs[:-1])\n",
-                "the merged totals were",
+                "summarize task result(s); expected",
             ),
             (
                 "fetched",
                 "def reduce_partials(partial_refs):\n"
                 "    return merge.remote(*ray.get(partial_refs))\n",
-                "receiving 0 of them",
+                "summarize result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: totals typed in",
+                "def reduce_partials(partial_refs):\n"
+                "    merge.remote(*partial_refs)\n"
+                "    return ray.put({'Adelie': (151, 558800.0, 2.1e9)})\n",
+                "did not come back from the merge tasks",
+            ),
+            (
+                "cheat: merged by a task that waits inside",
+                "@ray.remote\n"
+                "def _merge_all(refs):\n"
+                "    return ray.get(merge.remote(*refs))\n\n\n"
+                "def reduce_partials(partial_refs):\n"
+                "    return _merge_all.remote(partial_refs)\n",
+                "ray.get inside a task",
             ),
         ],
         "09_capstone:bootstrap": [
@@ -952,13 +984,13 @@ ANSWERS.update(
                 "wrong",
                 "def confidence_intervals(masses, n_resamples):\n"
                 "    return {s: (min(v), max(v)) for s, v in masses.items()}\n",
-                "narrower than 400 g",
+                "did not come back from the bootstrap tasks",
             ),
             (
                 "no tasks",
                 "def confidence_intervals(masses, n_resamples):\n"
                 "    return {s: bootstrap(v, n_resamples) for s, v in masses.items()}\n",
-                "expected 3 bootstrap_ci tasks",
+                "did not come back from the bootstrap tasks",
             ),
             (
                 "sequential",
@@ -966,6 +998,21 @@ ANSWERS.update(
                 "    return {s: ray.get(bootstrap_ci.remote(v, n_resamples)) "
                 "for s, v in masses.items()}\n",
                 "ran one at a time",
+            ),
+            (
+                "cheat: intervals made up around the mean",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    ray.get([bootstrap_ci.remote(v, 100) for v in masses.values()])\n"
+                "    return {s: (sum(v) / len(v) - 60, sum(v) / len(v) + 60)\n"
+                "            for s, v in masses.items()}\n",
+                "did not come back from the bootstrap tasks",
+            ),
+            (
+                "cheat: n_resamples ignored",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    refs = {s: bootstrap_ci.remote(v, 2_000) for s, v in masses.items()}\n"
+                "    return dict(zip(refs, ray.get(list(refs.values()))))\n",
+                "pass each species' own masses and n_resamples",
             ),
         ],
     }
