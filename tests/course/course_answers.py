@@ -867,13 +867,26 @@ ANSWERS.update(
                 "def tasks_per_node(n):\n"
                 "    ids = ray.get([where_am_i.remote() for _ in range(n)])\n"
                 "    return {ip.replace('127', 'node'): c for ip, c in Counter(ids).items()}\n",
-                "expected node IP addresses",
+                "did not come back from the where_am_i tasks",
             ),
             (
                 "sequential",
                 "def tasks_per_node(n):\n"
                 "    return dict(Counter(ray.get(where_am_i.remote()) for _ in range(n)))\n",
                 "ran one at a time",
+            ),
+            (
+                "cheat: tasks for show, an even split typed in",
+                "def tasks_per_node(n):\n"
+                "    ray.get([where_am_i.remote() for _ in range(n)])\n"
+                "    ips = sorted({x['NodeManagerAddress'] for x in ray.nodes() if x['Alive']})\n"
+                "    return {ip: n // len(ips) for ip in ips}\n",
+                "did not come back from the where_am_i tasks",
+            ),
+            (
+                "cheat: one task's answer counted n times",
+                "def tasks_per_node(n):\n    return {ray.get(where_am_i.remote()): n}\n",
+                "where_am_i tasks; the cluster saw 1",
             ),
         ],
         "08_scaling_out:pin": [
@@ -889,7 +902,22 @@ ANSWERS.update(
                 "def run_on(ip):\n"
                 "    ips = ray.get([where_am_i.remote() for _ in range(3)])\n"
                 "    return ip if ip in ips else ips[0]\n",
-                "ran on that node by luck",
+                "did not come back from the where_am_i tasks",
+            ),
+            (
+                "cheat: the asked-for ip handed back",
+                "def run_on(ip):\n    ray.get(where_am_i.remote())\n    return ip\n",
+                "did not come back from the where_am_i tasks",
+            ),
+            (
+                "cheat: run anywhere until it lands there",
+                "def run_on(ip):\n"
+                "    for _ in range(50):\n"
+                "        got = ray.get(where_am_i.remote())\n"
+                "        if got == ip:\n"
+                "            return got\n"
+                "    return got\n",
+                "ask for the node's own resource",
             ),
         ],
         "08_scaling_out:near_data": [
@@ -898,7 +926,7 @@ ANSWERS.update(
                 "def sum_where_it_lives(block, ip):\n"
                 "    there = block_sum.options(resources={f'node:{ip}': 0.01})\n"
                 "    return ray.get(there.remote(block))\n",
-                "expected 28000000",
+                "expected",
             ),
             (
                 "data moved",
@@ -906,6 +934,18 @@ ANSWERS.update(
                 "    away = block_sum.options(resources={'node:127.0.0.1': 0.01})\n"
                 "    return ray.get(away.remote(block))[0]\n",
                 "so the 32 MB block was copied there",
+            ),
+            (
+                "cheat: summed in the notebook",
+                "def sum_where_it_lives(block, ip):\n    return int(ray.get(block).sum())\n",
+                "did not come back from the block_sum tasks",
+            ),
+            (
+                "cheat: the block fetched, then sent back",
+                "def sum_where_it_lives(block, ip):\n"
+                "    there = block_sum.options(resources={f'node:{ip}': 0.01})\n"
+                "    return ray.get(there.remote(ray.get(block)))[0]\n",
+                "make_block result(s) were fetched into the notebook",
             ),
         ],
     }
