@@ -2,8 +2,12 @@
 
 For each exercise key: a list of (label, source, phrase). The source redefines the exercise's
 answer name; the check must come back "not solved yet" and its feedback must contain `phrase`
-(so we know it caught the right mistake, not just any). "sequential" answers compute the right
-values one task at a time (or without tasks at all); "wrong" answers compute wrong values.
+(so we know it caught the right mistake, not just any; a tuple lists what rayground and Ray say,
+where they catch it from different records). "sequential" answers compute the right values one
+task at a time (or without tasks at all); "wrong" answers compute wrong values; "cheat: ..."
+answers take the shortcuts a check must not fall for (values computed or typed in the notebook,
+data fetched that must stay on the cluster, answers right for one input only, fallbacks,
+fabricated results, anti-patterns the lesson teaches against).
 """
 
 from __future__ import annotations
@@ -514,7 +518,7 @@ ANSWERS.update(
                 "by value",
                 "def all_column_means(table, columns):\n"
                 "    return ray.get([column_mean.remote(table, c) for c in columns])\n",
-                "the same large object was passed by value",
+                ("the same large object was passed by value", "table was serialized 8 times"),
             ),
             (
                 "put in the loop",
@@ -614,7 +618,7 @@ ANSWERS.update(
                 "    return ray.get(add_sizes.remote(*[fetch_size.remote(n) for n in names]))\n\n\n"
                 "def total_size(names):\n"
                 "    return ray.get(outer.remote(names))\n",
-                "ray.get inside a task",
+                ("ray.get inside a task", "a task of your own (outer)"),
             ),
             (
                 "cheat: sizes computed here",
@@ -1016,7 +1020,7 @@ ANSWERS.update(
                 "    return ray.get(merge.remote(*refs))\n\n\n"
                 "def reduce_partials(partial_refs):\n"
                 "    return _merge_all.remote(partial_refs)\n",
-                "ray.get inside a task",
+                ("ray.get inside a task", "a task of your own (_merge_all)"),
             ),
         ],
         "09_capstone:bootstrap": [

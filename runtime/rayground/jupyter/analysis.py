@@ -76,6 +76,7 @@ class RunReport:
     put_bytes: int
     findings: list[Finding] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # what this backend cannot tell
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the task rows read
 
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)
@@ -298,7 +299,10 @@ class Run:
             created = (r.get("creation_time_ms") or 0) / 1000
             if r["task_id"] in ours:
                 picked.append(r)
-            elif self.start <= created <= end and (job is None or r.get("job_id") in (job, None)):
+            # Ray's times are whole milliseconds: allow one either side of the window.
+            elif self.start - 0.001 <= created <= end + 0.001 and (
+                job is None or r.get("job_id") in (job, None)
+            ):
                 if _descends_from(r, ours, by_id) or not ours:
                     picked.append(r)
         return picked
@@ -430,6 +434,7 @@ def analyze(
         waits=sum(1 for b in blocks if b.kind == "wait"),
         puts=len(puts),
         put_bytes=sum(puts.values()),
+        rows=list(rows),
     )
     if backend != "rayground":
         report.unknown = [
