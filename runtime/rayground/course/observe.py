@@ -202,10 +202,12 @@ def watch(settle_s: float = 2.0) -> Iterator[RunRecord]:
     finally:
         record.wall_s = time.perf_counter() - t0
         if analysis_run is not None:
-            record.report = _finish_analysis(analysis_run)
+            _stop_analysis(analysis_run)  # the window ends here; the report is made below
         if record.known:
-            _fill_from_rayground(record, settle_s)
-        elif kind == "ray":
+            _fill_from_rayground(record, settle_s)  # waits for the tasks' end events
+        if analysis_run is not None:
+            record.report = _analysis_report(analysis_run)
+        if kind == "ray":
             ray = sys.modules["ray"]
             record.cpus = float(ray.cluster_resources().get("CPU", 0))
             _fill_from_ray(record)
@@ -224,9 +226,15 @@ def _start_analysis() -> Any:
         return None
 
 
-def _finish_analysis(run: Any) -> Any:
+def _stop_analysis(run: Any) -> None:
     try:
         run.stop()
+    except Exception:
+        pass
+
+
+def _analysis_report(run: Any) -> Any:
+    try:
         return run.report()
     except Exception:
         return None
