@@ -3,6 +3,7 @@ the main job and `rayground course` open it): nothing outside that folder is rea
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -58,3 +59,39 @@ def test_a_lessons_diagram_renders(lab_in_lesson_folder: Server) -> None:
             assert image.get_attribute("alt") == "eight tasks one after another, and four at a time"
         finally:
             browser.close()
+
+
+@needs_chromium
+@pytest.mark.timeout(240)
+def test_the_course_folder_opens_with_lesson_00_beside_the_panel(tmp_path: Path) -> None:
+    """What `rayground course` opens: the folder's workspace puts lesson 00 in front and the
+    rayground panel open in the side bar."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from playwright.sync_api import expect
+
+    from rayground.course import folder
+
+    root = tmp_path / "root"
+    folder.make(root)
+    config = tmp_path / "jupyter" / "config"
+    config.mkdir(parents=True)
+    workspaces = {"LabApp": {"workspaces_dir": str(root / folder.WORKSPACES)}}
+    (config / "jupyter_lab_config.json").write_text(json.dumps(workspaces))
+    lab = start_server(tmp_path, app="lab")
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+            )
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(BROWSER_TIMEOUT_MS)
+                expect.set_options(timeout=BROWSER_TIMEOUT_MS)
+                page.goto(f"{lab.url}/lab?token={lab.token}")
+                expect(page.locator("[data-testid='rg-panel']")).to_be_visible()
+                tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+                expect(tab).to_contain_text("00_welcome.ipynb")
+            finally:
+                browser.close()
+    finally:
+        stop_server(lab)
