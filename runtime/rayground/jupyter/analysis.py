@@ -552,6 +552,8 @@ def _serial_rows(tasks: list[dict]) -> Finding | None:
     one finished, again and again, is what a get inside the submit loop leaves behind."""
     runs: list[tuple[str, float, float]] = []
     for r in tasks:
+        if r.get("type") == "ACTOR_TASK":
+            continue  # calls to one actor run one after another by design
         times = dict(r.get("events") or [])
         created = (r.get("creation_time_ms") or 0) / 1000 or times.get("PENDING_ARGS_AVAIL")
         done = times.get("FINISHED") or (r.get("end_time_ms") or 0) / 1000
