@@ -12,8 +12,10 @@ state) come from `rayground.util.state.list_tasks`, whose timestamps are the hea
 same machine's clock as the driver's on one node). Where the Jupyter run analysis is available
 (`rayground.jupyter.analysis`, contract 2), the same block is also recorded by it and its
 `RunReport` (driver time blocked in get/wait, puts, anti-patterns such as a get inside the submit
-loop) is attached as `record.report` and printed under "How it ran". On real Ray the record says
-`known=False` and checks fall back to results and wall time.
+loop) is attached as `record.report` and printed under "How it ran". On real Ray the same spans
+come from Ray's state API (`ray[default]`); without it the record says `known=False` and the
+checks say which facts they could not see. What the answer's values are made of is not in the
+record: the twins' marks say that, on every backend (`evidence.py`).
 """
 
 from __future__ import annotations
