@@ -40,10 +40,24 @@ def test_bad_names_say_what_exists():
 
 def test_hints_one_at_a_time_then_point_to_the_solution():
     lesson = Lesson("01_tasks")
-    first, second, third = (lesson.hint("squares").text for _ in range(3))
-    assert first.startswith("Hint 1/2") and second.startswith("Hint 2/2")
-    assert 'lesson.solution("squares")' in third
+    hints = [lesson.hint("squares").text for _ in range(4)]
+    assert [h[:8] for h in hints[:3]] == ["Hint 1/3", "Hint 2/3", "Hint 3/3"]
+    assert 'lesson.solution("squares")' in hints[3]
     assert "def parallel_squares" in lesson.solution("01_tasks:squares").text
+
+
+@pytest.mark.parametrize("stem", lesson_stems())
+def test_hints_come_in_three_steps_and_never_give_the_solution_away(stem):
+    for ex in Lesson(stem).exercises.values():
+        assert len(ex.hints) == 3, f"{stem}:{ex.id} has {len(ex.hints)} hints; give three steps"
+        code = [
+            line.strip()
+            for line in ex.solution.splitlines()
+            if len(line.strip()) >= 30 and not line.strip().startswith(("def ", "@", "class "))
+        ]
+        for hint in ex.hints:
+            leaked = [line for line in code if line in hint]
+            assert not leaked, f"{stem}:{ex.id}'s hint gives the solution's {leaked[0]!r}"
 
 
 def test_placeholder_is_not_an_attempt(cluster, progress_file):

@@ -92,8 +92,12 @@ EXERCISES = [
         answer="greet",
         grade=_grade_greet,
         hints=(
-            "A remote function is a normal function with @ray.remote on the line above it.",
-            'Return an f-string: f"Hello, {name}!"',
+            "A remote function is an ordinary function with @ray.remote on the line above it; "
+            "calling .remote() on it runs it as a task.",
+            "The task only has to build the text: an f-string with the name in it, exactly "
+            "'Hello, <name>!'.",
+            "Shape: the decorator line, then `def greet(name):` returning an f-string of the form"
+            ' "Hello, {...}!".',
         ),
         solution="""@ray.remote
 def greet(name):
@@ -107,9 +111,12 @@ def greet(name):
         answer="where_did_it_run",
         grade=_grade_where,
         hints=(
-            "os.getpid() returns the id of the process that calls it.",
-            "Write a small remote function that returns os.getpid(), call it with .remote(), "
-            "and get() its result.",
+            "os.getpid() returns the id of the process that calls it: called in the notebook, it "
+            "is the notebook's.",
+            "So the call to os.getpid() must happen inside a task; where_did_it_run only submits "
+            "that task and waits for its result.",
+            "Shape: a small @ray.remote function whose body is one return of os.getpid(); "
+            "where_did_it_run returns ray.get(<that function>.remote()).",
         ),
         solution="""import os
 
@@ -131,7 +138,9 @@ def where_did_it_run():
         grade=_grade_two_naps,
         hints=(
             "nap.remote(0.5) returns at once with an ObjectRef; the nap happens on a worker.",
-            "Start both naps first, then get() both refs in one call: ray.get([a, b]).",
+            "Two naps overlap only if both are started before you wait for either.",
+            "Shape: two .remote calls first (keep both refs), then one ray.get on a list of the "
+            "two refs.",
         ),
         solution="""def two_naps():
     first = nap.remote(0.5)

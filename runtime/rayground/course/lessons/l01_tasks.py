@@ -119,9 +119,11 @@ EXERCISES = [
         answer="parallel_squares",
         grade=_grade_squares,
         hints=(
-            "slow_square.remote(n) returns immediately; collect the refs in a list first.",
-            "A list comprehension submits them all: refs = [slow_square.remote(n) for n in "
-            "numbers]. Then one ray.get(refs) waits for all of them and keeps their order.",
+            "slow_square.remote(n) returns immediately with a ref; the work starts on a worker.",
+            "Collect all the refs first (one per number), and only then wait, once, for the whole"
+            " list: ray.get keeps the order of the list.",
+            "Shape: refs = [<submit one slow_square per n>]; return ray.get(refs). An empty input"
+            " gives an empty list.",
         ),
         solution="""def parallel_squares(numbers):
     refs = [slow_square.remote(n) for n in numbers]
@@ -137,7 +139,9 @@ EXERCISES = [
         hints=(
             "A task accepts an ObjectRef as an argument; the cluster waits for it and hands the "
             "task the value.",
-            "add_one.remote(double.remote(x)) builds the chain; get() only at the end.",
+            "So don't get double's result: pass its ref straight to add_one, and get only "
+            "add_one's result.",
+            "Shape: doubled = <double's ref>; return ray.get(<add_one's ref, made from doubled>).",
         ),
         solution="""def double_then_add_one(x):
     doubled = double.remote(x)
@@ -151,9 +155,11 @@ EXERCISES = [
         answer="results_or_none",
         grade=_grade_deadline,
         hints=(
-            "ray.get takes a timeout= in seconds.",
-            "When the time is up, ray.get raises ray.exceptions.GetTimeoutError: catch it and "
-            "return None.",
+            "ray.get takes a timeout= in seconds and returns as soon as every value is there.",
+            "When the time is up it raises ray.exceptions.GetTimeoutError: that is your signal to"
+            " return None.",
+            "Shape: try: return ray.get(refs, timeout=...) / except <the timeout error>: return "
+            "None.",
         ),
         solution="""def results_or_none(refs, seconds):
     try:

@@ -153,9 +153,11 @@ EXERCISES = [
         answer="sum_of_squares",
         grade=_grade_fan_in,
         hints=(
-            "First a list of square.remote(n) refs, one per number (fan-out).",
-            "Then ONE add_up.remote(*refs): the star passes each ref as its own argument, so "
-            "the cluster resolves them all before add_up starts. get() only its result.",
+            "Fan-out: one square task per number. Fan-in: one add_up task that receives all of "
+            "their refs.",
+            "A star passes each ref of a list as its own argument; the cluster resolves them "
+            "before add_up starts. Get only add_up's result.",
+            "Shape: refs = [<a square per n>]; return ray.get(add_up.remote(*...)).",
         ),
         solution="""def sum_of_squares(numbers):
     refs = [square.remote(n) for n in numbers]
@@ -169,9 +171,9 @@ EXERCISES = [
         answer="as_they_finish",
         grade=_grade_as_they_finish,
         hints=(
-            "ray.wait(refs, num_returns=1) returns two lists: one ready ref, and the rest.",
-            "Loop while refs is not empty: wait for one, yield ray.get(ready[0]), continue "
-            "with the rest.",
+            "ray.wait(refs, num_returns=1) returns two lists: one ref that is ready, and the rest.",
+            "Loop while refs is not empty: wait for one, yield its value, carry on with the rest.",
+            "Shape: while refs: ready, refs = ray.wait(...); yield <the value of ready[0]>.",
         ),
         solution="""def as_they_finish(refs):
     while refs:
@@ -186,9 +188,12 @@ EXERCISES = [
         answer="finished_within",
         grade=_grade_budget,
         hints=(
-            "ray.wait(refs, num_returns=len(refs), timeout=seconds) returns when all are "
-            "ready or the time is up, whichever comes first.",
-            "get() the ready ones; ray.cancel(ref) each of the others.",
+            "ray.wait(refs, num_returns=len(refs), timeout=seconds) returns when all are ready or"
+            " the time is up, whichever comes first.",
+            "It gives you (ready, not_ready): get the ready ones, and cancel every one that is "
+            "not ready so its CPU is freed.",
+            "Shape: one ray.wait with both num_returns and timeout; a loop of ray.cancel over the"
+            " not-ready refs; return the values of the ready ones.",
         ),
         solution="""def finished_within(refs, seconds):
     ready, not_ready = ray.wait(refs, num_returns=len(refs), timeout=seconds)

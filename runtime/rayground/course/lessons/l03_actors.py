@@ -185,8 +185,10 @@ EXERCISES = [
         grade=_grade_accumulator,
         hints=(
             "An actor is a class with @ray.remote above it; self keeps its state between calls.",
-            "In __init__ set self.sum = 0; add(x) adds x to self.sum and returns it; total() "
-            "returns self.sum.",
+            "Start the sum at 0 in __init__; add(x) changes it and returns the new total; total()"
+            " returns it.",
+            "Shape: __init__ sets self.<sum> = 0; add does self.<sum> += x and returns "
+            "self.<sum>; total returns self.<sum>.",
         ),
         solution="""@ray.remote
 class Accumulator:
@@ -208,9 +210,12 @@ class Accumulator:
         answer="count_visits",
         grade=_grade_shared,
         hints=(
-            "An actor handle can be passed to a task like any other argument.",
-            "Create one Counter.remote(), start n visit.remote(counter) tasks, get() them all, "
-            "then return ray.get(counter.value.remote()).",
+            "An actor handle can be passed to a task like any other argument: all tasks then talk"
+            " to the same actor.",
+            "Create ONE Counter, start n visit tasks together with its handle, wait for them, "
+            "then ask the counter for its value.",
+            "Shape: counter = Counter.remote(); ray.get([<n visits given counter>]); return "
+            "ray.get(<counter's value call>).",
         ),
         solution="""def count_visits(n):
     counter = Counter.remote()
@@ -226,8 +231,10 @@ class Accumulator:
         grade=_grade_pool,
         hints=(
             "Calls to one actor run one after another; two actors can work at the same time.",
-            "Create two Worker.remote() actors, send item i to workers[i % 2], and get() all "
-            "the refs at the end.",
+            "Create two Worker actors and alternate the items between them (item i to worker i % "
+            "2); get all the refs at the end, in order.",
+            "Shape: workers = [<two Workers>]; refs = [workers[i % 2].process.remote(x) for ...];"
+            " return ray.get(refs).",
         ),
         solution="""def process_all(items):
     workers = [Worker.remote() for _ in range(2)]

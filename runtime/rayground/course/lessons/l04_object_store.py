@@ -144,10 +144,12 @@ EXERCISES = [
         answer="sum_chunks",
         grade=_grade_share_once,
         hints=(
-            "ray.put(array) stores the array once and returns a ref; tasks that receive the "
-            "ref read the stored array without copying it.",
-            "Put the array, then start chunk_sum.remote(ref, lo, hi) for each chunk, and add "
-            "up ray.get of the list.",
+            "ray.put(array) stores the array once and returns a ref; tasks that receive the ref "
+            "read the stored array without copying it.",
+            "Cut [0, len(array)) into n ranges that cover every element: the last one must reach "
+            "the end even when n does not divide the length.",
+            "Shape: ref = ray.put(array); bounds from i * len(array) // n; one "
+            "chunk_sum.remote(ref, lo, hi) per range; add up ray.get of the list.",
         ),
         solution="""def sum_chunks(array, n):
     ref = ray.put(array)
@@ -163,9 +165,10 @@ EXERCISES = [
         answer="block_means",
         grade=_grade_keep_out,
         hints=(
-            "make_block.remote(i) returns a ref to a block in the object store; you never "
-            "need the block itself in the notebook.",
-            "[mean_of.remote(make_block.remote(i)) for i in range(n)], then one ray.get.",
+            "make_block.remote(i) returns a ref to a block in the object store; you never need "
+            "the block itself in the notebook.",
+            "Hand each make_block ref straight to mean_of.remote; only the means come back.",
+            "Shape: return ray.get([mean_of.remote(<a make_block ref>) for i in range(n)]).",
         ),
         solution="""def block_means(n):
     return ray.get([mean_of.remote(make_block.remote(i)) for i in range(n)])
@@ -179,8 +182,10 @@ EXERCISES = [
         grade=_grade_free,
         hints=(
             "An object stays in the store while any ref to it is alive, anywhere.",
-            "Keep the block refs in a local variable only: once block_sums returns, they are "
-            "gone and the store frees the blocks.",
+            "Keep the block refs in a local variable only: once block_sums returns, they are gone"
+            " and the store frees the blocks.",
+            "Shape: blocks = [<n make_block refs>] (local); return ray.get([<a sum_of per "
+            "block>]); nothing stored outside the function.",
         ),
         solution="""def block_sums(n):
     blocks = [make_block.remote(i) for i in range(n)]

@@ -157,8 +157,10 @@ EXERCISES = [
         grade=_grade_put_once,
         hints=(
             "ray.put(table) stores the table in the object store and returns a ref.",
-            "Call ray.put once, before the loop; pass that same ref to every "
-            "column_mean.remote(ref, c). The task receives the array itself.",
+            "Put it once, before the loop, and hand that same ref to every task; the task "
+            "receives the array itself.",
+            "Shape: table_ref = ray.put(table); return ray.get([column_mean.remote(table_ref, "
+            "...) for c in columns]).",
         ),
         solution="""def all_column_means(table, columns):
     table_ref = ray.put(table)
@@ -172,9 +174,13 @@ EXERCISES = [
         answer="sum_of_cubes",
         grade=_grade_batches,
         hints=(
-            "numbers[i:i + size] is one chunk; range(0, len(numbers), size) gives the starts.",
-            "A few chunks per CPU is plenty: size = len(numbers) // 8. Send each chunk to "
-            "cubes_of_batch.remote(chunk), then add up ray.get of all of them.",
+            "numbers[i:i + size] is one chunk; range(0, len(numbers), size) gives the starts, and"
+            " covers the remainder too.",
+            "A few chunks per CPU is plenty (about 8 in all, and at least 1 number each); each "
+            "chunk goes to one cubes_of_batch task.",
+            "Shape: size = <about an eighth of the numbers, at least 1>; chunks from "
+            "range(0, len(numbers), size); "
+            "add up ray.get of one cubes_of_batch per chunk.",
         ),
         solution="""def sum_of_cubes(numbers):
     size = max(1, len(numbers) // 8)
@@ -190,7 +196,9 @@ EXERCISES = [
         grade=_grade_no_get_in_task,
         hints=(
             "A task can take refs as arguments; the cluster waits for them before it starts.",
-            "refs = [fetch_size.remote(n) for n in names]; then ray.get(add_sizes.remote(*refs)).",
+            "Submit the fetch_size tasks from the notebook, then pass all their refs to one "
+            "add_sizes task; get only its result.",
+            "Shape: refs = [<a fetch_size per name>]; return ray.get(add_sizes.remote(*...)).",
         ),
         solution="""def total_size(names):
     refs = [fetch_size.remote(n) for n in names]

@@ -183,10 +183,12 @@ EXERCISES = [
         answer="fetch_with_retries",
         grade=_grade_retries,
         hints=(
-            "Exceptions raised by your code are not retried unless you ask: "
-            ".options(retry_exceptions=[ConnectionError], max_retries=...).",
-            "flaky_download.options(retry_exceptions=[ConnectionError], max_retries=3)"
-            ".remote(marker, 2), then ray.get it.",
+            "Exceptions raised by your code are not retried unless you ask, by naming them in "
+            "retry_exceptions.",
+            "Set the options on the one task: retry_exceptions=[ConnectionError] and max_retries "
+            "high enough for the failures (3 is plenty).",
+            "Shape: task = flaky_download.options(retry_exceptions=[...], max_retries=...); "
+            "return <the value of one task.remote(marker, 2)>.",
         ),
         solution="""def fetch_with_retries(marker):
     task = flaky_download.options(retry_exceptions=[ConnectionError], max_retries=3)
@@ -200,9 +202,10 @@ EXERCISES = [
         answer="make_counter",
         grade=_grade_restart,
         hints=(
-            "Actors are not restarted unless you say how many times: max_restarts. Calls that "
-            "were running when it died are retried only with max_task_retries.",
-            "return Counter.options(max_restarts=1, max_task_retries=1).remote()",
+            "Actors are not restarted unless you say how many times: max_restarts.",
+            "Calls that were running when the actor died are retried only with max_task_retries "
+            "as well.",
+            "Shape: return Counter.options(<restarts>=1, <task retries>=1).remote().",
         ),
         solution="""def make_counter():
     return Counter.options(max_restarts=1, max_task_retries=1).remote()
@@ -216,8 +219,9 @@ EXERCISES = [
         grade=_grade_count_failures,
         hints=(
             "ray.get(ref) raises the task's error; catch it per ref, not for the whole list.",
-            "Both a task's own exception and a dead worker are ray.exceptions.RayError: "
-            "loop over the refs, try ray.get(ref), except RayError count a failure.",
+            "A task's own exception and a dead worker are both ray.exceptions.RayError.",
+            "Shape: for each ref, in a try of its own: append its value to results; on the base "
+            "error, count a failure instead. Return (results, failures).",
         ),
         solution="""def results_and_failures(refs):
     results, failures = [], 0

@@ -128,8 +128,9 @@ EXERCISES = [
         grade=_grade_two_at_a_time,
         hints=(
             "A task's options say what it needs: heavy_step.options(num_cpus=2).",
-            "Submit heavy_step.options(num_cpus=2).remote(i) for every item, then get the list: "
-            "the scheduler runs only as many as the CPUs allow.",
+            "Submit every item with that option, then get the list: the scheduler runs only as "
+            "many as the CPUs allow.",
+            "Shape: big = heavy_step.options(...); return ray.get(<one big call per item>).",
         ),
         solution="""def two_at_a_time(items):
     big = heavy_step.options(num_cpus=2)
@@ -144,7 +145,8 @@ EXERCISES = [
         grade=_grade_share_gpus,
         hints=(
             "num_gpus can be a fraction: 0.5 lets two tasks share one GPU.",
-            "ray.get([gpu_step.options(num_gpus=0.5).remote() for _ in range(n)])",
+            "Submit all n gpu_step tasks with that option before you get any result.",
+            "Shape: half = gpu_step.options(num_gpus=...); return ray.get([<n calls of half>]).",
         ),
         solution="""def share_the_gpus(n):
     half = gpu_step.options(num_gpus=0.5)
@@ -159,7 +161,10 @@ EXERCISES = [
         grade=_grade_licences,
         hints=(
             "Custom resources are requested by name: .options(resources={'licence': 1}).",
-            "ray.get([solver.options(resources={'licence': 1}).remote(j) for j in jobs])",
+            "Give every solver task one licence and submit them all at once: the cluster never "
+            "runs more than there are licences.",
+            "Shape: licensed = solver.options(resources=...); then one licensed call per job, "
+            "all submitted before one ray.get of the list.",
         ),
         solution="""def licensed_runs(jobs):
     licensed = solver.options(resources={"licence": 1})

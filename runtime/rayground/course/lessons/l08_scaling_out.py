@@ -146,7 +146,9 @@ EXERCISES = [
         grade=_grade_spread,
         hints=(
             "where_am_i returns the IP of the node it ran on; collections.Counter counts them.",
-            "Submit all n where_am_i.remote() first, ray.get the list, then dict(Counter(ips)).",
+            "Submit all n tasks first, so that one node's CPUs are not enough and the scheduler "
+            "uses the others; then get the list.",
+            "Shape: ips = ray.get([<n where_am_i calls>]); return dict(Counter(ips)).",
         ),
         solution="""def tasks_per_node(n):
     ips = ray.get([where_am_i.remote() for _ in range(n)])
@@ -161,8 +163,9 @@ EXERCISES = [
         grade=_grade_pin,
         hints=(
             "Every node has a resource named after it: node:127.0.0.2 (amount 1).",
-            "where_am_i.options(resources={f'node:{ip}': 0.01}).remote() asks for a sliver "
-            "of it, so many tasks can share the node.",
+            "Ask for a sliver of the node's own resource (0.01), so many tasks can share the node"
+            " and the scheduler has no other choice.",
+            "Shape: return ray.get(where_am_i.options(resources={f'node:{ip}': ...}).remote()).",
         ),
         solution="""def run_on(ip):
     return ray.get(where_am_i.options(resources={f"node:{ip}": 0.01}).remote())
@@ -176,7 +179,10 @@ EXERCISES = [
         grade=_grade_near_data,
         hints=(
             "Moving 32 MB between nodes costs time; moving the task costs nothing.",
-            "block_sum.options(resources={f'node:{ip}': 0.01}).remote(block), then ray.get.",
+            "Run block_sum on the node the block lives on, by asking for that node's resource; "
+            "return only the sum.",
+            "Shape: total, _ = ray.get(block_sum.options(resources={f'node:{ip}': "
+            "...}).remote(block)); return total.",
         ),
         solution="""def sum_where_it_lives(block, ip):
     return ray.get(block_sum.options(resources={f"node:{ip}": 0.01}).remote(block))[0]

@@ -208,9 +208,11 @@ EXERCISES = [
         answer="map_shards",
         grade=_grade_map,
         hints=(
-            "rows[i::n] takes every n-th row starting at i: n such slices cover every row once.",
-            "return [summarize.remote(rows[i::n_shards]) for i in range(n_shards)] (no get: "
-            "the refs are the answer).",
+            "rows[i::n] takes every n-th row starting at i: n such slices cover every row once, "
+            "and are balanced.",
+            "One summarize task per shard; return the refs without getting them (the reduce step "
+            "takes refs).",
+            "Shape: return [summarize.remote(<the i-th shard>) for i in range(n_shards)].",
         ),
         solution="""def map_shards(rows, n_shards):
     return [summarize.remote(rows[i::n_shards]) for i in range(n_shards)]
@@ -224,7 +226,9 @@ EXERCISES = [
         grade=_grade_reduce,
         hints=(
             "merge takes any number of partial results: merge.remote(a, b, c).",
-            "return merge.remote(*partial_refs): the star passes each ref as its own argument.",
+            "Pass the partial refs themselves, each as its own argument, and return merge's ref "
+            "(no get).",
+            "Shape: return merge.remote(*...).",
         ),
         solution="""def reduce_partials(partial_refs):
     return merge.remote(*partial_refs)
@@ -237,9 +241,12 @@ EXERCISES = [
         answer="confidence_intervals",
         grade=_grade_bootstrap,
         hints=(
-            "One bootstrap_ci.remote(values, n_resamples) per species, all submitted first.",
-            "refs = {s: bootstrap_ci.remote(v, n_resamples) for s, v in masses.items()}; then "
-            "get them all at once and build the dict.",
+            "One bootstrap_ci task per species, each given that species' masses and n_resamples, "
+            "all submitted first.",
+            "Keep the species next to its ref (a dict), get all the refs at once, then build "
+            "{species: (low, high)}.",
+            "Shape: refs = {s: bootstrap_ci.remote(...) for s, v in masses.items()}; values = "
+            "<all the refs got at once>; then pair each species with its interval.",
         ),
         solution="""def confidence_intervals(masses, n_resamples):
     refs = {s: bootstrap_ci.remote(v, n_resamples) for s, v in masses.items()}
