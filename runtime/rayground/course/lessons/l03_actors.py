@@ -112,7 +112,9 @@ def _grade_shared(count_visits: Any, g: Grader) -> None:
         f"{len(created)} Counter actors were created: create ONE and pass its handle to every "
         "visit task",
     )
-    g.expect_overlap(visits, "the visit tasks")
+    # Each visit waits inside for the counter; Ray then starts a worker process per waiting
+    # task, slowly on a busy machine, so only the overlap itself is asked for here.
+    g.expect_overlap(visits, "the visit tasks", min_speedup=1.0)
 
 
 def _has_token(visitor: Any, token: str | None) -> bool:
