@@ -85,26 +85,27 @@ def _add(a: _Traced, b: Any, raw: Any) -> Any:
     return raw
 
 
-class TracedInt(int, _Traced):
+class _TracedNumber(_Traced):
+    """Addition keeps the marks (see `_add`); first in the bases, so it wins over int's."""
+
+    _plain_type: type
+
     def __reduce__(self) -> tuple:
-        return self._reduce("int", int(self))
+        return self._reduce(self._plain_type.__name__, self._plain_type(self))
 
     def __add__(self, other: Any) -> Any:
-        raw = int(self) + other
+        raw = self._plain_type(self) + other
         return raw if raw is NotImplemented else _add(self, other, _plain(raw))
 
     __radd__ = __add__
 
 
-class TracedFloat(float, _Traced):
-    def __reduce__(self) -> tuple:
-        return self._reduce("float", float(self))
+class TracedInt(_TracedNumber, int):
+    _plain_type = int
 
-    def __add__(self, other: Any) -> Any:
-        raw = float(self) + other
-        return raw if raw is NotImplemented else _add(self, other, _plain(raw))
 
-    __radd__ = __add__
+class TracedFloat(_TracedNumber, float):
+    _plain_type = float
 
 
 class TracedStr(str, _Traced):
