@@ -7,7 +7,8 @@
 # Usage: bash scripts/demo.sh [--lab | --headless] [extra args]
 #   --lab       force JupyterLab (prints the URL; open it in any browser)
 #   --headless  force the headless demo
-# Extra args go to `jupyter lab` or to `python -m rayground demo`.
+# With --lab the first extra arg is the working folder for `rayground course` (default
+# course-work/); otherwise extra args go to `python -m rayground demo`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,15 +42,10 @@ if [ "$mode" = lab ] && [ ! -x .venv/bin/jupyter-lab ]; then
 fi
 
 if [ "$mode" = lab ]; then
-    dir="$ROOT"
-    if [ -d notebooks ]; then dir="$ROOT/notebooks"; fi
-    echo "[demo] starting JupyterLab on 127.0.0.1 in ${dir#"$ROOT"/} (Ctrl-C to stop)"
-    lab_args=(--ip=127.0.0.1)
-    if [ "$(id -u)" = 0 ]; then lab_args+=(--allow-root); fi # containers often run as root
-    cd "$dir"
-    # Open the first lesson unless the caller named what to open.
-    if [ "${#args[@]}" -eq 0 ] && [ -f 00_welcome.ipynb ]; then args=(00_welcome.ipynb); fi
-    exec "$ROOT/.venv/bin/jupyter" lab "${lab_args[@]}" ${args[@]+"${args[@]}"}
+    # The learner works in their own copy (course-work/, or the folder named): the shipped
+    # lessons in notebooks/ are never edited. It opens with lesson 00 beside the rayground panel.
+    dir="${args[0]:-$ROOT/course-work}"
+    exec "$ROOT/.venv/bin/python" -m rayground course "$dir"
 fi
 
 echo "[demo] no browser available: running the headless demo (use --lab for JupyterLab)"

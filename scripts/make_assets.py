@@ -1,7 +1,12 @@
 """Draw the course's diagrams (assets/course/*.png) with matplotlib.
 
-    python scripts/make_assets.py            # rewrite assets/course/
+    python scripts/make_assets.py            # rewrite assets/course/, embed them in the lessons
     python scripts/make_assets.py --out DIR  # draw somewhere else (the test compares the two)
+
+The lessons carry their diagrams as markdown-cell attachments (`![...](attachment:NAME.png)`),
+so an image shows however a lesson is opened: JupyterLab rooted in notebooks/ (the main job),
+Notebook 7, JupyterHub, Binder, or a copy of one notebook anywhere. A link to ../assets/ would
+point outside the server's root in most of those.
 
 Every picture is drawn from the data below, so a change to a lesson's story is a change here,
 reviewed like code. Output is deterministic for a given matplotlib (fixed sizes, DPI and fonts,
@@ -12,6 +17,7 @@ are what this script draws.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -284,12 +290,48 @@ def draw_all(out: Path) -> list[Path]:
     return written
 
 
+IMAGE = re.compile(
+    r"!\[(?P<alt>[^\]]*)\]\((?:attachment:|\.\./assets/course/)(?P<name>[\w.-]+\.png)\)"
+)
+
+
+def embed_all(notebooks: Path, assets: Path) -> list[Path]:
+    """Put each diagram a lesson shows into its markdown cell as an attachment (and point the
+    link at it); returns the lessons that changed."""
+    import base64
+
+    import nbformat
+
+    changed = []
+    for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        before = nbformat.writes(nb)
+        for cell in nb.cells:
+            if cell.cell_type != "markdown":
+                continue
+            names = [m["name"] for m in IMAGE.finditer(cell.source)]
+            if not names:
+                continue
+            cell.source = IMAGE.sub(r"![\g<alt>](attachment:\g<name>)", cell.source)
+            cell.attachments = {
+                name: {"image/png": base64.b64encode((assets / name).read_bytes()).decode()}
+                for name in names
+            }
+        if nbformat.writes(nb) != before:
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the PNGs")
     args = parser.parse_args(argv)
     for path in draw_all(args.out):
         print(path)
+    if args.out == DEFAULT_OUT:
+        for path in embed_all(ROOT / "notebooks", DEFAULT_OUT):
+            print(f"embedded in {path}")
     return 0
 
 

@@ -2,8 +2,12 @@
 
 For each exercise key: a list of (label, source, phrase). The source redefines the exercise's
 answer name; the check must come back "not solved yet" and its feedback must contain `phrase`
-(so we know it caught the right mistake, not just any). "sequential" answers compute the right
-values one task at a time (or without tasks at all); "wrong" answers compute wrong values.
+(so we know it caught the right mistake, not just any; a tuple lists what rayground and Ray say,
+where they catch it from different records). "sequential" answers compute the right values one
+task at a time (or without tasks at all); "wrong" answers compute wrong values; "cheat: ..."
+answers take the shortcuts a check must not fall for (values computed or typed in the notebook,
+data fetched that must stay on the cluster, answers right for one input only, fallbacks,
+fabricated results, anti-patterns the lesson teaches against).
 """
 
 from __future__ import annotations
@@ -15,12 +19,25 @@ ANSWERS: dict[str, list[tuple[str, str, str]]] = {
         (
             "wrong",
             '@ray.remote\ndef greet(name):\n    return f"Hi {name}"\n',
-            "expected 'Hello, Ada!'",
+            "expected 'Hello, ",
         ),
         (
             "sequential",
             'def greet(name):\n    return f"Hello, {name}!"\n',
             "plain Python function",
+        ),
+        (
+            "cheat: one name hard-coded",
+            '@ray.remote\ndef greet(name):\n    return "Hello, Ada!"\n',
+            "expected 'Hello, ",
+        ),
+        (
+            "cheat: no task, a put of the greeting",
+            "class greet:\n"
+            "    @staticmethod\n"
+            "    def remote(name):\n"
+            '        return ray.put(f"Hello, {name}!")\n',
+            "the names were never sent to a task",
         ),
     ],
     "00_welcome:where": [
@@ -29,6 +46,17 @@ ANSWERS: dict[str, list[tuple[str, str, str]]] = {
             "sequential",
             "def where_did_it_run():\n    return os.getpid()\n",
             "notebook kernel's own process id",
+        ),
+        (
+            "cheat: the kernel's parent",
+            "def where_did_it_run():\n    return os.getppid()\n",
+            "no task of this run ran in process",
+        ),
+        (
+            "cheat: a made-up pid after a task",
+            "@ray.remote\ndef _noop():\n    return 0\n\n\n"
+            "def where_did_it_run():\n    ray.get(_noop.remote())\n    return os.getpid() + 1\n",
+            "no task of this run ran in process",
         ),
     ],
     "00_welcome:two_naps": [
@@ -41,6 +69,17 @@ ANSWERS: dict[str, list[tuple[str, str, str]]] = {
             "sequential",
             "def two_naps():\n    return [ray.get(nap.remote(0.5)), ray.get(nap.remote(0.5))]\n",
             "ran one at a time",
+        ),
+        (
+            "cheat: naps run, values typed in",
+            "def two_naps():\n    ray.get([nap.remote(0.5), nap.remote(0.5)])\n"
+            "    return [0.5, 0.5]\n",
+            "did not come back from the nap tasks",
+        ),
+        (
+            "cheat: one nap counted twice",
+            "def two_naps():\n    return ray.get([nap.remote(0.5)] * 2)\n",
+            "made from 1 nap task result(s); expected 2",
         ),
     ],
 }
@@ -60,9 +99,25 @@ ANSWERS.update(
                 "ran one at a time",
             ),
             (
-                "no tasks",
-                "def parallel_squares(numbers):\n    return [n * n for n in numbers]\n",
-                "expected 8 slow_square tasks",
+                "cheat: tasks for show, squares computed here",
+                "def parallel_squares(numbers):\n"
+                "    ray.get([slow_square.remote(n) for n in numbers])\n"
+                "    return [n * n for n in numbers]\n",
+                "did not come back from the slow_square tasks",
+            ),
+            (
+                "cheat: the example's answer typed in",
+                "def parallel_squares(numbers):\n"
+                "    ray.get([slow_square.remote(n) for n in numbers])\n"
+                "    return [9, 1, 16, 1, 25, 81, 4, 36]\n",
+                "returned [9, 1, 16",
+            ),
+            (
+                "cheat: breaks on no numbers",
+                "def parallel_squares(numbers):\n"
+                "    refs = [slow_square.remote(n) for n in numbers]\n"
+                "    return ray.get(refs) if refs else None\n",
+                "parallel_squares([]) returned None",
             ),
         ],
         "01_tasks:chain": [
@@ -70,13 +125,28 @@ ANSWERS.update(
                 "wrong",
                 "def double_then_add_one(x):\n"
                 "    return ray.get(double.remote(add_one.remote(x)))\n",
-                "expected 41",
+                "double first, then add one",
             ),
             (
                 "sequential",
                 "def double_then_add_one(x):\n"
                 "    return ray.get(add_one.remote(ray.get(double.remote(x))))\n",
-                "add_one got a plain number",
+                "double result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: computed here",
+                "def double_then_add_one(x):\n"
+                "    ray.get(add_one.remote(double.remote(x)))\n"
+                "    return 2 * x + 1\n",
+                "did not come back from the add_one tasks",
+            ),
+            (
+                "cheat: ref passed, but fetched first",
+                "def double_then_add_one(x):\n"
+                "    doubled = double.remote(x)\n"
+                "    ray.get(doubled)\n"
+                "    return ray.get(add_one.remote(doubled))\n",
+                "fetched into the notebook",
             ),
         ],
         "01_tasks:deadline": [
@@ -94,6 +164,23 @@ ANSWERS.update(
                 "    return None if len(values) < len(refs) else values\n",
                 "expected None",
             ),
+            (
+                "cheat: a fixed deadline",
+                "def results_or_none(refs, seconds):\n"
+                "    try:\n"
+                "        return ray.get(refs, timeout=0.3)\n"
+                "    except ray.exceptions.GetTimeoutError:\n"
+                "        return None\n",
+                "expected their results",
+            ),
+            (
+                "cheat: sleep out the deadline",
+                "def results_or_none(refs, seconds):\n"
+                "    time.sleep(seconds)\n"
+                "    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)\n"
+                "    return ray.get(ready) if len(ready) == len(refs) else None\n",
+                "don't sleep for the deadline",
+            ),
         ],
     }
 )
@@ -103,21 +190,34 @@ ANSWERS.update(
             (
                 "wrong",
                 "def sum_of_squares(numbers):\n    return ray.get(add_up.remote(*numbers))\n",
-                "expected 91",
+                "the sum of their squares",
             ),
             (
                 "sequential",
                 "def sum_of_squares(numbers):\n"
                 "    squares = [ray.get(square.remote(n)) for n in numbers]\n"
                 "    return ray.get(add_up.remote(*squares))\n",
-                "ran one at a time",
+                "fetched into the notebook",
             ),
             (
                 "fetched",
                 "def sum_of_squares(numbers):\n"
                 "    squares = ray.get([square.remote(n) for n in numbers])\n"
                 "    return ray.get(add_up.remote(*squares))\n",
-                "add_up did not receive the square tasks' refs",
+                "square result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: added up in the notebook",
+                "def sum_of_squares(numbers):\n"
+                "    return sum(ray.get([square.remote(n) for n in numbers]))\n",
+                "made from 0 add_up task result(s)",
+            ),
+            (
+                "cheat: the example's total typed in",
+                "def sum_of_squares(numbers):\n"
+                "    ray.get(add_up.remote(*[square.remote(n) for n in numbers]))\n"
+                "    return 91\n",
+                "returned 91",
             ),
         ],
         "02_task_graphs:as_they_finish": [
@@ -129,7 +229,22 @@ ANSWERS.update(
             (
                 "sequential",
                 "def as_they_finish(refs):\n    yield from sorted(ray.get(refs))\n",
-                "you waited for more than the next task",
+                "but the tasks finished in the order",
+            ),
+            (
+                "cheat: all at once, then in finishing order",
+                "def as_they_finish(refs):\n"
+                "    ready, _ = ray.wait(refs, num_returns=len(refs))\n"
+                "    yield from ray.get(ready)\n",
+                "but the tasks finished in the order",
+            ),
+            (
+                "cheat: labels made up",
+                "def as_they_finish(refs):\n"
+                "    while refs:\n"
+                "        ready, refs = ray.wait(refs, num_returns=1)\n"
+                "        yield str(ray.get(ready[0]))\n",
+                "did not come back from the sleep_then tasks",
             ),
         ],
         "02_task_graphs:budget": [
@@ -138,13 +253,30 @@ ANSWERS.update(
                 "def finished_within(refs, seconds):\n"
                 "    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=seconds)\n"
                 "    return ray.get(ready)\n",
-                "kept running after the budget",
+                "the slow tasks were not cancelled",
             ),
             (
                 "sequential",
                 "def finished_within(refs, seconds):\n"
                 "    return [v for v in ray.get(refs) if v <= seconds]\n",
-                "for a budget of 0.5 s",
+                "give ray.wait a timeout",
+            ),
+            (
+                "cheat: cancel everything, return nothing",
+                "def finished_within(refs, seconds):\n"
+                "    for ref in refs:\n"
+                "        ray.cancel(ref)\n"
+                "    return []\n",
+                "expected the results of the tasks done within",
+            ),
+            (
+                "cheat: a fixed budget",
+                "def finished_within(refs, seconds):\n"
+                "    ready, rest = ray.wait(refs, num_returns=len(refs), timeout=0.05)\n"
+                "    for ref in rest:\n"
+                "        ray.cancel(ref)\n"
+                "    return ray.get(ready)\n",
+                "expected the results of the tasks done within",
             ),
         ],
     }
@@ -158,7 +290,7 @@ ANSWERS.update(
                 "    def __init__(self):\n        self.sum = 0\n\n"
                 "    def add(self, x):\n        return self.sum + x\n\n"
                 "    def total(self):\n        return self.sum\n",
-                "expected the running totals",
+                "keep the sum in self",
             ),
             (
                 "sequential",
@@ -168,6 +300,23 @@ ANSWERS.update(
                 "    def total(self):\n        return self.sum\n",
                 "plain Python class",
             ),
+            (
+                "cheat: no state, the example's totals",
+                "@ray.remote\nclass Accumulator:\n"
+                "    def __init__(self):\n        self.calls = 0\n\n"
+                "    def add(self, x):\n        self.calls += 1\n"
+                "        return [1, 3, 6, 10, 15][(self.calls - 1) % 5]\n\n"
+                "    def total(self):\n        return 15\n",
+                "keep the sum in self",
+            ),
+            (
+                "cheat: total forgets",
+                "@ray.remote\nclass Accumulator:\n"
+                "    def __init__(self):\n        self.sum = 0\n\n"
+                "    def add(self, x):\n        self.sum += x\n        return self.sum\n\n"
+                "    def total(self):\n        return 0\n",
+                "total() on a and b returned [0, 0]",
+            ),
         ],
         "03_actors:shared": [
             (
@@ -175,7 +324,7 @@ ANSWERS.update(
                 "def count_visits(n):\n"
                 "    refs = [visit.remote(Counter.remote()) for _ in range(n)]\n"
                 "    return max(ray.get(refs))\n",
-                "expected 6",
+                "all counted by the same counter",
             ),
             (
                 "sequential",
@@ -185,6 +334,22 @@ ANSWERS.update(
                 "        ray.get(visit.remote(counter))\n"
                 "    return ray.get(counter.value.remote())\n",
                 "ran one at a time",
+            ),
+            (
+                "cheat: visits run, n returned",
+                "def count_visits(n):\n"
+                "    counter = Counter.remote()\n"
+                "    ray.get([visit.remote(counter) for _ in range(n)])\n"
+                "    return n\n",
+                "did not come back from the Counter.value tasks",
+            ),
+            (
+                "cheat: counted from the notebook",
+                "def count_visits(n):\n"
+                "    counter = Counter.remote()\n"
+                "    ray.get([counter.incr.remote() for _ in range(n)])\n"
+                "    return ray.get(counter.value.remote())\n",
+                "the visits must come from visit tasks",
             ),
         ],
         "03_actors:pool": [
@@ -201,7 +366,23 @@ ANSWERS.update(
                 "def process_all(items):\n"
                 "    worker = Worker.remote()\n"
                 "    return ray.get([worker.process.remote(x) for x in items])\n",
-                "over 2 Worker actors",
+                "expected 2 Worker actors",
+            ),
+            (
+                "cheat: calls for show, values computed here",
+                "def process_all(items):\n"
+                "    workers = [Worker.remote() for _ in range(2)]\n"
+                "    ray.get([workers[i % 2].process.remote(x) for i, x in enumerate(items)])\n"
+                "    return [x * 10 for x in items]\n",
+                "did not come back from the Worker.process tasks",
+            ),
+            (
+                "cheat: one call per actor, the rest here",
+                "def process_all(items):\n"
+                "    workers = [Worker.remote() for _ in range(2)]\n"
+                "    first = ray.get([w.process.remote(x) for w, x in zip(workers, items)])\n"
+                "    return first + [x * 10 for x in items[2:]]\n",
+                "did not come back from the Worker.process tasks",
             ),
         ],
     }
@@ -221,18 +402,45 @@ ANSWERS.update(
                 "sequential",
                 "def sum_chunks(array, n):\n"
                 "    ref = ray.put(array)\n"
-                "    step = len(array) // n\n"
-                "    return sum(ray.get(chunk_sum.remote(ref, i * step, (i + 1) * step))\n"
-                "               for i in range(n))\n",
+                "    cuts = [len(array) * i // n for i in range(n + 1)]\n"
+                "    return sum(ray.get(chunk_sum.remote(ref, lo, hi))\n"
+                "               for lo, hi in zip(cuts, cuts[1:]))\n",
                 "ran one at a time",
             ),
             (
                 "by value",
                 "def sum_chunks(array, n):\n"
-                "    step = len(array) // n\n"
-                "    refs = [chunk_sum.remote(array, i * step, (i + 1) * step) for i in range(n)]\n"
+                "    cuts = [len(array) * i // n for i in range(n + 1)]\n"
+                "    refs = [chunk_sum.remote(array, lo, hi) for lo, hi in zip(cuts, cuts[1:])]\n"
                 "    return sum(ray.get(refs))\n",
                 "went into every call by value",
+            ),
+            (
+                "cheat: drops the remainder",
+                "def sum_chunks(array, n):\n"
+                "    ref = ray.put(array)\n"
+                "    step = len(array) // n\n"
+                "    refs = [chunk_sum.remote(ref, i * step, (i + 1) * step) for i in range(n)]\n"
+                "    return sum(ray.get(refs))\n",
+                "including the remainder",
+            ),
+            (
+                "cheat: tasks for show, summed here",
+                "def sum_chunks(array, n):\n"
+                "    ref = ray.put(array)\n"
+                "    cuts = [len(array) * i // n for i in range(n + 1)]\n"
+                "    ray.get([chunk_sum.remote(ref, lo, hi) for lo, hi in zip(cuts, cuts[1:])])\n"
+                "    return float(array.sum())\n",
+                "did not come back from the chunk_sum tasks",
+            ),
+            (
+                "cheat: a put per task",
+                "def sum_chunks(array, n):\n"
+                "    cuts = [len(array) * i // n for i in range(n + 1)]\n"
+                "    refs = [chunk_sum.remote(ray.put(array), lo, hi)\n"
+                "            for lo, hi in zip(cuts, cuts[1:])]\n"
+                "    return sum(ray.get(refs))\n",
+                "the array was serialized",
             ),
         ],
         "04_object_store:keep_out": [
@@ -247,7 +455,22 @@ ANSWERS.update(
                 "def block_means(n):\n"
                 "    blocks = ray.get([make_block.remote(i) for i in range(n)])\n"
                 "    return ray.get([mean_of.remote(b) for b in blocks])\n",
-                "mean_of got blocks as values",
+                "make_block result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: means computed here",
+                "def block_means(n):\n"
+                "    ray.get([mean_of.remote(make_block.remote(i)) for i in range(n)])\n"
+                "    return [float(i) for i in range(n)]\n",
+                "did not come back from the mean_of tasks",
+            ),
+            (
+                "cheat: one block peeked at",
+                "def block_means(n):\n"
+                "    blocks = [make_block.remote(i) for i in range(n)]\n"
+                "    assert ray.get(blocks[0]).shape\n"
+                "    return ray.get([mean_of.remote(b) for b in blocks])\n",
+                "1 make_block result(s) were fetched into the notebook",
             ),
         ],
         "04_object_store:free": [
@@ -257,14 +480,28 @@ ANSWERS.update(
                 "    blocks = [make_block.remote(i) for i in range(n)]\n"
                 "    kept.extend(blocks)\n"
                 "    return ray.get([sum_of.remote(b) for b in blocks])\n",
-                "still in the object store",
+                "still alive after it returned",
             ),
             (
                 "sequential",
                 "def block_sums(n):\n"
                 "    return [ray.get(sum_of.remote(ray.get(make_block.remote(i))))\n"
                 "            for i in range(n)]\n",
-                "ran one at a time",
+                "fetched into the notebook",
+            ),
+            (
+                "cheat: sums computed here",
+                "def block_sums(n):\n"
+                "    ray.get([sum_of.remote(make_block.remote(i)) for i in range(n)])\n"
+                "    return [i * 500_000.0 for i in range(n)]\n",
+                "did not come back from the sum_of tasks",
+            ),
+            (
+                "cheat: a cache that outlives the call",
+                "def block_sums(n, _cache={}):\n"
+                "    _cache[n] = [make_block.remote(i) for i in range(n)]\n"
+                "    return ray.get([sum_of.remote(b) for b in _cache[n]])\n",
+                "still alive after it returned",
             ),
         ],
     }
@@ -276,20 +513,36 @@ ANSWERS.update(
                 "wrong",
                 "def all_column_means(table, columns):\n"
                 "    ref = ray.put(table)\n"
-                "    return ray.get([column_mean.remote(ref, c) for c in sorted(columns)[::-1]])\n",
-                "in the order of the columns",
+                "    return ray.get([column_mean.remote(ref, c) for c in sorted(set(columns))])\n",
+                "in the order of the columns asked for",
             ),
             (
                 "by value",
                 "def all_column_means(table, columns):\n"
                 "    return ray.get([column_mean.remote(table, c) for c in columns])\n",
-                "passed by value to every task",
+                ("the same large object was passed by value", "table was serialized 8 times"),
             ),
             (
                 "put in the loop",
                 "def all_column_means(table, columns):\n"
                 "    return ray.get([column_mean.remote(ray.put(table), c) for c in columns])\n",
-                "different put refs",
+                "or put once per task",
+            ),
+            (
+                "cheat: tasks for show, means computed here",
+                "def all_column_means(table, columns):\n"
+                "    ref = ray.put(table)\n"
+                "    ray.get([column_mean.remote(ref, c) for c in columns])\n"
+                "    return [float(table[:, c].mean()) for c in columns]\n",
+                "did not come back from the column_mean tasks",
+            ),
+            (
+                "cheat: the first column computed here",
+                "def all_column_means(table, columns):\n"
+                "    ref = ray.put(table)\n"
+                "    rest = ray.get([column_mean.remote(ref, c) for c in columns[1:]])\n"
+                "    return [float(table[:, columns[0]].mean())] + rest\n",
+                "was computed or typed in the notebook",
             ),
         ],
         "05_patterns:batches": [
@@ -298,7 +551,7 @@ ANSWERS.update(
                 "def sum_of_cubes(numbers):\n"
                 "    chunks = [numbers[i : i + 1000] for i in range(0, 2000, 1000)]\n"
                 "    return sum(ray.get([cubes_of_batch.remote(c) for c in chunks]))\n",
-                "expected 20263502250000",
+                "every number must be in exactly one batch",
             ),
             (
                 "tiny tasks",
@@ -309,7 +562,7 @@ ANSWERS.update(
             (
                 "sequential",
                 "def sum_of_cubes(numbers):\n"
-                "    chunks = [numbers[i : i + 1000] for i in range(0, len(numbers), 1000)]\n"
+                "    chunks = [numbers[i : i + 300] for i in range(0, len(numbers), 300)]\n"
                 "    return sum(ray.get(cubes_of_batch.remote(c)) for c in chunks)\n",
                 "ran one at a time",
             ),
@@ -318,6 +571,23 @@ ANSWERS.update(
                 "def sum_of_cubes(numbers):\n    return ray.get(cubes_of_batch.remote(numbers))\n",
                 "expected between 2 and 64",
             ),
+            (
+                "cheat: chunking that drops the remainder",
+                "def sum_of_cubes(numbers):\n"
+                "    size = len(numbers) // 8\n"
+                "    chunks = [numbers[i * size : (i + 1) * size] for i in range(8)]\n"
+                "    return sum(ray.get([cubes_of_batch.remote(c) for c in chunks]))\n",
+                "every number must be in exactly one batch",
+            ),
+            (
+                "cheat: half on the cluster, half here",
+                "def sum_of_cubes(numbers):\n"
+                "    half = len(numbers) // 2\n"
+                "    refs = [cubes_of_batch.remote(numbers[:half // 2]),\n"
+                "            cubes_of_batch.remote(numbers[half // 2 : half])]\n"
+                "    return sum(ray.get(refs)) + sum(n**3 for n in numbers[half:])\n",
+                "did not come back from the cubes_of_batch tasks",
+            ),
         ],
         "05_patterns:no_get_in_task": [
             (
@@ -325,22 +595,39 @@ ANSWERS.update(
                 "def total_size(names):\n"
                 "    refs = [fetch_size.remote(n) for n in names[1:]]\n"
                 "    return ray.get(add_sizes.remote(*refs))\n",
-                "expected 3000",
+                "total_size([",
             ),
             (
                 "get in a task",
                 "@ray.remote\n"
                 "def add_all(names):\n"
                 "    return sum(ray.get([fetch_size.remote(n) for n in names]))\n\n\n"
-                "def total_size(names):\n    return ray.get(add_all.remote(names))\n",
-                "held its worker while it waited",
+                "def total_size(names):\n"
+                "    return ray.get(add_all.remote(names))\n",
+                "made from 0 add_sizes task result(s)",
             ),
             (
                 "sequential",
                 "def total_size(names):\n"
                 "    sizes = [ray.get(fetch_size.remote(n)) for n in names]\n"
                 "    return ray.get(add_sizes.remote(*sizes))\n",
-                "add_sizes task that receives all the fetch_size refs",
+                "fetch_size result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: the composition hidden in a task that waits",
+                "@ray.remote\n"
+                "def outer(names):\n"
+                "    return ray.get(add_sizes.remote(*[fetch_size.remote(n) for n in names]))\n\n\n"
+                "def total_size(names):\n"
+                "    return ray.get(outer.remote(names))\n",
+                ("ray.get inside a task", "a task of your own (outer)"),
+            ),
+            (
+                "cheat: sizes computed here",
+                "def total_size(names):\n"
+                "    ray.get(add_sizes.remote(*[fetch_size.remote(n) for n in names]))\n"
+                "    return sum(len(n) * 100 for n in names)\n",
+                "did not come back from the add_sizes tasks",
             ),
         ],
     }
@@ -364,6 +651,24 @@ ANSWERS.update(
                 "            pass\n",
                 "the retries were done in the notebook",
             ),
+            (
+                "cheat: the expected text typed in",
+                "def fetch_with_retries(marker):\n"
+                "    task = flaky_download.options(\n"
+                "        retry_exceptions=[ConnectionError], max_retries=3)\n"
+                "    ray.get(task.remote(marker, 2))\n"
+                "    return 'downloaded on attempt 3'\n",
+                "did not come back from the flaky_download tasks",
+            ),
+            (
+                "cheat: no retries, a fallback value",
+                "def fetch_with_retries(marker):\n"
+                "    try:\n"
+                "        return ray.get(flaky_download.remote(marker, 2))\n"
+                "    except ConnectionError:\n"
+                "        return 'downloaded on attempt 3'\n",
+                "did not come back from the flaky_download tasks",
+            ),
         ],
         "06_fault_tolerance:restart": [
             (
@@ -375,6 +680,24 @@ ANSWERS.update(
                 "in-flight call lost",
                 "def make_counter():\n    return Counter.options(max_restarts=1).remote()\n",
                 "add max_task_retries=1",
+            ),
+            (
+                "cheat: an old actor handed back",
+                "_old = Counter.options(max_restarts=1, max_task_retries=1).remote()\n"
+                "ray.get(_old.incr.remote())\n\n\n"
+                "def make_counter():\n    return _old\n",
+                "from a new Counter",
+            ),
+            (
+                "cheat: an actor of our own with counts made up",
+                "@ray.remote(max_restarts=1, max_task_retries=1)\n"
+                "class _Fake:\n"
+                "    def __init__(self):\n        self.calls = 0\n\n"
+                "    def incr(self):\n        self.calls += 1\n        return self.calls\n\n"
+                "    def pid(self):\n        return os.getpid()\n\n"
+                "    def nap(self, seconds):\n        time.sleep(seconds)\n\n\n"
+                "def make_counter():\n    return _Fake.remote()\n",
+                "did not come back from the Counter.incr tasks",
             ),
         ],
         "06_fault_tolerance:count_failures": [
@@ -409,7 +732,20 @@ ANSWERS.update(
                 "        except ray.exceptions.RayError:\n"
                 "            failures += 1\n"
                 "    return results, failures\n",
-                "expected [0, 2, 4]",
+                "maybe_fail task result(s)",
+            ),
+            (
+                "cheat: the example's answer typed in",
+                "def results_and_failures(refs):\n    return [0, 2, 4], 3\n",
+                "did not come back from the maybe_fail tasks",
+            ),
+            (
+                "cheat: everything cancelled, nothing kept",
+                "def results_and_failures(refs):\n"
+                "    for ref in refs:\n"
+                "        ray.cancel(ref)\n"
+                "    return [], len(refs)\n",
+                "made from 0 maybe_fail task result(s)",
             ),
         ],
     }
@@ -422,7 +758,7 @@ ANSWERS.update(
                 "def two_at_a_time(items):\n"
                 "    big = heavy_step.options(num_cpus=2)\n"
                 "    return ray.get([big.remote(i) for i in items[:-1]])\n",
-                "expected [0, 10, 20, 30, 40, 50]",
+                "two_at_a_time([",
             ),
             (
                 "no request",
@@ -436,6 +772,23 @@ ANSWERS.update(
                 "    big = heavy_step.options(num_cpus=2)\n"
                 "    return [ray.get(big.remote(i)) for i in items]\n",
                 "at most 1 heavy_step task(s) ran at once",
+            ),
+            (
+                "cheat: tasks for show, values computed here",
+                "def two_at_a_time(items):\n"
+                "    big = heavy_step.options(num_cpus=2)\n"
+                "    ray.get([big.remote(i) for i in items])\n"
+                "    return [i * 10 for i in items]\n",
+                "did not come back from the heavy_step tasks",
+            ),
+            (
+                "cheat: two at a time by the notebook, not the scheduler",
+                "def two_at_a_time(items):\n"
+                "    out = []\n"
+                "    for i in range(0, len(items), 2):\n"
+                "        out += ray.get([heavy_step.remote(x) for x in items[i : i + 2]])\n"
+                "    return out\n",
+                "ask for 2 with .options(num_cpus=2)",
             ),
         ],
         "07_resources:share_gpus": [
@@ -458,13 +811,27 @@ ANSWERS.update(
                 "    return [ray.get(half.remote()) for _ in range(n)]\n",
                 "expected each of GPU 0 and GPU 1 twice",
             ),
+            (
+                "cheat: the ids typed in",
+                "def share_the_gpus(n):\n"
+                "    ray.get([gpu_step.options(num_gpus=0.5).remote() for _ in range(n)])\n"
+                "    return [[0], [0], [1], [1]]\n",
+                "did not come back from the gpu_step tasks",
+            ),
+            (
+                "cheat: two tasks, each result counted twice",
+                "def share_the_gpus(n):\n"
+                "    ids = ray.get([gpu_step.options(num_gpus=1).remote() for _ in range(2)])\n"
+                "    return ids + ids\n",
+                "made from 2 gpu_step task result(s)",
+            ),
         ],
         "07_resources:licences": [
             (
                 "wrong",
                 "def licensed_runs(jobs):\n"
                 "    return ray.get([solver.remote(j) for j in sorted(jobs, reverse=True)])\n",
-                "expected ['solved a'",
+                "expected ['solved",
             ),
             (
                 "no licence",
@@ -478,6 +845,23 @@ ANSWERS.update(
                 "    return [ray.get(licensed.remote(j)) for j in jobs]\n",
                 "at most 1 solver task(s) ran at once",
             ),
+            (
+                "cheat: results made up",
+                "def licensed_runs(jobs):\n"
+                "    licensed = solver.options(resources={'licence': 1})\n"
+                "    ray.get([licensed.remote(j) for j in jobs])\n"
+                "    return [f'solved {j}' for j in jobs]\n",
+                "did not come back from the solver tasks",
+            ),
+            (
+                "cheat: two at a time by the notebook, no licence",
+                "def licensed_runs(jobs):\n"
+                "    out = []\n"
+                "    for i in range(0, len(jobs), 2):\n"
+                "        out += ray.get([solver.remote(j) for j in jobs[i : i + 2]])\n"
+                "    return out\n",
+                "did not ask for a licence",
+            ),
         ],
     }
 )
@@ -489,13 +873,26 @@ ANSWERS.update(
                 "def tasks_per_node(n):\n"
                 "    ids = ray.get([where_am_i.remote() for _ in range(n)])\n"
                 "    return {ip.replace('127', 'node'): c for ip, c in Counter(ids).items()}\n",
-                "expected node IP addresses",
+                "did not come back from the where_am_i tasks",
             ),
             (
                 "sequential",
                 "def tasks_per_node(n):\n"
                 "    return dict(Counter(ray.get(where_am_i.remote()) for _ in range(n)))\n",
                 "ran one at a time",
+            ),
+            (
+                "cheat: tasks for show, an even split typed in",
+                "def tasks_per_node(n):\n"
+                "    ray.get([where_am_i.remote() for _ in range(n)])\n"
+                "    ips = sorted({x['NodeManagerAddress'] for x in ray.nodes() if x['Alive']})\n"
+                "    return {ip: n // len(ips) for ip in ips}\n",
+                "did not come back from the where_am_i tasks",
+            ),
+            (
+                "cheat: one task's answer counted n times",
+                "def tasks_per_node(n):\n    return {ray.get(where_am_i.remote()): n}\n",
+                "where_am_i tasks; the cluster saw 1",
             ),
         ],
         "08_scaling_out:pin": [
@@ -511,7 +908,22 @@ ANSWERS.update(
                 "def run_on(ip):\n"
                 "    ips = ray.get([where_am_i.remote() for _ in range(3)])\n"
                 "    return ip if ip in ips else ips[0]\n",
-                "ran on that node by luck",
+                "did not come back from the where_am_i tasks",
+            ),
+            (
+                "cheat: the asked-for ip handed back",
+                "def run_on(ip):\n    ray.get(where_am_i.remote())\n    return ip\n",
+                "did not come back from the where_am_i tasks",
+            ),
+            (
+                "cheat: run anywhere until it lands there",
+                "def run_on(ip):\n"
+                "    for _ in range(50):\n"
+                "        got = ray.get(where_am_i.remote())\n"
+                "        if got == ip:\n"
+                "            return got\n"
+                "    return got\n",
+                "ask for the node's own resource",
             ),
         ],
         "08_scaling_out:near_data": [
@@ -520,7 +932,7 @@ ANSWERS.update(
                 "def sum_where_it_lives(block, ip):\n"
                 "    there = block_sum.options(resources={f'node:{ip}': 0.01})\n"
                 "    return ray.get(there.remote(block))\n",
-                "expected 28000000",
+                "expected",
             ),
             (
                 "data moved",
@@ -528,6 +940,18 @@ ANSWERS.update(
                 "    away = block_sum.options(resources={'node:127.0.0.1': 0.01})\n"
                 "    return ray.get(away.remote(block))[0]\n",
                 "so the 32 MB block was copied there",
+            ),
+            (
+                "cheat: summed in the notebook",
+                "def sum_where_it_lives(block, ip):\n    return int(ray.get(block).sum())\n",
+                "did not come back from the block_sum tasks",
+            ),
+            (
+                "cheat: the block fetched, then sent back",
+                "def sum_where_it_lives(block, ip):\n"
+                "    there = block_sum.options(resources={f'node:{ip}': 0.01})\n"
+                "    return ray.get(there.remote(ray.get(block)))[0]\n",
+                "make_block result(s) were fetched into the notebook",
             ),
         ],
     }
@@ -538,35 +962,67 @@ ANSWERS.update(
             (
                 "wrong",
                 "def map_shards(rows, n_shards):\n"
-                "    return [summarize.remote(rows[i * 80 : i * 80 + 80]) for i in range(4)]\n",
-                "every row must be in exactly one shard",
+                "    return [summarize.remote(rows[i::n_shards]) for i in range(n_shards - 1)]\n",
+                "expected a list of",
             ),
             (
                 "values",
                 "def map_shards(rows, n_shards):\n"
                 "    refs = [summarize.remote(rows[i::n_shards]) for i in range(n_shards)]\n"
                 "    return ray.get(refs)\n",
-                "expected a list of 4 ObjectRefs",
+                "expected a list of",
             ),
             (
                 "sequential",
                 "def map_shards(rows, n_shards):\n"
-                "    done = [ray.get(summarize.remote(rows[i::4])) for i in range(4)]\n"
+                "    done = [ray.get(summarize.remote(rows[i::n_shards]))\n"
+                "            for i in range(n_shards)]\n"
                 "    return [ray.put(part) for part in done]\n",
                 "ran one at a time",
+            ),
+            (
+                "cheat: all the data in one shard",
+                "def map_shards(rows, n_shards):\n"
+                "    empty = [summarize.remote([]) for _ in range(n_shards - 1)]\n"
+                "    return [summarize.remote(rows)] + empty\n",
+                "one shard does most of the work",
+            ),
+            (
+                "cheat: chunking that drops the remainder",
+                "def map_shards(rows, n_shards):\n"
+                "    size = len(rows) // n_shards\n"
+                "    return [summarize.remote(rows[i * size : (i + 1) * size])\n"
+                "            for i in range(n_shards)]\n",
+                "every row must be in exactly one shard",
             ),
         ],
         "09_capstone:reduce": [
             (
                 "wrong",
                 "def reduce_partials(partial_refs):\n    return merge.remote(*partial_refs[:-1])\n",
-                "the merged totals were",
+                "summarize task result(s); expected",
             ),
             (
                 "fetched",
                 "def reduce_partials(partial_refs):\n"
                 "    return merge.remote(*ray.get(partial_refs))\n",
-                "receiving 0 of them",
+                "summarize result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: totals typed in",
+                "def reduce_partials(partial_refs):\n"
+                "    merge.remote(*partial_refs)\n"
+                "    return ray.put({'Adelie': (151, 558800.0, 2.1e9)})\n",
+                "did not come back from the merge tasks",
+            ),
+            (
+                "cheat: merged by a task that waits inside",
+                "@ray.remote\n"
+                "def _merge_all(refs):\n"
+                "    return ray.get(merge.remote(*refs))\n\n\n"
+                "def reduce_partials(partial_refs):\n"
+                "    return _merge_all.remote(partial_refs)\n",
+                ("ray.get inside a task", "a task of your own (_merge_all)"),
             ),
         ],
         "09_capstone:bootstrap": [
@@ -574,13 +1030,13 @@ ANSWERS.update(
                 "wrong",
                 "def confidence_intervals(masses, n_resamples):\n"
                 "    return {s: (min(v), max(v)) for s, v in masses.items()}\n",
-                "narrower than 400 g",
+                "did not come back from the bootstrap tasks",
             ),
             (
                 "no tasks",
                 "def confidence_intervals(masses, n_resamples):\n"
                 "    return {s: bootstrap(v, n_resamples) for s, v in masses.items()}\n",
-                "expected 3 bootstrap_ci tasks",
+                "did not come back from the bootstrap tasks",
             ),
             (
                 "sequential",
@@ -588,6 +1044,21 @@ ANSWERS.update(
                 "    return {s: ray.get(bootstrap_ci.remote(v, n_resamples)) "
                 "for s, v in masses.items()}\n",
                 "ran one at a time",
+            ),
+            (
+                "cheat: intervals made up around the mean",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    ray.get([bootstrap_ci.remote(v, 100) for v in masses.values()])\n"
+                "    return {s: (sum(v) / len(v) - 60, sum(v) / len(v) + 60)\n"
+                "            for s, v in masses.items()}\n",
+                "did not come back from the bootstrap tasks",
+            ),
+            (
+                "cheat: n_resamples ignored",
+                "def confidence_intervals(masses, n_resamples):\n"
+                "    refs = {s: bootstrap_ci.remote(v, 2_000) for s, v in masses.items()}\n"
+                "    return dict(zip(refs, ray.get(list(refs.values()))))\n",
+                "pass each species' own masses and n_resamples",
             ),
         ],
     }

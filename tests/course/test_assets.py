@@ -1,12 +1,13 @@
-"""The committed diagrams are what scripts/make_assets.py draws, and the lessons use them all."""
+"""The committed diagrams are what scripts/make_assets.py draws, and the lessons carry them all."""
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import sys
 
-from course_notebooks import NOTEBOOKS, ROOT, lesson_stems, read
+from course_notebooks import ROOT, lesson_stems, read
 from matplotlib.testing.compare import compare_images
 
 ASSETS = ROOT / "assets" / "course"
@@ -27,13 +28,24 @@ def test_script_regenerates_the_committed_pngs(tmp_path):
         assert diff is None, f"{name} differs from what the script draws: {diff}"
 
 
-def test_every_image_a_lesson_shows_exists_and_every_diagram_is_shown():
+def test_every_lesson_carries_its_diagrams_and_every_diagram_is_shown():
+    """Images are attachments of their markdown cell, equal to the committed PNGs: they show
+    however a lesson is opened (no link points outside the notebook's folder)."""
     used = set()
     for stem in lesson_stems():
         for cell in read(stem).cells:
-            if cell.cell_type == "markdown":
-                for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", cell.source):
-                    path = (NOTEBOOKS / target).resolve()
-                    assert path.exists(), f"{stem} shows {target}, which does not exist"
-                    used.add(path.name)
+            if cell.cell_type != "markdown":
+                continue
+            targets = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", cell.source)
+            for target in targets:
+                assert target.startswith("attachment:"), (
+                    f"{stem} links {target}: run `python scripts/make_assets.py` to embed it"
+                )
+                name = target.removeprefix("attachment:")
+                data = cell.get("attachments", {}).get(name, {}).get("image/png")
+                assert data, f"{stem} shows {name} but does not carry it"
+                assert base64.b64decode(data) == (ASSETS / name).read_bytes(), (
+                    f"{stem}'s copy of {name} is stale: run `python scripts/make_assets.py`"
+                )
+                used.add(name)
     assert used == {p.name for p in ASSETS.glob("*.png")}

@@ -396,10 +396,12 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
     client = connected_client()
     if observe.block_hooks and not _is_worker(client):
         start = time.time()
+        kind = "get_error"  # a get that raised (a task's error, a timeout) did not get the values
         try:
             values = client.get_values([r.hex() for r in refs], timeout, blocking=False)
+            kind = "get"
         finally:
-            observe.blocked("get", start, time.time(), [r.hex() for r in refs])
+            observe.blocked(kind, start, time.time(), [r.hex() for r in refs])
     else:
         values = client.get_values([r.hex() for r in refs], timeout, blocking=_is_worker(client))
     return values[0] if single else values

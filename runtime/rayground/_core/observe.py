@@ -5,8 +5,10 @@ truth test. Hooks run in the calling thread and must be quick and never raise.
     submit_hooks: fn(spec, args, kwargs)   a task, actor call or actor creation is about to be
                                            sent (spec["kind"]: "task" | "actor_call" |
                                            "actor_create", which has no task_id)
-    block_hooks:  fn(kind, start, end, oids)  the driver was blocked in get/wait ("get" | "wait")
-                                              from start to end (time.time()), on these refs
+    block_hooks:  fn(kind, start, end, oids)  the driver was blocked in get/wait from start to
+                                              end (time.time()), on these refs; kind "get" (it
+                                              returned the values), "get_error" (it raised) or
+                                              "wait"
 """
 
 from __future__ import annotations

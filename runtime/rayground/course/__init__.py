@@ -17,16 +17,20 @@ In a lesson notebook (`notebooks/NN_slug.ipynb`)::
 One style everywhere: a check is a call, `lesson.check(<exercise id>, <what the cell defined>)`.
 It never raises for an unfinished or wrong answer. The verdict lists what was right and wrong and
 how the code ran (tasks per function, peak parallelism, measured speed-up, put refs passed, actors
-created), from the cluster's recorded task events (`observe.py`); on real Ray it checks results
-and says what it could not see. Graded attempts go to the progress file (`progress.py`, read by
+created), from the cluster's recorded task events (`observe.py`, Ray's state API on Ray), and
+decides from evidence that the answer did the work: the lesson's helpers are swapped for twins
+whose results are marked (`evidence.py`), so values computed in the notebook, data fetched that
+should stay on the cluster and copies made by value are seen on every backend. Graded attempts
+go to the progress file (`progress.py`, read by
 the JupyterLab panel); an untouched exercise is not counted.
 
 Writing a lesson: add `lessons/l<stem>.py` with `EXERCISES = [Exercise(...)]`. Each exercise
 names what the cell defines (`answer`), hints, a reference solution (source; the tests run the
 notebook with it filled in) and `grade(answer, g)`, which calls the answer with `g.run(...)` and
-states facts with `g.expect(ok, "line if true", "line if false")`, `g.expect_known(...)` for facts
-only rayground's records give, and `g.expect_parallel(spans, "what")`. `g.record` is the
-`observe.RunRecord` of the last run. See docs/teaching.md ("Writing a lesson").
+states facts with `g.expect(ok, "line if true", "line if false")`, `g.expect_from_tasks(...)`,
+`g.expect_stayed(...)`, `g.expect_overlap(...)` and `g.expect_known(...)` for facts from the
+task records. `g.record` is the `observe.RunRecord` of the last run. See docs/teaching.md
+("Writing a lesson", "What a check checks, on each backend").
 """
 
 from __future__ import annotations

@@ -10,13 +10,15 @@ what was wrong and the record says how the code ran.
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import textwrap
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import observe
+from . import evidence, observe
 
 NOT_STARTED = "not started"
 WRONG = "not solved yet"
@@ -86,6 +88,39 @@ class Grader:
         self.records: list[observe.RunRecord] = []
         # How long a run's record waits for tasks the code left running (see observe.watch).
         self.settle_s = 2.0
+        self._twins: evidence.Twins | None = None
+
+    @property
+    def twins(self) -> evidence.Twins:
+        """This check's twins (see evidence.py): made on first use, with one secret."""
+        if self._twins is None:
+            self._twins = evidence.Twins(observe.api())
+        return self._twins
+
+    @contextlib.contextmanager
+    def stand_in(self, answer: Any, **twins: Any) -> Iterator[None]:
+        """Run the answer with the lesson's helpers swapped for this check's twins."""
+        if evidence.namespace_of(answer) is None:
+            self.fail(
+                f"could not find the notebook globals {self.answer_name} uses: define it with "
+                "`def` (or `class`) in the exercise cell"
+            )
+        self._warm_up()
+        with evidence.stand_in(answer, twins):
+            yield
+
+    def _warm_up(self) -> None:
+        """One short task per CPU, side by side, before the answer runs: worker processes that
+        start one by one (Ray starts them on demand) must not read as tasks run one at a time."""
+        if self._twins is not None and getattr(self, "_warm", False):
+            return
+        self._warm = True
+        try:
+            cpus = int(self.cpus())
+            nap = self.twins.function("warm_up", time.sleep)
+            observe.api().get([nap.remote(0.05) for _ in range(max(cpus, 1))], timeout=30)
+        except Exception:  # a busy or odd cluster: the checks then say what they saw
+            pass
 
     @property
     def record(self) -> observe.RunRecord:
@@ -131,6 +166,75 @@ class Grader:
     def fail(self, text: str) -> None:
         self.lines.append((False, text))
         raise _Stop()
+
+    def expect_from_tasks(
+        self, value: Any, name: str, what: str, count: int | None = None
+    ) -> list[evidence.TaskRun]:
+        """`value` came back from `name` tasks (from `count` of them, if given): it carries
+        their marks. Returns those tasks' runs, as their workers timed them."""
+        loose = evidence.unmarked(value)
+        if loose:
+            self.fail(
+                f"{what} did not come back from the {name} tasks: {_short(loose[0])} was "
+                "computed or typed in the notebook. The check swaps in its own "
+                f"{name}, whose results it recognises: return what ray.get gave you"
+            )
+        runs = self.twins.runs(value, name)
+        if count is not None:
+            self.expect(
+                len(runs) == count,
+                f"{what} came from the results of {count} {name} task(s)",
+                f"{what} was made from {len(runs)} {name} task result(s); expected {count}",
+            )
+        elif not runs:
+            self.fail(f"{what} did not come from any {name} task")
+        return runs
+
+    def expect_stayed(self, name: str, what: str) -> None:
+        """No result of twin `name` was unpickled in the notebook during the run."""
+        n = self.twins.fetched(name)
+        self.expect(
+            n == 0,
+            f"{what} stayed on the cluster: no {name} result was fetched into the notebook",
+            f"{n} {name} result(s) were fetched into the notebook with ray.get before being "
+            f"used: {what} must stay on the cluster. Pass the refs themselves to the next task",
+        )
+
+    def expect_no_finding(self, code: str, ok: str) -> None:
+        """The run analysis did not flag anti-pattern `code` (the lesson teaches against it)."""
+        report = self.record.report if self.records else None
+        found = [f for f in report.findings if f.code == code] if report is not None else []
+        if found:
+            self.fail(f"the run analysis flagged: {found[0].title}. {found[0].evidence}")
+        if report is not None:
+            self.lines.append((True, ok))
+
+    def expect_overlap(self, runs: list[evidence.TaskRun], what: str, min_speedup: float = 1.1):
+        """The runs overlapped, by the workers' own clocks: at least two at once and a measured
+        speed-up over one after another. Holds on every backend."""
+        cpus = self.cpus()
+        if cpus < 2:
+            self.note(f"the cluster has {cpus:g} CPU, so {what} cannot overlap here")
+            return
+        peak = evidence.max_at_once(runs)
+        if peak < 2:
+            self.fail(
+                f"{what} ran one at a time (by the workers' own clocks): each started only after "
+                "the previous one finished. Submit them all first, then get the whole list"
+            )
+        speedup = evidence.overlap(runs)
+        self.expect(
+            speedup >= min_speedup,
+            f"{what} ran in parallel: up to {peak} at once, {speedup:.1f}x faster than one after "
+            "another (measured by the workers)",
+            f"{what} overlapped only a little ({speedup:.1f}x speed-up, up to {peak} at once); "
+            "submit them all before you wait for any",
+        )
+
+    def cpus(self) -> float:
+        if self.records and self.record.cpus:
+            return self.record.cpus
+        return float(observe.api().cluster_resources().get("CPU", 0))
 
     def expect_parallel(self, spans: list[observe.TaskSpan], what: str, min_speedup: float = 1.4):
         """The spans overlapped: peak parallelism >= 2 and a measured speed-up over serial."""
@@ -246,6 +350,11 @@ def _describe(exc: BaseException) -> str:
     if len(first) > 300:
         first = first[:297] + "..."
     return first
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def source_of(obj: Any) -> str:

@@ -12,8 +12,10 @@ state) come from `rayground.util.state.list_tasks`, whose timestamps are the hea
 same machine's clock as the driver's on one node). Where the Jupyter run analysis is available
 (`rayground.jupyter.analysis`, contract 2), the same block is also recorded by it and its
 `RunReport` (driver time blocked in get/wait, puts, anti-patterns such as a get inside the submit
-loop) is attached as `record.report` and printed under "How it ran". On real Ray the record says
-`known=False` and checks fall back to results and wall time.
+loop) is attached as `record.report` and printed under "How it ran". On real Ray the same spans
+come from Ray's state API (`ray[default]`); without it the record says `known=False` and the
+checks say which facts they could not see. What the answer's values are made of is not in the
+record: the twins' marks say that, on every backend (`evidence.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 _TERMINAL = ("FINISHED", "FAILED")
 _HANDOVER_S = 0.002
+_RAY_SETTLE_S = 6.0  # Ray: how long to wait for its task events to arrive
 
 
 @dataclass
@@ -201,12 +204,15 @@ def watch(settle_s: float = 2.0) -> Iterator[RunRecord]:
     finally:
         record.wall_s = time.perf_counter() - t0
         if analysis_run is not None:
-            record.report = _finish_analysis(analysis_run)
+            _stop_analysis(analysis_run)  # the window ends here; the report is made below
         if record.known:
-            _fill_from_rayground(record, settle_s)
-        elif kind == "ray":
+            _fill_from_rayground(record, settle_s)  # waits for the tasks' end events
+        if analysis_run is not None:
+            record.report = _analysis_report(analysis_run)
+        if kind == "ray":
             ray = sys.modules["ray"]
             record.cpus = float(ray.cluster_resources().get("CPU", 0))
+            _fill_from_ray(record)
 
 
 def _start_analysis() -> Any:
@@ -222,9 +228,15 @@ def _start_analysis() -> Any:
         return None
 
 
-def _finish_analysis(run: Any) -> Any:
+def _stop_analysis(run: Any) -> None:
     try:
         run.stop()
+    except Exception:
+        pass
+
+
+def _analysis_report(run: Any) -> Any:
+    try:
         return run.report()
     except Exception:
         return None
@@ -252,6 +264,50 @@ def _fill_from_rayground(record: RunRecord, settle_s: float) -> None:
     record.spans = [_span(r) for r in rows]
 
 
+def _fill_from_ray(record: RunRecord) -> None:
+    """The same spans from Ray's state API (`ray[default]`): the run analysis's rows where it
+    ran (it already waited for Ray's task events to settle), else a read of our own that waits
+    until two reads a second apart agree. Without the state API the record stays unknown."""
+    rows = getattr(record.report, "rows", None)
+    if rows is None:
+        try:
+            rows = _settled_ray_rows(record)
+        except Exception:  # no dashboard (plain `ray`, not `ray[default]`), or it is not up
+            return
+    record.known = True
+    record.spans = [_span(r) for r in rows]
+
+
+def _settled_ray_rows(record: RunRecord) -> list[dict[str, Any]]:
+    import ray
+    from ray.util import state
+
+    from rayground.jupyter.backends import ray_task_row
+
+    job = ray.get_runtime_context().get_job_id()
+    address = ray.get_runtime_context().gcs_address
+    end = record.started + record.wall_s
+    before = None
+    deadline = time.monotonic() + _RAY_SETTLE_S
+    while True:
+        rows = [
+            ray_task_row(t)
+            for t in state.list_tasks(
+                address=address, filters=[("job_id", "=", job)], detail=True, limit=10_000
+            )
+        ]
+        rows = [
+            r
+            for r in rows
+            if record.started - 0.001 <= (r["creation_time_ms"] or 0) / 1000 <= end + 0.001
+        ]
+        now = sorted((r["task_id"], r["state"]) for r in rows)
+        if (now == before and now) or time.monotonic() >= deadline:
+            return rows
+        before = now
+        time.sleep(1.0)  # Ray reports task events about once a second
+
+
 def _span(row: dict[str, Any]) -> TaskSpan:
     times = dict(row["events"])
     end = next((times[s] for s in _TERMINAL if s in times), None)
@@ -263,8 +319,8 @@ def _span(row: dict[str, Any]) -> TaskSpan:
         created=row["creation_time_ms"] / 1000,
         start=times.get("RUNNING"),
         end=end,
-        deps=list(row["depends_on"]),
-        returns=list(row["returns"]),
+        deps=list(row.get("depends_on") or []),
+        returns=list(row.get("returns") or []),
         actor_id=row["actor_id"],
         worker_pid=row["worker_pid"],
         error=row.get("error_message"),

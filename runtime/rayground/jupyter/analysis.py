@@ -38,6 +38,10 @@ LOOP_ROUND_TRIPS = 3  # submit-then-get cycles before "get inside a submit loop"
 TINY_TASK_S = 0.005  # median run time under this ...
 TINY_TASK_COUNT = 50  # ... over at least this many tasks of one function: overhead dominates
 RAY_SETTLE_S = 5.0  # Ray: how long to wait for its task events to arrive
+# rayground: how long a finished run's report waits for the end events of its tasks (a direct
+# actor call's completion and its worker's own times reach the head batched, a cancelled task's
+# end once its worker was interrupted). Tasks the code left running cost this much once.
+SETTLE_S = 1.0
 
 _DONE = ("FINISHED", "FAILED")
 _HANDOVER_S = 0.002
@@ -76,6 +80,7 @@ class RunReport:
     put_bytes: int
     findings: list[Finding] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # what this backend cannot tell
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the task rows read
 
     def has(self, code: str) -> bool:
         return any(f.code == code for f in self.findings)
@@ -267,14 +272,26 @@ class Run:
         return report
 
     def _task_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:
-        """This run's tasks: submitted by this driver in the window, and their descendants."""
+        """This run's tasks: submitted by this driver in the window, and their descendants.
+        Once the run has ended, wait (up to SETTLE_S) for their end events, so a call that
+        returned or a task that was cancelled is not reported as still running."""
         if backend.name != "rayground":
             return self._settled_rows(backend, end)
         from .model import model
 
-        # The stream told us about every task since before the run began (hub subscribed at
-        # __enter__), so no table read is needed unless events were lost.
-        return self._pick(model.tasks(backend, complete=False), backend, end)
+        deadline = time.monotonic() + (SETTLE_S if self.end is not None else 0.0)
+        while True:
+            # The stream told us about every task since before the run began (hub subscribed
+            # at __enter__), so no table read is needed unless events were lost.
+            rows = self._pick(model.tasks(backend, complete=False), backend, end)
+            pending = [
+                r
+                for r in rows
+                if r.get("type") != "ACTOR_CREATION_TASK" and r.get("state") not in _DONE
+            ]
+            if not pending or time.monotonic() >= deadline:
+                return rows
+            time.sleep(0.02)
 
     def _settled_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:
         """Ray reports task events about once a second: read until two reads agree."""
@@ -298,7 +315,10 @@ class Run:
             created = (r.get("creation_time_ms") or 0) / 1000
             if r["task_id"] in ours:
                 picked.append(r)
-            elif self.start <= created <= end and (job is None or r.get("job_id") in (job, None)):
+            # Ray's times are whole milliseconds: allow one either side of the window.
+            elif self.start - 0.001 <= created <= end + 0.001 and (
+                job is None or r.get("job_id") in (job, None)
+            ):
                 if _descends_from(r, ours, by_id) or not ours:
                     picked.append(r)
         return picked
@@ -354,8 +374,10 @@ def watch(backend: Any = None) -> Run:
 
 
 # ---------------------------------------------------------------------------- the analysis
-def _intervals(row: dict, end: float) -> tuple[float, float] | None:
-    """When the task ran: its RUNNING time to its end (or `end` if still running)."""
+def _intervals(row: dict, end: float, start: float | None = None) -> tuple[float, float] | None:
+    """When the task ran: its RUNNING time (the worker's own start for a direct call) to its end
+    (or `end` if still running); clipped to the window from `start` to `end` where given, so
+    work before or after the run is not counted as its work."""
     times = dict(row.get("events") or [])
     began = times.get("RUNNING")
     if began is None:
@@ -364,7 +386,35 @@ def _intervals(row: dict, end: float) -> tuple[float, float] | None:
     if stop is None:
         recorded = (row.get("end_time_ms") or 0) / 1000 if row.get("state") in _DONE else 0
         stop = recorded or end
-    return began, max(stop, began)
+    stop = max(stop, began)
+    if start is not None:
+        began, stop = max(began, start), min(stop, end)
+        if stop <= began:
+            return None
+    return began, stop
+
+
+def _received(rows: list[dict[str, Any]], blocks: list[_Block]) -> list[dict[str, Any]]:
+    """Rows as the driver saw them: a task whose value a get had already returned cannot have
+    failed afterwards. (An actor killed right after its calls returned fails the calls whose
+    completion had not reached the head yet; they returned, and are counted as finished.)"""
+    got: dict[str, float] = {}
+    for b in blocks:
+        if b.kind == "get":
+            for oid in b.oids:
+                task = oid.rsplit(".", 1)[0]
+                got[task] = min(got.get(task, b.end), b.end)
+    out = []
+    for r in rows:
+        times = dict(r.get("events") or [])
+        failed = times.get("FAILED")
+        returned = got.get(r["task_id"])
+        if r.get("state") == "FAILED" and failed is not None and returned is not None:
+            if returned <= failed:
+                events = [(s, t) for s, t in r["events"] if s != "FAILED"]
+                r = {**r, "state": "FINISHED", "events": [*events, ("FINISHED", returned)]}
+        out.append(r)
+    return out
 
 
 def _parallelism(spans: list[tuple[float, float]]) -> tuple[int, float]:
@@ -407,9 +457,9 @@ def analyze(
     blocks = blocks or []
     puts = puts or {}
     blocked_tasks = blocked_tasks or {}
-    tasks = [r for r in rows if r.get("type") != "ACTOR_CREATION_TASK"]
+    tasks = _received([r for r in rows if r.get("type") != "ACTOR_CREATION_TASK"], blocks)
     by_fn = Counter(r.get("name") or "?" for r in tasks)
-    spans = [s for s in (_intervals(r, end) for r in tasks) if s is not None]
+    spans = [s for s in (_intervals(r, end, start) for r in tasks) if s is not None]
     peak, mean = _parallelism(spans)
     # A task blocked in get gives its CPU back: that time is not work.
     busy = max(0.0, sum(e - s for s, e in spans) - sum(blocked_tasks.values()))
@@ -426,10 +476,11 @@ def analyze(
         mean_parallelism=mean,
         busy_s=busy,
         driver_blocked_s=_union_length([(b.start, b.end) for b in blocks]),
-        gets=sum(1 for b in blocks if b.kind == "get"),
+        gets=sum(1 for b in blocks if b.kind in ("get", "get_error")),
         waits=sum(1 for b in blocks if b.kind == "wait"),
         puts=len(puts),
         put_bytes=sum(puts.values()),
+        rows=list(rows),
     )
     if backend != "rayground":
         report.unknown = [
@@ -476,7 +527,7 @@ def _get_in_loop(submits: list[_Submit], blocks: list[_Block]) -> Finding | None
         if kind == "s":
             since.append(item)
             continue
-        if item.kind == "get" and since and len(since) <= 2:
+        if item.kind in ("get", "get_error") and since and len(since) <= 2:
             wanted = {oid.rsplit(".", 1)[0] for oid in item.oids}
             if wanted and wanted <= {s.task_id for s in since}:
                 trips.append((since[-1].name, item.end - item.start))
@@ -501,6 +552,8 @@ def _serial_rows(tasks: list[dict]) -> Finding | None:
     one finished, again and again, is what a get inside the submit loop leaves behind."""
     runs: list[tuple[str, float, float]] = []
     for r in tasks:
+        if r.get("type") == "ACTOR_TASK":
+            continue  # calls to one actor run one after another by design
         times = dict(r.get("events") or [])
         created = (r.get("creation_time_ms") or 0) / 1000 or times.get("PENDING_ARGS_AVAIL")
         done = times.get("FINISHED") or (r.get("end_time_ms") or 0) / 1000

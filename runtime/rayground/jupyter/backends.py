@@ -497,6 +497,8 @@ def ray_task_row(t: Any) -> dict[str, Any]:
         "creation_time_ms": t.creation_time_ms,
         "start_time_ms": t.start_time_ms,
         "end_time_ms": t.end_time_ms,
+        "node_id": t.node_id,
+        "attempt_number": t.attempt_number,
     }
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
+import time
 from typing import Any
 
 from ..exercise import Exercise, Grader
 from ..observe import api
+
+NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Niklaus"]
 
 
 def _grade_greet(greet: Any, g: Grader) -> None:
@@ -17,23 +21,34 @@ def _grade_greet(greet: Any, g: Grader) -> None:
         "@ray.remote on the line above `def greet`",
     )
     ray = api()
-    value = g.run(lambda: ray.get(greet.remote("Ada"), timeout=30))
+    # Names chosen now, and one that is empty: a greeting typed in for one name cannot pass.
+    names = [*random.sample(NAMES, 2), ""]
+    for name in names:
+        sent = g.twins.input(name, "name")
+        value = g.run(lambda sent=sent: ray.get(greet.remote(sent), timeout=30))
+        want = f"Hello, {name}!"
+        g.expect(
+            value == want,
+            f"greet.remote({name!r}) gave {want!r}",
+            f"greet.remote({name!r}) gave {value!r}; expected {want!r}",
+        )
     g.expect(
-        value == "Hello, Ada!",
-        "greet.remote('Ada') gave 'Hello, Ada!'",
-        f"greet.remote('Ada') gave {value!r}; expected 'Hello, Ada!'",
+        g.twins.pickled("name") >= len(names),
+        "each name was sent to a task, which made the greeting on a worker",
+        "the names were never sent to a task: greet.remote(name) must submit a task that "
+        "builds the greeting (a ray.put of a ready-made string is not a task)",
     )
     g.expect_known(
         lambda: g.record.count("greet") == 1,
-        "it ran as one task on a worker",
-        f"expected one greet task, the cluster saw {g.record.count('greet')}",
+        "each greeting ran as one greet task",
+        f"expected one greet task per call, the cluster saw {g.record.count('greet')}",
     )
 
 
 def _grade_where(where_did_it_run: Any, g: Grader) -> None:
     pid = g.run(where_did_it_run)
     g.expect(
-        isinstance(pid, int),
+        isinstance(pid, int) and not isinstance(pid, bool),
         "where_did_it_run() returned a process id",
         f"where_did_it_run() returned {pid!r}; it should return a process id (an int): "
         "the value of os.getpid() inside a task",
@@ -47,25 +62,27 @@ def _grade_where(where_did_it_run: Any, g: Grader) -> None:
     ran_on = {s.worker_pid for s in g.record.tasks()}
     g.expect_known(
         lambda: pid in ran_on,
-        f"a task ran in worker process {pid}: your code ran outside the notebook",
-        f"no task of this run ran in process {pid}; the tasks ran in {sorted(ran_on) or 'none'}",
+        f"a task of this run ran in worker process {pid}: your code ran outside the notebook",
+        f"no task of this run ran in process {pid}; the tasks ran in {sorted(ran_on) or 'none'}: "
+        "return the pid a task reported, not a number made up or taken from the notebook",
     )
 
 
+def _nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
 def _grade_two_naps(two_naps: Any, g: Grader) -> None:
-    value = g.run(two_naps)
+    with g.stand_in(two_naps, nap=g.twins.function("nap", _nap)):
+        value = g.run(two_naps)
     g.expect(
         value == [0.5, 0.5],
         "two_naps() returned [0.5, 0.5]",
         f"two_naps() returned {value!r}; expected the two naps' results, [0.5, 0.5]",
     )
-    naps = g.record.tasks("nap")
-    g.expect_known(
-        lambda: len(naps) == 2,
-        "two nap tasks ran",
-        f"expected 2 nap tasks, the cluster saw {len(naps)}: call nap.remote(0.5) twice",
-    )
-    g.expect_parallel(naps, "the two naps")
+    runs = g.expect_from_tasks(value, "nap", "the list it returned", count=2)
+    g.expect_overlap(runs, "the two naps")
 
 
 EXERCISES = [
@@ -75,8 +92,12 @@ EXERCISES = [
         answer="greet",
         grade=_grade_greet,
         hints=(
-            "A remote function is a normal function with @ray.remote on the line above it.",
-            'Return an f-string: f"Hello, {name}!"',
+            "A remote function is an ordinary function with @ray.remote on the line above it; "
+            "calling .remote() on it runs it as a task.",
+            "The task only has to build the text: an f-string with the name in it, exactly "
+            "'Hello, <name>!'.",
+            "Shape: the decorator line, then `def greet(name):` returning an f-string of the form"
+            ' "Hello, {...}!".',
         ),
         solution="""@ray.remote
 def greet(name):
@@ -90,9 +111,12 @@ def greet(name):
         answer="where_did_it_run",
         grade=_grade_where,
         hints=(
-            "os.getpid() returns the id of the process that calls it.",
-            "Write a small remote function that returns os.getpid(), call it with .remote(), "
-            "and get() its result.",
+            "os.getpid() returns the id of the process that calls it: called in the notebook, it "
+            "is the notebook's.",
+            "So the call to os.getpid() must happen inside a task; where_did_it_run only submits "
+            "that task and waits for its result.",
+            "Shape: a small @ray.remote function whose body is one return of os.getpid(); "
+            "where_did_it_run returns ray.get(<that function>.remote()).",
         ),
         solution="""import os
 
@@ -114,7 +138,9 @@ def where_did_it_run():
         grade=_grade_two_naps,
         hints=(
             "nap.remote(0.5) returns at once with an ObjectRef; the nap happens on a worker.",
-            "Start both naps first, then get() both refs in one call: ray.get([a, b]).",
+            "Two naps overlap only if both are started before you wait for either.",
+            "Shape: two .remote calls first (keep both refs), then one ray.get on a list of the "
+            "two refs.",
         ),
         solution="""def two_naps():
     first = nap.remote(0.5)

@@ -2,82 +2,114 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from ..exercise import Exercise, Grader
 from ..observe import api
-from ..workloads import sleepers
+from ..workloads import sleep_then
+
+
+def _slow_square(n: int) -> int:
+    time.sleep(0.15)
+    return n * n
 
 
 def _grade_squares(parallel_squares: Any, g: Grader) -> None:
-    numbers = [3, 1, 4, 1, 5, 9, 2, 6]
-    value = g.run(parallel_squares, numbers)
-    expected = [n * n for n in numbers]
+    # Numbers chosen now (negative and zero included), then the edge case: no numbers at all.
+    numbers = random.sample(range(-9, 30), 6)
+    with g.stand_in(parallel_squares, slow_square=g.twins.function("slow_square", _slow_square)):
+        value = g.run(parallel_squares, numbers)
+        expected = [n * n for n in numbers]
+        g.expect(
+            value == expected,
+            f"parallel_squares({numbers}) returned {expected}",
+            f"parallel_squares({numbers}) returned {value!r}; expected {expected} (same order "
+            "as the input)",
+        )
+        runs = g.expect_from_tasks(value, "slow_square", "every square", count=len(numbers))
+        g.expect_overlap(runs, "the slow_square tasks")
+        empty = g.run(parallel_squares, [])
     g.expect(
-        value == expected,
-        f"parallel_squares({numbers}) returned {expected}",
-        f"parallel_squares({numbers}) returned {value!r}; expected {expected} (same order as "
-        "the input)",
+        empty == [],
+        "parallel_squares([]) returned []",
+        f"parallel_squares([]) returned {empty!r}; with no numbers there is nothing to square: []",
     )
-    squares = g.record.tasks("slow_square")
-    g.expect_known(
-        lambda: len(squares) == len(numbers),
-        f"{len(numbers)} slow_square tasks ran, one per number",
-        f"expected {len(numbers)} slow_square tasks (one per number); the cluster saw "
-        f"{len(squares)}. Call slow_square.remote(n) for every n",
-    )
-    g.expect_parallel(squares, "the slow_square tasks")
+
+
+def _double(x: int) -> int:
+    time.sleep(0.05)
+    return 2 * x
+
+
+def _add_one(x: int) -> int:
+    time.sleep(0.05)
+    return x + 1
 
 
 def _grade_chain(double_then_add_one: Any, g: Grader) -> None:
-    value = g.run(double_then_add_one, 20)
-    g.expect(
-        value == 41,
-        "double_then_add_one(20) returned 41",
-        f"double_then_add_one(20) returned {value!r}; expected 41 (double first, then add one)",
-    )
-    doubles, adds = g.record.tasks("double"), g.record.tasks("add_one")
-    g.expect_known(
-        lambda: len(doubles) == 1 and len(adds) == 1,
-        "one double task and one add_one task ran",
-        f"expected one double and one add_one task; the cluster saw {len(doubles)} and {len(adds)}",
-    )
-    g.expect_known(
-        lambda: set(doubles[0].returns) <= set(adds[0].deps),
-        "add_one received double's ObjectRef and waited for it on the cluster: the value never "
-        "travelled through the notebook",
-        "add_one got a plain number, so the notebook waited for double first: pass the ref that "
-        "double.remote() returns straight to add_one.remote(), and get() only the final result",
+    twins = {
+        "double": g.twins.function("double", _double),
+        "add_one": g.twins.function("add_one", _add_one),
+    }
+    with g.stand_in(double_then_add_one, **twins):
+        for x in (random.randint(2, 99), -random.randint(2, 99)):
+            value = g.run(double_then_add_one, x)
+            g.expect(
+                value == 2 * x + 1,
+                f"double_then_add_one({x}) returned {2 * x + 1}",
+                f"double_then_add_one({x}) returned {value!r}; expected {2 * x + 1} (double "
+                "first, then add one)",
+            )
+            g.expect_from_tasks(value, "add_one", "the result", count=1)
+            g.expect_from_tasks(value, "double", "add_one's input", count=1)
+    g.expect_stayed(
+        "double",
+        "double's result (add_one received its ref and the cluster waited for it; the value "
+        "never travelled through the notebook)",
     )
 
 
 def _grade_deadline(results_or_none: Any, g: Grader) -> None:
     ray = api()
-    fast = sleepers([0.05, 0.1])
-    value = g.run(results_or_none, fast, 5.0)
-    g.expect(
-        value == [0.05, 0.1],
-        "with time to spare it returned the results, [0.05, 0.1]",
-        f"results_or_none(two quick tasks, 5.0) returned {value!r}; expected their results "
-        "[0.05, 0.1]",
-    )
-    slow = sleepers([0.05, 1.5])
-    g.settle_s = 0.0  # the slow task is meant to outlive the answer; don't wait for it
-    value = g.run(results_or_none, slow, 0.3)
+    sleeper = g.twins.function("sleep_then", sleep_then)
+    # A deadline chosen now: an answer that ignores `seconds` is caught on one side or the other.
+    deadline = round(random.uniform(0.8, 1.2), 2)
+    quick = [round(random.uniform(0.02, 0.1), 2), round(deadline * 0.55, 2)]
+    value = g.run(lambda: results_or_none([sleeper.remote(d, d) for d in quick], deadline))
     took = g.record.wall_s
+    g.expect(
+        value == quick,
+        f"with tasks done in time it returned their results, {quick}",
+        f"results_or_none(tasks of {quick} s, {deadline}) returned {value!r}; expected their "
+        f"results {quick}: wait up to `seconds` for them",
+    )
+    g.expect_from_tasks(value, "sleep_then", "those results", count=len(quick))
+    g.expect(
+        took < deadline,
+        f"and returned as soon as they were done ({took:.2f} s)",
+        f"it took {took:.2f} s although the tasks were done after {max(quick)} s: ray.get with "
+        "a timeout returns as soon as the results are there; don't sleep for the deadline",
+    )
+    slow = [quick[0], deadline + 1.2]
+    g.settle_s = 0.0  # the slow task is meant to outlive the answer; don't wait for it
+    refs = [sleeper.remote(d, d) for d in slow]
+    value = g.run(results_or_none, refs, deadline)
+    took = g.record.wall_s
+    for ref in refs:
+        ray.cancel(ref)  # the check's own leftover task: free its CPU
     g.expect(
         value is None,
         "with a task still running at the deadline it returned None",
-        f"with a 1.5 s task and a 0.3 s deadline it returned {value!r}; expected None",
+        f"with a {slow[1]} s task and a {deadline} s deadline it returned {value!r}; expected None",
     )
     g.expect(
-        took < 0.9,
-        f"and gave up after {took:.2f} s (deadline 0.3 s)",
-        f"it returned after {took:.2f} s although the deadline was 0.3 s: pass timeout= to "
-        "ray.get so the wait ends on time",
+        deadline - 0.05 <= took < deadline + 0.5,
+        f"and gave up after {took:.2f} s (deadline {deadline} s)",
+        f"it returned after {took:.2f} s for a deadline of {deadline} s: pass timeout=seconds "
+        "to ray.get so the wait ends at the deadline, not before or long after",
     )
-    for ref in slow:
-        ray.cancel(ref)  # the check's own leftover task: free its CPU
 
 
 EXERCISES = [
@@ -87,9 +119,11 @@ EXERCISES = [
         answer="parallel_squares",
         grade=_grade_squares,
         hints=(
-            "slow_square.remote(n) returns immediately; collect the refs in a list first.",
-            "A list comprehension submits them all: refs = [slow_square.remote(n) for n in "
-            "numbers]. Then one ray.get(refs) waits for all of them and keeps their order.",
+            "slow_square.remote(n) returns immediately with a ref; the work starts on a worker.",
+            "Collect all the refs first (one per number), and only then wait, once, for the whole"
+            " list: ray.get keeps the order of the list.",
+            "Shape: refs = [<submit one slow_square per n>]; return ray.get(refs). An empty input"
+            " gives an empty list.",
         ),
         solution="""def parallel_squares(numbers):
     refs = [slow_square.remote(n) for n in numbers]
@@ -105,7 +139,9 @@ EXERCISES = [
         hints=(
             "A task accepts an ObjectRef as an argument; the cluster waits for it and hands the "
             "task the value.",
-            "add_one.remote(double.remote(x)) builds the chain; get() only at the end.",
+            "So don't get double's result: pass its ref straight to add_one, and get only "
+            "add_one's result.",
+            "Shape: doubled = <double's ref>; return ray.get(<add_one's ref, made from doubled>).",
         ),
         solution="""def double_then_add_one(x):
     doubled = double.remote(x)
@@ -119,9 +155,11 @@ EXERCISES = [
         answer="results_or_none",
         grade=_grade_deadline,
         hints=(
-            "ray.get takes a timeout= in seconds.",
-            "When the time is up, ray.get raises ray.exceptions.GetTimeoutError: catch it and "
-            "return None.",
+            "ray.get takes a timeout= in seconds and returns as soon as every value is there.",
+            "When the time is up it raises ray.exceptions.GetTimeoutError: that is your signal to"
+            " return None.",
+            "Shape: try: return ray.get(refs, timeout=...) / except <the timeout error>: return "
+            "None.",
         ),
         solution="""def results_or_none(refs, seconds):
     try:

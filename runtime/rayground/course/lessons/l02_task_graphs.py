@@ -2,139 +2,148 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
 from ..exercise import Exercise, Grader
 from ..observe import api
-from ..workloads import sleepers
+from ..workloads import sleep_then
+
+
+def _square(n: int) -> int:
+    time.sleep(0.15)
+    return n * n
+
+
+def _add_up(*values: int) -> int:
+    time.sleep(0.02)
+    return sum(values)
 
 
 def _grade_fan_in(sum_of_squares: Any, g: Grader) -> None:
-    numbers = [1, 2, 3, 4, 5, 6]
-    value = g.run(sum_of_squares, numbers)
-    g.expect(
-        value == 91,
-        "sum_of_squares([1..6]) returned 91",
-        f"sum_of_squares({numbers}) returned {value!r}; expected 91 (1 + 4 + 9 + 16 + 25 + 36)",
-    )
-    squares, adds = g.record.tasks("square"), g.record.tasks("add_up")
-    g.expect_known(
-        lambda: len(squares) == len(numbers),
-        f"{len(numbers)} square tasks fanned out",
-        f"expected {len(numbers)} square tasks; the cluster saw {len(squares)}",
-    )
-    g.expect_parallel(squares, "the square tasks")
-    g.expect_known(
-        lambda: len(adds) == 1,
-        "one add_up task fanned in",
-        f"expected one add_up task to add the squares up on the cluster; the cluster saw "
-        f"{len(adds)}. Pass the square refs to add_up.remote(*refs)",
-    )
-    produced = {oid for s in squares for oid in s.returns}
-    g.expect_known(
-        lambda: produced <= set(adds[0].deps),
-        "add_up received all the square refs directly: the whole graph ran on the cluster",
-        "add_up did not receive the square tasks' refs (the notebook fetched the squares "
-        "first): pass the refs themselves, add_up.remote(*refs)",
-    )
+    twins = {
+        "square": g.twins.function("square", _square),
+        "add_up": g.twins.function("add_up", _add_up),
+    }
+    # Numbers chosen now, then the smallest graph: one number.
+    cases = [random.sample(range(-20, 40), 6), [random.randint(2, 30)]]
+    fanned_out = []
+    with g.stand_in(sum_of_squares, **twins):
+        for numbers in cases:
+            value = g.run(sum_of_squares, numbers)
+            want = sum(n * n for n in numbers)
+            g.expect(
+                value == want,
+                f"sum_of_squares({numbers}) returned {want}",
+                f"sum_of_squares({numbers}) returned {value!r}; expected {want}, the sum of "
+                "their squares",
+            )
+            g.expect_from_tasks(value, "add_up", "the total", count=1)
+            runs = g.expect_from_tasks(value, "square", "add_up's inputs", count=len(numbers))
+            fanned_out = fanned_out or runs
+    g.expect_stayed("square", "the squares (add_up received their refs)")
+    g.expect_overlap(fanned_out, "the square tasks")
 
 
 def _grade_as_they_finish(as_they_finish: Any, g: Grader) -> None:
-    delays = [0.8, 0.1, 0.5, 0.3]
-    refs: list[Any] = []
+    sleeper = g.twins.function("sleep_then", sleep_then)
+    # Delays and labels chosen now; the labels do not sort in finishing order.
+    delays = random.sample([0.1, 0.25, 0.4, 0.55, 0.7], 4)
+    labels = random.sample(["ant", "bee", "cat", "dog", "eel", "fox"], 4)
     seen: list[tuple[Any, float]] = []  # (result, wall-clock time it reached the caller)
 
     def submit_and_consume() -> None:
-        refs.extend(sleepers(delays))  # inside the run, so the record sees these tasks
-        for item in as_they_finish(list(refs)):
+        refs = [sleeper.remote(d, label) for d, label in zip(delays, labels, strict=True)]
+        for item in as_they_finish(refs):
             seen.append((item, time.time()))
 
     g.run(submit_and_consume)
     order = [item for item, _ in seen]
     g.expect(
-        sorted(order) == sorted(delays),
+        sorted(order) == sorted(labels),
         "every result came out once",
-        f"as_they_finish yielded {order!r}; expected each of {delays} once",
+        f"as_they_finish yielded {order!r}; expected each of {labels} once",
     )
-    # When each task really finished: the cluster's record (a busy machine may start a task
-    # late), else its delay after the start.
-    finished = _finish_times(g, refs, delays)
-    expected = sorted(delays, key=lambda d: finished[d])
+    runs = g.expect_from_tasks(order, "sleep_then", "the results", count=len(labels))
+    # When each task finished, by its worker's own clock.
+    finished = {str(item): g.twins.runs(item)[0].end for item in order}
+    expected = sorted(order, key=lambda item: finished[str(item)])
     g.expect(
         order == expected,
         f"in the order the tasks finished: {order}",
         f"the results came out as {order}, but the tasks finished in the order {expected}: "
         "use ray.wait(refs, num_returns=1) to take whichever is ready next",
     )
-    late = [(item, at - finished[item]) for item, at in seen if at - finished[item] > 0.25]
+    delays_seen = [(item, at - finished[str(item)]) for item, at in seen]
+    late = [(item, after) for item, after in delays_seen if after > 0.25]
     g.expect(
         not late,
         "each result reached you right after its task finished",
-        f"the {late[0][0]} s task's result reached you {late[0][1]:.2f} s after it was ready: "
+        f"the {late[0][0]!r} task's result reached you {late[0][1]:.2f} s after it was ready: "
         "you waited for more than the next task. Yield each result as soon as ray.wait "
         "returns it"
         if late
         else "",
     )
-
-
-def _finish_times(g: Grader, refs: list[Any], delays: list[float]) -> dict[float, float]:
-    by_return = {ref.hex(): d for ref, d in zip(refs, delays, strict=True)}
-    times = {
-        by_return[oid]: span.end
-        for span in g.record.tasks("sleep_then")
-        for oid in span.returns
-        if oid in by_return and span.end is not None
-    }
-    if len(times) == len(delays):
-        return times
-    return {d: g.record.started + d for d in delays}
+    g.expect_overlap(runs, "the tasks")
 
 
 def _grade_budget(finished_within: Any, g: Grader) -> None:
     ray = api()
-    delays = [0.1, 0.2, 1.5, 2.0]
+    sleeper = g.twins.function("sleep_then", sleep_then)
+    budget = round(random.uniform(0.4, 0.7), 2)
+    fast = [round(random.uniform(0.1, budget / 2), 2) for _ in range(2)]
+    slow = [budget + 1.5, budget + 2.0]
+    delays = fast + slow
+    random.shuffle(delays)
     refs: list[Any] = []
 
     def submit_and_answer() -> Any:
-        refs.extend(sleepers(delays))  # inside the run, so the record sees these tasks
-        return finished_within(list(refs), 0.5)
+        refs.extend(sleeper.remote(d, d) for d in delays)
+        return finished_within(list(refs), budget)
 
     g.settle_s = 0.5  # cancelled tasks end quickly; uncancelled ones are reported below
     value = g.run(submit_and_answer)
     took = g.record.wall_s  # the answer's own time, not the record's settling
     g.expect(
-        took < 1.0,
-        f"it kept to the budget ({took:.2f} s for 0.5 s)",
-        f"it took {took:.2f} s for a budget of 0.5 s: give ray.wait a timeout",
+        took < budget + 0.5,
+        f"it kept to the budget ({took:.2f} s for {budget} s)",
+        f"it took {took:.2f} s for a budget of {budget} s: give ray.wait a timeout",
     )
-    # The tasks that really finished before the answer returned (a busy machine may start one
-    # late), else those whose delay fits the budget.
-    returned_at = g.record.started + took
-    done = [
-        d
-        for ref, d in zip(refs, delays, strict=True)
-        for span in g.record.tasks("sleep_then")
-        if ref.hex() in span.returns and span.state == "FINISHED" and span.end <= returned_at
-    ]
-    expected = sorted(done) if g.known and done else [0.1, 0.2]
     g.expect(
-        isinstance(value, list) and sorted(value) == expected,
-        f"it returned the results of the tasks that finished in time, {expected}",
-        f"finished_within(tasks of {delays} s, 0.5) returned {value!r}; expected the results "
-        f"of the tasks done within 0.5 s: {expected}",
+        isinstance(value, list) and sorted(value) == sorted(fast),
+        f"it returned the results of the tasks that finished in time, {sorted(fast)}",
+        f"finished_within(tasks of {delays} s, {budget}) returned {value!r}; expected the "
+        f"results of the tasks done within {budget} s: {sorted(fast)}",
     )
-    slow_ids = {ref.hex() for ref in refs[2:]}
-    slow = [s for s in g.record.tasks("sleep_then") if slow_ids & set(s.returns)]
-    g.expect_known(
-        lambda: len(slow) == 2 and all(s.state == "FAILED" and s.end is not None for s in slow),
-        "the two slow tasks were cancelled, so their CPUs are free again",
-        "the slow tasks kept running after the budget was spent: ray.cancel() every ref "
-        "that was not ready",
-    )
+    g.expect_from_tasks(value, "sleep_then", "those results", count=len(fast))
+    slow_refs = [ref for ref, d in zip(refs, delays, strict=True) if d in slow]
+    outcome = _cancelled(ray, slow_refs)
     for ref in refs:
         ray.cancel(ref)
+    g.expect(
+        outcome == ["cancelled"] * len(slow),
+        "the slow tasks were cancelled, so their CPUs are free again",
+        f"the slow tasks were not cancelled ({', '.join(outcome)}): they kept running after "
+        "the budget was spent. ray.cancel() every ref that was not ready",
+    )
+
+
+def _cancelled(ray: Any, refs: list[Any]) -> list[str]:
+    """For each ref: "cancelled" if its task was cancelled, "still running" or "finished"."""
+    out = []
+    for ref in refs:
+        try:
+            ray.get(ref, timeout=1.0)
+            out.append("finished")
+        except ray.exceptions.TaskCancelledError:
+            out.append("cancelled")
+        except ray.exceptions.GetTimeoutError:
+            out.append("still running")
+        except ray.exceptions.RayError as exc:  # e.g. a worker that died while interrupted
+            out.append("cancelled" if "cancel" in str(exc).lower() else type(exc).__name__)
+    return out
 
 
 EXERCISES = [
@@ -144,9 +153,11 @@ EXERCISES = [
         answer="sum_of_squares",
         grade=_grade_fan_in,
         hints=(
-            "First a list of square.remote(n) refs, one per number (fan-out).",
-            "Then ONE add_up.remote(*refs): the star passes each ref as its own argument, so "
-            "the cluster resolves them all before add_up starts. get() only its result.",
+            "Fan-out: one square task per number. Fan-in: one add_up task that receives all of "
+            "their refs.",
+            "A star passes each ref of a list as its own argument; the cluster resolves them "
+            "before add_up starts. Get only add_up's result.",
+            "Shape: refs = [<a square per n>]; return ray.get(add_up.remote(*...)).",
         ),
         solution="""def sum_of_squares(numbers):
     refs = [square.remote(n) for n in numbers]
@@ -160,9 +171,9 @@ EXERCISES = [
         answer="as_they_finish",
         grade=_grade_as_they_finish,
         hints=(
-            "ray.wait(refs, num_returns=1) returns two lists: one ready ref, and the rest.",
-            "Loop while refs is not empty: wait for one, yield ray.get(ready[0]), continue "
-            "with the rest.",
+            "ray.wait(refs, num_returns=1) returns two lists: one ref that is ready, and the rest.",
+            "Loop while refs is not empty: wait for one, yield its value, carry on with the rest.",
+            "Shape: while refs: ready, refs = ray.wait(...); yield <the value of ready[0]>.",
         ),
         solution="""def as_they_finish(refs):
     while refs:
@@ -177,9 +188,12 @@ EXERCISES = [
         answer="finished_within",
         grade=_grade_budget,
         hints=(
-            "ray.wait(refs, num_returns=len(refs), timeout=seconds) returns when all are "
-            "ready or the time is up, whichever comes first.",
-            "get() the ready ones; ray.cancel(ref) each of the others.",
+            "ray.wait(refs, num_returns=len(refs), timeout=seconds) returns when all are ready or"
+            " the time is up, whichever comes first.",
+            "It gives you (ready, not_ready): get the ready ones, and cancel every one that is "
+            "not ready so its CPU is freed.",
+            "Shape: one ray.wait with both num_returns and timeout; a loop of ray.cancel over the"
+            " not-ready refs; return the values of the ready ones.",
         ),
         solution="""def finished_within(refs, seconds):
     ready, not_ready = ray.wait(refs, num_returns=len(refs), timeout=seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from ..exercise import Exercise, Grader
@@ -16,48 +18,92 @@ def _grade_accumulator(accumulator_class: Any, g: Grader) -> None:
         "@ray.remote on the line above `class Accumulator`",
     )
     ray = api()
+    # Two actors fed interleaved amounts chosen now (zero and negatives included): the running
+    # totals can only come out right if each actor keeps its own sum between calls.
+    plan = [(random.randrange(2), random.randint(-20, 50)) for _ in range(7)] + [(1, 0), (0, 0)]
 
-    def use() -> tuple[list[int], int]:
-        acc = accumulator_class.remote()
-        running = ray.get([acc.add.remote(x) for x in [1, 2, 3, 4, 5]], timeout=30)
-        total = ray.get(acc.total.remote(), timeout=30)
-        ray.kill(acc)
-        return running, total
+    def use() -> tuple[list[int], list[int]]:
+        actors = [accumulator_class.remote(), accumulator_class.remote()]
+        try:
+            refs = [actors[which].add.remote(x) for which, x in plan]
+            running = ray.get(refs, timeout=30)
+            totals = ray.get([a.total.remote() for a in actors], timeout=30)
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+        return running, totals
 
-    running, total = g.run(use)
+    running, totals = g.run(use)
+    sums = [0, 0]
+    want = []
+    for which, x in plan:
+        sums[which] += x
+        want.append(sums[which])
+    shown = ", ".join(f"{'ab'[w]}.add({x})" for w, x in plan)
     g.expect(
-        running == [1, 3, 6, 10, 15],
-        "add(1) .. add(5) returned the running totals [1, 3, 6, 10, 15]",
-        f"add(1), add(2), .. add(5) returned {running!r}; expected the running totals "
-        "[1, 3, 6, 10, 15]: keep the total in self and return it after adding",
+        running == want,
+        f"two accumulators a and b, called {shown}, returned the running totals {want}",
+        f"two accumulators a and b, called {shown}, returned {running!r}; expected each "
+        f"actor's running total after the call, {want}: keep the sum in self, add x to it and "
+        "return it",
     )
     g.expect(
-        total == 15,
-        "total() returned 15 afterwards: the state stayed in the actor",
-        f"total() returned {total!r} after adding 1..5; expected 15",
+        totals == sums,
+        f"total() returned {sums} afterwards: each actor kept its own state",
+        f"total() on a and b returned {totals!r} afterwards; expected {sums}",
     )
     g.expect_known(
-        lambda: len(g.record.actors_created()) == 1 and len(g.record.actor_calls()) == 6,
-        "one actor process served all 6 calls",
-        f"expected one actor and 6 method calls; the cluster saw {len(g.record.actors_created())} "
-        f"actor(s) and {len(g.record.actor_calls())} call(s)",
+        lambda: (
+            len(g.record.actors_created()) == 2 and len(g.record.actor_calls()) == len(plan) + 2
+        ),
+        f"the two actors served all {len(plan) + 2} calls",
+        f"expected 2 actors and {len(plan) + 2} method calls; the cluster saw "
+        f"{len(g.record.actors_created())} actor(s) and {len(g.record.actor_calls())} call(s)",
     )
+
+
+class _Counter:
+    """The lesson's Counter, which also remembers who counted (the visit tasks' marks)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.by: list[Any] = []
+
+    def incr(self, visitor: Any = None) -> int:
+        self.n += 1
+        self.by.append(visitor)
+        return self.n
+
+    def seen(self, visitor: Any) -> None:
+        """A visit's final mark (with its end time), replacing the one it counted with."""
+        token = next(iter(visitor.marks))[5] if getattr(visitor, "marks", None) else None
+        self.by = [v for v in self.by if not _has_token(v, token)] + [visitor]
+
+    def value(self) -> int:
+        from ..evidence import marks_of, trace
+
+        home = next((v.home for v in self.by if hasattr(v, "home")), 0)
+        return trace(self.n, marks_of(self.by), home)
 
 
 def _grade_shared(count_visits: Any, g: Grader) -> None:
-    value = g.run(count_visits, 6)
+    twins = {"Counter": g.twins.actor("Counter", _Counter), "visit": _visit_twin(g)}
+    n = random.randint(4, 7)
+    with g.stand_in(count_visits, **twins):
+        value = g.run(count_visits, n)
     g.expect(
-        value == 6,
-        "count_visits(6) returned 6",
-        f"count_visits(6) returned {value!r}; expected 6 (six tasks, one visit each, all "
+        value == n,
+        f"count_visits({n}) returned {n}",
+        f"count_visits({n}) returned {value!r}; expected {n} ({n} tasks, one visit each, all "
         "counted by the same counter)",
     )
-    visits = g.record.tasks("visit")
-    g.expect_known(
-        lambda: len(visits) == 6,
-        "six visit tasks ran",
-        f"expected 6 visit tasks; the cluster saw {len(visits)}. The visits must come from "
-        "tasks, each given the counter's handle",
+    g.expect_from_tasks(value, "Counter.value", "the count", count=1)
+    visits = g.twins.runs(value, "visit")
+    g.expect(
+        len(visits) == n,
+        f"the counter was incremented by {n} visit tasks",
+        f"the counter counted {len(visits)} visit task(s) of {n}: the visits must come from "
+        "visit tasks, each given the same counter's handle (not calls made from the notebook)",
     )
     created = g.record.actors_created()
     g.expect_known(
@@ -66,27 +112,71 @@ def _grade_shared(count_visits: Any, g: Grader) -> None:
         f"{len(created)} Counter actors were created: create ONE and pass its handle to every "
         "visit task",
     )
-    g.expect_parallel(visits, "the visit tasks")
+    # Each visit waits inside for the counter; Ray then starts a worker process per waiting
+    # task, slowly on a busy machine, so only the overlap itself is asked for here.
+    g.expect_overlap(visits, "the visit tasks", min_speedup=1.0)
+
+
+def _has_token(visitor: Any, token: str | None) -> bool:
+    return token is not None and any(m[5] == token for m in getattr(visitor, "marks", ()))
+
+
+def _visit_twin(g: Grader) -> Any:
+    """visit, twinned: it counts itself by handing the counter its own mark."""
+    secret, home = g.twins.secret, g.twins.home
+
+    def visit(counter: Any) -> int:
+        import os
+        import uuid
+
+        from rayground.course.evidence import trace
+        from rayground.course.observe import api
+
+        start = time.time()
+        time.sleep(0.15)
+        # The visit's mark travels with the incr call; it spans the work and the wait for the
+        # counter (measured by this worker once the counter answered, and sent with a second
+        # call that does not count).
+        token = uuid.uuid4().hex[:8]
+        pending = (secret, "visit", os.getpid(), start, start + 0.15, token)
+        count = api().get(counter.incr.remote(trace(0, frozenset({pending}), home)))
+        done = (secret, "visit", os.getpid(), start, time.time(), token)
+        api().get(counter.seen.remote(trace(0, frozenset({done}), home)))
+        return count
+
+    visit.__module__ = "__twin__"
+    return api().remote(visit)
+
+
+def _times_ten(x: int) -> int:
+    time.sleep(0.15)
+    return x * 10
+
+
+class _Worker:
+    def process(self, x: int) -> int:
+        return _times_ten(x)
 
 
 def _grade_pool(process_all: Any, g: Grader) -> None:
-    items = list(range(8))
-    value = g.run(process_all, items)
+    items = random.sample(range(-5, 50), 8)
+    with g.stand_in(process_all, Worker=g.twins.actor("Worker", _Worker)):
+        value = g.run(process_all, items)
     expected = [i * 10 for i in items]
     g.expect(
         value == expected,
-        f"process_all(range(8)) returned {expected}",
-        f"process_all(range(8)) returned {value!r}; expected {expected} in the input's order",
+        f"process_all({items}) returned {expected}",
+        f"process_all({items}) returned {value!r}; expected {expected} in the input's order",
     )
-    calls = g.record.actor_calls("process")
-    actors = {c.actor_id for c in calls}
-    g.expect_known(
-        lambda: len(actors) == 2 and len(calls) == 8,
-        "8 process calls were spread over 2 Worker actors",
-        f"expected 8 process calls over 2 Worker actors; the cluster saw {len(calls)} call(s) "
-        f"on {len(actors)} actor(s). One actor runs its calls one at a time",
+    runs = g.expect_from_tasks(value, "Worker.process", "every result", count=len(items))
+    pids = {r.pid for r in runs}
+    g.expect(
+        len(pids) == 2,
+        f"the {len(items)} process calls were spread over 2 Worker actors",
+        f"the {len(items)} process calls ran in {len(pids)} actor process(es); expected 2 "
+        "Worker actors. One actor runs its calls one at a time",
     )
-    g.expect_parallel(calls, "the two actors' calls")
+    g.expect_overlap(runs, "the two actors' calls")
 
 
 EXERCISES = [
@@ -97,8 +187,10 @@ EXERCISES = [
         grade=_grade_accumulator,
         hints=(
             "An actor is a class with @ray.remote above it; self keeps its state between calls.",
-            "In __init__ set self.sum = 0; add(x) adds x to self.sum and returns it; total() "
-            "returns self.sum.",
+            "Start the sum at 0 in __init__; add(x) changes it and returns the new total; total()"
+            " returns it.",
+            "Shape: __init__ sets self.<sum> = 0; add does self.<sum> += x and returns "
+            "self.<sum>; total returns self.<sum>.",
         ),
         solution="""@ray.remote
 class Accumulator:
@@ -120,9 +212,12 @@ class Accumulator:
         answer="count_visits",
         grade=_grade_shared,
         hints=(
-            "An actor handle can be passed to a task like any other argument.",
-            "Create one Counter.remote(), start n visit.remote(counter) tasks, get() them all, "
-            "then return ray.get(counter.value.remote()).",
+            "An actor handle can be passed to a task like any other argument: all tasks then talk"
+            " to the same actor.",
+            "Create ONE Counter, start n visit tasks together with its handle, wait for them, "
+            "then ask the counter for its value.",
+            "Shape: counter = Counter.remote(); ray.get([<n visits given counter>]); return "
+            "ray.get(<counter's value call>).",
         ),
         solution="""def count_visits(n):
     counter = Counter.remote()
@@ -138,8 +233,10 @@ class Accumulator:
         grade=_grade_pool,
         hints=(
             "Calls to one actor run one after another; two actors can work at the same time.",
-            "Create two Worker.remote() actors, send item i to workers[i % 2], and get() all "
-            "the refs at the end.",
+            "Create two Worker actors and alternate the items between them (item i to worker i % "
+            "2); get all the refs at the end, in order.",
+            "Shape: workers = [<two Workers>]; refs = [workers[i % 2].process.remote(x) for ...];"
+            " return ray.get(refs).",
         ),
         solution="""def process_all(items):
     workers = [Worker.remote() for _ in range(2)]

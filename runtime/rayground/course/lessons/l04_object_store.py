@@ -3,116 +3,138 @@
 from __future__ import annotations
 
 import gc
+import random
 import time
 from typing import Any
 
 from ..exercise import Exercise, Grader
 
 
+def _chunk_sum(array: Any, lo: int, hi: int) -> float:
+    time.sleep(0.1)
+    return float(array[lo:hi].sum())
+
+
+def _make_block(i: int) -> Any:
+    import numpy as np
+
+    time.sleep(0.1)
+    return np.full(500_000, float(i))  # 4 MB
+
+
+def _mean_of(block: Any) -> float:
+    time.sleep(0.1)
+    return float(block.mean())
+
+
+def _sum_of(block: Any) -> float:
+    return float(block.sum())
+
+
 def _grade_share_once(sum_chunks: Any, g: Grader) -> None:
     import numpy as np
 
-    array = np.arange(1_000_000, dtype=np.float64)  # 8 MB: worth sharing, not copying
-    value = g.run(sum_chunks, array, 4)
-    expected = float(array.sum())
-    g.expect(
-        value is not None and abs(float(value) - expected) < 1e-6 * expected,
-        f"sum_chunks(8 MB array, 4) returned {expected:.0f}",
-        f"sum_chunks(array, 4) returned {value!r}; expected the sum of the whole array, "
-        f"{expected:.0f}: add up the four chunk sums",
-    )
-    chunks = g.record.tasks("chunk_sum")
-    g.expect_known(
-        lambda: len(chunks) == 4,
-        "4 chunk_sum tasks ran",
-        f"expected 4 chunk_sum tasks (one per chunk); the cluster saw {len(chunks)}",
-    )
-    shared = g.record.put_refs_passed(chunks)
-    g.expect_known(
-        lambda: len(shared) == 1 and all(shared <= set(c.deps) for c in chunks),
-        "all 4 tasks read the same put object: the array was stored once and never copied "
-        "into the tasks' arguments",
-        "the tasks did not share one put object"
-        + (
-            ": the array went into every call by value (copied each time). Call "
-            "ray.put(array) once and pass that ref to every chunk_sum"
-            if not shared
-            else f": they received {len(shared)} different put objects. Put the array once"
-        ),
-    )
-    g.expect_parallel(chunks, "the chunk_sum tasks")
+    rng = np.random.default_rng()
+    n = random.choice([3, 4, 5])
+    # About 8 MB (worth sharing, not copying), and a length chosen now that n does not divide:
+    # chunking that drops the remainder comes out short. Then a tiny array.
+    cases = [(rng.integers(0, 1000, 1_000_000 + random.randint(1, n - 1)).astype(float), n)]
+    cases.append((rng.integers(0, 1000, 10).astype(float), 3))
+    with g.stand_in(sum_chunks, chunk_sum=g.twins.function("chunk_sum", _chunk_sum)):
+        for i, (data, k) in enumerate(cases):
+            label = f"array{i}"
+            array = g.twins.input(data, label)
+            value = g.run(sum_chunks, array, k)
+            want = float(data.sum())
+            g.expect(
+                isinstance(value, int | float) and abs(float(value) - want) < 1e-6 * want,
+                f"sum_chunks(array of {len(data):,}, {k}) returned {want:.0f}",
+                f"sum_chunks(array of {len(data):,} numbers, {k}) returned {value!r}; expected "
+                f"the sum of the whole array, {want:.0f}: the {k} chunks must cover every "
+                "element, including the remainder when the length does not divide evenly",
+            )
+            runs = g.expect_from_tasks(value, "chunk_sum", "the sum", count=k)
+            copies = g.twins.pickled(label)
+            g.expect(
+                copies == 1,
+                f"the array was serialized once ({copies} put) and every task read that copy",
+                f"the array was serialized {copies} times"
+                + (
+                    ": it went into every call by value (copied each time). Call "
+                    "ray.put(array) once and pass that ref to every chunk_sum"
+                    if copies > 1
+                    else ": it never reached the tasks. ray.put(array) and pass the ref"
+                ),
+            )
+            if i == 0:
+                g.expect_overlap(runs, "the chunk_sum tasks")
 
 
 def _grade_keep_out(block_means: Any, g: Grader) -> None:
-    value = g.run(block_means, 4)
-    expected = [float(i) for i in range(4)]
+    twins = {
+        "make_block": g.twins.function("make_block", _make_block),
+        "mean_of": g.twins.function("mean_of", _mean_of),
+    }
+    n = random.randint(3, 6)
+    with g.stand_in(block_means, **twins):
+        value = g.run(block_means, n)
+    expected = [float(i) for i in range(n)]
     g.expect(
-        isinstance(value, list) and [round(float(v), 6) for v in value] == expected,
-        f"block_means(4) returned {expected}",
-        f"block_means(4) returned {value!r}; expected the mean of each block, {expected}",
+        isinstance(value, list) and value == expected,
+        f"block_means({n}) returned {expected}",
+        f"block_means({n}) returned {value!r}; expected the mean of each block, {expected}",
     )
-    makes, means = g.record.tasks("make_block"), g.record.tasks("mean_of")
-    g.expect_known(
-        lambda: len(makes) == 4 and len(means) == 4,
-        "4 make_block and 4 mean_of tasks ran",
-        f"expected 4 make_block and 4 mean_of tasks; the cluster saw {len(makes)} and {len(means)}",
-    )
-    made = {oid for s in makes for oid in s.returns}
-    received = {d for s in means for d in s.deps}
-    g.expect_known(
-        lambda: made <= received,
-        "every block went from make_block to mean_of by reference: none of the 16 MB came "
-        "through the notebook",
-        "mean_of got blocks as values, so each 4 MB block was copied into the notebook and "
-        "back out: pass make_block's ref straight to mean_of.remote()",
-    )
-    g.expect_parallel(makes + means, "the block tasks")
+    g.expect_from_tasks(value, "mean_of", "the means", count=n)
+    runs = g.expect_from_tasks(value, "make_block", "mean_of's inputs", count=n)
+    g.expect_stayed("make_block", f"every block (none of the {4 * n} MB came through the notebook)")
+    g.expect_overlap(runs, "the make_block tasks")
 
 
 def _grade_free(block_sums: Any, g: Grader) -> None:
-    from ..observe import backend
-
-    value = g.run(block_sums, 3)
+    twins = {
+        "make_block": g.twins.function("make_block", _make_block),
+        "sum_of": g.twins.function("sum_of", _sum_of),
+    }
+    n = random.randint(3, 5)
+    before = _live_refs()
+    with g.stand_in(block_sums, **twins):
+        value = g.run(block_sums, n)
+    want = [float(i) * 500_000 for i in range(n)]
     g.expect(
-        isinstance(value, list) and [round(float(v)) for v in value] == [0, 500_000, 1_000_000],
-        "block_sums(3) returned [0.0, 500000.0, 1000000.0]",
-        f"block_sums(3) returned {value!r}; expected the sum of each block, "
-        "[0.0, 500000.0, 1000000.0]",
+        isinstance(value, list) and value == want,
+        f"block_sums({n}) returned {want}",
+        f"block_sums({n}) returned {value!r}; expected the sum of each block, {want}",
     )
-    made = {oid for s in g.record.tasks("make_block") for oid in s.returns}
-    g.expect_known(
-        lambda: len(made) == 3,
-        "3 blocks were made by make_block tasks",
-        f"expected 3 make_block tasks; the cluster saw {len(made)}",
-    )
-    g.expect_parallel(g.record.tasks("make_block"), "the make_block tasks")
-    received = {d for s in g.record.tasks("sum_of") for d in s.deps}
-    g.expect_known(
-        lambda: made <= received,
-        "each block went to sum_of by reference",
-        "sum_of got blocks as values (the notebook fetched them first): pass the refs",
-    )
-    left = _still_stored(made) if backend() == "rayground" else set()
-    g.expect_known(
-        lambda: not left,
-        "and all 3 were freed once block_sums returned: nothing holds a ref to them",
-        f"{len(left)} of the 3 blocks are still in the object store after block_sums returned: "
-        "something still holds their refs (a global list, a cache). Keep refs only as long "
-        "as you need the data",
+    g.expect_from_tasks(value, "sum_of", "the sums", count=n)
+    runs = g.expect_from_tasks(value, "make_block", "sum_of's inputs", count=n)
+    g.expect_stayed("make_block", "each block (sum_of received its ref)")
+    g.expect_overlap(runs, "the make_block tasks")
+    kept = _live_refs() - before
+    g.expect(
+        not kept,
+        f"and nothing holds a ref to the {n} blocks once block_sums returned, so the store "
+        "frees them",
+        f"{len(kept)} ref(s) made during block_sums are still alive after it returned: "
+        "something still holds them (a global list, a cache), so the store must keep those "
+        "objects. Keep refs only as long as you need the data",
     )
 
 
-def _still_stored(oids: set[str], within_s: float = 2.0) -> set[str]:
-    """Which of `oids` the store still holds after giving dropped refs time to be released."""
-    from rayground.util import state
+def _live_refs() -> set[str]:
+    """Hex ids of the ObjectRefs alive in this process, directly or inside containers."""
+    from ..observe import api
 
-    deadline = time.monotonic() + within_s
-    while True:
-        gc.collect()
-        left = {r["object_id"] for r in state.list_objects()} & oids
-        if not left or time.monotonic() >= deadline:
-            return left
-        time.sleep(0.05)
+    ref_type = api().ObjectRef
+    gc.collect()
+    found: set[str] = set()
+    for obj in gc.get_objects():
+        if isinstance(obj, ref_type):
+            found.add(obj.hex())
+        elif isinstance(obj, list | tuple | set):
+            found.update(o.hex() for o in obj if isinstance(o, ref_type))
+        elif isinstance(obj, dict):
+            found.update(o.hex() for o in obj.values() if isinstance(o, ref_type))
+    return found
 
 
 EXERCISES = [
@@ -122,10 +144,12 @@ EXERCISES = [
         answer="sum_chunks",
         grade=_grade_share_once,
         hints=(
-            "ray.put(array) stores the array once and returns a ref; tasks that receive the "
-            "ref read the stored array without copying it.",
-            "Put the array, then start chunk_sum.remote(ref, lo, hi) for each chunk, and add "
-            "up ray.get of the list.",
+            "ray.put(array) stores the array once and returns a ref; tasks that receive the ref "
+            "read the stored array without copying it.",
+            "Cut [0, len(array)) into n ranges that cover every element: the last one must reach "
+            "the end even when n does not divide the length.",
+            "Shape: ref = ray.put(array); bounds from i * len(array) // n; one "
+            "chunk_sum.remote(ref, lo, hi) per range; add up ray.get of the list.",
         ),
         solution="""def sum_chunks(array, n):
     ref = ray.put(array)
@@ -141,9 +165,10 @@ EXERCISES = [
         answer="block_means",
         grade=_grade_keep_out,
         hints=(
-            "make_block.remote(i) returns a ref to a block in the object store; you never "
-            "need the block itself in the notebook.",
-            "[mean_of.remote(make_block.remote(i)) for i in range(n)], then one ray.get.",
+            "make_block.remote(i) returns a ref to a block in the object store; you never need "
+            "the block itself in the notebook.",
+            "Hand each make_block ref straight to mean_of.remote; only the means come back.",
+            "Shape: return ray.get([mean_of.remote(<a make_block ref>) for i in range(n)]).",
         ),
         solution="""def block_means(n):
     return ray.get([mean_of.remote(make_block.remote(i)) for i in range(n)])
@@ -157,8 +182,10 @@ EXERCISES = [
         grade=_grade_free,
         hints=(
             "An object stays in the store while any ref to it is alive, anywhere.",
-            "Keep the block refs in a local variable only: once block_sums returns, they are "
-            "gone and the store frees the blocks.",
+            "Keep the block refs in a local variable only: once block_sums returns, they are gone"
+            " and the store frees the blocks.",
+            "Shape: blocks = [<n make_block refs>] (local); return ray.get([<a sum_of per "
+            "block>]); nothing stored outside the function.",
         ),
         solution="""def block_sums(n):
     blocks = [make_block.remote(i) for i in range(n)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 import numpy as np
@@ -11,108 +13,135 @@ from ..exercise import Exercise, Grader
 MAX_BATCHES = 64
 
 
-def _findings(g: Grader) -> set[str]:
-    report = g.record.report
-    return {f.code for f in report.findings} if report is not None else set()
+def _column_mean(t: Any, col: int) -> float:
+    time.sleep(0.02)
+    return float(t[:, col].mean())
+
+
+def _cube(n: int) -> int:
+    return n**3
+
+
+def _cubes_of_batch(chunk: list[int]) -> int:
+    time.sleep(0.03)  # long enough that batches running side by side can be seen doing so
+    return sum(n**3 for n in chunk)
+
+
+def _fetch_size(name: str) -> int:
+    time.sleep(0.15)  # stands for a download
+    return len(name) * 100
+
+
+def _add_sizes(*sizes: int) -> int:
+    return sum(sizes)
 
 
 def _grade_put_once(all_column_means: Any, g: Grader) -> None:
-    table = np.random.default_rng(5).random((2_000, 300))  # 4.6 MiB: worth sharing
-    columns = [0, 5, 17, 42, 99, 150, 201, 299]
-    value = g.run(all_column_means, table, columns)
-    expected = [float(table[:, c].mean()) for c in columns]
+    data = np.random.default_rng().random((2_000, 300))  # 4.6 MiB: worth sharing
+    # Columns chosen now, one of them asked for twice.
+    columns = random.sample(range(300), 7)
+    columns.insert(random.randrange(8), columns[0])
+    table = g.twins.input(data, "table")
+    with g.stand_in(all_column_means, column_mean=g.twins.function("column_mean", _column_mean)):
+        value = g.run(all_column_means, table, columns)
+    expected = [float(data[:, c].mean()) for c in columns]
     g.expect(
         isinstance(value, list) and len(value) == len(columns) and np.allclose(value, expected),
         f"it returned the {len(columns)} column means, in the order of the columns asked for",
         f"all_column_means(table, {columns}) returned {_short(value)}; expected "
         f"{[round(v, 4) for v in expected]} (one mean per column, in the order of the columns "
-        "asked for)",
+        "asked for, a column asked for twice included twice)",
     )
-    tasks = g.record.tasks("column_mean")
-    g.expect_known(
-        lambda: len(tasks) == len(columns),
-        f"{len(columns)} column_mean tasks ran, one per column",
-        f"expected {len(columns)} column_mean tasks, one per column; the cluster saw {len(tasks)}",
+    runs = g.expect_from_tasks(value, "column_mean", "every mean")
+    g.expect(
+        len(runs) >= len(set(columns)),
+        f"{len(runs)} column_mean tasks computed them",
+        f"only {len(runs)} column_mean task(s) made the {len(set(columns))} different means",
     )
-    g.expect_known(
-        lambda: "large_by_value" not in _findings(g),
-        "the table was never passed by value",
-        "the 4.6 MiB table was passed by value to every task, so it was serialized and stored "
-        "once per task: ray.put(table) once and pass the ref",
-    )
-    puts = g.record.put_refs_passed(tasks)
-    g.expect_known(
-        lambda: len(puts) == 1 and all(puts <= set(t.deps) for t in tasks),
-        "every task received the same put ref: the table was stored once and read in place",
-        f"the tasks received {len(puts)} different put refs: put it once, before the loop, "
-        "and hand the same ref to every task",
+    g.expect_no_finding("large_by_value", "the run analysis saw no large object passed by value")
+    copies = g.twins.pickled("table")
+    g.expect(
+        copies == 1,
+        "the table was serialized once: stored once and read in place by every task",
+        f"the 4.6 MiB table was serialized {copies} times"
+        + (
+            ": it was passed by value to every task (or put once per task), so it was stored "
+            "again for each. ray.put(table) once, before the loop, and pass that ref"
+            if copies > 1
+            else ": it never reached the tasks"
+        ),
     )
 
 
 def _grade_batches(sum_of_cubes: Any, g: Grader) -> None:
-    numbers = list(range(1, 3_001))
-    value = g.run(sum_of_cubes, numbers)
-    expected = sum(n**3 for n in numbers)
-    g.expect(
-        value == expected,
-        f"sum_of_cubes(1..3000) returned {expected}",
-        f"sum_of_cubes(1..3000) returned {_short(value)}; expected {expected}",
-    )
-    batches = g.record.tasks("cubes_of_batch")
-    singles = g.record.tasks("cube")
-    g.expect_known(
-        lambda: not singles and "tiny_tasks" not in _findings(g),
-        "no tiny one-number tasks",
-        f"{len(singles)} cube tasks ran, one per number: each costs more to schedule than the "
-        "work it does. Give each task a batch of numbers (cubes_of_batch)",
-    )
-    g.expect_known(
-        lambda: 2 <= len(batches) <= MAX_BATCHES,
-        f"{len(batches)} cubes_of_batch tasks did the work: few enough that scheduling is "
-        "cheap, enough to keep every CPU busy",
-        f"expected between 2 and {MAX_BATCHES} cubes_of_batch tasks (a few per CPU); the "
-        f"cluster saw {len(batches)}. Split the numbers into chunks and send each chunk to "
-        "one cubes_of_batch task",
-    )
-    g.expect_known(
-        lambda: not g.record.submitted_one_by_one(batches),
-        "every batch was submitted before the first result was awaited",
-        "the batches ran one at a time, each submitted after the previous one finished: "
-        "submit every batch first, then get the whole list",
-    )
+    twins = {
+        "cube": g.twins.function("cube", _cube),
+        "cubes_of_batch": g.twins.function("cubes_of_batch", _cubes_of_batch),
+    }
+    # A length chosen now that is prime (no chunk size divides it), and a tiny list.
+    size = random.choice([2_003, 2_477, 2_851, 3_001])
+    cases = [random.sample(range(-5_000, 5_000), size), [random.randint(1, 9) for _ in range(5)]]
+    with g.stand_in(sum_of_cubes, **twins):
+        for i, numbers in enumerate(cases):
+            value = g.run(sum_of_cubes, numbers)
+            expected = sum(n**3 for n in numbers)
+            g.expect(
+                value == expected,
+                f"sum_of_cubes({len(numbers)} numbers) returned {expected}",
+                f"sum_of_cubes({len(numbers)} numbers chosen now) returned {_short(value)}; "
+                f"expected {expected}: every number must be in exactly one batch",
+            )
+            singles = g.twins.runs(value, "cube")
+            g.expect(
+                not singles,
+                "no tiny one-number tasks",
+                f"{len(singles)} cube tasks ran, one per number: each costs more to schedule "
+                "than the work it does. Give each task a batch of numbers (cubes_of_batch)",
+            )
+            batches = g.expect_from_tasks(value, "cubes_of_batch", "the total")
+            if i == 0:
+                g.expect(
+                    2 <= len(batches) <= MAX_BATCHES,
+                    f"{len(batches)} cubes_of_batch tasks did the work: few enough that "
+                    "scheduling is cheap, enough to keep every CPU busy",
+                    f"expected between 2 and {MAX_BATCHES} cubes_of_batch tasks (a few per "
+                    f"CPU); {len(batches)} made the total. Split the numbers into chunks and send "
+                    "each chunk to one cubes_of_batch task",
+                )
+                g.expect_no_finding("tiny_tasks", "the run analysis saw no tiny tasks")
+                g.expect_overlap(batches, "the batches")
 
 
 def _grade_no_get_in_task(total_size: Any, g: Grader) -> None:
-    names = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
-    value = g.run(total_size, names)
+    twins = {
+        "fetch_size": g.twins.function("fetch_size", _fetch_size),
+        "add_sizes": g.twins.function("add_sizes", _add_sizes),
+    }
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    names = ["".join(random.choices(letters, k=random.randint(1, 12))) for _ in range(6)]
+    with g.stand_in(total_size, **twins):
+        value = g.run(total_size, names)
     expected = sum(len(n) * 100 for n in names)
     g.expect(
         value == expected,
         f"total_size({names}) returned {expected}",
         f"total_size({names}) returned {_short(value)}; expected {expected}",
     )
-    fetches, totals = g.record.tasks("fetch_size"), g.record.tasks("add_sizes")
-    g.expect_known(
-        lambda: len(fetches) == len(names),
-        f"{len(names)} fetch_size tasks ran, one per name",
-        f"expected {len(names)} fetch_size tasks; the cluster saw {len(fetches)}",
+    g.expect_from_tasks(value, "add_sizes", "the total", count=1)
+    fetches = g.expect_from_tasks(value, "fetch_size", "add_sizes' inputs", count=len(names))
+    g.expect_stayed("fetch_size", "the sizes (add_sizes received their refs)")
+    g.expect_no_finding(
+        "get_in_task", "no task sat blocked in ray.get: every worker did work the whole time"
     )
+    others = sorted({s.name for s in g.record.tasks()} - {"fetch_size", "add_sizes"})
     g.expect_known(
-        lambda: "get_in_task" not in _findings(g),
-        "no task sat blocked in ray.get: every worker did work the whole time it was held",
-        "a task called ray.get and held its worker while it waited: pass the fetch_size refs "
-        "as arguments, add_sizes.remote(*refs), and the cluster resolves them before add_sizes "
-        "starts",
+        lambda: not others,
+        "only fetch_size and add_sizes tasks ran: nothing waited inside a task",
+        f"a task of your own ({', '.join(others)}) ran as well and waited inside for the "
+        "others: call fetch_size and add_sizes from the notebook and pass the refs, "
+        "add_sizes.remote(*refs)",
     )
-    made = {oid for t in fetches for oid in t.returns}
-    g.expect_known(
-        lambda: len(totals) == 1 and made <= set(totals[0].deps),
-        "one add_sizes task received every fetch_size ref as an argument",
-        f"expected one add_sizes task that receives all the fetch_size refs; the cluster saw "
-        f"{len(totals)} add_sizes task(s) and they got "
-        f"{len(made & {d for t in totals for d in t.deps})} of the {len(made)} refs",
-    )
-    g.expect_parallel(fetches, "the fetch_size tasks")
+    g.expect_overlap(fetches, "the fetch_size tasks")
 
 
 def _short(value: Any) -> str:
@@ -128,8 +157,10 @@ EXERCISES = [
         grade=_grade_put_once,
         hints=(
             "ray.put(table) stores the table in the object store and returns a ref.",
-            "Call ray.put once, before the loop; pass that same ref to every "
-            "column_mean.remote(ref, c). The task receives the array itself.",
+            "Put it once, before the loop, and hand that same ref to every task; the task "
+            "receives the array itself.",
+            "Shape: table_ref = ray.put(table); return ray.get([column_mean.remote(table_ref, "
+            "...) for c in columns]).",
         ),
         solution="""def all_column_means(table, columns):
     table_ref = ray.put(table)
@@ -143,9 +174,13 @@ EXERCISES = [
         answer="sum_of_cubes",
         grade=_grade_batches,
         hints=(
-            "numbers[i:i + size] is one chunk; range(0, len(numbers), size) gives the starts.",
-            "A few chunks per CPU is plenty: size = len(numbers) // 8. Send each chunk to "
-            "cubes_of_batch.remote(chunk), then add up ray.get of all of them.",
+            "numbers[i:i + size] is one chunk; range(0, len(numbers), size) gives the starts, and"
+            " covers the remainder too.",
+            "A few chunks per CPU is plenty (about 8 in all, and at least 1 number each); each "
+            "chunk goes to one cubes_of_batch task.",
+            "Shape: size = <about an eighth of the numbers, at least 1>; chunks from "
+            "range(0, len(numbers), size); "
+            "add up ray.get of one cubes_of_batch per chunk.",
         ),
         solution="""def sum_of_cubes(numbers):
     size = max(1, len(numbers) // 8)
@@ -161,7 +196,9 @@ EXERCISES = [
         grade=_grade_no_get_in_task,
         hints=(
             "A task can take refs as arguments; the cluster waits for them before it starts.",
-            "refs = [fetch_size.remote(n) for n in names]; then ray.get(add_sizes.remote(*refs)).",
+            "Submit the fetch_size tasks from the notebook, then pass all their refs to one "
+            "add_sizes task; get only its result.",
+            "Shape: refs = [<a fetch_size per name>]; return ray.get(add_sizes.remote(*...)).",
         ),
         solution="""def total_size(names):
     refs = [fetch_size.remote(n) for n in names]

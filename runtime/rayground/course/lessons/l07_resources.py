@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
+from .. import evidence
 from ..exercise import Exercise, Grader
 
 
@@ -11,42 +14,62 @@ def _asked(spans: list, resource: str) -> set[float]:
     return {s.resources.get(resource, 0.0) for s in spans}
 
 
+def _heavy_step(i: int) -> int:
+    time.sleep(0.2)
+    return i * 10
+
+
+def _gpu_step() -> list:
+    from rayground.course.observe import api
+
+    time.sleep(0.4)
+    return list(api().get_gpu_ids())
+
+
+def _solver(job: str) -> str:
+    time.sleep(0.2)
+    return f"solved {job}"
+
+
 def _grade_two_at_a_time(two_at_a_time: Any, g: Grader) -> None:
-    items = list(range(6))
-    value = g.run(two_at_a_time, items)
+    items = random.sample(range(-9, 60), 6)
+    with g.stand_in(two_at_a_time, heavy_step=g.twins.function("heavy_step", _heavy_step)):
+        value = g.run(two_at_a_time, items)
+    want = [i * 10 for i in items]
     g.expect(
-        value == [i * 10 for i in items],
-        "it returned [0, 10, 20, 30, 40, 50]",
-        f"two_at_a_time({items}) returned {value!r}; expected [0, 10, 20, 30, 40, 50]",
+        value == want,
+        f"it returned {want}",
+        f"two_at_a_time({items}) returned {value!r}; expected {want}",
     )
+    runs = g.expect_from_tasks(value, "heavy_step", "every result", count=len(items))
     tasks = g.record.tasks("heavy_step")
-    g.expect_known(
-        lambda: len(tasks) == len(items),
-        f"{len(items)} heavy_step tasks ran",
-        f"expected {len(items)} heavy_step tasks; the cluster saw {len(tasks)}",
-    )
     g.expect_known(
         lambda: _asked(tasks, "CPU") == {2.0},
         "each heavy_step task asked for 2 CPUs",
         f"the heavy_step tasks asked for {sorted(_asked(tasks, 'CPU'))} CPU(s) each; ask for 2 "
         "with .options(num_cpus=2)",
     )
-    peak = g.record.max_parallel(tasks)
-    g.expect_known(
-        lambda: peak == 2,
-        f"so at most {peak} ran at once on {g.record.cpus:g} CPUs: the scheduler did the limiting",
-        f"at most {peak} heavy_step task(s) ran at once; expected 2"
-        + (": submit them all before you get any result" if peak < 2 else ""),
+    peak = evidence.max_at_once(runs)
+    cpus = g.cpus()
+    g.expect(
+        peak == cpus // 2,
+        f"so at most {peak} ran at once on {cpus:g} CPUs (by the workers' own clocks): the "
+        "scheduler did the limiting",
+        f"at most {peak} heavy_step task(s) ran at once on {cpus:g} CPUs; expected "
+        f"{cpus // 2:g}, as many as fit at 2 CPUs each"
+        + (": submit them all before you get any result" if peak < cpus // 2 else ""),
     )
 
 
 def _grade_share_gpus(share_the_gpus: Any, g: Grader) -> None:
-    value = g.run(share_the_gpus, 4)
+    with g.stand_in(share_the_gpus, gpu_step=g.twins.function("gpu_step", _gpu_step)):
+        value = g.run(share_the_gpus, 4)
     g.expect(
         isinstance(value, list) and len(value) == 4,
         "it returned one entry per task",
         f"share_the_gpus(4) returned {value!r}; expected a list of 4 GPU id lists",
     )
+    runs = g.expect_from_tasks(value, "gpu_step", "the GPU ids", count=4)
     g.expect(
         all(isinstance(ids, list) and len(ids) == 1 for ids in value)
         and sorted(str(ids[0]) for ids in value) == ["0", "0", "1", "1"],
@@ -61,9 +84,9 @@ def _grade_share_gpus(share_the_gpus: Any, g: Grader) -> None:
         f"the gpu_step tasks asked for {sorted(_asked(tasks, 'GPU'))} GPU(s) each; ask for 0.5 "
         "with .options(num_gpus=0.5)",
     )
-    peak = g.record.max_parallel(tasks)
-    g.expect_known(
-        lambda: peak >= 3,  # 4 fit; a busy machine may start the last one a moment late
+    peak = evidence.max_at_once(runs)
+    g.expect(
+        peak >= 3,  # 4 fit; a busy machine may start the last one a moment late
         f"{peak} ran at once on the two (declared) GPUs",
         f"at most {peak} gpu_step task(s) ran at once; all 4 fit on two GPUs at half a GPU "
         "each: submit them all before you get any result",
@@ -71,13 +94,16 @@ def _grade_share_gpus(share_the_gpus: Any, g: Grader) -> None:
 
 
 def _grade_licences(licensed_runs: Any, g: Grader) -> None:
-    jobs = ["a", "b", "c", "d", "e", "f"]
-    value = g.run(licensed_runs, jobs)
+    jobs = random.sample(["alpha", "beta", "gamma", "delta", "kappa", "omega", "sigma"], 6)
+    with g.stand_in(licensed_runs, solver=g.twins.function("solver", _solver)):
+        value = g.run(licensed_runs, jobs)
+    want = [f"solved {j}" for j in jobs]
     g.expect(
-        value == [f"solved {j}" for j in jobs],
+        value == want,
         "it returned every job's result, in order",
-        f"licensed_runs({jobs}) returned {value!r}; expected ['solved a', ..., 'solved f']",
+        f"licensed_runs({jobs}) returned {value!r}; expected {want}",
     )
+    runs = g.expect_from_tasks(value, "solver", "every result", count=len(jobs))
     tasks = g.record.tasks("solver")
     g.expect_known(
         lambda: _asked(tasks, "licence") == {1.0},
@@ -85,10 +111,10 @@ def _grade_licences(licensed_runs: Any, g: Grader) -> None:
         "the solver tasks did not ask for a licence: add resources={'licence': 1} to their "
         "options, so the cluster never runs more of them than there are licences",
     )
-    peak = g.record.max_parallel(tasks)
-    g.expect_known(
-        lambda: peak == 2,
-        "at most 2 ran at once: one per licence",
+    peak = evidence.max_at_once(runs)
+    g.expect(
+        peak == 2,
+        "at most 2 ran at once (by the workers' own clocks): one per licence",
         f"at most {peak} solver task(s) ran at once; expected 2 (the cluster has 2 licences)"
         + (": submit them all before you get any result" if peak < 2 else ""),
     )
@@ -102,8 +128,9 @@ EXERCISES = [
         grade=_grade_two_at_a_time,
         hints=(
             "A task's options say what it needs: heavy_step.options(num_cpus=2).",
-            "Submit heavy_step.options(num_cpus=2).remote(i) for every item, then get the list: "
-            "the scheduler runs only as many as the CPUs allow.",
+            "Submit every item with that option, then get the list: the scheduler runs only as "
+            "many as the CPUs allow.",
+            "Shape: big = heavy_step.options(...); return ray.get(<one big call per item>).",
         ),
         solution="""def two_at_a_time(items):
     big = heavy_step.options(num_cpus=2)
@@ -118,7 +145,8 @@ EXERCISES = [
         grade=_grade_share_gpus,
         hints=(
             "num_gpus can be a fraction: 0.5 lets two tasks share one GPU.",
-            "ray.get([gpu_step.options(num_gpus=0.5).remote() for _ in range(n)])",
+            "Submit all n gpu_step tasks with that option before you get any result.",
+            "Shape: half = gpu_step.options(num_gpus=...); return ray.get([<n calls of half>]).",
         ),
         solution="""def share_the_gpus(n):
     half = gpu_step.options(num_gpus=0.5)
@@ -133,7 +161,10 @@ EXERCISES = [
         grade=_grade_licences,
         hints=(
             "Custom resources are requested by name: .options(resources={'licence': 1}).",
-            "ray.get([solver.options(resources={'licence': 1}).remote(j) for j in jobs])",
+            "Give every solver task one licence and submit them all at once: the cluster never "
+            "runs more than there are licences.",
+            "Shape: licensed = solver.options(resources=...); then one licensed call per job, "
+            "all submitted before one ray.get of the list.",
         ),
         solution="""def licensed_runs(jobs):
     licensed = solver.options(resources={"licence": 1})

@@ -5,6 +5,8 @@ The checks run on the lesson's cluster of three nodes on loopback addresses (127
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,23 @@ def _node_ips() -> dict[str, str]:
     return {n["NodeID"]: n["NodeManagerAddress"] for n in api().nodes() if n["Alive"]}
 
 
+def _where_am_i() -> str:
+    from rayground.course.observe import api
+
+    time.sleep(0.2)  # some work, so tasks overlap
+    ray = api()
+    me = ray.get_runtime_context().get_node_id()
+    return next(n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == me)
+
+
+def _block_sum(block: Any) -> tuple[int, str]:
+    from rayground.course.observe import api
+
+    ray = api()
+    me = ray.get_runtime_context().get_node_id()
+    return int(block.sum()), next(n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == me)
+
+
 def _grade_spread(tasks_per_node: Any, g: Grader) -> None:
     ips = sorted(set(_node_ips().values()))
     g.expect(
@@ -26,14 +45,16 @@ def _grade_spread(tasks_per_node: Any, g: Grader) -> None:
         f"the cluster has only {len(ips)} node: run the cells of section 2 first, which add "
         "the nodes",
     )
-    n = 3 * len(ips)
-    value = g.run(tasks_per_node, n)
+    n = random.randint(3, 4) * len(ips)
+    with g.stand_in(tasks_per_node, where_am_i=g.twins.function("where_am_i", _where_am_i)):
+        value = g.run(tasks_per_node, n)
     g.expect(
         isinstance(value, dict) and sum(value.values()) == n,
         f"it counted all {n} tasks",
         f"tasks_per_node({n}) returned {value!r}; expected a dict {{node IP: number of tasks}} "
         f"adding up to {n}",
     )
+    g.expect_from_tasks(list(value), "where_am_i", "the node IPs")
     g.expect(
         set(value) <= set(ips),
         "the keys are node IP addresses",
@@ -41,6 +62,11 @@ def _grade_spread(tasks_per_node: Any, g: Grader) -> None:
         "(where_am_i returns the IP of the node it ran on)",
     )
     spans = g.record.tasks("where_am_i")
+    g.expect_known(
+        lambda: len(spans) == n,
+        f"{n} where_am_i tasks ran",
+        f"expected {n} where_am_i tasks; the cluster saw {len(spans)}",
+    )
     g.expect_parallel(spans, "the where_am_i tasks")
     g.expect(
         set(value) == set(ips),
@@ -53,7 +79,13 @@ def _grade_spread(tasks_per_node: Any, g: Grader) -> None:
 def _grade_pin(run_on: Any, g: Grader) -> None:
     ips = sorted(set(_node_ips().values()))
     g.expect(len(ips) >= 3, "the cluster has 3 nodes", "run the cells of section 2 first")
-    got = {ip: g.run(run_on, ip) for ip in (ips[2], ips[1], ips[2])}
+    asked = [random.choice(ips[1:]) for _ in range(3)]
+    got = {}
+    with g.stand_in(run_on, where_am_i=g.twins.function("where_am_i", _where_am_i)):
+        for ip in asked:
+            value = g.run(run_on, ip)
+            g.expect_from_tasks(value, "where_am_i", f"run_on({ip!r})'s answer", count=1)
+            got[ip] = value
     g.expect(
         all(got_ip == ip for ip, got_ip in got.items()),
         f"run_on(ip) ran where_am_i on the node asked for, each time: {got}",
@@ -73,17 +105,21 @@ def _grade_near_data(sum_where_it_lives: Any, g: Grader) -> None:
     ray = api()
     ips = sorted(set(_node_ips().values()))
     g.expect(len(ips) >= 3, "the cluster has 3 nodes", "run the cells of section 2 first")
-    home = ips[2]
+    home = random.choice(ips[1:])
     by_ip = {ip: nid for nid, ip in _node_ips().items()}
-    make = ray.remote(_make_block).options(resources={f"node:{home}": 0.01})
-    block = make.remote(4_000_000, 7)
+    fill = random.randint(2, 9)  # chosen now: a sum typed in cannot match
+    make = g.twins.function("make_block", _make_block).options(resources={f"node:{home}": 0.01})
+    block = make.remote(4_000_000, fill)
     ray.wait([block], timeout=60, fetch_local=False)
-    value = g.run(sum_where_it_lives, block, home)
+    with g.stand_in(sum_where_it_lives, block_sum=g.twins.function("block_sum", _block_sum)):
+        value = g.run(sum_where_it_lives, block, home)
     g.expect(
-        value == 7 * 4_000_000,
-        f"it returned the sum, {7 * 4_000_000}",
-        f"sum_where_it_lives(block, {home!r}) returned {value!r}; expected {7 * 4_000_000}",
+        value == fill * 4_000_000,
+        f"it returned the sum, {fill * 4_000_000}",
+        f"sum_where_it_lives(block, {home!r}) returned {value!r}; expected {fill * 4_000_000}",
     )
+    g.expect_from_tasks(value, "block_sum", "the sum", count=1)
+    g.expect_stayed("make_block", "the 32 MB block")
     spans = g.record.tasks("block_sum")
     g.expect_known(
         lambda: len(spans) == 1,
@@ -110,7 +146,9 @@ EXERCISES = [
         grade=_grade_spread,
         hints=(
             "where_am_i returns the IP of the node it ran on; collections.Counter counts them.",
-            "Submit all n where_am_i.remote() first, ray.get the list, then dict(Counter(ips)).",
+            "Submit all n tasks first, so that one node's CPUs are not enough and the scheduler "
+            "uses the others; then get the list.",
+            "Shape: ips = ray.get([<n where_am_i calls>]); return dict(Counter(ips)).",
         ),
         solution="""def tasks_per_node(n):
     ips = ray.get([where_am_i.remote() for _ in range(n)])
@@ -125,8 +163,9 @@ EXERCISES = [
         grade=_grade_pin,
         hints=(
             "Every node has a resource named after it: node:127.0.0.2 (amount 1).",
-            "where_am_i.options(resources={f'node:{ip}': 0.01}).remote() asks for a sliver "
-            "of it, so many tasks can share the node.",
+            "Ask for a sliver of the node's own resource (0.01), so many tasks can share the node"
+            " and the scheduler has no other choice.",
+            "Shape: return ray.get(where_am_i.options(resources={f'node:{ip}': ...}).remote()).",
         ),
         solution="""def run_on(ip):
     return ray.get(where_am_i.options(resources={f"node:{ip}": 0.01}).remote())
@@ -140,7 +179,10 @@ EXERCISES = [
         grade=_grade_near_data,
         hints=(
             "Moving 32 MB between nodes costs time; moving the task costs nothing.",
-            "block_sum.options(resources={f'node:{ip}': 0.01}).remote(block), then ray.get.",
+            "Run block_sum on the node the block lives on, by asking for that node's resource; "
+            "return only the sum.",
+            "Shape: total, _ = ray.get(block_sum.options(resources={f'node:{ip}': "
+            "...}).remote(block)); return total.",
         ),
         solution="""def sum_where_it_lives(block, ip):
     return ray.get(block_sum.options(resources={f"node:{ip}": 0.01}).remote(block))[0]

@@ -7,6 +7,8 @@ what the answers should give straight from that file, without tasks.
 from __future__ import annotations
 
 import csv
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,99 +56,144 @@ def _is_ref(value: Any) -> bool:
     return type(value).__name__ == "ObjectRef"
 
 
+def _summarize(shard: list[dict[str, str]]) -> dict[str, tuple[int, float, float]]:
+    time.sleep(0.1)  # long enough that shards running side by side can be seen doing so
+    return expected_totals(shard)
+
+
+def _merge(*partials: dict) -> dict[str, tuple[int, float, float]]:
+    total: dict[str, tuple[int, float, float]] = {}
+    for part in partials:
+        for species, (n, s, sq) in part.items():
+            tn, ts, tsq = total.get(species, (0, 0.0, 0.0))
+            total[species] = (tn + n, ts + s, tsq + sq)
+    return total
+
+
+def bootstrap(values: list[float], n_resamples: int, seed: int = 0) -> tuple[float, float]:
+    """The lesson's bootstrap, the same code: the check computes the exact intervals with it."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    data = np.asarray(values)
+    means = np.empty(n_resamples)
+    for start in range(0, n_resamples, 5_000):
+        stop = min(start + 5_000, n_resamples)
+        picks = rng.integers(0, len(data), size=(stop - start, len(data)))
+        means[start:stop] = data[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _bootstrap_slowly(values: list[float], n_resamples: int, seed: int = 0) -> tuple:
+    time.sleep(0.15)  # so that intervals computed side by side can be seen doing so
+    return bootstrap(values, n_resamples, seed)
+
+
+def _sample(rows: list[dict[str, str]], not_divisible_by: int = 1) -> list[dict[str, str]]:
+    """Rows chosen now: most of the file, in an order of its own; a count that
+    `not_divisible_by` does not divide, so chunking that drops the remainder comes out short."""
+    sizes = range(len(rows) * 2 // 3, len(rows) + 1)
+    fits = [n for n in sizes if not_divisible_by == 1 or n % not_divisible_by]
+    return random.sample(rows, random.choice(fits))
+
+
 def _grade_map(map_shards: Any, g: Grader) -> None:
     ray = api()
-    rows = penguin_rows()
-    value = g.run(map_shards, rows, 4)
+    n = random.choice([3, 4, 5])
+    rows = _sample(penguin_rows(), not_divisible_by=n)
+    with g.stand_in(map_shards, summarize=g.twins.function("summarize", _summarize)):
+        value = g.run(map_shards, rows, n)
     g.expect(
-        isinstance(value, list) and len(value) == 4 and all(_is_ref(r) for r in value),
-        "map_shards(rows, 4) returned 4 ObjectRefs, without waiting for them",
-        f"map_shards(rows, 4) returned {_short(value)}; expected a list of 4 ObjectRefs (the "
-        "summarize tasks' refs: don't ray.get them here, the reduce step takes the refs)",
+        isinstance(value, list) and len(value) == n and all(_is_ref(r) for r in value),
+        f"map_shards(rows, {n}) returned {n} ObjectRefs, without waiting for them",
+        f"map_shards(rows, {n}) returned {_short(value)}; expected a list of {n} ObjectRefs "
+        "(the summarize tasks' refs: don't ray.get them here, the reduce step takes the refs)",
     )
     partials = ray.get(value, timeout=60)
-    counted = sum(n for part in partials for n, _, _ in part.values())
+    runs = g.expect_from_tasks(partials, "summarize", "the partial totals", count=n)
     want = expected_totals(rows)
     g.expect(
-        counted == sum(n for n, _, _ in want.values()),
-        f"the shards covered every row: {counted} penguins with a body mass",
-        f"the shards counted {counted} penguins with a body mass; the file has "
-        f"{sum(n for n, _, _ in want.values())}: every row must be in exactly one shard",
+        _same_totals(_merge(*partials), want),
+        f"together the shards covered each of the {len(rows)} rows exactly once",
+        f"the partial totals add up to {_short(_merge(*partials))}; the {len(rows)} rows give "
+        f"{_short(want)}: every row must be in exactly one shard",
     )
-    tasks = g.record.tasks("summarize")
-    g.expect_known(
-        lambda: len(tasks) == 4,
-        "4 summarize tasks, one per shard",
-        f"expected 4 summarize tasks, one per shard; the cluster saw {len(tasks)}",
+    sizes = sorted(sum(c for c, _, _ in part.values()) for part in partials)
+    fair = sum(sizes) / n
+    g.expect(
+        sizes[0] >= fair / 2,
+        f"the shards are balanced ({', '.join(map(str, sizes))} penguins with a mass each)",
+        f"the shards hold {', '.join(map(str, sizes))} penguins: one shard does most of the "
+        "work while the others wait. Give each shard about the same number of rows "
+        "(rows[i::n_shards])",
     )
-    g.expect_known(
-        lambda: not g.record.submitted_one_by_one(tasks),
-        "all shards were submitted together, so they can run side by side",
-        "the summarize tasks ran one at a time, each submitted after the previous finished: "
-        "submit every shard first",
-    )
+    g.expect_overlap(runs, "the summarize tasks")
 
 
 def _grade_reduce(reduce_partials: Any, g: Grader) -> None:
     ray = api()
-    rows = penguin_rows()
-    summarize = ray.remote(expected_totals)  # the same partial totals as the lesson's summarize
-    partial_refs = [summarize.remote(rows[i::3]) for i in range(3)]
-    ray.wait(partial_refs, num_returns=3, timeout=60)
-    value = g.run(reduce_partials, partial_refs)
+    rows = _sample(penguin_rows())
+    k = random.randint(2, 5)
+    summarize = g.twins.function("summarize", _summarize)
+    partial_refs = [summarize.remote(rows[i::k]) for i in range(k)]
+    ray.wait(partial_refs, num_returns=k, timeout=60, fetch_local=False)
+    with g.stand_in(reduce_partials, merge=g.twins.function("merge", _merge)):
+        value = g.run(reduce_partials, partial_refs)
     g.expect(
         _is_ref(value),
         "reduce_partials returned an ObjectRef: the reduce runs on the cluster",
         f"reduce_partials returned {_short(value)}; expected the ObjectRef of one merge task "
         "(the produce step takes it from there)",
     )
+    g.expect_stayed("summarize", "the partial totals (merge received their refs)")
+    g.expect_no_finding("get_in_task", "no task sat blocked in ray.get waiting for others")
+    others = sorted({s.name for s in g.record.tasks()} - {"merge"})
+    g.expect_known(
+        lambda: not others,
+        "the only task it ran was the merge",
+        f"a task of your own ({', '.join(others)}) ran as well and waited inside for the "
+        "merge: return merge.remote(*partial_refs) itself",
+    )
     total = ray.get(value, timeout=60)
+    g.expect_from_tasks(total, "merge", "the merged totals", count=1)
+    g.expect_from_tasks(total, "summarize", "merge's inputs", count=k)
     g.expect(
         _same_totals(total, expected_totals(rows)),
-        "and its value is the right per-species totals",
+        f"and its value is the right per-species totals of all {k} partials",
         f"the merged totals were {_short(total)}; expected {expected_totals(rows)}",
-    )
-    merges = g.record.tasks("merge")
-    made = {ref.hex() for ref in partial_refs}
-    g.expect_known(
-        lambda: len(merges) == 1 and made <= set(merges[0].deps),
-        "one merge task received all the partial refs as arguments",
-        f"expected one merge task that receives the {len(made)} partial refs themselves; the "
-        f"cluster saw {len(merges)} merge task(s) receiving "
-        f"{len(made & {d for m in merges for d in m.deps})} of them: merge.remote(*refs)",
     )
 
 
 def _grade_bootstrap(confidence_intervals: Any, g: Grader) -> None:
-    rows = penguin_rows()
     masses: dict[str, list[float]] = {}
-    for row in rows:
+    for row in _sample(penguin_rows()):
         if row["body_mass_g"] != "NA":
             masses.setdefault(row["species"], []).append(float(row["body_mass_g"]))
-    value = g.run(confidence_intervals, masses, 60_000)
+    n_resamples = random.randrange(4_000, 12_000, 500)  # chosen now: it must be passed on
+    twin = g.twins.function("bootstrap", _bootstrap_slowly)
+    with g.stand_in(confidence_intervals, bootstrap_ci=twin):
+        value = g.run(confidence_intervals, masses, n_resamples)
     g.expect(
         isinstance(value, dict) and set(value) == set(masses),
         f"one interval per species: {', '.join(sorted(masses))}",
         f"confidence_intervals returned {_short(value)}; expected a dict with one (low, high) "
         f"pair per species {sorted(masses)}",
     )
+    runs = g.expect_from_tasks(value, "bootstrap", "the intervals", count=len(masses))
     for species, values in sorted(masses.items()):
-        mean = sum(values) / len(values)
-        lo, hi = value[species]
+        want = bootstrap(values, n_resamples)
+        got = tuple(value[species]) if isinstance(value[species], tuple | list) else ()
         g.expect(
-            lo < mean < hi and hi - lo < 400,
-            f"{species}: {lo:.0f} to {hi:.0f} g around a mean of {mean:.0f} g",
-            f"{species}: the interval ({lo!r}, {hi!r}) should surround the mean {mean:.0f} g "
-            "and be narrower than 400 g; return bootstrap_ci's result for that species",
+            len(got) == 2 and all(abs(a - b) < 1e-6 for a, b in zip(got, want, strict=True)),
+            f"{species}: {want[0]:.0f} to {want[1]:.0f} g, the bootstrap of its "
+            f"{len(values)} masses with {n_resamples:,} resamples",
+            f"{species}: the interval was {_short(value[species])}; the bootstrap of its "
+            f"{len(values)} masses with n_resamples={n_resamples:,} gives "
+            f"({want[0]:.1f}, {want[1]:.1f}): pass each species' own masses and n_resamples "
+            "to bootstrap_ci",
         )
-    # bootstrap_ci = ray.remote(bootstrap): its tasks carry the function's name
-    tasks = g.record.tasks("bootstrap") + g.record.tasks("bootstrap_ci")
-    g.expect_known(
-        lambda: len(tasks) == len(masses),
-        f"{len(masses)} bootstrap_ci tasks, one per species",
-        f"expected {len(masses)} bootstrap_ci tasks, one per species; the cluster saw {len(tasks)}",
-    )
-    g.expect_parallel(tasks, "the bootstrap_ci tasks")
+    g.expect_overlap(runs, "the bootstrap_ci tasks")
 
 
 def _short(value: Any) -> str:
@@ -161,9 +208,11 @@ EXERCISES = [
         answer="map_shards",
         grade=_grade_map,
         hints=(
-            "rows[i::n] takes every n-th row starting at i: n such slices cover every row once.",
-            "return [summarize.remote(rows[i::n_shards]) for i in range(n_shards)] (no get: "
-            "the refs are the answer).",
+            "rows[i::n] takes every n-th row starting at i: n such slices cover every row once, "
+            "and are balanced.",
+            "One summarize task per shard; return the refs without getting them (the reduce step "
+            "takes refs).",
+            "Shape: return [summarize.remote(<the i-th shard>) for i in range(n_shards)].",
         ),
         solution="""def map_shards(rows, n_shards):
     return [summarize.remote(rows[i::n_shards]) for i in range(n_shards)]
@@ -177,7 +226,9 @@ EXERCISES = [
         grade=_grade_reduce,
         hints=(
             "merge takes any number of partial results: merge.remote(a, b, c).",
-            "return merge.remote(*partial_refs): the star passes each ref as its own argument.",
+            "Pass the partial refs themselves, each as its own argument, and return merge's ref "
+            "(no get).",
+            "Shape: return merge.remote(*...).",
         ),
         solution="""def reduce_partials(partial_refs):
     return merge.remote(*partial_refs)
@@ -190,9 +241,12 @@ EXERCISES = [
         answer="confidence_intervals",
         grade=_grade_bootstrap,
         hints=(
-            "One bootstrap_ci.remote(values, n_resamples) per species, all submitted first.",
-            "refs = {s: bootstrap_ci.remote(v, n_resamples) for s, v in masses.items()}; then "
-            "get them all at once and build the dict.",
+            "One bootstrap_ci task per species, each given that species' masses and n_resamples, "
+            "all submitted first.",
+            "Keep the species next to its ref (a dict), get all the refs at once, then build "
+            "{species: (low, high)}.",
+            "Shape: refs = {s: bootstrap_ci.remote(...) for s, v in masses.items()}; values = "
+            "<all the refs got at once>; then pair each species with its interval.",
         ),
         solution="""def confidence_intervals(masses, n_resamples):
     refs = {s: bootstrap_ci.remote(v, n_resamples) for s, v in masses.items()}
