@@ -18,14 +18,9 @@ import {
   ITask,
   requestAPI
 } from './api';
-import {
-  buildDag,
-  CATEGORIES,
-  CATEGORY_LABELS,
-  IDag,
-  IFunctionSummary,
-  summariseFunctions
-} from './dag';
+import { buildDag, IFunctionSummary, summariseFunctions } from './dag';
+import { DagView } from './dagview';
+import { h } from './svg';
 import {
   fillRatio,
   formatBytes,
@@ -35,40 +30,8 @@ import {
 } from './format';
 import { summariseCourse } from './progress';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const MAX_OBJECT_ROWS = 50; // the largest; the caption counts them all
 const UNREACHABLE = 'The rayground server extension does not answer';
-
-type Child = Node | string | null | undefined | false;
-
-/** Create an element: h('div', {class: 'x'}, child, ...). */
-function h(
-  tag: string,
-  attrs: Record<string, string | number | boolean | undefined> = {},
-  ...children: Child[]
-): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === false) {
-      continue;
-    }
-    el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) {
-    if (c !== null && c !== undefined && c !== false) {
-      el.append(c);
-    }
-  }
-  return el;
-}
-
-function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    el.setAttribute(k, String(v));
-  }
-  return el;
-}
 
 export interface IPanelOptions {
   openLesson: (path: string) => void;
@@ -421,102 +384,18 @@ export class RaygroundPanel extends Widget {
       ];
     }
     const tasks = [...w.tasks.values()];
-    const dag = buildDag(tasks, { perRow: 10 });
+    this._dagView.update(buildDag(tasks));
     return [
       top,
       h('div', { class: 'rg-watched-id', 'data-testid': 'rg-watched-id' }, w.id),
       h('h4', { class: 'rg-sub-title' }, 'Tasks'),
-      this._renderDagSummary(dag),
-      this._renderDag(dag),
+      this._dagView.node,
       this._renderFunctions(summariseFunctions(tasks)),
       h('h4', { class: 'rg-sub-title' }, 'Object store'),
       this._renderStore(w.objects),
       h('h4', { class: 'rg-sub-title' }, `Actors (${w.actors.length})`),
       this._renderActors(w.actors)
     ];
-  }
-
-  private _renderDagSummary(dag: IDag): HTMLElement {
-    const parts = CATEGORIES.filter(c => dag.counts[c] > 0).map(c =>
-      h(
-        'span',
-        { class: `rg-legend rg-state-${c}`, 'data-state': c },
-        h('span', { class: 'rg-swatch' }),
-        `${dag.counts[c]} ${CATEGORY_LABELS[c]}`
-      )
-    );
-    return h(
-      'div',
-      { class: 'rg-dag-summary', 'data-testid': 'rg-dag-summary' },
-      `${dag.totalTasks} task${dag.totalTasks === 1 ? '' : 's'}` +
-        (dag.grouped ? ' (grouped by function)' : '') +
-        (parts.length ? ': ' : ''),
-      ...parts
-    );
-  }
-
-  private _renderDag(dag: IDag): HTMLElement {
-    const box = h('div', { class: 'rg-dag', 'data-testid': 'rg-dag' });
-    if (!dag.nodes.length) {
-      box.append(h('p', { class: 'rg-empty' }, 'No tasks yet.'));
-      return box;
-    }
-    const grouped = dag.grouped;
-    const labelRoom = grouped ? 150 : 0;
-    const width = dag.width + labelRoom;
-    const root = svg('svg', {
-      width,
-      height: dag.height,
-      viewBox: `0 0 ${width} ${dag.height}`,
-      role: 'img',
-      'aria-label': `task graph of ${dag.totalTasks} tasks`
-    });
-    const pos = new Map(dag.nodes.map(n => [n.id, n]));
-    for (const e of dag.edges) {
-      const a = pos.get(e.from)!;
-      const b = pos.get(e.to)!;
-      if (a === b) {
-        continue;
-      }
-      const line = svg('line', {
-        x1: a.x,
-        y1: a.y,
-        x2: b.x,
-        y2: b.y,
-        class: 'rg-dag-edge',
-        'stroke-width': Math.min(4, 1 + Math.log10(e.count))
-      });
-      root.append(line);
-    }
-    for (const n of dag.nodes) {
-      const g = svg('g', {
-        class: `rg-dag-node rg-state-${n.category}`,
-        'data-name': n.label,
-        'data-state': n.category,
-        transform: `translate(${n.x},${n.y})`
-      });
-      const title = svg('title', {});
-      if (grouped) {
-        const counts = CATEGORIES.filter(c => n.counts[c])
-          .map(c => `${n.counts[c]} ${CATEGORY_LABELS[c]}`)
-          .join(', ');
-        title.textContent = `${n.label}: ${counts}`;
-        g.append(svg('rect', { x: -7, y: -7, width: 14, height: 14, rx: 3, class: 'rg-dag-shape' }));
-        const text = svg('text', { x: 11, y: 4, class: 'rg-dag-label' });
-        text.textContent = n.label;
-        g.append(text);
-      } else {
-        const task = this._watched?.tasks.get(n.id);
-        title.textContent =
-          `${n.label} (${task?.state ?? n.category})\n${n.id}` +
-          (task?.error ? `\n${task.error}` : '');
-        g.append(svg('circle', { r: 7, class: 'rg-dag-shape' }));
-      }
-      g.prepend(title);
-      root.append(g);
-    }
-    box.append(root);
-    return box;
   }
 
   private _renderFunctions(functions: IFunctionSummary[]): HTMLElement {
@@ -702,6 +581,7 @@ export class RaygroundPanel extends Widget {
   }
 
   private _options: IPanelOptions;
+  private _dagView = new DagView({ direction: 'TB', height: 260 });
   private _feed: Feed;
   private _connected = false;
   private _connection: HTMLElement;

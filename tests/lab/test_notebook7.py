@@ -56,7 +56,7 @@ MORE_CELLS = [
     "%ray_timeline",
     "%ray_status",
 ]
-FINISHED = "#3aa35c"  # dag.COLORS["finished"]
+FINISHED = "#3aa35c"  # dag.COLORS["finished"], the model's (tests/lab/fixtures/dag_model.json)
 
 
 @pytest.fixture
@@ -126,18 +126,25 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(status.locator(".rayground-open-panel")).to_have_count(1)
         expect(status.locator(".rayground-open-panel")).to_be_hidden()
 
-        # %ray_dag: the widget (not its text/plain fallback) with the graph drawn as SVG.
+        # %ray_dag: the widget (not its text/plain fallback): the extension's own DAG view
+        # (bundled for anywidget), laid out by dagre; a click on a node shows its details.
         dag = cells.nth(2).locator(".jupyter-widgets.widget-vbox").first
         expect(dag.locator(".widget-html").first).to_contain_text("Task graph: 7 task(s)")
-        svg = dag.locator("svg")
+        svg = dag.locator("svg.rg-dag")
         expect(svg).to_have_count(1)
-        expect(svg.locator("g")).to_have_count(7)
-        expect(svg.locator(f"rect[fill='{FINISHED}']")).to_have_count(7)
+        expect(svg.locator(".rg-dag-node")).to_have_count(7)
+        finished = svg.locator(f".rg-dag-node[data-state='finished'] rect[fill='{FINISHED}']")
+        expect(finished).to_have_count(7)
         expect(svg.locator("text", has_text=re.compile(r"^load #\d$"))).to_have_count(4)
         expect(svg.locator("text", has_text=re.compile(r"^combine #\d$"))).to_have_count(3)
-        expect(svg.locator("path[marker-end]")).to_have_count(6)
+        expect(svg.locator("path.rg-dag-edge")).to_have_count(6)
         box = svg.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 60, box
+        svg.locator(".rg-dag-node[data-label='combine #3']").click()
+        details = dag.locator("[data-testid='rg-dag-details']")
+        expect(details).to_contain_text("arguments from")
+        expect(details).to_contain_text("combine #1, combine #2")
+        expect(details).to_contain_text("FINISHED")
         dag.screenshot(path=str(out / "dag.png"))
 
         # %ray_objects: the store's fill bar and one row per object, the array with its shape.

@@ -210,24 +210,28 @@ class DagLive(LiveView):
         super().__init__(backend)
 
     def build(self) -> w.Widget:
+        from .viewwidget import ViewWidget
+
         self.header = w.HTML()
-        self.picture = w.HTML(layout=w.Layout(overflow="auto", max_height="480px"))
+        self.graph = ViewWidget(kind="dag", height=380)
         limits = "".join(
             f'<div style="color:#666;font-size:12px">{html.escape(t)}</div>'
             for t in self.backend.limits[:1]
         )
-        return self.box(self.header, w.HTML(dag.legend_html() + limits), self.picture)
+        return self.box(self.header, w.HTML(limits), self.graph)
 
     def snapshot(self) -> Any:
-        return dag.build(task_rows(self.backend)[-self.limit :])
+        rows = task_rows(self.backend)[-self.limit :]
+        rows.sort(key=lambda r: r.get("creation_time_ms") or 0)
+        return dag.build([dag.compact_task(r) for r in rows])
 
     def render(self, graph: dag.Graph) -> None:
         mode = "grouped by function" if graph.grouped else "one node per task"
         self.header.value = (
             f"<b>Task graph</b>: {graph.total_tasks} task(s), {mode}"
-            f'<span style="color:#666"> (refreshes as tasks change)</span>'
+            '<span style="color:#888"> (live; drag to pan, wheel to zoom, click a node)</span>'
         )
-        self.picture.value = graph.svg()
+        self.graph.data = graph.model()
 
     def text_of(self, graph: dag.Graph) -> str:
         return graph.text()

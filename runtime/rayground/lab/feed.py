@@ -28,6 +28,7 @@ from typing import Any
 
 from .._core.client import CoreClient
 from .._core.lifetime import SessionInfo, pid_alive
+from ..jupyter.dag import compact_task, first_line
 
 # The panel keeps at most this many tasks per cluster (newest win); a larger DAG is grouped by
 # function in the browser anyway, and this bounds the server's memory and each snapshot's size.
@@ -44,38 +45,6 @@ Publish = Callable[[dict[str, Any]], None]
 def session_id(session: SessionInfo) -> str:
     """The id the panel uses for a cluster: its session directory's name (unique, stable)."""
     return os.path.basename(session.session_dir.rstrip("/"))
-
-
-def producer_task(object_id: str) -> str | None:
-    """The task whose return `object_id` is (`<task id>.<index>`), None for a `put` object."""
-    head, sep, index = object_id.rpartition(".")
-    return head if sep and index.isdigit() else None
-
-
-def first_line(text: str | None, limit: int = 300) -> str | None:
-    """The first line of an error text, shortened (the panel shows it as a tooltip)."""
-    lines = (text or "").strip().splitlines()
-    return lines[0][:limit] if lines else None
-
-
-def compact_task(row: dict[str, Any]) -> dict[str, Any]:
-    deps = []
-    for oid in row.get("depends_on") or ():
-        producer = producer_task(oid)
-        if producer is not None and producer not in deps:
-            deps.append(producer)
-    return {
-        "id": row["task_id"],
-        "name": row.get("name") or row.get("func_or_class_name") or "?",
-        "state": row.get("state") or "?",
-        "type": row.get("type"),
-        "deps": deps,
-        "actor_id": row.get("actor_id"),
-        "pid": row.get("worker_pid"),
-        "start_ms": row.get("start_time_ms"),
-        "end_ms": row.get("end_time_ms"),
-        "error": first_line(row.get("error_message")),
-    }
 
 
 def compact_object(row: dict[str, Any]) -> dict[str, Any]:
