@@ -80,6 +80,8 @@ export interface ITaskRow {
   start_ms?: number | null;
   end_ms?: number | null;
   error?: string | null;
+  /** Spans (ms since the epoch) the task spent blocked in get/wait; an open one ends null. */
+  blocked?: [number, number | null][];
 }
 
 export type ICounts = Record<StateCategory, number>;

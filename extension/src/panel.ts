@@ -7,6 +7,7 @@
  * cluster whose owner or driver is that kernel), unless the learner picked a cluster in the list.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import {
   Feed,
@@ -15,6 +16,7 @@ import {
   IClusterInfo,
   ICurriculum,
   IObjectTable,
+  IPlacement,
   ITask,
   requestAPI
 } from './api';
@@ -30,18 +32,32 @@ import {
 } from './format';
 import { summariseCourse } from './progress';
 
-const MAX_OBJECT_ROWS = 50; // the largest; the caption counts them all
+const MAX_OBJECT_ROWS = 8; // the largest; the caption counts them all, the pane lists them
 const UNREACHABLE = 'The rayground server extension does not answer';
+
+/** The views that open as main-area panes (panes.ts). */
+export type PaneKind = 'dag' | 'stream' | 'objects' | 'actors' | 'status';
+
+export const PANE_TITLES: Record<PaneKind, string> = {
+  dag: 'Task graph',
+  stream: 'Task stream',
+  objects: 'Object store',
+  actors: 'Actors',
+  status: 'Cluster status'
+};
 
 export interface IPanelOptions {
   openLesson: (path: string) => void;
+  openPane: (kind: PaneKind) => void;
 }
 
-interface IWatched {
+/** The watched cluster's state, as the feed keeps it current; the panes read it too. */
+export interface IWatched {
   id: string;
   tasks: Map<string, ITask>;
   objects: IObjectTable | null;
   actors: IActorRow[];
+  placement: IPlacement;
   status: Record<string, any> | null;
 }
 
@@ -141,6 +157,30 @@ export class RaygroundPanel extends Widget {
     return this._watched?.id ?? null;
   }
 
+  /** What is watched, with its latest state (null: nothing). */
+  get watched(): IWatched | null {
+    return this._watched;
+  }
+
+  /** Why nothing is watched (the server's words), when nothing is. */
+  get watchReason(): string {
+    return this._watchReason;
+  }
+
+  /** "Cluster of demo.ipynb", "Picked cluster" or "Cluster". */
+  get watchHeading(): string {
+    const w = this._watched;
+    if (this._picked && w && w.id === this._picked) {
+      return 'Picked cluster';
+    }
+    return w ? `Cluster of ${this._kernelLabel ?? 'this notebook'}` : 'Cluster';
+  }
+
+  /** Emitted after each redraw (at most once a frame): the panes redraw then. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
   async startCluster(numCpus?: number): Promise<IClusterInfo | null> {
     const raw = this._cpus.value.trim();
     const cpus = numCpus ?? (raw ? Number(raw) : undefined);
@@ -214,6 +254,7 @@ export class RaygroundPanel extends Widget {
             tasks: new Map(),
             objects: null,
             actors: [],
+            placement: { workers: {}, nodes: {} },
             status: null
           };
         }
@@ -223,6 +264,7 @@ export class RaygroundPanel extends Widget {
           this._watched.tasks = new Map(msg.tasks.map(t => [t.id, t]));
           this._watched.objects = msg.objects;
           this._watched.actors = msg.actors;
+          this._watched.placement = msg.placement ?? this._watched.placement;
           this._watched.status = msg.status;
         }
         break;
@@ -240,6 +282,7 @@ export class RaygroundPanel extends Widget {
         if (this._watched?.id === msg.cluster) {
           this._watched.objects = msg.objects;
           this._watched.actors = msg.actors;
+          this._watched.placement = msg.placement ?? this._watched.placement;
         }
         break;
       case 'status':
@@ -278,6 +321,7 @@ export class RaygroundPanel extends Widget {
     this._clustersEl.replaceChildren(...this._renderClusters());
     this._watchedEl.replaceChildren(...this._renderWatched());
     this._courseEl.replaceChildren(...this._renderCourse());
+    this._changed.emit();
   }
 
   private _renderClusters(): Node[] {
@@ -356,14 +400,7 @@ export class RaygroundPanel extends Widget {
 
   private _renderWatched(): Node[] {
     const w = this._watched;
-    let heading: string;
-    if (this._picked && w && w.id === this._picked) {
-      heading = 'Picked cluster';
-    } else if (w) {
-      heading = `Cluster of ${this._kernelLabel ?? 'this notebook'}`;
-    } else {
-      heading = 'Cluster';
-    }
+    const heading = this.watchHeading;
     const follow =
       this._picked &&
       h('button', { class: 'jp-mod-styled rg-follow', title: 'Watch the cluster of the notebook in front' }, 'Follow notebook');
@@ -385,9 +422,24 @@ export class RaygroundPanel extends Widget {
     }
     const tasks = [...w.tasks.values()];
     this._dagView.update(buildDag(tasks));
+    const open = (Object.keys(PANE_TITLES) as PaneKind[]).map(kind => {
+      const b = h(
+        'button',
+        {
+          class: 'rg-tool rg-open-pane',
+          type: 'button',
+          'data-testid': `rg-open-${kind}`,
+          title: `Open the ${PANE_TITLES[kind].toLowerCase()} in the main area`
+        },
+        PANE_TITLES[kind]
+      );
+      b.addEventListener('click', () => this._options.openPane(kind));
+      return b;
+    });
     return [
       top,
       h('div', { class: 'rg-watched-id', 'data-testid': 'rg-watched-id' }, w.id),
+      h('div', { class: 'rg-open-panes' }, h('span', { class: 'rg-open-label' }, 'Open:'), ...open),
       h('h4', { class: 'rg-sub-title' }, 'Tasks'),
       this._dagView.node,
       this._renderFunctions(summariseFunctions(tasks)),
@@ -483,7 +535,11 @@ export class RaygroundPanel extends Widget {
     );
     const more =
       objects.count > rows.length &&
-      h('p', { class: 'rg-more' }, `… and ${objects.count - rows.length} smaller objects`);
+      h(
+        'p',
+        { class: 'rg-more' },
+        `… and ${objects.count - rows.length} smaller objects (Open: Object store lists them all)`
+      );
     return h(
       'div',
       { class: 'rg-store', 'data-testid': 'rg-store' },
@@ -581,7 +637,8 @@ export class RaygroundPanel extends Widget {
   }
 
   private _options: IPanelOptions;
-  private _dagView = new DagView({ direction: 'TB', height: 260 });
+  private _dagView = new DagView({ direction: 'TB', height: 220 });
+  private _changed = new Signal<this, void>(this);
   private _feed: Feed;
   private _connected = false;
   private _connection: HTMLElement;

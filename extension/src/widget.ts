@@ -1,13 +1,17 @@
 /**
  * The notebook widget's front end (anywidget): the same views as the panel and the panes,
  * bundled by widget.build.js into runtime/rayground/jupyter/static/views.js, which
- * runtime/rayground/jupyter/widgets.py loads. It runs wherever anywidget does (JupyterLab,
+ * runtime/rayground/jupyter/viewwidget.py loads. It runs wherever anywidget does (JupyterLab,
  * Notebook 7, VS Code, Colab), with or without this JupyterLab extension installed.
  *
- * The kernel sets `kind` ('dag' or 'stream') and sends the model as `data`.
+ * The kernel sets `kind` and sends the model as `data`: for 'dag' the DAG model (dag.ts IDag,
+ * built in Python by runtime/rayground/jupyter/dag.py), for 'stream' the stream's input
+ * (stream.ts IStreamInput: compact tasks, worker nodes, now).
  */
 import { IDag } from './dag';
 import { DagView } from './dagview';
+import { IStreamInput } from './stream';
+import { StreamView } from './streamview';
 
 interface IModel {
   get(name: string): any;
@@ -17,19 +21,35 @@ interface IModel {
 
 function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   el.classList.add('rg-widget');
-  const view = new DagView({ direction: 'LR', height: model.get('height') || 360 });
-  el.append(view.node);
-  const draw = () => {
-    const data = model.get('data') as IDag;
-    if (data && Array.isArray(data.nodes)) {
-      view.update(data);
-    }
-  };
+  const height = model.get('height') || 360;
+  let draw: () => void;
+  let dispose: () => void;
+  if (model.get('kind') === 'stream') {
+    const view = new StreamView({ height });
+    el.append(view.node);
+    draw = () => {
+      const data = model.get('data') as IStreamInput;
+      if (data && Array.isArray(data.tasks)) {
+        view.update(data);
+      }
+    };
+    dispose = () => view.dispose();
+  } else {
+    const view = new DagView({ direction: 'LR', height });
+    el.append(view.node);
+    draw = () => {
+      const data = model.get('data') as IDag;
+      if (data && Array.isArray(data.nodes)) {
+        view.update(data);
+      }
+    };
+    dispose = () => view.dispose();
+  }
   model.on('change:data', draw);
   draw();
   return () => {
     model.off('change:data', draw);
-    view.dispose();
+    dispose();
   };
 }
 

@@ -5,9 +5,9 @@ same widget manager and lab extensions. The test runs a notebook there (%load_ex
 small task graph, %ray_dag, %ray_objects, then an actor, %ray_actors, %ray_timeline and
 %ray_status) and checks what a learner sees: the DAG drawn as SVG with its nodes and edges, the
 object table with an array's shape and dtype, a value shown on click, the actor's calls, the
-timeline's picture, no widget error, and %ray_init's status saying where the panel is
-(JupyterLab's left bar) with no "Open the panel" link that could do nothing here. Screenshots go
-to test-artifacts/lab/notebook7/ (RAYGROUND_TEST_ARTIFACTS to change).
+task stream's bars (measured in the page), no widget error, and %ray_init's status saying where
+the panel is (JupyterLab's left bar) with no "Open the panel" link that could do nothing here.
+Screenshots go to test-artifacts/lab/notebook7/ (RAYGROUND_TEST_ARTIFACTS to change).
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
             re.compile(r"\[\s*8,\s+9,\s+10,\s+11\]\]")
         )
 
-        # The actors, the timeline (a matplotlib picture) and the status widget.
+        # The actors, the task stream (%ray_timeline) and the status widget.
         first_more = len(CELLS)
         cells.nth(first_more).locator(".jp-InputPrompt").click()  # the click above left cell 3
         page.keyboard.press("Escape")
@@ -182,10 +182,18 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(actors).to_contain_text("Actors: 1")
         expect(actors.locator("tr", has_text="Counter")).to_contain_text("ALIVE")
         expect(actors.locator("tr", has_text="Counter").locator("td").nth(4)).to_have_text("3")
-        picture = cells.nth(first_more + 2).locator("img.widget-image")
-        expect(picture).to_have_count(1)
-        expect(picture).to_be_visible()
-        assert picture.evaluate("img => img.complete && img.naturalWidth") > 200
+        stream = cells.nth(first_more + 2).locator("[data-testid='rg-stream']")
+        expect(stream).to_be_visible()
+        # 7 graph tasks and 3 actor calls, each a bar on its worker's lane, visibly wide.
+        bars = stream.locator(".rg-stream-bar")
+        expect(bars).to_have_count(10)
+        expect(stream.locator(".rg-stream-bar[data-function='Counter.incr']")).to_have_count(3)
+        widths = bars.evaluate_all(
+            "gs => gs.map(g => g.querySelector('rect').getBoundingClientRect().width)"
+        )
+        assert min(widths) >= 2, widths
+        expect(stream.locator(".rg-stream-lane")).not_to_have_count(0)
+        stream.screenshot(path=str(out / "stream.png"))
         status = cells.nth(first_more + 3).locator(".widget-html").first
         expect(status).to_contain_text("rayground cluster (started by this kernel)")
         expect(status).to_contain_text("actors: 1 alive")

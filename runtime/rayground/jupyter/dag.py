@@ -95,6 +95,11 @@ def compact_task(row: dict[str, Any]) -> dict[str, Any]:
         "start_ms": row.get("start_time_ms"),
         "end_ms": row.get("end_time_ms"),
         "error": first_line(row.get("error_message")),
+        # Spans blocked in get/wait inside the task (seconds in rows, ms here, as the times).
+        "blocked": [
+            [int(a * 1000), None if b is None else int(b * 1000)]
+            for a, b in row.get("blocked") or ()
+        ],
     }
 
 

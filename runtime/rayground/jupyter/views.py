@@ -469,25 +469,60 @@ class ActorsLive(LiveView):
 
 
 # ---------------------------------------------------------------------------- timeline
+MAX_STREAM_TASKS = 5_000  # the newest runs the widget gets (the text form counts them all)
+
+
 class TimelineLive(LiveView):
+    """%ray_timeline: the task stream, one lane per worker grouped by node."""
+
     kind = "timeline"
-    events = ("task",)
+    events = ("task", "worker")
+
+    def __init__(self, backend: Backend) -> None:
+        self._node_of: dict[str, str] = {}  # worker pid -> node id, kept after a worker exits
+        super().__init__(backend)
 
     def build(self) -> w.Widget:
-        self.header = w.HTML("<b>Timeline</b>: tasks per worker")
-        self.image = w.Image(format="png")
-        return self.box(self.header, self.image)
+        from .viewwidget import ViewWidget
+
+        self.header = w.HTML()
+        self.stream = ViewWidget(kind="stream", height=320)
+        return self.box(self.header, self.stream)
 
     def snapshot(self) -> Any:
         rows = [r for r in task_rows(self.backend) if r.get("type") != "ACTOR_CREATION_TASK"]
-        return rows, time.time()
+        return rows, time.time(), self._nodes()
+
+    def _nodes(self) -> dict[str, str]:
+        """Node id -> its IP (the head's marked); fills `_node_of` from the live workers."""
+        if self.backend.name != "rayground":
+            return {}
+        for wk in self.backend._request("list_workers"):
+            self._node_of[str(wk["pid"])] = wk["node_id"]
+        return {
+            n["node_id"]: n["node_ip"] + (" (head)" if n.get("is_head_node") else "")
+            for n in self.backend._request("list_nodes")
+        }
 
     def render(self, data: Any) -> None:
-        rows, now = data
-        self.image.value = timeline.png(rows, now)
+        rows, now, nodes = data
+        ran = [r for r in rows if r.get("start_time_ms")]
+        shown = ran[-MAX_STREAM_TASKS:]
+        self.header.value = (
+            f"<b>Task stream</b>: {len(ran)} task run(s)"
+            + (f", the newest {len(shown)} shown" if len(shown) < len(ran) else "")
+            + '<span style="color:#888"> (live; wheel to zoom in time, drag to pan, hover a bar;'
+            " hatched: worker idle, striped: blocked in get)</span>"
+        )
+        self.stream.data = {
+            "tasks": [dag.compact_task(r) for r in shown],
+            "workers": dict(self._node_of),
+            "nodes": nodes,
+            "nowMs": now * 1000,
+        }
 
     def text_of(self, data: Any) -> str:
-        rows, now = data
+        rows, now, _nodes = data
         return timeline.text(rows, now)
 
 

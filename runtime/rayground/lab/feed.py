@@ -47,7 +47,24 @@ def session_id(session: SessionInfo) -> str:
     return os.path.basename(session.session_dir.rstrip("/"))
 
 
-def compact_object(row: dict[str, Any]) -> dict[str, Any]:
+def held_by(holders: list[str], pins: int, names: dict[str, str]) -> list[str]:
+    """What keeps an object alive, in words: the processes holding a ref (a variable, a list
+    of refs, or an array from `get` that reads the store without copying), the pending tasks
+    it is an argument of, and the running tasks that pin it while they read it."""
+    out = []
+    for holder in holders:
+        if holder.startswith("task:"):
+            out.append("a pending task's arguments")
+        else:
+            out.append(names.get(holder, "a driver (notebook or script)"))
+    if pins > 0:
+        out.append(f"pinned by {pins} running task(s) reading it")
+    return sorted(set(out))
+
+
+def compact_object(row: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
+    names = names or {}
+    owner = row.get("owner")
     return {
         "id": row["object_id"],
         "size": int(row.get("object_size") or 0),
@@ -59,6 +76,9 @@ def compact_object(row: dict[str, Any]) -> dict[str, Any]:
         "refs": int(row.get("reference_count") or 0),
         "pins": int(row.get("pins") or 0),
         "holders": list(row.get("holders") or ())[:8],
+        "owner_name": names.get(owner, "a driver (notebook or script)") if owner else "",
+        "held_by": held_by(list(row.get("holders") or ()), int(row.get("pins") or 0), names),
+        "created": row.get("created"),
     }
 
 
@@ -96,6 +116,7 @@ class ClusterFeed:
         self._stop = threading.Event()
         self._client: CoreClient | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
+        self._worker_nodes: dict[str, str] = {}  # worker pid -> node id, kept after it exits
         self._thread = threading.Thread(
             target=self._run, name=f"rayground-lab-feed-{self.id}", daemon=True
         )
@@ -235,7 +256,7 @@ class ClusterFeed:
     def _send_snapshot(self, client: CoreClient) -> None:
         rows = client.request("list_tasks", {"limit": MAX_TASKS}, timeout=30)
         self.tasks = {row["task_id"]: compact_task(row) for row in rows}
-        objects, actors = self._tables(client)
+        objects, actors, placement = self._tables(client)
         self._publish(
             {
                 "type": "snapshot",
@@ -243,6 +264,7 @@ class ClusterFeed:
                 "tasks": list(self.tasks.values()),
                 "objects": objects,
                 "actors": actors,
+                "placement": placement,
                 "status": self.status,
             }
         )
@@ -251,6 +273,19 @@ class ClusterFeed:
         changed: dict[str, dict[str, Any]] = {}
         missing: list[str] = []
         for _seq, when, kind, ident, state, extra in events:
+            if kind == "worker" and state in ("BLOCKED", "UNBLOCKED"):
+                # A worker blocked in get/wait inside its task, or resumed: the task stream
+                # shows the span (the head keeps no record of it in its task table).
+                task = self.tasks.get((extra or {}).get("task_id") or "")
+                if task is not None:
+                    at = int(when * 1000)
+                    spans = task.setdefault("blocked", [])
+                    if state == "BLOCKED":
+                        spans.append([at, None])
+                    elif spans and spans[-1][1] is None:
+                        spans[-1][1] = at
+                    changed[task["id"]] = task
+                continue
             if kind != "task":
                 continue
             task = self.tasks.get(ident)
@@ -301,20 +336,40 @@ class ClusterFeed:
             }
         )
 
-    def _tables(self, client: CoreClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _tables(self, client: CoreClient) -> tuple[dict[str, Any], list[dict[str, Any]], dict]:
+        # Where each worker runs (the task stream's lanes by node) and whose client id is whose
+        # (the object store's owners and holders, named).
+        workers = client.request("list_workers", timeout=30)
+        names = {w["client_id"]: f"worker pid {w['pid']}" for w in workers if w.get("client_id")}
+        self._worker_nodes.update({str(w["pid"]): w["node_id"] for w in workers})
+        placement = {
+            "workers": dict(self._worker_nodes),
+            "nodes": {
+                n["node_id"]: n["node_ip"] + (" (head)" if n.get("is_head_node") else "")
+                for n in client.request("list_nodes", timeout=30)
+            },
+        }
         objects = client.request("list_objects", {"limit": 1_000_000}, timeout=30)
         objects.sort(key=lambda r: int(r.get("object_size") or 0), reverse=True)
         status = self.status or {}
         table = {
-            "rows": [compact_object(r) for r in objects[:MAX_OBJECTS]],
+            "rows": [compact_object(r, names) for r in objects[:MAX_OBJECTS]],
             "count": len(objects),
             "used": status.get("store_used", sum(int(r.get("object_size") or 0) for r in objects)),
             "capacity": status.get("store_capacity"),
             "spilled_bytes": status.get("spilled_bytes", 0),
         }
         actors = [compact_actor(r) for r in client.request("list_actors", timeout=30)]
-        return table, actors
+        return table, actors, placement
 
     def _send_tables(self, client: CoreClient) -> None:
-        objects, actors = self._tables(client)
-        self._publish({"type": "tables", "cluster": self.id, "objects": objects, "actors": actors})
+        objects, actors, placement = self._tables(client)
+        self._publish(
+            {
+                "type": "tables",
+                "cluster": self.id,
+                "objects": objects,
+                "actors": actors,
+                "placement": placement,
+            }
+        )
