@@ -88,7 +88,10 @@ export class DagView {
     // Drawn before it is attached (or resized with its pane): fit again unless the user moved.
     if (typeof ResizeObserver !== 'undefined') {
       this._resize = new ResizeObserver(() => {
-        if (!this._zoom.moved()) {
+        if (!this._maxHeight && this._dag) {
+          this._key = ''; // a pane changed shape: pack the graph's parts to the new one
+          this.update(this._dag, this._nodeNames);
+        } else if (!this._zoom.moved()) {
           this.fit();
         }
       });
@@ -101,16 +104,24 @@ export class DagView {
     this._resize = null;
   }
 
-  /** The model to draw; laid out again only when its nodes or edges changed. */
-  update(dag: IDag): void {
+  /**
+   * The model to draw; laid out again only when its nodes or edges changed. `nodes` names the
+   * cluster's nodes (id -> IP) for the details.
+   */
+  update(dag: IDag, nodes: Record<string, string> = {}): void {
     this._dag = dag;
+    this._nodeNames = nodes;
     const key =
       dag.nodes.map(n => `${n.id}\u0001${n.label}`).join('\u0000') +
       '|' +
       dag.edges.map(e => `${e.from}>${e.to}`).join(',');
     if (key !== this._key) {
       this._key = key;
-      this._layout = layoutDag(dag, { direction: this._direction });
+      // Unconnected parts are packed to the shape of the view (a pane's, once it is shown).
+      const vw = this._viewport.clientWidth;
+      const vh = this._viewport.clientHeight;
+      const aspect = vw > 0 && vh > 0 && !this._maxHeight ? vw / vh : undefined;
+      this._layout = layoutDag(dag, { direction: this._direction, aspect });
     }
     this._draw();
     if (!this._zoom.moved()) {
@@ -293,7 +304,8 @@ export class DagView {
     if (t) {
       rows.push(['task', t.id], ['state', t.state]);
       if (t.pid) {
-        rows.push(['worker', `pid ${t.pid}` + (t.node ? ` on ${t.node}` : '')]);
+        const node = t.node ? this._nodeNames[t.node] ?? t.node.slice(0, 12) : '';
+        rows.push(['worker', `pid ${t.pid}` + (node ? ` on ${node}` : '')]);
       }
       if (t.start_ms) {
         const end = t.end_ms ?? null;
@@ -339,6 +351,7 @@ export class DagView {
 
   private _direction: 'LR' | 'TB';
   private _maxHeight = 0;
+  private _nodeNames: Record<string, string> = {};
   private _marker: string;
   private _viewport: HTMLElement;
   private _svg: SVGSVGElement;

@@ -1,7 +1,10 @@
 /**
  * DAG layout by dagre (@dagrejs/dagre, bundled: no CDN): layers by longest path, crossing
- * reduction by its median heuristic with transposition, coordinates by Brandes-Köpf. Pure (no
- * DOM): the panel, the main-area pane and the notebook widget all place nodes through this.
+ * reduction by its median heuristic with transposition, coordinates by Brandes-Köpf. Each
+ * connected part is laid out on its own and the parts are packed in rows (tasks that neither
+ * feed nor consume another form a grid), so a run of many independent tasks is not one long
+ * column. Pure (no DOM): the panel, the main-area pane and the notebook widget all place nodes
+ * through this.
  */
 import dagre from '@dagrejs/dagre';
 import { IDag, IDagEdge } from './dag';
@@ -30,6 +33,8 @@ export interface ILayoutOptions {
   direction?: 'LR' | 'TB';
   nodesep?: number;
   ranksep?: number;
+  /** Width / height the packing of unconnected parts aims at (the view's shape). */
+  aspect?: number;
 }
 
 const CHAR_PX = 6.6; // an 11 px sans-serif label's average character width
@@ -45,39 +50,161 @@ export function nodeSize(label: string, grouped: boolean): { width: number; heig
 }
 
 export function layoutDag(dag: IDag, options: ILayoutOptions = {}): ILayout {
+  const direction = options.direction ?? 'LR';
+  const aspect = options.aspect ?? (direction === 'LR' ? 1.6 : 0.9);
+  const index = new Map(dag.nodes.map((n, i) => [n.id, i]));
+  // Weakly connected components (union-find), each laid out by dagre on its own and then
+  // packed in rows: dagre would stack unconnected tasks in one long column.
+  const parent = dag.nodes.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  for (const e of dag.edges) {
+    const a = find(index.get(e.from)!);
+    const b = find(index.get(e.to)!);
+    if (a !== b) {
+      parent[Math.max(a, b)] = Math.min(a, b);
+    }
+  }
+  const members = new Map<number, number[]>();
+  dag.nodes.forEach((_, i) => {
+    const root = find(i);
+    const list = members.get(root);
+    if (list) {
+      list.push(i);
+    } else {
+      members.set(root, [i]);
+    }
+  });
+  const blocks: IBlock[] = [];
+  const loose: number[] = [];
+  for (const nodes of members.values()) {
+    // In creation order (roots are the smallest index, Map keeps insertion order).
+    if (nodes.length === 1 && !dag.edges.some(e => e.from === dag.nodes[nodes[0]].id)) {
+      loose.push(nodes[0]);
+    } else {
+      blocks.push(layoutComponent(dag, nodes, options, direction));
+    }
+  }
+  if (loose.length) {
+    blocks.push(gridBlock(dag, loose, aspect));
+  }
+  return pack(blocks, aspect, dag.edges);
+}
+
+/** One laid-out part of the graph, in its own coordinates from (0, 0). */
+interface IBlock {
+  boxes: Map<string, IBox>;
+  edges: IPlacedEdge[];
+  width: number;
+  height: number;
+  first: number;
+}
+
+function layoutComponent(
+  dag: IDag,
+  nodes: number[],
+  options: ILayoutOptions,
+  direction: 'LR' | 'TB'
+): IBlock {
   const g = new dagre.graphlib.Graph({ multigraph: false });
   g.setGraph({
-    rankdir: options.direction ?? 'LR',
+    rankdir: direction,
     nodesep: options.nodesep ?? 10,
     ranksep: options.ranksep ?? (dag.grouped ? 60 : 36),
-    marginx: 8,
-    marginy: 8
+    marginx: 0,
+    marginy: 0
   });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const n of dag.nodes) {
+  const ids = new Set<string>();
+  for (const i of nodes) {
+    const n = dag.nodes[i];
+    ids.add(n.id);
     g.setNode(n.id, nodeSize(n.label, dag.grouped));
   }
-  for (const e of dag.edges) {
-    if (e.from !== e.to) {
-      // Heavier grouped edges pull their ends closer together.
-      g.setEdge(e.from, e.to, { weight: Math.max(1, Math.round(Math.log2(e.count + 1))) });
-    }
+  const edges = dag.edges.filter(e => e.from !== e.to && ids.has(e.from));
+  for (const e of edges) {
+    // Heavier grouped edges pull their ends closer together.
+    g.setEdge(e.from, e.to, { weight: Math.max(1, Math.round(Math.log2(e.count + 1))) });
   }
   dagre.layout(g);
   const boxes = new Map<string, IBox>();
-  for (const n of dag.nodes) {
-    const placed = g.node(n.id) as any;
-    boxes.set(n.id, { x: placed.x, y: placed.y, width: placed.width, height: placed.height });
+  for (const i of nodes) {
+    const id = dag.nodes[i].id;
+    const placed = g.node(id) as any;
+    boxes.set(id, { x: placed.x, y: placed.y, width: placed.width, height: placed.height });
   }
-  const edges: IPlacedEdge[] = dag.edges
-    .filter(e => e.from !== e.to)
-    .map(e => ({ ...e, points: ((g.edge(e.from, e.to) as any)?.points ?? []).slice() }));
   const graph = g.graph() as any;
   return {
     boxes,
-    edges,
+    edges: edges.map(e => ({ ...e, points: ((g.edge(e.from, e.to) as any)?.points ?? []).slice() })),
     width: Math.max(0, graph.width ?? 0),
-    height: Math.max(0, graph.height ?? 0)
+    height: Math.max(0, graph.height ?? 0),
+    first: nodes[0]
+  };
+}
+
+/** Tasks that neither consume nor feed another: a grid, in creation order, about `aspect`. */
+function gridBlock(dag: IDag, loose: number[], aspect: number): IBlock {
+  const sizes = loose.map(i => nodeSize(dag.nodes[i].label, dag.grouped));
+  const cellW = Math.max(...sizes.map(s => s.width)) + 10;
+  const cellH = Math.max(...sizes.map(s => s.height)) + 10;
+  const cols = Math.max(1, Math.min(loose.length, Math.round(Math.sqrt((loose.length * aspect * cellH) / cellW))));
+  const rows = Math.ceil(loose.length / cols);
+  const boxes = new Map<string, IBox>();
+  loose.forEach((i, k) => {
+    boxes.set(dag.nodes[i].id, {
+      x: (k % cols) * cellW + cellW / 2,
+      y: Math.floor(k / cols) * cellH + cellH / 2,
+      ...sizes[k]
+    });
+  });
+  return { boxes, edges: [], width: cols * cellW - 10, height: rows * cellH - 10, first: loose[0] };
+}
+
+/** Blocks in rows, in creation order, each row at most as wide as the aspect asks. */
+function pack(blocks: IBlock[], aspect: number, allEdges: IDagEdge[]): ILayout {
+  const GAP = 24;
+  const MARGIN = 8;
+  blocks.sort((a, b) => a.first - b.first);
+  const area = blocks.reduce((sum, b) => sum + (b.width + GAP) * (b.height + GAP), 0);
+  const rowWidth = Math.max(...blocks.map(b => b.width), Math.sqrt(area * aspect));
+  const boxes = new Map<string, IBox>();
+  const edges: IPlacedEdge[] = [];
+  let x = 0;
+  let y = 0;
+  let rowHeight = 0;
+  let width = 0;
+  for (const b of blocks) {
+    if (x > 0 && x + b.width > rowWidth) {
+      x = 0;
+      y += rowHeight + GAP;
+      rowHeight = 0;
+    }
+    const dx = MARGIN + x;
+    const dy = MARGIN + y;
+    for (const [id, box] of b.boxes) {
+      boxes.set(id, { ...box, x: box.x + dx, y: box.y + dy });
+    }
+    for (const e of b.edges) {
+      edges.push({ ...e, points: e.points.map(p => ({ x: p.x + dx, y: p.y + dy })) });
+    }
+    x += b.width + GAP;
+    width = Math.max(width, x - GAP);
+    rowHeight = Math.max(rowHeight, b.height);
+  }
+  // Keep the model's edge order (tests and the DOM follow it).
+  const order = new Map(allEdges.map((e, i) => [`${e.from}\u0000${e.to}`, i]));
+  edges.sort((a, b) => order.get(`${a.from}\u0000${a.to}`)! - order.get(`${b.from}\u0000${b.to}`)!);
+  return {
+    boxes,
+    edges,
+    width: blocks.length ? width + 2 * MARGIN : 0,
+    height: blocks.length ? y + rowHeight + 2 * MARGIN : 0
   };
 }
 

@@ -421,7 +421,7 @@ export class RaygroundPanel extends Widget {
       ];
     }
     const tasks = [...w.tasks.values()];
-    this._dagView.update(buildDag(tasks));
+    this._dagView.update(buildDag(tasks), w.placement.nodes);
     const open = (Object.keys(PANE_TITLES) as PaneKind[]).map(kind => {
       const b = h(
         'button',

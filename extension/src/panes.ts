@@ -66,7 +66,7 @@ export class RaygroundPane extends Widget {
     }
     switch (this.kind) {
       case 'dag':
-        this._dag!.update(buildDag([...w.tasks.values()]));
+        this._dag!.update(buildDag([...w.tasks.values()]), w.placement.nodes);
         this._show(this._dag!.node);
         break;
       case 'stream':

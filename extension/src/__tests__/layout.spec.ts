@@ -98,4 +98,40 @@ describe('layoutDag (dagre)', () => {
     expect(layout.edges.map(e => [e.from, e.to])).toEqual([['group:fib', 'group:report']]);
     expect(layout.boxes.get('group:fib')!.width).toBeGreaterThanOrEqual(120);
   });
+
+  it('lays independent tasks out as a grid in creation order, not one long column', () => {
+    const tasks = Array.from({ length: 40 }, (_, i) => task(`t${i}`, 'tiny'));
+    const layout = layoutDag(buildDag(tasks), { direction: 'LR' });
+    expect(overlaps(layout.boxes)).toEqual([]);
+    const ratio = layout.width / layout.height;
+    expect(ratio).toBeGreaterThan(0.8);
+    expect(ratio).toBeLessThan(4);
+    const b = (i: number) => layout.boxes.get(`t${i}`)!;
+    expect(b(1).x).toBeGreaterThan(b(0).x); // row by row
+    expect(b(0).y).toBe(b(1).y);
+  });
+
+  it('packs unconnected parts side by side without overlaps, edges moved with them', () => {
+    const tasks: ITaskRow[] = [];
+    for (let c = 0; c < 12; c++) {
+      tasks.push(task(`a${c}`, 'load'), task(`b${c}`, 'square', [`a${c}`]));
+    }
+    tasks.push(task('lonely', 'other'));
+    const dag = buildDag(tasks);
+    const layout = layoutDag(dag, { direction: 'LR' });
+    expect(overlaps(layout.boxes)).toEqual([]);
+    expect(layout.width / layout.height).toBeGreaterThan(0.8);
+    expect(layout.edges.map(e => e.from)).toEqual(dag.edges.map(e => e.from));
+    for (const e of layout.edges) {
+      const from = layout.boxes.get(e.from)!;
+      const to = layout.boxes.get(e.to)!;
+      const [p, q] = [e.points[0], e.points[e.points.length - 1]];
+      expect(Math.abs(p.y - from.y)).toBeLessThanOrEqual(from.height / 2 + 0.5);
+      expect(Math.abs(q.x - (to.x - to.width / 2))).toBeLessThanOrEqual(1);
+    }
+    for (const box of layout.boxes.values()) {
+      expect(box.x + box.width / 2).toBeLessThanOrEqual(layout.width);
+      expect(box.y + box.height / 2).toBeLessThanOrEqual(layout.height);
+    }
+  });
 });
