@@ -84,6 +84,10 @@ def test_objects_and_actors(k: Kernel) -> None:
     texts = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in shown)
     assert "array([     0,      1,      2, ..., 199997, 199998, 199999]" in texts, shown
     assert k.value("[r['owner_name'] for r in v.data[1]]") == ["this kernel", "this kernel"]
+    # The array the kernel holds is all the store uses: the view says why it stays used.
+    note = k.value("v.memory_note.value")
+    assert "Why is memory not going down? 1 object(s) (781." in note, note
+    assert "NumPy array returned by get" in note
     actors = k.run("%ray_actors --static").text
     assert re.fullmatch(
         r"actors: 1 \(1 alive\)\n  Counter: ALIVE, pid=\d+, 3 call\(s\) done, 0 queued", actors

@@ -182,6 +182,7 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(actors).to_contain_text("Actors: 1")
         expect(actors.locator("tr", has_text="Counter")).to_contain_text("ALIVE")
         expect(actors.locator("tr", has_text="Counter").locator("td").nth(4)).to_have_text("3")
+        actors.screenshot(path=str(out / "actors.png"))
         stream = cells.nth(first_more + 2).locator("[data-testid='rg-stream']")
         expect(stream).to_be_visible()
         # 7 graph tasks and 3 actor calls, each a bar on its worker's lane, visibly wide.
@@ -198,6 +199,7 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(status).to_contain_text("rayground cluster (started by this kernel)")
         expect(status).to_contain_text("actors: 1 alive")
         expect(status.locator(".rayground-open-panel")).to_have_count(0)  # none in widgets
+        status.screenshot(path=str(out / "status.png"))
         page.screenshot(path=str(out / "notebook7-views.png"), full_page=True)
 
         # No widget failed to render, and the lab extension loaded without failing.

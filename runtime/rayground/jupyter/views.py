@@ -259,7 +259,10 @@ class ObjectsLive(LiveView):
         self.fill_text = w.HTML()
         self.table = w.VBox()
         self.value_out = w.Output(layout=w.Layout(max_height="300px", overflow="auto"))
-        return self.box(w.HBox([self.fill, self.fill_text]), self.table, self.value_out)
+        self.memory_note = w.HTML()
+        return self.box(
+            w.HBox([self.fill, self.fill_text]), self.memory_note, self.table, self.value_out
+        )
 
     def snapshot(self) -> Any:
         status = self.backend.status()
@@ -332,6 +335,13 @@ class ObjectsLive(LiveView):
             f"({frac:.0%}), {len(rows)} object(s)"
             + (f", {format_bytes(status.spilled)} spilled" if status.spilled else "")
         )
+        note = memory_note(rows, status.store_used + (status.spilled or 0))
+        self.memory_note.value = (
+            f'<div style="border-left:3px solid #e8a317;padding:4px 8px;font-size:12px">'
+            f"{html.escape(note)}</div>"
+            if note
+            else ""
+        )
         header = ["id", "type / preview", "shape", "dtype", "size", "where", "owner", "held by", ""]
         cells: list[w.Widget] = [w.HTML(f"<b>{h}</b>") for h in header]
         for row in rows[-MAX_OBJECT_ROWS:]:
@@ -392,6 +402,26 @@ class ObjectsLive(LiveView):
                 + f"  {'spilled' if row.get('spilled') else row.get('where', '')}"
             )
         return "\n".join(lines)
+
+
+def memory_note(rows: list[dict], used: int) -> str | None:
+    """Why the store's memory is not going down, when objects something still refers to hold
+    most of it (extension/src/objects.ts memoryNote says the same in the panel)."""
+    held = [
+        r
+        for r in rows
+        if r.get("where") != "inline" and (r.get("holders") or (r.get("pins") or 0) > 0)
+    ]
+    size = sum(int(r.get("object_size") or 0) for r in held)
+    if used <= 0 or size < used / 2:
+        return None
+    return (
+        f"Why is memory not going down? {len(held)} object(s) ({format_bytes(size)}) are still "
+        "referenced. The store frees an object only when nothing refers to it: not an "
+        "ObjectRef kept in a variable or a list of results, not a NumPy array returned by get "
+        "(it reads the store without copying), not a pending task that takes it as an "
+        "argument. `del` those (or let them go out of scope) and the memory comes back."
+    )
 
 
 def describe(value: Any) -> tuple[str, str, str]:
