@@ -12,7 +12,7 @@ import {
   StateCategory
 } from './dag';
 import { ILayout, layoutDag } from './layout';
-import { formatMs, h, svg, zoomPan } from './svg';
+import { formatMs, h, svg, toolButton, zoomPan } from './svg';
 
 export interface IDagViewOptions {
   direction?: 'LR' | 'TB';
@@ -65,20 +65,15 @@ export class DagView {
     this._zoom = zoomPan(this._svg, t =>
       this._root.setAttribute('transform', `translate(${t.tx},${t.ty}) scale(${t.scale})`)
     );
-    const button = (label: string, title: string, action: () => void) => {
-      const b = h('button', { class: 'rg-tool', title, type: 'button' }, label);
-      b.addEventListener('click', action);
-      return b;
-    };
     this._caption = h('span', { class: 'rg-dagview-caption' });
     const tools = h(
       'div',
       { class: 'rg-dagview-tools' },
       this._caption,
       h('span', { class: 'rg-spacer' }),
-      button('−', 'Zoom out', () => this._zoomBy(1 / 1.4)),
-      button('+', 'Zoom in', () => this._zoomBy(1.4)),
-      button('Fit', 'Fit the graph in view', () => this.fit())
+      toolButton('−', 'Zoom out', () => this._zoomBy(1 / 1.4)),
+      toolButton('+', 'Zoom in', () => this._zoomBy(1.4)),
+      toolButton('Fit', 'Fit the graph in view', () => this.fit())
     );
     this._legend = h('div', { class: 'rg-dagview-legend' });
     this._details = h('div', { class: 'rg-dag-details', 'data-testid': 'rg-dag-details' });

@@ -139,13 +139,43 @@ function layoutComponent(
     boxes.set(id, { x: placed.x, y: placed.y, width: placed.width, height: placed.height });
   }
   const graph = g.graph() as any;
-  return {
-    boxes,
-    edges: edges.map(e => ({ ...e, points: ((g.edge(e.from, e.to) as any)?.points ?? []).slice() })),
-    width: Math.max(0, graph.width ?? 0),
-    height: Math.max(0, graph.height ?? 0),
-    first: nodes[0]
-  };
+  const width = Math.max(0, graph.width ?? 0);
+  const height = Math.max(0, graph.height ?? 0);
+  let placed = edges.map(e => ({
+    ...e,
+    points: ((g.edge(e.from, e.to) as any)?.points ?? []).slice() as { x: number; y: number }[]
+  }));
+  // dagre often orders a rank against creation order (load #4 before load #1): mirror the
+  // part across the ranks when most same-rank pairs run backwards (crossings stay the same).
+  const across = direction === 'LR' ? 'y' : 'x';
+  const along = direction === 'LR' ? 'x' : 'y';
+  let forward = 0;
+  let backward = 0;
+  for (let a = 0; a < nodes.length; a++) {
+    for (let b = a + 1; b < nodes.length; b++) {
+      const p = boxes.get(dag.nodes[nodes[a]].id)!;
+      const q = boxes.get(dag.nodes[nodes[b]].id)!;
+      if (p[along] === q[along] && p[across] !== q[across]) {
+        // nodes[] is in creation order: a was created before b
+        if (p[across] < q[across]) {
+          forward += 1;
+        } else {
+          backward += 1;
+        }
+      }
+    }
+  }
+  if (backward > forward) {
+    const extent = across === 'x' ? width : height;
+    for (const box of boxes.values()) {
+      box[across] = extent - box[across];
+    }
+    placed = placed.map(e => ({
+      ...e,
+      points: e.points.map(pt => ({ ...pt, [across]: extent - pt[across] }))
+    }));
+  }
+  return { boxes, edges: placed, width, height, first: nodes[0] };
 }
 
 /** Tasks that neither consume nor feed another: a grid, in creation order, about `aspect`. */

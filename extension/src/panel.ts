@@ -480,11 +480,11 @@ export class RaygroundPanel extends Widget {
           'tr',
           {},
           h('th', {}, 'function'),
-          h('th', {}, 'tasks'),
-          h('th', {}, 'running'),
-          h('th', {}, 'done'),
-          h('th', {}, 'failed'),
-          h('th', {}, 'waiting')
+          h('th', { class: 'rg-num' }, 'tasks'),
+          h('th', { class: 'rg-num', title: 'running' }, 'run'),
+          h('th', { class: 'rg-num', title: 'finished' }, 'done'),
+          h('th', { class: 'rg-num', title: 'failed' }, 'fail'),
+          h('th', { class: 'rg-num', title: 'waiting for arguments or resources' }, 'wait')
         )
       ),
       h('tbody', {}, ...rows)

@@ -5,7 +5,7 @@
  * (the window is the span of the tasks shown, so a 1 ms task in a 10 ms run is a tenth of the
  * width; a bar is never drawn narrower than 2 px). Shared by the panel, the pane and the widget.
  */
-import { formatMs, h, svg } from './svg';
+import { formatMs, h, svg, toolButton } from './svg';
 import { barWidth, buildStream, IBar, IStream, IStreamInput, scaleX, tickStep } from './stream';
 
 export interface IStreamViewOptions {
@@ -40,11 +40,6 @@ export class StreamView {
     this._tip.hidden = true;
     this._viewport.append(this._svg, this._tip);
     this._caption = h('span', { class: 'rg-dagview-caption', 'data-testid': 'rg-stream-caption' });
-    const button = (label: string, title: string, action: () => void) => {
-      const b = h('button', { class: 'rg-tool', title, type: 'button' }, label);
-      b.addEventListener('click', action);
-      return b;
-    };
     this._legend = h('div', { class: 'rg-stream-legend' });
     this.node.append(
       h(
@@ -52,9 +47,9 @@ export class StreamView {
         { class: 'rg-dagview-tools' },
         this._caption,
         h('span', { class: 'rg-spacer' }),
-        button('−', 'Zoom out (or wheel over the lanes)', () => this._zoomAround(null, 1.6)),
-        button('+', 'Zoom in (or wheel over the lanes)', () => this._zoomAround(null, 1 / 1.6)),
-        button('All', 'Show the whole run and follow it live', () => this.follow())
+        toolButton('−', 'Zoom out (or wheel over the lanes)', () => this._zoomAround(null, 1.6)),
+        toolButton('+', 'Zoom in (or wheel over the lanes)', () => this._zoomAround(null, 1 / 1.6)),
+        toolButton('All', 'Show the whole run and follow it live', () => this.follow())
       ),
       this._legend,
       this._viewport

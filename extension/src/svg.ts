@@ -115,3 +115,10 @@ export function formatMs(ms: number): string {
   }
   return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
 }
+
+/** A small toolbar button (zoom, fit) of the views. */
+export function toolButton(label: string, title: string, action: () => void): HTMLElement {
+  const b = h('button', { class: 'rg-tool', title, type: 'button' }, label);
+  b.addEventListener('click', action);
+  return b;
+}

@@ -38,6 +38,20 @@ describe('layoutDag (dagre)', () => {
     expect(x('d')).toBeGreaterThan(x('b'));
   });
 
+  it('keeps creation order within a rank (the first task first)', () => {
+    const tasks = [0, 1, 2, 3].map(i => task(`l${i}`, 'load'));
+    tasks.push(task('c0', 'combine', ['l0', 'l1']), task('c1', 'combine', ['l2', 'l3']));
+    tasks.push(task('top', 'combine', ['c0', 'c1']));
+    for (const direction of ['LR', 'TB'] as const) {
+      const { boxes } = layoutDag(buildDag(tasks), { direction });
+      const across = (id: string) => (direction === 'LR' ? boxes.get(id)!.y : boxes.get(id)!.x);
+      expect(['l0', 'l1', 'l2', 'l3'].map(across)).toEqual(
+        ['l0', 'l1', 'l2', 'l3'].map(across).sort((a, b) => a - b)
+      );
+      expect(across('c0')).toBeLessThan(across('c1'));
+    }
+  });
+
   it('reduces crossings that submission order would draw', () => {
     // Submitted so that placing each layer in submission order crosses every edge pair:
     // x_i feeds y_(n-1-i).
