@@ -47,7 +47,14 @@ export class RaygroundPane extends Widget {
     super.dispose();
   }
 
+  protected onAfterShow(): void {
+    this._update();
+  }
+
   private _update(): void {
+    if (!this.isVisible) {
+      return; // a tab behind another: drawn when shown (onAfterShow)
+    }
     const w = this._panel.watched;
     this._which.replaceChildren(
       h(

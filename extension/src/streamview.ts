@@ -18,6 +18,7 @@ const LANE = 18;
 const LANE_GAP = 4;
 const NODE_ROW = 16;
 const AXIS = 18;
+const TICK_MS = 400; // redraw period while tasks run
 let instances = 0;
 
 export class StreamView {
@@ -62,8 +63,27 @@ export class StreamView {
   }
 
   update(input: IStreamInput): void {
+    this._input = input;
+    this._received = Date.now();
     this._stream = buildStream(input);
     this._schedule();
+  }
+
+  /** While tasks run, their bars grow with the clock between updates (the kernel or the
+   * feed sends one only when something changes). */
+  private _tick(): void {
+    const running = this._stream?.bars.some(b => b.running);
+    if (!running || this._timer || !this._input) {
+      return;
+    }
+    this._timer = window.setTimeout(() => {
+      this._timer = 0;
+      if (this._input && this.node.isConnected) {
+        const input = { ...this._input, nowMs: this._input.nowMs + (Date.now() - this._received) };
+        this._stream = buildStream(input);
+        this._schedule();
+      }
+    }, TICK_MS);
   }
 
   get stream(): IStream | null {
@@ -78,6 +98,8 @@ export class StreamView {
 
   dispose(): void {
     this._resize?.disconnect();
+    window.clearTimeout(this._timer);
+    this._input = null;
     if (this._frame) {
       cancelAnimationFrame(this._frame);
     }
@@ -315,6 +337,9 @@ export class StreamView {
       const bx = GUTTER + x(bar.start);
       const g = svg('g', { 'data-bar': i, class: 'rg-stream-bar' + (bar.failed ? ' rg-mod-failed' : '') });
       g.setAttribute('data-function', bar.name);
+      // Times in ms from the first run's start (the tests measure the scale with them).
+      g.setAttribute('data-start', (bar.start - s.t0).toFixed(3));
+      g.setAttribute('data-end', (bar.end - s.t0).toFixed(3));
       g.append(
         svg('rect', {
           x: bx.toFixed(2),
@@ -345,6 +370,7 @@ export class StreamView {
       this._viewport.style.maxHeight = `${this._maxHeight}px`;
       this._viewport.style.overflowY = 'auto';
     }
+    this._tick();
   }
 
   private _viewport: HTMLElement;
@@ -360,6 +386,9 @@ export class StreamView {
   private _window: [number, number] | null = null;
   private _frame = 0;
   private _resize: ResizeObserver | null = null;
+  private _input: IStreamInput | null = null;
+  private _received = 0;
+  private _timer = 0;
 }
 
 function pct(part: number, whole: number): string {

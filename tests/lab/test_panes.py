@@ -89,9 +89,10 @@ nodes => {
 BARS_JS = """
 bars => bars.map(g => {
   const r = g.querySelector('rect.rg-stream-run').getBoundingClientRect();
-  const clip = g.closest('svg').getBoundingClientRect();
-  return {width: r.width, height: r.height,
-          inside: r.left >= clip.left - 1 && r.right <= clip.right + 1};
+  const track = g.closest('svg').querySelector('rect.rg-stream-track').getBoundingClientRect();
+  return {width: r.width, height: r.height, left: r.left - track.left, track: track.width,
+          start: Number(g.dataset.start), end: Number(g.dataset.end),
+          inside: r.left >= track.left - 1 && r.right <= track.right + 1};
 })
 """
 
@@ -140,9 +141,14 @@ def test_panes_open_measure_and_follow_a_kernel_restart(lab: Server, browser) ->
         assert all(b["width"] >= 2 and b["height"] >= 10 and b["inside"] for b in measured), (
             measured
         )
-        # Scaled to the span shown: a 1 ms task in a run of ~40 ms on 2 workers is far wider
-        # than the 2 px floor.
-        assert sorted(b["width"] for b in measured)[len(measured) // 2] > 4, measured
+        # Scaled to the span shown (the runs' span, padded 1% a side): each bar is its
+        # duration's share of the track, or 2 px where that is less.
+        t1 = max(b["end"] for b in measured)
+        pad = max(0.5, t1 * 0.01)
+        for b in measured:
+            share = (b["end"] - b["start"]) / (t1 + 2 * pad) * b["track"]
+            assert abs(b["width"] - max(2.0, share)) < 1.0, (b, t1)
+            assert abs(b["left"] - (b["start"] + pad) / (t1 + 2 * pad) * b["track"]) < 1.0, b
         expect(stream.locator("[data-testid='rg-stream-caption']")).to_contain_text(
             "40 task runs on 2 workers"
         )
@@ -164,6 +170,11 @@ def test_panes_open_measure_and_follow_a_kernel_restart(lab: Server, browser) ->
         nodes = dag.locator(".rg-dag-node")
         expect(nodes).to_have_count(240)  # 40 tiny + 200
         expect(dag.locator(".rg-dag-node[data-state='finished']")).to_have_count(240)
+        # Drawn (not only in the DOM): every node has its box once the pane has laid it out.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll(`[data-testid='rg-pane-dag'] .rg-dag-node rect`)]"
+            ".every(r => r.getBoundingClientRect().width > 0)"
+        )
         geometry = nodes.evaluate_all(OVERLAPS_JS)
         assert geometry["count"] == 240 and geometry["overlaps"] == 0, geometry
         assert geometry["minWidth"] > 5 and geometry["minHeight"] > 3, geometry
