@@ -12,6 +12,7 @@ import {
   StateCategory
 } from './dag';
 import { ILayout, layoutDag } from './layout';
+import { formatBytes } from './format';
 import { formatMs, h, svg, toolButton, zoomPan } from './svg';
 
 export interface IDagViewOptions {
@@ -85,7 +86,7 @@ export class DagView {
       this._resize = new ResizeObserver(() => {
         if (!this._maxHeight && this._dag) {
           this._key = ''; // a pane changed shape: pack the graph's parts to the new one
-          this.update(this._dag, this._nodeNames);
+          this.update(this._dag, this._nodeNames, this._results);
         } else if (!this._zoom.moved()) {
           this.fit();
         }
@@ -100,12 +101,17 @@ export class DagView {
   }
 
   /**
-   * The model to draw; laid out again only when its nodes or edges changed. `nodes` names the
-   * cluster's nodes (id -> IP) for the details.
+   * The model to draw; laid out again only when its nodes or edges changed. For the details:
+   * `nodes` names the cluster's nodes (id -> IP), `results` the bytes each task returned.
    */
-  update(dag: IDag, nodes: Record<string, string> = {}): void {
+  update(
+    dag: IDag,
+    nodes: Record<string, string> = {},
+    results: Record<string, number> = {}
+  ): void {
     this._dag = dag;
     this._nodeNames = nodes;
+    this._results = results;
     const key =
       dag.nodes.map(n => `${n.id}\u0001${n.label}`).join('\u0000') +
       '|' +
@@ -316,8 +322,9 @@ export class DagView {
       if (t.deps.length) {
         rows.push(['arguments from', t.deps.map(d => byId.get(d) ?? d).join(', ')]);
       }
-      if ((t as any).result) {
-        rows.push(['result', String((t as any).result)]);
+      const size = this._results[t.id];
+      if (size !== undefined) {
+        rows.push(['result size', formatBytes(size)]);
       }
       if (t.error) {
         rows.push(['error', t.error]);
@@ -347,6 +354,7 @@ export class DagView {
   private _direction: 'LR' | 'TB';
   private _maxHeight = 0;
   private _nodeNames: Record<string, string> = {};
+  private _results: Record<string, number> = {};
   private _marker: string;
   private _viewport: HTMLElement;
   private _svg: SVGSVGElement;

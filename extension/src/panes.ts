@@ -73,7 +73,7 @@ export class RaygroundPane extends Widget {
     }
     switch (this.kind) {
       case 'dag':
-        this._dag!.update(buildDag([...w.tasks.values()]), w.placement.nodes);
+        this._dag!.update(buildDag([...w.tasks.values()]), w.placement.nodes, resultSizes(w));
         this._show(this._dag!.node);
         break;
       case 'stream':
@@ -81,7 +81,8 @@ export class RaygroundPane extends Widget {
           tasks: [...w.tasks.values()],
           workers: w.placement.workers,
           nodes: w.placement.nodes,
-          nowMs: Date.now()
+          nowMs: Date.now(),
+          results: resultSizes(w)
         });
         this._show(this._stream!.node);
         break;
@@ -191,6 +192,17 @@ export class RaygroundPane extends Widget {
   private _stream: StreamView | null = null;
   private _sortKey: ObjectColumn = 'size';
   private _sortDesc = true;
+}
+
+/** Task id -> bytes of its results, from the object table (its largest 2,000 objects). */
+function resultSizes(w: IWatched): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const o of w.objects?.rows ?? []) {
+    if (o.task_id) {
+      out[o.task_id] = (out[o.task_id] ?? 0) + o.size;
+    }
+  }
+  return out;
 }
 
 function actorsTable(actors: IActorRow[]): HTMLElement {

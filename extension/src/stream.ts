@@ -31,6 +31,8 @@ export interface IStreamInput {
   nodes?: Record<string, string>;
   /** "Now" in ms since the epoch: where running tasks' bars end. */
   nowMs: number;
+  /** Task id -> bytes of its results in the store (where known), for the details. */
+  results?: Record<string, number>;
 }
 
 export interface ILane {
@@ -91,12 +93,15 @@ export function buildStream(input: IStreamInput): IStream {
   const laneOf = new Map<string, number>();
   const lanes: ILane[] = [];
   const bars: IBar[] = [];
+  // A worker that exited before its node was read: on a one-node cluster, still that node.
+  const nodeIds = Object.keys(input.nodes ?? {});
+  const only = nodeIds.length === 1 ? nodeIds[0] : '';
+  const nodeOf = (t: ITaskRow) => t.node ?? input.workers?.[String(t.pid)] ?? only;
   const ran = input.tasks
     .filter(t => t.type !== 'ACTOR_CREATION_TASK' && t.start_ms != null && t.pid != null)
     .sort((a, b) => a.start_ms! - b.start_ms!);
   for (const t of ran) {
-    const node = t.node ?? input.workers?.[String(t.pid)] ?? '';
-    const key = `${node}/${t.pid}`;
+    const key = `${nodeOf(t)}/${t.pid}`;
     if (!laneOf.has(key)) {
       laneOf.set(key, -1);
     }
@@ -162,7 +167,7 @@ export function buildStream(input: IStreamInput): IStream {
   let t1 = -Infinity;
   for (const bar of bars) {
     const t = bar.task;
-    bar.lane = laneOf.get(`${t.node ?? input.workers?.[String(t.pid)] ?? ''}/${t.pid}`)!;
+    bar.lane = laneOf.get(`${nodeOf(t)}/${t.pid}`)!;
     t0 = Math.min(t0, bar.start);
     t1 = Math.max(t1, bar.end);
   }

@@ -5,6 +5,7 @@
  * (the window is the span of the tasks shown, so a 1 ms task in a 10 ms run is a tenth of the
  * width; a bar is never drawn narrower than 2 px). Shared by the panel, the pane and the widget.
  */
+import { formatBytes } from './format';
 import { formatMs, h, svg, toolButton } from './svg';
 import { barWidth, buildStream, IBar, IStream, IStreamInput, scaleX, tickStep } from './stream';
 
@@ -192,6 +193,10 @@ export class StreamView {
     }
     if (t.deps.length) {
       rows.push(['arguments', `results of ${t.deps.length} task${t.deps.length === 1 ? '' : 's'}`]);
+    }
+    const size = this._input?.results?.[t.id];
+    if (size !== undefined) {
+      rows.push(['result size', formatBytes(size)]);
     }
     if (t.error) {
       rows.push(['error', t.error]);

@@ -87,6 +87,15 @@ describe('buildStream', () => {
     ]);
   });
 
+  it('places a worker whose node is unknown on the only node there is', () => {
+    const one = buildStream({
+      tasks: [run('x', 'f', 99, T, T + 1)],
+      nowMs: T + 1,
+      nodes: { n1: '10.0.0.1 (head)' }
+    });
+    expect(one.lanes.map(l => [l.key, l.nodeLabel])).toEqual([['n1/99', '10.0.0.1 (head)']]);
+  });
+
   it('is empty before anything ran', () => {
     const empty = buildStream({ tasks: [tasks[5]], nowMs: T });
     expect(empty.bars).toEqual([]);

@@ -521,7 +521,17 @@ class TimelineLive(LiveView):
 
     def snapshot(self) -> Any:
         rows = [r for r in task_rows(self.backend) if r.get("type") != "ACTOR_CREATION_TASK"]
-        return rows, time.time(), self._nodes()
+        return rows, time.time(), self._nodes(), self._results()
+
+    def _results(self) -> dict[str, int]:
+        """Task id -> bytes of its results still in the store (the hover details say it)."""
+        out: dict[str, int] = {}
+        if self.backend.name != "rayground":
+            return out
+        for obj in self.backend.objects():
+            if obj.get("task_id"):
+                out[obj["task_id"]] = out.get(obj["task_id"], 0) + int(obj.get("object_size") or 0)
+        return out
 
     def _nodes(self) -> dict[str, str]:
         """Node id -> its IP (the head's marked); fills `_node_of` from the live workers."""
@@ -535,7 +545,7 @@ class TimelineLive(LiveView):
         }
 
     def render(self, data: Any) -> None:
-        rows, now, nodes = data
+        rows, now, nodes, results = data
         ran = [r for r in rows if r.get("start_time_ms")]
         shown = ran[-MAX_STREAM_TASKS:]
         self.header.value = (
@@ -549,10 +559,13 @@ class TimelineLive(LiveView):
             "workers": dict(self._node_of),
             "nodes": nodes,
             "nowMs": now * 1000,
+            "results": {
+                r["task_id"]: results[r["task_id"]] for r in shown if r["task_id"] in results
+            },
         }
 
     def text_of(self, data: Any) -> str:
-        rows, now, _nodes = data
+        rows, now, _nodes, _results = data
         return timeline.text(rows, now)
 
 
