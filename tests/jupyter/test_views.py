@@ -145,6 +145,23 @@ def test_timeline_shows_time_blocked_in_get(k: Kernel) -> None:
     assert 250 <= end - start < 10_000, spans
 
 
+def test_views_show_their_text_where_the_front_end_is_not_built(k: Kernel) -> None:
+    k.run(
+        "from rayground.jupyter import viewwidget\n"
+        "_built = viewwidget.BUNDLE\n"
+        "viewwidget.BUNDLE = viewwidget.STATIC / 'not-built.js'"
+    )
+    try:
+        dag_html = k.value("views.DagLive(session.current()).graph.value")
+        stream_html = k.value("views.TimelineLive(session.current()).stream.value")
+    finally:
+        k.run("viewwidget.BUNDLE = _built")
+    for shown in (dag_html, stream_html):
+        assert "not-built.js is missing): run `bash scripts/setup.sh`" in shown, shown
+    assert "<pre>task graph: " in dag_html
+    assert "<pre>timeline: " in stream_html
+
+
 def test_dag_updates_live_while_tasks_run(k: Kernel) -> None:
     k.run("@ray.remote\ndef nap(i):\n    time.sleep(0.4)\n    return i")
     k.comm_updates.clear()

@@ -20,6 +20,7 @@ import ipywidgets as w
 
 from . import dag, session, timeline
 from .backends import Backend, format_bytes
+from .viewwidget import TextView, view_widget
 
 MIN_INTERVAL = 0.25  # seconds between two refreshes of one view
 POLL_INTERVAL = 1.0  # Ray (no event stream): seconds between polls
@@ -210,10 +211,8 @@ class DagLive(LiveView):
         super().__init__(backend)
 
     def build(self) -> w.Widget:
-        from .viewwidget import ViewWidget
-
         self.header = w.HTML()
-        self.graph = ViewWidget(kind="dag", height=380)
+        self.graph = view_widget("dag", height=380)
         limits = "".join(
             f'<div style="color:#666;font-size:12px">{html.escape(t)}</div>'
             for t in self.backend.limits[:1]
@@ -231,7 +230,10 @@ class DagLive(LiveView):
             f"<b>Task graph</b>: {graph.total_tasks} task(s), {mode}"
             '<span style="color:#888"> (live; drag to pan, wheel to zoom, click a node)</span>'
         )
-        self.graph.data = graph.model()
+        if isinstance(self.graph, TextView):  # the front end is not built: the text form
+            self.graph.show(graph.text())
+        else:
+            self.graph.data = graph.model()
 
     def text_of(self, graph: dag.Graph) -> str:
         return graph.text()
@@ -513,10 +515,8 @@ class TimelineLive(LiveView):
         super().__init__(backend)
 
     def build(self) -> w.Widget:
-        from .viewwidget import ViewWidget
-
         self.header = w.HTML()
-        self.stream = ViewWidget(kind="stream", height=320)
+        self.stream = view_widget("stream", height=320)
         return self.box(self.header, self.stream)
 
     def snapshot(self) -> Any:
@@ -554,6 +554,9 @@ class TimelineLive(LiveView):
             + '<span style="color:#888"> (live; wheel to zoom in time, drag to pan, hover a bar;'
             " hatched: worker idle, striped: blocked in get)</span>"
         )
+        if isinstance(self.stream, TextView):  # the front end is not built: the text form
+            self.stream.show(timeline.text(rows, now))
+            return
         self.stream.data = {
             "tasks": [dag.compact_task(r) for r in shown],
             "workers": dict(self._node_of),
