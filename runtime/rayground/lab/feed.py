@@ -272,19 +272,10 @@ class ClusterFeed:
     def _apply_task_events(self, client: CoreClient, events: list) -> None:
         changed: dict[str, dict[str, Any]] = {}
         missing: list[str] = []
+        blocks: list[tuple[float, str, str]] = []
         for _seq, when, kind, ident, state, extra in events:
             if kind == "worker" and state in ("BLOCKED", "UNBLOCKED"):
-                # A worker blocked in get/wait inside its task, or resumed: the task stream
-                # shows the span (the head keeps no record of it in its task table).
-                task = self.tasks.get((extra or {}).get("task_id") or "")
-                if task is not None:
-                    at = int(when * 1000)
-                    spans = task.setdefault("blocked", [])
-                    if state == "BLOCKED":
-                        spans.append([at, None])
-                    elif spans and spans[-1][1] is None:
-                        spans[-1][1] = at
-                    changed[task["id"]] = task
+                blocks.append((when, state, (extra or {}).get("task_id") or ""))
                 continue
             if kind != "task":
                 continue
@@ -314,11 +305,28 @@ class ClusterFeed:
                     tid = row["task_id"]
                     if tid in want or tid in changed or tid not in self.tasks:
                         task = compact_task(row)
+                        known = self.tasks.get(tid)
+                        if known and known.get("blocked"):  # the head's row has no spans
+                            task["blocked"] = known["blocked"]
                         self.tasks[tid] = task
                         changed[tid] = task
                         want.discard(tid)
                 if not want or len(rows) < limit:
                     break
+        # A worker blocked in get/wait inside its task, or resumed: the task stream shows the
+        # span (the head keeps no record of it). Applied after the new tasks are read, since a
+        # task may block in the batch that brought it.
+        for when, state, task_id in blocks:
+            task = self.tasks.get(task_id)
+            if task is None:
+                continue
+            at = int(when * 1000)
+            spans = task.setdefault("blocked", [])
+            if state == "BLOCKED":
+                spans.append([at, None])
+            elif spans and spans[-1][1] is None:
+                spans[-1][1] = at
+            changed[task_id] = task
         if not changed:
             return
         removed = []
