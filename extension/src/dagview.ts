@@ -19,6 +19,8 @@ export interface IDagViewOptions {
   direction?: 'LR' | 'TB';
   /** Height of the drawing area in px; null: fill the parent (a main-area pane). */
   height?: number | null;
+  /** A node was clicked (the notebook widget asks the kernel for the result's preview). */
+  onSelect?: (node: IDagNode) => void;
 }
 
 let instances = 0;
@@ -37,6 +39,7 @@ export class DagView {
 
   constructor(options: IDagViewOptions = {}) {
     this._direction = options.direction ?? 'LR';
+    this._onSelect = options.onSelect ?? null;
     this._marker = `rg-arrow-${++instances}`;
     this.node = h('div', { class: 'rg-dagview', 'data-testid': 'rg-dagview' });
     this._viewport = h('div', { class: 'rg-dagview-viewport' });
@@ -130,6 +133,14 @@ export class DagView {
     }
     if (this._selected) {
       this._showDetails(dag.nodes.find(n => n.id === this._selected) ?? null);
+    }
+  }
+
+  /** A task's result, described (type, short repr), shown in its details. */
+  setPreview(taskId: string, text: string): void {
+    this._previews.set(taskId, text);
+    if (this._selected && this._dag) {
+      this._showDetails(this._dag.nodes.find(n => n.id === this._selected) ?? null);
     }
   }
 
@@ -285,6 +296,9 @@ export class DagView {
         this._selected = this._selected === n.id ? null : n.id;
         this._draw();
         this._showDetails(this._selected ? n : null);
+        if (this._selected) {
+          this._onSelect?.(n);
+        }
       });
       parts.push(g);
     }
@@ -322,6 +336,10 @@ export class DagView {
       if (t.deps.length) {
         rows.push(['arguments from', t.deps.map(d => byId.get(d) ?? d).join(', ')]);
       }
+      const preview = this._previews.get(t.id);
+      if (preview !== undefined) {
+        rows.push(['result', preview]);
+      }
       const size = this._results[t.id];
       if (size !== undefined) {
         rows.push(['result size', formatBytes(size)]);
@@ -352,6 +370,8 @@ export class DagView {
   }
 
   private _direction: 'LR' | 'TB';
+  private _onSelect: ((node: IDagNode) => void) | null;
+  private _previews = new Map<string, string>();
   private _maxHeight = 0;
   private _nodeNames: Record<string, string> = {};
   private _results: Record<string, number> = {};

@@ -15,8 +15,9 @@ import { StreamView } from './streamview';
 
 interface IModel {
   get(name: string): any;
-  on(event: string, cb: () => void): void;
-  off(event: string, cb: () => void): void;
+  on(event: string, cb: (...args: any[]) => void): void;
+  off(event: string, cb: (...args: any[]) => void): void;
+  send(content: any): void;
 }
 
 function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
@@ -35,7 +36,16 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
     };
     dispose = () => view.dispose();
   } else {
-    const view = new DagView({ direction: 'LR', height });
+    // A click on a finished task asks the kernel for a preview of its result.
+    const view = new DagView({
+      direction: 'LR',
+      height,
+      onSelect: node => {
+        if (node.task && node.task.state === 'FINISHED') {
+          model.send({ type: 'preview', task: node.task.id });
+        }
+      }
+    });
     el.append(view.node);
     draw = () => {
       const data = model.get('data') as IDag;
@@ -43,7 +53,16 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
         view.update(data);
       }
     };
-    dispose = () => view.dispose();
+    const onMessage = (msg: any) => {
+      if (msg && msg.type === 'preview' && typeof msg.task === 'string') {
+        view.setPreview(msg.task, String(msg.text));
+      }
+    };
+    model.on('msg:custom', onMessage);
+    dispose = () => {
+      model.off('msg:custom', onMessage);
+      view.dispose();
+    };
   }
   model.on('change:data', draw);
   draw();

@@ -145,6 +145,20 @@ def test_timeline_shows_time_blocked_in_get(k: Kernel) -> None:
     assert 250 <= end - start < 10_000, spans
 
 
+def test_dag_node_click_previews_its_result(k: Kernel) -> None:
+    # The widget's front end sends {"type": "preview", "task": id} on a click; the kernel
+    # answers with the result described. Here the message is handed to the view directly.
+    k.run(
+        "g = views.DagLive(session.current())\n"
+        "kept_ref = process.remote('still held')\n"
+        "_ = ray.get(kept_ref)"
+    )
+    held = k.value("g.preview(kept_ref.hex().rsplit('.', 1)[0])")
+    assert held == "str: 'STILL HELD'", held
+    assert k.value("g.preview('t-no-such-task')").startswith("not available ("), "unknown"
+    k.run("del kept_ref")
+
+
 def test_views_show_their_text_where_the_front_end_is_not_built(k: Kernel) -> None:
     k.run(
         "from rayground.jupyter import viewwidget\n"

@@ -145,6 +145,8 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(details).to_contain_text("arguments from")
         expect(details).to_contain_text("combine #1, combine #2")
         expect(details).to_contain_text("FINISHED")
+        # The click asked the kernel for the result (`total` still holds it): a preview.
+        expect(details).to_contain_text("int: 6")
         dag.screenshot(path=str(out / "dag.png"))
 
         # %ray_objects: the store's fill bar and one row per object, the array with its shape.

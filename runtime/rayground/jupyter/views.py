@@ -213,6 +213,8 @@ class DagLive(LiveView):
     def build(self) -> w.Widget:
         self.header = w.HTML()
         self.graph = view_widget("dag", height=380)
+        if not isinstance(self.graph, TextView):
+            self.graph.on_msg(self._on_message)
         limits = "".join(
             f'<div style="color:#666;font-size:12px">{html.escape(t)}</div>'
             for t in self.backend.limits[:1]
@@ -237,6 +239,23 @@ class DagLive(LiveView):
 
     def text_of(self, graph: dag.Graph) -> str:
         return graph.text()
+
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A click on a finished task: send a preview of its (first) result."""
+        if not isinstance(content, dict) or content.get("type") != "preview":
+            return
+        task_id = str(content.get("task", ""))
+        self.graph.send({"type": "preview", "task": task_id, "text": self.preview(task_id)})
+
+    def preview(self, task_id: str) -> str:
+        if self.backend.name != "rayground":
+            return "(previews need rayground; Ray's state API gives no result ids)"
+        try:
+            value = self.backend.value(f"{task_id}.0", timeout=1.0)
+        except Exception as exc:  # freed, failed, or too slow: say which, never raise
+            return f"not available ({type(exc).__name__}: {str(exc)[:80]})"
+        text, shape, dtype = describe(value)
+        return " ".join(x for x in (text, shape, dtype) if x)
 
 
 # ---------------------------------------------------------------------------- objects
