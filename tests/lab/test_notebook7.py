@@ -204,6 +204,20 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         status.screenshot(path=str(out / "status.png"))
         page.screenshot(path=str(out / "notebook7-views.png"), full_page=True)
 
+        # The dark theme (from Notebook 7's command palette): the views draw on it.
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Shift+C")
+        page.locator(".lm-CommandPalette-input").fill("Use Theme: JupyterLab Dark")
+        page.locator(".lm-CommandPalette-item.lm-mod-active").first.wait_for()
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
+        for view in (dag.locator(".rg-dagview-viewport"), stream.locator(".rg-stream-viewport")):
+            color = view.evaluate("el => getComputedStyle(el).backgroundColor")
+            r, g, b = (int(x) for x in re.findall(r"\d+", color)[:3])
+            assert (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255 < 0.35, color
+        dag.screenshot(path=str(out / "dag-dark.png"))
+        stream.screenshot(path=str(out / "stream-dark.png"))
+
         # No widget failed to render, and the lab extension loaded without failing.
         assert page.get_by_text("Error displaying widget").count() == 0
         assert page.locator(".widget-error").count() == 0
