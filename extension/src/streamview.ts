@@ -314,6 +314,9 @@ export class StreamView {
     for (let t = first; t <= to; t += step) {
       const px = GUTTER + x(t);
       plot.append(svg('line', { x1: px, x2: px, y1: AXIS - 4, y2: height, class: 'rg-stream-grid' }));
+      if (px + 48 > GUTTER + width) {
+        continue; // no room for its label at the right edge
+      }
       const label = svg('text', { x: px + 2, y: AXIS - 6, class: 'rg-stream-tick' });
       label.textContent = formatMs(t - s.t0).replace(/^0 µs$/, '0');
       plot.append(label);
