@@ -114,7 +114,8 @@ installed() { "$VPY" -c 'import importlib.metadata as m; m.version("rayground")'
 # build) mean it must run again. Removing the build makes the install hook rebuild it.
 LABEXT_BUILD=runtime/rayground/lab/labextension/package.json
 if [ -d extension ]; then
-    if [ ! -f "$LABEXT_BUILD" ] || [ ! -f "$VENV/share/jupyter/labextensions/@rayground/lab/package.json" ] ||
+    if [ ! -f "$LABEXT_BUILD" ] || [ ! -f runtime/rayground/jupyter/static/views.js ] ||
+        [ ! -f "$VENV/share/jupyter/labextensions/@rayground/lab/package.json" ] ||
         [ -n "$(find extension/src extension/style extension/package.json extension/yarn.lock \
             -newer "$LABEXT_BUILD" -print -quit 2>/dev/null)" ]; then
         log "the JupyterLab extension needs a build"

@@ -65,6 +65,17 @@ export interface IObjectRow {
   refs: number;
   pins: number;
   holders: string[];
+  /** Who owns it, in words ("worker pid 123", "a driver (notebook or script)"). */
+  owner_name?: string;
+  /** What keeps it alive, in words (feed.py held_by). */
+  held_by?: string[];
+  created?: number | null;
+}
+
+/** Where the workers run: pid -> node id, node id -> its label (IP, "(head)"). */
+export interface IPlacement {
+  workers: Record<string, string>;
+  nodes: Record<string, string>;
 }
 
 export interface IObjectTable {
@@ -109,6 +120,7 @@ export type FeedMessage =
       tasks: ITask[];
       objects: IObjectTable;
       actors: IActorRow[];
+      placement?: IPlacement;
       status: Record<string, any>;
     }
   | { type: 'tasks'; cluster: string; upsert: ITask[]; removed: string[] }
@@ -117,6 +129,7 @@ export type FeedMessage =
       cluster: string;
       objects: IObjectTable;
       actors: IActorRow[];
+      placement?: IPlacement;
     }
   | { type: 'status'; cluster: string; status: Record<string, any> }
   | { type: 'error'; message: string };

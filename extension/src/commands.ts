@@ -5,6 +5,8 @@ export namespace CommandIDs {
   export const stopCluster = 'rayground:stop-cluster';
   export const openLesson = 'rayground:open-lesson';
   export const followNotebook = 'rayground:follow-notebook';
+  /** Open a view as a main-area pane: args {kind: 'dag'|'stream'|'objects'|'actors'|'status'}. */
+  export const openPane = 'rayground:open-pane';
 }
 
 /**

@@ -1,20 +1,17 @@
 /**
- * The task DAG as the panel draws it: pure functions, no DOM.
+ * The task DAG model: pure functions, no DOM. The one model the panel, the main-area pane and
+ * the notebook widget draw (runtime/rayground/jupyter/dag.py builds the same model in Python;
+ * both are checked against tests/lab/fixtures/dag_model.json).
  *
- * Tasks arrive as rows (id, function name, state, the task ids whose results they consumed).
- * Up to `groupAbove` tasks, each task is a node; above it, tasks are grouped by function name
- * (one node per function, with per-state counts, edges weighted by how many task edges they
- * stand for), so a 10,000-task DAG stays readable and cheap to draw. Nodes are placed in
- * layers by longest path from the tasks that depend on nothing (Kahn's algorithm; cycles, which
- * only grouping can create, go to the last layer), top to bottom, wrapping wide layers.
+ * Tasks arrive in creation order as compact rows (id, function name, state, the ids of the
+ * tasks whose results they consumed). Up to `groupAbove` tasks, each task is a node; above it,
+ * tasks are grouped by function name (one node per function, with per-state counts, edges
+ * weighted by how many task edges they stand for), so a 10,000-task DAG stays readable and
+ * cheap to draw. Where no task names its data dependencies (real Ray records none), edges are
+ * submissions: parent task to child. Layout is layout.ts's job.
  */
 
-export type StateCategory =
-  | 'pending'
-  | 'waiting'
-  | 'running'
-  | 'finished'
-  | 'failed';
+export type StateCategory = 'pending' | 'waiting' | 'running' | 'finished' | 'failed';
 
 /** Drawing order of the categories (stacked bars, legend). */
 export const CATEGORIES: StateCategory[] = [
@@ -34,6 +31,19 @@ export const CATEGORY_LABELS: Record<StateCategory, string> = {
   failed: 'failed'
 };
 
+/** Fill colour of each category: mid tones that read on light and dark themes alike. */
+export const CATEGORY_COLORS: Record<StateCategory, string> = {
+  pending: '#9aa3b0',
+  waiting: '#e8a317',
+  running: '#2a7ae2',
+  finished: '#3aa35c',
+  failed: '#d9463e'
+};
+
+/** Group by function above this many tasks (a pane shows 300 nodes legibly; dagre lays them
+ * out in well under a frame's budget of a second). */
+export const DEFAULT_GROUP_ABOVE = 300;
+
 /** Ray's task states, as the learner sees them. */
 export function stateCategory(state: string): StateCategory {
   switch (state) {
@@ -48,18 +58,30 @@ export function stateCategory(state: string): StateCategory {
     case 'PENDING_NODE_ASSIGNMENT':
     case 'SUBMITTED_TO_WORKER':
     case 'PENDING_ACTOR_TASK_ORDERING_OR_CONCURRENCY':
-    case 'PENDING_ACTOR_TASK_ARGS_FETCH':
       return 'waiting';
     default:
       return 'pending';
   }
 }
 
+/** A task as the feed sends it (runtime/rayground/jupyter/dag.py `compact_task`). */
 export interface ITaskRow {
   id: string;
   name: string;
   state: string;
+  /** Ids of the tasks whose results this task consumed. */
   deps: string[];
+  /** The task that submitted this one (used only where no task has deps). */
+  parent?: string | null;
+  type?: string | null;
+  actor_id?: string | null;
+  pid?: number | null;
+  node?: string | null;
+  start_ms?: number | null;
+  end_ms?: number | null;
+  error?: string | null;
+  /** Spans (ms since the epoch) the task spent blocked in get/wait; an open one ends null. */
+  blocked?: [number, number | null][];
 }
 
 export type ICounts = Record<StateCategory, number>;
@@ -67,15 +89,17 @@ export type ICounts = Record<StateCategory, number>;
 export interface IDagNode {
   /** Task id, or `group:<function name>` when grouped. */
   id: string;
+  /** The function's name. */
+  name: string;
+  /** `name #k` (the k-th task of that function) or, grouped, `name ×size`. */
   label: string;
   /** How many tasks the node stands for (1 for a task). */
   size: number;
   counts: ICounts;
   /** The colour: the most pressing state among its tasks. */
   category: StateCategory;
-  layer: number;
-  x: number;
-  y: number;
+  /** The task itself, for its details (one node per task only). */
+  task?: ITaskRow;
 }
 
 export interface IDagEdge {
@@ -89,36 +113,23 @@ export interface IDag {
   nodes: IDagNode[];
   edges: IDagEdge[];
   grouped: boolean;
+  /** True when edges are submissions (parent -> child), not data. */
+  parentEdges: boolean;
   totalTasks: number;
   counts: ICounts;
-  width: number;
-  height: number;
 }
 
 export interface IDagOptions {
   /** Group by function above this many tasks. */
   groupAbove?: number;
-  /** Nodes per row before a layer wraps. */
-  perRow?: number;
-  /** Horizontal and vertical spacing, px. */
-  dx?: number;
-  dy?: number;
 }
-
-export const DEFAULT_GROUP_ABOVE = 150;
 
 export function emptyCounts(): ICounts {
   return { pending: 0, waiting: 0, running: 0, finished: 0, failed: 0 };
 }
 
 /** Running first (what is happening now), then failures, then what waits, then done. */
-const URGENCY: StateCategory[] = [
-  'running',
-  'failed',
-  'waiting',
-  'pending',
-  'finished'
-];
+const URGENCY: StateCategory[] = ['running', 'failed', 'waiting', 'pending', 'finished'];
 
 export function dominantCategory(counts: ICounts): StateCategory {
   for (const c of URGENCY) {
@@ -129,13 +140,15 @@ export function dominantCategory(counts: ICounts): StateCategory {
   return 'pending';
 }
 
-export function buildDag(tasks: ITaskRow[], options: IDagOptions = {}): IDag {
+export function buildDag(allTasks: ITaskRow[], options: IDagOptions = {}): IDag {
+  // Actor creation tasks are not drawn (their calls are).
+  const tasks = allTasks.filter(t => t.type !== 'ACTOR_CREATION_TASK');
   const groupAbove = options.groupAbove ?? DEFAULT_GROUP_ABOVE;
   const grouped = tasks.length > groupAbove;
   const counts = emptyCounts();
   const nodes = new Map<string, IDagNode>();
-  const edges = new Map<string, IDagEdge>();
   const nodeOf = new Map<string, string>();
+  const seen = new Map<string, number>();
 
   for (const task of tasks) {
     const category = stateCategory(task.state);
@@ -144,27 +157,33 @@ export function buildDag(tasks: ITaskRow[], options: IDagOptions = {}): IDag {
     nodeOf.set(task.id, id);
     let node = nodes.get(id);
     if (!node) {
+      const k = (seen.get(task.name) ?? 0) + 1;
+      seen.set(task.name, k);
       node = {
         id,
-        label: task.name,
+        name: task.name,
+        label: grouped ? task.name : `${task.name} #${k}`,
         size: 0,
         counts: emptyCounts(),
-        category,
-        layer: 0,
-        x: 0,
-        y: 0
+        category
       };
+      if (!grouped) {
+        node.task = task;
+      }
       nodes.set(id, node);
     }
     node.size += 1;
     node.counts[category] += 1;
   }
+  const parentEdges = !tasks.some(t => t.deps && t.deps.length > 0);
+  const edges = new Map<string, IDagEdge>();
   for (const task of tasks) {
     const to = nodeOf.get(task.id)!;
-    for (const dep of task.deps) {
+    const sources = parentEdges ? (task.parent ? [task.parent] : []) : task.deps;
+    for (const dep of sources) {
       const from = nodeOf.get(dep);
       if (from === undefined) {
-        continue; // its producer is not shown (older than the panel's window)
+        continue; // its producer is not shown (older than the window, or the driver)
       }
       const key = `${from}\u0000${to}`;
       const edge = edges.get(key);
@@ -178,131 +197,16 @@ export function buildDag(tasks: ITaskRow[], options: IDagOptions = {}): IDag {
   for (const node of nodes.values()) {
     node.category = dominantCategory(node.counts);
     if (grouped) {
-      node.label = `${node.label} ×${node.size}`;
+      node.label = `${node.name} ×${node.size}`;
     }
   }
-  const nodeList = [...nodes.values()];
-  const edgeList = [...edges.values()];
-  assignLayers(nodeList, edgeList);
-  const { width, height } = grouped
-    ? placeGroups(nodeList, options)
-    : place(nodeList, options);
   return {
-    nodes: nodeList,
-    edges: edgeList,
+    nodes: [...nodes.values()],
+    edges: [...edges.values()],
     grouped,
+    parentEdges: parentEdges && edges.size > 0,
     totalTasks: tasks.length,
-    counts,
-    width,
-    height
-  };
-}
-
-/** Longest path from the sources (Kahn); nodes left in cycles go one layer below the rest. */
-export function assignLayers(nodes: IDagNode[], edges: IDagEdge[]): void {
-  const indegree = new Map<string, number>();
-  const out = new Map<string, string[]>();
-  const byId = new Map(nodes.map(n => [n.id, n]));
-  for (const n of nodes) {
-    indegree.set(n.id, 0);
-    n.layer = 0;
-  }
-  for (const e of edges) {
-    if (e.from === e.to) {
-      continue; // a function feeding itself: not a layering constraint
-    }
-    indegree.set(e.to, (indegree.get(e.to) ?? 0) + 1);
-    const list = out.get(e.from);
-    if (list) {
-      list.push(e.to);
-    } else {
-      out.set(e.from, [e.to]);
-    }
-  }
-  const queue = nodes.filter(n => indegree.get(n.id) === 0).map(n => n.id);
-  let done = 0;
-  let maxLayer = 0;
-  for (let head = 0; head < queue.length; head++) {
-    const id = queue[head];
-    const node = byId.get(id)!;
-    done += 1;
-    maxLayer = Math.max(maxLayer, node.layer);
-    for (const next of out.get(id) ?? []) {
-      const target = byId.get(next)!;
-      target.layer = Math.max(target.layer, node.layer + 1);
-      const left = indegree.get(next)! - 1;
-      indegree.set(next, left);
-      if (left === 0) {
-        queue.push(next);
-      }
-    }
-  }
-  if (done < nodes.length) {
-    for (const n of nodes) {
-      if ((indegree.get(n.id) ?? 0) > 0) {
-        n.layer = maxLayer + 1;
-      }
-    }
-  }
-}
-
-/**
- * Groups carry a label, so each gets its own row (ordered by layer, then first submission),
- * indented by its layer so the edges between layers stay visible.
- */
-function placeGroups(
-  nodes: IDagNode[],
-  options: IDagOptions
-): { width: number; height: number } {
-  const indent = options.dx ?? 24;
-  const dy = options.dy ?? 28;
-  const pad = 14;
-  const order = nodes
-    .map((n, i) => ({ n, i }))
-    .sort((a, b) => a.n.layer - b.n.layer || a.i - b.i);
-  let deepest = 0;
-  order.forEach(({ n }, row) => {
-    n.x = pad + n.layer * indent;
-    n.y = pad + row * dy;
-    deepest = Math.max(deepest, n.layer);
-  });
-  return {
-    width: pad * 2 + deepest * indent,
-    height: pad * 2 + Math.max(0, nodes.length - 1) * dy
-  };
-}
-
-function place(
-  nodes: IDagNode[],
-  options: IDagOptions
-): { width: number; height: number } {
-  const perRow = Math.max(1, options.perRow ?? 12);
-  const dx = options.dx ?? 24;
-  const dy = options.dy ?? 28;
-  const pad = 14;
-  const layers = new Map<number, IDagNode[]>();
-  for (const n of nodes) {
-    const list = layers.get(n.layer);
-    if (list) {
-      list.push(n);
-    } else {
-      layers.set(n.layer, [n]);
-    }
-  }
-  let row = 0;
-  let widest = 0;
-  for (const layer of [...layers.keys()].sort((a, b) => a - b)) {
-    const members = layers.get(layer)!;
-    members.forEach((n, i) => {
-      n.x = pad + (i % perRow) * dx;
-      n.y = pad + (row + Math.floor(i / perRow)) * dy;
-      widest = Math.max(widest, Math.min(members.length, perRow));
-    });
-    row += Math.ceil(members.length / perRow);
-  }
-  return {
-    width: pad * 2 + Math.max(0, widest - 1) * dx,
-    height: pad * 2 + Math.max(0, row - 1) * dy
+    counts
   };
 }
 
@@ -316,6 +220,9 @@ export interface IFunctionSummary {
 export function summariseFunctions(tasks: ITaskRow[]): IFunctionSummary[] {
   const byName = new Map<string, IFunctionSummary>();
   for (const task of tasks) {
+    if (task.type === 'ACTOR_CREATION_TASK') {
+      continue;
+    }
     let entry = byName.get(task.name);
     if (!entry) {
       entry = { name: task.name, total: 0, counts: emptyCounts() };

@@ -10,11 +10,12 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, ISessionContext } from '@jupyterlab/apputils';
+import { ICommandPalette, ISessionContext, WidgetTracker } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { CommandIDs, PANEL_AVAILABLE_ATTR } from './commands';
-import { RaygroundPanel } from './panel';
+import { PANE_TITLES, PaneKind, RaygroundPanel } from './panel';
+import { RaygroundPane } from './panes';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24">
 <g class="jp-icon3" fill="#616161"><circle cx="5" cy="12" r="3"/><circle cx="19" cy="5" r="3"/>
@@ -56,8 +57,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const panel = new RaygroundPanel({
       openLesson: path => {
         void commands.execute('docmanager:open', { path });
+      },
+      openPane: kind => {
+        void commands.execute(CommandIDs.openPane, { kind });
       }
     });
+    // The panes, one per kind; restored with the layout when JupyterLab reloads.
+    const panes = new WidgetTracker<RaygroundPane>({ namespace: 'rayground-pane' });
+    const kinds = Object.keys(PANE_TITLES) as PaneKind[];
     panel.title.icon = raygroundIcon;
     app.shell.add(panel, 'left', { rank: 650 });
     if (restorer) {
@@ -71,8 +78,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       panel.setKernel(kernel?.id ?? null, tracked ? tracked.name || tracked.path : null);
     };
     const onCurrent = () => {
-      const next = sessionContextOf(labShell.currentWidget);
+      const current = labShell.currentWidget;
+      const next = sessionContextOf(current);
       if (next === tracked) {
+        return;
+      }
+      // A pane, a terminal or the launcher in front: keep following the last notebook (a pane
+      // shows that notebook's cluster), unless it was closed.
+      if (!next && tracked && !tracked.isDisposed) {
         return;
       }
       if (tracked) {
@@ -126,6 +139,45 @@ const plugin: JupyterFrontEndPlugin<void> = {
         labShell.activateById(panel.id);
       }
     });
+    commands.addCommand(CommandIDs.openPane, {
+      label: args =>
+        kinds.includes(args['kind'] as PaneKind)
+          ? `Open the rayground ${PANE_TITLES[args['kind'] as PaneKind].toLowerCase()}`
+          : 'Open a rayground view',
+      caption: 'As a main-area pane that follows the cluster the rayground panel watches',
+      icon: raygroundIcon,
+      execute: args => {
+        const kind = args['kind'] as PaneKind;
+        if (!kinds.includes(kind)) {
+          throw new Error(
+            `rayground: no view "${String(kind)}"; open one of: ${kinds.join(', ')}`
+          );
+        }
+        let pane = panes.find(p => p.kind === kind);
+        if (!pane) {
+          // The first pane beside the notebook, the others as tabs with it, so the notebook
+          // keeps its width (the learner drags them elsewhere at will).
+          const beside = panes.find(p => p.isAttached);
+          pane = new RaygroundPane(kind, panel);
+          pane.title.icon = raygroundIcon;
+          void panes.add(pane);
+          app.shell.add(
+            pane,
+            'main',
+            beside ? { ref: beside.id, mode: 'tab-after' } : { mode: 'split-right' }
+          );
+        }
+        labShell.activateById(pane.id);
+        return pane;
+      }
+    });
+    if (restorer) {
+      void restorer.restore(panes, {
+        command: CommandIDs.openPane,
+        args: pane => ({ kind: pane.kind }),
+        name: pane => pane.kind
+      });
+    }
     commands.addCommand(CommandIDs.followNotebook, {
       label: 'Watch the cluster of the notebook in front',
       execute: () => panel.pick(null)
@@ -142,6 +194,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.followNotebook
       ]) {
         palette.addItem({ command, category });
+      }
+      for (const kind of kinds) {
+        palette.addItem({ command: CommandIDs.openPane, args: { kind }, category });
       }
     }
   }

@@ -7,6 +7,7 @@
  * cluster whose owner or driver is that kernel), unless the learner picked a cluster in the list.
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import {
   Feed,
@@ -15,17 +16,13 @@ import {
   IClusterInfo,
   ICurriculum,
   IObjectTable,
+  IPlacement,
   ITask,
   requestAPI
 } from './api';
-import {
-  buildDag,
-  CATEGORIES,
-  CATEGORY_LABELS,
-  IDag,
-  IFunctionSummary,
-  summariseFunctions
-} from './dag';
+import { buildDag, IFunctionSummary, summariseFunctions } from './dag';
+import { DagView } from './dagview';
+import { h } from './svg';
 import {
   fillRatio,
   formatBytes,
@@ -35,50 +32,32 @@ import {
 } from './format';
 import { summariseCourse } from './progress';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
-const MAX_OBJECT_ROWS = 50; // the largest; the caption counts them all
+const MAX_OBJECT_ROWS = 8; // the largest; the caption counts them all, the pane lists them
 const UNREACHABLE = 'The rayground server extension does not answer';
 
-type Child = Node | string | null | undefined | false;
+/** The views that open as main-area panes (panes.ts). */
+export type PaneKind = 'dag' | 'stream' | 'objects' | 'actors' | 'status';
 
-/** Create an element: h('div', {class: 'x'}, child, ...). */
-function h(
-  tag: string,
-  attrs: Record<string, string | number | boolean | undefined> = {},
-  ...children: Child[]
-): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === false) {
-      continue;
-    }
-    el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) {
-    if (c !== null && c !== undefined && c !== false) {
-      el.append(c);
-    }
-  }
-  return el;
-}
-
-function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    el.setAttribute(k, String(v));
-  }
-  return el;
-}
+export const PANE_TITLES: Record<PaneKind, string> = {
+  dag: 'Task graph',
+  stream: 'Task stream',
+  objects: 'Object store',
+  actors: 'Actors',
+  status: 'Cluster status'
+};
 
 export interface IPanelOptions {
   openLesson: (path: string) => void;
+  openPane: (kind: PaneKind) => void;
 }
 
-interface IWatched {
+/** The watched cluster's state, as the feed keeps it current; the panes read it too. */
+export interface IWatched {
   id: string;
   tasks: Map<string, ITask>;
   objects: IObjectTable | null;
   actors: IActorRow[];
+  placement: IPlacement;
   status: Record<string, any> | null;
 }
 
@@ -178,6 +157,30 @@ export class RaygroundPanel extends Widget {
     return this._watched?.id ?? null;
   }
 
+  /** What is watched, with its latest state (null: nothing). */
+  get watched(): IWatched | null {
+    return this._watched;
+  }
+
+  /** Why nothing is watched (the server's words), when nothing is. */
+  get watchReason(): string {
+    return this._watchReason;
+  }
+
+  /** "Cluster of demo.ipynb", "Picked cluster" or "Cluster". */
+  get watchHeading(): string {
+    const w = this._watched;
+    if (this._picked && w && w.id === this._picked) {
+      return 'Picked cluster';
+    }
+    return w ? `Cluster of ${this._kernelLabel ?? 'this notebook'}` : 'Cluster';
+  }
+
+  /** Emitted after each redraw (at most once a frame): the panes redraw then. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
   async startCluster(numCpus?: number): Promise<IClusterInfo | null> {
     const raw = this._cpus.value.trim();
     const cpus = numCpus ?? (raw ? Number(raw) : undefined);
@@ -251,6 +254,7 @@ export class RaygroundPanel extends Widget {
             tasks: new Map(),
             objects: null,
             actors: [],
+            placement: { workers: {}, nodes: {} },
             status: null
           };
         }
@@ -260,6 +264,7 @@ export class RaygroundPanel extends Widget {
           this._watched.tasks = new Map(msg.tasks.map(t => [t.id, t]));
           this._watched.objects = msg.objects;
           this._watched.actors = msg.actors;
+          this._watched.placement = msg.placement ?? this._watched.placement;
           this._watched.status = msg.status;
         }
         break;
@@ -277,6 +282,7 @@ export class RaygroundPanel extends Widget {
         if (this._watched?.id === msg.cluster) {
           this._watched.objects = msg.objects;
           this._watched.actors = msg.actors;
+          this._watched.placement = msg.placement ?? this._watched.placement;
         }
         break;
       case 'status':
@@ -315,6 +321,7 @@ export class RaygroundPanel extends Widget {
     this._clustersEl.replaceChildren(...this._renderClusters());
     this._watchedEl.replaceChildren(...this._renderWatched());
     this._courseEl.replaceChildren(...this._renderCourse());
+    this._changed.emit();
   }
 
   private _renderClusters(): Node[] {
@@ -393,14 +400,7 @@ export class RaygroundPanel extends Widget {
 
   private _renderWatched(): Node[] {
     const w = this._watched;
-    let heading: string;
-    if (this._picked && w && w.id === this._picked) {
-      heading = 'Picked cluster';
-    } else if (w) {
-      heading = `Cluster of ${this._kernelLabel ?? 'this notebook'}`;
-    } else {
-      heading = 'Cluster';
-    }
+    const heading = this.watchHeading;
     const follow =
       this._picked &&
       h('button', { class: 'jp-mod-styled rg-follow', title: 'Watch the cluster of the notebook in front' }, 'Follow notebook');
@@ -421,102 +421,33 @@ export class RaygroundPanel extends Widget {
       ];
     }
     const tasks = [...w.tasks.values()];
-    const dag = buildDag(tasks, { perRow: 10 });
+    this._dagView.update(buildDag(tasks), w.placement.nodes);
+    const open = (Object.keys(PANE_TITLES) as PaneKind[]).map(kind => {
+      const b = h(
+        'button',
+        {
+          class: 'rg-tool rg-open-pane',
+          type: 'button',
+          'data-testid': `rg-open-${kind}`,
+          title: `Open the ${PANE_TITLES[kind].toLowerCase()} in the main area`
+        },
+        PANE_TITLES[kind]
+      );
+      b.addEventListener('click', () => this._options.openPane(kind));
+      return b;
+    });
     return [
       top,
       h('div', { class: 'rg-watched-id', 'data-testid': 'rg-watched-id' }, w.id),
+      h('div', { class: 'rg-open-panes' }, h('span', { class: 'rg-open-label' }, 'Open:'), ...open),
       h('h4', { class: 'rg-sub-title' }, 'Tasks'),
-      this._renderDagSummary(dag),
-      this._renderDag(dag),
+      this._dagView.node,
       this._renderFunctions(summariseFunctions(tasks)),
       h('h4', { class: 'rg-sub-title' }, 'Object store'),
       this._renderStore(w.objects),
       h('h4', { class: 'rg-sub-title' }, `Actors (${w.actors.length})`),
       this._renderActors(w.actors)
     ];
-  }
-
-  private _renderDagSummary(dag: IDag): HTMLElement {
-    const parts = CATEGORIES.filter(c => dag.counts[c] > 0).map(c =>
-      h(
-        'span',
-        { class: `rg-legend rg-state-${c}`, 'data-state': c },
-        h('span', { class: 'rg-swatch' }),
-        `${dag.counts[c]} ${CATEGORY_LABELS[c]}`
-      )
-    );
-    return h(
-      'div',
-      { class: 'rg-dag-summary', 'data-testid': 'rg-dag-summary' },
-      `${dag.totalTasks} task${dag.totalTasks === 1 ? '' : 's'}` +
-        (dag.grouped ? ' (grouped by function)' : '') +
-        (parts.length ? ': ' : ''),
-      ...parts
-    );
-  }
-
-  private _renderDag(dag: IDag): HTMLElement {
-    const box = h('div', { class: 'rg-dag', 'data-testid': 'rg-dag' });
-    if (!dag.nodes.length) {
-      box.append(h('p', { class: 'rg-empty' }, 'No tasks yet.'));
-      return box;
-    }
-    const grouped = dag.grouped;
-    const labelRoom = grouped ? 150 : 0;
-    const width = dag.width + labelRoom;
-    const root = svg('svg', {
-      width,
-      height: dag.height,
-      viewBox: `0 0 ${width} ${dag.height}`,
-      role: 'img',
-      'aria-label': `task graph of ${dag.totalTasks} tasks`
-    });
-    const pos = new Map(dag.nodes.map(n => [n.id, n]));
-    for (const e of dag.edges) {
-      const a = pos.get(e.from)!;
-      const b = pos.get(e.to)!;
-      if (a === b) {
-        continue;
-      }
-      const line = svg('line', {
-        x1: a.x,
-        y1: a.y,
-        x2: b.x,
-        y2: b.y,
-        class: 'rg-dag-edge',
-        'stroke-width': Math.min(4, 1 + Math.log10(e.count))
-      });
-      root.append(line);
-    }
-    for (const n of dag.nodes) {
-      const g = svg('g', {
-        class: `rg-dag-node rg-state-${n.category}`,
-        'data-name': n.label,
-        'data-state': n.category,
-        transform: `translate(${n.x},${n.y})`
-      });
-      const title = svg('title', {});
-      if (grouped) {
-        const counts = CATEGORIES.filter(c => n.counts[c])
-          .map(c => `${n.counts[c]} ${CATEGORY_LABELS[c]}`)
-          .join(', ');
-        title.textContent = `${n.label}: ${counts}`;
-        g.append(svg('rect', { x: -7, y: -7, width: 14, height: 14, rx: 3, class: 'rg-dag-shape' }));
-        const text = svg('text', { x: 11, y: 4, class: 'rg-dag-label' });
-        text.textContent = n.label;
-        g.append(text);
-      } else {
-        const task = this._watched?.tasks.get(n.id);
-        title.textContent =
-          `${n.label} (${task?.state ?? n.category})\n${n.id}` +
-          (task?.error ? `\n${task.error}` : '');
-        g.append(svg('circle', { r: 7, class: 'rg-dag-shape' }));
-      }
-      g.prepend(title);
-      root.append(g);
-    }
-    box.append(root);
-    return box;
   }
 
   private _renderFunctions(functions: IFunctionSummary[]): HTMLElement {
@@ -549,11 +480,11 @@ export class RaygroundPanel extends Widget {
           'tr',
           {},
           h('th', {}, 'function'),
-          h('th', {}, 'tasks'),
-          h('th', {}, 'running'),
-          h('th', {}, 'done'),
-          h('th', {}, 'failed'),
-          h('th', {}, 'waiting')
+          h('th', { class: 'rg-num' }, 'tasks'),
+          h('th', { class: 'rg-num', title: 'running' }, 'run'),
+          h('th', { class: 'rg-num', title: 'finished' }, 'done'),
+          h('th', { class: 'rg-num', title: 'failed' }, 'fail'),
+          h('th', { class: 'rg-num', title: 'waiting for arguments or resources' }, 'wait')
         )
       ),
       h('tbody', {}, ...rows)
@@ -604,7 +535,11 @@ export class RaygroundPanel extends Widget {
     );
     const more =
       objects.count > rows.length &&
-      h('p', { class: 'rg-more' }, `… and ${objects.count - rows.length} smaller objects`);
+      h(
+        'p',
+        { class: 'rg-more' },
+        `… and ${objects.count - rows.length} smaller objects (Open: Object store lists them all)`
+      );
     return h(
       'div',
       { class: 'rg-store', 'data-testid': 'rg-store' },
@@ -702,6 +637,8 @@ export class RaygroundPanel extends Widget {
   }
 
   private _options: IPanelOptions;
+  private _dagView = new DagView({ direction: 'TB', height: 220 });
+  private _changed = new Signal<this, void>(this);
   private _feed: Feed;
   private _connected = false;
   private _connection: HTMLElement;

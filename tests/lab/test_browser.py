@@ -174,7 +174,7 @@ def test_panel_finds_the_notebooks_cluster_and_shows_its_tasks(lab: Server, brow
         expect(summary).to_contain_text("10107 finished")
         caught_up = time.monotonic() - started
         assert dag.locator(".rg-dag-node").count() == 4  # load, combine, tiny, add_up
-        expect(dag.locator(".rg-dag-node[data-name='tiny ×10000']")).to_have_count(1)
+        expect(dag.locator(".rg-dag-node[data-label='tiny ×10000']")).to_have_count(1)
         print(f"panel caught up {caught_up:.1f} s after the 10,100-task cell finished")
         panel.screenshot(path=str(out / "panel-10k-grouped.png"))
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from rayground.jupyter import dag
+from rayground.jupyter.dag import compact_task, first_line, producer_task
 from rayground.jupyter.session import OPEN_PANEL_COMMAND
 from rayground.lab import curriculum
-from rayground.lab.feed import compact_task, first_line, producer_task
 from rayground.lab.hub import ancestors, kernels_of
 
 
@@ -38,6 +39,28 @@ def test_compact_task_keeps_what_the_dag_needs() -> None:
     assert task["deps"] == ["t1-1", "t1-0"]  # producers, once each; put objects dropped
     assert task["error"] == "ValueError: boom"
     assert first_line("") is None and first_line(None) is None
+
+
+# The one DAG model: extension/src/__tests__/dag.spec.ts checks the TypeScript side against the
+# same file.
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "dag_model.json").read_text())
+
+
+def test_dag_model_constants_match_the_shared_fixture() -> None:
+    assert list(dag.CATEGORIES) == FIXTURE["categories"]
+    assert FIXTURE["labels"] == dag.LABELS
+    assert FIXTURE["colors"] == dag.COLORS
+    assert FIXTURE["group_above"] == dag.GROUP_ABOVE
+    assert {s: dag.category(s) for s in FIXTURE["states"]} == FIXTURE["states"]
+
+
+@pytest.mark.parametrize("case", FIXTURE["cases"], ids=lambda c: c["name"])
+def test_dag_model_matches_the_shared_fixture(case: dict) -> None:
+    graph = dag.build(case["tasks"], group_above=case.get("group_above", FIXTURE["group_above"]))
+    model = graph.model()
+    for node in model["nodes"]:
+        node.pop("task", None)  # the task's own fields, for details; not part of the fixture
+    assert model == case["expect"]
 
 
 def test_kernels_of_matches_owner_drivers_and_descendants() -> None:

@@ -5,9 +5,9 @@ same widget manager and lab extensions. The test runs a notebook there (%load_ex
 small task graph, %ray_dag, %ray_objects, then an actor, %ray_actors, %ray_timeline and
 %ray_status) and checks what a learner sees: the DAG drawn as SVG with its nodes and edges, the
 object table with an array's shape and dtype, a value shown on click, the actor's calls, the
-timeline's picture, no widget error, and %ray_init's status saying where the panel is
-(JupyterLab's left bar) with no "Open the panel" link that could do nothing here. Screenshots go
-to test-artifacts/lab/notebook7/ (RAYGROUND_TEST_ARTIFACTS to change).
+task stream's bars (measured in the page), no widget error, and %ray_init's status saying where
+the panel is (JupyterLab's left bar) with no "Open the panel" link that could do nothing here.
+Screenshots go to test-artifacts/lab/notebook7/ (RAYGROUND_TEST_ARTIFACTS to change).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ MORE_CELLS = [
     "%ray_timeline",
     "%ray_status",
 ]
-FINISHED = "#3aa35c"  # dag.COLORS["finished"]
+FINISHED = "#3aa35c"  # dag.COLORS["finished"], the model's (tests/lab/fixtures/dag_model.json)
 
 
 @pytest.fixture
@@ -126,18 +126,27 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(status.locator(".rayground-open-panel")).to_have_count(1)
         expect(status.locator(".rayground-open-panel")).to_be_hidden()
 
-        # %ray_dag: the widget (not its text/plain fallback) with the graph drawn as SVG.
+        # %ray_dag: the widget (not its text/plain fallback): the extension's own DAG view
+        # (bundled for anywidget), laid out by dagre; a click on a node shows its details.
         dag = cells.nth(2).locator(".jupyter-widgets.widget-vbox").first
         expect(dag.locator(".widget-html").first).to_contain_text("Task graph: 7 task(s)")
-        svg = dag.locator("svg")
+        svg = dag.locator("svg.rg-dag")
         expect(svg).to_have_count(1)
-        expect(svg.locator("g")).to_have_count(7)
-        expect(svg.locator(f"rect[fill='{FINISHED}']")).to_have_count(7)
+        expect(svg.locator(".rg-dag-node")).to_have_count(7)
+        finished = svg.locator(f".rg-dag-node[data-state='finished'] rect[fill='{FINISHED}']")
+        expect(finished).to_have_count(7)
         expect(svg.locator("text", has_text=re.compile(r"^load #\d$"))).to_have_count(4)
         expect(svg.locator("text", has_text=re.compile(r"^combine #\d$"))).to_have_count(3)
-        expect(svg.locator("path[marker-end]")).to_have_count(6)
+        expect(svg.locator("path.rg-dag-edge")).to_have_count(6)
         box = svg.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 60, box
+        svg.locator(".rg-dag-node[data-label='combine #3']").click()
+        details = dag.locator("[data-testid='rg-dag-details']")
+        expect(details).to_contain_text("arguments from")
+        expect(details).to_contain_text("combine #1, combine #2")
+        expect(details).to_contain_text("FINISHED")
+        # The click asked the kernel for the result (`total` still holds it): a preview.
+        expect(details).to_contain_text("int: 6")
         dag.screenshot(path=str(out / "dag.png"))
 
         # %ray_objects: the store's fill bar and one row per object, the array with its shape.
@@ -164,7 +173,7 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
             re.compile(r"\[\s*8,\s+9,\s+10,\s+11\]\]")
         )
 
-        # The actors, the timeline (a matplotlib picture) and the status widget.
+        # The actors, the task stream (%ray_timeline) and the status widget.
         first_more = len(CELLS)
         cells.nth(first_more).locator(".jp-InputPrompt").click()  # the click above left cell 3
         page.keyboard.press("Escape")
@@ -175,15 +184,39 @@ def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
         expect(actors).to_contain_text("Actors: 1")
         expect(actors.locator("tr", has_text="Counter")).to_contain_text("ALIVE")
         expect(actors.locator("tr", has_text="Counter").locator("td").nth(4)).to_have_text("3")
-        picture = cells.nth(first_more + 2).locator("img.widget-image")
-        expect(picture).to_have_count(1)
-        expect(picture).to_be_visible()
-        assert picture.evaluate("img => img.complete && img.naturalWidth") > 200
+        actors.screenshot(path=str(out / "actors.png"))
+        stream = cells.nth(first_more + 2).locator("[data-testid='rg-stream']")
+        expect(stream).to_be_visible()
+        # 7 graph tasks and 3 actor calls, each a bar on its worker's lane, visibly wide.
+        bars = stream.locator(".rg-stream-bar")
+        expect(bars).to_have_count(10)
+        expect(stream.locator(".rg-stream-bar[data-function='Counter.incr']")).to_have_count(3)
+        widths = bars.evaluate_all(
+            "gs => gs.map(g => g.querySelector('rect').getBoundingClientRect().width)"
+        )
+        assert min(widths) >= 2, widths
+        expect(stream.locator(".rg-stream-lane")).not_to_have_count(0)
+        stream.screenshot(path=str(out / "stream.png"))
         status = cells.nth(first_more + 3).locator(".widget-html").first
         expect(status).to_contain_text("rayground cluster (started by this kernel)")
         expect(status).to_contain_text("actors: 1 alive")
         expect(status.locator(".rayground-open-panel")).to_have_count(0)  # none in widgets
+        status.screenshot(path=str(out / "status.png"))
         page.screenshot(path=str(out / "notebook7-views.png"), full_page=True)
+
+        # The dark theme (from Notebook 7's command palette): the views draw on it.
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Shift+C")
+        page.locator(".lm-CommandPalette-input").fill("Use Theme: JupyterLab Dark")
+        page.locator(".lm-CommandPalette-item.lm-mod-active").first.wait_for()
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
+        for view in (dag.locator(".rg-dagview-viewport"), stream.locator(".rg-stream-viewport")):
+            color = view.evaluate("el => getComputedStyle(el).backgroundColor")
+            r, g, b = (int(x) for x in re.findall(r"\d+", color)[:3])
+            assert (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255 < 0.35, color
+        dag.screenshot(path=str(out / "dag-dark.png"))
+        stream.screenshot(path=str(out / "stream-dark.png"))
 
         # No widget failed to render, and the lab extension loaded without failing.
         assert page.get_by_text("Error displaying widget").count() == 0

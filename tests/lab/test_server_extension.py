@@ -231,6 +231,29 @@ def test_feed_follows_a_notebooks_cluster_live_and_across_a_restart(
         tables = wait_for(tables_ready, 15, "the 8 MB object and the Counter actor")
         assert tables["objects"]["used"] >= 8_000_000
         assert tables["objects"]["capacity"] > tables["objects"]["used"]
+        # The object store view names what keeps an object alive; the task stream places each
+        # worker on its node.
+        big = next(o for o in tables["objects"]["rows"] if o["size"] >= 8_000_000)
+        assert big["held_by"] == ["a driver (notebook or script)"], big
+        placement = tables["placement"]
+        assert [label.endswith("(head)") for label in placement["nodes"].values()] == [True]
+        ran = [t for t in fold_tasks(feed, cid).values() if t["name"] == "load"]
+        assert {placement["workers"][str(t["pid"])] for t in ran} <= set(placement["nodes"])
+
+        # A task blocked in get inside it: the span, opened and closed, reaches the browser.
+        kernel.run(
+            "@ray.remote\ndef outer():\n    return ray.get(slow.remote()) + 1\n"
+            "print(ray.get(outer.remote()))"
+        )
+
+        def blocked_span():
+            spans = [
+                t.get("blocked") for t in fold_tasks(feed, cid).values() if t["name"] == "outer"
+            ]
+            return spans[0] if spans and spans[0] and spans[0][-1][1] is not None else None
+
+        span = wait_for(blocked_span, 15, "outer's time blocked in get, in the feed")
+        assert len(span) == 1 and span[0][1] - span[0][0] >= 1000, span
 
         # A kernel's cluster is not the panel's to stop.
         status, reply = jupyter_server.request("DELETE", f"/rayground/clusters/{cid}")

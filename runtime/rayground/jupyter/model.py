@@ -39,6 +39,9 @@ class TaskModel:
                 self._stale = True
             rows = self.rows
             for _seq, t, kind, ident, state, extra in events:
+                if kind == "worker" and state in ("BLOCKED", "UNBLOCKED"):
+                    _on_blocked(rows.get((extra or {}).get("task_id") or ""), state, t)
+                    continue
                 if kind != "task":
                     continue
                 row = rows.get(ident)
@@ -99,6 +102,17 @@ class TaskModel:
             # The rows themselves, not copies (readers only read; an update replaces a row's
             # `events` list rather than appending to it).
             return list(self.rows.values())
+
+
+def _on_blocked(row: dict[str, Any] | None, state: str, t: float) -> None:
+    """A worker blocked in get/wait inside this task, or resumed: the task stream shows it."""
+    if row is None:
+        return
+    spans = row.get("blocked") or []
+    if state == "BLOCKED":
+        row["blocked"] = [*spans, (t, None)]
+    elif spans and spans[-1][1] is None:
+        row["blocked"] = [*spans[:-1], (spans[-1][0], t)]
 
 
 def _new_row(ident: str, t: float, extra: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import ipywidgets as w
 
 from . import dag, session, timeline
 from .backends import Backend, format_bytes
+from .viewwidget import TextView, view_widget
 
 MIN_INTERVAL = 0.25  # seconds between two refreshes of one view
 POLL_INTERVAL = 1.0  # Ray (no event stream): seconds between polls
@@ -211,26 +212,50 @@ class DagLive(LiveView):
 
     def build(self) -> w.Widget:
         self.header = w.HTML()
-        self.picture = w.HTML(layout=w.Layout(overflow="auto", max_height="480px"))
+        self.graph = view_widget("dag", height=380)
+        if not isinstance(self.graph, TextView):
+            self.graph.on_msg(self._on_message)
         limits = "".join(
             f'<div style="color:#666;font-size:12px">{html.escape(t)}</div>'
             for t in self.backend.limits[:1]
         )
-        return self.box(self.header, w.HTML(dag.legend_html() + limits), self.picture)
+        return self.box(self.header, w.HTML(limits), self.graph)
 
     def snapshot(self) -> Any:
-        return dag.build(task_rows(self.backend)[-self.limit :])
+        rows = task_rows(self.backend)[-self.limit :]
+        rows.sort(key=lambda r: r.get("creation_time_ms") or 0)
+        return dag.build([dag.compact_task(r) for r in rows])
 
     def render(self, graph: dag.Graph) -> None:
         mode = "grouped by function" if graph.grouped else "one node per task"
         self.header.value = (
             f"<b>Task graph</b>: {graph.total_tasks} task(s), {mode}"
-            f'<span style="color:#666"> (refreshes as tasks change)</span>'
+            '<span style="color:#888"> (live; drag to pan, wheel to zoom, click a node)</span>'
         )
-        self.picture.value = graph.svg()
+        if isinstance(self.graph, TextView):  # the front end is not built: the text form
+            self.graph.show(graph.text())
+        else:
+            self.graph.data = graph.model()
 
     def text_of(self, graph: dag.Graph) -> str:
         return graph.text()
+
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A click on a finished task: send a preview of its (first) result."""
+        if not isinstance(content, dict) or content.get("type") != "preview":
+            return
+        task_id = str(content.get("task", ""))
+        self.graph.send({"type": "preview", "task": task_id, "text": self.preview(task_id)})
+
+    def preview(self, task_id: str) -> str:
+        if self.backend.name != "rayground":
+            return "(previews need rayground; Ray's state API gives no result ids)"
+        try:
+            value = self.backend.value(f"{task_id}.0", timeout=1.0)
+        except Exception as exc:  # freed, failed, or too slow: say which, never raise
+            return f"not available ({type(exc).__name__}: {str(exc)[:80]})"
+        text, shape, dtype = describe(value)
+        return " ".join(x for x in (text, shape, dtype) if x)
 
 
 # ---------------------------------------------------------------------------- objects
@@ -255,7 +280,10 @@ class ObjectsLive(LiveView):
         self.fill_text = w.HTML()
         self.table = w.VBox()
         self.value_out = w.Output(layout=w.Layout(max_height="300px", overflow="auto"))
-        return self.box(w.HBox([self.fill, self.fill_text]), self.table, self.value_out)
+        self.memory_note = w.HTML()
+        return self.box(
+            w.HBox([self.fill, self.fill_text]), self.memory_note, self.table, self.value_out
+        )
 
     def snapshot(self) -> Any:
         status = self.backend.status()
@@ -328,6 +356,13 @@ class ObjectsLive(LiveView):
             f"({frac:.0%}), {len(rows)} object(s)"
             + (f", {format_bytes(status.spilled)} spilled" if status.spilled else "")
         )
+        note = memory_note(rows, status.store_used + (status.spilled or 0))
+        self.memory_note.value = (
+            f'<div style="border-left:3px solid #e8a317;padding:4px 8px;font-size:12px">'
+            f"{html.escape(note)}</div>"
+            if note
+            else ""
+        )
         header = ["id", "type / preview", "shape", "dtype", "size", "where", "owner", "held by", ""]
         cells: list[w.Widget] = [w.HTML(f"<b>{h}</b>") for h in header]
         for row in rows[-MAX_OBJECT_ROWS:]:
@@ -388,6 +423,26 @@ class ObjectsLive(LiveView):
                 + f"  {'spilled' if row.get('spilled') else row.get('where', '')}"
             )
         return "\n".join(lines)
+
+
+def memory_note(rows: list[dict], used: int) -> str | None:
+    """Why the store's memory is not going down, when objects something still refers to hold
+    most of it (extension/src/objects.ts memoryNote says the same in the panel)."""
+    held = [
+        r
+        for r in rows
+        if r.get("where") != "inline" and (r.get("holders") or (r.get("pins") or 0) > 0)
+    ]
+    size = sum(int(r.get("object_size") or 0) for r in held)
+    if used <= 0 or size < used / 2:
+        return None
+    return (
+        f"Why is memory not going down? {len(held)} object(s) ({format_bytes(size)}) are still "
+        "referenced. The store frees an object only when nothing refers to it: not an "
+        "ObjectRef kept in a variable or a list of results, not a NumPy array returned by get "
+        "(it reads the store without copying), not a pending task that takes it as an "
+        "argument. `del` those (or let them go out of scope) and the memory comes back."
+    )
 
 
 def describe(value: Any) -> tuple[str, str, str]:
@@ -465,25 +520,74 @@ class ActorsLive(LiveView):
 
 
 # ---------------------------------------------------------------------------- timeline
+MAX_STREAM_TASKS = 5_000  # the newest runs the widget gets (the text form counts them all)
+
+
 class TimelineLive(LiveView):
+    """%ray_timeline: the task stream, one lane per worker grouped by node."""
+
     kind = "timeline"
-    events = ("task",)
+    events = ("task", "worker")
+
+    def __init__(self, backend: Backend) -> None:
+        self._node_of: dict[str, str] = {}  # worker pid -> node id, kept after a worker exits
+        super().__init__(backend)
 
     def build(self) -> w.Widget:
-        self.header = w.HTML("<b>Timeline</b>: tasks per worker")
-        self.image = w.Image(format="png")
-        return self.box(self.header, self.image)
+        self.header = w.HTML()
+        self.stream = view_widget("stream", height=320)
+        return self.box(self.header, self.stream)
 
     def snapshot(self) -> Any:
         rows = [r for r in task_rows(self.backend) if r.get("type") != "ACTOR_CREATION_TASK"]
-        return rows, time.time()
+        return rows, time.time(), self._nodes(), self._results()
+
+    def _results(self) -> dict[str, int]:
+        """Task id -> bytes of its results still in the store (the hover details say it)."""
+        out: dict[str, int] = {}
+        if self.backend.name != "rayground":
+            return out
+        for obj in self.backend.objects():
+            if obj.get("task_id"):
+                out[obj["task_id"]] = out.get(obj["task_id"], 0) + int(obj.get("object_size") or 0)
+        return out
+
+    def _nodes(self) -> dict[str, str]:
+        """Node id -> its IP (the head's marked); fills `_node_of` from the live workers."""
+        if self.backend.name != "rayground":
+            return {}
+        for wk in self.backend._request("list_workers"):
+            self._node_of[str(wk["pid"])] = wk["node_id"]
+        return {
+            n["node_id"]: n["node_ip"] + (" (head)" if n.get("is_head_node") else "")
+            for n in self.backend._request("list_nodes")
+        }
 
     def render(self, data: Any) -> None:
-        rows, now = data
-        self.image.value = timeline.png(rows, now)
+        rows, now, nodes, results = data
+        ran = [r for r in rows if r.get("start_time_ms")]
+        shown = ran[-MAX_STREAM_TASKS:]
+        self.header.value = (
+            f"<b>Task stream</b>: {len(ran)} task run(s)"
+            + (f", the newest {len(shown)} shown" if len(shown) < len(ran) else "")
+            + '<span style="color:#888"> (live; wheel to zoom in time, drag to pan, hover a bar;'
+            " hatched: worker idle, striped: blocked in get)</span>"
+        )
+        if isinstance(self.stream, TextView):  # the front end is not built: the text form
+            self.stream.show(timeline.text(rows, now))
+            return
+        self.stream.data = {
+            "tasks": [dag.compact_task(r) for r in shown],
+            "workers": dict(self._node_of),
+            "nodes": nodes,
+            "nowMs": now * 1000,
+            "results": {
+                r["task_id"]: results[r["task_id"]] for r in shown if r["task_id"] in results
+            },
+        }
 
     def text_of(self, data: Any) -> str:
-        rows, now = data
+        rows, now, _nodes, _results = data
         return timeline.text(rows, now)
 
 

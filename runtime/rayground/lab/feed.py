@@ -28,6 +28,7 @@ from typing import Any
 
 from .._core.client import CoreClient
 from .._core.lifetime import SessionInfo, pid_alive
+from ..jupyter.dag import compact_task, first_line
 
 # The panel keeps at most this many tasks per cluster (newest win); a larger DAG is grouped by
 # function in the browser anyway, and this bounds the server's memory and each snapshot's size.
@@ -46,39 +47,24 @@ def session_id(session: SessionInfo) -> str:
     return os.path.basename(session.session_dir.rstrip("/"))
 
 
-def producer_task(object_id: str) -> str | None:
-    """The task whose return `object_id` is (`<task id>.<index>`), None for a `put` object."""
-    head, sep, index = object_id.rpartition(".")
-    return head if sep and index.isdigit() else None
+def held_by(holders: list[str], pins: int, names: dict[str, str]) -> list[str]:
+    """What keeps an object alive, in words: the processes holding a ref (a variable, a list
+    of refs, or an array from `get` that reads the store without copying), the pending tasks
+    it is an argument of, and the running tasks that pin it while they read it."""
+    out = []
+    for holder in holders:
+        if holder.startswith("task:"):
+            out.append("a pending task's arguments")
+        else:
+            out.append(names.get(holder, "a driver (notebook or script)"))
+    if pins > 0:
+        out.append(f"pinned by {pins} running task(s) reading it")
+    return sorted(set(out))
 
 
-def first_line(text: str | None, limit: int = 300) -> str | None:
-    """The first line of an error text, shortened (the panel shows it as a tooltip)."""
-    lines = (text or "").strip().splitlines()
-    return lines[0][:limit] if lines else None
-
-
-def compact_task(row: dict[str, Any]) -> dict[str, Any]:
-    deps = []
-    for oid in row.get("depends_on") or ():
-        producer = producer_task(oid)
-        if producer is not None and producer not in deps:
-            deps.append(producer)
-    return {
-        "id": row["task_id"],
-        "name": row.get("name") or row.get("func_or_class_name") or "?",
-        "state": row.get("state") or "?",
-        "type": row.get("type"),
-        "deps": deps,
-        "actor_id": row.get("actor_id"),
-        "pid": row.get("worker_pid"),
-        "start_ms": row.get("start_time_ms"),
-        "end_ms": row.get("end_time_ms"),
-        "error": first_line(row.get("error_message")),
-    }
-
-
-def compact_object(row: dict[str, Any]) -> dict[str, Any]:
+def compact_object(row: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
+    names = names or {}
+    owner = row.get("owner")
     return {
         "id": row["object_id"],
         "size": int(row.get("object_size") or 0),
@@ -90,6 +76,9 @@ def compact_object(row: dict[str, Any]) -> dict[str, Any]:
         "refs": int(row.get("reference_count") or 0),
         "pins": int(row.get("pins") or 0),
         "holders": list(row.get("holders") or ())[:8],
+        "owner_name": names.get(owner, "a driver (notebook or script)") if owner else "",
+        "held_by": held_by(list(row.get("holders") or ()), int(row.get("pins") or 0), names),
+        "created": row.get("created"),
     }
 
 
@@ -127,6 +116,7 @@ class ClusterFeed:
         self._stop = threading.Event()
         self._client: CoreClient | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
+        self._worker_nodes: dict[str, str] = {}  # worker pid -> node id, kept after it exits
         self._thread = threading.Thread(
             target=self._run, name=f"rayground-lab-feed-{self.id}", daemon=True
         )
@@ -266,7 +256,7 @@ class ClusterFeed:
     def _send_snapshot(self, client: CoreClient) -> None:
         rows = client.request("list_tasks", {"limit": MAX_TASKS}, timeout=30)
         self.tasks = {row["task_id"]: compact_task(row) for row in rows}
-        objects, actors = self._tables(client)
+        objects, actors, placement = self._tables(client)
         self._publish(
             {
                 "type": "snapshot",
@@ -274,6 +264,7 @@ class ClusterFeed:
                 "tasks": list(self.tasks.values()),
                 "objects": objects,
                 "actors": actors,
+                "placement": placement,
                 "status": self.status,
             }
         )
@@ -281,7 +272,11 @@ class ClusterFeed:
     def _apply_task_events(self, client: CoreClient, events: list) -> None:
         changed: dict[str, dict[str, Any]] = {}
         missing: list[str] = []
+        blocks: list[tuple[float, str, str]] = []
         for _seq, when, kind, ident, state, extra in events:
+            if kind == "worker" and state in ("BLOCKED", "UNBLOCKED"):
+                blocks.append((when, state, (extra or {}).get("task_id") or ""))
+                continue
             if kind != "task":
                 continue
             task = self.tasks.get(ident)
@@ -310,11 +305,28 @@ class ClusterFeed:
                     tid = row["task_id"]
                     if tid in want or tid in changed or tid not in self.tasks:
                         task = compact_task(row)
+                        known = self.tasks.get(tid)
+                        if known and known.get("blocked"):  # the head's row has no spans
+                            task["blocked"] = known["blocked"]
                         self.tasks[tid] = task
                         changed[tid] = task
                         want.discard(tid)
                 if not want or len(rows) < limit:
                     break
+        # A worker blocked in get/wait inside its task, or resumed: the task stream shows the
+        # span (the head keeps no record of it). Applied after the new tasks are read, since a
+        # task may block in the batch that brought it.
+        for when, state, task_id in blocks:
+            task = self.tasks.get(task_id)
+            if task is None:
+                continue
+            at = int(when * 1000)
+            spans = task.setdefault("blocked", [])
+            if state == "BLOCKED":
+                spans.append([at, None])
+            elif spans and spans[-1][1] is None:
+                spans[-1][1] = at
+            changed[task_id] = task
         if not changed:
             return
         removed = []
@@ -332,20 +344,40 @@ class ClusterFeed:
             }
         )
 
-    def _tables(self, client: CoreClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _tables(self, client: CoreClient) -> tuple[dict[str, Any], list[dict[str, Any]], dict]:
+        # Where each worker runs (the task stream's lanes by node) and whose client id is whose
+        # (the object store's owners and holders, named).
+        workers = client.request("list_workers", timeout=30)
+        names = {w["client_id"]: f"worker pid {w['pid']}" for w in workers if w.get("client_id")}
+        self._worker_nodes.update({str(w["pid"]): w["node_id"] for w in workers})
+        placement = {
+            "workers": dict(self._worker_nodes),
+            "nodes": {
+                n["node_id"]: n["node_ip"] + (" (head)" if n.get("is_head_node") else "")
+                for n in client.request("list_nodes", timeout=30)
+            },
+        }
         objects = client.request("list_objects", {"limit": 1_000_000}, timeout=30)
         objects.sort(key=lambda r: int(r.get("object_size") or 0), reverse=True)
         status = self.status or {}
         table = {
-            "rows": [compact_object(r) for r in objects[:MAX_OBJECTS]],
+            "rows": [compact_object(r, names) for r in objects[:MAX_OBJECTS]],
             "count": len(objects),
             "used": status.get("store_used", sum(int(r.get("object_size") or 0) for r in objects)),
             "capacity": status.get("store_capacity"),
             "spilled_bytes": status.get("spilled_bytes", 0),
         }
         actors = [compact_actor(r) for r in client.request("list_actors", timeout=30)]
-        return table, actors
+        return table, actors, placement
 
     def _send_tables(self, client: CoreClient) -> None:
-        objects, actors = self._tables(client)
-        self._publish({"type": "tables", "cluster": self.id, "objects": objects, "actors": actors})
+        objects, actors, placement = self._tables(client)
+        self._publish(
+            {
+                "type": "tables",
+                "cluster": self.id,
+                "objects": objects,
+                "actors": actors,
+                "placement": placement,
+            }
+        )
