@@ -72,10 +72,14 @@ def test_environment_yml_matches_pyproject() -> None:
     names = _names(deps) - {"pip"}
     project = _pyproject()["project"]
     extras = project["optional-dependencies"]
-    need = _names(project["dependencies"] + extras["jupyter"]) | {"pytest", "pytest-timeout"}
+    # The course (Binder, a class's conda env) needs the libraries' extras too: lessons 10-12.
+    course = [d for name in ("jupyter", "data", "tune", "serve") for d in extras[name]]
+    need = _names(project["dependencies"] + course) | {"pytest", "pytest-timeout"}
     assert need <= names, f"environment.yml lacks {sorted(need - names)}"
     # nodejs: not a Python dependency; the extension's build needs it (setup.sh fetches it).
-    known = _names(project["dependencies"] + extras["jupyter"] + extras["test"]) | {
+    # Every extra but `ray` (real Ray is for the compatibility tests and benchmarks only).
+    everything = [d for name, deps in extras.items() if name != "ray" for d in deps]
+    known = _names(project["dependencies"] + everything) | {
         "python",
         "nodejs",
     }

@@ -143,12 +143,23 @@ class DAGNode:
     def _label(self) -> str:
         return type(self).__name__
 
-    def _repr_html_(self) -> str:
-        """In a notebook, a bound graph shows as the task graph it will run (nothing runs)."""
-        from .jupyter import dag as drawing
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """In a notebook, a bound graph shows as the task graph it will run (nothing runs): the
+        views' interactive DAG widget, with the graph's text form for text-only front ends."""
+        from .jupyter.viewwidget import TextView, view_widget
 
-        graph = drawing.build(_preview_rows(self))
-        return f"<div>{graph.svg()}<pre>{html.escape(graph.text())}</pre></div>"
+        graph = _preview_graph(self)
+        widget = view_widget("dag", height=320)
+        if isinstance(widget, TextView):
+            widget.show(graph.text())
+        else:
+            widget.data = graph.model()
+        shown = widget._repr_mimebundle_(**kwargs) or {}
+        # anywidget answers (data, metadata); ipywidgets' widgets the data alone.
+        bundle = dict(shown[0] if isinstance(shown, tuple) else shown)
+        bundle["text/plain"] = graph.text()
+        bundle["text/html"] = f"<pre>{html.escape(graph.text())}</pre>"
+        return bundle
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._label()}, args={len(self._bound_args)})"
@@ -192,6 +203,13 @@ class _Execution:
 
     def result_of(self, node: DAGNode) -> Any:
         return self._results[node._stable_uuid]
+
+
+def _preview_graph(root: DAGNode) -> Any:
+    """The views' task-graph model (jupyter.dag.Graph) of the graph under `root`, before it runs."""
+    from .jupyter import dag as drawing
+
+    return drawing.build([drawing.compact_task(row) for row in _preview_rows(root)])
 
 
 def _preview_rows(root: DAGNode) -> list[dict[str, Any]]:

@@ -120,7 +120,6 @@ class RayMagics(Magics):
 
     def _bound_graph(self, name: str) -> None:
         from .. import dag
-        from . import dag as drawing
 
         node = self.shell.user_ns.get(name)
         if not isinstance(node, dag.DAGNode):
@@ -128,8 +127,7 @@ class RayMagics(Magics):
                 f"%ray_dag {name}: {name!r} is not a bound graph; give the name of a variable "
                 "made with .bind() (e.g. dag = f.bind(x)), or no name for the live task graph."
             )
-        graph = drawing.build(dag._preview_rows(node))
-        display({"text/html": node._repr_html_(), "text/plain": graph.text()}, raw=True)
+        display(node._repr_mimebundle_(), raw=True)
 
     @line_magic
     @magic_arguments()

@@ -172,10 +172,12 @@ EXERCISES = [
         answer="heavy_count",
         grade=_grade_pipeline,
         hints=(
-            "ray.data.read_parquet(path) reads the directory lazily; map_batches(add_kg, "
-            "batch_format='pandas') adds the column, filter keeps rows, count() runs it all.",
-            "return ray.data.read_parquet(path).map_batches(add_kg, batch_format='pandas')"
-            ".filter(lambda row: row['body_mass_kg'] > 4.5).count()",
+            "A dataset is a lazy plan: each step returns a new dataset, and nothing runs until "
+            "you ask for a result such as count().",
+            "Read the directory with ray.data.read_parquet, add the column with map_batches "
+            "(add_kg works on pandas batches), keep the heavy rows with filter, then count.",
+            "Shape: ds = <read the path>; ds = ds.map_batches(add_kg, batch_format=<'pandas'>); "
+            "ds = ds.filter(<row's body_mass_kg above 4.5>); return <its count>.",
         ),
         solution="""def heavy_count(path):
     ds = ray.data.read_parquet(path)
@@ -192,10 +194,12 @@ EXERCISES = [
         answer="mean_mass_by_species",
         grade=_grade_groupby,
         hints=(
-            "ds.groupby('species').mean('body_mass_g') is a dataset with one row per species "
-            "and a column 'mean(body_mass_g)'.",
-            "Take its rows and build the dict: {r['species']: r['mean(body_mass_g)'] for r in "
-            "...take_all()}",
+            "Let the dataset aggregate on the cluster: fetching every row to average it here is "
+            "what the exercise rules out.",
+            "groupby('species') then mean('body_mass_g') gives one row per species, with a "
+            "column named 'mean(body_mass_g)'.",
+            "Shape: rows = <grouped mean>.take_all(); return {<species>: <its mean> for each "
+            "row}.",
         ),
         solution="""def mean_mass_by_species(ds):
     rows = ds.groupby("species").mean("body_mass_g").take_all()
@@ -209,11 +213,12 @@ EXERCISES = [
         answer="classify_all",
         grade=_grade_actor_pool,
         hints=(
-            "Pass the class, not an instance: ds.map_batches(SizeClassifier, concurrency=2, "
-            "batch_size=32, batch_format='pandas') starts two actors, each building the model "
-            "once.",
-            "Then count the predictions: .groupby('size').count().take_all() gives rows with "
-            "'size' and 'count()'.",
+            "A callable class passed to map_batches runs in a pool of actors: each builds the "
+            "model once and then classifies batch after batch.",
+            "Pass the class itself (not an instance) with concurrency=2, batch_size=32 and "
+            "batch_format='pandas'; then count the predictions per 'size'.",
+            "Shape: predicted = ds.map_batches(<the class, with those options>); rows = "
+            "<predicted grouped by 'size', counted>.take_all(); return {<size>: <'count()'>}.",
         ),
         solution="""def classify_all(ds):
     predicted = ds.map_batches(

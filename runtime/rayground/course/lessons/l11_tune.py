@@ -147,9 +147,12 @@ EXERCISES = [
         answer="best_x",
         grade=_grade_grid,
         hints=(
-            "tune.Tuner(trainable, param_space={'x': tune.grid_search([1, 2, 3, 4, 5])}, "
-            "tune_config=tune.TuneConfig(metric='loss', mode='min')) then .fit().",
-            "results.get_best_result().config['x'] is the best x.",
+            "A Tuner runs one trial per point of its search space, each as its own task on the "
+            "cluster; trying the values in the notebook is what the exercise rules out.",
+            "Search x over the grid 1..5 with tune.grid_search, tell TuneConfig which metric to "
+            "minimise ('loss'), and fit().",
+            "Shape: results = tune.Tuner(trainable, param_space=<x on the grid>, tune_config="
+            "<metric and mode>, run_config=<STORAGE>).fit(); return <best result's config x>.",
         ),
         solution="""def best_x(trainable):
     tuner = tune.Tuner(
@@ -168,9 +171,12 @@ EXERCISES = [
         answer="run_asha",
         grade=_grade_asha,
         hints=(
-            "TuneConfig takes num_samples=8 and scheduler=ASHAScheduler(...).",
-            "ASHAScheduler(max_t=16, grace_period=2, reduction_factor=2); metric='loss', "
-            "mode='min'.",
+            "A scheduler decides when a trial stops early; ASHA stops the worst trials at each "
+            "rung and lets the best run on.",
+            "TuneConfig takes num_samples=8 and a scheduler: ASHAScheduler with max_t=16, "
+            "grace_period=2 and reduction_factor=2; the metric is 'loss', minimised.",
+            "Shape: return tune.Tuner(trainable, param_space=<rate, uniform 0.1-1.0>, "
+            "tune_config=<metric, mode, samples, scheduler>, run_config=<STORAGE>).fit().",
         ),
         solution="""def run_asha(trainable):
     tuner = tune.Tuner(
@@ -192,6 +198,8 @@ EXERCISES = [
         answer="train_counter",
         grade=_grade_checkpoint,
         hints=(
+            "A trial that is restored starts the function again from the top: only what it "
+            "saved in a checkpoint survives.",
             "Save {'epoch': e, 'total': t} to a file in a temporary directory and report it "
             "with checkpoint=tune.Checkpoint.from_directory(d).",
             "At the start, tune.get_checkpoint() is None or the last checkpoint: read epoch and "

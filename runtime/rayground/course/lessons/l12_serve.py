@@ -191,9 +191,11 @@ EXERCISES = [
         answer="deploy_doubler",
         grade=_grade_deploy,
         hints=(
+            "A deployment is a class that Serve runs as replicas (actors); a request is a call "
+            "of one replica's __call__.",
             "@serve.deployment(num_replicas=2) on a class whose __call__(self, x) returns 2 * x.",
-            "Inside deploy_doubler: return serve.run(Doubler.bind(), name='doubler', "
-            "route_prefix=None).",
+            "Inside deploy_doubler: run the bound deployment under the name 'doubler', without "
+            "an HTTP route, and return the handle serve.run gives back.",
         ),
         solution="""@serve.deployment(num_replicas=2)
 class Doubler:
@@ -212,11 +214,12 @@ def deploy_doubler():
         answer="build_pipeline",
         grade=_grade_compose,
         hints=(
+            "Composition: one deployment calls others through handles, so each step runs in "
+            "its own replicas.",
             "Bound deployments passed to Pipeline.bind(...) arrive in Pipeline.__init__ as "
-            "handles; call them with await self.cleaner.clean.remote(text).",
-            "Pipeline.__call__(self, text): clean = await self.cleaner.clean.remote(text); "
-            "return await self.counter.count.remote(clean). build_pipeline returns "
-            "Pipeline.bind(Cleaner.bind(), WordCounter.bind()).",
+            "handles; await a handle's method call (.remote(...)) to get its answer.",
+            "Shape: __call__ awaits the cleaner on the text, then the counter on what it gave; "
+            "build_pipeline binds Pipeline with a bound Cleaner and a bound WordCounter.",
         ),
         solution="""@serve.deployment
 class Pipeline:
@@ -240,8 +243,10 @@ def build_pipeline():
         answer="scale_up",
         grade=_grade_scale,
         hints=(
-            "deployment.options(...) returns a copy with other settings.",
-            "return deployment.options(num_replicas=3, max_ongoing_requests=2)",
+            "Scaling a deployment is a setting, not new code: the same class runs in more "
+            "replicas.",
+            "deployment.options(...) returns a copy of the deployment with other settings.",
+            "The settings to change: 3 replicas, and at most 2 requests at once in each.",
         ),
         solution="""def scale_up(deployment):
     return deployment.options(num_replicas=3, max_ongoing_requests=2)
