@@ -198,8 +198,7 @@ EXERCISES = [
             "what the exercise rules out.",
             "groupby('species') then mean('body_mass_g') gives one row per species, with a "
             "column named 'mean(body_mass_g)'.",
-            "Shape: rows = <grouped mean>.take_all(); return {<species>: <its mean> for each "
-            "row}.",
+            "Shape: rows = <grouped mean>.take_all(); return {<species>: <its mean> for each row}.",
         ),
         solution="""def mean_mass_by_species(ds):
     rows = ds.groupby("species").mean("body_mass_g").take_all()
