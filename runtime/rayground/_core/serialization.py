@@ -17,12 +17,17 @@ Non-goals: no custom per-type serialisers, no compression.
 
 from __future__ import annotations
 
+import io
+import linecache
+import os
 import pickle
 import struct
 import sys
 import threading
+import types
+from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import cloudpickle
 
@@ -145,6 +150,39 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
     return all(_is_plain(v, depth + 1) for v in value)
 
 
+def _code_reduce(code: types.CodeType) -> tuple[Any, tuple]:
+    """cloudpickle's code reducer, keeping the real file name: cloudpickle 3 writes
+    "<dynamic-code>" there, and a remote traceback then cannot say where the failing line is.
+    Ray keeps it. A file that is not on disk (a notebook cell, which IPython names
+    `/tmp/ipykernel_<pid>/<n>.py` or `<ipython-input-...>`) travels with its source lines, so the
+    traceback shows the line too."""
+    rebuild, args = cloudpickle.cloudpickle._code_reduce(code)
+    filename = code.co_filename
+    args = tuple(filename if a == "<dynamic-code>" and type(a) is str else a for a in args)
+    entry = linecache.cache.get(filename)
+    if entry is not None and entry[1] is None and not os.path.exists(filename):
+        # mtime None: lines registered by IPython (or by _rebuild_code), with no file behind them.
+        return _rebuild_code, (args, filename, entry[2])
+    return rebuild, args
+
+
+def _rebuild_code(args: tuple, filename: str, lines: list[str]) -> types.CodeType:
+    linecache.cache.setdefault(filename, (sum(map(len, lines)), None, lines, filename))
+    return types.CodeType(*args)
+
+
+class _Pickler(cloudpickle.Pickler):
+    dispatch_table: ClassVar[ChainMap] = ChainMap(
+        {types.CodeType: _code_reduce}, cloudpickle.Pickler.dispatch_table
+    )
+
+
+def _dumps(value: Any, buffer_callback: Any = None) -> bytes:
+    with io.BytesIO() as out:
+        _Pickler(out, protocol=5, buffer_callback=buffer_callback).dump(value)
+        return out.getvalue()
+
+
 def serialize(value: Any) -> SerializedObject:
     """Pickle `value`; raises the pickler's own error (callers add context to it)."""
     if _is_plain(value):
@@ -161,7 +199,7 @@ def serialize(value: Any) -> SerializedObject:
     previous = getattr(_recording, "refs", None)
     _recording.refs = []
     try:
-        meta = cloudpickle.dumps(value, protocol=5, buffer_callback=keep)
+        meta = _dumps(value, buffer_callback=keep)
         contained = _recording.refs
     finally:
         _recording.refs = previous
@@ -184,7 +222,7 @@ def deserialize(block: memoryview | bytes) -> Any:
 
 def dumps_code(obj: Any) -> bytes:
     """Functions and classes, by value where needed (notebook and __main__ definitions)."""
-    return cloudpickle.dumps(obj, protocol=5)
+    return _dumps(obj)
 
 
 def export_code(obj: Any, what: str, advice: str) -> tuple[str, bytes]:

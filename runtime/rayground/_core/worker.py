@@ -384,7 +384,7 @@ class Worker:
 
     def _report_failure(self, spec: dict, exc: BaseException, retry_allowed: bool) -> None:
         name = spec.get("method") or spec.get("name") or "task"
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = _user_traceback(exc)
         # A failed nested get re-raised here: keep the innermost cause, so `except ValueError`
         # still catches it in the caller, and this task's traceback shows where it passed.
         cause = exc.cause if isinstance(exc, exceptions.RayTaskError) else exc
@@ -541,6 +541,23 @@ class Worker:
         self.client.flush()
         self.client.close()
         os._exit(0)
+
+
+_CORE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback as Ray shows it: from the user's first frame (the worker's own frames that
+    called it say nothing about the failure), without the "Traceback ..." header line."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_CORE_DIR):
+            break
+        tb = tb.tb_next
+    lines = traceback.format_exception(type(exc), exc, tb)
+    if lines and lines[0].startswith("Traceback (most recent call last)"):
+        lines = lines[1:]
+    return "".join(lines)
 
 
 def main() -> None:
