@@ -248,8 +248,8 @@ class Worker:
             finally:
                 self.current_task = None
                 self.cancel_target = None
-        except _CancelRequested:
-            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+        except _CancelRequested as interrupt:
+            self._report_cancelled(spec, interrupt)
         except BaseException as exc:
             self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
         finally:
@@ -393,6 +393,19 @@ class Worker:
         ).as_instanceof_cause()
         self._report_error(spec, err, retry_allowed, tb)
 
+    def _report_cancelled(self, spec: dict, interrupt: _CancelRequested) -> None:
+        """A running task interrupted by `cancel()`: as in Ray, the error is a RayTaskError that
+        is also a TaskCancelledError, its traceback showing the line the task had reached."""
+        cause = exceptions.TaskCancelledError(spec["task_id"])
+        tb = interrupt.__traceback__
+        while tb is not None and tb.tb_next is not None:  # end at the user's line, not the
+            if tb.tb_next.tb_frame.f_code.co_filename.startswith(_CORE_DIR):  # signal handler
+                tb.tb_next = None
+                break
+            tb = tb.tb_next
+        cause.__traceback__ = interrupt.__traceback__
+        self._report_failure(spec, cause, retry_allowed=False)
+
     def _report_error(
         self, spec: dict, err: BaseException, retry_allowed: bool = False, text: str | None = None
     ) -> None:
@@ -492,8 +505,8 @@ class Worker:
                     self.cancel_target = None
         except ActorExit:
             self._exit_actor(spec)
-        except _CancelRequested:
-            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+        except _CancelRequested as interrupt:
+            self._report_cancelled(spec, interrupt)
         except BaseException as exc:
             self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
         finally:
