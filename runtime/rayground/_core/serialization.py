@@ -177,9 +177,38 @@ class _Pickler(cloudpickle.Pickler):
     )
 
 
+def _ndarray_reduce(array: Any) -> Any:
+    """A NumPy array pickled read-only. Its data then travels in-band (when small) as immutable
+    bytes, so `get` gives a read-only array whatever its size, as Ray does; large ones already
+    come back as read-only views onto the object's memory. The caller's array is untouched."""
+    if array.flags.writeable and (array.flags.c_contiguous or array.flags.f_contiguous):
+        # (Object arrays and non-contiguous ones are pickled by copy and come back writable,
+        # in Ray too: NumPy's protocol-5 reduction covers only contiguous plain data.)
+        array = array.view()
+        array.flags.writeable = False
+    return array.__reduce_ex__(5)
+
+
+_IN_BAND = 2048  # buffers smaller than this travel in the pickle stream, not as separate blocks
+_numpy_pickler: type | None = None
+
+
+def _pickler_class() -> type:
+    """_Pickler, or once NumPy is loaded, a subclass that pickles arrays read-only (NumPy is
+    not imported here: it costs a process tens of ms at start-up)."""
+    global _numpy_pickler
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return _Pickler
+    if _numpy_pickler is None:
+        table = ChainMap({numpy.ndarray: _ndarray_reduce}, _Pickler.dispatch_table)
+        _numpy_pickler = type("_NumpyPickler", (_Pickler,), {"dispatch_table": table})
+    return _numpy_pickler
+
+
 def _dumps(value: Any, buffer_callback: Any = None) -> bytes:
     with io.BytesIO() as out:
-        _Pickler(out, protocol=5, buffer_callback=buffer_callback).dump(value)
+        _pickler_class()(out, protocol=5, buffer_callback=buffer_callback).dump(value)
         return out.getvalue()
 
 
@@ -191,7 +220,7 @@ def serialize(value: Any) -> SerializedObject:
 
     def keep(buf: pickle.PickleBuffer) -> bool:
         view = buf.raw()
-        if view.nbytes < 2048:  # tiny buffers are cheaper in-band than as separate blocks
+        if view.nbytes < _IN_BAND:  # tiny buffers are cheaper in-band than as separate blocks
             return True
         buffers.append(view)
         return False
