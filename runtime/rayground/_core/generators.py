@@ -37,6 +37,12 @@ class ObjectRefGenerator:
             try:
                 count = client.value_of(end_id)
             except Exception:
+                if item_id not in client._descs and not self._error_given:
+                    # The end came first (it may have arrived with an earlier item): ask for
+                    # this item; the head knows whether it was produced before the failure,
+                    # and answers with it or with an error saying it does not exist.
+                    client.send((protocol.WANT, [item_id], False))
+                    client.wait_descs([item_id], 1, None, blocking)
                 if item_id in client._descs and client._descs[item_id][0] != "e":
                     self._next += 1
                     return item  # produced before the failure
