@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
+from . import ids
 from .direct_calls import ACTOR_AT
 from .resources import format_request
 
@@ -462,9 +463,10 @@ class ActorManager:
 
     def _died_error(self, actor: Actor | None, actor_id: str, cause: str | None) -> BaseException:
         name = actor.class_name if actor is not None else "actor"
+        shown = ids.to_hex(actor_id)
         return exceptions.ActorDiedError(
-            f"The actor {name} ({actor_id}) is dead, so this call cannot run. Cause: {cause}",
-            actor_id=actor_id,
+            f"The actor {name} ({shown}) is dead, so this call cannot run. Cause: {cause}",
+            actor_id=shown,
         )
 
     def on_job_exit(self, job_id: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import protocol
+from .ids import to_hex
 from .object_ref import ObjectRef
 
 
@@ -17,7 +18,7 @@ class ObjectRefGenerator:
     def __init__(self, end_ref: ObjectRef, client: Any) -> None:
         self._end = end_ref
         self._client = client
-        self._task_id = end_ref.task_id()
+        self._task_id = end_ref._id.rsplit(".", 1)[0]  # items are <task>.g<index>
         self._next = 0
         self._error_given = False
 
@@ -28,7 +29,7 @@ class ObjectRefGenerator:
         client = self._client
         item_id = f"{self._task_id}.g{self._next}"
         item = ObjectRef(item_id, _client=client)
-        end_id = self._end.hex()
+        end_id = self._end._id
         blocking = client.role == "worker"
         client.wait_descs([item_id, end_id], 1, None, blocking)
         if end_id in client._descs:
@@ -63,4 +64,4 @@ class ObjectRefGenerator:
         return self._end
 
     def __repr__(self) -> str:
-        return f"ObjectRefGenerator({self._task_id})"
+        return f"ObjectRefGenerator({to_hex(self._task_id)})"

@@ -25,7 +25,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
-from . import context, object_store, protocol
+from . import context, ids, object_store, protocol
 from .client import CoreClient
 from .log_stream import install_task_output
 from .serialization import deserialize, loads_code, serialize
@@ -154,7 +154,7 @@ class Worker:
     ) -> None:
         if spec["task_id"] in self.cancel_early:
             self.cancel_early.discard(spec["task_id"])
-            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+            self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(spec["task_id"])))
             return
         if job_info is not None:
             self._setup_job(spec.get("job_id"), job_info)
@@ -226,7 +226,7 @@ class Worker:
         """Run a normal task in this (main) thread."""
         if spec["task_id"] in self.cancel_early:  # cancelled while its function was loading
             self.cancel_early.discard(spec["task_id"])
-            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+            self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(spec["task_id"])))
             return
         env = self._env_for(spec)
         saved = {k: os.environ.get(k) for k in env}
@@ -396,7 +396,7 @@ class Worker:
     def _report_cancelled(self, spec: dict, interrupt: _CancelRequested) -> None:
         """A running task interrupted by `cancel()`: as in Ray, the error is a RayTaskError that
         is also a TaskCancelledError, its traceback showing the line the task had reached."""
-        cause = exceptions.TaskCancelledError(spec["task_id"])
+        cause = exceptions.TaskCancelledError(ids.TaskID(spec["task_id"]))
         tb = interrupt.__traceback__
         while tb is not None and tb.tb_next is not None:  # end at the user's line, not the
             if tb.tb_next.tb_frame.f_code.co_filename.startswith(_CORE_DIR):  # signal handler
@@ -536,7 +536,7 @@ class Worker:
             except ActorExit:
                 self._exit_actor(spec)
             except asyncio.CancelledError:
-                self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+                self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(spec["task_id"])))
             except BaseException as exc:
                 self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
             finally:
@@ -548,7 +548,8 @@ class Worker:
         self._report_error(
             spec,
             exceptions.ActorDiedError(
-                "The actor exited by calling exit_actor() in this call.", actor_id=self.actor_id
+                "The actor exited by calling exit_actor() in this call.",
+                actor_id=ids.to_hex(self.actor_id or ""),
             ),
         )
         self.client.flush()
