@@ -159,9 +159,10 @@ def _code_reduce(code: types.CodeType) -> tuple[Any, tuple]:
     rebuild, args = cloudpickle.cloudpickle._code_reduce(code)
     filename = code.co_filename
     args = tuple(filename if a == "<dynamic-code>" and type(a) is str else a for a in args)
-    entry = linecache.cache.get(filename)
-    if entry is not None and entry[1] is None and not os.path.exists(filename):
-        # mtime None: lines registered by IPython (or by _rebuild_code), with no file behind them.
+    entry: tuple = linecache.cache.get(filename) or ()
+    # (size, mtime, lines, name) with mtime None: lines registered by IPython (or by
+    # _rebuild_code), with no file behind them. (A 1-tuple is a lazy loader: a module's file.)
+    if len(entry) == 4 and entry[1] is None and not os.path.exists(filename):
         return _rebuild_code, (args, filename, entry[2])
     return rebuild, args
 
