@@ -204,7 +204,7 @@ class ActorHandle:
         return (_rebuild_handle, (self._actor_id, self._meta, self._handle_ref))
 
     def __repr__(self) -> str:
-        return f"Actor({self._meta.get('class_name')}, {self._actor_id})"
+        return f"Actor({self._meta.get('class_name')}, {ids.to_hex(self._actor_id)})"
 
     def __hash__(self) -> int:
         return hash(self._actor_id)

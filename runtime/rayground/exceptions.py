@@ -156,8 +156,8 @@ class GetTimeoutError(RayError, TimeoutError):
 class TaskCancelledError(RayError):
     """The task was cancelled with `cancel()` before it could finish."""
 
-    def __init__(self, task_id: str | None = None, error_message: str | None = None) -> None:
-        self.task_id = task_id
+    def __init__(self, task_id: Any = None, error_message: str | None = None) -> None:
+        self.task_id = task_id  # a TaskID (shown as hex), as in Ray
         self.error_message = error_message
         text = f"Task {task_id} was cancelled." if task_id else ""
         if error_message:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import api, context
+from ._core import api, context, ids
+
+
+def _hex(internal: str | None) -> str | None:
+    return None if internal is None else ids.to_hex(internal)
 
 
 class RuntimeContext:
-    """Ray's RuntimeContext surface. Ids are hex strings."""
+    """Ray's RuntimeContext surface. Ids are hex strings, as `ObjectRef.hex()` and the state API
+    show them; the properties (`task_id`, ...) are Ray's ID objects."""
 
     def _client(self) -> Any:
         return api.connected_client()
@@ -18,17 +23,35 @@ class RuntimeContext:
         return ctx.get("job_id") or self._client().session.get("job_id") or ""
 
     def get_task_id(self) -> str | None:
-        return context.task_context().get("task_id")
+        return _hex(context.task_context().get("task_id"))
 
     def get_actor_id(self) -> str | None:
-        return context.task_context().get("actor_id")
+        return _hex(context.task_context().get("actor_id"))
 
     def get_node_id(self) -> str:
         return self._client().session["node_id"]
 
     def get_worker_id(self) -> str:
         ctx = context.task_context()
-        return ctx.get("worker_id") or self._client().client_id
+        return ids.to_hex(ctx.get("worker_id") or self._client().client_id)
+
+    @property
+    def job_id(self) -> ids.JobID:
+        return ids.JobID(self.get_job_id())
+
+    @property
+    def node_id(self) -> ids.NodeID:
+        return ids.NodeID(self.get_node_id())
+
+    @property
+    def task_id(self) -> ids.TaskID | None:
+        internal = context.task_context().get("task_id")
+        return None if internal is None else ids.TaskID(internal)
+
+    @property
+    def actor_id(self) -> ids.ActorID | None:
+        internal = context.task_context().get("actor_id")
+        return None if internal is None else ids.ActorID(internal)
 
     def get_task_name(self) -> str | None:
         return context.task_context().get("name")

@@ -4,6 +4,7 @@ actor's id, held to the same assertions on both backends."""
 
 from __future__ import annotations
 
+import os
 import time
 from types import SimpleNamespace
 
@@ -87,3 +88,37 @@ def test_dead_actor_error_names_the_actor(ray, exc, parts):
     with pytest.raises(exc.RayActorError) as info:
         ray.get(service.my_id.remote(), timeout=60)
     assert info.value.actor_id == actor_id
+
+
+def test_call_in_flight_on_a_restarting_actor_is_unavailable_not_dead(ray, exc):
+    @ray.remote(max_restarts=1)
+    class Fragile:
+        def pid(self):
+            return os.getpid()
+
+        def crash(self):
+            os._exit(1)
+
+    fragile = Fragile.remote()
+    first = ray.get(fragile.pid.remote(), timeout=60)
+    # The process dies under the call; the actor will come back: the call is unavailable.
+    with pytest.raises(exc.ActorUnavailableError) as info:
+        ray.get(fragile.crash.remote(), timeout=60)
+    assert isinstance(info.value, exc.RayActorError)
+    assert not isinstance(info.value, exc.ActorDiedError)
+    # Calls made after it succeed, on the restarted process (Ray fails calls made while the
+    # restart is under way fast, with ActorUnavailableError too: try again until it is back).
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            second = ray.get(fragile.pid.remote(), timeout=60)
+            break
+        except exc.ActorUnavailableError:
+            assert time.monotonic() < deadline, "the actor did not come back within 60 s"
+            time.sleep(0.1)
+    assert second != first
+    # No restarts left: now it is dead, for that call and every later one.
+    with pytest.raises(exc.ActorDiedError):
+        ray.get(fragile.crash.remote(), timeout=60)
+    with pytest.raises(exc.ActorDiedError):
+        ray.get(fragile.pid.remote(), timeout=60)

@@ -278,9 +278,18 @@ def test_cancel_running_task(ray, exc):
     # Ray: a running task gets KeyboardInterrupt; get raises RayTaskError(TaskCancelledError),
     # an instance of TaskCancelledError. (A task blocked in one long time.sleep only sees it
     # when the sleep returns.)
-    with pytest.raises(exc.TaskCancelledError):
+    with pytest.raises(exc.TaskCancelledError) as info:
         ray.get(ref, timeout=30)
     assert time.monotonic() - cancelled_at < 3.0  # well before the loop's 5 s
+    err = info.value
+    assert isinstance(err, exc.RayTaskError)
+    assert isinstance(err.cause, exc.TaskCancelledError)
+    # The message is the remote traceback: the task's name, the line it was interrupted at, and
+    # the cancellation, said once.
+    text = str(err)
+    assert "busy" in text
+    assert "time.sleep(0.01)" in text
+    assert text.count("was cancelled") == 1
 
 
 def test_cancel_queued_task(ray, exc):
@@ -294,8 +303,9 @@ def test_cancel_queued_task(ray, exc):
     queued = block.remote(0.0)
     ray.cancel(queued)
     # Ray: a task cancelled before it runs raises a plain TaskCancelledError.
-    with pytest.raises(exc.TaskCancelledError):
+    with pytest.raises(exc.TaskCancelledError) as info:
         ray.get(queued, timeout=30)
+    assert not isinstance(info.value, exc.RayTaskError)  # it never ran: no remote traceback
     assert ray.get(blockers, timeout=30) == [0.8, 0.8]
 
 
@@ -310,8 +320,9 @@ def test_force_cancel_kills_a_blocked_task(ray, exc):
     start = time.monotonic()
     ray.cancel(ref, force=True)
     # Ray: force=True kills the worker process; get raises a plain TaskCancelledError.
-    with pytest.raises(exc.TaskCancelledError):
+    with pytest.raises(exc.TaskCancelledError) as info:
         ray.get(ref, timeout=30)
+    assert not isinstance(info.value, exc.RayTaskError)  # the process is gone, not interrupted
     assert time.monotonic() - start < 5.0
     assert issubclass(exc.TaskCancelledError, exc.RayError)
 

@@ -128,11 +128,52 @@ def test_put_get_numpy_round_trip(ray):
 def test_get_of_large_numpy_array_is_read_only(ray):
     arr = np.ones(200_000, dtype=np.float64)  # 1.6 MB: lives in shared memory, zero-copy read
     out = ray.get(ray.put(arr), timeout=30)
-    # Ray hands back a read-only view of the object store's buffer (small arrays too, in Ray).
+    # Ray hands back a read-only view of the object store's buffer.
     assert out.flags.writeable is False
     with pytest.raises(ValueError):
         out[0] = 2.0
     assert arr.flags.writeable is True  # the caller's own array is untouched
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.arange(3),  # 24 bytes: travels inline, in the pickle itself
+        lambda: np.zeros((4, 4), dtype=np.float32),
+        lambda: np.asfortranarray(np.ones((3, 5))),
+        lambda: np.arange(5_000),  # 40 kB
+    ],
+    ids=["tiny", "2d", "fortran", "40kB"],
+)
+def test_get_of_a_small_numpy_array_is_read_only_too(ray, make):
+    @ray.remote
+    def make_one():
+        return {"array": make()}
+
+    @ray.remote
+    def writeable(box):
+        return box["array"].flags.writeable
+
+    arr = make()
+    # From put, from a task's return value, and as a task's argument: read-only everywhere.
+    for out in (ray.get(ray.put(arr), timeout=30), ray.get(make_one.remote(), timeout=30)["array"]):
+        np.testing.assert_array_equal(out, arr)
+        assert out.flags.writeable is False
+        with pytest.raises(ValueError, match="read-only"):
+            out.flat[0] = 7
+    assert ray.get(writeable.remote({"array": arr}), timeout=30) is False
+    assert arr.flags.writeable is True  # the caller's own array is untouched
+    # A copy is the user's to change (what Ray's docs advise).
+    copy = ray.get(ray.put(arr), timeout=30).copy()
+    copy.flat[0] = 7
+
+
+def test_non_contiguous_and_object_arrays_come_back_as_writable_copies(ray):
+    # NumPy pickles these by copy (no zero-copy buffer), on both backends.
+    strided = np.arange(100).reshape(10, 10)[:, ::2]
+    objects = np.array([{"a": 1}, None], dtype=object)
+    for arr in (strided, objects):
+        assert ray.get(ray.put(arr), timeout=30).flags.writeable is True
 
 
 def test_get_of_a_non_ref_raises(ray):

@@ -275,6 +275,77 @@ def test_generator_with_static_num_returns_gives_a_list_of_refs(ray):
     assert ray.get(list(refs), timeout=30) == ["x", "y", "z"]
 
 
+def _drain(ray, gen):
+    """Every value a generator delivers, then the error it ends with (None if it ends well)."""
+    values = []
+    for ref in gen:
+        try:
+            values.append(ray.get(ref, timeout=60))
+        except Exception as err:  # the item after the last one raises the task's error
+            return values, err
+    return values, None
+
+
+@pytest.mark.parametrize("when", ["while-running", "after-it-failed"])
+def test_generator_delivers_every_item_yielded_before_it_raised(ray, exc, when):
+    @ray.remote
+    def produce(n):
+        # Not `yield from`: Ray 2.60 answers a `yield from` that then raises with AttributeError.
+        for i in range(n):  # noqa: UP028
+            yield i
+        raise ValueError(f"failed after {n} items")
+
+    for n in (0, 1, 5, 40):
+        gen = produce.remote(n)
+        if when == "after-it-failed":
+            ray.wait([gen.completed()], timeout=60)  # everything (the error too) has arrived
+        values, err = _drain(ray, gen)
+        assert values == list(range(n))
+        assert isinstance(err, ValueError) and isinstance(err, exc.RayTaskError)
+        assert f"failed after {n} items" in str(err)
+        with pytest.raises(StopIteration):  # the error is given once, then the stream ends
+            next(gen)
+
+
+def test_actor_generator_delivers_every_item_before_its_error(ray, exc):
+    @ray.remote
+    class Source:
+        def produce(self, n):
+            for i in range(n):
+                yield {"row": i}
+            raise KeyError("source ran dry")
+
+    source = Source.remote()
+    for n in (3, 20):
+        gen = source.produce.remote(n)
+        ray.wait([gen.completed()], timeout=60)
+        values, err = _drain(ray, gen)
+        assert values == [{"row": i} for i in range(n)]
+        assert isinstance(err, KeyError) and isinstance(err, exc.RayTaskError)
+
+
+def test_generator_consumed_inside_a_task_keeps_items_before_the_error(ray):
+    @ray.remote
+    def produce(n):
+        for i in range(n):  # noqa: UP028 (not `yield from`: see above)
+            yield i
+        raise ValueError("stop")
+
+    @ray.remote
+    def consume(n):
+        gen = produce.remote(n)
+        ray.wait([gen.completed()], timeout=60)
+        got = []
+        try:
+            for ref in gen:
+                got.append(ray.get(ref))
+        except ValueError as err:
+            return got, "stop" in str(err)
+        return got, False
+
+    assert ray.get(consume.remote(6), timeout=60) == (list(range(6)), True)
+
+
 # --------------------------------------------------------------------------------------------------
 # A small DAG, as in "Ray Core: Zero to Hero"
 

@@ -34,7 +34,7 @@ def test_get_of_array_is_a_read_only_view_onto_shared_memory(cluster):
     assert out.flags.owndata is False  # a view, not a copy
     np.testing.assert_array_equal(out, arr)
     shm_dir = _client().session["shm_dir"]
-    assert ref.hex() in os.listdir(shm_dir)
+    assert ref._id in os.listdir(shm_dir)  # segments are named by the runtime's own id
 
 
 def test_small_objects_travel_inline(cluster):
@@ -63,7 +63,7 @@ def test_put_once_pass_to_many_tasks_stores_one_copy(cluster):
 def test_object_is_freed_when_last_ref_is_dropped(cluster, wait_until):
     ref = ray.put(np.zeros(500_000))
     oid = ref.hex()
-    path = os.path.join(_client().session["shm_dir"], oid)
+    path = os.path.join(_client().session["shm_dir"], ref._id)
     assert os.path.exists(path)
     del ref
     wait_until(
@@ -84,7 +84,7 @@ def test_workers_let_go_of_freed_objects_they_read(cluster, wait_until):
 
     ref = ray.put(np.ones(2_000_000))
     assert ray.get([total.remote(ref) for _ in range(6)]) == [2_000_000.0] * 6
-    oid = ref.hex()
+    oid = ref._id  # the segment's file name, as /proc/<pid>/maps shows it
     pids = [w["pid"] for w in state.list_workers()]
 
     def mapped_somewhere() -> bool:
@@ -253,7 +253,7 @@ def test_event_stream_follows_task_states(cluster, wait_until):
 
         ref = tick.remote()
         ray.get(ref)
-        tid = ref.task_id().hex()
+        tid = ref.task_id()._id  # events carry the runtime's own ids (the state API: hex)
 
         def has_finished():
             with lock:

@@ -116,7 +116,7 @@ def test_timeline_text_and_stream(k: Kernel) -> None:
     # The bytes a task's result holds in the store while a ref keeps it, for the hover details.
     k.run("kept = process.remote('x' * 200_000)\n_ = ray.get(kept)")
     kept_task, results = k.value(
-        "(kept.hex().rsplit('.', 1)[0],"
+        "(kept._id.rsplit('.', 1)[0],"  # the views use the runtime's own ids
         " views.TimelineLive(session.current()).stream.data['results'])"
     )
     assert 200_000 <= results[kept_task] < 201_000, results
@@ -153,7 +153,7 @@ def test_dag_node_click_previews_its_result(k: Kernel) -> None:
         "kept_ref = process.remote('still held')\n"
         "_ = ray.get(kept_ref)"
     )
-    held = k.value("g.preview(kept_ref.hex().rsplit('.', 1)[0])")
+    held = k.value("g.preview(kept_ref._id.rsplit('.', 1)[0])")  # the view's (runtime's) task id
     assert held == "str: 'STILL HELD'", held
     assert k.value("g.preview('t-no-such-task')").startswith("not available ("), "unknown"
     k.run("del kept_ref")

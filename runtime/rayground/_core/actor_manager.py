@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
+from . import ids
 from .direct_calls import ACTOR_AT
 from .resources import format_request
 
@@ -282,7 +283,10 @@ class ActorManager:
                 tasks._retry(task, "the actor's process it was sent to died")
             else:
                 cause = actor.death_cause or "the actor's process it was sent to died"
-                tasks._fail(task, self._died_error(actor, actor.id, cause))
+                if actor.state == "DEAD":
+                    tasks._fail(task, self._died_error(actor, actor.id, cause))
+                else:  # restarting, or back already: this call is lost, the actor is not
+                    tasks._fail(task, self._unavailable_error(actor, cause))
             return
         actor.inflight[task.id] = task
         task.worker = worker
@@ -417,7 +421,7 @@ class ActorManager:
                 self.head.tasks.undirect(task)
                 actor.queue.appendleft(task)
             else:
-                self.head.tasks._fail(task, self._died_error(actor, actor.id, cause))
+                self.head.tasks._fail(task, self._unavailable_error(actor, cause))
         if actor.node is None or actor.node.state != "ALIVE":
             # Its node is gone: place it again wherever its resources fit now.
             actor.holding = False
@@ -460,11 +464,25 @@ class ActorManager:
             head.objects.decref(f"actor:{actor.id}", [args[1].rpartition("/")[2]])
         head.events.emit("actor", actor.id, "DEAD", {"cause": cause.splitlines()[0]})
 
+    @staticmethod
+    def _unavailable_error(actor: Actor, cause: str) -> BaseException:
+        """A call lost with the actor's process while the actor restarts: as in Ray, not a
+        death (calls made after the restart run); the caller may call again."""
+        shown = ids.to_hex(actor.id)
+        return exceptions.ActorUnavailableError(
+            f"The actor {actor.class_name} ({shown}) is unavailable: it is restarting, and this "
+            f"call was running when its process died ({cause}). Calls made now run once it is "
+            "back; call again if the call is safe to repeat, or set max_task_retries to have "
+            "it retried for you.",
+            actor_id=shown,
+        )
+
     def _died_error(self, actor: Actor | None, actor_id: str, cause: str | None) -> BaseException:
         name = actor.class_name if actor is not None else "actor"
+        shown = ids.to_hex(actor_id)
         return exceptions.ActorDiedError(
-            f"The actor {name} ({actor_id}) is dead, so this call cannot run. Cause: {cause}",
-            actor_id=actor_id,
+            f"The actor {name} ({shown}) is dead, so this call cannot run. Cause: {cause}",
+            actor_id=shown,
         )
 
     def on_job_exit(self, job_id: str) -> None:

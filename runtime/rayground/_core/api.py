@@ -398,12 +398,12 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
         start = time.time()
         kind = "get_error"  # a get that raised (a task's error, a timeout) did not get the values
         try:
-            values = client.get_values([r.hex() for r in refs], timeout, blocking=False)
+            values = client.get_values([r._id for r in refs], timeout, blocking=False)
             kind = "get"
         finally:
-            observe.blocked(kind, start, time.time(), [r.hex() for r in refs])
+            observe.blocked(kind, start, time.time(), [r._id for r in refs])
     else:
-        values = client.get_values([r.hex() for r in refs], timeout, blocking=_is_worker(client))
+        values = client.get_values([r._id for r in refs], timeout, blocking=_is_worker(client))
     return values[0] if single else values
 
 
@@ -462,7 +462,7 @@ def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True
             f"{type(object_ref).__name__}. To stop an actor, use kill(actor)."
         )
     client = connected_client()
-    client.send((protocol.CANCEL, object_ref.hex(), bool(force), bool(recursive)))
+    client.send((protocol.CANCEL, object_ref._id, bool(force), bool(recursive)))
 
 
 # ---------------------------------------------------------------------------- actors

@@ -580,7 +580,7 @@ class CoreClient:
                 self._descs.pop(oid, None)
                 self._wanted.discard(oid)
                 self._expected.discard(oid)
-        raise exceptions.ObjectLostError(oid)
+        raise exceptions.ObjectLostError(ids.to_hex(oid))
 
     def decode(self, oid: str, desc: tuple) -> Any:
         """The value a desc points to; raises the stored error for error descs."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import protocol
+from .ids import to_hex
 from .object_ref import ObjectRef
 
 
@@ -17,7 +18,7 @@ class ObjectRefGenerator:
     def __init__(self, end_ref: ObjectRef, client: Any) -> None:
         self._end = end_ref
         self._client = client
-        self._task_id = end_ref.task_id()
+        self._task_id = end_ref._id.rsplit(".", 1)[0]  # items are <task>.g<index>
         self._next = 0
         self._error_given = False
 
@@ -28,7 +29,7 @@ class ObjectRefGenerator:
         client = self._client
         item_id = f"{self._task_id}.g{self._next}"
         item = ObjectRef(item_id, _client=client)
-        end_id = self._end.hex()
+        end_id = self._end._id
         blocking = client.role == "worker"
         client.wait_descs([item_id, end_id], 1, None, blocking)
         if end_id in client._descs:
@@ -37,6 +38,12 @@ class ObjectRefGenerator:
             try:
                 count = client.value_of(end_id)
             except Exception:
+                if item_id not in client._descs and not self._error_given:
+                    # The end came first (it may have arrived with an earlier item): ask for
+                    # this item; the head knows whether it was produced before the failure,
+                    # and answers with it or with an error saying it does not exist.
+                    client.send((protocol.WANT, [item_id], False))
+                    client.wait_descs([item_id], 1, None, blocking)
                 if item_id in client._descs and client._descs[item_id][0] != "e":
                     self._next += 1
                     return item  # produced before the failure
@@ -57,4 +64,4 @@ class ObjectRefGenerator:
         return self._end
 
     def __repr__(self) -> str:
-        return f"ObjectRefGenerator({self._task_id})"
+        return f"ObjectRefGenerator({to_hex(self._task_id)})"

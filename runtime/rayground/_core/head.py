@@ -571,9 +571,10 @@ class Head:
             obj = self.objects.get(oid)
             if obj is None:
                 continue
+            shown = ids.to_hex(oid)
             lost = exceptions.ObjectLostError(
-                oid,
-                f"Object {oid} was stored on node {node.id[:12]} ({node.ip}), which died. "
+                shown,
+                f"Object {shown} was stored on node {node.id[:12]} ({node.ip}), which died. "
                 "Objects made by put() cannot be rebuilt; keep the data where it can be made "
                 "again, or make it in a task (task results are rebuilt from their lineage).",
             )
@@ -663,8 +664,9 @@ class Head:
                     oid,
                     error_desc(
                         exceptions.ObjectLostError(
-                            oid,
-                            f"Object {oid} is unknown to the cluster: it was freed after its "
+                            ids.to_hex(oid),
+                            f"Object {ids.to_hex(oid)} is unknown to the cluster: it was freed "
+                            "after its "
                             "last reference was dropped, or it belongs to another cluster.",
                         )
                     ),

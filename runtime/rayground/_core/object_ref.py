@@ -14,7 +14,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from . import context
-from .ids import TaskID
+from .ids import TaskID, to_hex
 from .serialization import record_contained_ref
 
 if TYPE_CHECKING:
@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 class ObjectRef:
     __slots__ = ("__weakref__", "_client", "_id")
 
-    def __init__(self, object_id: str, *, _borrowed: bool = False, _client: Any = None) -> None:
+    def __init__(
+        self, object_id: str | bytes, *, _borrowed: bool = False, _client: Any = None
+    ) -> None:
+        if type(object_id) is not str:  # Ray's form: ObjectRef(ref.binary())
+            object_id, _borrowed = _from_binary(object_id), True
         self._id = object_id
         client = _client if _client is not None else context.current_client(required=False)
         self._client = client
@@ -32,10 +36,24 @@ class ObjectRef:
             client.add_local_ref(object_id, borrowed=_borrowed)
 
     def hex(self) -> str:
-        return self._id
+        """The id as hex, as Ray shows it (the runtime's own id is `_id`, shorter on the wire)."""
+        return to_hex(self._id)
 
     def binary(self) -> bytes:
         return self._id.encode()
+
+    @classmethod
+    def from_binary(cls, data: bytes) -> ObjectRef:
+        """The ref whose `binary()` is `data` (the object must still be alive in the cluster)."""
+        return cls(data)
+
+    @classmethod
+    def from_hex(cls, text: str) -> ObjectRef:
+        # Ray's ObjectRef.from_hex raises NotImplementedError too; say what works instead.
+        raise NotImplementedError(
+            "ObjectRef.from_hex is not supported (as in Ray); use "
+            "ObjectRef.from_binary(bytes.fromhex(text))."
+        )
 
     def task_id(self) -> TaskID:
         """The task that makes this object (for a `put`, the object's own id), as in Ray."""
@@ -48,7 +66,7 @@ class ObjectRef:
         return isinstance(other, ObjectRef) and other._id == self._id
 
     def __repr__(self) -> str:
-        return f"ObjectRef({self._id})"
+        return f"ObjectRef({to_hex(self._id)})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         record_contained_ref(self._id)
@@ -79,6 +97,19 @@ class ObjectRef:
 def _client_of(ref: ObjectRef) -> Any:
     client = ref._client or context.current_client(required=True)
     return client
+
+
+def _from_binary(data: Any) -> str:
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(
+            f"ObjectRef() takes an object's id as bytes (ref.binary()), got {type(data).__name__}"
+        )
+    try:
+        return bytes(data).decode("ascii")
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{bytes(data)!r} is not a rayground object id: pass what ref.binary() gave you"
+        ) from None
 
 
 def _rebuild(object_id: str) -> ObjectRef:

@@ -17,12 +17,17 @@ Non-goals: no custom per-type serialisers, no compression.
 
 from __future__ import annotations
 
+import io
+import linecache
+import os
 import pickle
 import struct
 import sys
 import threading
+import types
+from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import cloudpickle
 
@@ -145,6 +150,69 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
     return all(_is_plain(v, depth + 1) for v in value)
 
 
+def _code_reduce(code: types.CodeType) -> tuple[Any, tuple]:
+    """cloudpickle's code reducer, keeping the real file name: cloudpickle 3 writes
+    "<dynamic-code>" there, and a remote traceback then cannot say where the failing line is.
+    Ray keeps it. A file that is not on disk (a notebook cell, which IPython names
+    `/tmp/ipykernel_<pid>/<n>.py` or `<ipython-input-...>`) travels with its source lines, so the
+    traceback shows the line too."""
+    rebuild, args = cloudpickle.cloudpickle._code_reduce(code)
+    filename = code.co_filename
+    args = tuple(filename if a == "<dynamic-code>" and type(a) is str else a for a in args)
+    entry: tuple = linecache.cache.get(filename) or ()
+    # (size, mtime, lines, name) with mtime None: lines registered by IPython (or by
+    # _rebuild_code), with no file behind them. (A 1-tuple is a lazy loader: a module's file.)
+    if len(entry) == 4 and entry[1] is None and not os.path.exists(filename):
+        return _rebuild_code, (args, filename, entry[2])
+    return rebuild, args
+
+
+def _rebuild_code(args: tuple, filename: str, lines: list[str]) -> types.CodeType:
+    linecache.cache.setdefault(filename, (sum(map(len, lines)), None, lines, filename))
+    return types.CodeType(*args)
+
+
+class _Pickler(cloudpickle.Pickler):
+    dispatch_table: ClassVar[ChainMap] = ChainMap(
+        {types.CodeType: _code_reduce}, cloudpickle.Pickler.dispatch_table
+    )
+
+
+def _ndarray_reduce(array: Any) -> Any:
+    """A NumPy array pickled read-only. Its data then travels in-band (when small) as immutable
+    bytes, so `get` gives a read-only array whatever its size, as Ray does; large ones already
+    come back as read-only views onto the object's memory. The caller's array is untouched."""
+    if array.flags.writeable and (array.flags.c_contiguous or array.flags.f_contiguous):
+        # (Object arrays and non-contiguous ones are pickled by copy and come back writable,
+        # in Ray too: NumPy's protocol-5 reduction covers only contiguous plain data.)
+        array = array.view()
+        array.flags.writeable = False
+    return array.__reduce_ex__(5)
+
+
+_IN_BAND = 2048  # buffers smaller than this travel in the pickle stream, not as separate blocks
+_numpy_pickler: type | None = None
+
+
+def _pickler_class() -> type:
+    """_Pickler, or once NumPy is loaded, a subclass that pickles arrays read-only (NumPy is
+    not imported here: it costs a process tens of ms at start-up)."""
+    global _numpy_pickler
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return _Pickler
+    if _numpy_pickler is None:
+        table = ChainMap({numpy.ndarray: _ndarray_reduce}, _Pickler.dispatch_table)
+        _numpy_pickler = type("_NumpyPickler", (_Pickler,), {"dispatch_table": table})
+    return _numpy_pickler
+
+
+def _dumps(value: Any, buffer_callback: Any = None) -> bytes:
+    with io.BytesIO() as out:
+        _pickler_class()(out, protocol=5, buffer_callback=buffer_callback).dump(value)
+        return out.getvalue()
+
+
 def serialize(value: Any) -> SerializedObject:
     """Pickle `value`; raises the pickler's own error (callers add context to it)."""
     if _is_plain(value):
@@ -153,7 +221,7 @@ def serialize(value: Any) -> SerializedObject:
 
     def keep(buf: pickle.PickleBuffer) -> bool:
         view = buf.raw()
-        if view.nbytes < 2048:  # tiny buffers are cheaper in-band than as separate blocks
+        if view.nbytes < _IN_BAND:  # tiny buffers are cheaper in-band than as separate blocks
             return True
         buffers.append(view)
         return False
@@ -161,7 +229,7 @@ def serialize(value: Any) -> SerializedObject:
     previous = getattr(_recording, "refs", None)
     _recording.refs = []
     try:
-        meta = cloudpickle.dumps(value, protocol=5, buffer_callback=keep)
+        meta = _dumps(value, buffer_callback=keep)
         contained = _recording.refs
     finally:
         _recording.refs = previous
@@ -184,7 +252,7 @@ def deserialize(block: memoryview | bytes) -> Any:
 
 def dumps_code(obj: Any) -> bytes:
     """Functions and classes, by value where needed (notebook and __main__ definitions)."""
-    return cloudpickle.dumps(obj, protocol=5)
+    return _dumps(obj)
 
 
 def export_code(obj: Any, what: str, advice: str) -> tuple[str, bytes]:

@@ -61,8 +61,8 @@ def pack_args(
 
     def placeholder(value: Any) -> Any:
         if isinstance(value, ObjectRef):
-            deps.append(value.hex())
-            return ArgRef(value.hex())
+            deps.append(value._id)
+            return ArgRef(value._id)
         return value
 
     packed_args = [placeholder(a) for a in args]

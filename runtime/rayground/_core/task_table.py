@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
-from . import config, protocol
+from . import config, ids, protocol
 from .resources import format_request
 
 # A busy worker gets this many tasks queued behind its current one when their function's latest
@@ -155,7 +155,8 @@ class TaskTable:
                 self._fail(
                     task,
                     exceptions.ObjectLostError(
-                        oid, f"Argument {oid} of {task.name} was freed before the task ran."
+                        ids.to_hex(oid),
+                        f"Argument {ids.to_hex(oid)} of {task.name} was freed before the task ran.",
                     ),
                 )
                 return task
@@ -584,7 +585,7 @@ class TaskTable:
                 continue
             queued.worker = None
             if queued.cancelled:
-                self._fail(queued, exceptions.TaskCancelledError(queued.id))
+                self._fail(queued, exceptions.TaskCancelledError(ids.TaskID(queued.id)))
             else:
                 self._enqueue(queued)  # it never started: no retry is used up
         task = worker.task
@@ -592,7 +593,7 @@ class TaskTable:
             return
         self._release(task)
         if task.cancelled:
-            self._fail(task, exceptions.TaskCancelledError(task.id))
+            self._fail(task, exceptions.TaskCancelledError(ids.TaskID(task.id)))
             return
         if task.retries_left != 0:
             task.retries_left -= 1
@@ -712,7 +713,7 @@ class TaskTable:
             _unqueue(worker, task)
             task.worker = None
             self.head.send_to(worker.peer.client_id, (protocol.CANCEL_TASK, task.id, False))
-            self._fail(task, exceptions.TaskCancelledError(task.id))
+            self._fail(task, exceptions.TaskCancelledError(ids.TaskID(task.id)))
             return
         if task.state == "RUNNING" and task.worker is not None:
             worker = task.worker
@@ -723,7 +724,7 @@ class TaskTable:
             return
         if task.actor_id is not None:
             self.head.actors.drop_queued(task)
-        self._fail(task, exceptions.TaskCancelledError(task.id))
+        self._fail(task, exceptions.TaskCancelledError(ids.TaskID(task.id)))
 
     def on_owner_gone(self, client_id: str) -> None:
         for task in list(self.tasks.values()):
@@ -732,7 +733,9 @@ class TaskTable:
                 "PENDING_NODE_ASSIGNMENT",
             ):  # (prefetched ones run: their worker already has them)
                 task.cancelled = True
-                self._fail(task, exceptions.TaskCancelledError(task.id, "its owner exited"))
+                self._fail(
+                    task, exceptions.TaskCancelledError(ids.TaskID(task.id), "its owner exited")
+                )
 
     def objects_in_use(self) -> set[str]:
         """Objects a worker may be reading now (not to be spilled): the arguments of running,

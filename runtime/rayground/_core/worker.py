@@ -25,7 +25,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
-from . import context, object_store, protocol
+from . import context, ids, object_store, protocol
 from .client import CoreClient
 from .log_stream import install_task_output
 from .serialization import deserialize, loads_code, serialize
@@ -154,7 +154,7 @@ class Worker:
     ) -> None:
         if spec["task_id"] in self.cancel_early:
             self.cancel_early.discard(spec["task_id"])
-            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+            self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(spec["task_id"])))
             return
         if job_info is not None:
             self._setup_job(spec.get("job_id"), job_info)
@@ -226,7 +226,7 @@ class Worker:
         """Run a normal task in this (main) thread."""
         if spec["task_id"] in self.cancel_early:  # cancelled while its function was loading
             self.cancel_early.discard(spec["task_id"])
-            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+            self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(spec["task_id"])))
             return
         env = self._env_for(spec)
         saved = {k: os.environ.get(k) for k in env}
@@ -248,8 +248,8 @@ class Worker:
             finally:
                 self.current_task = None
                 self.cancel_target = None
-        except _CancelRequested:
-            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+        except _CancelRequested as interrupt:
+            self._report_cancelled(spec, interrupt)
         except BaseException as exc:
             self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
         finally:
@@ -384,7 +384,7 @@ class Worker:
 
     def _report_failure(self, spec: dict, exc: BaseException, retry_allowed: bool) -> None:
         name = spec.get("method") or spec.get("name") or "task"
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        tb = _user_traceback(exc)
         # A failed nested get re-raised here: keep the innermost cause, so `except ValueError`
         # still catches it in the caller, and this task's traceback shows where it passed.
         cause = exc.cause if isinstance(exc, exceptions.RayTaskError) else exc
@@ -392,6 +392,19 @@ class Worker:
             str(name).split(".")[-1], tb, cause, pid=os.getpid(), ip=_IP
         ).as_instanceof_cause()
         self._report_error(spec, err, retry_allowed, tb)
+
+    def _report_cancelled(self, spec: dict, interrupt: _CancelRequested) -> None:
+        """A running task interrupted by `cancel()`: as in Ray, the error is a RayTaskError that
+        is also a TaskCancelledError, its traceback showing the line the task had reached."""
+        cause = exceptions.TaskCancelledError(ids.TaskID(spec["task_id"]))
+        tb = interrupt.__traceback__
+        while tb is not None and tb.tb_next is not None:  # end at the user's line, not the
+            if tb.tb_next.tb_frame.f_code.co_filename.startswith(_CORE_DIR):  # signal handler
+                tb.tb_next = None
+                break
+            tb = tb.tb_next
+        cause.__traceback__ = interrupt.__traceback__
+        self._report_failure(spec, cause, retry_allowed=False)
 
     def _report_error(
         self, spec: dict, err: BaseException, retry_allowed: bool = False, text: str | None = None
@@ -492,8 +505,8 @@ class Worker:
                     self.cancel_target = None
         except ActorExit:
             self._exit_actor(spec)
-        except _CancelRequested:
-            self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+        except _CancelRequested as interrupt:
+            self._report_cancelled(spec, interrupt)
         except BaseException as exc:
             self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
         finally:
@@ -523,7 +536,7 @@ class Worker:
             except ActorExit:
                 self._exit_actor(spec)
             except asyncio.CancelledError:
-                self._report_error(spec, exceptions.TaskCancelledError(spec["task_id"]))
+                self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(spec["task_id"])))
             except BaseException as exc:
                 self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
             finally:
@@ -535,12 +548,30 @@ class Worker:
         self._report_error(
             spec,
             exceptions.ActorDiedError(
-                "The actor exited by calling exit_actor() in this call.", actor_id=self.actor_id
+                "The actor exited by calling exit_actor() in this call.",
+                actor_id=ids.to_hex(self.actor_id or ""),
             ),
         )
         self.client.flush()
         self.client.close()
         os._exit(0)
+
+
+_CORE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback as Ray shows it: from the user's first frame (the worker's own frames that
+    called it say nothing about the failure), without the "Traceback ..." header line."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_CORE_DIR):
+            break
+        tb = tb.tb_next
+    lines = traceback.format_exception(type(exc), exc, tb)
+    if lines and lines[0].startswith("Traceback (most recent call last)"):
+        lines = lines[1:]
+    return "".join(lines)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._core import api, protocol
+from .._core import api, ids, protocol
 
 __all__ = [
     "StateRecord",
@@ -65,11 +65,29 @@ def _match(row: dict, flt: Filter) -> bool:
     raise ValueError(f"filter operator must be '=' or '!=', got {op!r}")
 
 
+# Fields holding task, actor, object or worker ids: shown in hex, as `ObjectRef.hex()` and
+# `get_runtime_context()` show them (the head's rows keep the short ids the cluster uses).
+_ID_FIELDS = ("task_id", "actor_id", "object_id", "worker_id", "parent_task_id")
+_ID_LIST_FIELDS = ("depends_on", "returns")
+
+
+def _hex_ids(row: dict) -> dict:
+    for key in _ID_FIELDS:
+        value = row.get(key)
+        if isinstance(value, str):
+            row[key] = ids.to_hex(value)
+    for key in _ID_LIST_FIELDS:
+        values = row.get(key)
+        if isinstance(values, list):
+            row[key] = [ids.to_hex(v) for v in values]
+    return row
+
+
 def _rows(
     what: str, filters: list[Filter] | None, limit: int, timeout: float | None
 ) -> list[StateRecord]:
     rows = api.connected_client().request(what, {"limit": limit}, timeout=timeout or 30)
-    return _apply_filters(rows, filters)[:limit]
+    return _apply_filters((_hex_ids(r) for r in rows), filters)[:limit]
 
 
 def _lister(table: str, what: str) -> Callable[..., list[StateRecord]]:
@@ -105,7 +123,9 @@ def summarize_tasks(address: str | None = None, timeout: int = 30, **_: Any) -> 
 def subscribe(
     handler: Callable[[int, list[tuple], int], None], after_seq: int = -1
 ) -> Callable[[], None]:
-    """Follow the event stream; returns a function that unsubscribes."""
+    """Follow the event stream; returns a function that unsubscribes. Events name tasks, actors
+    and objects by the runtime's own short ids (what the views and the lab feed use); the list
+    functions and `ObjectRef.hex()` show the same ids in hex."""
     client = api.connected_client()
     client.subscribe(handler, after_seq)
 
