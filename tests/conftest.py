@@ -21,7 +21,8 @@ does not blame the module that happened to start it (the session check still
 requires it to be gone at the end).
 
 Helpers: the ``wait_until`` fixture (see ``_procs.wait_until``) and ``_procs``'s
-process-tree functions.
+process-tree functions. Requirements (a browser, an extra, root): ``_needs``, whose ``needs``
+marks are applied here before a test's fixtures start; under CI a missing one fails the test.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from dataclasses import dataclass, field
 import pytest
 
 try:  # works whether or not tests/ becomes a package
-    from . import _procs
+    from . import _needs, _procs
 except ImportError:
+    import _needs
     import _procs
 
 TOKEN_VAR = "RAYGROUND_TEST_SESSION"
@@ -143,6 +145,12 @@ def _check(
     while time.monotonic() < end and any(_procs.process_alive(p) for p in procs):
         time.sleep(0.02)
     raise AssertionError("\n".join(lines))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``needs(reason=...)`` skips (fails under CI) before its fixtures start."""
+    _needs.apply_needs_marks(item)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from _needs import need_module, platform_skip
+from _procs import descendants, process_alive, shm_entries, wait_until
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
-
-from _procs import descendants, process_alive, shm_entries, wait_until
+    tomllib = need_module("tomli", "Python 3.10 reads TOML with tomli (the `test` extra has it)")
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
@@ -145,7 +146,7 @@ def test_wait_until_returns_value_and_times_out() -> None:
 def test_leak_check_kills_and_reports_leaks(tmp_path: Path) -> None:
     """A nested pytest run with leaking tests must fail and clean up after them."""
     if not Path("/proc/self/stat").exists():
-        pytest.skip("needs /proc")
+        platform_skip("the leak check reads /proc")
     for name in ("conftest.py", "_procs.py"):
         shutil.copy(TESTS / name, tmp_path / name)
     tag = uuid.uuid4().hex

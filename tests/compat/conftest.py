@@ -11,9 +11,10 @@ The fixture is module-scoped: one ``init``/``shutdown`` per test module and back
 * ``INIT_KWARGS``: extra keyword arguments for ``init`` on both backends;
 * ``RAY_INIT_KWARGS``: extra keyword arguments for real Ray only (e.g. ``include_dashboard``).
 
-A backend that cannot be imported is skipped with the reason (rayground while it is being
-written, real Ray where the ``ray`` extra is not installed). A real-Ray module that asks for the
-dashboard is skipped when this install cannot start one (plain ``ray`` without ``ray[default]``).
+A backend that cannot be imported is skipped with the reason (real Ray where the ``ray`` extra is
+not installed), and so is a real-Ray module that asks for the dashboard when this install cannot
+start one (plain ``ray`` without ``ray[default]``). Under CI both fail instead (tests/_needs.py):
+CI installs the ``ray`` extra, so the comparison with Ray must run there.
 
 Run one backend with ``-k rayground`` or ``-m ray`` / ``-m "not ray"``. Polling with a deadline
 uses the root conftest's ``wait_until`` fixture.
@@ -28,6 +29,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from _needs import missing
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = REPO / "runtime"
@@ -50,13 +53,14 @@ def _make_rayground_importable() -> None:
 
 
 def import_backend(name: str):
-    """Import a backend module, or skip the test with the reason it cannot be imported."""
+    """Import a backend module; where it cannot be imported, skip the test saying why (fail
+    under CI)."""
     if name == "rayground":
         _make_rayground_importable()
     try:
         return importlib.import_module(name)
     except Exception as exc:
-        pytest.skip(f"backend {name!r} is not importable: {type(exc).__name__}: {exc}")
+        missing(f"backend {name!r} is not importable: {type(exc).__name__}: {exc}")
 
 
 def init_kwargs(backend: str, module) -> dict:
@@ -98,7 +102,7 @@ def ray(request):
         with contextlib.suppress(Exception):
             mod.shutdown()
         if backend == "ray" and kwargs.get("include_dashboard") and "dashboard" in str(exc):
-            pytest.skip(
+            missing(
                 "real Ray cannot start its dashboard in this install (the state API needs "
                 f"`ray[default]`): {type(exc).__name__}: {exc}"
             )

@@ -10,7 +10,9 @@ import os
 
 import pytest
 
-dask = pytest.importorskip("dask", reason="Dask is not installed: the `dask` extra")
+from _needs import need_module
+
+dask = need_module("dask", "Dask is not installed: the `dask` extra")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_tasks_run_in_the_clusters_workers(ray_dask):
 def test_array_reductions(ray_dask):
     import numpy as np
 
-    da = pytest.importorskip("dask.array")
+    da = need_module("dask.array", "dask.array is not importable: the `dask` extra")
     x = da.arange(10_000, chunks=1_000).reshape(100, 100).rechunk((25, 25))
     total, col_means = dask.compute(x.sum(), x.mean(axis=0), scheduler=ray_dask.ray_dask_get)
     expected = np.arange(10_000).reshape(100, 100)
@@ -51,11 +53,8 @@ def test_array_reductions(ray_dask):
 
 
 def test_dataframe_groupby(ray_dask):
-    pd = pytest.importorskip("pandas")
-    try:
-        import dask.dataframe as dd
-    except ImportError as exc:
-        pytest.skip(f"dask.dataframe is not usable here: {exc}")
+    pd = need_module("pandas", "pandas is not installed: the `data` extra")
+    dd = need_module("dask.dataframe", "dask.dataframe needs pandas and pyarrow: the `data` extra")
     df = pd.DataFrame({"k": [i % 3 for i in range(30)], "v": range(30)})
     ddf = dd.from_pandas(df, npartitions=3)
     got = ddf.groupby("k").v.sum().compute(scheduler=ray_dask.ray_dask_get)
