@@ -3,7 +3,9 @@
 Every test in ``tests/compat`` takes a ``ray`` fixture: the backend module, already initialised
 with ``init(num_cpus=2)``. The fixture is parametrised over two backends, so each test runs once
 against ``rayground`` and once against real Ray (marked ``ray``), and the two are held to the same
-assertions. Real Ray is the reference: a test is only kept if it passes there.
+assertions. Real Ray is the reference: a test is only kept if it passes there. Where the two
+differ on purpose, the test declares it with ``@pytest.mark.differs`` (tests/_differences.py),
+which docs/ray-compatibility.md is generated from.
 
 The fixture is module-scoped: one ``init``/``shutdown`` per test module and backend (real Ray's
 ``init`` costs several seconds). A module can change the cluster it gets with two module globals:
