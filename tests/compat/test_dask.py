@@ -103,7 +103,7 @@ def test_dask_callbacks(ray_dask):
     why="ours already submits from the calling thread.",
 )
 def test_the_sync_variant(ray_dask):
-    assert ray_dask.ray_dask_get_sync({"a": 1}, "a") == 1
+    assert ray_dask.ray_dask_get_sync(GRAPH, "c") == 22
     assert ray_dask.ray_dask_get_sync is not ray_dask.ray_dask_get
 
 
