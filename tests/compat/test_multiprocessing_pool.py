@@ -209,7 +209,7 @@ def test_starmap_async_third_argument(pool, differs):
 )
 def test_chunksize_zero_is_refused(pool, fn, differs):
     expected = AssertionError if differs else ValueError
-    with pytest.raises(expected, match="" if differs else "chunksize must be an int >= 1, got 0"):
+    with pytest.raises(expected, match="^$" if differs else "chunksize must be an int >= 1, got 0"):
         pool.map(fn.square, range(3), chunksize=0)
 
 
