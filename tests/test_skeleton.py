@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from _needs import need_module, platform_skip
+from _procs import descendants, process_alive, shm_entries, wait_until
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
-
-from _procs import descendants, process_alive, shm_entries, wait_until
+    tomllib = need_module("tomli", "Python 3.10 reads TOML with tomli (the `test` extra has it)")
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
@@ -113,8 +114,61 @@ def test_test_script_runs_setup_lint_and_pytest_unmasked() -> None:
     assert "set -euo pipefail" in text
     assert "scripts/setup.sh" in text
     assert "ruff check" in text and "ruff format --check" in text
-    assert re.search(r"^exec \.venv/bin/python -m pytest tests \"\$@\"$", text, re.M)
+    assert re.search(r"^exec \.venv/bin/python -m pytest tests --durations=25 \"\$@\"$", text, re.M)
     assert "|| true" not in text
+
+
+def test_test_script_installs_real_ray() -> None:
+    """The README's test command (CI's) compares with real Ray, so it installs the `ray` extra."""
+    text = (ROOT / "scripts" / "test.sh").read_text()
+    assert re.search(r"^bash scripts/setup\.sh --with-ray$", text, re.M)
+
+
+def _extras(*args: str, **env: str) -> list[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("CI", "RAYGROUND_EXTRAS")}
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup.sh"), "--print-extras", *args],
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return proc.stdout.strip().split(",")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "with_ray"),
+    [
+        ((), {}, False),  # a learner's setup: no Ray, fast
+        ((), {"CI": "false"}, False),
+        ((), {"CI": "true"}, True),
+        (("--with-ray",), {}, True),
+        ((), {"RAYGROUND_EXTRAS": "test,ray"}, True),
+        (("--with-ray",), {"RAYGROUND_EXTRAS": "test"}, True),
+    ],
+)
+def test_setup_installs_ray_under_ci_or_when_asked(args, env, with_ray) -> None:
+    extras = _extras(*args, **env)
+    assert ("ray" in extras) is with_ray, extras
+    assert extras.count("ray") <= 1
+    assert "test" in extras
+
+
+def test_setup_refuses_an_unknown_argument() -> None:
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup.sh"), "--wiht-ray"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "unknown argument '--wiht-ray' (known: --with-ray, --print-extras)" in proc.stderr
+
+
+def test_the_ray_extra_pins_the_release_the_compat_tests_check() -> None:
+    (ray,) = _pyproject()["project"]["optional-dependencies"]["ray"]
+    assert re.fullmatch(r"ray\[default,data,serve,tune\]==\d+\.\d+\.\d+", ray), ray
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -149,8 +203,8 @@ def test_wait_until_returns_value_and_times_out() -> None:
 def test_leak_check_kills_and_reports_leaks(tmp_path: Path) -> None:
     """A nested pytest run with leaking tests must fail and clean up after them."""
     if not Path("/proc/self/stat").exists():
-        pytest.skip("needs /proc")
-    for name in ("conftest.py", "_procs.py"):
+        platform_skip("the leak check reads /proc")
+    for name in ("conftest.py", "_procs.py", "_needs.py", "_differences.py"):
         shutil.copy(TESTS / name, tmp_path / name)
     tag = uuid.uuid4().hex
     shm_name = f"rayground-selftest-{tag}"

@@ -30,6 +30,7 @@ import pytest
 from _cluster import RUNTIME
 from _users import LocalUser, create_user, delete_user, home_of, why_no_second_user
 
+from _needs import missing
 from _procs import process_alive, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +135,7 @@ def workdir() -> Iterator[Path]:
 def learners() -> Iterator[list[Learner]]:
     reason = _why_not()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     made: list[Learner] = []
     try:
         made = [_create_learner(), _create_learner()]
@@ -148,7 +149,7 @@ def learners() -> Iterator[list[Learner]]:
 def hub(workdir: Path, learners: list[Learner]) -> Iterator[Hub]:
     python = _learner_python(workdir)
     if python is None:
-        pytest.skip(
+        missing(
             f"no Python {sys.version_info.major}.{sys.version_info.minor} that other users may "
             "run with this environment's packages and the rayground under test"
         )

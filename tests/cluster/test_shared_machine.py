@@ -25,12 +25,13 @@ import pytest
 from _cluster import child_env, cli
 from _users import LocalUser, as_user, create_user, delete_user, spawn_as, why_no_second_user
 
+from _needs import missing, needs
 from _procs import process_alive, wait_until
 from rayground._core import lifetime, ownership
 from rayground._core.serialization import serialize
 
 ATTACKER_REASON = why_no_second_user()
-needs_attacker = pytest.mark.skipif(ATTACKER_REASON is not None, reason=str(ATTACKER_REASON))
+needs_attacker = needs(ATTACKER_REASON)
 
 
 class Marker:
@@ -46,7 +47,7 @@ class Marker:
 @pytest.fixture(scope="module")
 def attacker() -> Iterator[LocalUser]:
     if ATTACKER_REASON is not None:
-        pytest.skip(ATTACKER_REASON)
+        missing(ATTACKER_REASON)
     user = create_user()
     try:
         yield user

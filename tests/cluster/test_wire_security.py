@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import pytest
 from _cluster import Standalone, child_env, cli, run_driver, start_standalone
 
+from _needs import platform_skip
 from _procs import process_alive, wait_until
 from rayground._core import config, handshake, protocol
 from rayground._core.transport import frame, recv_frame
@@ -316,7 +317,7 @@ def test_the_head_raises_its_soft_fd_limit_to_the_hard_one(short_root):
     """Started with a soft limit of 256 (below the hard one), the head raises it, as Ray does."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard <= 256:
-        pytest.skip(f"the hard limit on descriptors here is {hard}: nothing to raise it to")
+        platform_skip(f"the hard limit on descriptors here is {hard}: nothing to raise it to")
     env = child_env(RAYGROUND_TMPDIR=short_root)
     cmd = [sys.executable, "-m", "rayground", "start", "--head", "--port", "0"]
     cmd += ["--num-cpus", "1", "--object-store-memory", "64MB"]

@@ -1,6 +1,7 @@
 """The DAG API (`ray.dag`): `.bind()` on functions, actor classes and actor methods, `InputNode`
 with index/attribute/key access, `MultiOutputNode`, and what `execute()` returns, held to the
-same assertions on both backends."""
+same assertions on both backends; where they differ, the test declares it
+(`@pytest.mark.differs`, listed in docs/ray-compatibility.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import importlib
 from types import SimpleNamespace
 
 import pytest
+
+DIFFERENCES_SECTION = "DAG API (`rayground.dag`)"
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +126,37 @@ def test_nested_nodes_arrive_as_refs(ray, dag, fns):
     with dag.InputNode() as inp:
         node = fns.total_of_refs.bind([fns.square.bind(inp), fns.square.bind(2)])
     assert ray.get(execute(node, 3), timeout=60) == 13
+
+
+@pytest.mark.differs(
+    "rayground",
+    what="Nodes nested in arguments",
+    ray="found in any picklable object (Ray scans by pickling)",
+    rayground="found in lists, tuples, sets and dicts (also nested); elsewhere passed as the node",
+    why="pickling every argument at bind time to look for nodes is costly and surprising; the "
+    "containers cover what DAG code passes.",
+)
+def test_a_node_inside_another_object(ray, fns, differs):
+    @ray.remote
+    def kind(box):
+        return type(box.item).__name__
+
+    node = kind.bind(SimpleNamespace(item=fns.square.bind(3)))
+    assert ray.get(execute(node), timeout=60) == ("FunctionNode" if differs else "ObjectRef")
+
+
+@pytest.mark.differs(
+    "rayground",
+    what="`experimental_compile()`, `with_tensor_transport()`",
+    ray="compiled graphs, GPU channels",
+    rayground="not provided (`AttributeError`)",
+    why="compiled graphs need Ray's shared-memory channels; the classic executor covers the "
+    "course.",
+)
+def test_compiled_graphs(fns):
+    node = fns.square.bind(2)
+    assert callable(getattr(node, "experimental_compile", None))
+    assert callable(getattr(node, "with_tensor_transport", None))
 
 
 def test_bind_takes_options_and_num_returns(ray, dag, fns):

@@ -9,7 +9,9 @@ import os
 
 import pytest
 
-joblib = pytest.importorskip("joblib", reason="joblib is not installed: the `joblib` extra")
+from _needs import need_module
+
+joblib = need_module("joblib", "joblib is not installed: the `joblib` extra")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_a_batchs_error_is_raised_as_the_users_type(ray_joblib):
 
 
 def test_scikit_learn_grid_search(ray_joblib):
-    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    need_module("sklearn", "scikit-learn is not installed: the `test` extra")
     from sklearn.datasets import load_iris
     from sklearn.model_selection import GridSearchCV
     from sklearn.tree import DecisionTreeClassifier

@@ -4,8 +4,8 @@ maxtasksperchild, close/terminate/join), held to the same assertions on both bac
 
 Where Ray 2.60 departs from its own documentation and from multiprocessing (an item's error is
 yielded by `imap` as a `PoolTaskError` value, and `error_callback` gets that wrapper), rayground
-follows the documentation; those tests assert each backend's behaviour and say so
-(docs/ray-compatibility.md lists them)."""
+follows the documentation; those tests declare the difference (`@pytest.mark.differs`) and
+assert each backend's behaviour (docs/ray-compatibility.md is generated from them)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 WAIT_S = 60
+DIFFERENCES_SECTION = "`rayground.util.multiprocessing.Pool`"
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +109,17 @@ def test_an_items_error_is_raised_as_the_users_type(ray, pool, fn):
         pool.apply(fn.fail_on_three, (3,))
 
 
-def test_imap_error(ray, pool, fn):
+@pytest.mark.differs(
+    "ray",
+    what="An item's error in `imap`/`imap_unordered`",
+    ray="yielded as a `PoolTaskError` value",
+    rayground="raised from `next()`, as multiprocessing",
+    why="Ray's own docs and multiprocessing raise; a value silently stands in for a failure.",
+)
+def test_imap_error(pool, fn, differs):
     results = pool.imap(fn.fail_on_three, range(5))
     assert [next(results) for _ in range(3)] == [0, 1, 2]
-    if ray.__name__ == "ray":
-        # Ray 2.60 yields its wrapper as a value (docs/ray-compatibility.md).
+    if differs:
         assert isinstance(next(results).underlying, ValueError)
     else:
         with pytest.raises(ValueError, match="bad item 3"):
@@ -120,7 +127,14 @@ def test_imap_error(ray, pool, fn):
     assert next(results) == 4
 
 
-def test_map_async_callback_gets_all_results_once(ray, pool, fn):
+@pytest.mark.differs(
+    "ray",
+    what="`map_async` `callback`'s list",
+    ray="in the order chunks finished",
+    rayground="in item order",
+    why="multiprocessing passes the results in order.",
+)
+def test_map_async_callback_gets_all_results_once(pool, fn, differs):
     got = []
     done = threading.Event()
 
@@ -132,14 +146,20 @@ def test_map_async_callback_gets_all_results_once(ray, pool, fn):
     assert result.get(timeout=WAIT_S) == [0, 1, 4, 9, 16]
     assert done.wait(WAIT_S)
     assert len(got) == 1
-    if ray.__name__ == "ray":
-        # Ray 2.60 passes them in the order the chunks finished (docs/ray-compatibility.md).
-        assert sorted(got[0]) == [0, 1, 4, 9, 16]
+    if differs:
+        assert sorted(got[0]) == [0, 1, 4, 9, 16]  # in whatever order the chunks finished
     else:
         assert got[0] == [0, 1, 4, 9, 16]  # in order, as multiprocessing
 
 
-def test_error_callback_hears_of_the_first_error(ray, pool, fn):
+@pytest.mark.differs(
+    "ray",
+    what="`error_callback`'s argument",
+    ray="Ray's `PoolTaskError` wrapper",
+    rayground="the exception itself",
+    why="multiprocessing's and Ray's documented contract.",
+)
+def test_error_callback_hears_of_the_first_error(pool, fn, differs):
     errors = []
     results = []
     async_result = pool.map_async(
@@ -152,11 +172,45 @@ def test_error_callback_hears_of_the_first_error(ray, pool, fn):
         async_result.get(timeout=WAIT_S)
     assert results == []  # the callback is for success only
     assert len(errors) == 1
-    if ray.__name__ == "ray":
-        # Ray 2.60 passes its wrapper, not the exception (docs/ray-compatibility.md).
+    if differs:
         assert isinstance(errors[0].underlying, ValueError)
     else:
         assert isinstance(errors[0], ValueError)
+
+
+@pytest.mark.differs(
+    "ray",
+    what="`starmap_async` signature",
+    ray="`(func, iterable, callback, error_callback)`",
+    rayground="multiprocessing's `(func, iterable, chunksize, callback, error_callback)`",
+    why="a callback passed by position to Ray's form fails here with a clear `chunksize` error; "
+    "pass callbacks by keyword on both.",
+)
+def test_starmap_async_third_argument(pool, differs):
+    got = []
+    if differs:
+        result = pool.starmap_async(divmod, [(7, 2), (9, 4)], got.append)
+        assert result.get(timeout=WAIT_S) == [(3, 1), (2, 1)]
+        assert sorted(got[0]) == [(2, 1), (3, 1)]
+    else:
+        with pytest.raises(ValueError, match="chunksize must be an int >= 1, got <built-in"):
+            pool.starmap_async(divmod, [(7, 2), (9, 4)], got.append)
+    # By keyword, the same call works on both.
+    result = pool.starmap_async(divmod, [(7, 2), (9, 4)], callback=got.append)
+    assert result.get(timeout=WAIT_S) == [(3, 1), (2, 1)]
+
+
+@pytest.mark.differs(
+    "ray",
+    what="`chunksize=0`",
+    ray="`AssertionError`",
+    rayground="`ValueError` saying what is allowed",
+    why="errors say what to do.",
+)
+def test_chunksize_zero_is_refused(pool, fn, differs):
+    expected = AssertionError if differs else ValueError
+    with pytest.raises(expected, match="^$" if differs else "chunksize must be an int >= 1, got 0"):
+        pool.map(fn.square, range(3), chunksize=0)
 
 
 def test_get_times_out_with_multiprocessings_error(pool, tmp_path, fn):

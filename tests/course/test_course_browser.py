@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from _needs import need_module
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 from _labhelpers import (
     BROWSER_TIMEOUT_MS,
@@ -39,7 +41,7 @@ def lab_in_lesson_folder(tmp_path: Path) -> Iterator[Server]:
 @needs_chromium
 @pytest.mark.timeout(240)
 def test_a_lessons_diagram_renders(lab_in_lesson_folder: Server) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    sync_api = need_module("playwright.sync_api", "playwright is not installed: the `test` extra")
     lab = lab_in_lesson_folder
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
@@ -66,7 +68,7 @@ def test_a_lessons_diagram_renders(lab_in_lesson_folder: Server) -> None:
 def test_the_course_folder_opens_with_lesson_00_beside_the_panel(tmp_path: Path) -> None:
     """What `rayground course` opens: the folder's workspace puts lesson 00 in front and the
     rayground panel open in the side bar."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    sync_api = need_module("playwright.sync_api", "playwright is not installed: the `test` extra")
     from playwright.sync_api import expect
 
     from rayground.course import folder

@@ -29,6 +29,7 @@ from course_notebooks import (
     with_answers,
 )
 
+from _needs import need_module, not_applicable
 from rayground.course.lesson import exercises_of
 
 STEMS = lesson_stems()
@@ -112,13 +113,13 @@ def test_lessons_run_on_real_ray(stem, progress_file, monkeypatch):
     """With `%ray_init --backend ray` and `import ray`, every cell runs, our solutions pass and
     every wrong, sequential and cheating answer is rejected, as on rayground: the evidence comes
     from the twins' marks and Ray's state API."""
-    pytest.importorskip("ray", reason="real Ray is the `ray` extra: pip install -e '.[ray]'")
+    need_module("ray", "real Ray is the `ray` extra: pip install -e '.[ray]'")
     only = read(stem).metadata.get("rayground", {}).get("only_rayground")
     if only:
-        pytest.skip(f"{stem} is rayground-only and says so: {only}")
+        not_applicable(f"{stem} is rayground-only and says so: {only}")
     # Ray answers state queries (the task rows the checks read, list_objects) through its
     # dashboard, which only `ray[default]` installs (aiohttp is its marker).
-    pytest.importorskip("aiohttp", reason="the checks read Ray's state API: ray[default]")
+    need_module("aiohttp", "the checks read Ray's state API: ray[default] (the `ray` extra)")
     # Ray's knob for a loopback-only node: tests talk to nothing but loopback (and on a machine
     # whose hostname resolves to an unroutable address Ray would not start otherwise).
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import rayground as ray
+from _needs import need_module
 
-joblib = pytest.importorskip("joblib", reason="joblib is not installed: the `joblib` extra")
+joblib = need_module("joblib", "joblib is not installed: the `joblib` extra")
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,11 @@ import re
 import pytest
 from kernel import Kernel
 
-ray = pytest.importorskip("ray", reason="needs real Ray: pip install 'rayground[ray]'")
+from _needs import missing, need_module
+
+ray = need_module("ray", "needs real Ray: pip install 'rayground[ray]'")
 if not hasattr(ray, "init"):
-    pytest.skip("`import ray` found a folder, not Ray", allow_module_level=True)
+    missing("`import ray` found a folder, not Ray")
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from _needs import needs
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("RAYGROUND_TEST_ARTIFACTS", REPO / "test-artifacts")) / "lab"
@@ -56,10 +56,10 @@ GRAPH_CELL = (
     "right = combine.remote(parts[2], parts[3])\n"
     "total = combine.remote(left, right)\n"
 )
-needs_chromium = pytest.mark.skipif(
-    not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
-    reason=f"no chromium at {CHROMIUM} (apt-get install chromium; scripts/setup.sh does it "
-    "under CI)",
+needs_chromium = needs(
+    None
+    if os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)
+    else f"no chromium at {CHROMIUM} (apt-get install chromium; scripts/setup.sh does it under CI)"
 )
 
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 from _labhelpers import CHROMIUM, CHROMIUM_FLAGS, Server, start_server, stop_server
 
+from _needs import need_module
+
 
 @pytest.fixture(scope="module")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -21,7 +23,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 @pytest.fixture
 def browser() -> Iterator[object]:
     """Debian's chromium, headless, driven by Playwright (tests using it are `needs_chromium`)."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    sync_api = need_module("playwright.sync_api", "playwright is not installed: the `test` extra")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         try:

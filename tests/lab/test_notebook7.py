@@ -30,6 +30,8 @@ from _labhelpers import (
     stop_server,
 )
 
+from _needs import need_module
+
 pytestmark = [pytest.mark.timeout(240), needs_chromium]
 
 CELLS = [
@@ -61,7 +63,7 @@ FINISHED = "#3aa35c"  # dag.COLORS["finished"], the model's (tests/lab/fixtures/
 
 @pytest.fixture
 def notebook7(tmp_path: Path) -> Iterator[Server]:
-    pytest.importorskip("notebook", reason="Notebook 7 is not installed (the jupyter extra has it)")
+    need_module("notebook", "Notebook 7 is not installed (the `jupyter` extra has it)")
     labext = Path(sys.prefix) / "share/jupyter/labextensions/@rayground/lab/package.json"
     assert labext.is_file(), f"the lab extension is not installed ({labext}): bash scripts/setup.sh"
     (tmp_path / "root").mkdir()

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from _needs import missing
+
 RUNTIME = str(Path(__file__).resolve().parents[2] / "runtime")
 
 
@@ -50,7 +52,7 @@ def backend(request, pick_port) -> Iterator[Backend]:
         ray = importlib.import_module(name)
         serve = importlib.import_module(f"{name}.serve")
     except Exception as exc:
-        pytest.skip(f"{name} serve is not importable: {type(exc).__name__}: {exc}")
+        missing(f"{name} serve is not importable: {type(exc).__name__}: {exc}")
     with contextlib.suppress(Exception):
         if ray.is_initialized():
             ray.shutdown()

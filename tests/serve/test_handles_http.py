@@ -9,6 +9,8 @@ import threading
 import httpx
 import pytest
 
+from _needs import need_module
+
 
 @pytest.fixture
 def serve(serve_env):
@@ -299,7 +301,7 @@ def test_serve_batch_groups_concurrent_calls(serve):
 
 
 def test_fastapi_ingress(serve_env, serve):
-    fastapi = pytest.importorskip("fastapi")
+    fastapi = need_module("fastapi", "FastAPI is not installed (the `ray` extra's ray[serve])")
     app = fastapi.FastAPI()
 
     @serve.deployment

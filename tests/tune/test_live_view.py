@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 import rayground
+from _needs import need_module
 from rayground import tune
 from rayground.tune.live import TrialsView, maybe_live_view, plot_svg, table_html, trial_rows
 from rayground.tune.schedulers import ASHAScheduler
 
-pytest.importorskip("ipywidgets")
+need_module("ipywidgets", "ipywidgets is not installed: the `jupyter` extra")
 
 
 def curve(config):

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 
 import rayground
+from _needs import need_module
 from rayground import tune
 
 REPO = Path(__file__).resolve().parents[2]
 TUNE_DIR = REPO / "runtime" / "rayground" / "tune"
+RAY_TUNE = "real Ray's Tune is the `ray` extra"
 
 try:
     from _procs import wait_until
@@ -57,8 +59,9 @@ def test_import_rayground_does_not_import_tune_and_the_attribute_loads_it():
     assert out == ["False", "rayground.tune"]
 
 
+@pytest.mark.ray
 def test_every_export_is_a_ray_tune_name():
-    ray_tune = pytest.importorskip("ray.tune")
+    ray_tune = need_module("ray.tune", RAY_TUNE)
     missing = [name for name in tune.__all__ if not hasattr(ray_tune, name)]
     assert missing == []
 
@@ -88,8 +91,9 @@ def test_a_search_space_function_not_called_is_named_with_its_path(storage_env):
         _fit(noop, {"opt": {"lr": tune.loguniform}})
 
 
+@pytest.mark.ray
 def test_a_foreign_search_space_type_is_rejected():
-    sample = pytest.importorskip("ray.tune.search.sample")
+    sample = need_module("ray.tune.search.sample", RAY_TUNE)
     from rayground.tune.search.variant_generator import split_spec
 
     with pytest.raises(TypeError, match=r"config\['lr'\] is a ray.tune.search.sample.Float"):
@@ -127,11 +131,12 @@ def test_report_outside_a_trial_says_where_to_call_it():
 
 
 # ---------------------------------------------------------------- ASHA: Ray's rule, exactly
+@pytest.mark.ray
 def test_asha_bracket_decides_as_rays_bracket_on_random_streams():
     """Random interleavings of trial results fed to our bracket and Ray 2.60's: same decisions,
     same rungs."""
-    hypothesis = pytest.importorskip("hypothesis")
-    ray_asha = pytest.importorskip("ray.tune.schedulers.async_hyperband")
+    hypothesis = need_module("hypothesis", "hypothesis is not installed: the `test` extra")
+    ray_asha = need_module("ray.tune.schedulers.async_hyperband", RAY_TUNE)
     from hypothesis import strategies as st
 
     from rayground.tune.schedulers.async_hyperband import _Bracket
@@ -168,8 +173,9 @@ def test_asha_bracket_decides_as_rays_bracket_on_random_streams():
     check()
 
 
+@pytest.mark.ray
 def test_variant_order_matches_rays_generator():
-    ray_variants = pytest.importorskip("ray.tune.search.variant_generator")
+    ray_variants = need_module("ray.tune.search.variant_generator", RAY_TUNE)
     from rayground.tune.search.variant_generator import generate_variants
 
     spec = {"a": {"grid_search": [1, 2, 3]}, "n": {"b": {"grid_search": ["x", "y"]}}, "c": 7}

@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 
+from _needs import on_platform_only
 from rayground._core import libc, object_store
 
 PAGE = mmap.PAGESIZE
@@ -34,7 +35,7 @@ def segment(tmp_path):
     os.unlink(path)
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/pagemap"), reason="needs Linux's pagemap")
+@on_platform_only(os.path.exists("/proc/self/pagemap"), "needs Linux's pagemap")
 def test_populate_sets_up_every_page_table_entry(segment):
     fd, size = segment
     with mmap.mmap(fd, size) as mapping:
@@ -44,7 +45,7 @@ def test_populate_sets_up_every_page_table_entry(segment):
         assert _present_pages(address, size) == size // PAGE
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/pagemap"), reason="needs Linux's pagemap")
+@on_platform_only(os.path.exists("/proc/self/pagemap"), "needs Linux's pagemap")
 def test_the_writers_mappings_come_populated(segment):
     fd, size = segment
     mapping = object_store._populated_mapping(fd, size)

@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+from _needs import need_module
 from rayground._core import config, protocol
 from rayground._core.serialization import deserialize, serialize
 from rayground._core.transport import FrameError, frame, split_frames
@@ -42,7 +43,7 @@ def test_oversized_frame_is_refused_before_allocation():
 
 
 def test_serialization_keeps_arrays_out_of_band_and_read_only():
-    np = pytest.importorskip("numpy")
+    np = need_module("numpy", "numpy is one of rayground's dependencies")
     arr = np.arange(10_000, dtype=np.float64)
     obj = serialize({"a": arr})
     assert obj.buffers and obj.buffers[0].nbytes == arr.nbytes

@@ -10,12 +10,13 @@ import sys
 import numpy as np
 import pytest
 
+from _needs import on_platform_only
 from rayground._core import stream_copy
 
 X86_64_LINUX = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
 
 
-@pytest.mark.skipif(not X86_64_LINUX, reason="the streaming loop is x86-64 machine code")
+@on_platform_only(X86_64_LINUX, "the streaming loop is x86-64 machine code")
 def test_streaming_is_used_on_x86_64_linux():
     # A silent fallback would keep every test green and lose the speed: say so here.
     assert stream_copy.available()
