@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from ..exceptions import UserCodeException
 from . import block as blocks
+from . import expressions
 from .block import Block, BlockMetadata
 
 
@@ -31,7 +32,8 @@ class MapSpec:
     """One map-like operator, as sent to the worker.
 
     kind: "map" (row -> row), "flat_map" (row -> rows), "filter" (row -> bool), "map_batches"
-    (batch -> batch), "sample" (keep a random fraction), "write" (`fn` is a writer object).
+    (batch -> batch), "sample" (keep a random fraction), "write" (`fn` is a writer object),
+    "filter_expr" (`fn` is a predicate `Expr`), "with_column" (`fn` is (name, `Expr`)).
     """
 
     kind: str
@@ -154,6 +156,10 @@ def apply_chain(chain: tuple[MapSpec, ...], block: Block, index: int) -> Block:
             block = _map_rows(spec, block, index)
         elif spec.kind == "map_batches":
             block = _map_batches(spec, block, index)
+        elif spec.kind == "filter_expr":
+            block = expressions.filter_table(block, spec.fn, spec.name)
+        elif spec.kind == "with_column":
+            block = expressions.with_column(block, *spec.fn)
         elif spec.kind == "sample":
             block = _sample(spec, block, index)
         elif spec.kind == "write":
