@@ -19,7 +19,7 @@ from . import all_to_all
 from . import block as blocks
 from . import expressions as ex
 from . import plan as lp
-from .compute import compute_strategy
+from .compute import compute_strategy, warn_on_ray_remote_args
 from .datasource import writer_for
 from .executor import execute
 from .iterator import DataIterator, batches_from_bundles
@@ -132,6 +132,7 @@ class Dataset(SplitMixin):
         **ray_remote_args: Any,
     ) -> Dataset:
         """One row (a dict) in, one row out."""
+        warn_on_ray_remote_args(ray_remote_args)
         return self._map(
             "map",
             fn,
@@ -168,6 +169,7 @@ class Dataset(SplitMixin):
         **ray_remote_args: Any,
     ) -> Dataset:
         """A batch (dict of NumPy arrays, pandas DataFrame or Arrow table) in, a batch out."""
+        warn_on_ray_remote_args(ray_remote_args)
         _check_batch_format(batch_format)
         return self._map(
             "map_batches",
@@ -204,6 +206,7 @@ class Dataset(SplitMixin):
         **ray_remote_args: Any,
     ) -> Dataset:
         """One row in, a list of rows out."""
+        warn_on_ray_remote_args(ray_remote_args)
         return self._map(
             "flat_map",
             fn,
@@ -240,6 +243,7 @@ class Dataset(SplitMixin):
         """Keep the rows for which `fn(row)` is True, or where the expression `expr` is:
         `ds.filter(expr=col("x") > 5)` (evaluated by Arrow on whole blocks, no Python per row).
         A string `expr` ("x > 5") is Ray's deprecated form: accepted, with its warning."""
+        warn_on_ray_remote_args(ray_remote_args)
         if (fn is None) == (expr is None):
             raise ValueError(
                 "Exactly one of 'fn' or 'expr' must be provided: ds.filter(lambda row: ...) or "
@@ -306,6 +310,7 @@ class Dataset(SplitMixin):
         **ray_remote_args: Any,
     ) -> Dataset:
         """A new column (or a replaced one) computed by an expression: `col("x") * 2`."""
+        warn_on_ray_remote_args(ray_remote_args)
         if not isinstance(column_name, str):
             raise TypeError(f"with_column() needs a column name (str), got {column_name!r}")
         if not isinstance(expr, ex.Expr):
@@ -341,6 +346,7 @@ class Dataset(SplitMixin):
         **ray_remote_args: Any,
     ) -> Dataset:
         """A new column computed from each batch (a pandas DataFrame by default)."""
+        warn_on_ray_remote_args(ray_remote_args)
         _check_batch_format(batch_format)
         if not callable(fn):
             raise TypeError(f"add_column() expects a function of a batch, got {fn!r}")
@@ -363,6 +369,7 @@ class Dataset(SplitMixin):
         concurrency: Any = None,
         **ray_remote_args: Any,
     ) -> Dataset:
+        warn_on_ray_remote_args(ray_remote_args)
         cols = column_list("drop_columns", cols)
         return self._map(
             "map_batches",
@@ -381,6 +388,7 @@ class Dataset(SplitMixin):
         concurrency: Any = None,
         **ray_remote_args: Any,
     ) -> Dataset:
+        warn_on_ray_remote_args(ray_remote_args)
         cols = column_list("select_columns", cols)
         return self._map(
             "map_batches",
@@ -394,6 +402,7 @@ class Dataset(SplitMixin):
     def rename_columns(
         self, names: list[str] | dict[str, str], *, concurrency: Any = None, **ray_remote_args: Any
     ) -> Dataset:
+        warn_on_ray_remote_args(ray_remote_args)
         if not isinstance(names, dict | list):
             raise TypeError(
                 "rename_columns() expects a dict {old: new} or a list of new names, got "
