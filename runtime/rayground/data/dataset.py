@@ -435,6 +435,13 @@ class Dataset(SplitMixin):
         return self._then(lp.Union((self._op, *(o._op for o in other))))
 
     def zip(self, *other: Dataset) -> Dataset:
+        warnings.warn(
+            "`Dataset.zip` is deprecated and will be removed in Ray 2.64: it pairs rows by "
+            "position, which needs both datasets in a deterministic order. Ray's replacement "
+            "is a join on a shared key; here, keep the columns in one dataset (map/add_column).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         for o in other:
             if not isinstance(o, Dataset):
                 raise TypeError(f"zip() takes Datasets, got {type(o).__name__}")

@@ -10,6 +10,7 @@ partition), so the classes keep their proportions in both parts, as Ray's does.
 from __future__ import annotations
 
 import builtins
+import hashlib
 import itertools
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +18,10 @@ import numpy as np
 import pyarrow as pa
 
 from . import all_to_all
+from . import plan as lp
 from .expressions import col
 from .plan import RefBundle
+from .transform import MapSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,6 +50,10 @@ class SplitMixin:
         def random_shuffle(self, *, seed: int | None = None) -> Dataset: ...
         def groupby(self, key: Any) -> Any: ...
         def count(self) -> int: ...
+        def map_batches(self, fn: Any, **kwargs: Any) -> Dataset: ...
+        def _then(self, op: lp.LogicalOp) -> Dataset: ...
+
+        _op: lp.LogicalOp
 
     def split(
         self, n: int, *, equal: bool = False, locality_hints: Any = None
@@ -111,6 +118,67 @@ class SplitMixin:
         _check_rows(test_size, total)
         train, test = self._parts(all_to_all.split_bundles_at(bundles, [total - test_size]))
         return train, test
+
+    def streaming_train_test_split(
+        self,
+        test_size: float,
+        *,
+        split_type: str = "random",
+        hash_column: str | None = None,
+        seed: int | None = None,
+        **ray_remote_kwargs: Any,
+    ) -> tuple[Dataset, Dataset]:
+        """(train, test) as two lazy datasets, nothing materialized: each row goes to test with
+        probability `test_size` ("random", reproducible with `seed`), or by a hash of its
+        `hash_column` value ("hash": the same key always lands on the same side, and on the
+        same side as in Ray Data, which hashes the same way)."""
+        if not isinstance(test_size, int | float) or not 0 < test_size < 1:
+            raise ValueError(f"test_size must be between 0 and 1, got {test_size!r}.")
+        if seed is not None and split_type == "hash":
+            raise ValueError("seed is not supported for hash split")
+        if hash_column is not None and split_type == "random":
+            raise ValueError("hash_column is not supported for random split")
+        if split_type == "random":
+            spec = MapSpec(
+                kind="split_flag",
+                name="MapBatches(random_split)",
+                fn=(float(test_size), seed, _TRAIN_TEST_SPLIT_COLUMN),
+            )
+            args = {k: v for k, v in ray_remote_kwargs.items() if v is not None}
+            flagged = self._then(lp.MapOp(self._op, spec, args))
+        elif split_type == "hash":
+            if hash_column is None:
+                raise ValueError("hash_column is required for hash split")
+            flagged = self.map_batches(
+                hash_split,
+                fn_args=(hash_column, float(test_size)),
+                batch_format="pyarrow",
+                **ray_remote_kwargs,
+            )
+        else:
+            raise ValueError(f"Invalid split type: {split_type!r} (use 'random' or 'hash')")
+        is_train = col(_TRAIN_TEST_SPLIT_COLUMN)
+        train = flagged.filter(expr=is_train).drop_columns([_TRAIN_TEST_SPLIT_COLUMN])
+        test = flagged.filter(expr=~is_train).drop_columns([_TRAIN_TEST_SPLIT_COLUMN])
+        return train, test
+
+
+def hash_split(batch: pa.Table, hash_column: str, test_size: float) -> pa.Table:
+    """Flag a row train when the 64-bit BLAKE2b hash of str(key) falls below (1 - test_size)
+    of the range: Ray's rule, so both backends put the same keys on the same side."""
+    if batch.num_rows == 0 and not batch.column_names:
+        return batch  # an empty block with no schema
+    if hash_column not in batch.column_names:
+        raise ValueError(
+            f"streaming_train_test_split(hash_column={hash_column!r}): no such column; the "
+            f"dataset's columns are {batch.column_names}."
+        )
+    bound = (1 - test_size) * (1 << 64)
+    flags = [
+        int.from_bytes(hashlib.blake2b(str(key).encode(), digest_size=8).digest(), "big") < bound
+        for key in batch[hash_column].to_numpy(zero_copy_only=False)
+    ]
+    return batch.append_column(_TRAIN_TEST_SPLIT_COLUMN, pa.array(flags, pa.bool_()))
 
 
 def _check_fraction(test_size: float) -> None:
