@@ -41,7 +41,7 @@ def warn_on_ray_remote_args(ray_remote_args: dict[str, Any], stacklevel: int = 3
         )
 
 
-def _fn_name(fn: Any) -> str:
+def fn_name(fn: Any) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 
 
@@ -62,7 +62,7 @@ def _from_concurrency(method: str, fn: Any, is_class: bool, concurrency: Any) ->
         if not is_class:
             raise ValueError(
                 "``concurrency`` is set as a tuple of integers, but ``fn`` is not a callable "
-                f"class: {_fn_name(fn)}. Use ``concurrency=n`` to control maximum number of "
+                f"class: {fn_name(fn)}. Use ``concurrency=n`` to control maximum number of "
                 "workers to use."
             )
         initial = concurrency[2] if len(concurrency) == 3 else None
@@ -108,7 +108,7 @@ def compute_strategy(
         return compute or ActorPoolStrategy(min_size=1)
     if isinstance(compute, ActorPoolStrategy):
         raise ValueError(
-            f"You specified the function {_fn_name(fn)} as your UDF with the compute "
+            f"You specified the function {fn_name(fn)} as your UDF with the compute "
             f"{compute}, but Ray Data can't schedule regular functions with the actor pool "
             "strategy. To fix this error, pass a TaskPoolStrategy to compute or None to use "
             "the default compute strategy (or make it a callable class to run on actors)."

@@ -19,7 +19,7 @@ from . import all_to_all
 from . import block as blocks
 from . import expressions as ex
 from . import plan as lp
-from .compute import compute_strategy, warn_on_ray_remote_args
+from .compute import compute_strategy, fn_name, warn_on_ray_remote_args
 from .datasource import writer_for
 from .executor import execute
 from .iterator import DataIterator, batches_from_bundles
@@ -30,10 +30,6 @@ from .stats import DatasetStats
 from .transform import MapSpec
 
 _REMOTE_ARG_NAMES = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
-
-
-def _fn_name(fn: Any) -> str:
-    return getattr(fn, "__name__", type(fn).__name__)
 
 
 def _short(text: str) -> str:
@@ -90,7 +86,7 @@ class Dataset(SplitMixin):
         if not is_class and (fn_constructor_args is not None or fn_constructor_kwargs is not None):
             raise ValueError(
                 f"fn_constructor_args and fn_constructor_kwargs can only be given when `fn` is a "
-                f"callable class; {_fn_name(fn)} is a function."
+                f"callable class; {fn_name(fn)} is a function."
             )
         strategy = compute_strategy(method, fn, is_class, compute, concurrency)
         if batch_size is not None and batch_size != "default":
@@ -101,7 +97,7 @@ class Dataset(SplitMixin):
         prefix = {"map": "Map", "flat_map": "FlatMap", "filter": "Filter"}.get(kind, "MapBatches")
         spec = MapSpec(
             kind=kind,
-            name=name or f"{prefix}({_fn_name(fn)})",
+            name=name or f"{prefix}({fn_name(fn)})",
             fn=fn,
             fn_args=tuple(fn_args or ()),
             fn_kwargs=dict(fn_kwargs or {}),
