@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 
+# rayground's test keeps a module-level helper: a function pickled by value (cloudpickle 3.1) loses
+# its file name, so its traceback line would show no source text.
 def _explode(row):
     if row["id"] == 7:
         raise KeyError("no such thing")
@@ -13,6 +15,13 @@ def _explode(row):
 
 
 def test_udf_error_is_user_code_exception_with_the_cause(ray):
+    # Defined in the test, not at module level: Ray pickles a module-level function by
+    # reference, and its workers cannot import this test module.
+    def _explode(row):
+        if row["id"] == 7:
+            raise KeyError("no such thing")
+        return row
+
     with pytest.raises(ray.exceptions.UserCodeException) as info:
         ray.data.range(10).map(_explode).take_all()
     assert "KeyError" in str(info.value)

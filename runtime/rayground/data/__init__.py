@@ -12,13 +12,13 @@ as one task per block; a streaming executor bounds the blocks in flight (backpre
 Built on rayground's public API only (tasks, actors, put/get/wait), as Ray Data is on Ray Core.
 """
 
-from . import aggregate
+from . import aggregate, expressions
 from .aggregate import AggregateFn, Count, Max, Mean, Min, Std, Sum
 from .context import DataContext, ExecutionOptions
 from .dataset import Dataset, MaterializedDataset, Schema
 from .grouped import GroupedData
 from .iterator import DataIterator
-from .plan import ActorPoolStrategy
+from .plan import ActorPoolStrategy, TaskPoolStrategy
 from .read_api import (
     from_arrow,
     from_items,
@@ -50,7 +50,9 @@ __all__ = [
     "Schema",
     "Std",
     "Sum",
+    "TaskPoolStrategy",
     "aggregate",
+    "expressions",
     "from_arrow",
     "from_items",
     "from_numpy",

@@ -45,6 +45,8 @@ def add_column(table: pa.Table, col: str, fn: Any, batch_format: str | None) -> 
 
 
 def _missing(caller: str, table: pa.Table, cols: Sequence[str]) -> None:
+    if table.num_rows == 0 and not table.column_names:
+        return  # an empty block with no schema (e.g. a group partition no key hashed to)
     missing = [c for c in cols if c not in table.column_names]
     if missing:
         raise ValueError(
@@ -55,18 +57,20 @@ def _missing(caller: str, table: pa.Table, cols: Sequence[str]) -> None:
 
 def drop_columns(table: pa.Table, cols: list[str]) -> pa.Table:
     _missing("drop_columns", table, cols)
-    return table.drop_columns(cols)
+    return table.drop_columns(cols) if table.column_names else table
 
 
 def select_columns(table: pa.Table, cols: list[str]) -> pa.Table:
     _missing("select_columns", table, cols)
-    return table.select(cols)
+    return table.select(cols) if table.column_names else table
 
 
 def rename_columns(table: pa.Table, names: list[str] | dict[str, str]) -> pa.Table:
     if isinstance(names, dict):
         _missing("rename_columns", table, list(names))
         return table.rename_columns([names.get(n, n) for n in table.column_names])
+    if not table.column_names:
+        return table
     if len(names) != table.num_columns:
         raise ValueError(
             f"rename_columns() got {len(names)} names for {table.num_columns} columns "

@@ -8,57 +8,33 @@ per-operator statistics, shown by `stats()`.
 from __future__ import annotations
 
 import builtins
-import inspect
-import itertools
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
-
-import pyarrow as pa
 
 import rayground
 
 from . import aggregate as agg
 from . import all_to_all
 from . import block as blocks
+from . import expressions as ex
 from . import plan as lp
+from .compute import compute_strategy, fn_name, warn_on_ray_remote_args
 from .datasource import writer_for
 from .executor import execute
 from .iterator import DataIterator, batches_from_bundles
-from .plan import ActorPoolStrategy, RefBundle
+from .plan import RefBundle
+from .schema import Schema, column_list
+from .split import SplitMixin
 from .stats import DatasetStats
 from .transform import MapSpec
 
 _REMOTE_ARG_NAMES = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
 
 
-class Schema:
-    """A dataset's column names and types (as `ray.data.Schema`)."""
-
-    def __init__(self, base_schema: pa.Schema) -> None:
-        self.base_schema = base_schema
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.base_schema.names)
-
-    @property
-    def types(self) -> list[Any]:
-        return list(self.base_schema.types)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Schema) and other.base_schema == self.base_schema
-
-    def __repr__(self) -> str:
-        names = ["Column", *self.names]
-        types = ["Type", *(str(t) for t in self.types)]
-        width = builtins.max(len(n) for n in names)
-        lines = [f"{n:<{width}}  {t}" for n, t in zip(names, types, strict=True)]
-        lines.insert(1, f"{'-' * len('Column'):<{width}}  {'-' * len('Type')}")
-        return "\n".join(lines)
-
-
-def _fn_name(fn: Any) -> str:
-    return getattr(fn, "__name__", type(fn).__name__)
+def _short(text: str) -> str:
+    """An operator's name shows at most 60 characters of its expression, as Ray's does."""
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_batch_format(batch_format: Any) -> None:
@@ -69,7 +45,7 @@ def _check_batch_format(batch_format: Any) -> None:
         )
 
 
-class Dataset:
+class Dataset(SplitMixin):
     """A distributed collection of rows, held as Arrow blocks in the object store."""
 
     def __init__(self, op: lp.LogicalOp) -> None:
@@ -83,6 +59,9 @@ class Dataset:
 
     def _bundles(self) -> Iterator[RefBundle]:
         return execute(self._op, self._stats)
+
+    def _parts(self, parts: list[list[RefBundle]]) -> list[MaterializedDataset]:
+        return [MaterializedDataset(lp.InputData("Split", part)) for part in parts]
 
     def _map(
         self,
@@ -107,9 +86,9 @@ class Dataset:
         if not is_class and (fn_constructor_args is not None or fn_constructor_kwargs is not None):
             raise ValueError(
                 f"fn_constructor_args and fn_constructor_kwargs can only be given when `fn` is a "
-                f"callable class; {_fn_name(fn)} is a function."
+                f"callable class; {fn_name(fn)} is a function."
             )
-        strategy = _strategy(method, fn, is_class, compute, concurrency)
+        strategy = compute_strategy(method, fn, is_class, compute, concurrency)
         if batch_size is not None and batch_size != "default":
             if not isinstance(batch_size, int) or batch_size < 1:
                 raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
@@ -118,7 +97,7 @@ class Dataset:
         prefix = {"map": "Map", "flat_map": "FlatMap", "filter": "Filter"}.get(kind, "MapBatches")
         spec = MapSpec(
             kind=kind,
-            name=name or f"{prefix}({_fn_name(fn)})",
+            name=name or f"{prefix}({fn_name(fn)})",
             fn=fn,
             fn_args=tuple(fn_args or ()),
             fn_kwargs=dict(fn_kwargs or {}),
@@ -149,6 +128,7 @@ class Dataset:
         **ray_remote_args: Any,
     ) -> Dataset:
         """One row (a dict) in, one row out."""
+        warn_on_ray_remote_args(ray_remote_args)
         return self._map(
             "map",
             fn,
@@ -185,6 +165,7 @@ class Dataset:
         **ray_remote_args: Any,
     ) -> Dataset:
         """A batch (dict of NumPy arrays, pandas DataFrame or Arrow table) in, a batch out."""
+        warn_on_ray_remote_args(ray_remote_args)
         _check_batch_format(batch_format)
         return self._map(
             "map_batches",
@@ -221,6 +202,7 @@ class Dataset:
         **ray_remote_args: Any,
     ) -> Dataset:
         """One row in, a list of rows out."""
+        warn_on_ray_remote_args(ray_remote_args)
         return self._map(
             "flat_map",
             fn,
@@ -254,14 +236,47 @@ class Dataset:
         concurrency: Any = None,
         **ray_remote_args: Any,
     ) -> Dataset:
-        """Keep the rows for which `fn(row)` is True."""
-        if expr is not None:
-            raise NotImplementedError(
-                "filter(expr=...) expressions are not supported by rayground.data; pass a "
-                "function instead: ds.filter(lambda row: ...)."
+        """Keep the rows for which `fn(row)` is True, or where the expression `expr` is:
+        `ds.filter(expr=col("x") > 5)` (evaluated by Arrow on whole blocks, no Python per row).
+        A string `expr` ("x > 5") is Ray's deprecated form: accepted, with its warning."""
+        warn_on_ray_remote_args(ray_remote_args)
+        if (fn is None) == (expr is None):
+            raise ValueError(
+                "Exactly one of 'fn' or 'expr' must be provided: ds.filter(lambda row: ...) or "
+                "ds.filter(expr=col('x') > 0)."
             )
-        if fn is None:
-            raise ValueError("filter() needs a function: ds.filter(lambda row: row['x'] > 0)")
+        if expr is not None:
+            if any(a is not None for a in (fn_args, fn_kwargs, fn_constructor_args)) or (
+                fn_constructor_kwargs is not None
+            ):
+                raise ValueError(
+                    "when 'expr' is used, 'fn_args/fn_kwargs' or "
+                    "'fn_constructor_args/fn_constructor_kwargs' cannot be used."
+                )
+            if isinstance(expr, str):
+                warnings.warn(
+                    "String expressions are deprecated and will be removed in a future version. "
+                    "Use predicate expressions from ray.data.expressions instead. For example: "
+                    "from ray.data.expressions import col; ds.filter(expr=col('column_name') > 5)",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                expr = ex.parse(expr)
+            if not isinstance(expr, ex.Expr):
+                raise TypeError(
+                    f"filter(expr=...) takes an expression (col('x') > 0) or a string, got {expr!r}"
+                )
+            return self._expr_op(
+                "filter_expr",
+                f"Filter({_short(ex.inline(expr))})",
+                expr,
+                {
+                    "num_cpus": num_cpus,
+                    "num_gpus": num_gpus,
+                    "memory": memory,
+                    **ray_remote_args,
+                },
+            )
         return self._map(
             "filter",
             fn,
@@ -279,6 +294,43 @@ class Dataset:
             },
         )
 
+    def with_column(
+        self,
+        column_name: str,
+        expr: ex.Expr,
+        *,
+        compute: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        **ray_remote_args: Any,
+    ) -> Dataset:
+        """A new column (or a replaced one) computed by an expression: `col("x") * 2`."""
+        warn_on_ray_remote_args(ray_remote_args)
+        if not isinstance(column_name, str):
+            raise TypeError(f"with_column() needs a column name (str), got {column_name!r}")
+        if not isinstance(expr, ex.Expr):
+            raise TypeError(
+                f"with_column() takes an expression such as col('x') * 2, got {expr!r}; for a "
+                "function of a batch use add_column()."
+            )
+        return self._expr_op(
+            "with_column",
+            "Project",
+            (column_name, expr),
+            {
+                "num_cpus": num_cpus,
+                "num_gpus": num_gpus,
+                "memory": memory,
+                **ray_remote_args,
+            },
+        )
+
+    def _expr_op(self, kind: str, name: str, payload: Any, remote_args: dict) -> Dataset:
+        spec = MapSpec(kind=kind, name=name, fn=payload)
+        args = {k: v for k, v in remote_args.items() if v is not None}
+        return self._then(lp.MapOp(self._op, spec, args))
+
     def add_column(
         self,
         col: str,
@@ -290,6 +342,7 @@ class Dataset:
         **ray_remote_args: Any,
     ) -> Dataset:
         """A new column computed from each batch (a pandas DataFrame by default)."""
+        warn_on_ray_remote_args(ray_remote_args)
         _check_batch_format(batch_format)
         if not callable(fn):
             raise TypeError(f"add_column() expects a function of a batch, got {fn!r}")
@@ -312,7 +365,8 @@ class Dataset:
         concurrency: Any = None,
         **ray_remote_args: Any,
     ) -> Dataset:
-        cols = _column_list("drop_columns", cols)
+        warn_on_ray_remote_args(ray_remote_args)
+        cols = column_list("drop_columns", cols)
         return self._map(
             "map_batches",
             all_to_all.drop_columns,
@@ -330,7 +384,8 @@ class Dataset:
         concurrency: Any = None,
         **ray_remote_args: Any,
     ) -> Dataset:
-        cols = _column_list("select_columns", cols)
+        warn_on_ray_remote_args(ray_remote_args)
+        cols = column_list("select_columns", cols)
         return self._map(
             "map_batches",
             all_to_all.select_columns,
@@ -343,6 +398,7 @@ class Dataset:
     def rename_columns(
         self, names: list[str] | dict[str, str], *, concurrency: Any = None, **ray_remote_args: Any
     ) -> Dataset:
+        warn_on_ray_remote_args(ray_remote_args)
         if not isinstance(names, dict | list):
             raise TypeError(
                 "rename_columns() expects a dict {old: new} or a list of new names, got "
@@ -375,6 +431,13 @@ class Dataset:
         return self._then(lp.Union((self._op, *(o._op for o in other))))
 
     def zip(self, *other: Dataset) -> Dataset:
+        warnings.warn(
+            "`Dataset.zip` is deprecated and will be removed in Ray 2.64: it pairs rows by "
+            "position, which needs both datasets in a deterministic order. Ray's replacement "
+            "is a join on a shared key; here, keep the columns in one dataset (map/add_column).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         for o in other:
             if not isinstance(o, Dataset):
                 raise TypeError(f"zip() takes Datasets, got {type(o).__name__}")
@@ -393,7 +456,7 @@ class Dataset:
         descending: bool | list[bool] = False,
         boundaries: list | None = None,
     ) -> Dataset:
-        keys = _column_list("sort", key)
+        keys = column_list("sort", key)
         desc = [descending] * len(keys) if isinstance(descending, bool) else list(descending)
         if len(desc) != len(keys):
             raise ValueError(f"sort(): {len(keys)} keys but {len(desc)} descending flags")
@@ -426,7 +489,7 @@ class Dataset:
     def groupby(self, key: str | list[str] | None, num_partitions: int | None = None):
         from .grouped import GroupedData
 
-        keys = [] if key is None else _column_list("groupby", key)
+        keys = [] if key is None else column_list("groupby", key)
         return GroupedData(self, keys, num_partitions)
 
     # ---- aggregations (consume) -------------------------------------------------------
@@ -467,75 +530,6 @@ class Dataset:
     def unique(self, column: str, ignore_nulls: bool = False) -> list[Any]:
         refs = [b.block_ref for b in self._bundles()]
         return all_to_all.unique_values(refs, column, ignore_nulls)
-
-    # ---- splitting -------------------------------------------------------------------
-
-    def split(
-        self, n: int, *, equal: bool = False, locality_hints: Any = None
-    ) -> list[MaterializedDataset]:
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"split(n) needs an int n >= 1, got {n!r}")
-        bundles = list(self._bundles())
-        return [
-            MaterializedDataset(lp.InputData("Split", part))
-            for part in all_to_all.split_bundles(bundles, n, equal)
-        ]
-
-    def split_at_indices(self, indices: list[int]) -> list[MaterializedDataset]:
-        if any(b < a for a, b in itertools.pairwise(indices)) or any(i < 0 for i in indices):
-            raise ValueError(f"split_at_indices() needs sorted non-negative indices, got {indices}")
-        bundles = list(self._bundles())
-        return [
-            MaterializedDataset(lp.InputData("Split", part))
-            for part in all_to_all.split_bundles_at(bundles, indices)
-        ]
-
-    def split_proportionately(self, proportions: list[float]) -> list[MaterializedDataset]:
-        if not proportions or any(p <= 0 for p in proportions) or builtins.sum(proportions) >= 1:
-            raise ValueError(
-                "split_proportionately() needs proportions > 0 that sum to less than 1, got "
-                f"{proportions}"
-            )
-        bundles = list(self._bundles())
-        total = builtins.sum(b.meta.num_rows for b in bundles)
-        indices, acc = [], 0.0
-        for p in proportions:
-            acc += p
-            indices.append(int(total * acc))
-        return [
-            MaterializedDataset(lp.InputData("Split", part))
-            for part in all_to_all.split_bundles_at(bundles, indices)
-        ]
-
-    def train_test_split(
-        self,
-        test_size: int | float,
-        *,
-        shuffle: bool = False,
-        seed: int | None = None,
-        stratify: str | None = None,
-    ) -> tuple[MaterializedDataset, MaterializedDataset]:
-        if stratify is not None:
-            raise NotImplementedError("train_test_split(stratify=...) is not supported yet")
-        ds = self.random_shuffle(seed=seed) if shuffle else self
-        if isinstance(test_size, float):
-            if not 0 < test_size < 1:
-                raise ValueError(f"test_size must be in (0, 1) as a float, got {test_size}")
-            train, test = ds.split_proportionately([1 - test_size])
-            return train, test
-        if not isinstance(test_size, int) or test_size < 1:
-            raise ValueError(
-                f"test_size must be a float in (0, 1) or an int >= 1, got {test_size!r}"
-            )
-        bundles = list(ds._bundles())
-        total = builtins.sum(b.meta.num_rows for b in bundles)
-        if test_size > total:
-            raise ValueError(f"test_size={test_size} is larger than the dataset ({total} rows)")
-        train, test = all_to_all.split_bundles_at(bundles, [total - test_size])
-        return (
-            MaterializedDataset(lp.InputData("Split", train)),
-            MaterializedDataset(lp.InputData("Split", test)),
-        )
 
     def streaming_split(
         self, n: int, *, equal: bool = False, locality_hints: Any = None
@@ -773,57 +767,6 @@ class MaterializedDataset(Dataset):
             f"MaterializedDataset(num_blocks={self.num_blocks()}, num_rows={self.count()}, "
             f"schema={{{cols}}})"
         )
-
-
-def _column_list(caller: str, cols: Any) -> list[str]:
-    if isinstance(cols, str):
-        return [cols]
-    if isinstance(cols, list | tuple) and cols and all(isinstance(c, str) for c in cols):
-        return list(cols)
-    raise ValueError(f"{caller}() expects a column name or a non-empty list of names, got {cols!r}")
-
-
-def _strategy(
-    method: str, fn: Any, is_class: bool, compute: Any, concurrency: Any
-) -> ActorPoolStrategy | None:
-    if isinstance(compute, str):
-        if compute == "tasks":
-            compute = None
-        elif compute == "actors":
-            compute = ActorPoolStrategy()
-        else:
-            raise ValueError(
-                f"compute must be 'tasks', 'actors' or an ActorPoolStrategy, got {compute!r}"
-            )
-    if compute is not None and not isinstance(compute, ActorPoolStrategy):
-        raise ValueError(f"compute must be an ActorPoolStrategy, got {compute!r}")
-    if concurrency is not None:
-        if compute is not None:
-            raise ValueError(f"{method}(): pass concurrency or compute, not both.")
-        if isinstance(concurrency, int) and not isinstance(concurrency, bool):
-            compute = ActorPoolStrategy(size=concurrency) if is_class else None
-        elif isinstance(concurrency, tuple) and len(concurrency) in (2, 3):
-            if not is_class:
-                raise ValueError(
-                    f"{method}(): a (min, max) concurrency range is only for callable classes."
-                )
-            compute = ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[-1])
-        else:
-            raise ValueError(
-                f"concurrency must be an int or a (min, max) tuple, got {concurrency!r}"
-            )
-    if is_class:
-        defines_call = any("__call__" in vars(k) for k in fn.__mro__ if k is not object)
-        if not defines_call or inspect.isabstract(fn):
-            raise ValueError(f"{fn.__name__} must define __call__ to be used with {method}()")
-        return compute or ActorPoolStrategy(min_size=1)
-    if compute is not None:
-        raise ValueError(
-            f"``compute`` is specified as the actor compute strategy, but ``fn`` of {method}() "
-            f"is not a callable class ({_fn_name(fn)}). Pass a callable class to use actors, or "
-            "drop compute to run the function as tasks."
-        )
-    return None
 
 
 __all__ = ["Dataset", "MaterializedDataset", "Schema"]

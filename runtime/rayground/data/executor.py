@@ -102,17 +102,23 @@ class TaskMapOp(PhysicalOp):
     chain: tuple[MapSpec, ...] = ()
     read_tasks: list[Any] | None = None
     remote_args: dict[str, Any] = field(default_factory=dict)
+    # TaskPoolStrategy(size=n): at most n of this operator's tasks at once (None: no cap).
+    max_concurrency: int | None = None
 
     def can_fuse(self, op: lp.MapOp) -> bool:
-        return op.compute is None and op.remote_args == self.remote_args
+        return not isinstance(op.compute, lp.ActorPoolStrategy) and (
+            op.remote_args == self.remote_args
+        )
 
     def fused(self, op: lp.MapOp) -> TaskMapOp:
+        caps = [c for c in (self.max_concurrency, _task_cap(op)) if c is not None]
         return TaskMapOp(
             f"{self.name}->{op.name}",
             self.upstreams,
             chain=(*self.chain, op.spec),
             read_tasks=self.read_tasks,
             remote_args=self.remote_args,
+            max_concurrency=min(caps) if caps else None,
         )
 
     def _inputs(self) -> Iterator[tuple[Any, list[RefBundle]]]:
@@ -133,7 +139,12 @@ class TaskMapOp(PhysicalOp):
 
     def run(self) -> Iterator[RefBundle]:
         chain_ref = rayground.put(self.chain)
-        yield from _ordered(self, self._inputs(), default_in_flight(), chain_ref, self._submit)
+        limit = min(default_in_flight(), self.max_concurrency or default_in_flight())
+        yield from _ordered(self, self._inputs(), limit, chain_ref, self._submit)
+
+
+def _task_cap(op: lp.MapOp) -> int | None:
+    return op.compute.size if isinstance(op.compute, lp.TaskPoolStrategy) else None
 
 
 def _ordered(op: PhysicalOp, inputs: Iterator, limit: int, chain_ref: Any, submit: Any):
@@ -305,7 +316,7 @@ def compile_plan(op: lp.LogicalOp) -> PhysicalOp:
         return InputOp(op.name, bundles=op.bundles)
     if isinstance(op, lp.MapOp):
         up = compile_plan(op.input)
-        if op.compute is not None:
+        if isinstance(op.compute, lp.ActorPoolStrategy):
             if type(up) is TaskMapOp and not up.remote_args:
                 return ActorMapOp(
                     f"{up.name}->{op.name}",
@@ -324,7 +335,13 @@ def compile_plan(op: lp.LogicalOp) -> PhysicalOp:
             )
         if type(up) is TaskMapOp and up.can_fuse(op):
             return up.fused(op)
-        return TaskMapOp(op.name, [up], chain=(op.spec,), remote_args=dict(op.remote_args))
+        return TaskMapOp(
+            op.name,
+            [up],
+            chain=(op.spec,),
+            remote_args=dict(op.remote_args),
+            max_concurrency=_task_cap(op),
+        )
     if isinstance(op, lp.Limit):
         return LimitOp(op.name, [compile_plan(op.input)], limit=op.limit)
     if isinstance(op, lp.AllToAll):

@@ -60,6 +60,18 @@ class ActorPoolStrategy:
         return (self.min_size or 1), self.max_size
 
 
+@dataclass(frozen=True)
+class TaskPoolStrategy:
+    """Run a function as tasks, at most `size` at a time (None: as many as the executor's
+    in-flight bound allows). As Ray's `ray.data.TaskPoolStrategy`."""
+
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.size is not None and (not isinstance(self.size, int) or self.size < 1):
+            raise ValueError(f"TaskPoolStrategy(size=...) must be an int >= 1, got {self.size!r}")
+
+
 class LogicalOp:
     """Base of the plan's nodes; each has a `name` and its `inputs` (upstream operators)."""
 
@@ -87,7 +99,7 @@ class MapOp(LogicalOp):
     input: LogicalOp
     spec: MapSpec
     remote_args: dict[str, Any] = field(default_factory=dict)
-    compute: ActorPoolStrategy | None = None
+    compute: ActorPoolStrategy | TaskPoolStrategy | None = None
 
     @property
     def name(self) -> str:  # type: ignore[override]

@@ -183,6 +183,12 @@ def read_parquet(
 ) -> Dataset:
     args = dict(arrow_parquet_args)
     if columns is not None:
+        warnings.warn(
+            "`columns=` on `read_parquet` is deprecated. Use "
+            "`ray.data.read_parquet(path).select_columns([...])` instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         args["columns"] = columns
     remote = {
         "num_cpus": num_cpus,

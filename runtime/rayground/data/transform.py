@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from ..exceptions import UserCodeException
 from . import block as blocks
+from . import expressions
 from .block import Block, BlockMetadata
 
 
@@ -31,7 +32,9 @@ class MapSpec:
     """One map-like operator, as sent to the worker.
 
     kind: "map" (row -> row), "flat_map" (row -> rows), "filter" (row -> bool), "map_batches"
-    (batch -> batch), "sample" (keep a random fraction), "write" (`fn` is a writer object).
+    (batch -> batch), "sample" (keep a random fraction), "write" (`fn` is a writer object),
+    "filter_expr" (`fn` is a predicate `Expr`), "with_column" (`fn` is (name, `Expr`)),
+    "split_flag" (`fn` is (test_size, seed, column): a random train/test flag per row).
     """
 
     kind: str
@@ -148,12 +151,27 @@ def _sample(spec: MapSpec, block: Block, index: int) -> Block:
     return block.filter(pa.array(rng.random(block.num_rows) < fraction))
 
 
+def _split_flag(spec: MapSpec, block: Block, index: int) -> Block:
+    """streaming_train_test_split's random side: each row is train with probability
+    1 - test_size, from a generator seeded by the block's index (and the user's seed), so the
+    train and the test dataset, each a separate execution, draw the same flags."""
+    test_size, seed, column = spec.fn
+    rng = np.random.default_rng([index] if seed is None else [index, seed])
+    return block.append_column(column, pa.array(rng.random(block.num_rows) < (1 - test_size)))
+
+
 def apply_chain(chain: tuple[MapSpec, ...], block: Block, index: int) -> Block:
     for spec in chain:
         if spec.kind in ("map", "flat_map", "filter"):
             block = _map_rows(spec, block, index)
         elif spec.kind == "map_batches":
             block = _map_batches(spec, block, index)
+        elif spec.kind == "filter_expr":
+            block = expressions.filter_table(block, spec.fn, spec.name)
+        elif spec.kind == "with_column":
+            block = expressions.with_column(block, *spec.fn)
+        elif spec.kind == "split_flag":
+            block = _split_flag(spec, block, index)
         elif spec.kind == "sample":
             block = _sample(spec, block, index)
         elif spec.kind == "write":

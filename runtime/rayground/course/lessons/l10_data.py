@@ -145,17 +145,18 @@ def _grade_actor_pool(classify_all: Any, g: Grader) -> None:
             "no actor pool ran the model"
             + (
                 ": it was built again in every task. Pass the class itself: "
-                "ds.map_batches(SizeClassifier, concurrency=2, ...)"
+                "ds.map_batches(SizeClassifier, compute=ray.data.ActorPoolStrategy(size=2), ...)"
                 if _named(g, "MapBatches")
                 else ": it ran in the notebook. Let the dataset run it: "
-                "ds.map_batches(SizeClassifier, concurrency=2, ...)"
+                "ds.map_batches(SizeClassifier, compute=ray.data.ActorPoolStrategy(size=2), ...)"
             )
         ),
     )
     g.expect_known(
         lambda: len(actors) == 2,
         "exactly 2 actors were started, each loading the model once",
-        f"{len(actors)} actors were started; ask for a pool of 2 with concurrency=2",
+        f"{len(actors)} actors were started; ask for a pool of 2 with "
+        "compute=ray.data.ActorPoolStrategy(size=2)",
     )
     g.expect_known(
         lambda: len({c.actor_id for c in calls}) == 2 and len(calls) >= 4,
@@ -214,19 +215,23 @@ EXERCISES = [
         hints=(
             "A callable class passed to map_batches runs in a pool of actors: each builds the "
             "model once and then classifies batch after batch.",
-            "Pass the class itself (not an instance) with concurrency=2, batch_size=32 and "
-            "batch_format='pandas'; then count the predictions per 'size'.",
+            "Pass the class itself (not an instance) with compute=ray.data.ActorPoolStrategy("
+            "size=2), batch_size=32 and batch_format='pandas'; then count the predictions per "
+            "'size'.",
             "Shape: predicted = ds.map_batches(<the class, with those options>); rows = "
             "<predicted grouped by 'size', counted>.take_all(); return {<size>: <'count()'>}.",
         ),
         solution="""def classify_all(ds):
     predicted = ds.map_batches(
-        SizeClassifier, concurrency=2, batch_size=32, batch_format="pandas"
+        SizeClassifier,
+        compute=ray.data.ActorPoolStrategy(size=2),
+        batch_size=32,
+        batch_format="pandas",
     )
     rows = predicted.groupby("size").count().take_all()
     return {r["size"]: r["count()"] for r in rows}
 """,
-        try_next="ds.map_batches(SizeClassifier, concurrency=2, batch_size=32, "
-        "batch_format='pandas').",
+        try_next="ds.map_batches(SizeClassifier, compute=ray.data.ActorPoolStrategy(size=2), "
+        "batch_size=32, batch_format='pandas').",
     ),
 ]
