@@ -330,6 +330,87 @@ def test_asha_stops_the_same_trials_at_the_same_rungs(ray, tune, schedulers, run
 EXPECTED_ASHA_STOPS = [12, 12, 4, 12, 1, 8, 1, 1, 4, 4]
 
 
+# ---------------------------------------------------------------- HyperBand, deterministic
+def make_curve_trainable(tune):
+    """A Trainable that reports CURVES[i], one value per step, and checkpoints its place, so
+    HyperBand can pause it at a milestone and resume it later."""
+
+    class CurveTrainable(tune.Trainable):
+        def setup(self, config):
+            self.resumes = 0
+
+        def step(self):
+            return {"loss": CURVES[self.config["i"]][self.iteration], "resumes": self.resumes}
+
+        def save_checkpoint(self, checkpoint_dir):
+            with open(os.path.join(checkpoint_dir, "resumes"), "w") as f:
+                f.write(str(self.resumes))
+
+        def load_checkpoint(self, checkpoint_dir):
+            with open(os.path.join(checkpoint_dir, "resumes")) as f:
+                self.resumes = int(f.read()) + 1
+
+    return CurveTrainable
+
+
+def hyperband_reference(curves, max_t, eta):
+    """HyperBand's outcome written from its definition (not from either implementation):
+    trials fill brackets s = 0, 1, ... of n0(s) = ceil(s_max_1 / (s + 1) * eta**s) trials in
+    creation order; bracket s runs its trials to r0(s) = max_t * eta**-s, keeps the best
+    ceil(n / eta) and multiplies the milestone by eta (at most max_t), s times; its last
+    milestone stops everyone. The iteration each trial stopped at."""
+    s_max_1 = int(np.round(np.log(max_t) / np.log(eta))) + 1
+    stops, index, s = [0] * len(curves), 0, 0
+    while index < len(curves):
+        n = int(np.ceil(s_max_1 / (s + 1) * eta**s))
+        r = int(max_t * eta ** (-s))
+        live = list(range(index, min(index + n, len(curves))))
+        index += n
+        for _ in range(s):
+            n = int(np.ceil(n / eta))
+            live.sort(key=lambda t: curves[t][r - 1])
+            for t in live[n:]:
+                stops[t] = r
+            live = live[:n]
+            r = int(min(r * eta, max_t))
+        for t in live:
+            stops[t] = r
+        s = (s + 1) % s_max_1
+    return stops
+
+
+@pytest.mark.timeout(500)  # real Ray restarts a trial's actor after each pause
+def test_hyperband_halves_each_bracket_at_its_milestones(ray, tune, schedulers, run_config):
+    scheduler = schedulers.HyperBandScheduler(max_t=4, reduction_factor=2)
+    grid = tune.Tuner(
+        make_curve_trainable(tune),
+        param_space={"i": tune.grid_search(list(range(len(CURVES))))},
+        tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler),
+        run_config=run_config(checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+    ).fit()
+    assert grid.num_errors == 0
+    # brackets: s=0 trials 0-2 (milestone 4), s=1 trials 3-5 (2, 4), s=2 trials 6-9 (1, 2, 4)
+    expected = hyperband_reference(CURVES, max_t=4, eta=2)
+    assert expected == EXPECTED_HYPERBAND_STOPS
+    results = sorted(grid, key=lambda r: r.config["i"])
+    assert [r.metrics["training_iteration"] for r in results] == expected
+    for r in results:
+        # every value of the curve up to the stop, once each: a paused trial resumed where it
+        # was (from its checkpoint), it did not start again
+        i, stop = r.config["i"], r.metrics["training_iteration"]
+        assert list(r.metrics_dataframe["loss"]) == CURVES[i][:stop]
+    # paused at a milestone and resumed later: only trials that went on past their first
+    # milestone (the last to reach a milestone goes on without a pause)
+    first = [4] * 3 + [2] * 3 + [1] * 4
+    resumed = [r.metrics["resumes"] > 0 for r in results]
+    assert any(resumed)
+    assert all(stop > f for stop, f, res in zip(expected, first, resumed, strict=True) if res)
+
+
+# What real Ray 2.60 does with CURVES under HyperBandScheduler(max_t=4, reduction_factor=2).
+EXPECTED_HYPERBAND_STOPS = [4, 4, 4, 4, 2, 4, 1, 1, 2, 4]
+
+
 # ---------------------------------------------------------------- bad input
 def test_mode_other_than_min_or_max_is_rejected(ray, tune, storage):
     with pytest.raises(ValueError, match=r"must be one of \['min', 'max'\]"):
