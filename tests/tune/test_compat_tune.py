@@ -411,6 +411,70 @@ def test_hyperband_halves_each_bracket_at_its_milestones(ray, tune, schedulers, 
 EXPECTED_HYPERBAND_STOPS = [4, 4, 4, 4, 2, 4, 1, 1, 2, 4]
 
 
+# ---------------------------------------------------------------- PBT, synchronous
+def accumulating(config):
+    """acc grows by lr each step; acc and the step count travel in the checkpoint, and every
+    step is logged (trial id, step) to a shared file before it is reported."""
+    import tempfile
+
+    tune = _tune_of(config)
+    acc, step = 0.0, 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d, open(os.path.join(d, "state")) as f:
+            saved_acc, saved_step = f.read().split()
+        acc, step = float(saved_acc), int(saved_step)
+    trial_id = tune.get_context().get_trial_id()
+    while step < 100:
+        acc += config["lr"]
+        step += 1
+        with open(config["log"], "a") as f:
+            f.write(f"{trial_id} {step}\n")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "state"), "w") as f:
+                f.write(f"{acc} {step}")
+            tune.report({"acc": acc, "step": step}, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+@pytest.mark.timeout(500)  # real Ray restarts each trial's actor after every pause
+def test_synchronous_pbt_perturbs_the_whole_population_at_once(
+    ray, tune, schedulers, run_config, tmp_path
+):
+    log = tmp_path / "steps.log"
+    pbt = schedulers.PopulationBasedTraining(
+        time_attr="training_iteration",
+        perturbation_interval=2,
+        hyperparam_mutations={"lr": tune.uniform(0.1, 100.0)},
+        quantile_fraction=0.25,
+        resample_probability=0.0,
+        perturbation_factors=(2.0, 2.0),
+        synch=True,
+    )
+    grid = tune.Tuner(
+        accumulating,
+        param_space={
+            "_backend": ray.__name__,
+            "lr": tune.grid_search([1.0, 2.0, 3.0, 4.0]),
+            "log": str(log),
+        },
+        tune_config=tune.TuneConfig(metric="acc", mode="max", scheduler=pbt),
+        run_config=run_config(stop={"training_iteration": 6}),
+    ).fit()
+    assert grid.num_errors == 0
+    # At step 2 (acc 2, 4, 6, 8) the lr=1 trial copies lr=4's checkpoint (acc 8) with lr 8;
+    # at step 4 (acc 24, 8, 12, 16) the lr=2 trial copies it (acc 24) with lr 16.
+    results = sorted(grid, key=lambda r: r.metrics["trial_id"])
+    assert [r.config["lr"] for r in results] == [8.0, 16.0, 3.0, 4.0]
+    assert [r.metrics["acc"] for r in results] == [40.0, 56.0, 18.0, 24.0]
+    assert [r.metrics["training_iteration"] for r in results] == [6, 6, 6, 6]
+    # synchronous: no trial takes step 3 (or 5) before every trial has taken step 2 (or 4)
+    steps = [int(line.split()[1]) for line in log.read_text().splitlines()]
+    for point in (2, 4):
+        last_at_point = max(i for i, s in enumerate(steps) if s == point)
+        first_after = min(i for i, s in enumerate(steps) if s > point)
+        assert last_at_point < first_after, steps
+
+
 # ---------------------------------------------------------------- bad input
 def test_mode_other_than_min_or_max_is_rejected(ray, tune, storage):
     with pytest.raises(ValueError, match=r"must be one of \['min', 'max'\]"):
