@@ -7,6 +7,7 @@ files under storage_path. Trainables are module-level functions so both backends
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import numpy as np
@@ -473,6 +474,95 @@ def test_synchronous_pbt_perturbs_the_whole_population_at_once(
         last_at_point = max(i for i, s in enumerate(steps) if s == point)
         first_after = min(i for i, s in enumerate(steps) if s > point)
         assert last_at_point < first_after, steps
+
+
+# ---------------------------------------------------------------- OptunaSearch
+def bowl(config):
+    tune = _tune_of(config)
+    loss = (config["x"] - 3) ** 2 + (config["k"] - 2) ** 2 + (config["c"] == "b") + config["lr"]
+    for step in range(1, 3):
+        tune.report({"loss": loss / step})
+
+
+def test_optuna_search_draws_optunas_configs_and_tells_it_the_results(ray, tune, run_config):
+    optuna = pytest.importorskip("optuna")
+    OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
+    searcher = OptunaSearch(seed=7)
+    grid = tune.Tuner(
+        bowl,
+        param_space={
+            "_backend": ray.__name__,
+            "x": tune.uniform(-5.0, 5.0),
+            "lr": tune.loguniform(1e-4, 1e-1),
+            "k": tune.randint(0, 5),
+            "c": tune.choice(["a", "b"]),
+        },
+        tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=6, search_alg=searcher),
+        run_config=run_config(),
+    ).fit()
+    assert grid.num_errors == 0 and len(grid) == 6
+    # The reference: Optuna itself, asked the same questions with the same seed (TPE draws
+    # its first 10 configs at random, so they depend on the seed alone).
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=7))
+    dists = {
+        "x": optuna.distributions.FloatDistribution(-5.0, 5.0),
+        "lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+        "k": optuna.distributions.IntDistribution(0, 4),
+        "c": optuna.distributions.CategoricalDistribution(["a", "b"]),
+    }
+    expected = [study.ask(fixed_distributions=dists).params for _ in range(6)]
+    configs = [{k: r.config[k] for k in dists} for r in grid]
+    assert configs == expected
+    assert all(isinstance(c["k"], int) for c in configs)
+    best = grid.get_best_result()
+    assert best.metrics["loss"] == min(r.metrics["loss"] for r in grid)
+
+
+def test_optuna_search_learns_from_every_trial(tmp_path):
+    """rayground: each trial ends as a COMPLETE Optuna trial carrying its last metric, and its
+    reports are Optuna's intermediate values."""
+    optuna = pytest.importorskip("optuna")
+    import rayground
+    from rayground import tune
+    from rayground.tune.search.optuna import OptunaSearch
+
+    searcher = OptunaSearch(seed=3)
+    started = not rayground.is_initialized()
+    try:
+        grid = tune.Tuner(
+            bowl,
+            param_space={
+                "_backend": "rayground",
+                "x": tune.uniform(-5.0, 5.0),
+                "lr": tune.loguniform(1e-4, 1e-1),
+                "k": tune.randint(0, 5),
+                "c": tune.choice(["a", "b"]),
+            },
+            tune_config=tune.TuneConfig(
+                metric="loss", mode="min", num_samples=12, search_alg=searcher
+            ),
+            run_config=tune.RunConfig(storage_path=str(tmp_path), name="optuna", verbose=0),
+        ).fit()
+    finally:
+        if started:
+            rayground.shutdown()
+    trials = searcher._ot_study.trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 12
+    assert [t.value for t in trials] == [r.metrics["loss"] for r in grid]
+    assert [t.intermediate_values for t in trials] == [
+        {1: 2 * r.metrics["loss"], 2: r.metrics["loss"]} for r in grid
+    ]
+    # after its 10 random draws TPE proposes from what it was told: all inside the space
+    assert all(-5.0 <= r.config["x"] <= 5.0 and r.config["k"] in range(5) for r in grid)
+
+
+def test_optuna_search_refuses_a_grid_and_a_normal_distribution(ray, tune):
+    pytest.importorskip("optuna")
+    OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
+    with pytest.raises(ValueError, match="Grid search parameters cannot be automatically"):
+        OptunaSearch.convert_search_space({"a": tune.grid_search([1, 2])})
+    with pytest.raises(ValueError, match="Optuna search does not support parameters of type"):
+        OptunaSearch.convert_search_space({"a": tune.randn(0, 1)})
 
 
 # ---------------------------------------------------------------- bad input
