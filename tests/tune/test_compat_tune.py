@@ -104,6 +104,7 @@ def space(ray, **values):
 
 
 # ---------------------------------------------------------------- search spaces
+@pytest.mark.timeout(400)  # twelve trials; real Ray starts an actor for each
 def test_grid_search_expands_with_num_samples_in_rays_order(ray, tune, run_config):
     param_space = space(
         ray,
@@ -128,6 +129,7 @@ def test_grid_search_expands_with_num_samples_in_rays_order(ray, tune, run_confi
     assert len({r.config["c"] for r in grid}) == 12  # drawn afresh for every trial
 
 
+@pytest.mark.timeout(400)  # twelve trials; real Ray starts an actor for each
 def test_every_domain_draws_inside_its_bounds(ray, tune, run_config):
     param_space = space(
         ray,
@@ -484,6 +486,7 @@ def bowl(config):
         tune.report({"loss": loss / step})
 
 
+@pytest.mark.timeout(400)  # real Ray starts an actor for each trial
 def test_optuna_search_draws_optunas_configs_and_tells_it_the_results(ray, tune, run_config):
     optuna = pytest.importorskip("optuna")
     OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch

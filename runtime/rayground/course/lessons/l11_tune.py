@@ -147,9 +147,12 @@ EXERCISES = [
         answer="best_x",
         grade=_grade_grid,
         hints=(
+            "Tune runs each value of a grid as its own trial: list the values of x in the "
+            "param_space, and tell Tune which metric to minimise.",
             "tune.Tuner(trainable, param_space={'x': tune.grid_search([1, 2, 3, 4, 5])}, "
             "tune_config=tune.TuneConfig(metric='loss', mode='min')) then .fit().",
-            "results.get_best_result().config['x'] is the best x.",
+            "fit() returns a ResultGrid: its get_best_result() is the best trial's Result, "
+            "and that Result's config['x'] is the best x.",
         ),
         solution="""def best_x(trainable):
     tuner = tune.Tuner(
@@ -168,6 +171,8 @@ EXERCISES = [
         answer="run_asha",
         grade=_grade_asha,
         hints=(
+            "Early stopping is a scheduler's job: ASHA compares the trials at the same epochs "
+            "(its rungs) and stops those behind. Draw several rates instead of a grid.",
             "TuneConfig takes num_samples=8 and scheduler=ASHAScheduler(...).",
             "ASHAScheduler(max_t=16, grace_period=2, reduction_factor=2); metric='loss', "
             "mode='min'.",
@@ -192,6 +197,8 @@ EXERCISES = [
         answer="train_counter",
         grade=_grade_checkpoint,
         hints=(
+            "A restarted trial (after a failure, or resumed by a scheduler) runs your function "
+            "again from the top: it must find where it was in the last checkpoint it reported.",
             "Save {'epoch': e, 'total': t} to a file in a temporary directory and report it "
             "with checkpoint=tune.Checkpoint.from_directory(d).",
             "At the start, tune.get_checkpoint() is None or the last checkpoint: read epoch and "
