@@ -568,6 +568,27 @@ def test_optuna_search_refuses_a_grid_and_a_normal_distribution(ray, tune):
         OptunaSearch.convert_search_space({"a": tune.randn(0, 1)})
 
 
+# ---------------------------------------------------------------- ray.train's names in Tune
+def reports_through_train(config):
+    from importlib import import_module
+
+    import_module(config["_backend"] + ".train").report({"loss": 1.0})
+
+
+def test_train_report_in_a_tune_trial_points_to_tune_report(ray, tune, run_config):
+    train = importlib.import_module(f"{ray.__name__}.train")
+    assert train.Checkpoint is tune.Checkpoint
+    with pytest.raises(RuntimeError, match="cannot be used outside of a Ray Train training"):
+        train.report({"loss": 1.0})
+    grid = tune.Tuner(reports_through_train, param_space=space(ray), run_config=run_config()).fit()
+    (error,) = grid.errors
+    assert isinstance(error, DeprecationWarning)
+    assert "`ray.train.report` is deprecated when running in a function passed to Ray Tune" in (
+        str(error)
+    )
+    assert "`ray.tune` API" in str(error)
+
+
 # ---------------------------------------------------------------- bad input
 def test_mode_other_than_min_or_max_is_rejected(ray, tune, storage):
     with pytest.raises(ValueError, match=r"must be one of \['min', 'max'\]"):
