@@ -357,7 +357,10 @@ def main() -> None:
             stdout, stderr = proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as exc:
             stdout, stderr = _text(exc.stdout), _text(exc.stderr)
-            note = f"stopped after {a.timeout:.0f} s; the figures it had measured are kept"
+            note = (
+                f"its {a.workloads} run of {now} stopped after {a.timeout:.0f} s; the figures "
+                "it had measured are kept"
+            )
         _kill_leftovers(token)
         parts = [ln for ln in stdout.splitlines() if ln.startswith("PART ")]
         if parts:
