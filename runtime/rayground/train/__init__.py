@@ -1,7 +1,8 @@
 """rayground.train: the `ray.train` names that Ray Tune code meets, behaving as Ray 2.60's.
 
 rayground has no distributed Trainers. What is here is what a Tune user runs into:
-`train.Checkpoint` (the same class as `tune.Checkpoint`, as on Ray) and `train.report`,
+`train.Checkpoint` (here the same class as `tune.Checkpoint`; Ray 2.60 has a separate Train
+v2 class with the same constructors) and `train.report`,
 `train.get_checkpoint`, `train.get_context`, which Ray 2.60 refuses inside a Tune trial with a
 DeprecationWarning (raised) that points to the `tune` equivalents, and outside a training
 function with a RuntimeError. So code that works here works on Ray, and the other way round.
