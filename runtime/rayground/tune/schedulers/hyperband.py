@@ -145,17 +145,13 @@ class HyperBandScheduler(FIFOScheduler):
                 f"{fmt(bracket._live_trials[t][self._metric])} was not among the bracket's best "
                 f"{len(good)} (cutoff {fmt(cutoff)})"
             )
-            if t.status == "PAUSED":
-                self._stop(tune_controller, t, reason)
-            elif t.status == "RUNNING":
-                self._stop_reasons[t.trial_id] = reason
-                bracket.cleanup_trial(t)
-                action = TrialScheduler.STOP
-            else:
+            if t.status not in ("PAUSED", "RUNNING"):
                 raise RuntimeError(
                     f"HyperBand: trial {t} in a bracket being halved is {t.status}; expected "
                     "PAUSED or RUNNING."
                 )
+            if self._stop_in_bracket(tune_controller, bracket, t, reason):
+                action = TrialScheduler.STOP
         for t in good:
             if bracket.continue_trial(t):
                 if t.status == "PAUSED":
@@ -164,13 +160,22 @@ class HyperBandScheduler(FIFOScheduler):
                     action = TrialScheduler.CONTINUE
             elif bracket.finished() and bracket.stop_last_trials:
                 reason = self._end_reason(bracket, t)
-                if t.status == "PAUSED":
-                    self._stop(tune_controller, t, reason)
-                elif t.status == "RUNNING":
-                    self._stop_reasons[t.trial_id] = reason
-                    bracket.cleanup_trial(t)
+                if self._stop_in_bracket(tune_controller, bracket, t, reason):
                     action = TrialScheduler.STOP
         return action
+
+    def _stop_in_bracket(
+        self, tune_controller: Any, bracket: _Bracket, trial: Any, reason: str
+    ) -> bool:
+        """Stop a PAUSED trial now; for the RUNNING one (whose result is being processed),
+        True: the decision returned to the controller is STOP."""
+        if trial.status == "PAUSED":
+            self._stop(tune_controller, trial, reason)
+        elif trial.status == "RUNNING":
+            self._stop_reasons[trial.trial_id] = reason
+            bracket.cleanup_trial(trial)
+            return True
+        return False
 
     def _end_reason(self, bracket: _Bracket, trial: Any) -> str:
         reason = (

@@ -16,7 +16,7 @@ import inspect
 from typing import Any
 
 from ..sample import Categorical, Domain, Float, Integer
-from ..searcher import Searcher
+from ..searcher import Searcher, _flatten
 from ..variant_generator import split_spec
 
 try:
@@ -80,7 +80,7 @@ class OptunaSearch(Searcher):
             if domains:
                 space = self.convert_search_space(space)
             else:
-                space = {"/".join(str(k) for k in path): v for path, v in _flat(space)}
+                space = {"/".join(str(k) for k in path): v for path, v in _flatten(space)}
         self._space = space
         self._points_to_evaluate = list(points_to_evaluate or [])
         self._evaluated_rewards = evaluated_rewards
@@ -284,16 +284,6 @@ def _distribution(domain: Domain) -> Any:
         f"samplers of type `{sampler}`: use uniform, quniform, loguniform, randint, qrandint, "
         "lograndint or choice."
     )
-
-
-def _flat(d: dict[str, Any], prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
-    out: list[tuple[tuple[Any, ...], Any]] = []
-    for key, value in d.items():
-        if isinstance(value, dict) and value:
-            out.extend(_flat(value, (*prefix, key)))
-        else:
-            out.append(((*prefix, key), value))
-    return out
 
 
 def _unflatten(params: dict[str, Any]) -> dict[str, Any]:
