@@ -559,6 +559,23 @@ def test_optuna_search_learns_from_every_trial(tmp_path):
     assert all(-5.0 <= r.config["x"] <= 5.0 and r.config["k"] in range(5) for r in grid)
 
 
+def test_optuna_search_takes_optuna_distributions_and_define_by_run(ray):
+    optuna = pytest.importorskip("optuna")
+    OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
+    dist = optuna.distributions.FloatDistribution(0.0, 1.0)
+    nested = OptunaSearch(space={"a": {"b": dist}}, metric="m", mode="min", seed=1)
+    reference = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
+    expected = reference.ask(fixed_distributions={"a/b": dist}).params["a/b"]
+    assert nested.suggest("t1") == {"a": {"b": expected}}
+
+    def space(trial):
+        return {"double": 2 * trial.suggest_int("n", 1, 3)}
+
+    by_run = OptunaSearch(space=space, metric="m", mode="min", seed=1)
+    drawn = by_run.suggest("t1")
+    assert set(drawn) == {"n", "double"} and drawn["double"] == 2 * drawn["n"]
+
+
 def test_optuna_search_refuses_a_grid_and_a_normal_distribution(ray, tune):
     pytest.importorskip("optuna")
     OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch

@@ -76,11 +76,13 @@ class OptunaSearch(Searcher):
             raise AssertionError("Optuna must be installed! Run `pip install optuna`.")
         super().__init__(metric=metric, mode=mode)  # type: ignore[arg-type]
         if isinstance(space, dict) and space:
-            _, domains = split_spec(space)
-            if domains:
+            leaves = _flatten(space)
+            # Tune domains (or grids) are converted; a dict of optuna distributions is used as
+            # it is, its keys joined with "/".
+            if any(isinstance(v, Domain) or p[-1] == "grid_search" for p, v in leaves):
                 space = self.convert_search_space(space)
             else:
-                space = {"/".join(str(k) for k in path): v for path, v in _flatten(space)}
+                space = {"/".join(str(k) for k in path): v for path, v in leaves}
         self._space = space
         self._points_to_evaluate = list(points_to_evaluate or [])
         self._evaluated_rewards = evaluated_rewards
