@@ -260,11 +260,16 @@ def render(results: dict) -> str:
 
 
 def _write_md(path: Path, section: str) -> None:
+    """Replace the "## Tune" section (up to the next "## " heading) or append it; the other
+    sections stay as they are."""
     text = path.read_text() if path.exists() else ""
     index = text.find("\n" + HEADING + "\n")
     if index >= 0:
-        text = text[: index + 1]
-    elif text and not text.endswith("\n"):
+        end = text.find("\n## ", index + 1)
+        rest = text[end + 1 :] if end >= 0 else ""
+        path.write_text(text[: index + 1] + section + ("\n" + rest if rest else ""))
+        return
+    if text and not text.endswith("\n"):
         text += "\n"
     path.write_text(text + ("\n" if text else "") + section)
 
