@@ -12,6 +12,11 @@ its cluster with init(num_cpus=2); Ray without its dashboard):
 * asha: `--asha-trials` trials (a fixed grid of learning rates, so both backends do the same
   work) of a small NumPy linear-regression model for 20 epochs, under
   ASHAScheduler(max_t=20, grace_period=2, reduction_factor=2), two trials at a time;
+* ASHA's decisions: the same 20 trials in a fixed shuffled order, one at a time, once per
+  backend (not timed). ASHA is asynchronous: a rung's cutoff is computed from the trials that
+  reached it *before*, so with two trials at a time the decisions depend on which trial's
+  result arrives first, a matter of timing. One at a time, the order is the trials' order on
+  both backends, so the trials stopped (and where) must be the same;
 * idle memory: after the runs, the PSS of the driver and every process it started
   (cluster daemons, idle workers), summed from /proc/<pid>/smaps_rollup.
 
@@ -38,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Tune"
+WORKLOADS = ("overhead", "asha", "decisions")
 
 
 # ---------------------------------------------------------------- in the child process
@@ -75,7 +81,9 @@ def _pss_mb(pids: set[int]) -> float:
     return total_kb / 1024
 
 
-def _child(backend: str, trials: int, reports: int, asha_trials: int, warm: int) -> dict:
+def _child(
+    backend: str, trials: int, reports: int, asha_trials: int, warm: int, workloads: set[str]
+) -> dict:
     import importlib
 
     import numpy as np
@@ -121,15 +129,15 @@ def _child(backend: str, trials: int, reports: int, asha_trials: int, warm: int)
     lrs = [float(v) for v in np.geomspace(1e-4, 0.3, asha_trials)]
     stops: list[int] = []
 
-    def asha(run: int) -> float:
+    def asha(run: int, order: list[float] = lrs, concurrent: int = 2) -> float:
         start = time.perf_counter()
         grid = tune.Tuner(
             linear,
-            param_space={"lr": tune.grid_search(lrs)},
+            param_space={"lr": tune.grid_search(order)},
             tune_config=tune.TuneConfig(
                 metric="loss",
                 mode="min",
-                max_concurrent_trials=2,
+                max_concurrent_trials=concurrent,
                 scheduler=schedulers.ASHAScheduler(max_t=20, grace_period=2, reduction_factor=2),
             ),
             run_config=tune.RunConfig(storage_path=storage, name=f"asha{run}", verbose=0),
@@ -139,6 +147,10 @@ def _child(backend: str, trials: int, reports: int, asha_trials: int, warm: int)
         stops[:] = [r.metrics["training_iteration"] for r in grid]
         return elapsed
 
+    # A fixed shuffle: in ascending order every trial beats the ones before it and ASHA would
+    # stop none, which would check nothing.
+    shuffled = [lrs[i] for i in np.random.default_rng(1).permutation(len(lrs))]
+
     out: dict = {"backend": backend, "init_s": init_s, "version": getattr(ray, "__version__", "?")}
 
     def part() -> None:
@@ -146,19 +158,27 @@ def _child(backend: str, trials: int, reports: int, asha_trials: int, warm: int)
         # parent's timeout still reports what it measured.
         print("PART " + json.dumps(out), flush=True)
 
-    out["overhead"] = {"cold_s": overhead(0), "warm_s": []}
-    part()
-    time.sleep(1.0)  # let finished trials' actors go
-    out["idle_pss_mb"] = _pss_mb({os.getpid(), *_descendants(os.getpid())})
-    part()
-    out["asha"] = {"cold_s": asha(0), "warm_s": []}
-    out["asha"]["iterations"] = list(stops)
-    part()
+    if "overhead" in workloads:
+        out["overhead"] = {"cold_s": overhead(0), "warm_s": []}
+        part()
+        time.sleep(1.0)  # let finished trials' actors go
+        out["idle_pss_mb"] = _pss_mb({os.getpid(), *_descendants(os.getpid())})
+        part()
+    if "asha" in workloads:
+        out["asha"] = {"cold_s": asha(0), "warm_s": []}
+        out["asha"]["iterations"] = list(stops)
+        part()
+    if "decisions" in workloads:
+        asha(-1, order=shuffled, concurrent=1)
+        out["asha_decisions"] = {"lr": shuffled, "iterations": list(stops)}
+        part()
     for run in range(1, 1 + warm):
-        out["overhead"]["warm_s"].append(overhead(run))
-        part()
-        out["asha"]["warm_s"].append(asha(run))
-        part()
+        if "overhead" in workloads:
+            out["overhead"]["warm_s"].append(overhead(run))
+            part()
+        if "asha" in workloads:
+            out["asha"]["warm_s"].append(asha(run))
+            part()
     ray.shutdown()
     return out
 
@@ -181,11 +201,16 @@ def _ratio(ray_value: float | None, ours: float | None) -> str:
 def render(results: dict) -> str:
     ours, ray = results["backends"].get("rayground", {}), results["backends"].get("ray", {})
     args = results["args"]
+    measured = results.get("measured") or {}
+    if len(set(measured.values())) > 1:
+        when = "; ".join(f"{w} {d}" for w, d in measured.items())
+    else:
+        when = results["date"]
     lines = [
         HEADING,
         "",
         f"Measured by `python bench/tune_bench.py` on {results['machine']} "
-        f"({results['date']}); each backend in a fresh process with `init(num_cpus=2)` (Ray "
+        f"({when}); each backend in a fresh process with `init(num_cpus=2)` (Ray "
         f"{ray.get('version', 'not run')}, without its dashboard). Cold = the first `fit()` "
         f"in the process; warm = median of {args['warm']} more. Ratio = Ray's time / "
         "rayground's (above 1: rayground is faster); memory ratio = rayground's / Ray's.",
@@ -214,11 +239,17 @@ def render(results: dict) -> str:
         if om and rm
         else "Idle memory: not measured for both backends.",
     ]
-    if ours.get("asha", {}).get("iterations") and ray.get("asha", {}).get("iterations"):
-        same = ours["asha"]["iterations"] == ray["asha"]["iterations"]
+    ours_d, ray_d = ours.get("asha_decisions", {}), ray.get("asha_decisions", {})
+    if ours_d.get("iterations") and ray_d.get("iterations"):
+        same = ours_d["iterations"] == ray_d["iterations"] and ours_d["lr"] == ray_d["lr"]
         lines.append(
-            f"ASHA stopped the same trials at the same iterations on both: {same} "
-            f"(rayground {ours['asha']['iterations']})."
+            "ASHA's decisions, the same trials run one at a time in a fixed shuffled order "
+            f"(so each rung sees them in the same order): the same trials stopped at the same "
+            f"iterations on both: {same} (rayground {ours_d['iterations']}"
+            + ("" if same else f", Ray {ray_d['iterations']}")
+            + "). The timed ASHA run has two trials at a time: which of two results reaches "
+            "a rung first is a matter of timing on either backend, so its stops are not "
+            "compared."
         )
     for name, b in results["backends"].items():
         if "error" in b:
@@ -229,11 +260,16 @@ def render(results: dict) -> str:
 
 
 def _write_md(path: Path, section: str) -> None:
+    """Replace the "## Tune" section (up to the next "## " heading) or append it; the other
+    sections stay as they are."""
     text = path.read_text() if path.exists() else ""
     index = text.find("\n" + HEADING + "\n")
     if index >= 0:
-        text = text[: index + 1]
-    elif text and not text.endswith("\n"):
+        end = text.find("\n## ", index + 1)
+        rest = text[end + 1 :] if end >= 0 else ""
+        path.write_text(text[: index + 1] + section + ("\n" + rest if rest else ""))
+        return
+    if text and not text.endswith("\n"):
         text += "\n"
     path.write_text(text + ("\n" if text else "") + section)
 
@@ -267,23 +303,38 @@ def main() -> None:
     p.add_argument("--asha-trials", type=int, default=20)
     p.add_argument("--warm", type=int, default=2)
     p.add_argument("--timeout", type=float, default=900)
+    p.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help="which of overhead, asha, decisions to run (a short run: --workloads decisions)",
+    )
     p.add_argument("--json", default="bench/results/tune.json")
     p.add_argument("--md", default="docs/benchmarks.md")
     a = p.parse_args()
     if a.child:
-        _child(a.child, a.trials, a.reports, a.asha_trials, a.warm)
+        _child(a.child, a.trials, a.reports, a.asha_trials, a.warm, set(a.workloads.split(",")))
         return
+    workloads = [w for w in a.workloads.split(",") if w]
+    unknown = sorted(set(workloads) - set(WORKLOADS))
+    if unknown:
+        p.error(f"--workloads: unknown {unknown}; choose from {', '.join(WORKLOADS)}")
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    args = {"trials": a.trials, "reports": a.reports, "asha_trials": a.asha_trials, "warm": a.warm}
+    out = ROOT / a.json
     results: dict = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "date": now,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "args": {
-            "trials": a.trials,
-            "reports": a.reports,
-            "asha_trials": a.asha_trials,
-            "warm": a.warm,
-        },
+        "args": args,
+        "measured": {w: now for w in workloads},
         "backends": {},
     }
+    if set(workloads) != set(WORKLOADS) and out.exists():
+        # A partial run (e.g. --workloads decisions) replaces only its own figures in the
+        # last full run's results, each workload keeping the date it was measured.
+        previous = json.loads(out.read_text())
+        if previous.get("args", {}) | {"warm": a.warm} == args | {"warm": a.warm}:
+            measured = previous.get("measured") or {w: previous["date"] for w in WORKLOADS}
+            results = previous | {"measured": measured | results["measured"]}
     for backend in a.backends.split(","):
         cmd = [
             sys.executable,
@@ -298,6 +349,8 @@ def main() -> None:
             str(a.asha_trials),
             "--warm",
             str(a.warm),
+            "--workloads",
+            a.workloads,
         ]
         token = uuid.uuid4().hex
         env = dict(os.environ, PYTHONPATH=str(ROOT / "runtime"), TUNE_BENCH_TOKEN=token)
@@ -309,18 +362,23 @@ def main() -> None:
             stdout, stderr = proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as exc:
             stdout, stderr = _text(exc.stdout), _text(exc.stderr)
-            note = f"stopped after {a.timeout:.0f} s; the figures it had measured are kept"
+            note = (
+                f"its {a.workloads} run of {now} stopped after {a.timeout:.0f} s; the figures "
+                "it had measured are kept"
+            )
         _kill_leftovers(token)
         parts = [ln for ln in stdout.splitlines() if ln.startswith("PART ")]
         if parts:
-            results["backends"][backend] = json.loads(parts[-1][len("PART ") :])
+            merged = results["backends"].get(backend, {})
+            merged.pop("error", None)
+            merged.update(json.loads(parts[-1][len("PART ") :]))
             if note:
-                results["backends"][backend]["note"] = note
+                merged["note"] = note
+            results["backends"][backend] = merged
         else:
             tail = (stderr.strip().splitlines() or ["no output"])[-1]
             results["backends"][backend] = {"error": note or tail}
         print(backend, json.dumps(results["backends"][backend])[:300], flush=True)
-    out = ROOT / a.json
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     section = render(results)

@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 
-_LIBRARIES = ("data", "tune", "serve")
+_LIBRARIES = ("data", "tune", "serve", "train")
 
 
 def __getattr__(name: str) -> Any:

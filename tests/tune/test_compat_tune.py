@@ -7,6 +7,7 @@ files under storage_path. Trainables are module-level functions so both backends
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import numpy as np
@@ -103,6 +104,7 @@ def space(ray, **values):
 
 
 # ---------------------------------------------------------------- search spaces
+@pytest.mark.timeout(400)  # twelve trials; real Ray starts an actor for each
 def test_grid_search_expands_with_num_samples_in_rays_order(ray, tune, run_config):
     param_space = space(
         ray,
@@ -127,6 +129,7 @@ def test_grid_search_expands_with_num_samples_in_rays_order(ray, tune, run_confi
     assert len({r.config["c"] for r in grid}) == 12  # drawn afresh for every trial
 
 
+@pytest.mark.timeout(400)  # twelve trials; real Ray starts an actor for each
 def test_every_domain_draws_inside_its_bounds(ray, tune, run_config):
     param_space = space(
         ray,
@@ -328,6 +331,278 @@ def test_asha_stops_the_same_trials_at_the_same_rungs(ray, tune, schedulers, run
 # What real Ray 2.60 does with CURVES (the reference; rayground must match it): rung 1 stops
 # trials 4, 6, 7, rung 4 stops 2, 8, 9, rung 8 stops 5; 0, 1, 3 reach max_t.
 EXPECTED_ASHA_STOPS = [12, 12, 4, 12, 1, 8, 1, 1, 4, 4]
+
+
+# ---------------------------------------------------------------- HyperBand, deterministic
+def make_curve_trainable(tune):
+    """A Trainable that reports CURVES[i], one value per step, and checkpoints its place, so
+    HyperBand can pause it at a milestone and resume it later."""
+
+    class CurveTrainable(tune.Trainable):
+        def setup(self, config):
+            self.resumes = 0
+
+        def step(self):
+            return {"loss": CURVES[self.config["i"]][self.iteration], "resumes": self.resumes}
+
+        def save_checkpoint(self, checkpoint_dir):
+            with open(os.path.join(checkpoint_dir, "resumes"), "w") as f:
+                f.write(str(self.resumes))
+
+        def load_checkpoint(self, checkpoint_dir):
+            with open(os.path.join(checkpoint_dir, "resumes")) as f:
+                self.resumes = int(f.read()) + 1
+
+    return CurveTrainable
+
+
+def hyperband_reference(curves, max_t, eta):
+    """HyperBand's outcome written from its definition (not from either implementation):
+    trials fill brackets s = 0, 1, ... of n0(s) = ceil(s_max_1 / (s + 1) * eta**s) trials in
+    creation order; bracket s runs its trials to r0(s) = max_t * eta**-s, keeps the best
+    ceil(n / eta) and multiplies the milestone by eta (at most max_t), s times; its last
+    milestone stops everyone. The iteration each trial stopped at."""
+    s_max_1 = int(np.round(np.log(max_t) / np.log(eta))) + 1
+    stops, index, s = [0] * len(curves), 0, 0
+    while index < len(curves):
+        n = int(np.ceil(s_max_1 / (s + 1) * eta**s))
+        r = int(max_t * eta ** (-s))
+        live = list(range(index, min(index + n, len(curves))))
+        index += n
+        for _ in range(s):
+            n = int(np.ceil(n / eta))
+            live.sort(key=lambda t: curves[t][r - 1])
+            for t in live[n:]:
+                stops[t] = r
+            live = live[:n]
+            r = int(min(r * eta, max_t))
+        for t in live:
+            stops[t] = r
+        s = (s + 1) % s_max_1
+    return stops
+
+
+@pytest.mark.timeout(500)  # real Ray restarts a trial's actor after each pause
+def test_hyperband_halves_each_bracket_at_its_milestones(ray, tune, schedulers, run_config):
+    scheduler = schedulers.HyperBandScheduler(max_t=4, reduction_factor=2)
+    grid = tune.Tuner(
+        make_curve_trainable(tune),
+        param_space={"i": tune.grid_search(list(range(len(CURVES))))},
+        tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=scheduler),
+        run_config=run_config(checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+    ).fit()
+    assert grid.num_errors == 0
+    # brackets: s=0 trials 0-2 (milestone 4), s=1 trials 3-5 (2, 4), s=2 trials 6-9 (1, 2, 4)
+    expected = hyperband_reference(CURVES, max_t=4, eta=2)
+    assert expected == EXPECTED_HYPERBAND_STOPS
+    results = sorted(grid, key=lambda r: r.config["i"])
+    assert [r.metrics["training_iteration"] for r in results] == expected
+    for r in results:
+        # every value of the curve up to the stop, once each: a paused trial resumed where it
+        # was (from its checkpoint), it did not start again
+        i, stop = r.config["i"], r.metrics["training_iteration"]
+        assert list(r.metrics_dataframe["loss"]) == CURVES[i][:stop]
+    # paused at a milestone and resumed later: only trials that went on past their first
+    # milestone (the last to reach a milestone goes on without a pause)
+    first = [4] * 3 + [2] * 3 + [1] * 4
+    resumed = [r.metrics["resumes"] > 0 for r in results]
+    assert any(resumed)
+    assert all(stop > f for stop, f, res in zip(expected, first, resumed, strict=True) if res)
+
+
+# What real Ray 2.60 does with CURVES under HyperBandScheduler(max_t=4, reduction_factor=2).
+EXPECTED_HYPERBAND_STOPS = [4, 4, 4, 4, 2, 4, 1, 1, 2, 4]
+
+
+# ---------------------------------------------------------------- PBT, synchronous
+def accumulating(config):
+    """acc grows by lr each step; acc and the step count travel in the checkpoint, and every
+    step is logged (trial id, step) to a shared file before it is reported."""
+    import tempfile
+
+    tune = _tune_of(config)
+    acc, step = 0.0, 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d, open(os.path.join(d, "state")) as f:
+            saved_acc, saved_step = f.read().split()
+        acc, step = float(saved_acc), int(saved_step)
+    trial_id = tune.get_context().get_trial_id()
+    while step < 100:
+        acc += config["lr"]
+        step += 1
+        with open(config["log"], "a") as f:
+            f.write(f"{trial_id} {step}\n")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "state"), "w") as f:
+                f.write(f"{acc} {step}")
+            tune.report({"acc": acc, "step": step}, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+@pytest.mark.timeout(500)  # real Ray restarts each trial's actor after every pause
+def test_synchronous_pbt_perturbs_the_whole_population_at_once(
+    ray, tune, schedulers, run_config, tmp_path
+):
+    log = tmp_path / "steps.log"
+    pbt = schedulers.PopulationBasedTraining(
+        time_attr="training_iteration",
+        perturbation_interval=2,
+        hyperparam_mutations={"lr": tune.uniform(0.1, 100.0)},
+        quantile_fraction=0.25,
+        resample_probability=0.0,
+        perturbation_factors=(2.0, 2.0),
+        synch=True,
+    )
+    grid = tune.Tuner(
+        accumulating,
+        param_space={
+            "_backend": ray.__name__,
+            "lr": tune.grid_search([1.0, 2.0, 3.0, 4.0]),
+            "log": str(log),
+        },
+        tune_config=tune.TuneConfig(metric="acc", mode="max", scheduler=pbt),
+        run_config=run_config(stop={"training_iteration": 6}),
+    ).fit()
+    assert grid.num_errors == 0
+    # At step 2 (acc 2, 4, 6, 8) the lr=1 trial copies lr=4's checkpoint (acc 8) with lr 8;
+    # at step 4 (acc 24, 8, 12, 16) the lr=2 trial copies it (acc 24) with lr 16.
+    results = sorted(grid, key=lambda r: r.metrics["trial_id"])
+    assert [r.config["lr"] for r in results] == [8.0, 16.0, 3.0, 4.0]
+    assert [r.metrics["acc"] for r in results] == [40.0, 56.0, 18.0, 24.0]
+    assert [r.metrics["training_iteration"] for r in results] == [6, 6, 6, 6]
+    # synchronous: no trial takes step 3 (or 5) before every trial has taken step 2 (or 4)
+    steps = [int(line.split()[1]) for line in log.read_text().splitlines()]
+    for point in (2, 4):
+        last_at_point = max(i for i, s in enumerate(steps) if s == point)
+        first_after = min(i for i, s in enumerate(steps) if s > point)
+        assert last_at_point < first_after, steps
+
+
+# ---------------------------------------------------------------- OptunaSearch
+def bowl(config):
+    tune = _tune_of(config)
+    loss = (config["x"] - 3) ** 2 + (config["k"] - 2) ** 2 + (config["c"] == "b") + config["lr"]
+    for step in range(1, 3):
+        tune.report({"loss": loss / step})
+
+
+@pytest.mark.timeout(400)  # real Ray starts an actor for each trial
+def test_optuna_search_draws_optunas_configs_and_tells_it_the_results(ray, tune, run_config):
+    optuna = pytest.importorskip("optuna")
+    OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
+    searcher = OptunaSearch(seed=7)
+    grid = tune.Tuner(
+        bowl,
+        param_space={
+            "_backend": ray.__name__,
+            "x": tune.uniform(-5.0, 5.0),
+            "lr": tune.loguniform(1e-4, 1e-1),
+            "k": tune.randint(0, 5),
+            "c": tune.choice(["a", "b"]),
+        },
+        tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=6, search_alg=searcher),
+        run_config=run_config(),
+    ).fit()
+    assert grid.num_errors == 0 and len(grid) == 6
+    # The reference: Optuna itself, asked the same questions with the same seed (TPE draws
+    # its first 10 configs at random, so they depend on the seed alone).
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=7))
+    dists = {
+        "x": optuna.distributions.FloatDistribution(-5.0, 5.0),
+        "lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+        "k": optuna.distributions.IntDistribution(0, 4),
+        "c": optuna.distributions.CategoricalDistribution(["a", "b"]),
+    }
+    expected = [study.ask(fixed_distributions=dists).params for _ in range(6)]
+    configs = [{k: r.config[k] for k in dists} for r in grid]
+    assert configs == expected
+    assert all(isinstance(c["k"], int) for c in configs)
+    best = grid.get_best_result()
+    assert best.metrics["loss"] == min(r.metrics["loss"] for r in grid)
+
+
+def test_optuna_search_learns_from_every_trial(tmp_path):
+    """rayground: each trial ends as a COMPLETE Optuna trial carrying its last metric, and its
+    reports are Optuna's intermediate values."""
+    optuna = pytest.importorskip("optuna")
+    import rayground
+    from rayground import tune
+    from rayground.tune.search.optuna import OptunaSearch
+
+    searcher = OptunaSearch(seed=3)
+    started = not rayground.is_initialized()
+    try:
+        grid = tune.Tuner(
+            bowl,
+            param_space={
+                "_backend": "rayground",
+                "x": tune.uniform(-5.0, 5.0),
+                "lr": tune.loguniform(1e-4, 1e-1),
+                "k": tune.randint(0, 5),
+                "c": tune.choice(["a", "b"]),
+            },
+            tune_config=tune.TuneConfig(
+                metric="loss", mode="min", num_samples=12, search_alg=searcher
+            ),
+            run_config=tune.RunConfig(storage_path=str(tmp_path), name="optuna", verbose=0),
+        ).fit()
+    finally:
+        if started:
+            rayground.shutdown()
+    trials = searcher._ot_study.trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 12
+    assert [t.value for t in trials] == [r.metrics["loss"] for r in grid]
+    assert [t.intermediate_values for t in trials] == [
+        {1: 2 * r.metrics["loss"], 2: r.metrics["loss"]} for r in grid
+    ]
+    # after its 10 random draws TPE proposes from what it was told: all inside the space
+    assert all(-5.0 <= r.config["x"] <= 5.0 and r.config["k"] in range(5) for r in grid)
+
+
+def test_optuna_search_takes_optuna_distributions_and_define_by_run(ray):
+    optuna = pytest.importorskip("optuna")
+    OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
+    dist = optuna.distributions.FloatDistribution(0.0, 1.0)
+    nested = OptunaSearch(space={"a": {"b": dist}}, metric="m", mode="min", seed=1)
+    reference = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
+    expected = reference.ask(fixed_distributions={"a/b": dist}).params["a/b"]
+    assert nested.suggest("t1") == {"a": {"b": expected}}
+
+    def space(trial):
+        return {"double": 2 * trial.suggest_int("n", 1, 3)}
+
+    by_run = OptunaSearch(space=space, metric="m", mode="min", seed=1)
+    drawn = by_run.suggest("t1")
+    assert set(drawn) == {"n", "double"} and drawn["double"] == 2 * drawn["n"]
+
+
+def test_optuna_search_refuses_a_grid_and_a_normal_distribution(ray, tune):
+    pytest.importorskip("optuna")
+    OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
+    with pytest.raises(ValueError, match="Grid search parameters cannot be automatically"):
+        OptunaSearch.convert_search_space({"a": tune.grid_search([1, 2])})
+    with pytest.raises(ValueError, match="Optuna search does not support parameters of type"):
+        OptunaSearch.convert_search_space({"a": tune.randn(0, 1)})
+
+
+# ---------------------------------------------------------------- ray.train's names in Tune
+def reports_through_train(config):
+    from importlib import import_module
+
+    import_module(config["_backend"] + ".train").report({"loss": 1.0})
+
+
+def test_train_report_in_a_tune_trial_points_to_tune_report(ray, tune, run_config):
+    train = importlib.import_module(f"{ray.__name__}.train")
+    with pytest.raises(RuntimeError, match="cannot be used outside of a Ray Train training"):
+        train.report({"loss": 1.0})
+    grid = tune.Tuner(reports_through_train, param_space=space(ray), run_config=run_config()).fit()
+    (error,) = grid.errors
+    assert isinstance(error, DeprecationWarning)
+    assert "`ray.train.report` is deprecated when running in a function passed to Ray Tune" in (
+        str(error)
+    )
+    assert "`ray.tune` API" in str(error)
 
 
 # ---------------------------------------------------------------- bad input

@@ -29,7 +29,8 @@ from rayground.exceptions import RayActorError
 from . import storage
 from .callback import Callback
 from .schedulers.trial_scheduler import TrialScheduler
-from .search.searcher import FINISHED
+from .search.basic_variant import BasicVariantGenerator
+from .search.searcher import FINISHED, ConcurrencyLimiter
 from .stopper import DictStopper, make_stopper
 from .trainable import is_class_trainable, trainable_name, trial_resources
 from .trial import AUTO_KEYS, Trial
@@ -190,8 +191,31 @@ class TuneController:
     def _running(self) -> int:
         return sum(1 for t in self._trials if t.status == Trial.RUNNING)
 
+    def _max_pending(self) -> int:
+        """How many PENDING trials to create ahead of running them (Ray's rule): with the
+        basic variant generator, up to 200, so a scheduler sees trials as Ray's does (HyperBand
+        fills its brackets in creation order before any trial runs); with another searcher, 1
+        (or its ConcurrencyLimiter's max_concurrent), so it learns from results before
+        suggesting more. TUNE_MAX_PENDING_TRIALS_PG overrides it, as on Ray."""
+        env = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG", "auto")
+        if env != "auto":
+            return int(env)
+        if not isinstance(self.search_alg, BasicVariantGenerator):
+            searcher = self.search_alg
+            while searcher is not None:
+                if isinstance(searcher, ConcurrencyLimiter):
+                    return searcher.max_concurrent
+                searcher = getattr(searcher, "searcher", None)
+            return 1
+        return max(200, int(self._total.get("CPU", 1.0) * 1.1))
+
     def _launch(self) -> None:
         limit = self.tune_config.max_concurrent_trials
+        if not limit:
+            pending = sum(1 for t in self._trials if t.status == Trial.PENDING)
+            max_pending = self._max_pending()
+            while pending < max_pending and self._create_trial():
+                pending += 1
         while not limit or self._running() < limit:
             if not any(t.status == Trial.PENDING for t in self._trials):
                 if not self._create_trial():

@@ -147,12 +147,12 @@ EXERCISES = [
         answer="best_x",
         grade=_grade_grid,
         hints=(
-            "A Tuner runs one trial per point of its search space, each as its own task on the "
-            "cluster; trying the values in the notebook is what the exercise rules out.",
-            "Search x over the grid 1..5 with tune.grid_search, tell TuneConfig which metric to "
-            "minimise ('loss'), and fit().",
-            "Shape: results = tune.Tuner(trainable, param_space=<x on the grid>, tune_config="
-            "<metric and mode>, run_config=<STORAGE>).fit(); return <best result's config x>.",
+            "Tune runs each value of a grid as its own trial: list the values of x in the "
+            "param_space, and tell Tune which metric to minimise.",
+            "tune.Tuner(trainable, param_space={'x': tune.grid_search([1, 2, 3, 4, 5])}, "
+            "tune_config=tune.TuneConfig(metric='loss', mode='min')) then .fit().",
+            "fit() returns a ResultGrid: its get_best_result() is the best trial's Result, "
+            "and that Result's config['x'] is the best x.",
         ),
         solution="""def best_x(trainable):
     tuner = tune.Tuner(
@@ -171,12 +171,11 @@ EXERCISES = [
         answer="run_asha",
         grade=_grade_asha,
         hints=(
-            "A scheduler decides when a trial stops early; ASHA stops the worst trials at each "
-            "rung and lets the best run on.",
-            "TuneConfig takes num_samples=8 and a scheduler: ASHAScheduler with max_t=16, "
-            "grace_period=2 and reduction_factor=2; the metric is 'loss', minimised.",
-            "Shape: return tune.Tuner(trainable, param_space=<rate, uniform 0.1-1.0>, "
-            "tune_config=<metric, mode, samples, scheduler>, run_config=<STORAGE>).fit().",
+            "Early stopping is a scheduler's job: ASHA compares the trials at the same epochs "
+            "(its rungs) and stops those behind. Draw several rates instead of a grid.",
+            "TuneConfig takes num_samples=8 and scheduler=ASHAScheduler(...).",
+            "ASHAScheduler(max_t=16, grace_period=2, reduction_factor=2); metric='loss', "
+            "mode='min'.",
         ),
         solution="""def run_asha(trainable):
     tuner = tune.Tuner(
@@ -198,8 +197,8 @@ EXERCISES = [
         answer="train_counter",
         grade=_grade_checkpoint,
         hints=(
-            "A trial that is restored starts the function again from the top: only what it "
-            "saved in a checkpoint survives.",
+            "A restarted trial (after a failure, or resumed by a scheduler) runs your function "
+            "again from the top: it must find where it was in the last checkpoint it reported.",
             "Save {'epoch': e, 'total': t} to a file in a temporary directory and report it "
             "with checkpoint=tune.Checkpoint.from_directory(d).",
             "At the start, tune.get_checkpoint() is None or the last checkpoint: read epoch and "

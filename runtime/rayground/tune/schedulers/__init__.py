@@ -2,6 +2,7 @@
 stopping rule and population-based training."""
 
 from .async_hyperband import ASHAScheduler, AsyncHyperBandScheduler
+from .hyperband import HyperBandScheduler
 from .median_stopping_rule import MedianStoppingRule
 from .pbt import PopulationBasedTraining
 from .trial_scheduler import FIFOScheduler, TrialScheduler
@@ -10,6 +11,7 @@ __all__ = [
     "ASHAScheduler",
     "AsyncHyperBandScheduler",
     "FIFOScheduler",
+    "HyperBandScheduler",
     "MedianStoppingRule",
     "PopulationBasedTraining",
     "TrialScheduler",

@@ -1,6 +1,11 @@
 """`PopulationBasedTraining`: every `perturbation_interval`, a trial in the bottom quantile
 copies (exploits) a top-quantile trial's checkpoint and continues from it with a perturbed copy
-of that trial's config (explore). Asynchronous, as Ray's default (`synch=False`).
+of that trial's config (explore). Asynchronous by default (`synch=False`): each trial is
+perturbed on its own when it reaches its interval. With `synch=True` (Ray's synchronous mode) a
+trial reaching the next perturbation point is PAUSED until every live trial is there; then the
+whole population is ranked at once, the top quantile checkpointed and the bottom quantile
+exploits it, and the next point is `perturbation_interval` later. `choose_trial_to_run` then
+resumes the trials that trained least first.
 
 Exploiting goes through the controller: the top trial is checkpointed (`save_trial`), and the
 bottom trial is restarted from that checkpoint with the new config (`exploit_trial`). Function
@@ -93,6 +98,7 @@ class _TrialState:
     def __init__(self) -> None:
         self.last_score: float | None = None
         self.last_perturbation_time = 0.0
+        self.last_train_time = 0.0  # where the trial was at its last perturbation point (synch)
         self.last_checkpoint: str | None = None
         self.last_result: dict[str, Any] | None = None
 
@@ -128,11 +134,6 @@ class PopulationBasedTraining(FIFOScheduler):
             raise ValueError(
                 f"perturbation_interval must be a positive number, got {perturbation_interval}."
             )
-        if synch:
-            raise ValueError(
-                "PopulationBasedTraining(synch=True) is not supported by rayground.tune; use "
-                "the default asynchronous mode (synch=False)."
-            )
         super().__init__(metric, mode)
         self._time_attr = time_attr
         self._perturbation_interval = perturbation_interval
@@ -143,6 +144,8 @@ class PopulationBasedTraining(FIFOScheduler):
         self._perturbation_factors = tuple(perturbation_factors)
         self._custom_explore_fn = custom_explore_fn
         self._require_attrs = require_attrs
+        self._synch = synch
+        self._next_perturbation_sync = max(perturbation_interval, burn_in_period)
         self._trial_state: dict[str, _TrialState] = {}
         self._trials: dict[str, Any] = {}
         self._num_perturbations = 0
@@ -172,50 +175,89 @@ class PopulationBasedTraining(FIFOScheduler):
             return TrialScheduler.CONTINUE
         sign = 1 if self._mode == "max" else -1
         state.last_score = sign * result[self._metric]
-        state.last_perturbation_time = time
+        state.last_train_time = time
         state.last_result = result
+        if self._synch:
+            return self._on_sync_point(tune_controller, trial, time)
+        state.last_perturbation_time = time
         lower, upper = self._quantiles()
         if trial.trial_id in upper:
             state.last_checkpoint = tune_controller.save_trial(trial)
             return TrialScheduler.CONTINUE
         if trial.trial_id in lower and upper:
-            donor_id = random.choice(upper)
-            donor = self._trial_state[donor_id]
-            if donor.last_checkpoint is None:
-                return TrialScheduler.CONTINUE
-            donor_trial = self._trials[donor_id]
-            new_config, ops = _explore(
-                donor_trial.config,
-                self._hyperparam_mutations,
-                self._resample_probability,
-                self._perturbation_factors,
-                self._custom_explore_fn,
-            )
-            self._num_perturbations += 1
-            self.exploits.append(
-                {
-                    "trial_id": trial.trial_id,
-                    "donor": donor_id,
-                    "time": time,
-                    "config": new_config,
-                    "operations": ops,
-                }
-            )
-            trial.experiment_tag = (
-                f"{trial.experiment_tag}@perturbed["
-                f"{format_vars({(k,): new_config[k] for k in self._hyperparam_mutations})}]"
-            )
-            state.last_score = donor.last_score
-            tune_controller.exploit_trial(
-                trial,
-                new_config,
-                donor.last_checkpoint,
-                f"exploited {donor_trial} at {self._time_attr} {fmt(time)}: "
-                f"{self._metric} {fmt(result[self._metric])} was in the bottom "
-                f"{self._quantile_fraction:.0%}",
-            )
-            return TrialScheduler.NOOP
+            if self._exploit(tune_controller, trial, random.choice(upper), time):
+                return TrialScheduler.NOOP
         return TrialScheduler.CONTINUE
+
+    def _on_sync_point(self, tune_controller: Any, trial: Any, time: float) -> str:
+        """Synchronous mode: wait (PAUSED) for the others; the last one to arrive perturbs
+        the whole population, strongest first, so donors are checkpointed before the weak
+        exploit them. Every trial ends up paused (or pending with a donor's checkpoint)."""
+        if any(
+            self._trial_state[t.trial_id].last_train_time < self._next_perturbation_sync
+            and t is not trial
+            for t in tune_controller.get_live_trials()
+        ):
+            return TrialScheduler.PAUSE
+        lower, upper = self._quantiles()
+        middle = [tid for tid in self._trial_state if tid not in lower and tid not in upper]
+        for tid in upper + middle + lower:
+            state = self._trial_state[tid]
+            state.last_perturbation_time = time
+            if tid in upper:
+                state.last_checkpoint = tune_controller.save_trial(self._trials[tid])
+            else:
+                state.last_checkpoint = None
+            if tid in lower:
+                self._exploit(tune_controller, self._trials[tid], random.choice(upper), time)
+        self._next_perturbation_sync = max(
+            self._next_perturbation_sync + self._perturbation_interval,
+            max(s.last_train_time for s in self._trial_state.values()),
+        )
+        return TrialScheduler.NOOP if trial.status != "RUNNING" else TrialScheduler.PAUSE
+
+    def _exploit(self, tune_controller: Any, trial: Any, donor_id: str, time: float) -> bool:
+        """Restart `trial` from the donor's checkpoint with an explored copy of its config;
+        False when the donor has no checkpoint to give."""
+        state = self._trial_state[trial.trial_id]
+        donor = self._trial_state[donor_id]
+        if donor.last_checkpoint is None:
+            return False
+        donor_trial = self._trials[donor_id]
+        new_config, ops = _explore(
+            donor_trial.config,
+            self._hyperparam_mutations,
+            self._resample_probability,
+            self._perturbation_factors,
+            self._custom_explore_fn,
+        )
+        self._num_perturbations += 1
+        self.exploits.append(
+            {
+                "trial_id": trial.trial_id,
+                "donor": donor_id,
+                "time": time,
+                "config": new_config,
+                "operations": ops,
+            }
+        )
+        trial.experiment_tag = (
+            f"{trial.experiment_tag}@perturbed["
+            f"{format_vars({(k,): new_config[k] for k in self._hyperparam_mutations})}]"
+        )
+        metric = (state.last_result or {}).get(self._metric)
+        state.last_score = donor.last_score
+        state.last_perturbation_time = donor.last_perturbation_time
+        state.last_train_time = donor.last_train_time
+        tune_controller.exploit_trial(
+            trial,
+            new_config,
+            donor.last_checkpoint,
+            f"exploited {donor_trial} at {self._time_attr} {fmt(time)}: "
+            f"{self._metric} {fmt(metric)} was in the bottom "
+            f"{self._quantile_fraction:.0%}",
+        )
+        return True
 
     def _quantiles(self) -> tuple[list[str], list[str]]:
         ids = [
@@ -234,14 +276,21 @@ class PopulationBasedTraining(FIFOScheduler):
         return ids[:n], ids[-n:]
 
     def choose_trial_to_run(self, tune_controller: Any) -> Any:
-        # Among waiting trials, the one that has trained least goes first (as Ray's PBT).
-        waiting = [t for t in tune_controller.get_trials() if t.status in ("PENDING", "PAUSED")]
+        # Among waiting trials, the one that has trained least goes first (as Ray's PBT); in
+        # synchronous mode only those not yet at the next perturbation point.
+        waiting = [
+            t
+            for t in tune_controller.get_trials()
+            if t.status in ("PENDING", "PAUSED")
+            and (not self._synch or self._state(t).last_train_time < self._next_perturbation_sync)
+        ]
         if not waiting:
             return None
-        return min(
-            waiting,
-            key=lambda t: self._trial_state.get(t.trial_id, _TrialState()).last_perturbation_time,
-        )
+        key = "last_train_time" if self._synch else "last_perturbation_time"
+        return min(waiting, key=lambda t: getattr(self._state(t), key))
+
+    def _state(self, trial: Any) -> _TrialState:
+        return self._trial_state.get(trial.trial_id) or _TrialState()
 
     def debug_string(self) -> str:
         return f"PopulationBasedTraining: {self._num_perturbations} checkpoints, 0 perturbs"
