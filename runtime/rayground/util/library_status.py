@@ -11,8 +11,9 @@ A rayground extra (Ray shows the same on its dashboard, which reads Ray's own na
     readers
         %ray_status (kernel, a driver):   read() --> board.snapshot.remote()
         the lab panel (Jupyter server, an observer of the cluster, which cannot call actors):
-            follows the task events, takes the newest finished `LibraryStatusBoard.publish`
-            call and reads its result object (rayground/lab/libraries.py)
+            follows the task events, takes the newest finished `publish` or `drop` call
+            (BOARD_CALLS) and reads its result object (rayground/lab/libraries.py); when the
+            board actor is dead, there is nothing to show
 
 Why a named actor and the returned board: the libraries may use only Core's public API, and the
 panel runs in another process (the Jupyter server), often of another job or none, so the state
@@ -47,6 +48,9 @@ MIN_INTERVAL_S = 0.5
 KEEP_PER_LIBRARY = 20
 
 
+BOARD_CALLS = (f"{BOARD_CLASS}.publish", f"{BOARD_CLASS}.drop")  # their results are the board
+
+
 def is_board_task(name: str | None) -> bool:
     """Whether a task row (by name) is a call on the board, which the task views leave out."""
     return bool(name) and str(name).startswith(BOARD_CLASS + ".")
@@ -67,10 +71,10 @@ class LibraryStatusBoard:
             del entries[old]
         return self.snapshot()
 
-    def drop(self, library: str, key: str) -> int:
-        """Forget an entry (Serve shut down); returns how many entries are left in all."""
+    def drop(self, library: str, key: str) -> dict[str, Any]:
+        """Forget an entry (Serve shut down); returns the board, as `publish` does."""
         self.board.get(library, {}).pop(key, None)
-        return sum(len(e) for e in self.board.values())
+        return self.snapshot()
 
     def snapshot(self) -> dict[str, Any]:
         return {lib: dict(entries) for lib, entries in self.board.items()}
@@ -100,6 +104,7 @@ class Publisher:
         self._board: Any = None
         self._latest: Any = None  # the newest publish call's result: what the panel reads
         self._off = False
+        self._cluster: str | None = None
 
     def publish(self, key: str, entry: dict[str, Any], final: bool = False) -> bool:
         """Send `entry` unless one for `key` left under MIN_INTERVAL_S ago (a final one always
@@ -112,6 +117,7 @@ class Publisher:
                 return False
             self._last[key] = now
             try:
+                self._forget_stale_board()
                 if self._board is None:
                     self._board = _board(create=True)
                 self._latest = self._board.publish.remote(self.library, key, entry)
@@ -119,6 +125,20 @@ class Publisher:
                 self._off = True
                 return False
         return True
+
+    def _forget_stale_board(self) -> None:
+        # A handle from an earlier cluster (shutdown, then init), or to a board that ended (a
+        # library shut down and took it along): make a new board instead of publishing to it.
+        cluster = rayground.get_runtime_context().get_node_id()
+        if cluster != self._cluster:
+            self._cluster, self._board, self._latest = cluster, None, None
+            return
+        latest = self._latest
+        if latest is not None and rayground.wait([latest], timeout=0)[0]:
+            try:
+                rayground.get(latest, timeout=0)
+            except rayground.exceptions.RayActorError:
+                self._board = self._latest = None
 
     def drop(self, key: str) -> None:
         """Forget `key` on the board, and end the board when nothing is left on it (so a
@@ -132,8 +152,12 @@ class Publisher:
         if board is None:
             return
         try:
-            left = rayground.get(board.drop.remote(self.library, key), timeout=30)
-            if left == 0:
+            ref = board.drop.remote(self.library, key)
+            left = sum(len(entries) for entries in rayground.get(ref, timeout=30).values())
+            if left:
+                with self._lock:
+                    self._latest = ref  # the panel reads the newest call's result
+            else:
                 rayground.kill(board)
                 # A call sent after the kill fails once the board is gone (handled in order).
                 rayground.get(board.snapshot.remote(), timeout=30)
