@@ -33,7 +33,7 @@ from .context import DataContext
 from .plan import RefBundle
 from .progress import ProgressReporter
 from .stats import DatasetStats, OpStats
-from .status import DataStatus
+from .status_board import DataStatus
 from .transform import MapSpec, MapWorker, run_chain
 
 _run_chain_task = rayground.remote(run_chain)

@@ -20,7 +20,7 @@ import cloudpickle
 import rayground
 
 from . import process_state
-from . import status as status_hook
+from . import status_board as status_hook
 from ._names import CONTROLLER_NAME, DEFAULT_APP_NAME, SERVE_NAMESPACE
 from .config import HTTPOptions
 from .controller import ServeController

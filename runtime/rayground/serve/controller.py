@@ -24,7 +24,7 @@ from typing import Any
 
 import rayground
 
-from . import status as status_hook
+from . import status_board as status_hook
 from ._names import (
     PROXY_NAME,
     ROUTES_KEY,
@@ -371,12 +371,18 @@ class ServeController:
             self._update_app_statuses()
             if time.monotonic() >= next_publish:
                 next_publish = time.monotonic() + status_hook.PUBLISH_EVERY_S
-                # The live views' copy (library status board), sent only when it changed.
-                value = status_hook.entry(await self.get_status(), await self.get_details())
-                if value != published:
-                    status_hook.publish(value)
-                    published = value
+                published = await self._publish_status(published)
             await asyncio.sleep(_TICK_S)
+
+    async def _publish_status(self, published: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The live views' copy (library status board), sent only when it changed."""
+        try:
+            value = status_hook.entry(await self.get_status(), await self.get_details())
+            if value != published:
+                status_hook.publish(value)
+            return value
+        except Exception:  # a view's copy must never stop the control loop
+            return published
 
     async def _reconcile(self, state: _DeploymentState) -> None:
         now = time.monotonic()

@@ -18,7 +18,7 @@ from .result import ResultGrid
 from .schedulers.trial_scheduler import FIFOScheduler
 from .search.basic_variant import BasicVariantGenerator
 from .search.searcher import Searcher, SearchGenerator
-from .status import StatusCallback
+from .status_board import StatusCallback
 from .trainable import check_trainable, trainable_name
 from .trial import Trial
 
