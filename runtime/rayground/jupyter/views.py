@@ -188,17 +188,33 @@ class StatusLive(LiveView):
         return self.box(self.html)
 
     def snapshot(self) -> Any:
-        return self.backend.status()
+        board: dict[str, Any] = {}
+        if self.backend.name == "rayground":
+            from ..util.library_status import read
+
+            try:
+                board = read(timeout=5.0)
+            except Exception:  # the libraries' section is extra: never lose the status for it
+                board = {}
+        return self.backend.status(), board
 
     def render(self, data: Any) -> None:
+        from . import libraries
         from .session import StatusView
 
-        self.html.value = StatusView(data, panel_link=False)._repr_html_() + (
-            f'<div style="font-size:12px">{html.escape(data.activity_text().strip())}</div>'
+        status, board = data
+        self.html.value = (
+            StatusView(status, panel_link=False)._repr_html_()
+            + f'<div style="font-size:12px">{html.escape(status.activity_text().strip())}</div>'
+            + libraries.html(board)
         )
 
     def text_of(self, data: Any) -> str:
-        return data.text() + "\n" + data.activity_text()
+        from . import libraries
+
+        status, board = data
+        lines = libraries.text(board)
+        return status.text() + "\n" + status.activity_text() + ("\n" + lines if lines else "")
 
 
 # ---------------------------------------------------------------------------- DAG
