@@ -22,6 +22,7 @@ import {
 } from './api';
 import { buildDag, IFunctionSummary, summariseFunctions } from './dag';
 import { DagView } from './dagview';
+import { LibraryBoard, librarySections, renderLibraries } from './libraries';
 import { h } from './svg';
 import {
   fillRatio,
@@ -59,6 +60,8 @@ export interface IWatched {
   actors: IActorRow[];
   placement: IPlacement;
   status: Record<string, any> | null;
+  /** What Serve, Tune and Data are doing on it (the library status board). */
+  libraries: LibraryBoard;
 }
 
 export class RaygroundPanel extends Widget {
@@ -255,7 +258,8 @@ export class RaygroundPanel extends Widget {
             objects: null,
             actors: [],
             placement: { workers: {}, nodes: {} },
-            status: null
+            status: null,
+            libraries: {}
           };
         }
         break;
@@ -266,6 +270,12 @@ export class RaygroundPanel extends Widget {
           this._watched.actors = msg.actors;
           this._watched.placement = msg.placement ?? this._watched.placement;
           this._watched.status = msg.status;
+          this._watched.libraries = msg.libraries ?? {};
+        }
+        break;
+      case 'libraries':
+        if (this._watched?.id === msg.cluster) {
+          this._watched.libraries = msg.libraries;
         }
         break;
       case 'tasks':
@@ -436,10 +446,16 @@ export class RaygroundPanel extends Widget {
       b.addEventListener('click', () => this._options.openPane(kind));
       return b;
     });
+    // The libraries' sections appear once Serve, Tune or Data has run on the cluster.
+    const sections = librarySections(w.libraries);
+    const libraries = sections.length
+      ? [h('h4', { class: 'rg-sub-title' }, 'Libraries'), renderLibraries(sections)]
+      : [];
     return [
       top,
       h('div', { class: 'rg-watched-id', 'data-testid': 'rg-watched-id' }, w.id),
       h('div', { class: 'rg-open-panes' }, h('span', { class: 'rg-open-label' }, 'Open:'), ...open),
+      ...libraries,
       h('h4', { class: 'rg-sub-title' }, 'Tasks'),
       this._dagView.node,
       this._renderFunctions(summariseFunctions(tasks)),
