@@ -83,6 +83,8 @@ export interface ILibrarySection {
   columns: string[];
   /** Which column holds a row's state (coloured by it), if any. */
   stateColumn: number | null;
+  /** The columns the side panel shows (it is narrow); the status pane shows them all. */
+  compactColumns: number[];
   rows: ILibraryRow[];
 }
 
@@ -157,6 +159,7 @@ function serveSections(entry: ILibraryEntry): ILibrarySection {
       ` · ${formatNumber(rate)} req/s`,
     columns: ['deployment', 'health', 'replicas', 'req/s', 'ongoing/queued'],
     stateColumn: 1,
+    compactColumns: [0, 1, 2],
     rows
   };
 }
@@ -187,6 +190,7 @@ function tuneSection(entry: ILibraryEntry): ILibrarySection {
     summary: `${total} trial${total === 1 ? '' : 's'} (${countText || 'none yet'}) · ${best}`,
     columns: ['trial', 'status', 'iter', `best ${entry.metric ?? ''}`.trim(), 'config'],
     stateColumn: 1,
+    compactColumns: [0, 1, 3],
     rows: sorted.map(t => ({
       cells: [t.trial, t.status, String(t.iter), formatNumber(t.best), t.config],
       state: t.status,
@@ -206,6 +210,7 @@ function dataSection(entry: ILibraryEntry): ILibrarySection {
     summary: `${formatNumber(rows)} rows out in ${formatNumber(entry.elapsed_s ?? 0)} s`,
     columns: ['operator', 'tasks', 'blocks', 'rows', 'rows/s'],
     stateColumn: null,
+    compactColumns: [0, 3, 4],
     rows: ops.map(op => ({
       cells: [op.name, String(op.tasks), String(op.blocks), formatNumber(op.rows), formatNumber(op.rows_per_s)],
       state: entry.state,
@@ -232,10 +237,16 @@ export function librarySections(board: LibraryBoard | null | undefined): ILibrar
   return out;
 }
 
-/** Draw the sections (maxRows per table; the rest is counted). */
-export function renderLibraries(sections: ILibrarySection[], maxRows = PANEL_ROWS): HTMLElement {
+/** Draw the sections: at most maxRows rows per table (the rest is counted), and in compact
+ * form (the side panel) only each section's compactColumns. */
+export function renderLibraries(
+  sections: ILibrarySection[],
+  maxRows = PANEL_ROWS,
+  compact = true
+): HTMLElement {
   const blocks = sections.map(s => {
     const shown = s.rows.slice(0, maxRows);
+    const columns = compact ? s.compactColumns : s.columns.map((_, i) => i);
     const more =
       s.rows.length > shown.length &&
       h('p', { class: 'rg-more' }, `… and ${s.rows.length - shown.length} more (Open: Cluster status lists them all)`);
@@ -252,8 +263,8 @@ export function renderLibraries(sections: ILibrarySection[], maxRows = PANEL_ROW
       shown.length
         ? h(
             'table',
-            { class: 'rg-table rg-library-table' },
-            h('thead', {}, h('tr', {}, ...s.columns.map(c => h('th', {}, c)))),
+            { class: `rg-table rg-library-table${compact ? ' rg-mod-compact' : ''}` },
+            h('thead', {}, h('tr', {}, ...columns.map(i => h('th', {}, s.columns[i])))),
             h(
               'tbody',
               {},
@@ -261,8 +272,12 @@ export function renderLibraries(sections: ILibrarySection[], maxRows = PANEL_ROW
                 h(
                   'tr',
                   { title: r.title, 'data-state': r.state },
-                  ...r.cells.map((c, i) =>
-                    h('td', i === s.stateColumn ? { class: `rg-lib-state-${r.state.toLowerCase()}` } : {}, c)
+                  ...columns.map(i =>
+                    h(
+                      'td',
+                      i === s.stateColumn ? { class: `rg-lib-state-${r.state.toLowerCase()}`, title: r.cells[i] } : { title: r.cells[i] },
+                      r.cells[i]
+                    )
                   )
                 )
               )

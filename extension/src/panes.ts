@@ -241,7 +241,7 @@ function librariesPart(w: IWatched): HTMLElement[] {
   if (!sections.length) {
     return [];
   }
-  return [h('h4', { class: 'rg-sub-title' }, 'Libraries'), renderLibraries(sections, Infinity)];
+  return [h('h4', { class: 'rg-sub-title' }, 'Libraries'), renderLibraries(sections, Infinity, false)];
 }
 
 function statusView(w: IWatched, info: IClusterInfo | null): HTMLElement {

@@ -104,6 +104,15 @@ def fresh_artifacts(name: str, files: tuple[str, ...] = ()) -> Path:
     return out
 
 
+def palette(page: Any, text: str) -> None:
+    """Run a command from JupyterLab's command palette, as a learner would."""
+    page.keyboard.press("Control+Shift+C")
+    box = page.locator(".lm-CommandPalette-input")
+    box.fill(text)
+    page.locator(".lm-CommandPalette-item.lm-mod-active").first.wait_for()
+    page.keyboard.press("Enter")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

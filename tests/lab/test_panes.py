@@ -20,6 +20,7 @@ from _labhelpers import (
     fresh_artifacts,
     needs_chromium,
     notebook_json,
+    palette,
     start_server,
     stop_server,
 )
@@ -58,15 +59,6 @@ def lab(tmp_path: Path) -> Iterator[Server]:
         yield server
     finally:
         stop_server(server)
-
-
-def palette(page, text: str) -> None:
-    """Run a command from JupyterLab's command palette, as a learner would."""
-    page.keyboard.press("Control+Shift+C")
-    box = page.locator(".lm-CommandPalette-input")
-    box.fill(text)
-    page.locator(".lm-CommandPalette-item.lm-mod-active").first.wait_for()
-    page.keyboard.press("Enter")
 
 
 OVERLAPS_JS = """

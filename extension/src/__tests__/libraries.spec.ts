@@ -105,6 +105,8 @@ describe('librarySections', () => {
     expect(tune.rows.map(r => r.cells[0])).toEqual(['t3', 't2', 't1']);
     expect(tune.rows[2].title).toBe('stopped by ASHA at rung 5');
     expect(tune.columns[3]).toBe('best loss');
+    // The narrow side panel shows trial, status and best metric.
+    expect(tune.compactColumns.map(i => tune.columns[i])).toEqual(['trial', 'status', 'best loss']);
   });
 
   it('ranks by the highest metric when mode is max', () => {
