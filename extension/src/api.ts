@@ -71,6 +71,9 @@ export interface IObjectRow {
   /** What keeps it alive, in words (feed.py held_by). */
   held_by?: string[];
   created?: number | null;
+  /** The node that wrote it, and those it was copied to (transfers between nodes). */
+  node?: string | null;
+  copies?: string[];
 }
 
 /** Where the workers run: pid -> node id, node id -> its label (IP, "(head)"). */

@@ -22,6 +22,7 @@ import {
 } from './api';
 import { buildDag, IFunctionSummary, summariseFunctions } from './dag';
 import { DagView } from './dagview';
+import { absorbCopies, ICopy } from './stream';
 import { LibraryBoard, librarySections, renderLibraries } from './libraries';
 import { h } from './svg';
 import {
@@ -62,6 +63,9 @@ export interface IWatched {
   status: Record<string, any> | null;
   /** What Serve, Tune and Data are doing on it (the library status board). */
   libraries: LibraryBoard;
+  /** Task results copied between nodes, kept after the objects are freed (the task stream
+   * draws them as transfers). */
+  copies: Map<string, ICopy>;
 }
 
 export class RaygroundPanel extends Widget {
@@ -259,7 +263,8 @@ export class RaygroundPanel extends Widget {
             actors: [],
             placement: { workers: {}, nodes: {} },
             status: null,
-            libraries: {}
+            libraries: {},
+            copies: new Map()
           };
         }
         break;
@@ -267,6 +272,7 @@ export class RaygroundPanel extends Widget {
         if (this._watched?.id === msg.cluster) {
           this._watched.tasks = new Map(msg.tasks.map(t => [t.id, t]));
           this._watched.objects = msg.objects;
+          absorbCopies(this._watched.copies, msg.objects);
           this._watched.actors = msg.actors;
           this._watched.placement = msg.placement ?? this._watched.placement;
           this._watched.status = msg.status;
@@ -291,6 +297,7 @@ export class RaygroundPanel extends Widget {
       case 'tables':
         if (this._watched?.id === msg.cluster) {
           this._watched.objects = msg.objects;
+          absorbCopies(this._watched.copies, msg.objects);
           this._watched.actors = msg.actors;
           this._watched.placement = msg.placement ?? this._watched.placement;
         }

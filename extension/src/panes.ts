@@ -83,7 +83,8 @@ export class RaygroundPane extends Widget {
           workers: w.placement.workers,
           nodes: w.placement.nodes,
           nowMs: Date.now(),
-          results: resultSizes(w)
+          results: resultSizes(w),
+          copies: [...w.copies.values()]
         });
         this._show(this._stream!.node);
         break;

@@ -80,6 +80,10 @@ def compact_object(row: dict[str, Any], names: dict[str, str] | None = None) -> 
         "owner_name": names.get(owner, "a driver (notebook or script)") if owner else "",
         "held_by": held_by(list(row.get("holders") or ()), int(row.get("pins") or 0), names),
         "created": row.get("created"),
+        # Where its bytes were written, and the nodes it was copied to since: the task stream
+        # marks those copies as transfers between nodes.
+        "node": row.get("node_id"),
+        "copies": list(row.get("copies") or ())[:8],
     }
 
 
