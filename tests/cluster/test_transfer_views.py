@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _cluster import child_env, cli, start_standalone, stop_all
+from _cluster import child_env, join_node, start_standalone, stop_all
 
 from rayground._core import lifetime
 from rayground.lab.feed import ClusterFeed
@@ -50,18 +50,7 @@ def test_feed_reports_the_copy_a_task_on_another_node_pulled(tmp_path: Path) -> 
     feed = None
     driver = None
     try:
-        joined = cli(
-            "start",
-            "--address",
-            cluster.address,
-            "--node-ip-address",
-            "127.0.0.2",
-            "--num-cpus",
-            "1",
-            "--resources",
-            '{"second": 1}',
-            RAYGROUND_TOKEN=cluster.token,
-        )
+        joined = join_node(cluster, "127.0.0.2", "--num-cpus", "1", "--resources", '{"second": 1}')
         assert joined.returncode == 0, joined.stderr
         (session,) = [s for s in lifetime.list_local_sessions() if s.pid == cluster.head_pid]
         messages: list[dict[str, Any]] = []

@@ -19,6 +19,7 @@ from _labhelpers import (
     code_cell,
     free_port,
     fresh_artifacts,
+    luminance,
     needs_chromium,
     notebook_json,
     palette,
@@ -27,11 +28,6 @@ from _labhelpers import (
 )
 
 pytestmark = [pytest.mark.timeout(300), needs_chromium]
-
-
-def luminance(css_color: str) -> float:
-    r, g, b = (int(x) for x in re.findall(r"\d+", css_color)[:3])
-    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
 def cells(port: int) -> list[str]:

@@ -18,6 +18,7 @@ from _labhelpers import (
     Server,
     code_cell,
     fresh_artifacts,
+    luminance,
     needs_chromium,
     notebook_json,
     palette,
@@ -87,11 +88,6 @@ bars => bars.map(g => {
           inside: r.left >= track.left - 1 && r.right <= track.right + 1};
 })
 """
-
-
-def luminance(css_color: str) -> float:
-    r, g, b = (int(x) for x in re.findall(r"\d+", css_color)[:3])
-    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
 def test_panes_open_measure_and_follow_a_kernel_restart(lab: Server, browser) -> None:
