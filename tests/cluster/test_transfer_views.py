@@ -1,7 +1,7 @@
 """Transfers between nodes in the panel's feed: a task on a second node that takes a large result
 made on the head pulls a copy, and the feed's object table says where the object was written
 and which node copied it, which the task stream draws as a transfer (extension/src/stream.ts,
-whose jest tests check the drawing model)."""
+whose jest tests check the drawing model); `%ray_timeline` gathers the same copies."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 from _cluster import child_env, join_node, start_standalone, stop_all
 
 from rayground._core import lifetime
+from rayground.jupyter import timeline
 from rayground.lab.feed import ClusterFeed
 
 DRIVER = """
@@ -108,6 +109,18 @@ def test_feed_reports_the_copy_a_task_on_another_node_pulled(tmp_path: Path) -> 
         # The consumer ran where the copy went, and took the producer's result as argument.
         assert user["node"] == row["copies"][0]
         assert row["task_id"] in user["deps"]
+        # %ray_timeline in a kernel reads the same copies from its own object-table reads.
+        seen: dict[str, dict[str, Any]] = {}
+        timeline.absorb_copies(seen, feed.request("list_objects", {"limit": 100}))
+        assert list(seen.values()) == [
+            {
+                "oid": row["id"],
+                "task_id": row["task_id"],
+                "size": row["size"],
+                "from": row["node"],
+                "to": row["copies"][0],
+            }
+        ]
         marker.write_text("")
         assert driver.wait(timeout=60) == 0, driver.stderr.read() if driver.stderr else ""
     finally:

@@ -547,6 +547,7 @@ class TimelineLive(LiveView):
 
     def __init__(self, backend: Backend) -> None:
         self._node_of: dict[str, str] = {}  # worker pid -> node id, kept after a worker exits
+        self._copies: dict[str, dict[str, Any]] = {}  # task results copied between nodes
         super().__init__(backend)
 
     def build(self) -> w.Widget:
@@ -563,7 +564,9 @@ class TimelineLive(LiveView):
         out: dict[str, int] = {}
         if self.backend.name != "rayground":
             return out
-        for obj in self.backend.objects():
+        objects = self.backend.objects()
+        timeline.absorb_copies(self._copies, objects)
+        for obj in objects:
             if obj.get("task_id"):
                 out[obj["task_id"]] = out.get(obj["task_id"], 0) + int(obj.get("object_size") or 0)
         return out
@@ -600,6 +603,7 @@ class TimelineLive(LiveView):
             "results": {
                 r["task_id"]: results[r["task_id"]] for r in shown if r["task_id"] in results
             },
+            "copies": list(self._copies.values()),
         }
 
     def text_of(self, data: Any) -> str:
