@@ -2,13 +2,14 @@
  * Talking to the server extension (runtime/rayground/lab): REST calls and the live feed.
  *
  * The feed is one WebSocket (`/rayground/feed`). The panel sends `watch` messages; the server
- * sends `clusters`, `curriculum`, `watching`, `snapshot`, `tasks`, `tables`, `status` and
- * `error` (see docs/architecture.md). The socket reconnects with backoff when it drops (server
+ * sends `clusters`, `curriculum`, `watching`, `snapshot`, `tasks`, `tables`, `status`,
+ * `libraries` and `error` (see docs/architecture.md). The socket reconnects with backoff when it drops (server
  * restart, network), and re-sends the last `watch` so the panel picks up where it was.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { ITaskRow } from './dag';
+import { LibraryBoard } from './libraries';
 import { IExerciseProgress, ILesson } from './progress';
 
 export interface INodeRow {
@@ -70,6 +71,9 @@ export interface IObjectRow {
   /** What keeps it alive, in words (feed.py held_by). */
   held_by?: string[];
   created?: number | null;
+  /** The node that wrote it, and those it was copied to (transfers between nodes). */
+  node?: string | null;
+  copies?: string[];
 }
 
 /** Where the workers run: pid -> node id, node id -> its label (IP, "(head)"). */
@@ -122,8 +126,10 @@ export type FeedMessage =
       actors: IActorRow[];
       placement?: IPlacement;
       status: Record<string, any>;
+      libraries?: LibraryBoard;
     }
   | { type: 'tasks'; cluster: string; upsert: ITask[]; removed: string[] }
+  | { type: 'libraries'; cluster: string; libraries: LibraryBoard }
   | {
       type: 'tables';
       cluster: string;

@@ -22,6 +22,8 @@ import {
 } from './api';
 import { buildDag, IFunctionSummary, summariseFunctions } from './dag';
 import { DagView } from './dagview';
+import { absorbCopies, ICopy } from './stream';
+import { LibraryBoard, librarySections, renderLibraries } from './libraries';
 import { h } from './svg';
 import {
   fillRatio,
@@ -59,6 +61,11 @@ export interface IWatched {
   actors: IActorRow[];
   placement: IPlacement;
   status: Record<string, any> | null;
+  /** What Serve, Tune and Data are doing on it (the library status board). */
+  libraries: LibraryBoard;
+  /** Task results copied between nodes, kept after the objects are freed (the task stream
+   * draws them as transfers). */
+  copies: Map<string, ICopy>;
 }
 
 export class RaygroundPanel extends Widget {
@@ -255,7 +262,9 @@ export class RaygroundPanel extends Widget {
             objects: null,
             actors: [],
             placement: { workers: {}, nodes: {} },
-            status: null
+            status: null,
+            libraries: {},
+            copies: new Map()
           };
         }
         break;
@@ -263,9 +272,16 @@ export class RaygroundPanel extends Widget {
         if (this._watched?.id === msg.cluster) {
           this._watched.tasks = new Map(msg.tasks.map(t => [t.id, t]));
           this._watched.objects = msg.objects;
+          absorbCopies(this._watched.copies, msg.objects);
           this._watched.actors = msg.actors;
           this._watched.placement = msg.placement ?? this._watched.placement;
           this._watched.status = msg.status;
+          this._watched.libraries = msg.libraries ?? {};
+        }
+        break;
+      case 'libraries':
+        if (this._watched?.id === msg.cluster) {
+          this._watched.libraries = msg.libraries;
         }
         break;
       case 'tasks':
@@ -281,6 +297,7 @@ export class RaygroundPanel extends Widget {
       case 'tables':
         if (this._watched?.id === msg.cluster) {
           this._watched.objects = msg.objects;
+          absorbCopies(this._watched.copies, msg.objects);
           this._watched.actors = msg.actors;
           this._watched.placement = msg.placement ?? this._watched.placement;
         }
@@ -436,10 +453,16 @@ export class RaygroundPanel extends Widget {
       b.addEventListener('click', () => this._options.openPane(kind));
       return b;
     });
+    // The libraries' sections appear once Serve, Tune or Data has run on the cluster.
+    const sections = librarySections(w.libraries);
+    const libraries = sections.length
+      ? [h('h4', { class: 'rg-sub-title' }, 'Libraries'), renderLibraries(sections)]
+      : [];
     return [
       top,
       h('div', { class: 'rg-watched-id', 'data-testid': 'rg-watched-id' }, w.id),
       h('div', { class: 'rg-open-panes' }, h('span', { class: 'rg-open-label' }, 'Open:'), ...open),
+      ...libraries,
       h('h4', { class: 'rg-sub-title' }, 'Tasks'),
       this._dagView.node,
       this._renderFunctions(summariseFunctions(tasks)),

@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 import { IActorRow, IClusterInfo, IObjectTable } from './api';
 import { buildDag } from './dag';
 import { DagView } from './dagview';
+import { librarySections, renderLibraries } from './libraries';
 import { fillRatio, formatBytes, formatResources, sumResources } from './format';
 import { memoryNote, OBJECT_COLUMNS, ObjectColumn, sortObjects, whereText } from './objects';
 import { IWatched, PANE_TITLES, PaneKind, RaygroundPanel } from './panel';
@@ -82,7 +83,8 @@ export class RaygroundPane extends Widget {
           workers: w.placement.workers,
           nodes: w.placement.nodes,
           nowMs: Date.now(),
-          results: resultSizes(w)
+          results: resultSizes(w),
+          copies: [...w.copies.values()]
         });
         this._show(this._stream!.node);
         break;
@@ -234,6 +236,15 @@ function actorsTable(actors: IActorRow[]): HTMLElement {
   );
 }
 
+/** The libraries' sections, every row (the side panel shows the first few). */
+function librariesPart(w: IWatched): HTMLElement[] {
+  const sections = librarySections(w.libraries);
+  if (!sections.length) {
+    return [];
+  }
+  return [h('h4', { class: 'rg-sub-title' }, 'Libraries'), renderLibraries(sections, Infinity, false)];
+}
+
 function statusView(w: IWatched, info: IClusterInfo | null): HTMLElement {
   if (!info) {
     return h('p', { class: 'rg-empty' }, 'Loading…');
@@ -297,6 +308,7 @@ function statusView(w: IWatched, info: IClusterInfo | null): HTMLElement {
         )
       )
     ),
+    ...librariesPart(w),
     h(
       'p',
       { class: 'rg-more' },

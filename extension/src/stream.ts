@@ -1,10 +1,12 @@
 /**
  * The task stream model: pure functions, no DOM (streamview.ts draws it). One lane per worker,
  * lanes grouped by node; one bar per task run, coloured by function; the time each task spent
- * blocked in `get`/`wait` inside it; the idle gaps between a worker's tasks. The panel, the
+ * blocked in `get`/`wait` inside it; the idle gaps between a worker's tasks; the objects a task
+ * pulled from another node before it ran (transfers between nodes). The panel, the
  * main-area pane and the notebook widget (%ray_timeline) all build it from the same input: the
  * compact task rows (dag.ts ITaskRow) plus which node each worker is on.
  */
+import type { IObjectTable } from './api';
 import { ITaskRow } from './dag';
 
 /** Categorical colours for functions, distinct on light and dark backgrounds. */
@@ -33,6 +35,32 @@ export interface IStreamInput {
   nowMs: number;
   /** Task id -> bytes of its results in the store (where known), for the details. */
   results?: Record<string, number>;
+  /** Task results copied to another node (from the object table; see ICopy). */
+  copies?: ICopy[];
+}
+
+/** A task's result that was copied from the node that wrote it to another node. */
+export interface ICopy {
+  oid: string;
+  /** The task that made it. */
+  task_id: string;
+  size: number;
+  /** The node that wrote it, and the one that pulled a copy. */
+  from: string;
+  to: string;
+}
+
+/** A copy drawn in the stream: on the lane of the first task on the receiving node that took
+ * the object as an argument, at that task's start (it pulls its arguments before running). */
+export interface ITransfer {
+  lane: number;
+  at: number;
+  bytes: number;
+  fromLabel: string;
+  toLabel: string;
+  /** The producing task's name, and the receiving task's bar index. */
+  producer: string;
+  bar: number;
 }
 
 export interface ILane {
@@ -80,6 +108,7 @@ export interface IStream {
   bars: IBar[];
   gaps: IGap[];
   functions: IFunctionKey[];
+  transfers: ITransfer[];
   /** The span of the bars, ms since the epoch. */
   t0: number;
   t1: number;
@@ -199,7 +228,49 @@ export function buildStream(input: IStreamInput): IStream {
       }
     }
   });
-  return { lanes, bars, gaps, functions: [...colors.values()], t0, t1 };
+  const transfers = findTransfers(input, bars, lanes, nodeOf);
+  return { lanes, bars, gaps, functions: [...colors.values()], transfers, t0, t1 };
+}
+
+function findTransfers(
+  input: IStreamInput,
+  bars: IBar[],
+  lanes: ILane[],
+  nodeOf: (t: ITaskRow) => string
+): ITransfer[] {
+  if (!input.copies?.length) {
+    return [];
+  }
+  // Producer task id -> the bars of tasks that took its result as an argument, by start.
+  const consumers = new Map<string, number[]>();
+  bars.forEach((bar, i) => {
+    for (const dep of bar.task.deps) {
+      const list = consumers.get(dep) ?? [];
+      list.push(i);
+      consumers.set(dep, list);
+    }
+  });
+  const names = new Map(input.tasks.map(t => [t.id, t.name]));
+  const label = (node: string) => input.nodes?.[node] ?? node.slice(0, 12);
+  const out: ITransfer[] = [];
+  for (const copy of input.copies) {
+    // A copy no task on that node consumed was pulled by a driver or an actor's call outside
+    // the stream's tasks (a `get`): it has no lane to be drawn on.
+    const first = (consumers.get(copy.task_id) ?? []).find(i => nodeOf(bars[i].task) === copy.to);
+    if (first === undefined) {
+      continue;
+    }
+    out.push({
+      lane: bars[first].lane,
+      at: bars[first].start,
+      bytes: copy.size,
+      fromLabel: label(copy.from),
+      toLabel: lanes[bars[first].lane]?.nodeLabel ?? label(copy.to),
+      producer: names.get(copy.task_id) ?? copy.task_id,
+      bar: first
+    });
+  }
+  return out.sort((a, b) => a.at - b.at);
 }
 
 /** Time -> x for the window [from, to] drawn `width` px wide. */
@@ -223,4 +294,25 @@ export function tickStep(spanMs: number, count = 6): number {
     }
   }
   return 10 * p;
+}
+
+/** At most this many copies are remembered per cluster (the oldest go first). */
+const MAX_COPIES = 5000;
+
+/** Remember the copies to other nodes that an object table shows. */
+export function absorbCopies(copies: Map<string, ICopy>, objects: IObjectTable | null): void {
+  for (const o of objects?.rows ?? []) {
+    if (!o.task_id || !o.node) {
+      continue;
+    }
+    for (const to of o.copies ?? []) {
+      const key = `${o.id}>${to}`;
+      if (!copies.has(key)) {
+        copies.set(key, { oid: o.id, task_id: o.task_id, size: o.size, from: o.node, to });
+      }
+    }
+  }
+  while (copies.size > MAX_COPIES) {
+    copies.delete(copies.keys().next().value as string);
+  }
 }

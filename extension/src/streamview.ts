@@ -179,7 +179,8 @@ export class StreamView {
       this._tip.hidden = true;
       return;
     }
-    const bar = s.bars[Number(target.getAttribute('data-bar'))];
+    const index = Number(target.getAttribute('data-bar'));
+    const bar = s.bars[index];
     const lane = s.lanes[bar.lane];
     const t = bar.task;
     const blocked = bar.blocked.reduce((sum, [a, b]) => sum + (b - a), 0);
@@ -193,6 +194,9 @@ export class StreamView {
     }
     if (t.deps.length) {
       rows.push(['arguments', `results of ${t.deps.length} task${t.deps.length === 1 ? '' : 's'}`]);
+    }
+    for (const tr of s.transfers.filter(tr => tr.bar === index)) {
+      rows.push(['pulled', `${formatBytes(tr.bytes)} from node ${tr.fromLabel} (${tr.producer})`]);
     }
     const size = this._input?.results?.[t.id];
     if (size !== undefined) {
@@ -244,7 +248,11 @@ export class StreamView {
         (nodes.size > 1 ? ` (${nodes.size} nodes)` : '') +
         ` over ${formatMs(s.t1 - s.t0)} · busy ${pct(busy, busy + idle)}` +
         (blocked > 0 ? ` · blocked in get ${formatMs(blocked)}` : '') +
-        ` · idle ${formatMs(idle)}`
+        ` · idle ${formatMs(idle)}` +
+        (s.transfers.length
+          ? ` · ${s.transfers.length} transfer${s.transfers.length === 1 ? '' : 's'} between nodes ` +
+            `(${formatBytes(s.transfers.reduce((a, t) => a + t.bytes, 0))})`
+          : '')
       : 'No task has run yet.';
     this._legend.replaceChildren(
       ...s.functions.slice(0, 12).map(f =>
@@ -372,6 +380,26 @@ export class StreamView {
       }
       plot.append(g);
     });
+    // Transfers between nodes: a mark where the receiving task started (it pulls its
+    // arguments first), with what crossed and from where on hover.
+    for (const tr of s.transfers) {
+      if (tr.at < from || tr.at > to) {
+        continue;
+      }
+      const px = GUTTER + x(tr.at);
+      const top = laneY[tr.lane];
+      const mark = svg('path', {
+        d: `M${(px - 4).toFixed(2)},${top} L${(px + 4).toFixed(2)},${top} L${px.toFixed(2)},${top + 7} Z`,
+        class: 'rg-stream-transfer',
+        'data-transfer': tr.bar
+      });
+      const title = svg('title');
+      title.textContent =
+        `${formatBytes(tr.bytes)} pulled from node ${tr.fromLabel} to node ${tr.toLabel} ` +
+        `(the result of ${tr.producer}) before this task ran`;
+      mark.append(title);
+      plot.append(mark);
+    }
     this._svg.setAttribute('height', String(height));
     this._svg.replaceChildren(defs, ...parts, plot);
     if (this._maxHeight) {

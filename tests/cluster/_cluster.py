@@ -87,6 +87,19 @@ def start_standalone(*extra: str, **env: str) -> Standalone:
     return Standalone(address, token_file, os.path.dirname(token_file), pid, out)
 
 
+def join_node(cluster: Standalone, ip: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`rayground start --address` a second node (IP `ip`, e.g. 127.0.0.2) into `cluster`."""
+    return cli(
+        "start",
+        "--address",
+        cluster.address,
+        "--node-ip-address",
+        ip,
+        *extra,
+        RAYGROUND_TOKEN=cluster.token,
+    )
+
+
 def stop_all() -> subprocess.CompletedProcess[str]:
     result = cli("stop", "--grace", "10")
     assert result.returncode == 0, result.stderr

@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import json
 
-from _cluster import cli, start_standalone, stop_all
+from _cluster import cli, join_node, start_standalone, stop_all
 
 
 def test_start_address_adds_a_node_and_stop_removes_it(driver) -> None:
     cluster = start_standalone("--num-cpus", "1", "--object-store-memory", "200MB")
     try:
-        joined = cli(
-            "start",
-            "--address",
-            cluster.address,
-            "--node-ip-address",
-            "127.0.0.2",
-            "--num-cpus",
-            "1",
-            "--resources",
-            '{"second": 1}',
-            RAYGROUND_TOKEN=cluster.token,
-        )
+        joined = join_node(cluster, "127.0.0.2", "--num-cpus", "1", "--resources", '{"second": 1}')
         assert joined.returncode == 0, joined.stderr
         assert "Joined the rayground cluster at" in joined.stdout
         status = cli("status", "--json")

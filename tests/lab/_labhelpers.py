@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -102,6 +103,21 @@ def fresh_artifacts(name: str, files: tuple[str, ...] = ()) -> Path:
             if old.is_file():
                 old.unlink()
     return out
+
+
+def luminance(css_color: str) -> float:
+    """Relative luminance (0 dark .. 1 light) of a computed CSS colour like "rgb(r, g, b)"."""
+    r, g, b = (int(x) for x in re.findall(r"\d+", css_color)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+def palette(page: Any, text: str) -> None:
+    """Run a command from JupyterLab's command palette, as a learner would."""
+    page.keyboard.press("Control+Shift+C")
+    box = page.locator(".lm-CommandPalette-input")
+    box.fill(text)
+    page.locator(".lm-CommandPalette-item.lm-mod-active").first.wait_for()
+    page.keyboard.press("Enter")
 
 
 def free_port() -> int:

@@ -18,8 +18,10 @@ from _labhelpers import (
     Server,
     code_cell,
     fresh_artifacts,
+    luminance,
     needs_chromium,
     notebook_json,
+    palette,
     start_server,
     stop_server,
 )
@@ -60,15 +62,6 @@ def lab(tmp_path: Path) -> Iterator[Server]:
         stop_server(server)
 
 
-def palette(page, text: str) -> None:
-    """Run a command from JupyterLab's command palette, as a learner would."""
-    page.keyboard.press("Control+Shift+C")
-    box = page.locator(".lm-CommandPalette-input")
-    box.fill(text)
-    page.locator(".lm-CommandPalette-item.lm-mod-active").first.wait_for()
-    page.keyboard.press("Enter")
-
-
 OVERLAPS_JS = """
 nodes => {
   const boxes = nodes.map(n => n.querySelector('rect').getBoundingClientRect());
@@ -95,11 +88,6 @@ bars => bars.map(g => {
           inside: r.left >= track.left - 1 && r.right <= track.right + 1};
 })
 """
-
-
-def luminance(css_color: str) -> float:
-    r, g, b = (int(x) for x in re.findall(r"\d+", css_color)[:3])
-    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
 def test_panes_open_measure_and_follow_a_kernel_restart(lab: Server, browser) -> None:

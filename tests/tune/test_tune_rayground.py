@@ -215,7 +215,8 @@ def test_trials_are_actors_named_after_the_trainable_and_print_with_its_prefix(t
     lines = out.stdout.splitlines()
     hellos = [ln for ln in lines if re.fullmatch(r"\(train_fn pid=\d+\) hello from trial x=\d", ln)]
     assert len(hellos) == 2, out.stdout
-    assert "ACTORS ['train_fn']" in lines
+    # The trials, and the live views' library status board (rayground.util.library_status).
+    assert "ACTORS ['LibraryStatusBoard', 'train_fn']" in lines
 
 
 # ---------------------------------------------------------------- restore after SIGKILL

@@ -132,3 +132,41 @@ describe('scaling', () => {
     expect(tickStep(3)).toBe(0.5);
   });
 });
+
+describe('transfers between nodes', () => {
+  const T = 1_700_000_000_000;
+  const tasks = [
+    run('make', 'make', 10, T, T + 10, { node: 'n1' }),
+    run('small', 'make', 10, T, T + 10, { node: 'n1' }),
+    // Two consumers on n2: the transfer shows at the first one's start.
+    run('use1', 'use', 20, T + 20, T + 30, { node: 'n2', deps: ['make'] }),
+    run('use2', 'use', 21, T + 25, T + 35, { node: 'n2', deps: ['make'] }),
+    // A consumer on the node that made it: no transfer.
+    run('local', 'use', 10, T + 40, T + 45, { node: 'n1', deps: ['make'] })
+  ];
+  const nodes = { n1: '10.0.0.1 (head)', n2: '10.0.0.2' };
+  const copies = [
+    { oid: 'make.0', task_id: 'make', size: 8 << 20, from: 'n1', to: 'n2' },
+    // Copied to a node where no task took it (a driver's get there): nothing to draw.
+    { oid: 'small.0', task_id: 'small', size: 200_000, from: 'n1', to: 'n2' }
+  ];
+
+  it("marks a copy on the receiving task's lane at its start", () => {
+    const s = buildStream({ tasks, nowMs: T + 100, nodes, copies });
+    expect(s.transfers).toHaveLength(1);
+    const [tr] = s.transfers;
+    expect(tr.at).toBe(T + 20);
+    expect(s.bars[tr.bar].id).toBe('use1');
+    expect(s.lanes[tr.lane].pid).toBe(20);
+    expect([tr.fromLabel, tr.toLabel, tr.producer, tr.bytes]).toEqual([
+      '10.0.0.1 (head)',
+      '10.0.0.2',
+      'make',
+      8 << 20
+    ]);
+  });
+
+  it('has none without copies', () => {
+    expect(buildStream({ tasks, nowMs: T + 100, nodes }).transfers).toEqual([]);
+  });
+});

@@ -245,6 +245,7 @@ def _analysis_report(run: Any) -> Any:
 def _fill_from_rayground(record: RunRecord, settle_s: float) -> None:
     import rayground
     from rayground.util import state
+    from rayground.util.library_status import is_board_task
 
     record.cpus = float(rayground.cluster_resources().get("CPU", 0))
     job = rayground.get_runtime_context().get_job_id()
@@ -253,7 +254,9 @@ def _fill_from_rayground(record: RunRecord, settle_s: float) -> None:
         rows = [
             r
             for r in state.list_tasks(limit=5_000)
-            if r["job_id"] == job and r["creation_time_ms"] >= record.started * 1000 - 1
+            if r["job_id"] == job
+            and r["creation_time_ms"] >= record.started * 1000 - 1
+            and not is_board_task(r["name"])  # the live views' plumbing, not the learner's
         ]
         pending = [r for r in rows if r["state"] not in (*_TERMINAL, "CANCELLED")]
         actor_live = [r for r in pending if r["type"] == "ACTOR_CREATION_TASK"]

@@ -33,6 +33,7 @@ from .context import DataContext
 from .plan import RefBundle
 from .progress import ProgressReporter
 from .stats import DatasetStats, OpStats
+from .status_board import DataStatus
 from .transform import MapSpec, MapWorker, run_chain
 
 _run_chain_task = rayground.remote(run_chain)
@@ -369,11 +370,19 @@ def execute(
     if stats is not None:
         stats.begin([o.stats for o in ops])
     reporter = ProgressReporter.start([o.stats for o in ops], enabled=progress)
+    status = DataStatus([o.stats for o in ops])
+    failed = True
     try:
         for bundle in root.run():
             reporter.update()
+            status.update()
             yield bundle
+        failed = False
+    except GeneratorExit:  # the consumer stopped early (take, limit): not a failure
+        failed = False
+        raise
     finally:
         if stats is not None:
             stats.end()
         reporter.close()
+        status.close(failed)

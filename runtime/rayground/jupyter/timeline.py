@@ -1,6 +1,7 @@
 """Tasks per worker over time. The live picture is the task stream (extension/src/stream.ts and
 streamview.ts, drawn by the notebook widget as in the panel); here are the spans the analysis
-and tests read, and the stable text form nbval compares."""
+and tests read, the stable text form nbval compares, and the copies between nodes the stream
+marks as transfers."""
 
 from __future__ import annotations
 
@@ -39,3 +40,29 @@ def text(rows: list[dict[str, Any]], now: float) -> str:
     counts = Counter(name for name, *_ in items)
     what = ", ".join(f"{name} x{c}" for name, c in sorted(counts.items()))
     return f"timeline: {len(items)} task(s) over {t1 - t0:.2f} s: {what}"
+
+
+# Copies remembered per view (the oldest go first), as the panel does (stream.ts absorbCopies).
+MAX_COPIES = 5000
+
+
+def absorb_copies(seen: dict[str, dict[str, Any]], objects: list[dict[str, Any]]) -> None:
+    """Remember each task result that an object-table read shows copied to another node (the
+    stream's ICopy), so a transfer stays drawn after the object is freed."""
+    for obj in objects:
+        task_id, node = obj.get("task_id"), obj.get("node_id")
+        if not task_id or not node:
+            continue
+        for to in obj.get("copies") or ():
+            seen.setdefault(
+                f"{obj['object_id']}>{to}",
+                {
+                    "oid": obj["object_id"],
+                    "task_id": task_id,
+                    "size": int(obj.get("object_size") or 0),
+                    "from": node,
+                    "to": to,
+                },
+            )
+    while len(seen) > MAX_COPIES:
+        del seen[next(iter(seen))]

@@ -188,17 +188,33 @@ class StatusLive(LiveView):
         return self.box(self.html)
 
     def snapshot(self) -> Any:
-        return self.backend.status()
+        board: dict[str, Any] = {}
+        if self.backend.name == "rayground":
+            from ..util.library_status import read
+
+            try:
+                board = read(timeout=5.0)
+            except Exception:  # the libraries' section is extra: never lose the status for it
+                board = {}
+        return self.backend.status(), board
 
     def render(self, data: Any) -> None:
+        from . import libraries
         from .session import StatusView
 
-        self.html.value = StatusView(data, panel_link=False)._repr_html_() + (
-            f'<div style="font-size:12px">{html.escape(data.activity_text().strip())}</div>'
+        status, board = data
+        self.html.value = (
+            StatusView(status, panel_link=False)._repr_html_()
+            + f'<div style="font-size:12px">{html.escape(status.activity_text().strip())}</div>'
+            + libraries.html(board)
         )
 
     def text_of(self, data: Any) -> str:
-        return data.text() + "\n" + data.activity_text()
+        from . import libraries
+
+        status, board = data
+        lines = libraries.text(board)
+        return status.text() + "\n" + status.activity_text() + ("\n" + lines if lines else "")
 
 
 # ---------------------------------------------------------------------------- DAG
@@ -531,6 +547,7 @@ class TimelineLive(LiveView):
 
     def __init__(self, backend: Backend) -> None:
         self._node_of: dict[str, str] = {}  # worker pid -> node id, kept after a worker exits
+        self._copies: dict[str, dict[str, Any]] = {}  # task results copied between nodes
         super().__init__(backend)
 
     def build(self) -> w.Widget:
@@ -547,7 +564,9 @@ class TimelineLive(LiveView):
         out: dict[str, int] = {}
         if self.backend.name != "rayground":
             return out
-        for obj in self.backend.objects():
+        objects = self.backend.objects()
+        timeline.absorb_copies(self._copies, objects)
+        for obj in objects:
             if obj.get("task_id"):
                 out[obj["task_id"]] = out.get(obj["task_id"], 0) + int(obj.get("object_size") or 0)
         return out
@@ -584,6 +603,7 @@ class TimelineLive(LiveView):
             "results": {
                 r["task_id"]: results[r["task_id"]] for r in shown if r["task_id"] in results
             },
+            "copies": list(self._copies.values()),
         }
 
     def text_of(self, data: Any) -> str:

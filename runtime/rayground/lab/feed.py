@@ -29,6 +29,7 @@ from typing import Any
 from .._core.client import CoreClient
 from .._core.lifetime import SessionInfo, pid_alive
 from ..jupyter.dag import compact_task, first_line
+from .libraries import LibraryReader
 
 # The panel keeps at most this many tasks per cluster (newest win); a larger DAG is grouped by
 # function in the browser anyway, and this bounds the server's memory and each snapshot's size.
@@ -79,6 +80,10 @@ def compact_object(row: dict[str, Any], names: dict[str, str] | None = None) -> 
         "owner_name": names.get(owner, "a driver (notebook or script)") if owner else "",
         "held_by": held_by(list(row.get("holders") or ()), int(row.get("pins") or 0), names),
         "created": row.get("created"),
+        # Where its bytes were written, and the nodes it was copied to since: the task stream
+        # marks those copies as transfers between nodes.
+        "node": row.get("node_id"),
+        "copies": list(row.get("copies") or ())[:8],
     }
 
 
@@ -117,6 +122,7 @@ class ClusterFeed:
         self._client: CoreClient | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
         self._worker_nodes: dict[str, str] = {}  # worker pid -> node id, kept after it exits
+        self.libraries = LibraryReader()
         self._thread = threading.Thread(
             target=self._run, name=f"rayground-lab-feed-{self.id}", daemon=True
         )
@@ -247,6 +253,7 @@ class ClusterFeed:
                 last_tables = now
                 continue
             self._apply_task_events(client, events)
+            self._update_libraries(client, events)
             kinds = {e[2] for e in events}
             due = now - last_tables
             if (kinds & {"object", "actor"} and due >= _TICK * 2) or due >= _TABLES_EVERY:
@@ -255,7 +262,11 @@ class ClusterFeed:
 
     def _send_snapshot(self, client: CoreClient) -> None:
         rows = client.request("list_tasks", {"limit": MAX_TASKS}, timeout=30)
-        self.tasks = {row["task_id"]: compact_task(row) for row in rows}
+        self.libraries = LibraryReader()
+        self.tasks = {
+            row["task_id"]: compact_task(row) for row in rows if not self.libraries.track(row)
+        }
+        self.libraries.refresh(client)
         objects, actors, placement = self._tables(client)
         self._publish(
             {
@@ -266,8 +277,21 @@ class ClusterFeed:
                 "actors": actors,
                 "placement": placement,
                 "status": self.status,
+                "libraries": self.libraries.board,
             }
         )
+
+    def _update_libraries(self, client: CoreClient, events: list) -> None:
+        """The board's newest state, sent when it changed (libraries.py)."""
+        changed = False
+        for _seq, _when, kind, ident, state, _extra in events:
+            if kind == "actor" and state == "DEAD":
+                changed = self.libraries.on_actor_dead(ident) or changed
+        changed = self.libraries.refresh(client) or changed
+        if changed:
+            self._publish(
+                {"type": "libraries", "cluster": self.id, "libraries": self.libraries.board}
+            )
 
     def _apply_task_events(self, client: CoreClient, events: list) -> None:
         changed: dict[str, dict[str, Any]] = {}
@@ -277,7 +301,7 @@ class ClusterFeed:
             if kind == "worker" and state in ("BLOCKED", "UNBLOCKED"):
                 blocks.append((when, state, (extra or {}).get("task_id") or ""))
                 continue
-            if kind != "task":
+            if kind != "task" or self.libraries.on_task_event(ident, state, when):
                 continue
             task = self.tasks.get(ident)
             if task is None:
@@ -303,6 +327,9 @@ class ClusterFeed:
                 rows = client.request("list_tasks", {"limit": limit}, timeout=30)
                 for row in rows:
                     tid = row["task_id"]
+                    if self.libraries.track(row):  # the board's own calls: not shown as tasks
+                        want.discard(tid)
+                        continue
                     if tid in want or tid in changed or tid not in self.tasks:
                         task = compact_task(row)
                         known = self.tasks.get(tid)

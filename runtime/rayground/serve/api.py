@@ -20,6 +20,7 @@ import cloudpickle
 import rayground
 
 from . import process_state
+from . import status_board as status_hook
 from ._names import CONTROLLER_NAME, DEFAULT_APP_NAME, SERVE_NAMESPACE
 from .config import HTTPOptions
 from .controller import ServeController
@@ -274,6 +275,7 @@ def shutdown() -> None:
             # A call sent after the kill fails once the controller is gone (handled in order).
             with contextlib.suppress(Exception):
                 rayground.get(controller.http_options.remote(), timeout=30)
+    status_hook.drop()  # off the live views' status board (which ends when left empty)
     process_state.forget()
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import rayground
 
+from . import status_board as status_hook
 from ._names import (
     PROXY_NAME,
     ROUTES_KEY,
@@ -359,6 +360,8 @@ class ServeController:
             self._loop_task = asyncio.ensure_future(self._control_loop())
 
     async def _control_loop(self) -> None:
+        published: dict[str, Any] | None = None
+        next_publish = 0.0
         while True:
             for state in list(self._deployments.values()):
                 try:
@@ -366,7 +369,20 @@ class ServeController:
                 except Exception as exc:  # keep the loop alive; the status says what failed
                     state.message = f"The controller failed to update it: {exc!r}"
             self._update_app_statuses()
+            if time.monotonic() >= next_publish:
+                next_publish = time.monotonic() + status_hook.PUBLISH_EVERY_S
+                published = await self._publish_status(published)
             await asyncio.sleep(_TICK_S)
+
+    async def _publish_status(self, published: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The live views' copy (library status board), sent only when it changed."""
+        try:
+            value = status_hook.entry(await self.get_status(), await self.get_details())
+            if value != published:
+                status_hook.publish(value)
+            return value
+        except Exception:  # a view's copy must never stop the control loop
+            return published
 
     async def _reconcile(self, state: _DeploymentState) -> None:
         now = time.monotonic()

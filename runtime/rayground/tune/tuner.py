@@ -18,6 +18,7 @@ from .result import ResultGrid
 from .schedulers.trial_scheduler import FIFOScheduler
 from .search.basic_variant import BasicVariantGenerator
 from .search.searcher import Searcher, SearchGenerator
+from .status_board import StatusCallback
 from .trainable import check_trainable, trainable_name
 from .trial import Trial
 
@@ -98,6 +99,7 @@ class Tuner:
             view = maybe_live_view(self._run_config.verbose, tc.metric, tc.mode)
             if view is not None:
                 callbacks.append(view)
+        callbacks.append(StatusCallback(name, tc.metric, tc.mode))
         controller = TuneController(
             self._trainable,
             param_space=self._param_space,
