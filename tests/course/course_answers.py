@@ -182,6 +182,32 @@ ANSWERS.update(
                 "don't sleep for the deadline",
             ),
         ],
+        "01_tasks:diagnose": [
+            (
+                "wrong",
+                "def invert_all(images):\n"
+                "    return ray.get([process_image.remote(image) for image in images])[::-1]\n",
+                "in the input's order",
+            ),
+            (
+                "sequential",
+                "def invert_all(images):\n    return invert_all_slow(images)\n",
+                ("ray.get inside the submit loop", "ran one at a time"),
+            ),
+            (
+                "cheat: tasks for show, inverted in the notebook",
+                "def invert_all(images):\n"
+                "    ray.get([process_image.remote(image) for image in images])\n"
+                "    return [255 - image for image in images]\n",
+                "did not come back from the process_image tasks",
+            ),
+            (
+                "cheat: right for the lesson's eight images only",
+                "def invert_all(images):\n"
+                "    return ray.get([process_image.remote(image) for image in images[:8]])\n",
+                "returned 8 item(s)",
+            ),
+        ],
     }
 )
 ANSWERS.update(
@@ -383,6 +409,47 @@ ANSWERS.update(
                 "    first = ray.get([w.process.remote(x) for w, x in zip(workers, items)])\n"
                 "    return first + [x * 10 for x in items[2:]]\n",
                 "did not come back from the Worker.process tasks",
+            ),
+        ],
+        "03_actors:concurrent": [
+            (
+                "wrong",
+                "def fetch_all(urls):\n"
+                "    d = Downloader.options(max_concurrency=8).remote()\n"
+                "    pages = ray.get([d.fetch.remote(u) for u in urls[1:]])\n"
+                "    return pages, ray.get(d.fetched.remote())\n",
+                "expected ['<html>",
+            ),
+            (
+                "sequential",
+                "def fetch_all(urls):\n"
+                "    d = Downloader.remote()\n"
+                "    pages = ray.get([d.fetch.remote(u) for u in urls])\n"
+                "    return pages, ray.get(d.fetched.remote())\n",
+                "ran one at a time",
+            ),
+            (
+                "cheat: one actor per url, their counts added",
+                "def fetch_all(urls):\n"
+                "    ds = [Downloader.remote() for _ in urls]\n"
+                "    pages = ray.get([d.fetch.remote(u) for d, u in zip(ds, urls)])\n"
+                "    return pages, sum(ray.get([d.fetched.remote() for d in ds]))\n",
+                "not one actor per url",
+            ),
+            (
+                "cheat: the count typed in",
+                "def fetch_all(urls):\n"
+                "    d = Downloader.options(max_concurrency=8).remote()\n"
+                "    return ray.get([d.fetch.remote(u) for u in urls]), len(urls)\n",
+                "did not come back from the Downloader.fetched tasks",
+            ),
+            (
+                "cheat: fetched for show, pages made here",
+                "def fetch_all(urls):\n"
+                "    d = Downloader.options(max_concurrency=8).remote()\n"
+                "    ray.get([d.fetch.remote(u) for u in urls])\n"
+                "    return [f'<html>{u}</html>' for u in urls], ray.get(d.fetched.remote())\n",
+                "did not come back from the Downloader.fetch tasks",
             ),
         ],
     }
