@@ -305,6 +305,39 @@ ANSWERS.update(
                 "expected the results of the tasks done within",
             ),
         ],
+        "02_task_graphs:stream": [
+            (
+                "wrong",
+                "def first_over(samples, limit):\n"
+                "    return max(ray.get(list(measure.remote(samples))))\n",
+                "the first reading over",
+            ),
+            (
+                "sequential",
+                "def first_over(samples, limit):\n"
+                "    readings = ray.get(list(measure.remote(samples)))\n"
+                "    return next((r for r in readings if r > limit), None)\n",
+                "don't collect them all first",
+            ),
+            (
+                "cheat: measured for show, the reading computed here",
+                "def first_over(samples, limit):\n"
+                "    for ref in measure.remote(samples):\n"
+                "        pass\n"
+                "    return next((s * 10 for s in samples if s * 10 > limit), None)\n",
+                "did not come back from the measure tasks",
+            ),
+            (
+                "cheat: a made-up reading when none is over",
+                "def first_over(samples, limit):\n"
+                "    for ref in measure.remote(samples):\n"
+                "        reading = ray.get(ref)\n"
+                "        if reading > limit:\n"
+                "            return reading\n"
+                "    return limit + 1\n",
+                "expected None",
+            ),
+        ],
     }
 )
 ANSWERS.update(

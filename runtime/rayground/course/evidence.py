@@ -249,6 +249,8 @@ class Twins:
     def function(self, name: str, body: Callable[..., Any], **options: Any) -> Any:
         """A remote function named `name` that runs `body` and returns its result traced."""
         secret, home = self.secret, self.home
+        if inspect.isgeneratorfunction(body):
+            return self._generator(name, body, **options)
 
         def twin(*args: Any, **kwargs: Any) -> Any:
             start = time.time()
@@ -260,6 +262,24 @@ class Twins:
 
         twin.__name__ = twin.__qualname__ = name
         twin.__module__ = "__twin__"  # never importable: cloudpickle ships it by value
+        remote = self.api.remote
+        return remote(**options)(twin) if options else remote(twin)
+
+    def _generator(self, name: str, body: Callable[..., Any], **options: Any) -> Any:
+        """A generator task named `name`: each item it yields is traced with a mark of its own,
+        timed from the previous yield (so a consumer's marks show which items it took)."""
+        secret, home = self.secret, self.home
+
+        def twin(*args: Any, **kwargs: Any) -> Any:
+            inherited = marks_of(list(args) + list(kwargs.values()))
+            start = time.time()
+            for value in body(*args, **kwargs):
+                mark = (secret, name, os.getpid(), start, time.time(), uuid.uuid4().hex[:8])
+                yield trace(value, inherited | {mark}, home, mark)
+                start = time.time()
+
+        twin.__name__ = twin.__qualname__ = name
+        twin.__module__ = "__twin__"
         remote = self.api.remote
         return remote(**options)(twin) if options else remote(twin)
 
