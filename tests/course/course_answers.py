@@ -338,6 +338,34 @@ ANSWERS.update(
                 "expected None",
             ),
         ],
+        "02_task_graphs:diagnose": [
+            (
+                "wrong",
+                "def pipeline(sources):\n"
+                "    cleaned = [clean.remote(load.remote(source)) for source in sources]\n"
+                "    return ray.get(merge.remote(*cleaned[::-1]))\n",
+                "expected ['",
+            ),
+            (
+                "sequential",
+                "def pipeline(sources):\n    return pipeline_slow(sources)\n",
+                "fetched into the notebook",
+            ),
+            (
+                "cheat: merged in the notebook",
+                "def pipeline(sources):\n"
+                "    cleaned = [clean.remote(load.remote(source)) for source in sources]\n"
+                "    return [row for part in ray.get(cleaned) for row in part]\n",
+                "merge task result(s); expected 1",
+            ),
+            (
+                "cheat: right for the lesson's three sources only",
+                "def pipeline(sources):\n"
+                "    cleaned = [clean.remote(load.remote(source)) for source in sources[:3]]\n"
+                "    return ray.get(merge.remote(*cleaned))\n",
+                "expected ['",
+            ),
+        ],
     }
 )
 ANSWERS.update(
@@ -961,6 +989,32 @@ ANSWERS.update(
                 "        out += ray.get([solver.remote(j) for j in jobs[i : i + 2]])\n"
                 "    return out\n",
                 "did not ask for a licence",
+            ),
+        ],
+        "07_resources:diagnose": [
+            (
+                "wrong",
+                "def render_all(frames):\n"
+                "    return ray.get([render.options(num_cpus=1).remote(f) for f in frames[1:]])\n",
+                "expected ['frame ",
+            ),
+            (
+                "sequential",
+                "def render_all(frames):\n    return render_all_slow(frames)\n",
+                ("asked for [4.0] CPU(s) each", "ran one at a time"),
+            ),
+            (
+                "cheat: rendered in the notebook",
+                "def render_all(frames):\n"
+                "    ray.get([render.options(num_cpus=1).remote(f) for f in frames])\n"
+                "    return [f'frame {f} rendered' for f in frames]\n",
+                "did not come back from the render tasks",
+            ),
+            (
+                "cheat: ask for nothing, so nothing limits them",
+                "def render_all(frames):\n"
+                "    return ray.get([render.options(num_cpus=0).remote(f) for f in frames])\n",
+                "ask for what it uses, 1 CPU",
             ),
         ],
     }

@@ -204,6 +204,45 @@ def _grade_stream(first_over: Any, g: Grader) -> None:
     )
 
 
+def _load(source: str) -> list[str]:
+    time.sleep(0.15)
+    return [f"{source}-{i}" for i in range(3)]
+
+
+def _clean(rows: list[str]) -> list[str]:
+    time.sleep(0.1)
+    return [row.upper() for row in rows]
+
+
+def _merge(*parts: list[str]) -> list[str]:
+    time.sleep(0.02)
+    return [row for part in parts for row in part]
+
+
+def _grade_diagnose(pipeline: Any, g: Grader) -> None:
+    # Sources chosen now, more than the lesson's three.
+    sources = [f"src{random.randrange(1000)}x{i}" for i in range(random.randint(4, 5))]
+    twins = {
+        "load": g.twins.function("load", _load),
+        "clean": g.twins.function("clean", _clean),
+        "merge": g.twins.function("merge", _merge),
+    }
+    with g.stand_in(pipeline, **twins):
+        value = g.run(pipeline, sources)
+    want = [f"{s}-{i}".upper() for s in sources for i in range(3)]
+    g.expect(
+        value == want,
+        f"pipeline({sources}) returned the {len(want)} merged rows in order",
+        f"pipeline({sources}) returned {value!r}; expected {want}",
+    )
+    g.expect_from_tasks(value, "merge", "the merged rows", count=1)
+    g.expect_from_tasks(value, "clean", "the rows", count=len(sources))
+    loads = g.expect_from_tasks(value, "load", "the rows", count=len(sources))
+    g.expect_stayed("load", "the loaded rows")
+    g.expect_no_finding("get_in_loop", "the run analysis found no get inside the submit loop")
+    g.expect_overlap(loads, "the load tasks")
+
+
 EXERCISES = [
     Exercise(
         id="fan_in",
@@ -284,5 +323,24 @@ EXERCISES = [
 """,
         try_next="iterate over measure.remote(samples) and return at the first reading over "
         "the limit.",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose a slow pipeline",
+        answer="pipeline",
+        grade=_grade_diagnose,
+        hints=(
+            "Read the %%ray_explain report and the %ray_dag drawing: how many loads ran at once, "
+            "and is there an arrow from each load to its clean?",
+            "pipeline_slow gets every load's rows into the notebook, one at a time, before it "
+            "cleans them. Give clean the load's ref instead: the graph then does the waiting.",
+            "Shape: cleaned = [<clean of the load ref of each source>]; return ray.get(<merge "
+            "of all cleaned refs, each its own argument>).",
+        ),
+        solution="""def pipeline(sources):
+    cleaned = [clean.remote(load.remote(source)) for source in sources]
+    return ray.get(merge.remote(*cleaned))
+""",
+        try_next="read the report above, then pass each load's ref straight to clean.",
     ),
 ]
