@@ -1215,6 +1215,85 @@ ANSWERS.update(
                 "pass each species' own masses and n_resamples",
             ),
         ],
+        "09_capstone:sturdy": [
+            (
+                "wrong",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(num_cpus=2, max_retries=3, "
+                "retry_exceptions=True)\n"
+                "    pending = {task.remote(ref, s, 60_000): s for s in masses}\n"
+                "    while pending:\n"
+                "        [ready], _ = ray.wait(list(pending), num_returns=1)\n"
+                "        board.post.remote(pending.pop(ready), ready)\n"
+                "    return ray.get(board.results.remote())\n",
+                "its bootstrap gives",
+            ),
+            (
+                "sequential",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(num_cpus=2, max_retries=3, "
+                "retry_exceptions=True)\n"
+                "    refs = {s: task.remote(ref, s, n_resamples) for s in masses}\n"
+                "    for s, interval in zip(refs, ray.get(list(refs.values()))):\n"
+                "        board.post.remote(s, interval)\n"
+                "    return ray.get(board.results.remote())\n",
+                "posted only after",
+            ),
+            (
+                "cheat: the masses passed by value to every task",
+                "def produce(masses, n_resamples, board):\n"
+                "    task = bootstrap_species.options(num_cpus=2, max_retries=3, "
+                "retry_exceptions=True)\n"
+                "    pending = {task.remote(masses, s, n_resamples): s for s in masses}\n"
+                "    while pending:\n"
+                "        [ready], _ = ray.wait(list(pending), num_returns=1)\n"
+                "        board.post.remote(pending.pop(ready), ready)\n"
+                "    return ray.get(board.results.remote())\n",
+                "serialized 3 times",
+            ),
+            (
+                "cheat: retried in the notebook",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(num_cpus=2)\n"
+                "    pending = {task.remote(ref, s, n_resamples): s for s in masses}\n"
+                "    while pending:\n"
+                "        [ready], _ = ray.wait(list(pending), num_returns=1)\n"
+                "        species = pending.pop(ready)\n"
+                "        try:\n"
+                "            board.post.remote(species, ray.get(ready))\n"
+                "        except ConnectionError:\n"
+                "            pending[task.remote(ref, species, n_resamples)] = species\n"
+                "    return ray.get(board.results.remote())\n",
+                "not by submitting a new task",
+            ),
+            (
+                "cheat: intervals computed in the notebook, tasks for show",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(num_cpus=2, max_retries=3, "
+                "retry_exceptions=True)\n"
+                "    ray.get([task.remote(ref, s, n_resamples) for s in masses])\n"
+                "    for s, values in masses.items():\n"
+                "        board.post.remote(s, bootstrap(values, n_resamples))\n"
+                "    return ray.get(board.results.remote())\n",
+                "made from 0 bootstrap_species task result(s)",
+            ),
+            (
+                "cheat: no resources asked, so more run at once",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(max_retries=3, retry_exceptions=True)\n"
+                "    pending = {task.remote(ref, s, n_resamples): s for s in masses}\n"
+                "    while pending:\n"
+                "        [ready], _ = ray.wait(list(pending), num_returns=1)\n"
+                "        board.post.remote(pending.pop(ready), ready)\n"
+                "    return ray.get(board.results.remote())\n",
+                "ask for 2 with .options(num_cpus=2)",
+            ),
+        ],
     }
 )
 

@@ -71,7 +71,10 @@ class _Traced:
 
     def _reduce(self, kind: str, raw: Any) -> tuple:
         if os.getpid() == self.home:
-            for key in {(m[0], m[1]) for m in self.marks}:
+            # An input counts as sent when the input itself is pickled; a task's result made
+            # from it (and sent on by the driver) carries its mark but is not the input.
+            is_input = all(m[5] == "input" for m in self.marks)
+            for key in {(m[0], m[1]) for m in self.marks if is_input or m[5] != "input"}:
                 _PICKLED[key] += 1
         return (_revive, (kind, raw, self.marks, self.home, self.own))
 
