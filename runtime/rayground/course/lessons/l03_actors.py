@@ -184,11 +184,15 @@ class _Downloader:
     """The lesson's Downloader: waits on the "network" and counts the pages it fetched."""
 
     def __init__(self) -> None:
+        import threading
+
         self.pages = 0
+        self.lock = threading.Lock()  # calls run in threads: count under a lock
 
     def fetch(self, url: str) -> str:
         time.sleep(0.2)
-        self.pages += 1
+        with self.lock:
+            self.pages += 1
         return f"<html>{url}</html>"
 
     def fetched(self) -> int:
