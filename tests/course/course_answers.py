@@ -758,6 +758,34 @@ ANSWERS.update(
                 "did not come back from the add_sizes tasks",
             ),
         ],
+        "05_patterns:diagnose": [
+            (
+                "wrong",
+                "def scores(weights, row_sets):\n"
+                "    ref = ray.put(weights)\n"
+                "    return ray.get([score.remote(ref, rows) for rows in row_sets if rows])\n",
+                "one score per row set",
+            ),
+            (
+                "sequential",
+                "def scores(weights, row_sets):\n    return scores_slow(weights, row_sets)\n",
+                ("passed by value again and again", "serialized"),
+            ),
+            (
+                "cheat: tasks for show, scores computed in the notebook",
+                "def scores(weights, row_sets):\n"
+                "    ref = ray.put(weights)\n"
+                "    ray.get([score.remote(ref, rows) for rows in row_sets])\n"
+                "    return [float(weights[rows].sum()) for rows in row_sets]\n",
+                "did not come back from the score tasks",
+            ),
+            (
+                "cheat: put, but once per task",
+                "def scores(weights, row_sets):\n"
+                "    return ray.get([score.remote(ray.put(weights), rows) for rows in row_sets])\n",
+                "serialized",
+            ),
+        ],
     }
 )
 ANSWERS.update(
