@@ -311,8 +311,8 @@ EXERCISES = [
             "as soon as the task has yielded that reading.",
             "Loop over it with for; ray.get each ref; return the first reading over the limit "
             "right away. After the loop, nothing was over it: return None.",
-            "Shape: for ref in measure.remote(samples): reading = ray.get(ref); if <over the "
-            "limit>: return reading. Then return None.",
+            "Shape: for <each ref the generator gives>: reading = <its value>; if <over the "
+            "limit>: return reading. After the loop: return None.",
         ),
         solution="""def first_over(samples, limit):
     for ref in measure.remote(samples):

@@ -392,7 +392,7 @@ EXERCISES = [
             "ray.wait(list(pending), num_returns=1), post that species with its ref, drop it.",
             "Shape: ref = ray.put(masses); task = bootstrap_species.options(<2 CPUs, retries>); "
             "pending = {task.remote(ref, s, n_resamples): s for s in masses}; <wait-and-post "
-            "loop>; return ray.get(board.results.remote()).",
+            "loop>; return <the board's results>.",
         ),
         solution="""def produce(masses, n_resamples, board):
     masses_ref = ray.put(masses)
