@@ -182,6 +182,32 @@ ANSWERS.update(
                 "don't sleep for the deadline",
             ),
         ],
+        "01_tasks:diagnose": [
+            (
+                "wrong",
+                "def invert_all(images):\n"
+                "    return ray.get([process_image.remote(image) for image in images])[::-1]\n",
+                "in the input's order",
+            ),
+            (
+                "sequential",
+                "def invert_all(images):\n    return invert_all_slow(images)\n",
+                ("ray.get inside the submit loop", "ran one at a time"),
+            ),
+            (
+                "cheat: tasks for show, inverted in the notebook",
+                "def invert_all(images):\n"
+                "    ray.get([process_image.remote(image) for image in images])\n"
+                "    return [255 - image for image in images]\n",
+                "did not come back from the process_image tasks",
+            ),
+            (
+                "cheat: right for the lesson's eight images only",
+                "def invert_all(images):\n"
+                "    return ray.get([process_image.remote(image) for image in images[:8]])\n",
+                "returned 8 item(s)",
+            ),
+        ],
     }
 )
 ANSWERS.update(
@@ -277,6 +303,67 @@ ANSWERS.update(
                 "        ray.cancel(ref)\n"
                 "    return ray.get(ready)\n",
                 "expected the results of the tasks done within",
+            ),
+        ],
+        "02_task_graphs:stream": [
+            (
+                "wrong",
+                "def first_over(samples, limit):\n"
+                "    return max(ray.get(list(measure.remote(samples))))\n",
+                "the first reading over",
+            ),
+            (
+                "sequential",
+                "def first_over(samples, limit):\n"
+                "    readings = ray.get(list(measure.remote(samples)))\n"
+                "    return next((r for r in readings if r > limit), None)\n",
+                "don't collect them all first",
+            ),
+            (
+                "cheat: measured for show, the reading computed here",
+                "def first_over(samples, limit):\n"
+                "    for ref in measure.remote(samples):\n"
+                "        pass\n"
+                "    return next((s * 10 for s in samples if s * 10 > limit), None)\n",
+                "did not come back from the measure tasks",
+            ),
+            (
+                "cheat: a made-up reading when none is over",
+                "def first_over(samples, limit):\n"
+                "    for ref in measure.remote(samples):\n"
+                "        reading = ray.get(ref)\n"
+                "        if reading > limit:\n"
+                "            return reading\n"
+                "    return limit + 1\n",
+                "expected None",
+            ),
+        ],
+        "02_task_graphs:diagnose": [
+            (
+                "wrong",
+                "def pipeline(sources):\n"
+                "    cleaned = [clean.remote(load.remote(source)) for source in sources]\n"
+                "    return ray.get(merge.remote(*cleaned[::-1]))\n",
+                "expected ['",
+            ),
+            (
+                "sequential",
+                "def pipeline(sources):\n    return pipeline_slow(sources)\n",
+                "fetched into the notebook",
+            ),
+            (
+                "cheat: merged in the notebook",
+                "def pipeline(sources):\n"
+                "    cleaned = [clean.remote(load.remote(source)) for source in sources]\n"
+                "    return [row for part in ray.get(cleaned) for row in part]\n",
+                "merge task result(s); expected 1",
+            ),
+            (
+                "cheat: right for the lesson's three sources only",
+                "def pipeline(sources):\n"
+                "    cleaned = [clean.remote(load.remote(source)) for source in sources[:3]]\n"
+                "    return ray.get(merge.remote(*cleaned))\n",
+                "expected ['",
             ),
         ],
     }
@@ -383,6 +470,47 @@ ANSWERS.update(
                 "    first = ray.get([w.process.remote(x) for w, x in zip(workers, items)])\n"
                 "    return first + [x * 10 for x in items[2:]]\n",
                 "did not come back from the Worker.process tasks",
+            ),
+        ],
+        "03_actors:concurrent": [
+            (
+                "wrong",
+                "def fetch_all(urls):\n"
+                "    d = Downloader.options(max_concurrency=8).remote()\n"
+                "    pages = ray.get([d.fetch.remote(u) for u in urls[1:]])\n"
+                "    return pages, ray.get(d.fetched.remote())\n",
+                "expected ['<html>",
+            ),
+            (
+                "sequential",
+                "def fetch_all(urls):\n"
+                "    d = Downloader.remote()\n"
+                "    pages = ray.get([d.fetch.remote(u) for u in urls])\n"
+                "    return pages, ray.get(d.fetched.remote())\n",
+                "ran one at a time",
+            ),
+            (
+                "cheat: one actor per url, their counts added",
+                "def fetch_all(urls):\n"
+                "    ds = [Downloader.remote() for _ in urls]\n"
+                "    pages = ray.get([d.fetch.remote(u) for d, u in zip(ds, urls)])\n"
+                "    return pages, sum(ray.get([d.fetched.remote() for d in ds]))\n",
+                "not one actor per url",
+            ),
+            (
+                "cheat: the count typed in",
+                "def fetch_all(urls):\n"
+                "    d = Downloader.options(max_concurrency=8).remote()\n"
+                "    return ray.get([d.fetch.remote(u) for u in urls]), len(urls)\n",
+                "did not come back from the Downloader.fetched tasks",
+            ),
+            (
+                "cheat: fetched for show, pages made here",
+                "def fetch_all(urls):\n"
+                "    d = Downloader.options(max_concurrency=8).remote()\n"
+                "    ray.get([d.fetch.remote(u) for u in urls])\n"
+                "    return [f'<html>{u}</html>' for u in urls], ray.get(d.fetched.remote())\n",
+                "did not come back from the Downloader.fetch tasks",
             ),
         ],
     }
@@ -630,6 +758,34 @@ ANSWERS.update(
                 "did not come back from the add_sizes tasks",
             ),
         ],
+        "05_patterns:diagnose": [
+            (
+                "wrong",
+                "def scores(weights, row_sets):\n"
+                "    ref = ray.put(weights)\n"
+                "    return ray.get([score.remote(ref, rows) for rows in row_sets if rows])\n",
+                "one score per row set",
+            ),
+            (
+                "sequential",
+                "def scores(weights, row_sets):\n    return scores_slow(weights, row_sets)\n",
+                ("passed by value again and again", "serialized"),
+            ),
+            (
+                "cheat: tasks for show, scores computed in the notebook",
+                "def scores(weights, row_sets):\n"
+                "    ref = ray.put(weights)\n"
+                "    ray.get([score.remote(ref, rows) for rows in row_sets])\n"
+                "    return [float(weights[rows].sum()) for rows in row_sets]\n",
+                "did not come back from the score tasks",
+            ),
+            (
+                "cheat: put, but once per task",
+                "def scores(weights, row_sets):\n"
+                "    return ray.get([score.remote(ray.put(weights), rows) for rows in row_sets])\n",
+                "serialized",
+            ),
+        ],
     }
 )
 ANSWERS.update(
@@ -863,6 +1019,32 @@ ANSWERS.update(
                 "did not ask for a licence",
             ),
         ],
+        "07_resources:diagnose": [
+            (
+                "wrong",
+                "def render_all(frames):\n"
+                "    return ray.get([render.options(num_cpus=1).remote(f) for f in frames[1:]])\n",
+                "expected ['frame ",
+            ),
+            (
+                "sequential",
+                "def render_all(frames):\n    return render_all_slow(frames)\n",
+                ("asked for [4.0] CPU(s) each", "ran one at a time"),
+            ),
+            (
+                "cheat: rendered in the notebook",
+                "def render_all(frames):\n"
+                "    ray.get([render.options(num_cpus=1).remote(f) for f in frames])\n"
+                "    return [f'frame {f} rendered' for f in frames]\n",
+                "did not come back from the render tasks",
+            ),
+            (
+                "cheat: ask for nothing, so nothing limits them",
+                "def render_all(frames):\n"
+                "    return ray.get([render.options(num_cpus=0).remote(f) for f in frames])\n",
+                "ask for what it uses, 1 CPU",
+            ),
+        ],
     }
 )
 ANSWERS.update(
@@ -1059,6 +1241,85 @@ ANSWERS.update(
                 "    refs = {s: bootstrap_ci.remote(v, 2_000) for s, v in masses.items()}\n"
                 "    return dict(zip(refs, ray.get(list(refs.values()))))\n",
                 "pass each species' own masses and n_resamples",
+            ),
+        ],
+        "09_capstone:sturdy": [
+            (
+                "wrong",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(num_cpus=2, max_retries=3, "
+                "retry_exceptions=True)\n"
+                "    pending = {task.remote(ref, s, 60_000): s for s in masses}\n"
+                "    while pending:\n"
+                "        [ready], _ = ray.wait(list(pending), num_returns=1)\n"
+                "        board.post.remote(pending.pop(ready), ready)\n"
+                "    return ray.get(board.results.remote())\n",
+                "its bootstrap gives",
+            ),
+            (
+                "sequential",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(num_cpus=2, max_retries=3, "
+                "retry_exceptions=True)\n"
+                "    refs = {s: task.remote(ref, s, n_resamples) for s in masses}\n"
+                "    for s, interval in zip(refs, ray.get(list(refs.values()))):\n"
+                "        board.post.remote(s, interval)\n"
+                "    return ray.get(board.results.remote())\n",
+                "posted only after",
+            ),
+            (
+                "cheat: the masses passed by value to every task",
+                "def produce(masses, n_resamples, board):\n"
+                "    task = bootstrap_species.options(num_cpus=2, max_retries=3, "
+                "retry_exceptions=True)\n"
+                "    pending = {task.remote(masses, s, n_resamples): s for s in masses}\n"
+                "    while pending:\n"
+                "        [ready], _ = ray.wait(list(pending), num_returns=1)\n"
+                "        board.post.remote(pending.pop(ready), ready)\n"
+                "    return ray.get(board.results.remote())\n",
+                "serialized 3 times",
+            ),
+            (
+                "cheat: retried in the notebook",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(num_cpus=2)\n"
+                "    pending = {task.remote(ref, s, n_resamples): s for s in masses}\n"
+                "    while pending:\n"
+                "        [ready], _ = ray.wait(list(pending), num_returns=1)\n"
+                "        species = pending.pop(ready)\n"
+                "        try:\n"
+                "            board.post.remote(species, ray.get(ready))\n"
+                "        except ConnectionError:\n"
+                "            pending[task.remote(ref, species, n_resamples)] = species\n"
+                "    return ray.get(board.results.remote())\n",
+                "not by submitting a new task",
+            ),
+            (
+                "cheat: intervals computed in the notebook, tasks for show",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(num_cpus=2, max_retries=3, "
+                "retry_exceptions=True)\n"
+                "    ray.get([task.remote(ref, s, n_resamples) for s in masses])\n"
+                "    for s, values in masses.items():\n"
+                "        board.post.remote(s, bootstrap(values, n_resamples))\n"
+                "    return ray.get(board.results.remote())\n",
+                "made from 0 bootstrap_species task result(s)",
+            ),
+            (
+                "cheat: no resources asked, so more run at once",
+                "def produce(masses, n_resamples, board):\n"
+                "    ref = ray.put(masses)\n"
+                "    task = bootstrap_species.options(max_retries=3, retry_exceptions=True)\n"
+                "    pending = {task.remote(ref, s, n_resamples): s for s in masses}\n"
+                "    while pending:\n"
+                "        [ready], _ = ray.wait(list(pending), num_returns=1)\n"
+                "        board.post.remote(pending.pop(ready), ready)\n"
+                "    return ray.get(board.results.remote())\n",
+                "ask for 2 with .options(num_cpus=2)",
             ),
         ],
     }

@@ -71,7 +71,10 @@ class _Traced:
 
     def _reduce(self, kind: str, raw: Any) -> tuple:
         if os.getpid() == self.home:
-            for key in {(m[0], m[1]) for m in self.marks}:
+            # An input counts as sent when the input itself is pickled; a task's result made
+            # from it (and sent on by the driver) carries its mark but is not the input.
+            is_input = all(m[5] == "input" for m in self.marks)
+            for key in {(m[0], m[1]) for m in self.marks if is_input or m[5] != "input"}:
                 _PICKLED[key] += 1
         return (_revive, (kind, raw, self.marks, self.home, self.own))
 
@@ -249,6 +252,8 @@ class Twins:
     def function(self, name: str, body: Callable[..., Any], **options: Any) -> Any:
         """A remote function named `name` that runs `body` and returns its result traced."""
         secret, home = self.secret, self.home
+        if inspect.isgeneratorfunction(body):
+            return self._generator(name, body, **options)
 
         def twin(*args: Any, **kwargs: Any) -> Any:
             start = time.time()
@@ -260,6 +265,24 @@ class Twins:
 
         twin.__name__ = twin.__qualname__ = name
         twin.__module__ = "__twin__"  # never importable: cloudpickle ships it by value
+        remote = self.api.remote
+        return remote(**options)(twin) if options else remote(twin)
+
+    def _generator(self, name: str, body: Callable[..., Any], **options: Any) -> Any:
+        """A generator task named `name`: each item it yields is traced with a mark of its own,
+        timed from the previous yield (so a consumer's marks show which items it took)."""
+        secret, home = self.secret, self.home
+
+        def twin(*args: Any, **kwargs: Any) -> Any:
+            inherited = marks_of(list(args) + list(kwargs.values()))
+            start = time.time()
+            for value in body(*args, **kwargs):
+                mark = (secret, name, os.getpid(), start, time.time(), uuid.uuid4().hex[:8])
+                yield trace(value, inherited | {mark}, home, mark)
+                start = time.time()
+
+        twin.__name__ = twin.__qualname__ = name
+        twin.__module__ = "__twin__"
         remote = self.api.remote
         return remote(**options)(twin) if options else remote(twin)
 

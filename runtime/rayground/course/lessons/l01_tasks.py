@@ -1,4 +1,5 @@
-"""Lesson 01 (tasks): many calls at once, refs passed between tasks, a deadline on get."""
+"""Lesson 01 (tasks): many calls at once, refs passed between tasks, a deadline on get, and a
+slow program diagnosed from its "how it ran" report."""
 
 from __future__ import annotations
 
@@ -112,6 +113,41 @@ def _grade_deadline(results_or_none: Any, g: Grader) -> None:
     )
 
 
+def _process_image(image: Any) -> Any:
+    time.sleep(0.15)
+    return 255 - image
+
+
+def _grade_diagnose(invert_all: Any, g: Grader) -> None:
+    import numpy as np
+
+    # A count chosen now, more than the lesson's eight images: an answer that only handles the
+    # lesson's images is caught. Shapes differ too.
+    n = random.randint(9, 11)
+    rng = np.random.default_rng(random.randrange(2**32))
+    images = [rng.integers(0, 255, (random.randint(4, 12), 8, 3)) for _ in range(n)]
+    twin = g.twins.function("process_image", _process_image)
+    with g.stand_in(invert_all, process_image=twin):
+        value = g.run(invert_all, images)
+    right = (
+        isinstance(value, list)
+        and len(value) == n
+        and all(np.array_equal(v, 255 - im) for v, im in zip(value, images, strict=True))
+    )
+    g.expect(
+        right,
+        f"invert_all on {n} images chosen now returned each one inverted, in order",
+        f"invert_all on {n} images returned "
+        f"{len(value) if isinstance(value, list) else type(value).__name__} item(s); expected "
+        f"{n} arrays, 255 - image for each image, in the input's order",
+    )
+    runs = g.expect_from_tasks(value, "process_image", "every inverted image", count=n)
+    g.expect_no_finding(
+        "get_in_loop", "the run analysis found no get inside the submit loop: the cause is gone"
+    )
+    g.expect_overlap(runs, "the process_image tasks")
+
+
 EXERCISES = [
     Exercise(
         id="squares",
@@ -168,5 +204,24 @@ EXERCISES = [
         return None
 """,
         try_next="call ray.get(refs, timeout=seconds) and catch GetTimeoutError.",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose a slow program",
+        answer="invert_all",
+        grade=_grade_diagnose,
+        hints=(
+            "Run the %%ray_explain cell and read its findings: it names what made the tasks run "
+            "one at a time, and where the time went.",
+            "invert_one looks harmless, but it gets each result before invert_all's loop sends "
+            "the next image: submit every image first, then wait once.",
+            "Shape: refs = [<one process_image task per image>]; return ray.get(refs). No helper "
+            "that calls ray.get per image.",
+        ),
+        solution="""def invert_all(images):
+    refs = [process_image.remote(image) for image in images]
+    return ray.get(refs)
+""",
+        try_next="read the %%ray_explain report above, then submit every image before one get.",
     ),
 ]

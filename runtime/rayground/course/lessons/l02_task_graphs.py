@@ -1,4 +1,5 @@
-"""Lesson 02 (task graphs and wait): fan-out/fan-in, results as they finish, a time budget."""
+"""Lesson 02 (task graphs and wait): fan-out/fan-in, results as they finish, a time budget, a
+generator task read while it runs."""
 
 from __future__ import annotations
 
@@ -146,6 +147,102 @@ def _cancelled(ray: Any, refs: list[Any]) -> list[str]:
     return out
 
 
+_MEASURE_S = 0.15  # per sample, in the lesson's `measure` and its twin
+
+
+def _measure(samples: list[int]) -> Any:
+    for sample in samples:
+        time.sleep(_MEASURE_S)
+        yield sample * 10
+
+
+def _grade_stream(first_over: Any, g: Grader) -> None:
+    # Samples chosen now: the first reading over the limit comes early (at 1..4), more follow,
+    # some later ones are over the limit too (an answer taking the largest is wrong).
+    n = random.randint(10, 12)
+    limit = random.randint(20, 60)
+    hit = random.randint(1, 4)
+    low, high = -5, limit // 10
+    samples = [random.randint(low, high) for _ in range(n)]
+    samples[hit] = high + random.randint(1, 3)
+    samples[-1] = high + 5
+    want = samples[hit] * 10
+    with g.stand_in(first_over, measure=g.twins.function("measure", _measure)):
+        point = g.twins.mark_point()
+        value = g.run(first_over, samples, limit)
+        took = g.record.wall_s
+        fetched = g.twins.fetched_since(point, "measure")
+        g.expect(
+            value == want,
+            f"first_over({samples}, {limit}) returned {want}",
+            f"first_over({samples}, {limit}) returned {value!r}; expected {want}, the first "
+            f"reading over {limit} (sample {samples[hit]} at position {hit}, times 10)",
+        )
+        g.expect_from_tasks(value, "measure", "the reading", count=1)
+        whole = n * _MEASURE_S
+        g.expect(
+            took < 0.7 * whole,
+            f"it returned after {took:.2f} s, while the generator needs {whole:.1f} s for all "
+            f"{n} samples: it took each reading as the generator yielded it",
+            f"it returned after {took:.2f} s: about when the generator had measured all {n} "
+            f"samples ({whole:.1f} s). Iterate over the generator's refs as they come and stop "
+            "at the first reading over the limit; don't collect them all first",
+        )
+        g.expect(
+            fetched <= hit + 1,
+            f"only the {fetched} reading(s) up to the first one over the limit were fetched",
+            f"{fetched} readings were fetched into the notebook, but the answer was reading "
+            f"{hit + 1}: stop iterating once you have it",
+        )
+        quiet = [random.randint(low, high) for _ in range(3)]
+        none = g.run(first_over, quiet, limit)
+    g.expect(
+        none is None,
+        f"with no reading over the limit ({quiet}) it returned None",
+        f"first_over({quiet}, {limit}) returned {none!r}; no reading is over {limit}, so "
+        "expected None",
+    )
+
+
+def _load(source: str) -> list[str]:
+    time.sleep(0.15)
+    return [f"{source}-{i}" for i in range(3)]
+
+
+def _clean(rows: list[str]) -> list[str]:
+    time.sleep(0.1)
+    return [row.upper() for row in rows]
+
+
+def _merge(*parts: list[str]) -> list[str]:
+    time.sleep(0.02)
+    return [row for part in parts for row in part]
+
+
+def _grade_diagnose(pipeline: Any, g: Grader) -> None:
+    # Sources chosen now, more than the lesson's three.
+    sources = [f"src{random.randrange(1000)}x{i}" for i in range(random.randint(4, 5))]
+    twins = {
+        "load": g.twins.function("load", _load),
+        "clean": g.twins.function("clean", _clean),
+        "merge": g.twins.function("merge", _merge),
+    }
+    with g.stand_in(pipeline, **twins):
+        value = g.run(pipeline, sources)
+    want = [f"{s}-{i}".upper() for s in sources for i in range(3)]
+    g.expect(
+        value == want,
+        f"pipeline({sources}) returned the {len(want)} merged rows in order",
+        f"pipeline({sources}) returned {value!r}; expected {want}",
+    )
+    g.expect_from_tasks(value, "merge", "the merged rows", count=1)
+    g.expect_from_tasks(value, "clean", "the rows", count=len(sources))
+    loads = g.expect_from_tasks(value, "load", "the rows", count=len(sources))
+    g.expect_stayed("load", "the loaded rows")
+    g.expect_no_finding("get_in_loop", "the run analysis found no get inside the submit loop")
+    g.expect_overlap(loads, "the load tasks")
+
+
 EXERCISES = [
     Exercise(
         id="fan_in",
@@ -203,5 +300,47 @@ EXERCISES = [
 """,
         try_next="one ray.wait with num_returns=len(refs) and timeout=seconds, then cancel the "
         "rest.",
+    ),
+    Exercise(
+        id="stream",
+        title="Readings as they are made",
+        answer="first_over",
+        grade=_grade_stream,
+        hints=(
+            "measure.remote(samples) returns at once with a generator of refs: each ref appears "
+            "as soon as the task has yielded that reading.",
+            "Loop over it with for; ray.get each ref; return the first reading over the limit "
+            "right away. After the loop, nothing was over it: return None.",
+            "Shape: for <each ref the generator gives>: reading = <its value>; if <over the "
+            "limit>: return reading. After the loop: return None.",
+        ),
+        solution="""def first_over(samples, limit):
+    for ref in measure.remote(samples):
+        reading = ray.get(ref)
+        if reading > limit:
+            return reading
+    return None
+""",
+        try_next="iterate over measure.remote(samples) and return at the first reading over "
+        "the limit.",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose a slow pipeline",
+        answer="pipeline",
+        grade=_grade_diagnose,
+        hints=(
+            "Read the %%ray_explain report and the %ray_dag drawing: how many loads ran at once, "
+            "and is there an arrow from each load to its clean?",
+            "pipeline_slow gets every load's rows into the notebook, one at a time, before it "
+            "cleans them. Give clean the load's ref instead: the graph then does the waiting.",
+            "Shape: cleaned = [<clean of the load ref of each source>]; return ray.get(<merge "
+            "of all cleaned refs, each its own argument>).",
+        ),
+        solution="""def pipeline(sources):
+    cleaned = [clean.remote(load.remote(source)) for source in sources]
+    return ray.get(merge.remote(*cleaned))
+""",
+        try_next="read the report above, then pass each load's ref straight to clean.",
     ),
 ]

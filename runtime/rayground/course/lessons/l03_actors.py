@@ -1,4 +1,5 @@
-"""Lesson 03 (actors): state kept between calls, one actor shared by tasks, actors in parallel."""
+"""Lesson 03 (actors): state kept between calls, one actor shared by tasks, actors in parallel,
+one actor serving several calls at once (max_concurrency)."""
 
 from __future__ import annotations
 
@@ -179,6 +180,67 @@ def _grade_pool(process_all: Any, g: Grader) -> None:
     g.expect_overlap(runs, "the two actors' calls")
 
 
+class _Downloader:
+    """The lesson's Downloader: waits on the "network" and counts the pages it fetched."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.pages = 0
+        self.lock = threading.Lock()  # calls run in threads: count under a lock
+
+    def fetch(self, url: str) -> str:
+        time.sleep(0.2)
+        with self.lock:
+            self.pages += 1
+        return f"<html>{url}</html>"
+
+    def fetched(self) -> int:
+        return self.pages
+
+
+def _grade_concurrent(fetch_all: Any, g: Grader) -> None:
+    n = random.randint(5, 8)
+    urls = [f"https://example.org/{random.randrange(10**6)}" for _ in range(n)]
+    with g.stand_in(fetch_all, Downloader=g.twins.actor("Downloader", _Downloader)):
+        value = g.run(fetch_all, urls)
+    g.expect(
+        isinstance(value, tuple | list) and len(value) == 2,
+        "fetch_all returned (pages, count)",
+        f"fetch_all returned {value!r}; expected a pair (pages, count): the pages in the "
+        "urls' order and what the actor's fetched() says",
+    )
+    pages, count = value
+    want = [f"<html>{u}</html>" for u in urls]
+    g.expect(
+        pages == want,
+        f"fetch_all on {n} urls chosen now returned their {n} pages in order",
+        f"fetch_all returned pages {pages!r}; expected {want}",
+    )
+    runs = g.expect_from_tasks(pages, "Downloader.fetch", "the pages", count=n)
+    pids = {r.pid for r in runs}
+    g.expect(
+        len(pids) == 1,
+        f"all {n} fetch calls ran in one actor process",
+        f"the {n} fetch calls ran in {len(pids)} processes: this exercise is about ONE "
+        "Downloader serving several calls at once, not one actor per url",
+    )
+    g.expect(
+        count == n,
+        f"the actor's fetched() said {n}: one actor kept the count of every page",
+        f"the count was {count!r}; expected {n}, what the one Downloader's fetched() returns "
+        "after all the fetches",
+    )
+    g.expect_from_tasks(count, "Downloader.fetched", "the count", count=1)
+    created = g.record.actors_created()
+    g.expect_known(
+        lambda: len(created) == 1,
+        "one Downloader actor was created",
+        f"{len(created)} Downloader actors were created; create ONE, with max_concurrency",
+    )
+    g.expect_overlap(runs, "the fetch calls on that one actor")
+
+
 EXERCISES = [
     Exercise(
         id="accumulator",
@@ -244,5 +306,25 @@ class Accumulator:
     return ray.get(refs)
 """,
         try_next="create two Worker actors and alternate the items between them.",
+    ),
+    Exercise(
+        id="concurrent",
+        title="One actor, many calls at once",
+        answer="fetch_all",
+        grade=_grade_concurrent,
+        hints=(
+            "An actor runs one call at a time unless it is told it may run more: "
+            "max_concurrency, given in .options(...) when you create it.",
+            "Create ONE Downloader with .options(max_concurrency=8), send every fetch before you "
+            "get any, then ask the same actor for fetched().",
+            "Shape: d = Downloader.options(max_concurrency=<a few>).remote(); pages = "
+            "ray.get([<fetch of each url on d>]); return pages, ray.get(<d's fetched call>).",
+        ),
+        solution="""def fetch_all(urls):
+    downloader = Downloader.options(max_concurrency=8).remote()
+    pages = ray.get([downloader.fetch.remote(url) for url in urls])
+    return pages, ray.get(downloader.fetched.remote())
+""",
+        try_next="create one Downloader with max_concurrency and send all the fetches at once.",
     ),
 ]

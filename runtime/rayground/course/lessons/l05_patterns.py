@@ -1,4 +1,5 @@
-"""Lesson 05 (patterns and anti-patterns): put once, batch tiny work, no get inside tasks."""
+"""Lesson 05 (patterns and anti-patterns): put once, batch tiny work, no get inside tasks, and a
+wasteful program diagnosed from its run analysis."""
 
 from __future__ import annotations
 
@@ -149,6 +150,42 @@ def _short(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _score(weights: Any, rows: list[int]) -> float:
+    time.sleep(0.05)
+    return float(weights[rows].sum())
+
+
+def _grade_diagnose(scores: Any, g: Grader) -> None:
+    data = np.random.default_rng().random((1_000, 500))  # 3.8 MiB, as the lesson's weights
+    # Row sets chosen now: how many (more than the lesson's), and which rows (an empty set too).
+    row_sets = [
+        random.sample(range(1_000), random.randint(1, 40)) for _ in range(random.randint(7, 9))
+    ]
+    row_sets.insert(random.randrange(len(row_sets)), [])
+    weights = g.twins.input(data, "weights")
+    with g.stand_in(scores, score=g.twins.function("score", _score)):
+        value = g.run(scores, weights, row_sets)
+    expected = [float(data[rows].sum()) for rows in row_sets]
+    g.expect(
+        isinstance(value, list) and len(value) == len(row_sets) and np.allclose(value, expected),
+        f"scores returned the {len(row_sets)} scores, in the order of the row sets",
+        f"scores(weights, <{len(row_sets)} row sets>) returned {_short(value)}; expected "
+        f"{[round(v, 3) for v in expected]}, one score per row set, in order",
+    )
+    runs = g.expect_from_tasks(value, "score", "every score", count=len(row_sets))
+    g.expect_no_finding(
+        "large_by_value", "the run analysis no longer finds a large object passed by value"
+    )
+    copies = g.twins.pickled("weights")
+    g.expect(
+        copies == 1,
+        "the weights were serialized once: stored once, read in place by every task",
+        f"the 3.8 MiB weights were serialized {copies} times, once per task: that is what the "
+        "report found. ray.put(weights) once, before the loop, and pass that ref",
+    )
+    g.expect_overlap(runs, "the score tasks", min_speedup=1.0)
+
+
 EXERCISES = [
     Exercise(
         id="put_once",
@@ -205,5 +242,24 @@ EXERCISES = [
     return ray.get(add_sizes.remote(*refs))
 """,
         try_next="pass the fetch_size refs straight to add_sizes.remote(*refs).",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose a wasteful program",
+        answer="scores",
+        grade=_grade_diagnose,
+        hints=(
+            "Run the %%ray_explain cell and read its finding: what was copied, how often, and "
+            "how big was it?",
+            "Every score task got its own copy of the weights. Store them in the object store "
+            "once and hand each task the ref.",
+            "Shape: ref = <the weights, put once>; return ray.get([<score of ref and each row "
+            "set>]).",
+        ),
+        solution="""def scores(weights, row_sets):
+    weights_ref = ray.put(weights)
+    return ray.get([score.remote(weights_ref, rows) for rows in row_sets])
+""",
+        try_next="read the %%ray_explain report above, then fix what it found.",
     ),
 ]

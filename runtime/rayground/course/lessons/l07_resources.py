@@ -120,6 +120,34 @@ def _grade_licences(licensed_runs: Any, g: Grader) -> None:
     )
 
 
+def _render(frame: int) -> str:
+    time.sleep(0.2)
+    return f"frame {frame} rendered"
+
+
+def _grade_diagnose(render_all: Any, g: Grader) -> None:
+    frames = random.sample(range(100, 999), random.randint(5, 7))
+    # The twin keeps the lesson's own request (4 CPUs), as the learner's render has it.
+    twin = g.twins.function("render", _render, num_cpus=4)
+    with g.stand_in(render_all, render=twin):
+        value = g.run(render_all, frames)
+    want = [f"frame {f} rendered" for f in frames]
+    g.expect(
+        value == want,
+        f"render_all({frames}) returned every frame rendered, in order",
+        f"render_all({frames}) returned {value!r}; expected {want}",
+    )
+    runs = g.expect_from_tasks(value, "render", "every rendered frame", count=len(frames))
+    tasks = g.record.tasks("render")
+    g.expect_known(
+        lambda: _asked(tasks, "CPU") == {1.0},
+        "each render task asked for the 1 CPU it uses",
+        f"the render tasks asked for {sorted(_asked(tasks, 'CPU'))} CPU(s) each; render works "
+        "on one core: ask for what it uses, 1 CPU, with .options(num_cpus=1)",
+    )
+    g.expect_overlap(runs, "the render tasks")
+
+
 EXERCISES = [
     Exercise(
         id="two_at_a_time",
@@ -171,5 +199,23 @@ EXERCISES = [
     return ray.get([licensed.remote(j) for j in jobs])
 """,
         try_next="give each solver task resources={'licence': 1} and submit them all at once.",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose tasks that wait for nothing",
+        answer="render_all",
+        grade=_grade_diagnose,
+        hints=(
+            "Read the %%ray_explain report and the timeline: how many render tasks ran at once, "
+            "on how many CPUs? What does each one ask the scheduler for?",
+            "render asks for 4 CPUs but works on one: the scheduler can fit only one such task "
+            "on this node at a time. Ask for what it really uses.",
+            "Shape: return ray.get([render.options(num_cpus=<what it uses>).remote(f) for f in "
+            "frames]).",
+        ),
+        solution="""def render_all(frames):
+    return ray.get([render.options(num_cpus=1).remote(frame) for frame in frames])
+""",
+        try_next="read the report above; ask the scheduler for what render really uses.",
     ),
 ]

@@ -1,4 +1,5 @@
-"""Lesson 09 (capstone): map over shards of a real data set, reduce by refs, bootstrap in parallel.
+"""Lesson 09 (capstone): map over shards of a real data set, reduce by refs, bootstrap in parallel,
+and a sturdy produce step that needs put, wait, an actor, retries and resources.
 
 The data set is notebooks/data/penguins.csv (see notebooks/data/README.md). The checks compute
 what the answers should give straight from that file, without tasks.
@@ -7,7 +8,9 @@ what the answers should give straight from that file, without tasks.
 from __future__ import annotations
 
 import csv
+import os
 import random
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -196,6 +199,132 @@ def _grade_bootstrap(confidence_intervals: Any, g: Grader) -> None:
     g.expect_overlap(runs, "the bootstrap_ci tasks")
 
 
+class _Board:
+    """The lesson's Board, which also notes when (by its own clock) each interval was posted."""
+
+    def __init__(self) -> None:
+        self.done: dict[str, Any] = {}
+        self.at: dict[str, float] = {}
+
+    def post(self, species: str, interval: Any) -> int:
+        self.done[species] = interval
+        self.at[species] = time.time()
+        return len(self.done)
+
+    def results(self) -> dict[str, Any]:
+        return dict(self.done)
+
+    def posted_at(self) -> dict[str, float]:
+        return dict(self.at)
+
+
+def _grade_sturdy(produce: Any, g: Grader) -> None:
+    ray = api()
+    masses: dict[str, list[float]] = {}
+    for row in _sample(penguin_rows()):
+        if row["body_mass_g"] != "NA":
+            masses.setdefault(row["species"], []).append(float(row["body_mass_g"]))
+    # Chosen now: the slow species comes first (an answer that posts in submission order, or
+    # waits for all, posts the quick ones only after it); another one fails on its first try.
+    names = random.sample(sorted(masses), len(masses))
+    slow, flaky = names[0], names[1]
+    masses = {name: masses[name] for name in names}
+    n_resamples = random.randrange(3_000, 8_000, 500)
+    slow_s = 1.5
+
+    with tempfile.TemporaryDirectory(prefix="rg-capstone-") as tmp:
+
+        def bootstrap_species(all_masses: dict, species: str, n: int, seed: int = 0) -> tuple:
+            from rayground.course.observe import api as current
+
+            marker = os.path.join(tmp, species)
+            with open(marker, "a") as f:
+                f.write(current().get_runtime_context().get_task_id() + "\n")
+            with open(marker) as f:
+                attempt = len(f.read().splitlines())
+            if species == flaky and attempt == 1:
+                raise ConnectionError("the worker's node went away (simulated by the check)")
+            time.sleep(slow_s if species == slow else 0.15)
+            return bootstrap(all_masses[species], n, seed)
+
+        board = g.twins.actor("Board", _Board).remote()
+        shared = g.twins.input(masses, "masses")
+        twin = g.twins.function("bootstrap_species", bootstrap_species)
+        with g.stand_in(produce, bootstrap_species=twin):
+            value = g.run(produce, shared, n_resamples, board)
+        attempts = {
+            name: Path(tmp, name).read_text().split() for name in masses if Path(tmp, name).exists()
+        }
+    posted = ray.get(board.posted_at.remote(), timeout=30)
+    ray.kill(board)
+    g.expect(
+        isinstance(value, dict) and set(value) == set(masses),
+        f"produce returned the board's intervals, one per species ({', '.join(names)})",
+        f"produce returned {_short(value)}; expected the board's results: a dict with one "
+        f"(low, high) per species {sorted(masses)}",
+    )
+    runs = g.expect_from_tasks(value, "bootstrap_species", "the intervals", count=len(masses))
+    for species, values in masses.items():
+        want = bootstrap(values, n_resamples)
+        got = tuple(value[species]) if isinstance(value[species], tuple | list) else ()
+        g.expect(
+            len(got) == 2 and all(abs(a - b) < 1e-6 for a, b in zip(got, want, strict=True)),
+            f"{species}: {want[0]:.0f} to {want[1]:.0f} g ({n_resamples:,} resamples)",
+            f"{species}: the interval was {_short(value[species])}; with n_resamples="
+            f"{n_resamples:,} its bootstrap gives ({want[0]:.1f}, {want[1]:.1f})",
+        )
+    pickled = g.twins.pickled("masses")
+    g.expect(
+        pickled == 1,
+        "the masses went into the object store once (ray.put) and every task got the ref",
+        f"the masses were serialized {pickled} times, once per task: put them in the object "
+        "store once (ray.put) and pass the ref",
+    )
+    tries = attempts.get(flaky, [])
+    g.expect(
+        len(tries) >= 2 and len(set(tries)) == 1,
+        f"{flaky}'s task failed once and the cluster retried the same task",
+        f"{flaky}'s bootstrap ran as {len(set(tries))} different task(s) over {len(tries)} "
+        "attempt(s): retry it in the cluster (.options(max_retries=..., "
+        "retry_exceptions=True)), not by submitting a new task",
+    )
+    tasks = g.record.tasks("bootstrap_species")
+    asked = sorted({t.resources.get("CPU", 0.0) for t in tasks})
+    g.expect_known(
+        lambda: asked == [2.0],
+        "each bootstrap_species task asked for the 2 CPUs it uses",
+        f"the bootstrap_species tasks asked for {asked} CPU(s) each; they use two cores: ask "
+        "for 2 with .options(num_cpus=2)",
+    )
+    # The order things happened in, each by the clock of the process it happened in: the tasks'
+    # ends (their workers) and the posts (the board). No margins on a busy machine's timing.
+    ended = {
+        name: max(r.end for r in g.twins.runs(value[name], "bootstrap_species")) for name in names
+    }
+    by_end = sorted(names, key=ended.__getitem__)
+    # Quick species whose task ended well before the slow one: a driver taking results as they
+    # finish has them in hand (and posts them) before the slow result exists.
+    clear = [name for name in by_end if name != slow and ended[name] < ended[slow] - 0.3]
+    g.expect(
+        clear,
+        f"{', '.join(clear)}'s task ended well before {slow}'s slow one: all were submitted "
+        "at once",
+        f"{slow}'s slow task ended before the quick ones ({', '.join(by_end)}): the quick "
+        "species' tasks started only after it. Submit every task before you wait for any",
+    )
+    inf = float("inf")
+    late = [name for name in clear if posted.get(name, inf) > posted.get(slow, inf)]
+    g.expect(
+        not late,
+        f"the board got {', '.join(clear)} before {slow}: results taken as they finished "
+        "(ray.wait)",
+        f"the board got {', '.join(late)} only after {slow}, although their tasks had ended well "
+        f"before: the quick species were posted only after {slow}'s slow task. Take results as "
+        "they finish with ray.wait and post each one right away",
+    )
+    g.expect_overlap(runs, "the bootstrap_species tasks")
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 160 else text[:157] + "..."
@@ -254,5 +383,31 @@ EXERCISES = [
     return dict(zip(refs, values))
 """,
         try_next="submit one bootstrap_ci task per species, then get them together.",
+    ),
+    Exercise(
+        id="sturdy",
+        title="Produce, sturdily: put, wait, an actor, retries, resources",
+        answer="produce",
+        grade=_grade_sturdy,
+        hints=(
+            "Five tools, one each: ray.put the masses once; ask for num_cpus=2; let the cluster "
+            "retry (max_retries, retry_exceptions); ray.wait for the next ready task; post it to "
+            "the board.",
+            "Keep a dict {ref: species} of the pending tasks; loop while it is not empty: "
+            "ray.wait(list(pending), num_returns=1), post that species with its ref, drop it.",
+            "Shape: ref = ray.put(masses); task = bootstrap_species.options(<2 CPUs, retries>); "
+            "pending = {task.remote(ref, s, n_resamples): s for s in masses}; <wait-and-post "
+            "loop>; return <the board's results>.",
+        ),
+        solution="""def produce(masses, n_resamples, board):
+    masses_ref = ray.put(masses)
+    task = bootstrap_species.options(num_cpus=2, max_retries=3, retry_exceptions=True)
+    pending = {task.remote(masses_ref, species, n_resamples): species for species in masses}
+    while pending:
+        [ready], _ = ray.wait(list(pending), num_returns=1)
+        board.post.remote(pending.pop(ready), ready)
+    return ray.get(board.results.remote())
+""",
+        try_next="put once, ask for 2 CPUs and retries, then wait for each task and post it.",
     ),
 ]
