@@ -228,10 +228,12 @@ EXERCISES = [
         answer="prepare",
         grade=_grade_prepare,
         hints=(
-            "ds.filter(lambda row: ...) keeps the rows for which the function is true; a "
-            "missing measurement is None.",
-            "return ds.filter(lambda r: all(r[f] is not None for f in FEATURES))"
-            ".select_columns(['species', *FEATURES])",
+            "Return a dataset built from the one you are given: its steps then run in the "
+            "dataset's own read tasks, on the cluster.",
+            "ds.filter(fn) keeps the rows for which fn(row) is true; a missing measurement is "
+            "None. ds.select_columns([...]) keeps the columns named.",
+            "Keep a row when all(row[f] is not None for f in FEATURES); then keep the columns "
+            "['species', *FEATURES].",
         ),
         solution="""def prepare(ds):
     complete = ds.filter(lambda row: all(row[f] is not None for f in FEATURES))
@@ -245,11 +247,13 @@ EXERCISES = [
         answer="tune_features",
         grade=_grade_tune,
         hints=(
-            "A trainable(config) fits fit_centroids(train, config['features']) and reports "
-            "{'accuracy': accuracy(model, test)} with tune.report.",
-            "tune.Tuner(trainable, param_space={'features': tune.grid_search(feature_sets)}, "
-            "tune_config=tune.TuneConfig(metric='accuracy', mode='max')).fit()"
-            ".get_best_result().config['features']",
+            "Inside tune_features, define a trainable(config) that trains with "
+            "fit_centroids(train, config['features']) and reports its accuracy on test with "
+            "tune.report({'accuracy': ...}).",
+            "One trial per feature set: param_space={'features': tune.grid_search(feature_sets)}; "
+            "the best is the highest accuracy: tune.TuneConfig(metric='accuracy', mode='max').",
+            "tuner.fit() returns a ResultGrid; its get_best_result().config['features'] is the "
+            "answer (RunConfig(storage_path=STORAGE, verbose=0) keeps the output short).",
         ),
         solution="""def tune_features(train, test, feature_sets):
     def trainable(config):
@@ -273,10 +277,11 @@ EXERCISES = [
         grade=_grade_serve,
         hints=(
             "A deployment's constructor receives what .bind(...) was given: "
-            "SpeciesClassifier.bind(model) gives each replica the model.",
-            "def predict(self, row): return predict(self.model, row); deploy_model returns "
-            "serve.run(SpeciesClassifier.bind(model), name='penguins', "
-            "route_prefix='/penguins').",
+            "SpeciesClassifier.bind(model) hands every replica the model.",
+            "In the class: __init__(self, model) keeps it; predict(self, row) answers with the "
+            "notebook's predict function; async __call__ reads await request.json().",
+            "deploy_model(model) runs serve.run(...) on the bound deployment with "
+            "name='penguins' and route_prefix='/penguins', and returns what serve.run returns.",
         ),
         solution="""@serve.deployment(num_replicas=2)
 class SpeciesClassifier:
