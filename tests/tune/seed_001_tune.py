@@ -3,7 +3,7 @@ NumPy (torch is not installed here): the same search space, ASHAScheduler(max_t=
 grace_period=5, reduction_factor=2), tune.run(num_samples=20, metric/mode,
 resources_per_trial={"cpu": 2, "gpu": 0}). The seed then calls `results.get_best_result()`,
 which Ray's ExperimentAnalysis does not have: this script shows that error and then the forms
-that work on Ray (the analysis' own API, and a Tuner's ResultGrid). Run by test_seed_001.py."""
+that work on Ray (the analysis' own API, and a Tuner's ResultGrid). Run by test_tune_seed_001.py."""
 # ruff: noqa
 
 import numpy as np
