@@ -191,9 +191,11 @@ EXERCISES = [
         answer="deploy_doubler",
         grade=_grade_deploy,
         hints=(
-            "@serve.deployment(num_replicas=2) on a class whose __call__(self, x) returns 2 * x.",
-            "Inside deploy_doubler: return serve.run(Doubler.bind(), name='doubler', "
-            "route_prefix=None).",
+            "A deployment is a class with @serve.deployment(...) on it; num_replicas=2 asks "
+            "for two replica actors.",
+            "__call__(self, x) is what handle.remote(x) calls: return 2 * x there.",
+            "deploy_doubler() runs Doubler.bind() with serve.run(..., name='doubler', "
+            "route_prefix=None) and returns the handle that serve.run gives back.",
         ),
         solution="""@serve.deployment(num_replicas=2)
 class Doubler:
@@ -213,10 +215,12 @@ def deploy_doubler():
         grade=_grade_compose,
         hints=(
             "Bound deployments passed to Pipeline.bind(...) arrive in Pipeline.__init__ as "
-            "handles; call them with await self.cleaner.clean.remote(text).",
-            "Pipeline.__call__(self, text): clean = await self.cleaner.clean.remote(text); "
-            "return await self.counter.count.remote(clean). build_pipeline returns "
-            "Pipeline.bind(Cleaner.bind(), WordCounter.bind()).",
+            "handles: keep them on self.",
+            "In an async __call__, call them through their methods: "
+            "self.cleaner.clean.remote(text) gives a response you can await, or pass straight "
+            "on to the next call.",
+            "Count the cleaned text with self.counter.count.remote(...); build_pipeline "
+            "returns Pipeline bound with Cleaner.bind() and WordCounter.bind().",
         ),
         solution="""@serve.deployment
 class Pipeline:
@@ -240,8 +244,11 @@ def build_pipeline():
         answer="scale_up",
         grade=_grade_scale,
         hints=(
-            "deployment.options(...) returns a copy with other settings.",
-            "return deployment.options(num_replicas=3, max_ongoing_requests=2)",
+            "deployment.options(...) returns a copy of a deployment with other settings; the "
+            "original is unchanged.",
+            "num_replicas sets how many replicas run; max_ongoing_requests how many requests "
+            "one replica works on at once.",
+            "Return deployment.options(...) with 3 replicas and at most 2 ongoing requests.",
         ),
         solution="""def scale_up(deployment):
     return deployment.options(num_replicas=3, max_ongoing_requests=2)
