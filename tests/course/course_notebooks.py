@@ -109,6 +109,8 @@ def on_real_ray(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
          "from ray.util import state"),
         ("from rayground import serve  # on real Ray: from ray import serve",
          "from ray import serve"),
+        ("from rayground import serve, tune  # on real Ray: from ray import serve, tune",
+         "from ray import serve, tune"),
     ]  # fmt: skip
     for cell in out.cells:
         if cell.cell_type == "code":

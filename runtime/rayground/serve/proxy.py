@@ -145,6 +145,7 @@ async def _relay_body(gen: Any, send: Any) -> None:
             item = await ref
             await send({"type": "http.response.body", "body": item[1], "more_body": True})
     except Exception:
+        # The status line went out already: the client sees the body end early, as in Ray.
         pass
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -205,7 +205,7 @@ class Replica:
         await self._enter()
         streaming = False
         try:
-            stream = run_asgi(self._http_app(scope, body), scope, body)
+            stream = run_asgi(self._http_app(body), scope, body)
             first = await stream.__anext__()
             if first[0] == "full":
                 async for _ in stream:  # the app's own end (and any error it raises after)
@@ -247,20 +247,20 @@ class Replica:
             task = asyncio.ensure_future(stream.aclose())
             task.add_done_callback(lambda _: self._leave())
 
-    def _http_app(self, scope: dict, body: bytes) -> Any:
+    def _http_app(self, body: bytes) -> Any:
         """The ASGI app that answers this request: the ingress app, or the user's __call__'s
         return value made a starlette Response."""
         asgi_app = getattr(self._callable, "_serve_asgi_app", None)
         if asgi_app is not None:
             return asgi_app(self._callable)
-        return _CallApp(self, scope, body)
+        return _CallApp(self, body)
 
 
 class _CallApp:
     """ASGI app that calls the deployment's __call__ with a starlette Request (awaited on the
     replica's loop) and sends what it returned as a response."""
 
-    def __init__(self, replica: Replica, scope: dict, body: bytes) -> None:
+    def __init__(self, replica: Replica, body: bytes) -> None:
         self._replica = replica
         self._body = body
 
