@@ -87,7 +87,7 @@ CAPSTONE_ANSWERS: dict[str, list[tuple[str, str, str]]] = {
             "class _Local:\n"
             "    def __init__(self, model):\n        self.predict = _Method(model)\n\n"
             "def deploy_model(model):\n    return _Local(model)\n",
-            "reached a SpeciesClassifier replica",
+            "SpeciesClassifier replica",
         ),
         (
             "hard-coded",
