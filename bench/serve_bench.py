@@ -91,7 +91,13 @@ def worker(backend: str, quick: bool) -> dict:
         def __call__(self, *args):
             return "ok"
 
-    out: dict = {"backend": backend, "version": getattr(ray, "__version__", "?")}
+    out: dict = {
+        "backend": backend,
+        "version": getattr(ray, "__version__", "?"),
+        # The machine's 1-minute load average as this backend started: on a shared machine the
+        # HTTP tail follows it more than anything else, so it goes with the figures.
+        "load_average_at_start": os.getloadavg()[0],
+    }
     port = _free_port()
     t0 = time.perf_counter()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
@@ -251,8 +257,14 @@ def render(results: dict, command: str) -> str:
             lines.append(f"- {name} failed: {r['error']}")
         elif r:
             warm = ", ".join(f"{s:.3f}" for s in r["warm_start_s"]["samples"])
+            load = r.get("load_average_at_start")
             lines.append(
-                f"- {name}: warm starts {warm} s; cluster before Serve "
+                (
+                    f"- {name}: load average {load:.1f} on {os.cpu_count()} CPUs as it started; "
+                    if load is not None
+                    else f"- {name}: "
+                )
+                + f"warm starts {warm} s; cluster before Serve "
                 f"{r['memory']['cluster_before_serve_mb']:.0f} MB in "
                 f"{r['memory']['processes_before_serve']} processes, with the app "
                 f"{r['memory']['processes_with_app']} processes."

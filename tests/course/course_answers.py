@@ -13,6 +13,7 @@ fabricated results, anti-patterns the lesson teaches against).
 from __future__ import annotations
 
 from answers_12_serve import SERVE_ANSWERS
+from answers_13_ml_capstone import CAPSTONE_ANSWERS
 
 ANSWERS: dict[str, list[tuple[str, str, str]]] = {
     "00_welcome:greet": [
@@ -1384,3 +1385,4 @@ ANSWERS.update(
     }
 )
 ANSWERS.update(SERVE_ANSWERS)
+ANSWERS.update(CAPSTONE_ANSWERS)

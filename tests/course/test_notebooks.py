@@ -124,6 +124,8 @@ def test_lessons_run_on_real_ray(stem, progress_file, monkeypatch):
     # whose hostname resolves to an unroutable address Ray would not start otherwise).
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     monkeypatch.setenv("RAY_raylet_start_wait_time_s", "120")  # Ray starts slowly on 2 busy cores
+    # Ray Serve keeps its replicas' calls out of the state API unless asked (lessons 12, 13).
+    monkeypatch.setenv("RAY_SERVE_ENABLE_TASK_EVENTS", "1")
     exercises = exercises_of(stem)
     solutions = {f"{stem}:{i}": ex.solution for i, ex in exercises.items()}
     nb = on_real_ray(with_answers(read(stem), solutions, ANSWERS))

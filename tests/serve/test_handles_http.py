@@ -276,6 +276,37 @@ def test_streaming_through_handle_and_http(serve_env, serve):
     assert "".join(parts) == "chunk0;chunk1;chunk2;"
 
 
+def test_a_streamed_http_response_flows_and_holds_its_replica_until_it_ends(
+    serve_env, serve, gate, wait_until
+):
+    """The first chunk reaches the client while the app still runs; until the stream ends the
+    request counts against max_ongoing_requests (so a second request is refused here)."""
+    ray = serve_env.ray
+    from starlette.responses import StreamingResponse
+
+    @serve.deployment(max_ongoing_requests=1, max_queued_requests=0)
+    class Ticker:
+        async def __call__(self, request):
+            async def chunks():
+                yield "first;"
+                await ray.get_actor("gate", namespace="serve-tests").wait.remote()
+                yield "last"
+
+            return StreamingResponse(chunks(), media_type="text/plain")
+
+    serve.run(Ticker.bind(), name="ticker", route_prefix="/ticker")
+    with httpx.stream("GET", f"{serve_env.url}/ticker", timeout=60) as reply:
+        chunks = reply.iter_text()
+        assert next(chunks) == "first;"
+        wait_until(lambda: ray.get(gate.count.remote()) == 1, timeout=30)
+        refused = httpx.get(f"{serve_env.url}/ticker", timeout=30)
+        assert refused.status_code == 503 and "backpressure" in refused.text
+        ray.get(gate.open.remote())
+        assert "".join(chunks) == "last"
+    again = httpx.get(f"{serve_env.url}/ticker", timeout=30)  # the slot is free again
+    assert again.status_code == 200 and again.text == "first;last"
+
+
 def test_serve_batch_groups_concurrent_calls(serve):
     @serve.deployment(max_ongoing_requests=20)
     class Batcher:

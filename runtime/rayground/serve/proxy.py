@@ -102,16 +102,29 @@ class ProxyActor:
             return
         prefix, app_name, ingress = match
         body = await _read_body(receive)
-        from .router import router_for
+        from .router import router_for, send_now
 
         router = router_for(app_name, ingress)
         sub_scope = scope_to_send(scope, "" if prefix == "/" else prefix)
         try:
             assigned = router.assign(
-                HTTP_METHOD, (sub_scope, body), {}, stream=True, meta={"route": prefix}
+                HTTP_METHOD, (sub_scope, body), {}, stream=False, meta={"route": prefix}
             )
-            gen = await asyncio.wrap_future(assigned)
-            await _relay(gen, send)
+            # Usually a replica is free and the future is already done: no loop round trip.
+            ref, slot = (
+                assigned.result() if assigned.done() else await asyncio.wrap_future(assigned)
+            )
+            send_now(ref)
+            answer = await ref
+            if answer[0] == "full":
+                _, status, headers, body_out = answer
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body_out, "more_body": False})
+                return
+            _, status, headers, token = answer
+            gen = router.open_http_stream(slot, token)
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await _relay_body(gen, send)
         except BackPressureError as exc:
             await _reply(send, 503, str(exc).encode(), "text/plain")
         except (RayTaskError, RayActorError, DeploymentUnavailableError) as exc:
@@ -120,33 +133,21 @@ class ProxyActor:
             await _reply(send, 500, _error_body(exc), "text/plain")
 
 
-async def _relay(gen: Any, send: Any) -> None:
+async def _relay_body(gen: Any, send: Any) -> None:
+    """Send a streamed response's body items as they come; end the body where the stream
+    ends or breaks (the headers are out, so an error can only cut it short)."""
     loop = asyncio.get_running_loop()
-    started = False
-    while True:
-        ref = await loop.run_in_executor(None, next, gen, None)
-        if ref is None:
-            break
-        try:
+    try:
+        while True:
+            ref = await loop.run_in_executor(None, next, gen, None)
+            if ref is None:
+                break
             item = await ref
-        except BaseException:
-            if started:  # the headers are out: end the stream where it broke
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return
-            raise
-        if item[0] == "full":
-            _, status, headers, body = item
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
-            return
-        elif item[0] == "start":
-            _, status, headers = item
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            started = True
-        else:
             await send({"type": "http.response.body", "body": item[1], "more_body": True})
-    if started:
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except Exception:
+        # The status line went out already: the client sees the body end early, as in Ray.
+        pass
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _read_body(receive: Any) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import time
 from typing import Any
 
@@ -21,7 +22,10 @@ import cloudpickle
 
 from .config import DeploymentConfig
 from .context import DeploymentID, ReplicaContext, ReplicaID, set_replica_context
-from .http_util import run_asgi, to_response
+from .http_util import make_receive, run_asgi, to_response
+
+# A streamed HTTP response waits this long for the proxy to ask for its body.
+_UNCLAIMED_STREAM_S = 60.0
 
 
 class Replica:
@@ -46,6 +50,9 @@ class Replica:
         self._queued = 0
         self._processed = 0
         self._slots: asyncio.Semaphore | None = None
+        # token -> (the response's item stream, the timer that drops it if never claimed)
+        self._streams: dict[str, tuple[Any, asyncio.TimerHandle]] = {}
+        self._stream_ids = itertools.count()
 
     # ------------------------------------------------------------ lifecycle
     async def initialize(self) -> dict[str, Any]:
@@ -189,28 +196,85 @@ class Replica:
         finally:
             self._leave()
 
-    async def handle_http(self, meta: dict, scope: dict, body: bytes) -> Any:
+    async def handle_http(self, meta: dict, scope: dict, body: bytes) -> tuple:
+        """One HTTP request: ("full", status, headers, body) for a whole response (one plain
+        call, awaited by the proxy with no thread in between: this is the path that decides
+        HTTP latency), or ("start", status, headers, token) when the response is streamed; the
+        proxy then drains the rest with handle_http_stream(token). A streamed request keeps
+        its slot here until its stream ends (or is not claimed in time)."""
         await self._enter()
+        streaming = False
         try:
-            asgi_app = getattr(self._callable, "_serve_asgi_app", None)
-            if asgi_app is not None:
-                app = asgi_app(self._callable)
-            else:
-                from starlette.requests import Request
+            stream = run_asgi(self._http_app(body), scope, body)
+            first = await stream.__anext__()
+            if first[0] == "full":
+                async for _ in stream:  # the app's own end (and any error it raises after)
+                    pass
+                return first
+            token = f"{self._replica_id}:{next(self._stream_ids)}"
+            timer = asyncio.get_running_loop().call_later(
+                _UNCLAIMED_STREAM_S, self._drop_stream, token
+            )
+            self._streams[token] = (stream, timer)
+            streaming = True
+            _, status, headers = first
+            return ("start", status, headers, token)
+        finally:
+            if not streaming:
+                self._leave()
 
-                from .http_util import make_receive
-
-                request = Request(scope, make_receive(body))
-                result = self._method("__call__")(request)
-                if inspect.isawaitable(result):
-                    result = await result
-                app = to_response(
-                    result, f"Deployment {self._deployment_name!r} (its __call__ method)"
-                )
-            async for item in run_asgi(app, scope, body):
+    async def handle_http_stream(self, token: str) -> Any:
+        """The rest of a streamed HTTP response: ("body", bytes) items."""
+        entry = self._streams.pop(token, None)
+        if entry is None:
+            raise RuntimeError(
+                f"The streamed response {token!r} is not held by this replica (it ended, or "
+                f"was not claimed within {_UNCLAIMED_STREAM_S:g} s)."
+            )
+        stream, timer = entry
+        timer.cancel()
+        try:
+            async for item in stream:
                 yield item
         finally:
+            await stream.aclose()
             self._leave()
+
+    def _drop_stream(self, token: str) -> None:
+        entry = self._streams.pop(token, None)
+        if entry is not None:
+            stream, _ = entry
+            task = asyncio.ensure_future(stream.aclose())
+            task.add_done_callback(lambda _: self._leave())
+
+    def _http_app(self, body: bytes) -> Any:
+        """The ASGI app that answers this request: the ingress app, or the user's __call__'s
+        return value made a starlette Response."""
+        asgi_app = getattr(self._callable, "_serve_asgi_app", None)
+        if asgi_app is not None:
+            return asgi_app(self._callable)
+        return _CallApp(self, body)
+
+
+class _CallApp:
+    """ASGI app that calls the deployment's __call__ with a starlette Request (awaited on the
+    replica's loop) and sends what it returned as a response."""
+
+    def __init__(self, replica: Replica, body: bytes) -> None:
+        self._replica = replica
+        self._body = body
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        from starlette.requests import Request
+
+        replica = self._replica
+        result = replica._method("__call__")(Request(scope, make_receive(self._body)))
+        if inspect.isawaitable(result):
+            result = await result
+        response = to_response(
+            result, f"Deployment {replica._deployment_name!r} (its __call__ method)"
+        )
+        await response(scope, receive, send)
 
 
 def _pid() -> int:

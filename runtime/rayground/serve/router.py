@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import rayground
 from rayground.exceptions import RayActorError
 
 from ._names import HTTP_METHOD, deployment_key
@@ -102,7 +103,9 @@ class Router:
         self, method: str, args: tuple, kwargs: dict, *, stream: bool, meta: dict
     ) -> concurrent.futures.Future:
         """Queue or send a request; the future gives its ObjectRef (or ObjectRefGenerator) once
-        a replica has it, or BackPressureError when the queue is full."""
+        a replica has it, or BackPressureError when the queue is full. For an HTTP request
+        (HTTP_METHOD) it gives (ObjectRef, slot): the slot is where a streamed response's rest
+        is asked for (open_http_stream)."""
         request = _Request(method, args, kwargs, stream, meta)
         with self._lock:
             slot = self._choose() if not self._queue else None
@@ -133,7 +136,9 @@ class Router:
         try:
             if request.method == HTTP_METHOD:
                 result = slot.actor.handle_http.remote(request.meta, *request.args)
-                done_ref = result.completed()
+                request.assigned.set_result((result, slot))
+                result.future().add_done_callback(lambda fut: self._http_answered(slot, fut))
+                return
             elif request.stream:
                 result = slot.actor.handle_request_streaming.remote(
                     request.meta, request.method, *request.args, **request.kwargs
@@ -150,6 +155,23 @@ class Router:
             return
         request.assigned.set_result(result)
         done_ref.future().add_done_callback(lambda fut: self._finished(slot, fut))
+
+    def _http_answered(self, slot: _Slot, fut: concurrent.futures.Future) -> None:
+        # A streamed response still runs on the replica: open_http_stream's end counts it off.
+        if fut.cancelled() or fut.exception() is not None or fut.result()[0] != "start":
+            self._finished(slot, fut)
+
+    def open_http_stream(self, slot: _Slot, token: str) -> Any:
+        """The rest of a streamed HTTP response that `slot`'s replica holds under `token`: an
+        ObjectRefGenerator of ("body", bytes) items. The request counts as in flight there
+        until that stream has ended."""
+        try:
+            gen = slot.actor.handle_http_stream.remote(token)
+        except BaseException:
+            self._finished(slot, None)
+            raise
+        gen.completed().future().add_done_callback(lambda fut: self._finished(slot, fut))
+        return gen
 
     def _finished(self, slot: _Slot, fut: concurrent.futures.Future | None) -> None:
         died = False
@@ -200,6 +222,14 @@ class Router:
         )
 
 
+def send_now(ref: Any) -> None:
+    """Have the call behind `ref` leave this process now. Before awaiting a call made on an
+    event loop (the proxy, an async replica, a notebook cell): there its message waits in
+    the process's outgoing queue until the client's I/O thread next wakes, up to 20 ms, which
+    was most of an HTTP request's latency. A zero-timeout wait sends what is queued."""
+    rayground.wait([ref], timeout=0)
+
+
 def router_for(app_name: str, deployment_name: str) -> Router:
     from . import process_state
 
@@ -215,4 +245,4 @@ def router_for(app_name: str, deployment_name: str) -> Router:
         return router
 
 
-__all__ = ["Router", "router_for"]
+__all__ = ["Router", "router_for", "send_now"]

@@ -8,6 +8,7 @@ value computed in the notebook, or work done in the wrong deployment, shows ther
 from __future__ import annotations
 
 import importlib
+import os
 import random
 from typing import Any
 
@@ -22,13 +23,36 @@ def _serve() -> Any:
     return importlib.import_module(f"{api().__name__}.serve")
 
 
-def _requests_to(g: Grader, app: str, deployment: str) -> list[TaskSpan]:
+# The replica methods a request arrives by: rayground's, and Ray Serve's (which sends most
+# requests as handle_request_with_rejection).
+_REQUEST_METHODS = (
+    ".handle_request",
+    ".handle_request_streaming",
+    ".handle_request_with_rejection",
+    ".handle_http",
+)
+
+
+def requests_to(g: Grader, app: str, deployment: str) -> list[TaskSpan]:
     prefix = f"ServeReplica:{app}:{deployment}."
     return [
         s
         for s in g.record.actor_calls()
-        if s.name.startswith(prefix) and s.name.endswith((".handle_request", ".handle_http"))
+        if s.name.startswith(prefix) and s.name.endswith(_REQUEST_METHODS)
     ]
+
+
+def expect_calls(g: Grader, condition: Any, ok: str, wrong: str) -> None:
+    """`g.expect_known` for facts read from the replicas' request calls. Ray Serve leaves them
+    out of Ray's state API unless RAY_SERVE_ENABLE_TASK_EVENTS=1 is set (off for speed): then
+    the line says so instead of failing."""
+    if g.record.backend == "ray" and os.environ.get("RAY_SERVE_ENABLE_TASK_EVENTS") != "1":
+        g.note(
+            f"(not checked on ray: {ok}; Ray Serve records its replicas' calls only with "
+            "RAY_SERVE_ENABLE_TASK_EVENTS=1 set before ray.init)"
+        )
+        return
+    g.expect_known(condition, ok, wrong)
 
 
 def _running_replicas(app: str, deployment: str) -> int:
@@ -61,8 +85,9 @@ def _grade_deploy(deploy_doubler: Any, g: Grader) -> None:
             f"for {numbers[:4]}... the handle returned {values[:4]}...; expected each number "
             "doubled: __call__(self, x) should return 2 * x",
         )
-        calls = _requests_to(g, "doubler", "Doubler")
-        g.expect_known(
+        calls = requests_to(g, "doubler", "Doubler")
+        expect_calls(
+            g,
             lambda: len(calls) == len(numbers),
             f"all {len(numbers)} requests were served by Doubler replicas",
             f"no request reached a Doubler replica of application 'doubler' ({len(calls)} of "
@@ -75,7 +100,8 @@ def _grade_deploy(deploy_doubler: Any, g: Grader) -> None:
             f"Doubler runs {_running_replicas('doubler', 'Doubler')} replica(s); expected 2 "
             "replicas: @serve.deployment(num_replicas=2)",
         )
-        g.expect_known(
+        expect_calls(
+            g,
             lambda: len({c.actor_id for c in calls}) == 2,
             "the requests were spread over both replicas",
             "one replica served every request: call the handle, not one replica's actor",
@@ -106,16 +132,18 @@ def _grade_compose(build_pipeline: Any, g: Grader) -> None:
             f"for {texts} the pipeline returned {values}; expected {expected}: clean the text "
             "with Cleaner first (lower case, no punctuation), then count with WordCounter",
         )
-        ingress = _requests_to(g, "pipeline", "Pipeline")
-        cleaner = _requests_to(g, "pipeline", "Cleaner")
-        counter = _requests_to(g, "pipeline", "WordCounter")
-        g.expect_known(
+        ingress = requests_to(g, "pipeline", "Pipeline")
+        cleaner = requests_to(g, "pipeline", "Cleaner")
+        counter = requests_to(g, "pipeline", "WordCounter")
+        expect_calls(
+            g,
             lambda: len(ingress) == len(texts),
             "every request entered through the Pipeline deployment",
             f"the Pipeline deployment received {len(ingress)} of {len(texts)} requests: the "
             "application's ingress must be Pipeline.bind(Cleaner.bind(), WordCounter.bind())",
         )
-        g.expect_known(
+        expect_calls(
+            g,
             lambda: len(cleaner) == len(texts) and len(counter) == len(texts),
             "Pipeline called Cleaner and WordCounter once per request, through their handles",
             f"Cleaner replicas received {len(cleaner)} and WordCounter {len(counter)} "
@@ -151,18 +179,20 @@ def _grade_scale(scale_up: Any, g: Grader) -> None:
             f"Slow runs {replicas} replica(s); expected 3 replicas: "
             "deployment.options(num_replicas=3, ...)",
         )
-        calls = _requests_to(g, "scaled", "Slow")
+        calls = requests_to(g, "scaled", "Slow")
         per_replica: dict[str, list[TaskSpan]] = {}
         for call in calls:
             per_replica.setdefault(call.actor_id or "", []).append(call)
         busiest = max((g.record.max_parallel(s) for s in per_replica.values()), default=0)
-        g.expect_known(
+        expect_calls(
+            g,
             lambda: busiest <= 2,
             "no replica ran more than 2 requests at once",
             f"a replica ran {busiest} requests at once; expected at most 2 at once: set "
             "max_ongoing_requests=2 so the extra requests wait for a free replica",
         )
-        g.expect_known(
+        expect_calls(
+            g,
             lambda: len(per_replica) == 3 and g.record.max_parallel(calls) >= 4,
             "the 3 replicas worked at the same time",
             f"{len(per_replica)} replica(s) served requests, up to "
@@ -191,11 +221,11 @@ EXERCISES = [
         answer="deploy_doubler",
         grade=_grade_deploy,
         hints=(
-            "A deployment is a class that Serve runs as replicas (actors); a request is a call "
-            "of one replica's __call__.",
-            "@serve.deployment(num_replicas=2) on a class whose __call__(self, x) returns 2 * x.",
-            "Inside deploy_doubler: run the bound deployment under the name 'doubler', without "
-            "an HTTP route, and return the handle serve.run gives back.",
+            "A deployment is a class with @serve.deployment(...) on it; num_replicas=2 asks "
+            "for two replica actors.",
+            "__call__(self, x) is what handle.remote(x) calls: return 2 * x there.",
+            "deploy_doubler() runs Doubler.bind() with serve.run(..., name='doubler', "
+            "route_prefix=None) and returns the handle that serve.run gives back.",
         ),
         solution="""@serve.deployment(num_replicas=2)
 class Doubler:
@@ -214,12 +244,13 @@ def deploy_doubler():
         answer="build_pipeline",
         grade=_grade_compose,
         hints=(
-            "Composition: one deployment calls others through handles, so each step runs in "
-            "its own replicas.",
             "Bound deployments passed to Pipeline.bind(...) arrive in Pipeline.__init__ as "
-            "handles; await a handle's method call (.remote(...)) to get its answer.",
-            "Shape: __call__ awaits the cleaner on the text, then the counter on what it gave; "
-            "build_pipeline binds Pipeline with a bound Cleaner and a bound WordCounter.",
+            "handles: keep them on self.",
+            "In an async __call__, call them through their methods: "
+            "self.cleaner.clean.remote(text) gives a response you can await, or pass straight "
+            "on to the next call.",
+            "Count the cleaned text with self.counter.count.remote(...); build_pipeline "
+            "returns Pipeline bound with Cleaner.bind() and WordCounter.bind().",
         ),
         solution="""@serve.deployment
 class Pipeline:
@@ -243,10 +274,11 @@ def build_pipeline():
         answer="scale_up",
         grade=_grade_scale,
         hints=(
-            "Scaling a deployment is a setting, not new code: the same class runs in more "
-            "replicas.",
-            "deployment.options(...) returns a copy of the deployment with other settings.",
-            "The settings to change: 3 replicas, and at most 2 requests at once in each.",
+            "deployment.options(...) returns a copy of a deployment with other settings; the "
+            "original is unchanged.",
+            "num_replicas sets how many replicas run; max_ongoing_requests how many requests "
+            "one replica works on at once.",
+            "Return deployment.options(...) with 3 replicas and at most 2 ongoing requests.",
         ),
         solution="""def scale_up(deployment):
     return deployment.options(num_replicas=3, max_ongoing_requests=2)
