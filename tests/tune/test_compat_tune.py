@@ -13,6 +13,8 @@ import os
 import numpy as np
 import pytest
 
+from _needs import need_module
+
 
 # ---------------------------------------------------------------- trainables
 def report_config(config):
@@ -488,7 +490,7 @@ def bowl(config):
 
 @pytest.mark.timeout(400)  # real Ray starts an actor for each trial
 def test_optuna_search_draws_optunas_configs_and_tells_it_the_results(ray, tune, run_config):
-    optuna = pytest.importorskip("optuna")
+    optuna = need_module("optuna", "optuna is not installed: the `tune` extra")
     OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
     searcher = OptunaSearch(seed=7)
     grid = tune.Tuner(
@@ -524,7 +526,7 @@ def test_optuna_search_draws_optunas_configs_and_tells_it_the_results(ray, tune,
 def test_optuna_search_learns_from_every_trial(tmp_path):
     """rayground: each trial ends as a COMPLETE Optuna trial carrying its last metric, and its
     reports are Optuna's intermediate values."""
-    optuna = pytest.importorskip("optuna")
+    optuna = need_module("optuna", "optuna is not installed: the `tune` extra")
     import rayground
     from rayground import tune
     from rayground.tune.search.optuna import OptunaSearch
@@ -560,7 +562,7 @@ def test_optuna_search_learns_from_every_trial(tmp_path):
 
 
 def test_optuna_search_takes_optuna_distributions_and_define_by_run(ray):
-    optuna = pytest.importorskip("optuna")
+    optuna = need_module("optuna", "optuna is not installed: the `tune` extra")
     OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
     dist = optuna.distributions.FloatDistribution(0.0, 1.0)
     nested = OptunaSearch(space={"a": {"b": dist}}, metric="m", mode="min", seed=1)
@@ -577,7 +579,7 @@ def test_optuna_search_takes_optuna_distributions_and_define_by_run(ray):
 
 
 def test_optuna_search_refuses_a_grid_and_a_normal_distribution(ray, tune):
-    pytest.importorskip("optuna")
+    need_module("optuna", "optuna is not installed: the `tune` extra")
     OptunaSearch = importlib.import_module(f"{ray.__name__}.tune.search.optuna").OptunaSearch
     with pytest.raises(ValueError, match="Grid search parameters cannot be automatically"):
         OptunaSearch.convert_search_space({"a": tune.grid_search([1, 2])})

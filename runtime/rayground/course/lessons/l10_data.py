@@ -215,9 +215,9 @@ EXERCISES = [
         hints=(
             "A callable class passed to map_batches runs in a pool of actors: each builds the "
             "model once and then classifies batch after batch.",
-            "Pass the class itself (not an instance) with compute=ray.data.ActorPoolStrategy("
-            "size=2), batch_size=32 and batch_format='pandas'; then count the predictions per "
-            "'size'.",
+            "Pass the class itself (not an instance) with an actor pool of two as its compute "
+            "strategy (ray.data.ActorPoolStrategy), batch_size=32 and batch_format='pandas'; "
+            "then count the predictions per 'size'.",
             "Shape: predicted = ds.map_batches(<the class, with those options>); rows = "
             "<predicted grouped by 'size', counted>.take_all(); return {<size>: <'count()'>}.",
         ),
