@@ -127,11 +127,6 @@ class RunRecord:
         window = max(s.end for s in ran) - min(s.start for s in ran)
         return self.busy_s(ran) / window if window > 0 else float(len(ran))
 
-    def put_refs_passed(self, spans: list[TaskSpan] | None = None) -> set[str]:
-        """Ids of `put` objects handed to tasks by reference (put ids start with "o")."""
-        spans = self.spans if spans is None else spans
-        return {d for s in spans for d in s.deps if d.startswith("o")}
-
     def submitted_one_by_one(self, spans: list[TaskSpan]) -> bool:
         """True if each task was submitted only after the previous one had finished: the shape a
         `get` inside the submit loop leaves behind."""
