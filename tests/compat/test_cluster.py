@@ -15,6 +15,23 @@ def test_is_initialized(ray):
     assert ray.is_initialized() is True
 
 
+def test_is_initialized_inside_tasks_and_actors(ray):
+    # Library code does `if not ray.is_initialized(): ray.init()`: inside a task or an actor the
+    # worker is already connected, and must not start a cluster of its own.
+    @ray.remote
+    def inside_task():
+        return ray.is_initialized()
+
+    @ray.remote
+    class Probe:
+        def inside_actor(self):
+            return ray.is_initialized()
+
+    probe = Probe.remote()
+    assert ray.get([inside_task.remote(), probe.inside_actor.remote()]) == [True, True]
+    ray.kill(probe)
+
+
 def test_second_init_raises_unless_ignore_reinit_error(ray):
     # Ray: RuntimeError "Maybe you called ray.init twice by accident? This error can be
     # suppressed by passing in 'ignore_reinit_error=True' or by calling 'ray.shutdown()' prior
