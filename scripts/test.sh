@@ -22,6 +22,8 @@ if [ "${#lint_paths[@]}" -gt 0 ]; then
     echo "[test] ruff format --check ${lint_paths[*]}"
     .venv/bin/ruff format --check "${lint_paths[@]}"
 fi
+echo "[test] mypy runtime/rayground/_core"
+.venv/bin/python -m mypy  # files and options: [tool.mypy] in pyproject.toml
 
 echo "[test] pytest tests --durations=25 $*"
 # exec: pytest's exit status is the script's (5 = no tests collected is a failure).

@@ -114,6 +114,7 @@ def test_test_script_runs_setup_lint_and_pytest_unmasked() -> None:
     assert "set -euo pipefail" in text
     assert "scripts/setup.sh" in text
     assert "ruff check" in text and "ruff format --check" in text
+    assert re.search(r"^\.venv/bin/python -m mypy\b", text, re.M)  # [tool.mypy]: rayground._core
     assert re.search(r"^exec \.venv/bin/python -m pytest tests --durations=25 \"\$@\"$", text, re.M)
     assert "|| true" not in text
 

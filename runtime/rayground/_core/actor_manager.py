@@ -94,7 +94,7 @@ class ActorManager:
         self.head = head
         self.actors: dict[str, Actor] = {}
         self.named: dict[tuple[str | None, str], str] = {}
-        self.waiting_for_resources: collections.deque = collections.deque()
+        self.waiting_for_resources: collections.deque[Actor] = collections.deque()
         head.objects.on_free = self._on_object_freed
 
     # ------------------------------------------------------------ creation
@@ -155,7 +155,7 @@ class ActorManager:
 
     def place_waiting(self) -> None:
         head = self.head
-        remaining = collections.deque()
+        remaining: collections.deque[Actor] = collections.deque()
         while self.waiting_for_resources:
             actor = self.waiting_for_resources.popleft()
             if actor.state == "DEAD":

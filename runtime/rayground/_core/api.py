@@ -122,7 +122,7 @@ def init(
     address = address or os.environ.get("RAYGROUND_ADDRESS") or os.environ.get("RAY_ADDRESS")
     if address in ("local", ""):
         address = None
-    info = {
+    info: dict[str, Any] = {
         "sys_path": _driver_sys_path(),
         "cwd": os.getcwd(),
         "namespace": namespace if namespace is not None else str(uuid.uuid4()),
@@ -130,6 +130,7 @@ def init(
         "log_to_driver": bool(log_to_driver),
     }
     head = None
+    head_pid: int | None
     if address is None:
         gpu_count = resources_detect_gpus() if num_gpus is None else num_gpus
         head = lifetime.start_head(

@@ -634,7 +634,8 @@ class CoreClient:
         base = np.frombuffer(mapping, dtype=np.uint8)
         self.add_local_ref(oid, borrowed=True)
         weakref.finalize(base, self.release_local_ref, oid)
-        return memoryview(base)
+        # memoryview(base), which mypy rejects for 3.10 (numpy types __buffer__ from 3.12 on)
+        return base.data
 
     def future_for(self, ref: Any) -> concurrent.futures.Future:
         fut: concurrent.futures.Future = concurrent.futures.Future()

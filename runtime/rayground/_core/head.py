@@ -694,7 +694,7 @@ class Head:
                 worker.direct_address = address
             # A direct call: when it ran, by the worker's clock (the head heard of it later),
             # and whose it was.
-            ran = msg[4].get("times")
+            ran: Any = msg[4].get("times")  # checked below (mypy does not narrow `type(x) in`)
             if (
                 type(ran) in (tuple, list)
                 and len(ran) == 2

@@ -85,8 +85,8 @@ def print_lines(lines: list[tuple]) -> None:
             return
         except Exception:  # never lose a line: fall back to printing
             pass
-    out = []
-    err = []
+    out: list[str] = []
+    err: list[str] = []
     for prefix, stream, text, *_ in lines:
         (err if stream == "stderr" else out).append(f"{prefix} {text}\n")
     if out:

@@ -288,6 +288,7 @@ class ObjectDirectory:
             obj = self.objects[oid]
             if obj.size > self.spill_room():
                 break  # the disk (or RAYGROUND_SPILL_LIMIT) is full too
+            assert obj.desc is not None  # candidates all have a shared-memory desc
             src = object_store.segment_path(self.shm_dir, obj.desc[1])
             try:
                 target = object_store.spill(src, self.spill_dir)

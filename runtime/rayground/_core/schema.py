@@ -483,7 +483,7 @@ INFO: dict[str, tuple[Field, ...]] = {
     ),
     "client": (),
 }
-ROLES = tuple(INFO)
+ROLES: tuple[str, ...] = tuple(INFO)
 
 
 def _dict_problem(what: str, value: Any, fields: tuple[Field, ...]) -> str | None:

@@ -368,7 +368,7 @@ class TaskTable:
         job_info = None
         if task.job_id not in worker.jobs:
             worker.jobs.add(task.job_id)
-            job = head.jobs.get(task.job_id)
+            job = None if task.job_id is None else head.jobs.get(task.job_id)
             if job is not None:
                 job_info = {k: job[k] for k in ("sys_path", "cwd", "env_vars", "namespace")}
         arg_descs = {}
@@ -627,7 +627,7 @@ class TaskTable:
         args = task.spec.get("args")
         if args is not None and args[0] == "s":
             return False  # its packed arguments were freed when it finished
-        if any(objects.get(d) is None or objects.get(d).desc is None for d in deps):
+        if any((obj := objects.get(d)) is None or obj.desc is None for d in deps):
             return False
         for d in deps:
             objects.pin(d)
@@ -681,7 +681,7 @@ class TaskTable:
                 del head.objects.objects[f"{task.id}.g{task.gen_items}"]
         task.state = state
         task.worker = None
-        extra = {"error": task.error} if task.error else None
+        extra: dict[str, Any] | None = {"error": task.error} if task.error else None
         at = None
         if ran is not None:
             task.times["RUNNING"], at = ran

@@ -48,8 +48,9 @@ class Worker:
     def __init__(self) -> None:
         self.worker_id = os.environ["RAYGROUND_WORKER_ID"]
         token = read_token_file(os.environ["RAYGROUND_TOKEN_FILE"])
-        # Everything the I/O thread may touch exists before the client (and its thread) does.
-        self.fns: dict[str, Any] = {}
+        # Everything the I/O thread may touch exists before the client (and its thread) does;
+        # self.client itself is set last (_on_message allows for that).
+        self.fns: dict[str | None, Any] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.current_task: str | None = None
         self.cancel_target: str | None = None
@@ -62,7 +63,6 @@ class Worker:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.async_tasks: dict[str, asyncio.Task] = {}
         self.semaphore: asyncio.Semaphore | None = None
-        self.client: CoreClient | None = None
         self.inbox: collections.deque = collections.deque()
         self._done_held_since: float | None = None  # see _send_done
         self._fn_seconds: dict[str | None, float] = {}  # each function's latest run time here
@@ -86,7 +86,7 @@ class Worker:
         if msg[0] == protocol.CANCEL_TASK:
             self._cancel(msg[1], bool(msg[2]))
             return
-        client = self.client
+        client: CoreClient | None = getattr(self, "client", None)  # unset while __init__ runs
         if (
             client is not None
             and client.in_blocking_get
@@ -141,7 +141,7 @@ class Worker:
             if not inbox:
                 # Read the connection in this thread while idle: the next task is handled
                 # without a hand-off from the I/O thread.
-                self.client.pump_until(inbox.__len__, 1.0)
+                self.client.pump_until(lambda: bool(inbox), 1.0)
                 if not inbox and len(self.client.mappings):
                     self.client.mappings.purge()  # let freed objects' memory go
                 continue
@@ -320,7 +320,7 @@ class Worker:
                 ) from exc
             descs.append(desc)
             contained.append(inner)
-        done = (protocol.DONE, spec["task_id"], descs, contained)
+        done: tuple = (protocol.DONE, spec["task_id"], descs, contained)
         reply = spec.get("_reply")
         if reply is not None:
             # A direct call: the head may hear of it only after this report, so say when it

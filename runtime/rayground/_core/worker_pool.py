@@ -58,7 +58,7 @@ class WorkerProc:
         self.queued: collections.deque = collections.deque()  # behind `task` (TaskTable._prefetch)
         self.blocked = False
         self.fns: set[str] = set()
-        self.jobs: set[str] = set()
+        self.jobs: set[str | None] = set()  # a spec's job_id is optional
         self.actor_id: str | None = None
         self.started = time.monotonic()
         self.log_path = log_path
