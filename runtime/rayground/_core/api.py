@@ -72,8 +72,10 @@ class RayContext(dict):
 
 
 def is_initialized() -> bool:
+    """True in a driver after init() and, as in Ray, inside every task and actor (their worker
+    is connected), so library code's `if not is_initialized(): init()` starts nothing there."""
     client = context.current_client(required=False)
-    return client is not None and client.role == "driver"
+    return client is not None and client.role in ("driver", "worker")
 
 
 def init(

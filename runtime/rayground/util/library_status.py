@@ -85,11 +85,8 @@ _Board = rayground.remote(num_cpus=0, max_restarts=0)(LibraryStatusBoard)
 
 def _connected() -> bool:
     """Whether this process may publish: a driver that called init(), or code running in a
-    task or actor (where `is_initialized()` is False in rayground). Never starts a cluster."""
-    if rayground.is_initialized():
-        return True
-    ctx = rayground.get_runtime_context()
-    return ctx.get_task_id() is not None or ctx.get_actor_id() is not None
+    task or actor. Never starts a cluster."""
+    return rayground.is_initialized()
 
 
 def _board(create: bool) -> Any:
