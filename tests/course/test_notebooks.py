@@ -106,9 +106,24 @@ def test_checks_pass_on_solutions_and_catch_wrong_answers(stem, progress_file):
         assert entry["attempts"] == 1 + len(ANSWERS[key]), (key, entry)
 
 
+# Lessons whose run on real Ray fails today (found by CI with Ray, 2026-12-05); strict, so a
+# fixed one fails here until it is taken off this list.
+FAILING_ON_REAL_RAY = {
+    "07_resources": "the share_gpus check sees at most 2 tasks at once on Ray's 4-CPU run",
+    "10_data": "a lesson cell fails on Ray Data 2.60 (not yet diagnosed)",
+    "12_serve": "the scale check counts Ray Serve's rejected-and-retried replica calls",
+}
+
+
+def _on_ray_param(stem: str):
+    reason = FAILING_ON_REAL_RAY.get(stem)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(stem, marks=marks)
+
+
 @pytest.mark.ray
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("stem", STEMS)
+@pytest.mark.parametrize("stem", [_on_ray_param(stem) for stem in STEMS])
 def test_lessons_run_on_real_ray(stem, progress_file, monkeypatch):
     """With `%ray_init --backend ray` and `import ray`, every cell runs, our solutions pass and
     every wrong, sequential and cheating answer is rejected, as on rayground: the evidence comes
