@@ -83,12 +83,6 @@ class LibraryStatusBoard:
 _Board = rayground.remote(num_cpus=0, max_restarts=0)(LibraryStatusBoard)
 
 
-def _connected() -> bool:
-    """Whether this process may publish: a driver that called init(), or code running in a
-    task or actor. Never starts a cluster."""
-    return rayground.is_initialized()
-
-
 def _board(create: bool) -> Any:
     if create:
         return _Board.options(name=BOARD_NAME, namespace=NAMESPACE, get_if_exists=True).remote()
@@ -115,7 +109,7 @@ class Publisher:
     def publish(self, key: str, entry: dict[str, Any], final: bool = False) -> bool:
         """Send `entry` unless one for `key` left under MIN_INTERVAL_S ago (a final one always
         goes); returns whether it was sent."""
-        if self._off or not _connected():
+        if self._off or not rayground.is_initialized():
             return False
         now = time.monotonic()
         with self._lock:
@@ -149,7 +143,7 @@ class Publisher:
     def drop(self, key: str) -> None:
         """Forget `key` on the board, and end the board when nothing is left on it (so a
         library that shut down leaves no actor behind). Waits for both."""
-        if self._off or not _connected():
+        if self._off or not rayground.is_initialized():
             return
         with self._lock:
             board = self._board or _board(create=False)
