@@ -518,6 +518,55 @@ ANSWERS.update(
 )
 ANSWERS.update(
     {
+        "03_actors:diagnose": [
+            (
+                "wrong",
+                "def score_all(texts):\n"
+                "    scorers = [Scorer.remote() for _ in range(4)]\n"
+                "    return sorted(ray.get([scorers[i % 4].score.remote(t)\n"
+                "                           for i, t in enumerate(texts)]))\n",
+                "in the texts' order",
+            ),
+            (
+                "sequential",
+                "def score_all(texts):\n    return score_all_slow(texts)\n",
+                ("ray.get inside the submit loop", "Create a few (at most one per CPU"),
+            ),
+            (
+                "cheat: scored here, actors for show",
+                "def score_all(texts):\n"
+                "    s = Scorer.remote()\n"
+                "    ray.get([s.score.remote(t) for t in texts])\n"
+                "    good = {'good', 'great', 'fine', 'love'}\n"
+                "    return [sum(w in good for w in t.split()) for t in texts]\n",
+                "did not come back from the Scorer.score tasks",
+            ),
+            (
+                "cheat: a new actor per text, all at once",
+                "def score_all(texts):\n"
+                "    return ray.get([Scorer.remote().score.remote(t) for t in texts])\n",
+                "again. Create a few (at most one per CPU",
+            ),
+            (
+                "cheat: one actor, no waiting in the loop",
+                "def score_all(texts):\n"
+                "    s = Scorer.remote()\n"
+                "    return ray.get([s.score.remote(t) for t in texts])\n",
+                "went to 1 Scorer actor",
+            ),
+            (
+                "cheat: the lesson's six reviews only",
+                "def score_all(texts):\n"
+                "    scorers = [Scorer.remote() for _ in range(4)]\n"
+                "    return ray.get([scorers[i % 4].score.remote(t)\n"
+                "                    for i, t in enumerate(texts[:6])])\n",
+                "expected [",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
         "04_object_store:share_once": [
             (
                 "wrong",
