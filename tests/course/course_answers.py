@@ -567,6 +567,37 @@ ANSWERS.update(
 )
 ANSWERS.update(
     {
+        "04_object_store:diagnose": [
+            (
+                "wrong",
+                "def means_of(refs):\n"
+                "    return ray.get([mean_of.remote(ref) for ref in refs])[::-1]\n",
+                "in the refs' order",
+            ),
+            (
+                "sequential",
+                "def means_of(refs):\n    return means_of_slow(refs)\n",
+                ("ray.get inside a task", "did not come back from the mean_of tasks"),
+            ),
+            (
+                "cheat: blocks fetched, then sent back",
+                "def means_of(refs):\n"
+                "    return ray.get([mean_of.remote(block) for block in ray.get(refs)])\n",
+                "make_block result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: averaged in the notebook",
+                "def means_of(refs):\n"
+                "    return [float(block.mean()) for block in ray.get(refs)]\n",
+                "did not come back from the mean_of tasks",
+            ),
+            (
+                "cheat: the lesson's six blocks only",
+                "def means_of(refs):\n"
+                "    return ray.get([mean_of.remote(ref) for ref in refs[:6]])\n",
+                "expected [",
+            ),
+        ],
         "04_object_store:share_once": [
             (
                 "wrong",
