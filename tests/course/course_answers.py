@@ -1324,6 +1324,39 @@ ANSWERS.update(
                 "pass each species' own masses and n_resamples",
             ),
         ],
+        "09_capstone:diagnose": [
+            (
+                "wrong: the remainder dropped",
+                "def species_totals(rows):\n"
+                "    k = len(rows) // 4\n"
+                "    parts = [summarize.remote(rows[i * k:(i + 1) * k]) for i in range(4)]\n"
+                "    return ray.get(merge.remote(*parts))\n",
+                "every row counted exactly once",
+            ),
+            (
+                "sequential",
+                "def species_totals(rows):\n    return species_totals_slow(rows)\n",
+                ("tasks so small that overhead dominates", "summarize task(s). One task"),
+            ),
+            (
+                "cheat: one shard, nothing to overlap",
+                "def species_totals(rows):\n"
+                "    return ray.get(merge.remote(summarize.remote(rows)))\n",
+                "cut into 1 summarize task(s)",
+            ),
+            (
+                "cheat: merged in the notebook",
+                "def species_totals(rows):\n"
+                "    parts = ray.get([summarize.remote(rows[i::4]) for i in range(4)])\n"
+                "    out = {}\n"
+                "    for part in parts:\n"
+                "        for sp, (n, s, sq) in part.items():\n"
+                "            a, b, c = out.get(sp, (0, 0.0, 0.0))\n"
+                "            out[sp] = (a + n, b + s, c + sq)\n"
+                "    return out\n",
+                "made from 0 merge task result(s); expected 1",
+            ),
+        ],
         "09_capstone:sturdy": [
             (
                 "wrong",
