@@ -190,6 +190,7 @@ def _start(args: argparse.Namespace) -> int:
             owner_pid=None,  # a standalone cluster: it runs until `rayground stop`
             port=args.port,
             node_ip_address=ip,
+            use_tls=args.tls,
         )
     except RuntimeError as exc:
         raise RuntimeError(_why_head_failed(str(exc))) from None
@@ -201,7 +202,8 @@ def _start(args: argparse.Namespace) -> int:
         + f", object store {_fmt_bytes(store)}.\n"
         f"  address:    {tcp}\n"
         f"  token file: {token_file} (readable only by you)\n"
-        f"  logs:       {os.path.join(head.session_dir, 'logs')}\n"
+        + ("  TLS:        on (the token pins the head's certificate)\n" if args.tls else "")
+        + f"  logs:       {os.path.join(head.session_dir, 'logs')}\n"
         "\n"
         "Connect from Python on this machine:\n"
         '    import rayground as ray; ray.init(address="auto")\n'
@@ -693,6 +695,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1: this machine only); give this machine's "
         "network address to let other machines join",
+    )
+    start.add_argument(
+        "--tls",
+        action="store_true",
+        help="encrypt TCP traffic (for clusters that span machines): a self-signed certificate "
+        "is made at start and the token pins its fingerprint; nodes and drivers check it",
     )
     start.add_argument(
         "--block", action="store_true", help="stay in the foreground; Ctrl-C stops the cluster"

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import exceptions
-from . import config, handshake, ids, object_store, protocol
+from . import config, handshake, ids, object_store, protocol, tls
 from .direct_calls import ACTOR_AT, Channel, DirectCalls
 from .protocol import DECREF, INCREF, LOG, OBJ, REPLY, WANT
 from .serialization import SerializedObject, deserialize, serialize
@@ -195,7 +195,7 @@ class CoreClient:
         hello.update(role=role, pid=os.getpid(), client_id=self.client_id, machine=ids.machine_id())
         hello.setdefault("version", config.PROTOCOL_VERSION)
         try:
-            self._conn = FrameSocket(connect(address, connect_timeout))
+            self._conn = FrameSocket(connect(address, connect_timeout, pin=tls.token_pin(token)))
         except (OSError, ValueError) as exc:
             raise ClusterConnectionError(
                 f"No rayground cluster is listening at {address} ({exc}). Check the address and "

@@ -33,7 +33,7 @@ import traceback
 from typing import Any, ClassVar
 
 from .. import exceptions
-from . import config, ids, lifetime, ownership, protocol, schema
+from . import config, ids, lifetime, ownership, protocol, schema, tls
 from .actor_manager import ActorManager
 from .events import EventLog
 from .handshake import HandshakeError, ServerHandshake, check_first_frame_header
@@ -48,6 +48,7 @@ from .transport import (
     FrameError,
     frame,
     listen,
+    parse_address,
     raise_fd_limit,
     read_token_file,
     receive_buffer,
@@ -109,10 +110,18 @@ class Head:
         if args.port is not None:
             wanted.append(f"tcp://{self.node_ip}:{args.port}")
         self.listeners = []
+        # --tls: TCP peers reach the head's Unix socket through TLS (tls.py).
+        self.tls_cert = tls.session_certificate(self.session_dir, self.token)
+        self.tls_listeners: list[tls.TlsListener] = []
         for address in wanted:
             sock, bound = listen(address)
-            self.listeners.append(sock)
             self.endpoints.append(bound)
+            if self.tls_cert is not None and bound.startswith("tcp://"):
+                inner = parse_address(self.endpoints[0])[1]
+                assert isinstance(inner, str)
+                self.tls_listeners.append(tls.TlsListener(sock, inner, self.tls_cert))
+                continue
+            self.listeners.append(sock)
             self.sel.register(sock, selectors.EVENT_READ, "listener")
         self.shm_dir = args.shm_dir
         # Made owner-only and exclusively by the launcher before our command line named it in
@@ -169,7 +178,10 @@ class Head:
         # (started with a port) can have other nodes.
         self.object_server = (
             ObjectServer(
-                self.node_ip, self.token, [self.shm_dir, os.path.join(self.session_dir, "spill")]
+                self.node_ip,
+                self.token,
+                [self.shm_dir, os.path.join(self.session_dir, "spill")],
+                self.tls_cert,
             )
             if args.port is not None
             else None
@@ -921,6 +933,8 @@ class Head:
         remove_tree(self.shm_dir)
         for sock in self.listeners:
             sock.close()
+        for listener in self.tls_listeners:
+            listener.close()
         for endpoint in self.endpoints:
             if endpoint.startswith("ipc://"):
                 try:
