@@ -83,7 +83,7 @@ def make_certificate(directory: str, name: str = "tls") -> Certificate:
     except ImportError:
         raise RuntimeError(
             "TLS needs the 'cryptography' package to make its certificate: pip install "
-            "cryptography (or start the cluster without --tls)"
+            "'rayground[tls]' (or start the cluster without --tls)"
         ) from None
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rayground")])
