@@ -313,6 +313,10 @@ class ClusterFeed:
                 if state == "RUNNING":
                     task["start_ms"] = int(when * 1000)
                     task["pid"] = (extra or {}).get("pid", task["pid"])
+                    if not task.get("node") and ident not in missing:
+                        # Read before it was placed: the row now names its node (the stream's
+                        # lane, a transfer's end), which the event does not carry.
+                        missing.append(ident)
                 elif state in ("FINISHED", "FAILED"):
                     task["end_ms"] = int(when * 1000)
                     started = (extra or {}).get("started")
