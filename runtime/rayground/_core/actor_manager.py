@@ -198,6 +198,7 @@ class ActorManager:
         spec["kind"] = "actor_create"
         # The copy's task name (the actor's own `name` stays in actor.spec).
         spec["name"] = f"{actor.class_name.rsplit('.', 1)[-1]}.__init__"
+        spec["actor_name"] = actor.name or ""  # get_runtime_context().get_actor_name()
         spec["task_id"] = f"{actor.id}-init{actor.num_restarts}"
         spec["returns"] = []
         spec["gpu_ids"] = actor.gpu_ids

@@ -58,6 +58,9 @@ class Worker:
         self.actor: Any = None
         self.actor_id: str | None = None
         self.actor_class_name = ""
+        self.actor_module = ""
+        self.actor_name = ""
+        self.actor_meta: dict[str, Any] | None = None
         self.actor_gpu_ids: list[str] = []  # the actor's devices, for calls sent directly
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -193,7 +196,20 @@ class Worker:
             "namespace": job.get("namespace"),
             "node_id": self.client.session["node_id"],
             "worker_id": self.worker_id,
+            "function_name": self._function_name(spec),
+            "actor_name": self.actor_name if spec.get("actor_id") else None,
+            "actor_meta": self.actor_meta if spec.get("actor_id") else None,
         }
+
+    def _function_name(self, spec: dict) -> str | None:
+        """`module.qualname` of what runs (`module.Class.method` in an actor), as Ray's
+        `get_task_function_name()` gives it."""
+        if spec.get("actor_id"):
+            return f"{self.actor_module}.{self.actor_class_name}.{spec.get('method', '__init__')}"
+        fn = self.fns.get(spec.get("fn_id") or "")
+        if fn is None:
+            return None
+        return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', spec.get('name'))}"
 
     def _env_for(self, spec: dict) -> dict[str, str]:
         job = self.jobs.get(spec.get("job_id") or "", {})
@@ -428,6 +444,9 @@ class Worker:
         self.actor_id = spec["actor_id"]
         self.actor_gpu_ids = spec.get("gpu_ids") or []
         self.actor_class_name = spec.get("class_name", cls.__name__)
+        self.actor_module = getattr(cls, "__module__", "?")
+        self.actor_name = spec.get("actor_name") or ""
+        self.actor_meta = spec.get("meta")
         env = self._env_for(spec)
         os.environ.update(env)  # an actor keeps its environment for life
         token = context.set_task_context(self._task_context(spec))

@@ -7,6 +7,7 @@ Imported explicitly, as in Ray: `rayground.util.multiprocessing` (Pool), `raygro
 from . import state
 from .actor_pool import ActorPool
 from .check_serialize import inspect_serializability
+from .helpers import as_completed, list_named_actors, map_unordered
 
 
 def get_node_ip_address() -> str:
@@ -19,4 +20,12 @@ def get_node_ip_address() -> str:
     return str(client.session.get("node_ip") or "127.0.0.1")
 
 
-__all__ = ["ActorPool", "get_node_ip_address", "inspect_serializability", "state"]
+__all__ = [
+    "ActorPool",
+    "as_completed",
+    "get_node_ip_address",
+    "inspect_serializability",
+    "list_named_actors",
+    "map_unordered",
+    "state",
+]
