@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from . import exceptions
 from ._core import api, context, ids, observe
 from ._core.object_ref import ObjectRef
 from ._core.serialization import export_code
@@ -102,6 +103,7 @@ class ActorClass:
 
     def _create(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> ActorHandle:
         client = api.connected_client()
+        pending = PendingCalls.from_options(options)
         fn_id, blob = self._exported()
         actor_id = ids.unique("a")
         obj, deps = pack_args(f"{self.__name__}.__init__", args, kwargs)
@@ -150,7 +152,9 @@ class ActorClass:
         reply = client.request("create_actor", {"spec": spec})
         if reply.get("existing"):
             return ActorHandle._from_reply(reply)
-        return ActorHandle(actor_id, meta, _client=client, _created=True)
+        handle = ActorHandle(actor_id, meta, _client=client, _created=True)
+        handle._pending_calls = pending
+        return handle
 
     def __repr__(self) -> str:
         return f"<rayground actor class {self.__qualname__}>"
@@ -278,9 +282,52 @@ class ActorMethod:
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
             "parent_task_id": task_ctx.get("task_id"),
         }
+        pending: PendingCalls | None = handle.__dict__.get("_pending_calls")
+        if pending is not None:
+            pending.check(spec["name"], handle)
         if observe.submit_hooks:
             observe.submitted(spec, args, kwargs)
-        return submit(client, spec)
+        result = submit(client, spec)
+        if pending is not None and isinstance(result, ObjectRef):
+            pending.add(result)
+        elif pending is not None and isinstance(result, list) and result:
+            pending.add(result[0])
+        return result
 
     def __repr__(self) -> str:
         return f"<method {self._name} of {self._handle!r}>"
+
+
+class PendingCalls:
+    """`max_pending_calls`: the calls made through one handle that have not finished; one
+    more than the limit raises `PendingCallsLimitExceeded` at `.remote()`, as in Ray."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.refs: list[ObjectRef] = []
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> PendingCalls | None:
+        limit = options.get("max_pending_calls", -1)
+        if limit is None:
+            return None
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
+            raise ValueError(
+                "The keyword 'max_pending_calls' only accepts None, 0, -1 or a positive "
+                f"integer, where -1 represents infinity; got {limit!r}"
+            )
+        return cls(limit) if limit > 0 else None  # 0 and -1: no limit, as in Ray
+
+    def check(self, task_name: str, handle: ActorHandle) -> None:
+        if len(self.refs) >= self.limit:
+            # Forget the calls that have finished since (cheap: a local check, no waiting).
+            _done, self.refs = api.wait(self.refs, num_returns=len(self.refs), timeout=0)
+        if len(self.refs) >= self.limit:
+            raise exceptions.PendingCallsLimitExceeded(
+                f"The task {task_name} could not be submitted to {handle!r} because more than "
+                f"{self.limit} tasks are queued on the actor. This limit can be adjusted with "
+                "the `max_pending_calls` actor option."
+            )
+
+    def add(self, ref: ObjectRef) -> None:
+        self.refs.append(ref)

@@ -19,6 +19,7 @@ __all__ = [
     "ObjectStoreFullError",
     "OutOfMemoryError",
     "OwnerDiedError",
+    "PendingCallsLimitExceeded",
     "RayActorError",
     "RayError",
     "RaySystemError",
@@ -192,6 +193,10 @@ class ActorDiedError(RayActorError):
 
 class ActorUnavailableError(RayActorError):
     """The actor is restarting; the call may be retried later."""
+
+
+class PendingCallsLimitExceeded(RayError):
+    """A handle made with `max_pending_calls=N` already has N calls that have not finished."""
 
 
 class ActorAlreadyExistsError(RayError, ValueError):

@@ -422,3 +422,25 @@ def test_max_task_retries_reruns_calls_lost_in_a_crash(ray, tmp_path):
     # Both calls are retried on the restarted actor (fresh state).
     assert ray.get(crashing, timeout=60) == "survived"
     assert ray.get(pending, timeout=60) == 1
+
+
+def test_max_pending_calls_limits_unfinished_calls_per_handle(ray, exc, tmp_path):
+    @ray.remote
+    class Gate:
+        def wait_for(self, path):
+            deadline = time.monotonic() + 60
+            while not os.path.exists(path) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return "opened"
+
+    gate = Gate.options(max_pending_calls=2).remote()
+    marker = str(tmp_path / "open")
+    first = [gate.wait_for.remote(marker), gate.wait_for.remote(marker)]
+    with pytest.raises(exc.PendingCallsLimitExceeded, match="max_pending_calls"):
+        gate.wait_for.remote(marker)
+    open(marker, "w").close()
+    assert ray.get(first, timeout=60) == ["opened", "opened"]
+    # Finished calls no longer count.
+    assert ray.get(gate.wait_for.remote(marker), timeout=60) == "opened"
+    with pytest.raises(ValueError, match="max_pending_calls"):
+        Gate.options(max_pending_calls=-2).remote()
