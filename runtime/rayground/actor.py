@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._core import api, context, ids, observe
+from ._core import api, context, ids, observe, runtime_env
 from ._core.object_ref import ObjectRef
 from ._core.serialization import export_code
 from ._core.task_spec import ActorExit, encode_retry_exceptions, pack_args, submit
@@ -104,6 +104,7 @@ class ActorClass:
         client = api.connected_client()
         fn_id, blob = self._exported()
         actor_id = ids.unique("a")
+        renv = runtime_env.for_submit(client, options.get("runtime_env"))  # checked first
         obj, deps = pack_args(f"{self.__name__}.__init__", args, kwargs)
         args_desc = client.store(f"{actor_id}.args", obj)  # inline when small
         meta = {
@@ -136,7 +137,7 @@ class ActorClass:
             "lifetime": options.get("lifetime"),
             "get_if_exists": bool(options.get("get_if_exists", False)),
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
-            "runtime_env": options.get("runtime_env"),
+            "runtime_env": renv,
             "meta": meta,
             "handle_id": f"{actor_id}.h",
         }

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ._core import api, context, ids
+from ._core import api, context, ids, runtime_env
 
 
 def _hex(internal: str | None) -> str | None:
@@ -77,6 +78,15 @@ class RuntimeContext:
     def was_current_actor_reconstructed(self) -> bool:
         return bool(context.task_context().get("restarted"))
 
+    @property
+    def runtime_env(self) -> RuntimeEnv:
+        """The runtime_env this task, actor or driver runs with: the job's merged with each
+        parent's, working_dir and py_modules named by their uploaded packages (as Ray)."""
+        return RuntimeEnv(**(runtime_env.current(self._client()) or {}))
+
+    def get_runtime_env_string(self) -> str:
+        return json.dumps(dict(self.runtime_env))
+
     def get(self) -> dict[str, Any]:
         return {
             "job_id": self.get_job_id(),
@@ -85,6 +95,22 @@ class RuntimeContext:
             "actor_id": self.get_actor_id(),
             "namespace": self.namespace,
         }
+
+
+class RuntimeEnv(dict):
+    """Ray's `ray.runtime_env.RuntimeEnv`: a dict of the runtime_env's fields."""
+
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(fields)
+
+    def env_vars(self) -> dict[str, str]:
+        return dict(self.get("env_vars") or {})
+
+    def working_dir(self) -> str:
+        return self.get("working_dir") or ""
+
+    def py_modules(self) -> list[str]:
+        return list(self.get("py_modules") or [])
 
 
 def get_runtime_context() -> RuntimeContext:

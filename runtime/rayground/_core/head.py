@@ -42,6 +42,7 @@ from .nodes import Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
 from .object_transfer import ObjectServer
 from .resources import NodeResources, total_memory
+from .runtime_env import PackageStore
 from .serialization import serialize
 from .task_table import TaskTable
 from .transport import (
@@ -139,6 +140,7 @@ class Head:
         self.peers: dict[str, Peer] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.fn_blobs: dict[str, bytes] = {}
+        self.packages = PackageStore()  # runtime_env working_dir / py_modules, by content
         self.outbox: dict[Peer, list] = collections.defaultdict(list)
         # Messages that may leave only once a worker has been sent what is queued for it
         # (direct_calls.py: `actor_at` follows the calls it reports): (peer, msg, worker conn).
