@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import stat
@@ -35,6 +36,8 @@ _HONOURED = {"env_vars", "working_dir", "py_modules", "excludes", "config"}
 # Ray's own keys that need a package manager or a container on every node.
 _NEEDS_RAY = {"pip", "conda", "uv", "container", "image_uri", "java_jars", "py_executable"}
 _IGNORE_FILES = (".gitignore", ".rayignore")
+logger = logging.getLogger("rayground")
+_warned: set[str] = set()  # unknown fields already warned about (once a process)
 
 
 def default_excludes() -> list[str]:
@@ -69,22 +72,30 @@ def validate(runtime_env: Any, job_level: bool = True) -> dict[str, Any]:
             "environment the cluster runs in, or use the Ray backend (`%ray_init --backend ray`, "
             "or `import ray`), which builds such environments."
         )
-    unknown = sorted(set(renv) - _HONOURED)
+    unknown = sorted(set(renv) - _HONOURED - _warned)
     if unknown:
-        # Ray looks unknown keys up as runtime_env plugins and fails when none is installed.
-        raise ValueError(
-            f"runtime_env has unknown field(s) {unknown}: rayground knows "
-            f"{sorted(_HONOURED)}. Check the spelling."
+        _warned.update(unknown)
+        # Ray keeps fields it does not know (for runtime_env plugins) and runs the task; so do
+        # we, but say that nothing acts on them here.
+        logger.warning(
+            "runtime_env field(s) %s are kept but not acted on: rayground applies only %s "
+            "(and has no runtime_env plugins). Check the spelling.",
+            unknown,
+            sorted(_HONOURED),
         )
     env = renv.get("env_vars")
     if env is not None:
-        if not isinstance(env, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-        ):
+        if not isinstance(env, dict):
             raise TypeError(
-                "runtime_env['env_vars'] must be a dict mapping str to str, such as "
-                "{'OMP_NUM_THREADS': '1'}"
+                f"runtime_env['env_vars'] must be of type Dict[str, str], got {type(env)}"
             )
+        for k, v in env.items():
+            for x in (k, v):
+                if not isinstance(x, str):  # Ray's words
+                    raise TypeError(
+                        "runtime_env['env_vars'] must be of type Dict[str, str], but the value "
+                        f"{x} is of type {type(x)}"
+                    )
         renv["env_vars"] = dict(env)
     excludes = renv.get("excludes")
     if excludes is not None and (
@@ -129,10 +140,7 @@ def _check_working_dir(value: Any, job_level: bool) -> str:
 
 def _check_py_modules(value: Any, job_level: bool) -> list[str]:
     if not isinstance(value, list):
-        raise TypeError(
-            "py_modules must be a List of local paths, imported modules, or URIs, got "
-            f"{type(value)}."
-        )
+        raise TypeError(f"`py_modules` must be a list of strings, got {type(value)}.")
     out = []
     for module in value:
         if isinstance(module, ModuleType):
@@ -323,7 +331,7 @@ def pack_directory(root: Path, excludes: list[str], prefix: str = "") -> tuple[s
             zf.writestr(info, data)
     data = buf.getvalue()
     _check_size(len(data), root)
-    return f"{URI_PREFIX}{digest.hexdigest()[:32]}.zip", data
+    return f"{URI_PREFIX}{digest.hexdigest()[:16]}.zip", data
 
 
 def pack_file(path: Path, strip_top_level: bool = False) -> tuple[str, bytes]:
@@ -336,14 +344,14 @@ def pack_file(path: Path, strip_top_level: bool = False) -> tuple[str, bytes]:
     if strip_top_level:
         data = _strip_top_level(data)
     if path.suffix in (".zip", ".whl"):
-        digest = hashlib.sha256(b"file\0" + data).hexdigest()[:32]
+        digest = hashlib.sha256(b"file\0" + data).hexdigest()[:16]
         return f"{URI_PREFIX}{digest}.zip", data
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         info = zipfile.ZipInfo(path.name, date_time=(1980, 1, 1, 0, 0, 0))
         info.external_attr = (0o644 | stat.S_IFREG) << 16
         zf.writestr(info, data)
-    digest = hashlib.sha256(path.name.encode() + b"\0" + data).hexdigest()[:32]
+    digest = hashlib.sha256(path.name.encode() + b"\0" + data).hexdigest()[:16]
     return f"{URI_PREFIX}{digest}.zip", buf.getvalue()
 
 
@@ -414,8 +422,10 @@ def upload(client: Any, packages: Packages) -> None:
 
 
 def shipped(renv: dict[str, Any], packages: Packages) -> dict[str, Any]:
-    """`renv` naming packages by uri instead of local paths, as tasks receive it."""
+    """`renv` naming packages by uri instead of local paths, as tasks receive it (the
+    excludes were applied in packing: Ray drops them then too)."""
     renv = dict(renv)
+    renv.pop("excludes", None)
     wd = renv.get("working_dir")
     if wd in packages:
         renv["working_dir"] = packages[wd][0]
