@@ -169,12 +169,9 @@ def _check_py_modules(value: Any, job_level: bool) -> list[str]:
                 "and .whl files only (it fetches nothing from remote storage)."
             )
         path = Path(module).expanduser()
-        if not path.exists():
-            raise ValueError(f"{module} is not a valid path: a py_modules entry must exist")
-        if not (path.is_dir() or path.suffix in (".py", ".whl")):
-            raise ValueError(
-                f"py_modules entry {module!r} must be a directory (a package), a .py file or "
-                "a .whl file"
+        if not (path.is_dir() or (path.is_file() and path.suffix in (".py", ".whl"))):
+            raise ValueError(  # Ray's words
+                f"py_modules entry must be a .py file, a directory, or a .whl file; got {module}"
             )
         out.append(str(path.resolve()))
     return out

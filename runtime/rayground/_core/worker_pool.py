@@ -117,12 +117,13 @@ class WorkerPool:
     def take_idle(self, env_key: str = "") -> WorkerProc | None:
         """An idle worker for a task whose runtime_env files are `env_key` (bound to it now)."""
         idle = self.idle
-        for i in range(len(idle) - 1, -1, -1):
-            worker = idle[i]
-            if worker.env_key == env_key or worker.env_key is None:
-                del idle[i]
-                worker.env_key = env_key
-                return worker
+        for fits in (env_key, None):  # a worker already bound to it, else one still unbound
+            for i in range(len(idle) - 1, -1, -1):
+                worker = idle[i]
+                if worker.env_key == fits:
+                    del idle[i]
+                    worker.env_key = env_key
+                    return worker
         return None
 
     def make_idle(self, worker: WorkerProc) -> None:
