@@ -164,6 +164,13 @@ class ObjectDirectory:
                 if not obj.holders and obj.pins <= 0 and obj.desc is not None:
                     self._free(oid, obj)
 
+    def owns_puts(self, client: str) -> bool:
+        """Whether `client` put objects that still exist (its exit would lose them)."""
+        return any(
+            obj.owner == client and obj.task_id is None and obj.desc and obj.desc[0] != "e"
+            for obj in self.objects.values()
+        )
+
     def owner_died(self, client: str, error: Callable[[str], tuple]) -> list[str]:
         """The objects `client` put that others still reference lose their bytes and read as
         `error(oid)` from now on: as in Ray, a put object belongs to the process that put it

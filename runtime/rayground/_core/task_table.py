@@ -758,11 +758,13 @@ class TaskTable:
         for node in self.head.nodes.alive():
             pool = node.pool
             surplus = len(pool.idle) - max(1, int(node.resources.total.get("CPU", 1)))
-            while surplus > 0:
-                worker = pool.idle[0]
-                if now - worker.started < config.IDLE_WORKER_TIMEOUT:
+            for worker in list(pool.idle):
+                if surplus <= 0 or now - worker.started < config.IDLE_WORKER_TIMEOUT:
                     break
-                pool.idle.pop(0)
+                peer = worker.peer
+                if peer is not None and self.head.objects.owns_puts(peer.client_id):
+                    continue  # as in Ray: a worker that owns objects others use stays
+                pool.idle.remove(worker)
                 pool.kill(worker, 15)
                 surplus -= 1
 
