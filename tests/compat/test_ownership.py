@@ -22,6 +22,15 @@ def _lost(ray, exc, ref) -> bool:
     return False
 
 
+def _dead(ray, exc, call) -> bool:
+    """Whether the actor is gone: a call fails with RayActorError (`kill` is asynchronous)."""
+    try:
+        ray.get(call(), timeout=DEATH_S)
+    except exc.RayActorError:
+        return True
+    return False
+
+
 def test_an_object_put_by_an_actor_is_lost_with_the_actor(ray, exc, wait_until):
     @ray.remote
     class Maker:
@@ -31,8 +40,7 @@ def test_an_object_put_by_an_actor_is_lost_with_the_actor(ray, exc, wait_until):
     maker = Maker.remote()
     refs = ray.get(maker.make.remote(), timeout=DEATH_S)
     ray.kill(maker)
-    with pytest.raises(exc.RayActorError):
-        ray.get(maker.make.remote(), timeout=DEATH_S)
+    wait_until(lambda: _dead(ray, exc, maker.make.remote), timeout=DEATH_S, message="death")
     for ref in refs:
         wait_until(lambda ref=ref: _lost(ray, exc, ref), timeout=DEATH_S, message="put lost")
         with pytest.raises(exc.OwnerDiedError, match="The object's owner has exited") as err:
@@ -41,7 +49,7 @@ def test_an_object_put_by_an_actor_is_lost_with_the_actor(ray, exc, wait_until):
         assert ref.hex() in str(err.value)
 
 
-def test_a_returned_value_outlives_the_actor(ray, exc):
+def test_a_returned_value_outlives_the_actor(ray, exc, wait_until):
     @ray.remote
     class Maker:
         def make(self):
@@ -51,13 +59,12 @@ def test_a_returned_value_outlives_the_actor(ray, exc):
     ref = maker.make.remote()
     ray.wait([ref], timeout=DEATH_S)
     ray.kill(maker)
-    with pytest.raises(exc.RayActorError):
-        ray.get(maker.make.remote(), timeout=DEATH_S)
+    wait_until(lambda: _dead(ray, exc, maker.make.remote), timeout=DEATH_S, message="death")
     small, large = ray.get(ref, timeout=DEATH_S)  # the caller owns a method's return value
     assert small == list(range(10)) and len(large) == 300_000
 
 
-def test_a_drivers_put_outlives_the_actor_it_was_given_to(ray, exc):
+def test_a_drivers_put_outlives_the_actor_it_was_given_to(ray, exc, wait_until):
     @ray.remote
     class Holder:
         def hold(self, refs):
@@ -68,8 +75,8 @@ def test_a_drivers_put_outlives_the_actor_it_was_given_to(ray, exc):
     holder = Holder.remote()
     assert ray.get(holder.hold.remote([data]), timeout=DEATH_S) == 5
     ray.kill(holder)
-    with pytest.raises(exc.RayActorError):
-        ray.get(holder.hold.remote([data]), timeout=DEATH_S)
+    call = lambda: holder.hold.remote([data])  # noqa: E731
+    wait_until(lambda: _dead(ray, exc, call), timeout=DEATH_S, message="death")
     assert ray.get(data, timeout=DEATH_S) == [0, 1, 2, 3, 4]
 
 

@@ -130,4 +130,4 @@ def test_an_object_put_by_an_actor_on_another_node_dies_with_it(cluster: dict) -
         with pytest.raises(OwnerDiedError, match="owner has exited") as err:
             ray.get(ref, timeout=GET_TIMEOUT)
         assert isinstance(err.value, ObjectLostError)
-        assert "return it from the task or method" in str(err.value)
+        assert "return it from the task or" in str(err.value)

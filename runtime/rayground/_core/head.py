@@ -602,10 +602,10 @@ class Head:
                     shown,
                     f"Failed to retrieve object {shown}. The object's owner has exited. This is "
                     "the Python worker that first created the ObjectRef via `.remote()` or "
-                    f"`ray.put()`: here put() in {who}. An object put inside a task or actor "
-                    "belongs to that worker and is lost when it exits, although others still "
-                    "hold its ref. To keep the value, return it from the task or method "
-                    "instead of returning a ref made by put().",
+                    f"`ray.put()`: here put() in {who}, which died. An object put inside a "
+                    "task or actor belongs to that worker and is lost when it exits, although "
+                    "others still hold its ref. To keep the value, return it from the task or "
+                    "method instead of returning a ref made by put().",
                 )
             )
 
