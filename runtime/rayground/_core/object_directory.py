@@ -197,6 +197,8 @@ class ObjectDirectory:
             obj.size, obj.node, obj.spilled = 0, None, False
             obj.copies.clear()
             obj.contained = []
+            for holder in obj.holders:  # a holder may keep an inline value it read before
+                self._notify(holder, oid, obj.desc)
             died.append(oid)
         return died
 
