@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ._core import api, context, ids, runtime_env
+from .runtime_env import RuntimeEnv
 
 
 def _hex(internal: str | None) -> str | None:
@@ -95,22 +96,6 @@ class RuntimeContext:
             "actor_id": self.get_actor_id(),
             "namespace": self.namespace,
         }
-
-
-class RuntimeEnv(dict):
-    """Ray's `ray.runtime_env.RuntimeEnv`: a dict of the runtime_env's fields."""
-
-    def __init__(self, **fields: Any) -> None:
-        super().__init__(fields)
-
-    def env_vars(self) -> dict[str, str]:
-        return dict(self.get("env_vars") or {})
-
-    def working_dir(self) -> str:
-        return self.get("working_dir") or ""
-
-    def py_modules(self) -> list[str]:
-        return list(self.get("py_modules") or [])
 
 
 def get_runtime_context() -> RuntimeContext:

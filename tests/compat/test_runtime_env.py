@@ -8,6 +8,7 @@ driver uploaded, unpacked on the node), never the driver's own files.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -189,3 +190,19 @@ def test_an_unknown_field_is_kept_and_the_task_runs(ray):
     assert "renv_unknown_field" in ray.get(
         fields.options(runtime_env={"renv_unknown_field": 1}).remote(), timeout=60
     )
+
+
+def test_a_runtime_env_object_is_a_dict_and_is_accepted(ray):
+    runtime_env_module = importlib.import_module(f"{ray.__name__}.runtime_env")
+
+    @ray.remote
+    def read():
+        return os.environ.get("RENV_C")
+
+    options = runtime_env_module.RuntimeEnv(env_vars={"RENV_C": "object"})
+    assert ray.get(read.options(runtime_env=options).remote(), timeout=60) == "object"
+    renv = ray.get_runtime_context().runtime_env
+    assert isinstance(renv, dict) and isinstance(renv, runtime_env_module.RuntimeEnv)
+    assert renv.env_vars() == {"RENV_A": "job", "RENV_B": "job"}
+    assert renv.working_dir() == renv["working_dir"]
+    assert renv.py_modules() == renv["py_modules"]

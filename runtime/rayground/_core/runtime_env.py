@@ -40,6 +40,15 @@ logger = logging.getLogger("rayground")
 _warned: set[str] = set()  # unknown fields already warned about (once a process)
 
 
+def _package_name(uri: str) -> str:
+    """The hash in a package uri: also the name of its directory on each node, so nothing but
+    hex digits may pass (a uri comes from whoever submitted the task)."""
+    name = uri[len(URI_PREFIX) :].removesuffix(".zip") if uri.startswith(URI_PREFIX) else ""
+    if not re.fullmatch(r"[0-9a-f]{1,64}", name) or not uri.endswith(".zip"):
+        raise ValueError(f"not a rayground package uri: {uri!r} (gcs://_ray_pkg_<hex>.zip)")
+    return name
+
+
 def default_excludes() -> list[str]:
     """What Ray leaves out of every working_dir, overridable as in Ray."""
     val = os.environ.get("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", ".git,.venv,venv,__pycache__")
@@ -459,8 +468,7 @@ class PackageStore:
         return uri in self.done
 
     def put(self, uri: str, offset: int, size: int, data: bytes) -> bool:
-        if not uri.startswith(URI_PREFIX) or "/" in uri[len(URI_PREFIX) :]:
-            raise ValueError(f"not a package uri: {uri!r}")
+        _package_name(uri)
         if size >= MAX_PACKAGE_SIZE or offset + len(data) > size:
             raise ValueError(f"package {uri} is larger than {_mib(MAX_PACKAGE_SIZE)}")
         if uri in self.done:
@@ -502,7 +510,10 @@ def local_dir(client: Any, cache_root: str, uri: str) -> str:
     import tempfile
     import zipfile
 
-    name = uri[len(URI_PREFIX) :].removesuffix(".zip")
+    try:
+        name = _package_name(uri)
+    except ValueError as exc:
+        raise exceptions.RuntimeEnvSetupError(str(exc)) from None
     target = os.path.join(cache_root, name)
     if os.path.isdir(target):
         return target
