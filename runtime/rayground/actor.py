@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import exceptions
-from ._core import api, context, ids, observe
+from ._core import api, context, ids, observe, runtime_env
 from ._core.object_ref import ObjectRef
 from ._core.serialization import export_code
 from ._core.task_spec import ActorExit, encode_retry_exceptions, pack_args, submit
@@ -106,6 +106,7 @@ class ActorClass:
         pending = PendingCalls.from_options(options)
         fn_id, blob = self._exported()
         actor_id = ids.unique("a")
+        renv = runtime_env.for_submit(client, options.get("runtime_env"))  # checked first
         obj, deps = pack_args(f"{self.__name__}.__init__", args, kwargs)
         args_desc = client.store(f"{actor_id}.args", obj)  # inline when small
         meta = {
@@ -138,7 +139,7 @@ class ActorClass:
             "lifetime": options.get("lifetime"),
             "get_if_exists": bool(options.get("get_if_exists", False)),
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
-            "runtime_env": options.get("runtime_env"),
+            "runtime_env": renv,
             "meta": meta,
             "handle_id": f"{actor_id}.h",
         }

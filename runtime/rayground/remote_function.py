@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._core import api, context, ids, observe
+from ._core import api, context, ids, observe, runtime_env
 from ._core.serialization import export_code
 from ._core.task_spec import encode_retry_exceptions, pack_args, submit
 from .options import TASK_OPTIONS, resources_from_options, validate_options
@@ -61,6 +61,7 @@ class RemoteFunction:
         client = api.connected_client()
         fn_id, blob = self._exported()
         task_id = ids.unique("t")
+        renv = runtime_env.for_submit(client, options.get("runtime_env"))  # checked first
         num_returns = options.get("num_returns", 1)
         generator = self._is_generator or num_returns in ("streaming", "dynamic")
         if generator:
@@ -84,7 +85,7 @@ class RemoteFunction:
             "generator": generator,
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
             "parent_task_id": task_ctx.get("task_id"),
-            "runtime_env": options.get("runtime_env"),
+            "runtime_env": renv,
         }
         fn_blob = client.export_function(fn_id, blob)
         if fn_blob is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from typing import Any
 
-from ._core import api, context, ids
+from ._core import api, context, ids, runtime_env
+from .runtime_env import RuntimeEnv
 
 
 def _hex(internal: str | None) -> str | None:
@@ -118,6 +120,15 @@ class RuntimeContext:
             stacklevel=2,
         )
         return self.get_accelerator_ids()
+
+    @property
+    def runtime_env(self) -> RuntimeEnv:
+        """The runtime_env this task, actor or driver runs with: the job's merged with each
+        parent's, working_dir and py_modules named by their uploaded packages (as Ray)."""
+        return RuntimeEnv(**(runtime_env.current(self._client()) or {}))
+
+    def get_runtime_env_string(self) -> str:
+        return json.dumps(dict(self.runtime_env))
 
     def get(self) -> dict[str, Any]:
         return {

@@ -21,6 +21,7 @@ from .. import exceptions
 from . import ids
 from .direct_calls import ACTOR_AT
 from .resources import format_request
+from .runtime_env import worker_key
 
 if TYPE_CHECKING:
     from .head import Head, Peer
@@ -179,9 +180,11 @@ class ActorManager:
 
     def _start_worker(self, actor: Actor) -> None:
         pool = actor.node.pool
-        worker = pool.take_idle()
+        key = worker_key(actor.spec.get("runtime_env"))
+        worker = pool.take_idle(key)
         if worker is None:
             worker = pool.spawn()
+            worker.env_key = key
         worker.state = "actor"
         worker.actor_id = actor.id
         actor.worker = worker

@@ -42,6 +42,7 @@ from .nodes import Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
 from .object_transfer import ObjectServer
 from .resources import NodeResources, total_memory
+from .runtime_env import PackageStore
 from .serialization import serialize
 from .task_table import TaskTable
 from .transport import (
@@ -148,6 +149,7 @@ class Head:
         self.peers: dict[str, Peer] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.fn_blobs: dict[str, bytes] = {}
+        self.packages = PackageStore()  # runtime_env working_dir / py_modules, by content
         self.outbox: dict[Peer, list] = collections.defaultdict(list)
         # Messages that may leave only once a worker has been sent what is queued for it
         # (direct_calls.py: `actor_at` follows the calls it reports): (peer, msg, worker conn).
@@ -596,6 +598,31 @@ class Head:
             if peer.role == "driver":
                 self.warn(peer.client_id, f"Node {node.id[:12]} ({node.ip}) left: {why}.")
 
+    def _owner_died(self, peer: Peer) -> None:
+        """A worker exited: what it put and others still hold is lost with it (Ray's ownership)."""
+        worker = peer.worker
+        who = f"worker {peer.client_id}"
+        if worker is not None:
+            who += f" (pid {worker.pid}" + (
+                f", actor {ids.to_hex(worker.actor_id)})" if worker.actor_id else ")"
+            )
+
+        def error(oid: str) -> tuple:
+            shown = ids.to_hex(oid)
+            return error_desc(
+                exceptions.OwnerDiedError(
+                    shown,
+                    f"Failed to retrieve object {shown}. The object's owner has exited. This is "
+                    "the Python worker that first created the ObjectRef via `.remote()` or "
+                    f"`ray.put()`: here put() in {who}, which died. An object put inside a "
+                    "task or actor belongs to that worker and is lost when it exits, although "
+                    "others still hold its ref. To keep the value, return it from the task or "
+                    "method instead of returning a ref made by put().",
+                )
+            )
+
+        self.objects.owner_died(peer.client_id, error)
+
     def _free_on_node(self, node_id: str, name: str) -> None:
         node = self.nodes.by_id.get(node_id)
         if node is not None and node.peer is not None and node.state == "ALIVE":
@@ -912,6 +939,8 @@ class Head:
             self._node_lost(peer.node, why)
             return
         self.objects.drop_client(peer.client_id)
+        if peer.role == "worker":
+            self._owner_died(peer)
         if peer.role == "driver" and peer.job_id:
             job = self.jobs.get(peer.job_id)
             if job is not None:

@@ -324,6 +324,22 @@ def _stop(head: Head, peer: Peer, args: dict) -> bool:
     return True
 
 
+# runtime_env packages (runtime_env.py): stored once by content, fetched by each node's workers.
+def _package_has(head: Head, peer: Peer, args: dict) -> bool:
+    return head.packages.has(str(args["uri"]))
+
+
+def _package_put(head: Head, peer: Peer, args: dict) -> bool:
+    data = args["data"]
+    if not isinstance(data, bytes):
+        raise ValueError("package_put: data must be bytes")
+    return head.packages.put(str(args["uri"]), int(args["offset"]), int(args["size"]), data)
+
+
+def _package_get(head: Head, peer: Peer, args: dict) -> tuple[int, bytes] | None:
+    return head.packages.get(str(args["uri"]), int(args["offset"]))
+
+
 _HANDLERS = {
     "cluster_resources": _cluster_resources,
     "available_resources": _available_resources,
@@ -343,4 +359,7 @@ _HANDLERS = {
     "status": _status,
     "memory": _memory,
     "stop": _stop,
+    "package_has": _package_has,
+    "package_put": _package_put,
+    "package_get": _package_get,
 }

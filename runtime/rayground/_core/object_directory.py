@@ -164,6 +164,44 @@ class ObjectDirectory:
                 if not obj.holders and obj.pins <= 0 and obj.desc is not None:
                     self._free(oid, obj)
 
+    def owns_puts(self, client: str) -> bool:
+        """Whether `client` put objects that still exist (its exit would lose them)."""
+        return any(
+            obj.owner == client and obj.task_id is None and obj.desc and obj.desc[0] != "e"
+            for obj in self.objects.values()
+        )
+
+    def owner_died(self, client: str, error: Callable[[str], tuple]) -> list[str]:
+        """The objects `client` put that others still reference lose their bytes and read as
+        `error(oid)` from now on: as in Ray, a put object belongs to the process that put it
+        and dies with it (call after drop_client, so what nobody else holds is simply freed).
+        """
+        died = []
+        for oid, obj in list(self.objects.items()):
+            if self.objects.get(oid) is not obj:  # freed meanwhile (unpinned below)
+                continue
+            if obj.owner != client or obj.task_id is not None or obj.desc is None:
+                continue
+            if obj.desc[0] == "e":
+                continue
+            if obj.desc[0] == "s" and obj.node is None:
+                self.used -= obj.size
+            elif obj.desc[0] == "f":
+                self.spilled_bytes -= obj.size
+            self._discard_desc(obj.desc, obj.node)
+            for node in obj.copies:
+                self._discard_desc(obj.desc, node, recycle=False)
+            for inner in obj.contained:
+                self.unpin(inner)
+            obj.desc = error(oid)
+            obj.size, obj.node, obj.spilled = 0, None, False
+            obj.copies.clear()
+            obj.contained = []
+            for holder in obj.holders:  # a holder may keep an inline value it read before
+                self._notify(holder, oid, obj.desc)
+            died.append(oid)
+        return died
+
     # -- reads
     def want(self, client: str, oid: str) -> tuple | None:
         """The object's desc if ready (caller pushes it); otherwise remember who waits."""

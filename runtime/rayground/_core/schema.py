@@ -184,6 +184,7 @@ COUNT = Type("int >= 0", lambda v: type(v) is int and v >= 0)
 BOOL = Type("bool", lambda v: type(v) is bool)
 ANY = Type("any plain value", lambda v: True)
 DICT = Type("dict", lambda v: type(v) is dict)
+BYTES = Type("bytes", lambda v: type(v) is bytes)
 LIST = Type("list", lambda v: type(v) is list)
 IDS = Type("[id]", _is_ids)
 STRS = Type("[str]", _is_ids)
@@ -449,6 +450,14 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
     "status": (),
     "memory": (),
     "stop": (),
+    "package_has": (Field("uri", SHORT_STR, "gcs://_ray_pkg_<hash>.zip (runtime_env.py)"),),
+    "package_put": (
+        Field("uri", SHORT_STR),
+        Field("offset", COUNT, "where this piece goes"),
+        Field("size", COUNT, "the whole package's size"),
+        Field("data", BYTES, "at most 16 MiB of it"),
+    ),
+    "package_get": (Field("uri", SHORT_STR), Field("offset", COUNT)),
 }
 
 # ---------------------------------------------------------------------------- handshake INFO

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import exceptions
 from . import config, ids, protocol
 from .resources import format_request
+from .runtime_env import worker_key
 
 # A busy worker gets this many tasks queued behind its current one when their function's latest
 # run took under _SHORT_TASK_S; otherwise one (see TaskTable._prefetch).
@@ -230,7 +231,7 @@ class TaskTable:
                         self.num_queued -= 1
                         continue
                     break
-                worker = fitting[0].pool.take_idle()
+                worker = fitting[0].pool.take_idle(worker_key(task.spec.get("runtime_env")))
                 if worker is None:
                     self._maybe_spawn(task, fitting[0])
                     break
@@ -265,6 +266,7 @@ class TaskTable:
         if task.resources.get("GPU") or task.spec.get("generator"):
             return False
         candidates = self._prefetch_candidates
+        env_key = worker_key(task.spec.get("runtime_env"))
         depth = _PREFETCH_SHORT if self._short_fns.get(task.spec.get("fn_id")) else 1
         chosen = None
         for worker in candidates:
@@ -275,6 +277,7 @@ class TaskTable:
                 and not worker.blocked
                 and current is not None
                 and current.resources == task.resources
+                and worker.env_key == env_key
                 and (chosen is None or len(worker.queued) < len(chosen.queued))
             ):
                 chosen = worker
@@ -755,11 +758,13 @@ class TaskTable:
         for node in self.head.nodes.alive():
             pool = node.pool
             surplus = len(pool.idle) - max(1, int(node.resources.total.get("CPU", 1)))
-            while surplus > 0:
-                worker = pool.idle[0]
-                if now - worker.started < config.IDLE_WORKER_TIMEOUT:
+            for worker in list(pool.idle):
+                if surplus <= 0 or now - worker.started < config.IDLE_WORKER_TIMEOUT:
                     break
-                pool.idle.pop(0)
+                peer = worker.peer
+                if peer is not None and self.head.objects.owns_puts(peer.client_id):
+                    continue  # as in Ray: a worker that owns objects others use stays
+                pool.idle.remove(worker)
                 pool.kill(worker, 15)
                 surplus -= 1
 
