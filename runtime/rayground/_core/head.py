@@ -98,7 +98,7 @@ class Head:
         self.args = args
         self.session_dir = args.session_dir
         self.token = read_token_file(os.path.join(self.session_dir, "token"))
-        self.node_id = ids.random_hex(14)
+        self.node_id = ids.random_hex(28)  # Ray's NodeID size
         self.node_ip = args.node_ip_address
         self._unauthenticated: collections.deque[tuple[float, Conn]] = collections.deque()
         self._waiting: collections.Counter[str] = collections.Counter()  # per peer host

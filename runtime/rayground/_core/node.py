@@ -45,7 +45,7 @@ class NodeProcess:
         self.args = args
         self.token = token
         self.head_address = normalize_address(args.address)
-        self.node_id = ids.random_hex(14)
+        self.node_id = ids.random_hex(28)  # Ray's NodeID size
         self.session_dir = lifetime.new_session_dir("node")
         self.token_file = os.path.join(self.session_dir, "token")
         write_token_file(self.token_file, token)  # for this node's workers: owner-only
