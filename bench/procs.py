@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 
-import workloads as W
+import harness as H
 
 # --------------------------------------------------------------------------------------------------
 # Processes: the subreaper, the tree of a workload, the CPU that other processes take
@@ -59,8 +59,8 @@ class ForeignCPU:
         self.top: dict[str, int] = {}
 
     def sample(self) -> None:
-        table = W.proc_table()
-        ours = W.descendants(self.me, table) | {self.me}
+        table = H.proc_table()
+        ours = H.descendants(self.me, table) | {self.me}
         self.ours |= ours
         for pid, info in table.items():
             ticks = cpu_ticks(pid)
@@ -135,8 +135,8 @@ def leftovers(grace: float = 3.0) -> list[dict]:
     deadline = time.monotonic() + grace
     while True:
         reap_zombies()
-        table = W.proc_table()
-        left = W.descendants(os.getpid(), table)
+        table = H.proc_table()
+        left = H.descendants(os.getpid(), table)
         if not left or time.monotonic() >= deadline:
             break
         time.sleep(0.2)

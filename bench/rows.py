@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import workloads as W
+import harness as H
 
 # --------------------------------------------------------------------------------------------------
 # What the table shows
@@ -159,9 +159,9 @@ def fmt(v, unit: str) -> str:
     if unit == "1/s":
         return f"{v:,.0f} /s" if v >= 100 else f"{v:.3g} /s"
     if unit == "B":
-        return f"{v / W.MB:,.0f} MB"
+        return f"{v / H.MB:,.0f} MB"
     if unit == "B/s":
-        return f"{v / W.GB:.2f} GB/s"
+        return f"{v / H.GB:.2f} GB/s"
     if unit == "count":
         return f"{v:g}"
     return f"{v:.4g} {unit}"
@@ -170,9 +170,9 @@ def fmt(v, unit: str) -> str:
 def fmt_size(nbytes) -> str:
     if nbytes is None:
         return "?"
-    if nbytes >= W.GB:
-        return f"{nbytes / W.GB:.3g} GB"
-    return f"{nbytes / W.MB:.3g} MB"
+    if nbytes >= H.GB:
+        return f"{nbytes / H.GB:.3g} GB"
+    return f"{nbytes / H.MB:.3g} MB"
 
 
 def short_command(cmdline: str, words: int = 4) -> str:

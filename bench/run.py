@@ -52,7 +52,9 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-import workloads as W  # noqa: E402  (bench/ is not a package)
+import harness as H  # noqa: E402  (bench/ is not a package)
+import result_line  # noqa: E402
+import workloads as W  # noqa: E402
 from procs import (  # noqa: E402
     ForeignCPU,
     become_subreaper,
@@ -96,19 +98,19 @@ def run_workload(
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                tree = W.descendants(proc.pid, W.proc_table()) | {proc.pid}
+                tree = H.descendants(proc.pid, H.proc_table()) | {proc.pid}
                 kill_tree(tree)
                 proc.wait()
         wall = time.perf_counter() - t0
         foreign = monitor.stop()
         stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
     left = leftovers()
-    result = W.parse_result(stdout)
+    result = result_line.parse_result(stdout)
     if result is None:
         if timed_out:
             msg = f"timed out after {timeout:g} s"
         else:
-            msg = W.tail(stderr) or f"exit status {proc.returncode} with no result"
+            msg = result_line.tail(stderr) or f"exit status {proc.returncode} with no result"
             if proc.returncode and proc.returncode < 0:
                 msg = f"killed by signal {-proc.returncode}; " + msg
         result = {"ok": False, "error": msg}
@@ -232,7 +234,7 @@ def compile_checkout() -> bool:
     """Write the checkout's bytecode caches, under the interpreter that runs rayground."""
     python = INTERPRETERS.get("rayground", sys.executable)
     done = subprocess.run(
-        [python, "-m", "compileall", "-q", str(W.RUNTIME / "rayground")], timeout=120
+        [python, "-m", "compileall", "-q", str(H.RUNTIME / "rayground")], timeout=120
     )
     return done.returncode == 0
 
