@@ -173,6 +173,10 @@ def write_markdown(results: dict, out: Path) -> None:
         "- Values are the median of several repetitions after a warm-up (best, first and every "
         "sample are in the JSON). Start-up is measured in a fresh process per sample, after the "
         "import.",
+        '- The "First `put`" and "First `get`" rows are the cold path, beside the warm '
+        "medians above them: each sample starts its own cluster and puts the array once "
+        "(median over the clusters); the warm `put`/`get` rows reuse a store that has held "
+        "arrays of that size before.",
         "- Idle memory is the sum of PSS (`/proc/PID/smaps_rollup`) over the cluster's processes "
         "after `init`, one task and a 2 s settle, without the driver process (listed below).",
         "- Sizes are decimal: 1 MB = 10⁶ bytes, 1 GB = 10⁹ bytes.",

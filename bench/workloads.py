@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from cold import w_cold_objects
 from harness import (
     QUICK,
     Metrics,
@@ -406,6 +407,7 @@ WORKLOADS: dict[str, Callable] = {
     "asyncio_actor": w_asyncio_actor,
     "small_objects": w_small_objects,
     "put_get_large": w_put_get_large,
+    "cold_objects": w_cold_objects,
     "eight_readers": w_eight_readers,
     "sleep_tasks": w_sleep_tasks,
     "wait_1000": w_wait_1000,
