@@ -56,6 +56,7 @@ from result_line import (
     parse_result,
     tail,
 )
+from scale import w_cost_curve
 
 # --------------------------------------------------------------------------------------------------
 # Workloads with a cluster. Each takes (ray, backend) and returns a dict of metrics.
@@ -411,6 +412,7 @@ WORKLOADS: dict[str, Callable] = {
     "eight_readers": w_eight_readers,
     "sleep_tasks": w_sleep_tasks,
     "wait_1000": w_wait_1000,
+    "cost_curve": w_cost_curve,
 }
 
 REFERENCE: dict[str, Callable] = {
