@@ -6,8 +6,9 @@ memory per actor); a deep chain of tasks passing refs; and a long session in bat
 the head's memory should be back near where it started.
 
 "The head" is the cluster's control processes, not its workers: rayground's head process (its
-workers are forked from it), Ray's gcs_server and raylet. Memory is resident set size (/proc/PID/statm), sampled every 50 ms by a
-thread of the driver; the per-task figure is (peak - before) / tasks.
+workers are forked from it), Ray's gcs_server and raylet. Memory is resident set size
+(/proc/PID/statm), sampled every 50 ms by a thread of the driver; the per-task figure is
+(peak - before) / tasks.
 """
 
 from __future__ import annotations
