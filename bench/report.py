@@ -10,6 +10,7 @@ from pathlib import Path
 
 # --------------------------------------------------------------------------------------------------
 # Output
+from cost_report import cost_lines
 from rows import (
     REFERENCE_ROWS,
     ROWS,
@@ -210,7 +211,8 @@ def write_markdown(results: dict, out: Path) -> None:
     if start_method:
         lines += ["", f"`multiprocessing` start method: {start_method}."]
 
-    lines += ["", "## Idle processes", ""]
+    lines += ["", *cost_lines(backends)]
+    lines += ["## Idle processes", ""]
     for name, b in backends.items():
         wr = b.get("workloads", {}).get("idle_memory")
         mets = wr.get("metrics") if wr and wr.get("ok") else None
