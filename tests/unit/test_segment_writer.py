@@ -153,3 +153,18 @@ def test_the_first_write_into_a_recycled_segment_sets_up_every_page(shm) -> None
     np.testing.assert_array_equal(out["a"], value["a"])
     assert out["b"] == value["b"]
     writer.close()
+
+
+def test_a_recycled_segment_is_rewritten_where_the_kernel_cannot_populate(shm, monkeypatch):
+    """Before Linux 5.14 (no MADV_POPULATE_READ) the mapping is made with MAP_POPULATE instead;
+    the bytes land the same."""
+    from rayground._core import libc
+
+    monkeypatch.setattr(libc, "can_populate", lambda: False)
+    writer = object_store.SegmentWriter()
+    writer.write(str(shm / "o1"), serialize(np.ones(3 * MB)))
+    _recycle(shm / "o1", 1)
+    value = np.arange(3 * MB - 700, dtype=np.float64)
+    writer.write(str(shm / "o2"), serialize(value))
+    np.testing.assert_array_equal(_read(shm / "o2"), value)
+    writer.close()
