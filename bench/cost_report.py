@@ -90,5 +90,10 @@ def cost_lines(backends: dict) -> list[str]:
             ratio = f"{(a / b if higher else b / a):.2f}×"
         text = label.format(n=f"{n:,}" if n else "N")
         lines.append("| " + " | ".join([text, *cells, ratio]) + " |")
+    for name, b in backends.items():
+        wr = b.get("workloads", {}).get("cost_curve")
+        if wr and not wr.get("ok") and not wr.get("not_installed"):
+            error = str(wr.get("error") or "unknown").replace("|", "\\|")
+            lines += ["", f"{name}: the workload failed as a whole (`{error}`), so no figures."]
     lines.append("")
     return lines
