@@ -21,6 +21,9 @@ from . import config, object_store
 _RECYCLE_MIN = 1 << 20  # smaller segments are cheap to create; not worth pooling
 
 
+_NO_COPIES: frozenset[str] = frozenset()
+
+
 class Obj:
     __slots__ = (
         "contained",
@@ -51,7 +54,10 @@ class Obj:
         self.last_access = time.monotonic()
         self.spilled = False
         self.node: str | None = None  # where its segment lives; None: the head's node
-        self.copies: set[str] = set()  # other nodes that pulled a copy (object_transfer.py)
+        # Other nodes that pulled a copy (object_transfer.py). Immutable and replaced on change:
+        # almost every object has none, and one shared empty frozenset costs nothing per
+        # object where an empty set cost 216 bytes (measured: 900 B per object in all).
+        self.copies: frozenset[str] = _NO_COPIES
 
 
 class ObjectDirectory:
@@ -220,7 +226,7 @@ class ObjectDirectory:
     def add_copy(self, oid: str, node: str) -> None:
         obj = self.objects.get(oid)
         if obj is not None and obj.desc is not None and node != (obj.node or self.local_node_id):
-            obj.copies.add(node)
+            obj.copies = obj.copies | {node}
 
     def locations(self, oid: str) -> list[str]:
         """Node ids holding the object's bytes, the original first."""
@@ -233,11 +239,13 @@ class ObjectDirectory:
         """Forget `node`'s copies; returns the objects whose only bytes were there."""
         lost = []
         for oid, obj in self.objects.items():
-            obj.copies.discard(node)
+            if node in obj.copies:
+                obj.copies = obj.copies - {node}
             if obj.node != node:
                 continue
             if obj.copies:
-                survivor = obj.copies.pop()
+                survivor = min(obj.copies)
+                obj.copies = obj.copies - {survivor}
                 obj.node = None if survivor == self.local_node_id else survivor
                 if obj.node is None:
                     self.used += obj.size
@@ -251,7 +259,7 @@ class ObjectDirectory:
         if obj is not None:
             obj.desc = None
             obj.node = None
-            obj.copies.clear()
+            obj.copies = _NO_COPIES
 
     # -- freeing and capacity
     def _free(self, oid: str, obj: Obj) -> None:
