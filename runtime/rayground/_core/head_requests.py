@@ -319,6 +319,23 @@ def _memory(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def _pg_create(head: Head, peer: Peer, args: dict) -> bool:
+    from .placement import check_bundles
+
+    check_bundles(args["bundles"], args["strategy"])  # a client of ours checked; others may not
+    head.placement.create(args)
+    return True
+
+
+def _pg_remove(head: Head, peer: Peer, args: dict) -> bool:
+    head.placement.remove(args["id"])
+    return True
+
+
+def _pg_table(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
+    return head.placement.table(peer, args)
+
+
 def _stop(head: Head, peer: Peer, args: dict) -> bool:
     head.running = False
     return True
@@ -342,5 +359,8 @@ _HANDLERS = {
     "make_room": _make_room,
     "status": _status,
     "memory": _memory,
+    "pg_create": _pg_create,
+    "pg_remove": _pg_remove,
+    "pg_table": _pg_table,
     "stop": _stop,
 }

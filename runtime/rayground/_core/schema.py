@@ -448,6 +448,21 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
     "make_room": (Field("bytes", COUNT, "room wanted in shared memory"),),
     "status": (),
     "memory": (),
+    "pg_create": (
+        Field("id", ID),
+        Field("bundles", LIST, "[{resource: amount}], checked by placement.check_bundles"),
+        Field("strategy", STR),
+        Field("name", STR, required=False),
+        Field("namespace", _optional(STR), required=False),
+        Field("lifetime", _optional(STR), required=False),
+        Field("job_id", _optional(STR), required=False),
+    ),
+    "pg_remove": (Field("id", ID),),
+    "pg_table": (
+        Field("id", ID, required=False),
+        Field("name", STR, required=False),
+        Field("namespace", _optional(STR), required=False),
+    ),
     "stop": (),
 }
 

@@ -163,7 +163,8 @@ class TaskTable:
             if obj.desc is None:
                 task.deps_missing += 1
                 self.waiting_on.setdefault(oid, []).append(task)
-        if task.actor_id is None:
+        if task.actor_id is None and not spec.get("placement_group"):
+            # (a placement group's bundles may not be placed yet: its own status says why)
             if not head.nodes.feasible(task.resources):
                 task.infeasible = True
                 missing = head.nodes.missing_for(task.resources)
@@ -175,6 +176,10 @@ class TaskTable:
                     "node with those resources joins. Lower the request, or start the cluster "
                     "with more (e.g. init(num_gpus=1), or resources={...}).",
                 )
+        group = spec.get("placement_group")
+        if group and head.placement.groups.removed(group.get("id")):
+            self._fail(task, exceptions.TaskPlacementGroupRemoved())
+            return task
         if task.actor_id is not None:
             # Into the actor's queue now, even while its arguments are pending: calls after it
             # wait for it, so one caller's calls run in the order they were made.
@@ -211,6 +216,8 @@ class TaskTable:
     # ------------------------------------------------------------ placement
     def schedule(self) -> None:
         head = self.head
+        if head.placement.pending:
+            head.placement.schedule()
         if head.actors.waiting_for_resources:
             head.actors.place_waiting()
         if not self.num_queued:

@@ -58,6 +58,7 @@ class Worker:
         self.actor: Any = None
         self.actor_id: str | None = None
         self.actor_class_name = ""
+        self.actor_placement: dict | None = None  # the placement group its actor was made in
         self.actor_gpu_ids: list[str] = []  # the actor's devices, for calls sent directly
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -193,6 +194,8 @@ class Worker:
             "namespace": job.get("namespace"),
             "node_id": self.client.session["node_id"],
             "worker_id": self.worker_id,
+            # get_current_placement_group(); an actor's methods run in its creation's group
+            "placement_group": spec.get("placement_group") or self.actor_placement,
         }
 
     def _env_for(self, spec: dict) -> dict[str, str]:
@@ -428,6 +431,7 @@ class Worker:
         self.actor_id = spec["actor_id"]
         self.actor_gpu_ids = spec.get("gpu_ids") or []
         self.actor_class_name = spec.get("class_name", cls.__name__)
+        self.actor_placement = spec.get("placement_group")
         env = self._env_for(spec)
         os.environ.update(env)  # an actor keeps its environment for life
         token = context.set_task_context(self._task_context(spec))
