@@ -165,6 +165,8 @@ class ActorManager:
             if actor.state == "DEAD":
                 continue
             fitting = [] if self._deps_pending(actor) else head.nodes.fitting(actor.resources)
+            if fitting and ("node_affinity" in actor.spec or "strategy" in actor.spec):
+                fitting = head.nodes.by_strategy(fitting, actor.spec)
             if not fitting:
                 remaining.append(actor)
                 continue

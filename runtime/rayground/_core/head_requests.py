@@ -259,6 +259,11 @@ def _status(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
         "nodes": _list_nodes(head, peer, args),
         "tasks": dict(states),
         "actors": dict(Counter(a.state for a in head.actors.actors.values())),
+        "placement_groups": [
+            {"id": g.id, "name": g.name, "state": g.state, "why": g.why}
+            for g in head.placement.groups.groups.values()
+            if g.state != "REMOVED"
+        ],
         "objects": len(head.objects.objects),
         "store_used": head.objects.used,
         "store_capacity": head.objects.capacity,
@@ -336,6 +341,11 @@ def _pg_table(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
     return head.placement.table(peer, args)
 
 
+def _list_placement_groups(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
+    groups = list(head.placement.groups.groups.values())
+    return [g.state_row() for g in groups[-int(args.get("limit", len(groups))) :]]
+
+
 def _stop(head: Head, peer: Peer, args: dict) -> bool:
     head.running = False
     return True
@@ -362,5 +372,6 @@ _HANDLERS = {
     "pg_create": _pg_create,
     "pg_remove": _pg_remove,
     "pg_table": _pg_table,
+    "list_placement_groups": _list_placement_groups,
     "stop": _stop,
 }

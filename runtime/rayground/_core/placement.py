@@ -93,18 +93,6 @@ def task_request(group_id: str, index: int, request: dict[str, float]) -> dict[s
     return out
 
 
-def bundle_of(resources: dict[str, float]) -> tuple[str, int] | None:
-    """(group id, bundle index or -1) of a request made by task_request, else None."""
-    for key in resources:
-        if key.startswith("bundle_group_"):
-            rest = key[len("bundle_group_") :]
-            head, _, tail = rest.partition("_")
-            if tail and head.isdigit():
-                return tail, int(head)
-            return rest, -1
-    return None
-
-
 @dataclass
 class Group:
     id: str
@@ -137,6 +125,22 @@ class Group:
             "lifetime": self.lifetime or "non_detached",
             "namespace": self.namespace,
             "job_id": self.job_id,
+        }
+
+    def state_row(self) -> dict[str, Any]:
+        """The group as ray.util.state.list_placement_groups() shows it (Ray's fields)."""
+        return {
+            "placement_group_id": self.id,
+            "name": self.name,
+            "creator_job_id": self.job_id,
+            "state": self.state,
+            "strategy": self.strategy,
+            "is_detached": self.lifetime == "detached",
+            "bundles": [
+                {"bundle_id": i, "node_id": n, "unit_resources": dict(b)}
+                for i, (b, n) in enumerate(zip(self.bundles, self.nodes, strict=True))
+            ],
+            "stats": {"scheduling_state": "FINISHED" if self.state == "CREATED" else self.why},
         }
 
 

@@ -444,6 +444,7 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
     "list_nodes": (),
     "list_workers": (),
     "list_jobs": (),
+    "list_placement_groups": (_LIMIT,),
     "summarize_tasks": (),
     "make_room": (Field("bytes", COUNT, "room wanted in shared memory"),),
     "status": (),

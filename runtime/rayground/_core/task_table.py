@@ -176,6 +176,17 @@ class TaskTable:
                     "node with those resources joins. Lower the request, or start the cluster "
                     "with more (e.g. init(num_gpus=1), or resources={...}).",
                 )
+        affinity = spec.get("node_affinity")
+        if affinity and not affinity[1] and not _alive(head, affinity[0]):
+            self._fail(
+                task,
+                exceptions.TaskUnschedulableError(
+                    f"The node specified via NodeAffinitySchedulingStrategy ({affinity[0]}) "
+                    "doesn't exist any more or is infeasible, and soft=False was specified. "
+                    "Pass soft=True to run elsewhere when it is gone."
+                ),
+            )
+            return task
         group = spec.get("placement_group")
         if group and head.placement.groups.removed(group.get("id")):
             self._fail(task, exceptions.TaskPlacementGroupRemoved())
@@ -231,6 +242,8 @@ class TaskTable:
                     self.num_queued -= 1
                     continue
                 fitting = nodes.fitting(task.resources, self._preferred_node(task))
+                if "node_affinity" in task.spec or "strategy" in task.spec:
+                    fitting = nodes.by_strategy(fitting, task.spec)
                 if not fitting:
                     if self._prefetch(task):
                         queue.popleft()
@@ -271,6 +284,8 @@ class TaskTable:
         block in get() hands its queued tasks back (RETURN), so this cannot deadlock."""
         if task.resources.get("GPU") or task.spec.get("generator"):
             return False
+        if task.spec.get("node_affinity"):
+            return False  # (a busy worker of the same shape may be on another node)
         candidates = self._prefetch_candidates
         depth = _PREFETCH_SHORT if self._short_fns.get(task.spec.get("fn_id")) else 1
         chosen = None
@@ -778,6 +793,11 @@ class TaskTable:
         when = events.now if at is None else at
         task.times[state] = when
         events.emit("task", task.id, state, extra, when)
+
+
+def _alive(head: Head, node_id: str) -> bool:
+    node = head.nodes.by_id.get(node_id)
+    return node is not None and node.state == "ALIVE"
 
 
 def _unqueue(worker: WorkerProc, task: Task) -> None:
