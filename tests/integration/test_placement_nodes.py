@@ -1,0 +1,142 @@
+"""Placement groups across nodes (rayground only: real Ray cannot start several nodes on one
+machine in a test). A head and two node processes on loopback (127.0.0.1, .2, .3), one CPU each.
+
+Checks the strategies' meaning across nodes (STRICT_SPREAD on distinct nodes, STRICT_PACK on one),
+all-or-nothing reservation (a group that cannot fit whole takes nothing), that `rayground status`
+and list_placement_groups say why a group waits, and NodeAffinitySchedulingStrategy.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+import rayground as ray
+from _procs import wait_until
+from rayground._core import lifetime
+from rayground.exceptions import TaskUnschedulableError
+from rayground.util.placement_group import (
+    placement_group,
+    placement_group_table,
+    remove_placement_group,
+)
+from rayground.util.scheduling_strategies import (
+    NodeAffinitySchedulingStrategy,
+    PlacementGroupSchedulingStrategy,
+)
+from rayground.util.state import list_placement_groups
+
+GET_TIMEOUT = 60.0
+NODE_IPS = ("127.0.0.2", "127.0.0.3")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[dict]:
+    head = lifetime.start_head(
+        num_cpus=1,
+        num_gpus=0,
+        gpu_ids=[],
+        resources={},
+        object_store_memory=1 << 28,
+        owner_pid=os.getpid(),
+        port=0,
+    )
+    nodes = []
+    old_token = os.environ.get("RAYGROUND_TOKEN")
+    try:
+        for ip in NODE_IPS:
+            nodes.append(
+                lifetime.start_node(
+                    head.tcp_address, head.token, num_cpus=1, resources={}, node_ip_address=ip
+                )
+            )
+        os.environ["RAYGROUND_TOKEN"] = head.token.decode()
+        ray.init(address=head.tcp_address)
+        wait_until(lambda: len([n for n in ray.nodes() if n["Alive"]]) == 3, timeout=GET_TIMEOUT)
+        yield {"head": head}
+    finally:
+        ray.shutdown()
+        for node in nodes:
+            lifetime.stop_process(node.proc)
+        lifetime.stop_head(head.proc, head.shm_dir)
+        lifetime.sweep_stale_sessions()
+        if old_token is None:
+            os.environ.pop("RAYGROUND_TOKEN", None)
+        else:
+            os.environ["RAYGROUND_TOKEN"] = old_token
+
+
+@ray.remote(num_cpus=1)
+def node_of() -> str:
+    return ray.get_runtime_context().get_node_id()
+
+
+def test_strict_spread_puts_each_bundle_on_its_own_node(cluster):
+    pg = placement_group([{"CPU": 1}] * 3, strategy="STRICT_SPREAD")
+    try:
+        ray.get(pg.ready(), timeout=GET_TIMEOUT)
+        placed = placement_group_table(pg)["bundles_to_node_id"]
+        assert len(set(placed.values())) == 3
+        in_bundle = [PlacementGroupSchedulingStrategy(pg, i) for i in range(3)]
+        refs = [node_of.options(scheduling_strategy=s).remote() for s in in_bundle]
+        ran_on = ray.get(refs, timeout=GET_TIMEOUT)
+        assert ran_on == [placed[i] for i in range(3)]  # each task ran where its bundle is
+    finally:
+        remove_placement_group(pg)
+
+
+def test_a_group_that_cannot_fit_whole_reserves_nothing(cluster):
+    # Four 1-CPU bundles on distinct nodes: only three nodes. Nothing may be held meanwhile.
+    pg = placement_group([{"CPU": 1}] * 4, strategy="STRICT_SPREAD")
+    try:
+        assert pg.wait(1) is False
+        assert ray.available_resources()["CPU"] == 3.0
+        assert not any("_group_" in key for key in ray.available_resources())
+        (row,) = [r for r in list_placement_groups() if r["placement_group_id"] == pg.id.hex()]
+        assert row["state"] == "PENDING"
+        assert "INFEASIBLE" in row["stats"]["scheduling_state"]
+        assert "one per bundle" in row["stats"]["scheduling_state"]
+        status = subprocess.run(
+            [sys.executable, "-m", "rayground", "status", "--address", cluster["head"].tcp_address],
+            capture_output=True,
+            text=True,
+            timeout=GET_TIMEOUT,
+            check=True,
+        ).stdout
+        assert "placement groups: PENDING 1" in status
+        assert pg.id.hex()[:12] in status and "one per bundle" in status
+    finally:
+        remove_placement_group(pg)
+
+
+def test_strict_pack_needs_one_node_with_room_for_all(cluster):
+    pg = placement_group([{"CPU": 1}] * 2, strategy="STRICT_PACK")
+    try:
+        assert pg.wait(1) is False  # no node has 2 CPUs
+        assert placement_group_table(pg)["state"] == "PENDING"
+    finally:
+        remove_placement_group(pg)
+    pack = placement_group([{"CPU": 1}] * 2, strategy="PACK")  # PACK spills to a second node
+    try:
+        assert pack.wait(GET_TIMEOUT) is True
+        assert len(set(placement_group_table(pack)["bundles_to_node_id"].values())) == 2
+    finally:
+        remove_placement_group(pack)
+
+
+def test_node_affinity(cluster):
+    others = [n["NodeID"] for n in ray.nodes() if n["Alive"] and not n["IsHead"]]
+    target = others[0]
+    hard = NodeAffinitySchedulingStrategy(node_id=target, soft=False)
+    assert ray.get(node_of.options(scheduling_strategy=hard).remote(), timeout=GET_TIMEOUT) == (
+        target
+    )
+    gone = NodeAffinitySchedulingStrategy(node_id="ab" * 14, soft=False)
+    with pytest.raises(TaskUnschedulableError, match="soft=False"):
+        ray.get(node_of.options(scheduling_strategy=gone).remote(), timeout=GET_TIMEOUT)
+    soft = NodeAffinitySchedulingStrategy(node_id="ab" * 14, soft=True)
+    assert ray.get(node_of.options(scheduling_strategy=soft).remote(), timeout=GET_TIMEOUT)
