@@ -179,6 +179,9 @@ def test_removal_kills_actors_and_fails_pending_tasks(ray, pgm, strategies, exc)
     member = Member.options(scheduling_strategy=_in(strategies, pg, 0)).remote()
     assert ray.get(member.ping.remote(), timeout=GET_TIMEOUT) == 1
     pending = one.options(scheduling_strategy=_in(strategies, pg, 0)).remote()
+    # Waiting for the bundle the actor holds (on Ray a task removed before it reached the
+    # scheduler is never failed: it waits for its group forever).
+    assert ray.wait([pending], timeout=1.0)[0] == []
     pgm.remove_placement_group(pg)
     with pytest.raises(exc.TaskPlacementGroupRemoved, match="has been removed"):
         ray.get(pending, timeout=GET_TIMEOUT)
