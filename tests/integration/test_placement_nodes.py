@@ -20,6 +20,8 @@ from _procs import wait_until
 from rayground._core import lifetime
 from rayground.exceptions import TaskUnschedulableError
 from rayground.util.placement_group import (
+    PlacementGroup,
+    PlacementGroupID,
     placement_group,
     placement_group_table,
     remove_placement_group,
@@ -140,3 +142,24 @@ def test_node_affinity(cluster):
         ray.get(node_of.options(scheduling_strategy=gone).remote(), timeout=GET_TIMEOUT)
     soft = NodeAffinitySchedulingStrategy(node_id="ab" * 14, soft=True)
     assert ray.get(node_of.options(scheduling_strategy=soft).remote(), timeout=GET_TIMEOUT)
+
+
+def test_a_drivers_groups_end_with_it_unless_detached(cluster):
+    source = (
+        "import rayground as ray\n"
+        "from rayground.util.placement_group import placement_group\n"
+        f"ray.init(address={cluster['head'].tcp_address!r})\n"
+        "temp = placement_group([{'CPU': 0.5}], name='temp')\n"
+        "kept = placement_group([{'CPU': 0.5}], name='kept', lifetime='detached')\n"
+        "ray.get([temp.ready(), kept.ready()])\n"
+        "print(temp.id.hex(), kept.id.hex())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, timeout=GET_TIMEOUT
+    )
+    assert out.returncode == 0, out.stderr
+    temp, kept = out.stdout.split()
+    wait_until(lambda: placement_group_table()[temp]["state"] == "REMOVED", timeout=GET_TIMEOUT)
+    table = placement_group_table()
+    assert table[kept]["state"] == "CREATED" and table[kept]["lifetime"] == "detached"
+    remove_placement_group(PlacementGroup(PlacementGroupID(kept)))
