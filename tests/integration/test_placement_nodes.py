@@ -1,5 +1,6 @@
 """Placement groups across nodes (rayground only: real Ray cannot start several nodes on one
-machine in a test). A head and two node processes on loopback (127.0.0.1, .2, .3), one CPU each.
+machine in a test). A head and two node processes on loopback (127.0.0.1, .2, .3), one CPU each:
+test_multinode.py's cluster.
 
 Checks the strategies' meaning across nodes (STRICT_SPREAD on distinct nodes, STRICT_PACK on one),
 all-or-nothing reservation (a group that cannot fit whole takes nothing), that `rayground status`
@@ -8,16 +9,17 @@ and list_placement_groups say why a group waits, and NodeAffinitySchedulingStrat
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
+# The loopback cluster of test_multinode.py (head and two nodes, one CPU each), started anew for
+# this module: one definition of how such a cluster is started and stopped.
+from test_multinode import cluster  # noqa: F401
+
 import rayground as ray
 from _procs import wait_until
-from rayground._core import lifetime
 from rayground.exceptions import TaskUnschedulableError
 from rayground.util.placement_group import (
     PlacementGroup,
@@ -33,43 +35,6 @@ from rayground.util.scheduling_strategies import (
 from rayground.util.state import list_placement_groups
 
 GET_TIMEOUT = 60.0
-NODE_IPS = ("127.0.0.2", "127.0.0.3")
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[dict]:
-    head = lifetime.start_head(
-        num_cpus=1,
-        num_gpus=0,
-        gpu_ids=[],
-        resources={},
-        object_store_memory=1 << 28,
-        owner_pid=os.getpid(),
-        port=0,
-    )
-    nodes = []
-    old_token = os.environ.get("RAYGROUND_TOKEN")
-    try:
-        for ip in NODE_IPS:
-            nodes.append(
-                lifetime.start_node(
-                    head.tcp_address, head.token, num_cpus=1, resources={}, node_ip_address=ip
-                )
-            )
-        os.environ["RAYGROUND_TOKEN"] = head.token.decode()
-        ray.init(address=head.tcp_address)
-        wait_until(lambda: len([n for n in ray.nodes() if n["Alive"]]) == 3, timeout=GET_TIMEOUT)
-        yield {"head": head}
-    finally:
-        ray.shutdown()
-        for node in nodes:
-            lifetime.stop_process(node.proc)
-        lifetime.stop_head(head.proc, head.shm_dir)
-        lifetime.sweep_stale_sessions()
-        if old_token is None:
-            os.environ.pop("RAYGROUND_TOKEN", None)
-        else:
-            os.environ["RAYGROUND_TOKEN"] = old_token
 
 
 @ray.remote(num_cpus=1)
@@ -77,7 +42,13 @@ def node_of() -> str:
     return ray.get_runtime_context().get_node_id()
 
 
-def test_strict_spread_puts_each_bundle_on_its_own_node(cluster):
+@pytest.fixture(scope="module", autouse=True)
+def nodes(cluster):  # noqa: F811 (the imported fixture)
+    wait_until(lambda: len([n for n in ray.nodes() if n["Alive"]]) == 3, timeout=GET_TIMEOUT)
+    return cluster
+
+
+def test_strict_spread_puts_each_bundle_on_its_own_node():
     pg = placement_group([{"CPU": 1}] * 3, strategy="STRICT_SPREAD")
     try:
         ray.get(pg.ready(), timeout=GET_TIMEOUT)
@@ -91,7 +62,7 @@ def test_strict_spread_puts_each_bundle_on_its_own_node(cluster):
         remove_placement_group(pg)
 
 
-def test_a_group_that_cannot_fit_whole_reserves_nothing(cluster):
+def test_a_group_that_cannot_fit_whole_reserves_nothing(nodes):
     # Four 1-CPU bundles on distinct nodes: only three nodes. Nothing may be held meanwhile.
     pg = placement_group([{"CPU": 1}] * 4, strategy="STRICT_SPREAD")
     try:
@@ -103,7 +74,7 @@ def test_a_group_that_cannot_fit_whole_reserves_nothing(cluster):
         assert "INFEASIBLE" in row["stats"]["scheduling_state"]
         assert "one per bundle" in row["stats"]["scheduling_state"]
         status = subprocess.run(
-            [sys.executable, "-m", "rayground", "status", "--address", cluster["head"].tcp_address],
+            [sys.executable, "-m", "rayground", "status", "--address", nodes["head"].tcp_address],
             capture_output=True,
             text=True,
             timeout=GET_TIMEOUT,
@@ -115,7 +86,7 @@ def test_a_group_that_cannot_fit_whole_reserves_nothing(cluster):
         remove_placement_group(pg)
 
 
-def test_strict_pack_needs_one_node_with_room_for_all(cluster):
+def test_strict_pack_needs_one_node_with_room_for_all():
     pg = placement_group([{"CPU": 1}] * 2, strategy="STRICT_PACK")
     try:
         assert pg.wait(1) is False  # no node has 2 CPUs
@@ -130,7 +101,7 @@ def test_strict_pack_needs_one_node_with_room_for_all(cluster):
         remove_placement_group(pack)
 
 
-def test_node_affinity(cluster):
+def test_node_affinity():
     others = [n["NodeID"] for n in ray.nodes() if n["Alive"] and not n["IsHead"]]
     target = others[0]
     hard = NodeAffinitySchedulingStrategy(node_id=target, soft=False)
@@ -144,11 +115,11 @@ def test_node_affinity(cluster):
     assert ray.get(node_of.options(scheduling_strategy=soft).remote(), timeout=GET_TIMEOUT)
 
 
-def test_a_drivers_groups_end_with_it_unless_detached(cluster):
+def test_a_drivers_groups_end_with_it_unless_detached(nodes):
     source = (
         "import rayground as ray\n"
         "from rayground.util.placement_group import placement_group\n"
-        f"ray.init(address={cluster['head'].tcp_address!r})\n"
+        f"ray.init(address={nodes['head'].tcp_address!r})\n"
         "temp = placement_group([{'CPU': 0.5}], name='temp')\n"
         "kept = placement_group([{'CPU': 0.5}], name='kept', lifetime='detached')\n"
         "ray.get([temp.ready(), kept.ready()])\n"
