@@ -1067,6 +1067,12 @@ ANSWERS.update(
                 ("asked for [4.0] CPU(s) each", "ran one at a time"),
             ),
             (
+                "sequential, 1 CPU each",
+                "def render_all(frames):\n"
+                "    return [ray.get(render.options(num_cpus=1).remote(f)) for f in frames]\n",
+                "submitted one after another",
+            ),
+            (
                 "cheat: rendered in the notebook",
                 "def render_all(frames):\n"
                 "    ray.get([render.options(num_cpus=1).remote(f) for f in frames])\n"

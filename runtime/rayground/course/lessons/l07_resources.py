@@ -199,7 +199,19 @@ def _grade_diagnose(render_all: Any, g: Grader) -> None:
         f"the render tasks asked for {sorted(_asked(tasks, 'CPU'))} CPU(s) each; render works "
         "on one core: ask for what it uses, 1 CPU, with .options(num_cpus=1)",
     )
-    g.expect_overlap(runs, "the render tasks")
+    # Whether they could run side by side is the scheduler's to decide once every task is
+    # submitted before the first one ends (the records' own times); how many then *ran* at the
+    # same moment also depends on how fast the backend starts workers (Ray starts them on
+    # demand, slowly on a busy machine), so that is shown, not graded.
+    ends = [t.end for t in tasks if t.end is not None]
+    g.expect_known(
+        lambda: bool(ends) and max(t.created for t in tasks) < min(ends),
+        "every render task was submitted before the first one finished, so the scheduler could "
+        "run them side by side",
+        "the render tasks were submitted one after another, each after the one before finished: "
+        "submit them all, then get the whole list",
+    )
+    g.note(f"{evidence.max_at_once(runs)} ran at the same moment by the workers' clocks")
 
 
 _GANG_SOLUTION = """def gang_run(n):
