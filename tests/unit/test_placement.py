@@ -191,3 +191,12 @@ def test_bundle_and_task_resources_use_rays_names():
     }
     # A zero-CPU task still asks for a share of the bundle, so it lands inside the group.
     assert task_request("abc", -1, {}) == {"bundle_group_abc": 0.001}
+
+
+def test_only_the_latest_removed_groups_are_kept(monkeypatch):
+    monkeypatch.setattr("rayground._core.placement.REMOVED_KEPT", 2)
+    pgs = PlacementGroups()
+    for gid in "abc":
+        pgs.create(group([{"CPU": 1}], gid=gid))
+        pgs.remove(gid)
+    assert list(pgs.groups) == ["b", "c"]

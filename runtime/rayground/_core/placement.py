@@ -38,6 +38,8 @@ _EPS = 1e-9
 # Where STRICT_SPREAD tries every assignment, it gives up past this many (a cluster of a few
 # nodes never gets near it; the greedy pass has already found most answers).
 _SEARCH_LIMIT = 2_000
+# Removed groups kept for placement_group_table() and the state API (the oldest go first).
+REMOVED_KEPT = 1000
 
 
 def check_bundles(bundles: Any, strategy: Any) -> list[dict[str, float]]:
@@ -222,6 +224,9 @@ class PlacementGroups:
         group.state = "REMOVED"
         group.times["REMOVED"] = time.time()
         group.nodes = [None] * len(group.bundles)
+        removed = [g.id for g in self.groups.values() if g.state == "REMOVED"]
+        for old_id in removed[: max(0, len(removed) - REMOVED_KEPT)]:
+            del self.groups[old_id]
         return Release(group, placed) if placed else None
 
     def node_lost(self, node_id: str) -> list[Group]:

@@ -8,6 +8,7 @@ fail with TaskPlacementGroupRemoved.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from .resources import NodeResources
 
 _EPS = 1e-9
+# While a group waits, the head tries it again at most this often (every loop turn would cost the
+# task hot path a plan per turn for a group that may wait for a node that never comes).
+_RETRY_S = 0.02
 
 
 class HeadPlacement:
@@ -26,6 +30,7 @@ class HeadPlacement:
         self.groups = PlacementGroups()
         self.gpu_ids: dict[tuple[str, int], list[str]] = {}  # (group, bundle) -> devices held
         self.pending = False  # any group waiting to be placed (checked every loop turn)
+        self._next_try = 0.0
 
     # ------------------------------------------------------------ events in
     def create(self, args: dict[str, Any]) -> None:
@@ -43,10 +48,14 @@ class HeadPlacement:
             "placement_group", group.id, "PENDING", {"name": group.name, "strategy": group.strategy}
         )
         self.pending = True
-        self.schedule()
+        self.schedule(force=True)
 
-    def schedule(self) -> None:
+    def schedule(self, force: bool = False) -> None:
         """Place the pending groups that fit now (called while any is pending)."""
+        now = time.monotonic()
+        if not force and now < self._next_try:
+            return
+        self._next_try = now + _RETRY_S
         nodes = self.head.nodes.alive()
         available = {n.id: n.resources.snapshot_available() for n in nodes}
         total = {n.id: dict(n.resources.total) for n in nodes}
