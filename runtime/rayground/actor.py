@@ -17,7 +17,13 @@ from ._core import api, context, ids, observe, runtime_env
 from ._core.object_ref import ObjectRef
 from ._core.serialization import export_code
 from ._core.task_spec import ActorExit, encode_retry_exceptions, pack_args, submit
-from .options import ACTOR_OPTIONS, METHOD_OPTIONS, resources_from_options, validate_options
+from .options import (
+    ACTOR_OPTIONS,
+    METHOD_OPTIONS,
+    placement_from_options,
+    resources_from_options,
+    validate_options,
+)
 
 __all__ = ["ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"]
 
@@ -121,6 +127,9 @@ class ActorClass:
         name = options.get("name")
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"An actor's name must be a non-empty str, got {name!r}")
+        resources, placement = placement_from_options(
+            options, resources_from_options(options, default_cpus=0), self.__name__
+        )
         spec = {
             "actor_id": actor_id,
             "kind": "actor_create",
@@ -129,7 +138,7 @@ class ActorClass:
             "args": args_desc,
             "deps": deps,
             "contained": obj.contained,
-            "resources": resources_from_options(options, default_cpus=0),
+            "resources": resources,
             "max_restarts": options.get("max_restarts", 0),
             "max_task_retries": options.get("max_task_retries", 0),
             "max_concurrency": options.get("max_concurrency"),
@@ -142,6 +151,7 @@ class ActorClass:
             "runtime_env": renv,
             "meta": meta,
             "handle_id": f"{actor_id}.h",
+            **placement,
         }
         fn_blob = client.export_function(fn_id, blob)
         if fn_blob is not None:

@@ -27,6 +27,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -449,6 +450,13 @@ def _status(args: argparse.Namespace) -> int:
     )
     print("tasks: " + (", ".join(f"{k} {v}" for k, v in sorted(info["tasks"].items())) or "none"))
     print("actors: " + (", ".join(f"{k} {v}" for k, v in sorted(info["actors"].items())) or "none"))
+    groups = info.get("placement_groups", [])
+    states = Counter(g["state"] for g in groups)
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+    print(f"placement groups: {shown or 'none'}")
+    for g in groups:
+        if g["state"] != "CREATED":  # why it waits: infeasible, or for resources to free up
+            print(f"  {g['id'][:12]} {g['name'] or '(no name)'} {g['state']}: {g['why']}")
     running = [j for j in info.get("jobs", []) if j.get("status") == "RUNNING"]
     print(f"drivers connected: {len(running)}")
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "ActorAlreadyExistsError",
     "ActorDiedError",
+    "ActorPlacementGroupRemoved",
     "ActorUnavailableError",
     "GetTimeoutError",
     "ObjectFreedError",
@@ -26,6 +27,7 @@ __all__ = [
     "RayTaskError",
     "RuntimeEnvSetupError",
     "TaskCancelledError",
+    "TaskPlacementGroupRemoved",
     "TaskUnschedulableError",
     "UserCodeException",
     "WorkerCrashedError",
@@ -241,3 +243,17 @@ class TaskUnschedulableError(RayError):
 
 class ActorUnschedulableError(RayError):
     """No node in the cluster can ever satisfy the actor's resource request."""
+
+
+class TaskPlacementGroupRemoved(RayError):
+    """The placement group the task was scheduled into was removed before it could run."""
+
+    def __str__(self) -> str:
+        return "The placement group corresponding to this task has been removed."
+
+
+class ActorPlacementGroupRemoved(RayError):
+    """The placement group the actor was scheduled into was removed."""
+
+    def __str__(self) -> str:
+        return "The placement group corresponding to this Actor has been removed."

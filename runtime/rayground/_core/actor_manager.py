@@ -142,7 +142,7 @@ class ActorManager:
         head.events.emit(
             "actor", actor.id, "PENDING_CREATION", {"class_name": actor.class_name, "name": name}
         )
-        if not head.nodes.feasible(actor.resources):
+        if not spec.get("placement_group") and not head.nodes.feasible(actor.resources):
             missing = head.nodes.missing_for(actor.resources)
             head.warn(
                 peer.client_id,
@@ -150,6 +150,10 @@ class ActorManager:
                 f"has {format_request(missing)}; it will wait until such a node joins. Lower "
                 "num_cpus/num_gpus/resources in its options.",
             )
+        group = spec.get("placement_group")
+        if group and head.placement.groups.removed(group.get("id")):
+            self._die(actor, "Its placement group was removed before it was created.", True)
+            return {"actor_id": actor.id, "existing": False}
         self.waiting_for_resources.append(actor)
         self.place_waiting()
         return {"actor_id": actor.id, "existing": False}
@@ -162,6 +166,8 @@ class ActorManager:
             if actor.state == "DEAD":
                 continue
             fitting = [] if self._deps_pending(actor) else head.nodes.fitting(actor.resources)
+            if fitting and ("node_affinity" in actor.spec or "strategy" in actor.spec):
+                fitting = head.nodes.by_strategy(fitting, actor.spec)
             if not fitting:
                 remaining.append(actor)
                 continue
@@ -488,6 +494,15 @@ class ActorManager:
             f"The actor {name} ({shown}) is dead, so this call cannot run. Cause: {cause}",
             actor_id=shown,
         )
+
+    def end_for_placement_group(self, actor: Actor, cause: str) -> None:
+        """Its placement group was removed: it dies for good, as in Ray."""
+        actor.no_restart = True
+        actor.death_cause = cause
+        if actor.worker is not None:
+            actor.worker.node.pool.kill(actor.worker)
+        else:
+            self._die(actor, cause, no_restart=True)
 
     def on_job_exit(self, job_id: str) -> None:
         for actor in list(self.actors.values()):

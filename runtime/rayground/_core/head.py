@@ -41,6 +41,7 @@ from .log_limit import LineLimiter
 from .nodes import Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
 from .object_transfer import ObjectServer
+from .placement_groups import HeadPlacement
 from .resources import NodeResources, total_memory
 from .runtime_env import PackageStore
 from .serialization import serialize
@@ -204,6 +205,7 @@ class Head:
         self.objects.on_remote_discard = self._free_on_node
         self.tasks = TaskTable(self)
         self.actors = ActorManager(self)
+        self.placement = HeadPlacement(self)
         self.owner_pidfd = os.pidfd_open(args.owner_pid) if args.owner_pid else None
         self.running = True
         self._scratch = receive_buffer()  # every connection is read into it, one at a time
@@ -577,6 +579,7 @@ class Head:
         """A node's process is gone: its workers with it; rebuild or fail what it held."""
         self.nodes.mark_dead(node)
         self.events.emit("node", node.id, "DEAD", {"why": why})
+        self.placement.node_lost(node.id)
         for worker in list(node.pool.workers.values()):
             self.tasks.on_worker_died(worker, None)
         for oid in self.objects.node_lost(node.id):
@@ -948,6 +951,7 @@ class Head:
                 job["end_time"] = time.time()
             self.events.emit("job", peer.job_id, job["status"] if job else "STOPPED", None)
             self.actors.on_job_exit(peer.job_id)
+            self.placement.job_ended(peer.job_id)
             self.tasks.on_owner_gone(peer.client_id)
 
     def shutdown(self) -> None:

@@ -201,7 +201,7 @@ class ObjectDirectory:
                 self.unpin(inner)
             obj.desc = error(oid)
             obj.size, obj.node, obj.spilled = 0, None, False
-            obj.copies.clear()
+            obj.copies = _NO_COPIES
             obj.contained = []
             for holder in obj.holders:  # a holder may keep an inline value it read before
                 self._notify(holder, oid, obj.desc)

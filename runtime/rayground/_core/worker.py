@@ -61,6 +61,7 @@ class Worker:
         self.actor_module = ""
         self.actor_name = ""
         self.actor_meta: dict[str, Any] | None = None
+        self.actor_placement: dict | None = None  # the placement group its actor was made in
         self.actor_gpu_ids: list[str] = []  # the actor's devices, for calls sent directly
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -230,6 +231,8 @@ class Worker:
             "runtime_env": self.actor_runtime_env
             if spec.get("kind") == "actor_call"
             else spec.get("runtime_env"),
+            # get_current_placement_group(); an actor's methods run in its creation's group
+            "placement_group": spec.get("placement_group") or self.actor_placement,
         }
 
     def _function_name(self, spec: dict) -> str | None:
@@ -479,6 +482,7 @@ class Worker:
         self.actor_name = spec.get("actor_name") or ""
         self.actor_meta = spec.get("meta")
         self.actor_runtime_env = spec.get("runtime_env")
+        self.actor_placement = spec.get("placement_group")
         env = self._env_for(spec)
         os.environ.update(env)  # an actor keeps its environment for life
         token = context.set_task_context(self._task_context(spec))
