@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+from _needs import on_platform_only
 from rayground._core import object_store
 from rayground._core.serialization import deserialize, serialize
 
@@ -131,7 +132,7 @@ def test_a_new_large_segment_leaves_nothing_running_after_its_write(shm) -> None
     writer.close()
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/pagemap"), reason="needs Linux's pagemap")
+@on_platform_only(os.path.exists("/proc/self/pagemap"), "needs Linux's pagemap")
 def test_the_first_write_into_a_recycled_segment_sets_up_every_page(shm) -> None:
     """The copying threads populate the page tables of a recycled segment piece by piece, so
     the kept mapping is complete for the next write, and every byte lands (pieces start off
