@@ -134,7 +134,8 @@ def test_routes_by_prefix_404_and_routes_listing(serve_env, serve):
         assert missing.status_code == 404 and "/-/routes" in missing.text
         assert client.get("/-/routes").json() == {"/alpha": "a", "/beta": "b"}
         assert client.get("/-/healthz").text == "success"
-    with pytest.raises(ValueError, match="is being used by application 'a'"):
+    taken = "is being used by application 'a'"
+    with pytest.raises(serve.exceptions.RayServeException, match=taken):
         serve.run(Named.bind("again"), name="c", route_prefix="/alpha")
     serve.delete("a")
     assert httpx.get(f"{serve_env.url}/alpha", timeout=30).status_code == 404
