@@ -278,8 +278,10 @@ def test_routes_listing_and_a_taken_prefix(backend, serve):
     serve.run(Named.bind("beta"), name="b", route_prefix="/beta")
     with httpx.Client(base_url=backend.url, timeout=60) as client:
         assert client.get("/beta/x/y").json() == {"word": "beta", "path": "/beta/x/y"}
+        missing = client.get("/gamma")
+        assert missing.status_code == 404 and "/-/routes" in missing.text
         assert client.get("/-/routes").json() == {"/alpha": "a", "/beta": "b"}
-        assert client.get("/-/healthz").status_code == 200
+        assert client.get("/-/healthz").text == "success"
     with pytest.raises(serve.exceptions.RayServeException, match="is being used by application"):
         serve.run(Named.bind("again"), name="c", route_prefix="/alpha")
     serve.delete("a")
@@ -307,28 +309,10 @@ def test_http_streaming_response(backend, serve):
         assert "".join(reply.iter_text()) == "chunk0;chunk1;chunk2;"
 
 
-def test_handle_backpressure_past_max_queued_requests(backend, serve, wait_until):
+def test_handle_backpressure_past_max_queued_requests(backend, serve, make_gate, wait_until):
     ray = backend.ray
 
-    @ray.remote
-    class Gate:  # requests wait here until the test opens it: no sleeps
-        def __init__(self):
-            import asyncio
-
-            self.event = asyncio.Event()
-            self.waiting = 0
-
-        async def wait(self):
-            self.waiting += 1
-            await self.event.wait()
-
-        async def count(self):
-            return self.waiting
-
-        async def open(self):
-            self.event.set()
-
-    gate = Gate.remote()
+    gate = make_gate(ray)
 
     @serve.deployment(max_ongoing_requests=1, max_queued_requests=1)
     class Slow:
