@@ -361,9 +361,30 @@ class CoreClient:
         if self._dead_reason is not None:
             raise self._dead_error()
         self._pending.append((None, message))
-        self._submits_queued = True
+        if not self._submits_queued:
+            self._submits_queued = True
+            self._nudge()
         if len(self._pending) >= _SUBMIT_BATCH:
             self.flush()
+
+    def _nudge(self) -> None:
+        """The first submission of a batch was just queued: if this thread runs an asyncio
+        event loop, send it as soon as the running step of the loop ends.
+
+        A caller on an event loop (an async actor, a Serve proxy or replica, a notebook cell
+        that awaits) never calls get() or wait(), which are what flush for everyone else; its
+        call would wait in `_pending` for the I/O thread's next timed wake, up to
+        `_FLUSH_INTERVAL`, on every await. Sending from the loop keeps the batch: every
+        `.remote()` of the step leaves in one frame, and no other thread is woken (waking the
+        I/O thread per batch made it race the submitting thread for the GIL and send frames
+        of one call, halving a plain loop's submission rate).
+        """
+        asyncio = sys.modules.get("asyncio")  # no asyncio imported: no loop can be running
+        if asyncio is None or threading.current_thread() is self._io_thread:
+            return
+        loop = asyncio.events._get_running_loop()
+        if loop is not None:
+            loop.call_soon(self.flush)
 
     def submit_actor_call(self, spec: dict[str, Any]) -> None:
         """Queue an actor call: straight to the actor's worker when it may go directly (see
@@ -372,6 +393,7 @@ class CoreClient:
             raise self._dead_error()
         returns = spec["returns"]
         with self.direct.lock:
+            direct_was_dirty = self.direct.dirty
             channel = self.direct.route_call(spec)
             if channel is not None:
                 for oid in returns:
@@ -380,8 +402,12 @@ class CoreClient:
                 self._expected.update(returns)
             self._pending.append((None, (protocol.SUBMIT, spec)))
         if channel is None:
-            self._submits_queued = True
+            if not self._submits_queued:
+                self._submits_queued = True
+                self._nudge()
         else:
+            if not direct_was_dirty:
+                self._nudge()  # the first direct call since the channels were last sent
             self._due_in(_BOOKKEEPING_FLUSH)
         if len(self._pending) >= _SUBMIT_BATCH:
             self.flush()
