@@ -14,7 +14,7 @@ from rayground.jupyter import dag
 from rayground.jupyter.dag import compact_task, first_line, producer_task
 from rayground.jupyter.session import OPEN_PANEL_COMMAND
 from rayground.lab import curriculum
-from rayground.lab.hub import ancestors, kernels_of
+from rayground.lab.cluster_hub import ancestors, kernels_of
 
 
 def test_producer_task_of_return_objects_only() -> None:

@@ -174,9 +174,9 @@ class Run:
         if self._backend is None:
             self._backend = session.current(required=True)
         if self._backend.name == "rayground":
-            from . import hub
+            from . import subscription
 
-            self._remove_listener = hub.add(self._on_events)
+            self._remove_listener = subscription.add(self._on_events)
         observe.submit_hooks.append(self._on_submit)
         observe.block_hooks.append(self._on_block)
         self.start = time.time()
@@ -195,10 +195,10 @@ class Run:
             observe.block_hooks.remove(self._on_block)
         if self._remove_listener is not None:
             # Events up to now may still be in flight from the head: wait until they arrived.
-            from . import hub
+            from . import subscription
 
             try:
-                hub.catch_up(self._backend._request("status")["event_seq"])
+                subscription.catch_up(self._backend._request("status")["event_seq"])
             except Exception:
                 pass
             self._remove_listener()
@@ -281,8 +281,8 @@ class Run:
 
         deadline = time.monotonic() + (SETTLE_S if self.end is not None else 0.0)
         while True:
-            # The stream told us about every task since before the run began (hub subscribed
-            # at __enter__), so no table read is needed unless events were lost.
+            # The stream told us about every task since before the run began (subscribed at
+            # __enter__, subscription.py), so no table read is needed unless events were lost.
             rows = self._pick(model.tasks(backend, complete=False), backend, end)
             pending = [
                 r
