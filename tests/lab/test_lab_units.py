@@ -63,6 +63,23 @@ def test_dag_model_matches_the_shared_fixture(case: dict) -> None:
     assert model == case["expect"]
 
 
+def test_the_extension_task_type_is_generated_from_the_python_schema() -> None:
+    """extension/src/taskrow.ts (ITaskRow, used by dag.ts and api.ts) is scripts/ts_types.py's
+    output for `dag.Task`, and `compact_task` makes exactly that schema's keys."""
+    root = Path(__file__).resolve().parents[2]
+    check = subprocess.run(
+        [sys.executable, str(root / "scripts" / "ts_types.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    row = {"task_id": "t1-0", "name": "f", "state": "RUNNING", "blocked": [(1.0, None)]}
+    task = compact_task(row)
+    assert set(task) == set(dag.Task.__annotations__) | set(dag._TaskKeys.__annotations__)
+    assert task["blocked"] == [(1000, None)]
+
+
 def test_kernels_of_matches_owner_drivers_and_descendants() -> None:
     # A child of this process stands for "a process the kernel started".
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

@@ -350,9 +350,9 @@ class ClusterFeed:
             at = int(when * 1000)
             spans = task.setdefault("blocked", [])
             if state == "BLOCKED":
-                spans.append([at, None])
+                spans.append((at, None))
             elif spans and spans[-1][1] is None:
-                spans[-1][1] = at
+                spans[-1] = (spans[-1][0], at)
             changed[task_id] = task
         if not changed:
             return
