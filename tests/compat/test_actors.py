@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from rayground.jupyter.spans import peak_parallelism
+
 
 def _counter_class(ray):
     @ray.remote
@@ -247,43 +249,50 @@ def test_detached_actor_then_kill(ray, wait_until):
 def test_async_actor_runs_calls_concurrently(ray):
     @ray.remote
     class AsyncWorker:
-        async def work(self, i):
-            await asyncio.sleep(0.3)
+        def __init__(self):
+            self.arrived = 0
+
+        async def work(self, i, together):
+            # Each call waits until `together` calls are inside at once: one at a time, the
+            # first would time out instead.
+            self.arrived += 1
+            while self.arrived < together:
+                await asyncio.sleep(0.01)
             return i
 
     w = AsyncWorker.remote()
-    ray.get(w.work.remote(-1), timeout=30)  # the actor is up
-    start = time.monotonic()
-    assert ray.get([w.work.remote(i) for i in range(5)], timeout=30) == list(range(5))
-    assert time.monotonic() - start < 1.0  # 5 x 0.3 s overlapping, not 1.5 s
+    assert ray.get([w.work.remote(i, 5) for i in range(5)], timeout=30) == list(range(5))
 
 
 def test_threaded_actor_max_concurrency(ray):
     @ray.remote(max_concurrency=4)
     class Threaded:
+        def __init__(self):
+            import threading
+
+            # Four calls must be inside at once to pass it; fewer threads break it (an error).
+            self.all_four = threading.Barrier(4, timeout=20)
+
         def block(self, i):
-            time.sleep(0.3)
+            self.all_four.wait()
             return i
 
     t = Threaded.remote()
-    ray.get(t.block.remote(-1), timeout=30)
-    start = time.monotonic()
     assert ray.get([t.block.remote(i) for i in range(4)], timeout=30) == list(range(4))
-    assert time.monotonic() - start < 1.0  # 4 x 0.3 s on 4 threads
 
 
 def test_default_actor_runs_one_call_at_a_time(ray):
     @ray.remote
     class Serial:
         def block(self):
-            time.sleep(0.3)
-            return time.monotonic()
+            start = time.monotonic()
+            time.sleep(0.3)  # room for a second call to overlap, were it let in
+            return start, time.monotonic()
 
     s = Serial.remote()
     ray.get(s.block.remote(), timeout=30)
-    start = time.monotonic()
-    ray.get([s.block.remote(), s.block.remote()], timeout=30)
-    assert time.monotonic() - start >= 0.55
+    spans = ray.get([s.block.remote(), s.block.remote()], timeout=30)
+    assert peak_parallelism(spans) == 1, spans  # the calls' own times: one after the other
 
 
 # --------------------------------------------------------------------------------------------------
