@@ -101,6 +101,8 @@ class _SigintShield:
             current = signal.getsignal(signal.SIGINT)
             if not callable(current):  # ignored, default-terminate or set outside Python
                 return
+            if current == self._on_sigint:  # still ours (never chain to ourselves)
+                current = signal.default_int_handler
             signal.signal(signal.SIGINT, self._on_sigint)
         except (ValueError, TypeError):  # not the main interpreter
             return
@@ -110,9 +112,10 @@ class _SigintShield:
         self.users = max(0, self.users - 1)
         if self.users:
             return
-        previous, self.previous = self.previous, None
+        previous = self.previous
         if previous is None or threading.get_ident() != self.main_ident:
-            return
+            return  # (off the main thread our handler stays, still chaining to `previous`)
+        self.previous = None
         try:
             if signal.getsignal(signal.SIGINT) == self._on_sigint:
                 signal.signal(signal.SIGINT, previous)
