@@ -110,7 +110,6 @@ def test_checks_pass_on_solutions_and_catch_wrong_answers(stem, progress_file):
 # fixed one fails here until it is taken off this list.
 FAILING_ON_REAL_RAY = {
     "07_resources": "the share_gpus check sees at most 2 tasks at once on Ray's 4-CPU run",
-    "10_data": "a lesson cell fails on Ray Data 2.60 (not yet diagnosed)",
     "12_serve": "the scale check counts Ray Serve's rejected-and-retried replica calls",
 }
 
