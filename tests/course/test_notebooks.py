@@ -109,7 +109,6 @@ def test_checks_pass_on_solutions_and_catch_wrong_answers(stem, progress_file):
 # Lessons whose run on real Ray fails today (found by CI with Ray, 2026-12-05); strict, so a
 # fixed one fails here until it is taken off this list.
 FAILING_ON_REAL_RAY = {
-    "10_data": "a lesson cell fails on Ray Data 2.60 (not yet diagnosed)",
 }
 
 
