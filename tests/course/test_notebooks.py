@@ -108,8 +108,7 @@ def test_checks_pass_on_solutions_and_catch_wrong_answers(stem, progress_file):
 
 # Lessons whose run on real Ray fails today (found by CI with Ray, 2026-12-05); strict, so a
 # fixed one fails here until it is taken off this list.
-FAILING_ON_REAL_RAY = {
-}
+FAILING_ON_REAL_RAY = {}
 
 
 def _on_ray_param(stem: str):
