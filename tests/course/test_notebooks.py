@@ -137,6 +137,10 @@ def test_lessons_run_on_real_ray(stem, progress_file, monkeypatch):
     monkeypatch.setenv("RAY_raylet_start_wait_time_s", "120")  # Ray starts slowly on 2 busy cores
     # Ray Serve keeps its replicas' calls out of the state API unless asked (lessons 12, 13).
     monkeypatch.setenv("RAY_SERVE_ENABLE_TASK_EVENTS", "1")
+    # Every check on Ray reads the state API until two reads one event-report interval apart
+    # agree (1 s by default, so 1-5 s per check): reported ten times as often, the same
+    # evidence settles in a tenth of the time. The cluster and the reads both follow this.
+    monkeypatch.setenv("RAY_task_events_report_interval_ms", "100")
     exercises = exercises_of(stem)
     solutions = {f"{stem}:{i}": ex.solution for i, ex in exercises.items()}
     nb = on_real_ray(with_answers(read(stem), solutions, ANSWERS))

@@ -271,6 +271,7 @@ def _settled_ray_rows(record: RunRecord) -> list[dict[str, Any]]:
     import ray
     from ray.util import state
 
+    from rayground.jupyter.analysis import ray_event_interval_s
     from rayground.jupyter.backends import ray_task_row
 
     job = ray.get_runtime_context().get_job_id()
@@ -294,7 +295,7 @@ def _settled_ray_rows(record: RunRecord) -> list[dict[str, Any]]:
         if (now == before and now) or time.monotonic() >= deadline:
             return rows
         before = now
-        time.sleep(1.0)  # Ray reports task events about once a second
+        time.sleep(ray_event_interval_s())  # how often Ray reports task events
 
 
 def _span(row: dict[str, Any]) -> TaskSpan:

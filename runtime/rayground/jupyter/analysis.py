@@ -20,6 +20,7 @@ On real Ray only the task rows exist (ray.util.state); the report lists what it 
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 import sys
 import threading
@@ -43,6 +44,21 @@ RAY_SETTLE_S = 5.0  # Ray: how long to wait for its task events to arrive
 # actor call's completion and its worker's own times reach the head batched, a cancelled task's
 # end once its worker was interrupted). Tasks the code left running cost this much once.
 SETTLE_S = 1.0
+
+
+_RAY_EVENT_INTERVAL = "RAY_task_events_report_interval_ms"  # Ray's spelling, not upper case
+
+
+def ray_event_interval_s() -> float:
+    """How often Ray's workers report task events: `RAY_task_events_report_interval_ms` (Ray's
+    own setting, 1000 ms unless the environment that started the cluster changed it). Two reads
+    of the state API this far apart that agree mean no event was still on its way."""
+    try:
+        ms = float(os.environ.get(_RAY_EVENT_INTERVAL, "1000"))
+    except ValueError:
+        ms = 1000.0
+    return min(max(ms, 10.0), 10_000.0) / 1000
+
 
 _DONE = ("FINISHED", "FAILED")
 
@@ -294,17 +310,19 @@ class Run:
             time.sleep(0.02)
 
     def _settled_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:
-        """Ray reports task events about once a second: read until two reads agree."""
+        """Ray reports task events every `ray_event_interval_s()`: read until two reads that far
+        apart agree."""
+        interval = ray_event_interval_s()
         began = time.monotonic()
         before = None
         while True:
             picked = self._pick(backend.tasks(), backend, end)
             now = sorted((r["task_id"], r.get("state")) for r in picked)
             waited = time.monotonic() - began
-            if (now == before and (now or waited >= 2.0)) or waited > RAY_SETTLE_S:
+            if (now == before and (now or waited >= 2 * interval)) or waited > RAY_SETTLE_S:
                 return picked
             before = now
-            time.sleep(1.0)
+            time.sleep(interval)
 
     def _pick(self, rows: list[dict[str, Any]], backend: Any, end: float) -> list[dict[str, Any]]:
         ours = {s.task_id for s in self.submits}
