@@ -306,8 +306,8 @@ EXERCISES = [
         hints=(
             "placement_group([{'CPU': 1}] * n, strategy='STRICT_PACK') reserves n CPUs on one "
             "node; ray.get(pg.ready()) waits until they are held.",
-            "Run shard i in bundle i: shard.options(scheduling_strategy="
-            "PlacementGroupSchedulingStrategy(pg, i)).remote(i).",
+            "Run shard i in bundle i: its .options() take a scheduling strategy that names "
+            "the group and the bundle's index (rayground.util.scheduling_strategies).",
             "Get every result, then remove_placement_group(pg) (a try/finally keeps that "
             "promise even when a shard fails).",
         ),
