@@ -190,13 +190,7 @@ class ObjectDirectory:
                 continue
             if obj.desc[0] == "e":
                 continue
-            if obj.desc[0] == "s" and obj.node is None:
-                self.used -= obj.size
-            elif obj.desc[0] == "f":
-                self.spilled_bytes -= obj.size
-            self._discard_desc(obj.desc, obj.node)
-            for node in obj.copies:
-                self._discard_desc(obj.desc, node, recycle=False)
+            self._release_bytes(obj)
             for inner in obj.contained:
                 self.unpin(inner)
             obj.desc = error(oid)
@@ -262,16 +256,23 @@ class ObjectDirectory:
             obj.copies = _NO_COPIES
 
     # -- freeing and capacity
+    def _release_bytes(self, obj: Obj) -> None:
+        """Give back the store's (or spill's) room for `obj`'s bytes and drop them and their
+        copies on other nodes (the caller decides what becomes of the record)."""
+        assert obj.desc is not None
+        if obj.desc[0] == "s" and obj.node is None:
+            self.used -= obj.size
+        elif obj.desc[0] == "f":
+            self.spilled_bytes -= obj.size
+        self._discard_desc(obj.desc, obj.node)
+        for node in obj.copies:
+            self._discard_desc(obj.desc, node, recycle=False)
+
+    # -- freeing and capacity
     def _free(self, oid: str, obj: Obj) -> None:
         del self.objects[oid]
         if obj.desc is not None:
-            if obj.desc[0] == "s" and obj.node is None:
-                self.used -= obj.size
-            elif obj.desc[0] == "f":
-                self.spilled_bytes -= obj.size
-            self._discard_desc(obj.desc, obj.node)
-            for node in obj.copies:
-                self._discard_desc(obj.desc, node, recycle=False)
+            self._release_bytes(obj)
         self._emit("object", oid, "FREED", None)
         for inner in obj.contained:
             self.unpin(inner)
