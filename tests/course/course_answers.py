@@ -555,6 +555,14 @@ ANSWERS.update(
                 "went to 1 Scorer actor",
             ),
             (
+                "sequential: a few Scorers, but a get for each text in the loop",
+                "def score_all(texts):\n"
+                "    scorers = [Scorer.remote() for _ in range(4)]\n"
+                "    return [ray.get(scorers[i % 4].score.remote(t))\n"
+                "            for i, t in enumerate(texts)]\n",
+                ("get inside the submit loop", "ran one at a time"),
+            ),
+            (
                 "cheat: the lesson's six reviews only",
                 "def score_all(texts):\n"
                 "    scorers = [Scorer.remote() for _ in range(4)]\n"
