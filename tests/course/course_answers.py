@@ -1429,7 +1429,9 @@ ANSWERS.update(
                 "    for s, interval in zip(refs, ray.get(list(refs.values()))):\n"
                 "        board.post.remote(s, interval)\n"
                 "    return ray.get(board.results.remote())\n",
-                "posted only after",
+                # Rejected either way: by when it posted, or (when a busy Ray ran the slow task
+                # first) by the order the tasks ended in.
+                ("posted only after", "started only after it"),
             ),
             (
                 "cheat: the masses passed by value to every task",
