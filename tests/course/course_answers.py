@@ -518,6 +518,94 @@ ANSWERS.update(
 )
 ANSWERS.update(
     {
+        "03_actors:diagnose": [
+            (
+                "wrong",
+                "def score_all(texts):\n"
+                "    scorers = [Scorer.remote() for _ in range(4)]\n"
+                "    return sorted(ray.get([scorers[i % 4].score.remote(t)\n"
+                "                           for i, t in enumerate(texts)]))\n",
+                "in the texts' order",
+            ),
+            (
+                "sequential",
+                "def score_all(texts):\n    return score_all_slow(texts)\n",
+                ("ray.get inside the submit loop", "Create a few (at most one per CPU"),
+            ),
+            (
+                "cheat: scored here, actors for show",
+                "def score_all(texts):\n"
+                "    s = Scorer.remote()\n"
+                "    ray.get([s.score.remote(t) for t in texts])\n"
+                "    good = {'good', 'great', 'fine', 'love'}\n"
+                "    return [sum(w in good for w in t.split()) for t in texts]\n",
+                "did not come back from the Scorer.score tasks",
+            ),
+            (
+                "cheat: a new actor per text, all at once",
+                "def score_all(texts):\n"
+                "    return ray.get([Scorer.remote().score.remote(t) for t in texts])\n",
+                "again. Create a few (at most one per CPU",
+            ),
+            (
+                "cheat: one actor, no waiting in the loop",
+                "def score_all(texts):\n"
+                "    s = Scorer.remote()\n"
+                "    return ray.get([s.score.remote(t) for t in texts])\n",
+                "went to 1 Scorer actor",
+            ),
+            (
+                "sequential: a few Scorers, but a get for each text in the loop",
+                "def score_all(texts):\n"
+                "    scorers = [Scorer.remote() for _ in range(4)]\n"
+                "    return [ray.get(scorers[i % 4].score.remote(t))\n"
+                "            for i, t in enumerate(texts)]\n",
+                ("get inside the submit loop", "ran one at a time"),
+            ),
+            (
+                "cheat: the lesson's six reviews only",
+                "def score_all(texts):\n"
+                "    scorers = [Scorer.remote() for _ in range(4)]\n"
+                "    return ray.get([scorers[i % 4].score.remote(t)\n"
+                "                    for i, t in enumerate(texts[:6])])\n",
+                "expected [",
+            ),
+        ],
+    }
+)
+ANSWERS.update(
+    {
+        "04_object_store:diagnose": [
+            (
+                "wrong",
+                "def means_of(refs):\n"
+                "    return ray.get([mean_of.remote(ref) for ref in refs])[::-1]\n",
+                "in the refs' order",
+            ),
+            (
+                "sequential",
+                "def means_of(refs):\n    return means_of_slow(refs)\n",
+                ("ray.get inside a task", "did not come back from the mean_of tasks"),
+            ),
+            (
+                "cheat: blocks fetched, then sent back",
+                "def means_of(refs):\n"
+                "    return ray.get([mean_of.remote(block) for block in ray.get(refs)])\n",
+                "make_block result(s) were fetched into the notebook",
+            ),
+            (
+                "cheat: averaged in the notebook",
+                "def means_of(refs):\n"
+                "    return [float(block.mean()) for block in ray.get(refs)]\n",
+                "did not come back from the mean_of tasks",
+            ),
+            (
+                "cheat: the lesson's six blocks only",
+                "def means_of(refs):\n"
+                "    return ray.get([mean_of.remote(ref) for ref in refs[:6]])\n",
+                "expected [",
+            ),
+        ],
         "04_object_store:share_once": [
             (
                 "wrong",
@@ -1284,6 +1372,39 @@ ANSWERS.update(
                 "pass each species' own masses and n_resamples",
             ),
         ],
+        "09_capstone:diagnose": [
+            (
+                "wrong: the remainder dropped",
+                "def species_totals(rows):\n"
+                "    k = len(rows) // 4\n"
+                "    parts = [summarize.remote(rows[i * k:(i + 1) * k]) for i in range(4)]\n"
+                "    return ray.get(merge.remote(*parts))\n",
+                "every row counted exactly once",
+            ),
+            (
+                "sequential",
+                "def species_totals(rows):\n    return species_totals_slow(rows)\n",
+                ("tasks so small that overhead dominates", "summarize task(s). One task"),
+            ),
+            (
+                "cheat: one shard, nothing to overlap",
+                "def species_totals(rows):\n"
+                "    return ray.get(merge.remote(summarize.remote(rows)))\n",
+                "cut into 1 summarize task(s)",
+            ),
+            (
+                "cheat: merged in the notebook",
+                "def species_totals(rows):\n"
+                "    parts = ray.get([summarize.remote(rows[i::4]) for i in range(4)])\n"
+                "    out = {}\n"
+                "    for part in parts:\n"
+                "        for sp, (n, s, sq) in part.items():\n"
+                "            a, b, c = out.get(sp, (0, 0.0, 0.0))\n"
+                "            out[sp] = (a + n, b + s, c + sq)\n"
+                "    return out\n",
+                "made from 0 merge task result(s); expected 1",
+            ),
+        ],
         "09_capstone:sturdy": [
             (
                 "wrong",
@@ -1308,7 +1429,9 @@ ANSWERS.update(
                 "    for s, interval in zip(refs, ray.get(list(refs.values()))):\n"
                 "        board.post.remote(s, interval)\n"
                 "    return ray.get(board.results.remote())\n",
-                "posted only after",
+                # Rejected either way: by when it posted, or (when a busy Ray ran the slow task
+                # first) by the order the tasks ended in.
+                ("posted only after", "started only after it"),
             ),
             (
                 "cheat: the masses passed by value to every task",

@@ -1,5 +1,6 @@
 """Lesson 03 (actors): state kept between calls, one actor shared by tasks, actors in parallel,
-one actor serving several calls at once (max_concurrency)."""
+one actor serving several calls at once (max_concurrency), and a slow actor program diagnosed from
+its "how it ran" report."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import random
 import time
 from typing import Any
 
+from .. import evidence
 from ..exercise import Exercise, Grader
 from ..observe import api
 
@@ -241,6 +243,65 @@ def _grade_concurrent(fetch_all: Any, g: Grader) -> None:
     g.expect_overlap(runs, "the fetch calls on that one actor")
 
 
+_POSITIVE = frozenset({"good", "great", "fine", "love"})
+
+
+class _Scorer:
+    """The lesson's Scorer: a model that takes a while to load, then scores one text a call."""
+
+    def __init__(self) -> None:
+        time.sleep(0.3)  # loading the model: paid once per actor
+        self.positive = _POSITIVE
+
+    def score(self, text: str) -> int:
+        time.sleep(0.1)
+        return sum(word in self.positive for word in text.split())
+
+
+def _grade_diagnose(score_all: Any, g: Grader) -> None:
+    # Texts chosen now, more than the lesson's six: an answer tuned to those is caught.
+    words = [*sorted(_POSITIVE), "bad", "meh", "not", "food", "slow"]
+    n = random.randint(9, 12)
+    texts = [" ".join(random.choices(words, k=random.randint(1, 4))) for _ in range(n)]
+    with g.stand_in(score_all, Scorer=g.twins.actor("Scorer", _Scorer)):
+        value = g.run(score_all, texts)
+    expected = [sum(w in _POSITIVE for w in t.split()) for t in texts]
+    g.expect(
+        value == expected,
+        f"score_all on {n} texts chosen now returned their scores in order",
+        f"score_all({texts}) returned {value!r}; expected {expected} (one score per text, in "
+        "the texts' order)",
+    )
+    runs = g.expect_from_tasks(value, "Scorer.score", "every score", count=n)
+    g.expect_no_finding(
+        "get_in_loop", "the run analysis found no get inside the submit loop: the cause is gone"
+    )
+    loads = len({r.pid for r in runs})  # each actor is a process of its own
+    cpus = max(int(g.cpus()), 2)
+    g.expect(
+        loads <= cpus,
+        f"the model was loaded {loads} time(s), once per Scorer actor, not once per text",
+        f"the {n} texts were scored by {loads} Scorer actors: each one loads the model (0.3 s) "
+        f"again. Create a few (at most one per CPU, {cpus} here) once and reuse them",
+    )
+    g.expect(
+        loads >= 2,
+        f"the calls were spread over {loads} Scorer actors",
+        f"all {n} texts went to {loads} Scorer actor: one actor runs its calls one at a time. "
+        "Create a few and spread the texts over them",
+    )
+    # Calls at once, not a speed-up: actors start one by one (on Ray, a process each, seconds
+    # apart on a busy machine), so the span of the calls includes that start-up and a right
+    # answer can show no speed-up; waiting on each call in the loop never runs two at once.
+    peak = evidence.max_at_once(runs)
+    g.expect(
+        peak >= 2,
+        f"the score calls ran at the same time on different Scorers: up to {peak} at once",
+        "the score calls ran one at a time (by the workers' own clocks): each text waited for "
+        "the previous one. Submit them all before you wait for any",
+    )
+
+
 EXERCISES = [
     Exercise(
         id="accumulator",
@@ -326,5 +387,27 @@ class Accumulator:
     return pages, ray.get(downloader.fetched.remote())
 """,
         try_next="create one Downloader with max_concurrency and send all the fetches at once.",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose a slow actor program",
+        answer="score_all",
+        grade=_grade_diagnose,
+        hints=(
+            "Run the %%ray_explain cell and read its findings and counts: how many calls ran at "
+            "once, how long the notebook waited, how many actors were started.",
+            "score_one starts a new Scorer (0.3 s to load the model) for every text and waits "
+            "for its one call before the loop goes on: load a few Scorers once, send every text, "
+            "then wait once.",
+            "Shape: scorers = [<a few Scorers, made once>]; refs = [<score of text i on scorer "
+            "i % len(scorers)>]; return ray.get(refs). (ActorPool.map does the same.)",
+        ),
+        solution="""def score_all(texts):
+    scorers = [Scorer.remote() for _ in range(4)]
+    refs = [scorers[i % 4].score.remote(text) for i, text in enumerate(texts)]
+    return ray.get(refs)
+""",
+        try_next="read the %%ray_explain report above: make a few Scorers once, send every "
+        "text, then get once.",
     ),
 ]

@@ -1,4 +1,5 @@
-"""Lesson 04 (the object store): put once and share, keep big data out of the driver, free it."""
+"""Lesson 04 (the object store): put once and share, keep big data out of the driver, free it, and
+a slow program (refs hidden in a list, fetched inside one task) diagnosed from its report."""
 
 from __future__ import annotations
 
@@ -127,14 +128,44 @@ def _live_refs() -> set[str]:
     ref_type = api().ObjectRef
     gc.collect()
     found: set[str] = set()
+    # Other threads (the client's) change their lists and dicts meanwhile: iterate over copies,
+    # which C makes in one step under the GIL, or the walk fails with "changed size".
     for obj in gc.get_objects():
         if isinstance(obj, ref_type):
             found.add(obj.hex())
-        elif isinstance(obj, list | tuple | set):
+        elif isinstance(obj, tuple):
             found.update(o.hex() for o in obj if isinstance(o, ref_type))
+        elif isinstance(obj, list | set):
+            found.update(o.hex() for o in obj.copy() if isinstance(o, ref_type))
         elif isinstance(obj, dict):
-            found.update(o.hex() for o in obj.values() if isinstance(o, ref_type))
+            found.update(o.hex() for o in obj.copy().values() if isinstance(o, ref_type))
     return found
+
+
+def _grade_diagnose(means_of: Any, g: Grader) -> None:
+    twins = {
+        "make_block": g.twins.function("make_block", _make_block),
+        "mean_of": g.twins.function("mean_of", _mean_of),
+    }
+    # Blocks chosen now (their values and how many, more than the lesson's six), made by the
+    # check's make_block inside the watched run, so the record sees the refs travel.
+    values = random.sample(range(-40, 60), random.randint(7, 9))
+    with g.stand_in(means_of, **twins):
+        maker = twins["make_block"]
+        value = g.run(lambda: means_of([maker.remote(v) for v in values]))
+    expected = [float(v) for v in values]
+    g.expect(
+        isinstance(value, list) and value == expected,
+        f"means_of on {len(values)} blocks made now returned their means, in order",
+        f"means_of(<refs of {len(values)} blocks>) returned {value!r}; expected {expected}, the "
+        "mean of each block in the refs' order",
+    )
+    g.expect_no_finding(
+        "get_in_task", "the run analysis found no task waiting in ray.get: the cause is gone"
+    )
+    runs = g.expect_from_tasks(value, "mean_of", "the means", count=len(values))
+    g.expect_stayed("make_block", "every block (each mean_of task received its block's ref)")
+    g.expect_overlap(runs, "the mean_of tasks")
 
 
 EXERCISES = [
@@ -192,5 +223,24 @@ EXERCISES = [
     return ray.get([sum_of.remote(b) for b in blocks])
 """,
         try_next="don't keep the block refs anywhere that outlives block_sums.",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose a slow program: refs in a list",
+        answer="means_of",
+        grade=_grade_diagnose,
+        hints=(
+            "Run the %%ray_explain cell and read its finding: which task waited in ray.get, and "
+            "for how long, while holding a worker.",
+            "A ref passed as an argument of its own is resolved before the task starts; refs "
+            "inside a list reach the task as refs, so mean_of_listed fetches them itself and "
+            "then averages them one after another. Give each block ref to its own mean_of task.",
+            "Shape: return ray.get([<a mean_of task given one ref> for each ref]). Nothing is "
+            "fetched before the means.",
+        ),
+        solution="""def means_of(refs):
+    return ray.get([mean_of.remote(ref) for ref in refs])
+""",
+        try_next="read the %%ray_explain report above, then pass each ref to its own mean_of.",
     ),
 ]

@@ -1,5 +1,6 @@
 """Lesson 09 (capstone): map over shards of a real data set, reduce by refs, bootstrap in parallel,
-and a sturdy produce step that needs put, wait, an actor, retries and resources.
+a sturdy produce step that needs put, wait, an actor, retries and resources, and a map cut too
+fine (one task per penguin) diagnosed from its report.
 
 The data set is notebooks/data/penguins.csv (see notebooks/data/README.md). The checks compute
 what the answers should give straight from that file, without tasks.
@@ -330,6 +331,37 @@ def _short(value: Any) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+def _grade_diagnose(species_totals: Any, g: Grader) -> None:
+    rows = _sample(penguin_rows(), not_divisible_by=4)  # rows chosen now, in an order of their own
+    twins = {
+        # The lesson's summarize, as quick as it is there: what is tiny is the point.
+        "summarize": g.twins.function("summarize", expected_totals),
+        "merge": g.twins.function("merge", _merge),
+    }
+    with g.stand_in(species_totals, **twins):
+        value = g.run(species_totals, rows)
+    want = expected_totals(rows)
+    g.expect(
+        _same_totals(value, want),
+        f"species_totals on {len(rows)} rows chosen now returned the right per-species totals",
+        f"species_totals(<{len(rows)} rows>) returned {_short(value)}; expected {_short(want)}:"
+        " every row counted exactly once",
+    )
+    g.expect_from_tasks(value, "merge", "the result", count=1)
+    g.expect_no_finding(
+        "tiny_tasks", "the run analysis found no tasks too small to be worth sending"
+    )
+    tasks = len(g.twins.runs(value, "summarize"))
+    most = 4 * max(int(g.cpus()), 1)
+    g.expect(
+        2 <= tasks <= most,
+        f"the rows were cut into {tasks} summarize tasks: a few, each worth sending",
+        f"the rows were cut into {tasks} summarize task(s). One task has nothing to overlap "
+        f"with, and hundreds spend more on being sent than on the work: cut the rows into a "
+        f"few shards (about one per CPU; at most {most} here), e.g. rows[i::n]",
+    )
+
+
 EXERCISES = [
     Exercise(
         id="map",
@@ -409,5 +441,25 @@ EXERCISES = [
     return ray.get(board.results.remote())
 """,
         try_next="put once, ask for 2 CPUs and retries, then wait for each task and post it.",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose a map cut too fine",
+        answer="species_totals",
+        grade=_grade_diagnose,
+        hints=(
+            "Run the %%ray_explain cell and read its finding: how many summarize tasks ran, how "
+            "long each one worked, and how long each took from submission to result.",
+            "One task per penguin sends 300 tasks whose work takes microseconds: scheduling "
+            "them costs far more. Cut the rows into a few shards (about one per CPU), summarize "
+            "each in one task, and merge their refs in one merge task.",
+            "Shape: parts = [<a summarize task per shard rows[i::n]>]; return ray.get(<one "
+            "merge task given the parts>).",
+        ),
+        solution="""def species_totals(rows):
+    parts = [summarize.remote(rows[i::4]) for i in range(4)]
+    return ray.get(merge.remote(*parts))
+""",
+        try_next="read the %%ray_explain report above: a few shards, not one task per row.",
     ),
 ]
