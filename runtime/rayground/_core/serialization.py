@@ -26,8 +26,8 @@ import sys
 import threading
 import types
 from collections import ChainMap
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import cloudpickle
