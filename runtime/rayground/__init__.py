@@ -36,6 +36,7 @@ from ._core.generators import ObjectRefGenerator
 from ._core.ids import ActorID, JobID, NodeID, TaskID, WorkerID
 from ._core.object_ref import ObjectRef
 from .actor import ActorClass, ActorHandle, method
+from .dynamic_returns import DynamicObjectRefGenerator
 from .logging_config import LoggingConfig
 from .remote_function import RemoteFunction
 from .runtime_context import RuntimeContext, get_runtime_context
@@ -46,6 +47,7 @@ __all__ = [
     "ActorClass",
     "ActorHandle",
     "ActorID",
+    "DynamicObjectRefGenerator",
     "JobID",
     "LoggingConfig",
     "NodeID",
