@@ -264,7 +264,27 @@ def write_markdown(results: dict, out: Path) -> None:
     if notes:
         lines += ["## Notes on this run", "", *notes, ""]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines).rstrip() + "\n")
+    kept = _kept_sections(out)
+    out.write_text("\n".join(lines).rstrip() + "\n" + ("\n" + kept if kept else ""))
+
+
+# Sections other benchmarks write into the same file (bench/data_bench.py, tune_bench.py,
+# serve_bench.py, views_cost.py): a run of this one keeps them as they are.
+OTHER_SECTIONS = ("## Data", "## Tune", "## Serve", "## Live views and the lab feed")
+
+
+def _kept_sections(out: Path) -> str:
+    if not out.exists():
+        return ""
+    text = out.read_text()
+    kept = []
+    for heading in OTHER_SECTIONS:
+        index = text.find("\n" + heading + "\n")
+        if index < 0:
+            continue
+        end = text.find("\n## ", index + 1)
+        kept.append(text[index + 1 : end + 1 if end >= 0 else len(text)].rstrip("\n") + "\n")
+    return "\n".join(kept)
 
 
 def write_json(results: dict, path: Path) -> None:
@@ -272,3 +292,19 @@ def write_json(results: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(results, indent=1, default=str) + "\n")
     tmp.replace(path)
+
+
+def replace_section(path: Path, heading: str, section: str) -> None:
+    """Put `section` (starting with `heading`, a "## " line) into the markdown file at `path`:
+    in place of the section with that heading, up to the next "## " heading, or at the end;
+    the other sections stay as they are."""
+    text = path.read_text() if path.exists() else ""
+    index = text.find("\n" + heading + "\n")
+    if index >= 0:
+        end = text.find("\n## ", index + 1)
+        rest = text[end + 1 :] if end >= 0 else ""
+        path.write_text(
+            text[: index + 1] + section.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
+        )
+        return
+    path.write_text((text.rstrip("\n") + "\n\n" if text else "") + section.rstrip("\n") + "\n")

@@ -8,131 +8,23 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-import { ITaskRow } from './dag';
-import { LibraryBoard } from './libraries';
-import { IExerciseProgress, ILesson } from './progress';
+import type { FeedMessage } from './feedtypes';
+import type { ITaskRow } from './taskrow';
 
-export interface INodeRow {
-  node_id: string;
-  node_ip: string;
-  is_head_node: boolean;
-  state: string;
-  resources_total: Record<string, number>;
-  resources_available: Record<string, number>;
-  object_store_used: number;
-  object_store_capacity: number;
-  num_workers: number;
-}
-
-export interface IClusterInfo {
-  id: string;
-  address: string;
-  tcp_address: string | null;
-  pid: number;
-  owner_pid: number | null;
-  started: number;
-  kind: 'server' | 'standalone' | 'driver';
-  stoppable: boolean;
-  kernel_ids: string[];
-  connected: boolean;
-  error: string | null;
-  nodes: INodeRow[];
-  tasks: Record<string, number>;
-  actors: Record<string, number>;
-  objects: number;
-  store_used: number;
-  store_capacity: number;
-  workers: number;
-  drivers: number;
-}
+// The feed's messages and rows are generated from runtime/rayground/lab/feed_schema.py.
+export type {
+  FeedMessage,
+  IActorRow,
+  IClusterInfo,
+  ICurriculum,
+  INodeRow,
+  IObjectRow,
+  IObjectTable,
+  IPlacement
+} from './feedtypes';
 
 /** A task row of the feed (`snapshot`, `tasks`): the one schema, generated from Python. */
 export type ITask = ITaskRow;
-
-export interface IObjectRow {
-  id: string;
-  size: number;
-  where: string;
-  spilled: boolean;
-  status: string;
-  owner: string | null;
-  task_id: string | null;
-  refs: number;
-  pins: number;
-  holders: string[];
-  /** Who owns it, in words ("worker pid 123", "a driver (notebook or script)"). */
-  owner_name?: string;
-  /** What keeps it alive, in words (feed.py held_by). */
-  held_by?: string[];
-  created?: number | null;
-  /** The node that wrote it, and those it was copied to (transfers between nodes). */
-  node?: string | null;
-  copies?: string[];
-}
-
-/** Where the workers run: pid -> node id, node id -> its label (IP, "(head)"). */
-export interface IPlacement {
-  workers: Record<string, string>;
-  nodes: Record<string, string>;
-}
-
-export interface IObjectTable {
-  rows: IObjectRow[];
-  count: number;
-  used: number;
-  capacity: number | null;
-  spilled_bytes: number;
-}
-
-export interface IActorRow {
-  id: string;
-  class_name: string;
-  name: string;
-  state: string;
-  pid: number | null;
-  calls_done: number;
-  calls_queued: number;
-  restarts: number;
-  death_cause: string | null;
-}
-
-export interface ICurriculum {
-  lessons: ILesson[];
-  progress: Record<string, IExerciseProgress>;
-  progress_file: string;
-  progress_error: string | null;
-}
-
-export type FeedMessage =
-  | { type: 'clusters'; clusters: IClusterInfo[] }
-  | ({ type: 'curriculum' } & ICurriculum)
-  | {
-      type: 'watching';
-      cluster: string | null;
-      kernel_id: string | null;
-      reason: string;
-    }
-  | {
-      type: 'snapshot';
-      cluster: string;
-      tasks: ITask[];
-      objects: IObjectTable;
-      actors: IActorRow[];
-      placement?: IPlacement;
-      status: Record<string, any>;
-      libraries?: LibraryBoard;
-    }
-  | { type: 'tasks'; cluster: string; upsert: ITask[]; removed: string[] }
-  | { type: 'libraries'; cluster: string; libraries: LibraryBoard }
-  | {
-      type: 'tables';
-      cluster: string;
-      objects: IObjectTable;
-      actors: IActorRow[];
-      placement?: IPlacement;
-    }
-  | { type: 'status'; cluster: string; status: Record<string, any> }
-  | { type: 'error'; message: string };
 
 /** Call a REST route under /rayground; throws an Error carrying the server's message. */
 export async function requestAPI<T>(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import actor, exceptions, util
+from . import actor, exceptions, job_config, util
 from ._core.api import (
     available_resources,
     cancel,
@@ -36,6 +36,8 @@ from ._core.generators import ObjectRefGenerator
 from ._core.ids import ActorID, JobID, NodeID, TaskID, WorkerID
 from ._core.object_ref import ObjectRef
 from .actor import ActorClass, ActorHandle, method
+from .dynamic_returns import DynamicObjectRefGenerator
+from .logging_config import LoggingConfig
 from .remote_function import RemoteFunction
 from .runtime_context import RuntimeContext, get_runtime_context
 
@@ -45,7 +47,9 @@ __all__ = [
     "ActorClass",
     "ActorHandle",
     "ActorID",
+    "DynamicObjectRefGenerator",
     "JobID",
+    "LoggingConfig",
     "NodeID",
     "ObjectRef",
     "ObjectRefGenerator",
@@ -65,6 +69,7 @@ __all__ = [
     "get_runtime_context",
     "init",
     "is_initialized",
+    "job_config",
     "kill",
     "method",
     "nodes",

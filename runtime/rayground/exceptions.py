@@ -12,12 +12,23 @@ from typing import Any
 __all__ = [
     "ActorAlreadyExistsError",
     "ActorDiedError",
+    "ActorHandleNotFoundError",
     "ActorPlacementGroupRemoved",
     "ActorUnavailableError",
+    "ActorUnschedulableError",
+    "AsyncioActorExit",
+    "AuthenticationError",
+    "CrossLanguageError",
     "GetTimeoutError",
+    "LocalRayletDiedError",
+    "NodeDiedError",
+    "ObjectFetchTimedOutError",
     "ObjectFreedError",
     "ObjectLostError",
+    "ObjectReconstructionFailedError",
+    "ObjectRefStreamEndOfStreamError",
     "ObjectStoreFullError",
+    "OutOfDiskError",
     "OutOfMemoryError",
     "OwnerDiedError",
     "PendingCallsLimitExceeded",
@@ -25,10 +36,12 @@ __all__ = [
     "RayError",
     "RaySystemError",
     "RayTaskError",
+    "RpcError",
     "RuntimeEnvSetupError",
     "TaskCancelledError",
     "TaskPlacementGroupRemoved",
     "TaskUnschedulableError",
+    "UnserializableException",
     "UserCodeException",
     "WorkerCrashedError",
 ]
@@ -257,3 +270,56 @@ class ActorPlacementGroupRemoved(RayError):
 
     def __str__(self) -> str:
         return "The placement group corresponding to this Actor has been removed."
+
+
+# Ray's other exception classes, with Ray's bases, so `except` clauses that name them run
+# unchanged. rayground raises the classes above for these situations (a dead node's objects are
+# ObjectLostError, a refused token is ConnectionError); these are caught, never raised, here.
+
+
+class NodeDiedError(RayError):
+    """The node a task or object needed died."""
+
+
+class LocalRayletDiedError(RayError):
+    """The node this process belonged to died."""
+
+
+class ObjectFetchTimedOutError(ObjectLostError):
+    """Fetching an object from another node timed out."""
+
+
+class ObjectReconstructionFailedError(ObjectLostError):
+    """A lost object could not be made again from its lineage."""
+
+
+class OutOfDiskError(RayError):
+    """The disk that spilled objects go to is full."""
+
+
+class ActorHandleNotFoundError(RayError, ValueError):
+    """An actor handle was used where its actor is not known."""
+
+
+class AsyncioActorExit(RayError):
+    """Raised inside an async actor to exit it (`ray.actor.exit_actor()`)."""
+
+
+class AuthenticationError(RayError):
+    """The cluster refused this process's credentials."""
+
+
+class UnserializableException(RayError):
+    """A task raised an exception that could not be pickled back to its caller."""
+
+
+class ObjectRefStreamEndOfStreamError(RayError):
+    """A streaming generator has no more items."""
+
+
+class CrossLanguageError(RayError):
+    """A call across languages failed (Ray's Java/C++ workers; rayground is Python only)."""
+
+
+class RpcError(RayError):
+    """A remote procedure call between Ray's processes failed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 _COMMON = {
@@ -53,6 +54,12 @@ def validate_options(options: dict[str, Any], allowed: set[str], what: str) -> d
         if value is not None and (not isinstance(value, int | float) or value < 0):
             raise ValueError(f"{key} must be a number >= 0, got {value!r}")
     num_returns = options.get("num_returns")
+    if num_returns == "dynamic":
+        warnings.warn(
+            "num_returns='dynamic' is deprecated, as in Ray: use num_returns='streaming'",
+            DeprecationWarning,
+            stacklevel=3,
+        )
     if num_returns is not None and num_returns not in ("dynamic", "streaming"):
         if not isinstance(num_returns, int) or num_returns < 0:
             raise ValueError(f"num_returns must be an int >= 0, got {num_returns!r}")

@@ -9,6 +9,7 @@ from typing import Any
 from ._core import api, context, ids, observe, runtime_env
 from ._core.serialization import export_code
 from ._core.task_spec import encode_retry_exceptions, pack_args, submit
+from .dynamic_returns import DynamicReturns
 from .options import (
     TASK_OPTIONS,
     placement_from_options,
@@ -27,6 +28,7 @@ class RemoteFunction:
         self._options = validate_options(options, TASK_OPTIONS, "task")
         self._is_generator = inspect.isgeneratorfunction(function)
         self._export: tuple[str, bytes] | None = None
+        self._dynamic_export: tuple[str, bytes] | None = None
         self.__name__ = getattr(function, "__name__", "remote_function")
         self.__qualname__ = getattr(function, "__qualname__", self.__name__)
         self.__doc__ = function.__doc__
@@ -52,24 +54,33 @@ class RemoteFunction:
 
         return FunctionNode(self, args, kwargs, dict(self._options))
 
-    def _exported(self) -> tuple[str, bytes]:
+    def _exported(self, dynamic: bool = False) -> tuple[str, bytes]:
+        if dynamic:
+            if self._dynamic_export is None:
+                self._dynamic_export = self._export_code(DynamicReturns(self._function))
+            return self._dynamic_export
         if self._export is None:
-            self._export = export_code(
-                self._function,
-                f"the function {self.__name__}",
-                "A remote function must not capture unpicklable objects (locks, open files, "
-                "sockets) from the enclosing scope; create them inside the function.",
-            )
+            self._export = self._export_code(self._function)
         return self._export
+
+    def _export_code(self, function: Any) -> tuple[str, bytes]:
+        return export_code(
+            function,
+            f"the function {self.__name__}",
+            "A remote function must not capture unpicklable objects (locks, open files, "
+            "sockets) from the enclosing scope; create them inside the function.",
+        )
 
     def _remote(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> Any:
         client = api.connected_client()
-        fn_id, blob = self._exported()
+        num_returns = options.get("num_returns", 1)
+        dynamic = num_returns == "dynamic"
+        fn_id, blob = self._exported(dynamic)
         task_id = ids.unique("t")
         renv = runtime_env.for_submit(client, options.get("runtime_env"))  # checked first
-        num_returns = options.get("num_returns", 1)
-        generator = self._is_generator or num_returns in ("streaming", "dynamic")
-        if generator:
+        # A dynamic task returns one value (its refs); every other generator streams.
+        generator = not dynamic and (self._is_generator or num_returns == "streaming")
+        if generator or dynamic:
             num_returns = 1
         returns = [ids.return_id(task_id, i) for i in range(num_returns)]
         obj, deps = pack_args(self.__name__, args, kwargs)

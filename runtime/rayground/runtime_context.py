@@ -121,6 +121,30 @@ class RuntimeContext:
         )
         return self.get_accelerator_ids()
 
+    def get_placement_group_id(self) -> str | None:
+        """The placement group this task or actor runs in (hex), None outside one and in the
+        driver."""
+        info = context.task_context().get("placement_group")
+        return str(info["id"]) if info else None
+
+    @property
+    def current_placement_group_id(self) -> Any:
+        from .util.placement_group import PlacementGroupID
+
+        warnings.warn(
+            "current_placement_group_id is deprecated, as in Ray: use get_placement_group_id()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return PlacementGroupID(self.get_placement_group_id() or "f" * 36)
+
+    @property
+    def should_capture_child_tasks_in_placement_group(self) -> bool:
+        """Whether tasks this one submits run in its placement group by default (it was
+        scheduled with placement_group_capture_child_tasks=True)."""
+        info = context.task_context().get("placement_group")
+        return bool(info and info.get("capture"))
+
     @property
     def runtime_env(self) -> RuntimeEnv:
         """The runtime_env this task, actor or driver runs with: the job's merged with each

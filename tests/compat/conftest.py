@@ -130,6 +130,22 @@ def ray(request):
         shutdown(mod, backend, before)
 
 
+@pytest.fixture(params=BACKENDS)
+def bare_backend(request):
+    """The backend module, not initialised: for tests that start their own clusters. Whatever
+    the test leaves connected is shut down, and real Ray's processes are waited for."""
+    backend = request.param
+    mod = import_backend(backend)
+    with contextlib.suppress(Exception):
+        if mod.is_initialized():
+            mod.shutdown()
+    before = descendants()
+    try:
+        yield mod
+    finally:
+        shutdown(mod, backend, before)
+
+
 @pytest.fixture(scope="module")
 def exc(ray):
     """The backend's exceptions module, as user code reaches it: ``ray.exceptions``."""

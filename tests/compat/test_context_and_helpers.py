@@ -151,3 +151,28 @@ def test_list_named_actors(ray):
     assert {"name": "listed-here", "namespace": ray.get_runtime_context().namespace} in everywhere
     for handle in (here, there, anonymous):
         ray.kill(handle)
+
+
+def test_assigned_resources_are_what_the_task_or_actor_holds(ray):
+    @ray.remote(num_cpus=0.5, memory=100 * 1024 * 1024)
+    def half():
+        return ray.get_runtime_context().get_assigned_resources()
+
+    @ray.remote
+    def plain():
+        return ray.get_runtime_context().get_assigned_resources()
+
+    @ray.remote(num_cpus=1)
+    class Holder:
+        def held(self):
+            return ray.get_runtime_context().get_assigned_resources()
+
+    @ray.remote
+    class Light:  # an actor holds no CPU while it runs unless it asks
+        def held(self):
+            return ray.get_runtime_context().get_assigned_resources()
+
+    assert ray.get(half.remote(), timeout=30) == {"CPU": 0.5, "memory": 100 * 1024 * 1024}
+    assert ray.get(plain.remote(), timeout=30) == {"CPU": 1.0}
+    assert ray.get(Holder.remote().held.remote(), timeout=30) == {"CPU": 1.0}
+    assert ray.get(Light.remote().held.remote(), timeout=30) == {}

@@ -401,3 +401,24 @@ def test_inspect_serializability_names_the_captured_culprit(ray):
 
     ok, failures = ray.util.inspect_serializability(lambda x: x + 1, print_file=io.StringIO())
     assert ok is True and not failures
+
+
+@pytest.mark.ray
+def test_every_exception_class_has_rays_name_and_bases():
+    """`except ray.exceptions.X` runs unchanged: each class rayground exports is one of Ray's,
+    with the same bases among Ray's classes and the builtins (so the same clauses catch it)."""
+    from _needs import need_module
+
+    need_module("ray", "real Ray is the `ray` extra: pip install -e '.[ray]'")
+    import ray.exceptions as theirs
+
+    import rayground.exceptions as ours
+
+    def bases(cls, package):
+        return {
+            b.__name__ for b in cls.__mro__ if b.__module__.split(".")[0] in (package, "builtins")
+        }
+
+    for name in ours.__all__:
+        assert hasattr(theirs, name), f"{name} is not one of Ray's exceptions"
+        assert bases(getattr(ours, name), "rayground") == bases(getattr(theirs, name), "ray"), name

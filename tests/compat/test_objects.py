@@ -331,3 +331,36 @@ def test_wait_loop_processes_results_as_they_finish(ray):
         order.extend(ray.get(ready))
     assert sorted(order) == [0, 1, 2, 3]
     assert order[-1] == 0  # the slowest one comes last
+
+
+def test_a_registered_serializer_sends_what_cannot_be_pickled(ray):
+    import importlib
+
+    util = importlib.import_module(f"{ray.__name__}.util")
+
+    class _Locked:  # local: workers get the class by value (this test module is not importable)
+        """Holds a lock: cannot be pickled as it is."""
+
+        def __init__(self, value):
+            import threading
+
+            self.value = value
+            self.lock = threading.Lock()
+
+    with pytest.raises(TypeError):
+        ray.put(_Locked(1))
+    util.register_serializer(_Locked, serializer=lambda x: x.value, deserializer=_Locked)
+    try:
+        back = ray.get(ray.put(_Locked(5)), timeout=30)
+        assert isinstance(back, _Locked) and back.value == 5
+
+        @ray.remote
+        def bump(item):  # the worker registered nothing: the deserializer came with the data
+            return item.value + 1
+
+        assert ray.get(bump.remote(_Locked(41)), timeout=30) == 42
+    finally:
+        util.deregister_serializer(_Locked)
+    with pytest.raises(TypeError):
+        ray.put(_Locked(1))
+    util.deregister_serializer(_Locked)  # again: no effect, no error

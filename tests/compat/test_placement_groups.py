@@ -153,6 +153,30 @@ def test_child_tasks_are_captured_only_when_asked(ray, pgm, strategies, group):
     assert ray.get([captured, free], timeout=GET_TIMEOUT) == [pg.id.hex(), None]
 
 
+def test_runtime_context_names_the_group(ray, strategies, group):
+    pg = group([{"CPU": 1}])
+    ray.get(pg.ready(), timeout=GET_TIMEOUT)
+
+    @ray.remote(num_cpus=1)
+    def where():
+        context = ray.get_runtime_context()
+        return (
+            context.get_placement_group_id(),
+            context.should_capture_child_tasks_in_placement_group,
+        )
+
+    context = ray.get_runtime_context()
+    assert context.get_placement_group_id() is None  # the driver
+    assert context.should_capture_child_tasks_in_placement_group is False
+    in_group = where.options(scheduling_strategy=_in(strategies, pg)).remote()
+    capturing = where.options(scheduling_strategy=_in(strategies, pg, capture=True)).remote()
+    assert ray.get([in_group, capturing, where.remote()], timeout=GET_TIMEOUT) == [
+        (pg.id.hex(), False),
+        (pg.id.hex(), True),
+        (None, False),
+    ]
+
+
 def test_infeasible_group_stays_pending(ray, pgm, group):
     pg = group([{"CPU": 64}])
     assert pg.wait(1) is False

@@ -151,3 +151,63 @@ def test_summarize_tasks(ray, state, wait_until):
 
     entry = wait_until(summarised, timeout=20, message="4 FINISHED in summarize_tasks()")
     assert entry["type"] == "NORMAL_TASK"
+
+
+def test_get_by_id(ray, state, wait_until):
+    """get_task/get_actor/get_node/get_objects: one row by its hex id (or a task's ObjectRef),
+    None for an id that does not exist."""
+
+    @ray.remote
+    def compat_fetched():
+        return ray.get_runtime_context().get_task_id()
+
+    @ray.remote
+    class CompatGot:
+        def my_id(self):
+            return ray.get_runtime_context().get_actor_id()
+
+    ref = compat_fetched.remote()
+    task_id = ray.get(ref, timeout=30)
+    actor = CompatGot.remote()
+    actor_id = ray.get(actor.my_id.remote(), timeout=30)
+
+    def finished():
+        task = state.get_task(task_id)
+        return task if task is not None and task.state == "FINISHED" else None
+
+    task = wait_until(finished, timeout=20, message="the task FINISHED in get_task")
+    assert task.task_id == task_id and task.name == "compat_fetched"
+    assert state.get_task(ref).task_id == task_id  # by the ObjectRef it returned
+    got = wait_until(lambda: state.get_actor(actor_id), timeout=20, message="get_actor")
+    assert got.actor_id == actor_id and got.class_name.endswith("CompatGot")
+    node_id = ray.get_runtime_context().get_node_id()
+    assert state.get_node(node_id).node_id == node_id
+    put = ray.put(b"y" * 1000)
+    rows = wait_until(lambda: state.get_objects(put.hex()), timeout=20, message="get_objects")
+    assert rows[0].object_id == put.hex()
+    missing = "ff" * (len(task_id) // 2)
+    assert state.get_task(missing) is None
+    assert state.get_actor("ff" * (len(actor_id) // 2)) is None
+    assert state.get_objects("ff" * (len(put.hex()) // 2)) is None
+
+
+def test_summarize_actors_and_objects(ray, state, wait_until):
+    @ray.remote
+    class CompatCounted:
+        def ping(self):
+            return 1
+
+    actors = [CompatCounted.remote() for _ in range(2)]
+    ray.get([a.ping.remote() for a in actors], timeout=30)
+    held = ray.put(b"z" * 200_000)
+
+    def counted():
+        summary = state.summarize_actors()["cluster"]["summary"]
+        entry = next((e for k, e in summary.items() if k.endswith("CompatCounted")), None)
+        return entry if entry and entry["state_counts"].get("ALIVE") == 2 else None
+
+    wait_until(counted, timeout=20, message="2 ALIVE CompatCounted in summarize_actors()")
+    objects = state.summarize_objects()["cluster"]
+    assert objects["total_objects"] >= 1 and objects["summary_by"] == "callsite"
+    assert objects["total_size_mb"] > 0
+    del held

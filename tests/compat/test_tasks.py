@@ -375,3 +375,22 @@ def test_dag_fetch_process_combine_runs_fetches_in_parallel(ray):
     assert total == sum(2 * (s * 10 + i) for s in range(4) for i in range(5))
     # Sequential fetches alone would take 0.8 s; two CPUs run them in two waves (~0.4 s).
     assert elapsed < 0.7, elapsed
+
+
+def test_dynamic_num_returns_gives_one_ref_to_the_yielded_refs(ray):
+    """num_returns="dynamic" (deprecated for "streaming", still run by Ray): one ref, whose
+    value is a DynamicObjectRefGenerator of a ref per yielded value, in order."""
+
+    with pytest.warns(DeprecationWarning, match="streaming"):
+
+        @ray.remote(num_returns="dynamic")
+        def split(n):
+            for i in range(n):
+                yield i * 10
+
+    ref = split.remote(3)
+    assert isinstance(ref, ray.ObjectRef)
+    refs = ray.get(ref, timeout=30)
+    assert type(refs).__name__ == "DynamicObjectRefGenerator"
+    assert [ray.get(r, timeout=30) for r in refs] == [0, 10, 20]
+    assert len(ray.get(split.remote(0), timeout=30)) == 0

@@ -555,6 +555,14 @@ ANSWERS.update(
                 "went to 1 Scorer actor",
             ),
             (
+                "sequential: a few Scorers, but a get for each text in the loop",
+                "def score_all(texts):\n"
+                "    scorers = [Scorer.remote() for _ in range(4)]\n"
+                "    return [ray.get(scorers[i % 4].score.remote(t))\n"
+                "            for i, t in enumerate(texts)]\n",
+                ("get inside the submit loop", "ran one at a time"),
+            ),
+            (
                 "cheat: the lesson's six reviews only",
                 "def score_all(texts):\n"
                 "    scorers = [Scorer.remote() for _ in range(4)]\n"
@@ -1473,7 +1481,9 @@ ANSWERS.update(
                 "    for s, interval in zip(refs, ray.get(list(refs.values()))):\n"
                 "        board.post.remote(s, interval)\n"
                 "    return ray.get(board.results.remote())\n",
-                "posted only after",
+                # Rejected either way: by when it posted, or (when a busy Ray ran the slow task
+                # first) by the order the tasks ended in.
+                ("posted only after", "started only after it"),
             ),
             (
                 "cheat: the masses passed by value to every task",

@@ -20,6 +20,7 @@ import pytest
 import rayground as ray
 from _procs import wait_until
 from rayground._core import lifetime
+from rayground.cluster_utils import Cluster
 from rayground.exceptions import ObjectLostError
 from rayground.util.state import list_nodes, list_objects, list_tasks
 
@@ -28,42 +29,15 @@ NODE_IPS = ("127.0.0.2", "127.0.0.3")
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[dict]:
-    head = lifetime.start_head(
-        num_cpus=1,
-        num_gpus=0,
-        gpu_ids=[],
-        resources={},
-        object_store_memory=1 << 30,
-        owner_pid=os.getpid(),
-        port=0,
-    )
-    nodes = []
-    old_token = os.environ.get("RAYGROUND_TOKEN")
+def cluster() -> Iterator[Cluster]:
+    local = Cluster(initialize_head=True, head_node_args={"object_store_memory": 1 << 30})
     try:
         for i, ip in enumerate(NODE_IPS):
-            nodes.append(
-                lifetime.start_node(
-                    head.tcp_address,
-                    head.token,
-                    num_cpus=1,
-                    resources={f"zone{i + 2}": 4},
-                    node_ip_address=ip,
-                )
-            )
-        os.environ["RAYGROUND_TOKEN"] = head.token.decode()
-        ray.init(address=head.tcp_address)
-        yield {"head": head, "nodes": nodes}
+            local.add_node(resources={f"zone{i + 2}": 4}, node_ip_address=ip)
+        local.connect()
+        yield local
     finally:
-        ray.shutdown()
-        for node in nodes:
-            lifetime.stop_process(node.proc)
-        lifetime.stop_head(head.proc, head.shm_dir)
-        lifetime.sweep_stale_sessions()
-        if old_token is None:
-            os.environ.pop("RAYGROUND_TOKEN", None)
-        else:
-            os.environ["RAYGROUND_TOKEN"] = old_token
+        local.shutdown()
 
 
 @ray.remote
@@ -85,7 +59,7 @@ def _node_ids_by_ip() -> dict[str, str]:
     return {row["node_ip"]: row["node_id"] for row in list_nodes() if row["state"] == "ALIVE"}
 
 
-def test_nodes_join_and_resources_add_up(cluster: dict) -> None:
+def test_nodes_join_and_resources_add_up(cluster: Cluster) -> None:
     wait_until(lambda: len(ray.nodes()) == 3, timeout=20, message="three nodes")
     ips = {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]}
     assert ips == {"127.0.0.1", *NODE_IPS}
@@ -97,7 +71,7 @@ def test_nodes_join_and_resources_add_up(cluster: dict) -> None:
     assert len(heads) == 1 and heads[0]["NodeManagerAddress"] == "127.0.0.1"
 
 
-def test_placement_by_custom_and_node_resources(cluster: dict) -> None:
+def test_placement_by_custom_and_node_resources(cluster: Cluster) -> None:
     by_ip = _node_ids_by_ip()
     assert (
         ray.get(node_of.options(resources={"zone2": 1}).remote(), timeout=GET_TIMEOUT)
@@ -130,7 +104,7 @@ def test_placement_by_custom_and_node_resources(cluster: dict) -> None:
     ray.kill(actor)
 
 
-def test_200mb_array_moves_between_nodes(cluster: dict) -> None:
+def test_200mb_array_moves_between_nodes(cluster: Cluster) -> None:
     by_ip = _node_ids_by_ip()
     n = 200_000_000
     ref = ones.options(resources={"zone2": 1}).remote(n)
@@ -170,7 +144,7 @@ def test_200mb_array_moves_between_nodes(cluster: dict) -> None:
     wait_until(lambda: not big_files_left(), timeout=20, message="copies unlinked")
 
 
-def test_status_shows_every_node(cluster: dict) -> None:
+def test_status_shows_every_node(cluster: Cluster) -> None:
     from rayground._core.context import current_client
 
     ref = ones.options(resources={"zone3": 1}).remote(3_000_000)
@@ -184,10 +158,9 @@ def test_status_shows_every_node(cluster: dict) -> None:
     assert {t["node_id"] for t in tasks} <= set(_node_ids_by_ip().values())
 
 
-def test_wrong_token_is_refused(cluster: dict) -> None:
-    head = cluster["head"]
+def test_wrong_token_is_refused(cluster: Cluster) -> None:
     with pytest.raises(ConnectionError, match="token"):
-        lifetime.start_node(head.tcp_address, b"0" * 64, num_cpus=1, timeout=20)
+        lifetime.start_node(cluster.address, b"0" * 64, num_cpus=1, timeout=20)
     assert len([n for n in ray.nodes() if n["Alive"]]) == 3
 
 
@@ -196,9 +169,9 @@ def hold(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def test_node_death_reschedules_and_loses_puts(cluster: dict, tmp_path) -> None:
+def test_node_death_reschedules_and_loses_puts(cluster: Cluster, tmp_path) -> None:
     """Runs last in this module's shared cluster: it kills node 3 (127.0.0.3) with SIGKILL."""
-    victim = cluster["nodes"][1]
+    [victim] = [n for n in cluster.worker_nodes if n.node_ip_address == NODE_IPS[1]]
     by_ip = _node_ids_by_ip()
 
     @ray.remote(max_retries=3)
@@ -223,8 +196,8 @@ def test_node_death_reschedules_and_loses_puts(cluster: dict, tmp_path) -> None:
     running = slow.remote(str(marker))
     wait_until(marker.exists, timeout=20, message="the task to start")
     assert marker.read_text().split() == [by_ip["127.0.0.3"]]
-    os.kill(victim.proc.pid, signal.SIGKILL)
-    victim.proc.wait(timeout=10)
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.wait(timeout=10)
     # The task is retried on a node that is left, and its caller gets the result.
     assert ray.get(running, timeout=GET_TIMEOUT) == "done"
     attempts = marker.read_text().split()
@@ -238,29 +211,29 @@ def test_node_death_reschedules_and_loses_puts(cluster: dict, tmp_path) -> None:
         ray.get(put_ref, timeout=GET_TIMEOUT)
 
 
-def test_malformed_node_hello_is_refused_and_head_survives(cluster: dict) -> None:
+def test_malformed_node_hello_is_refused_and_head_survives(cluster: Cluster) -> None:
     from rayground._core import handshake
     from rayground._core.transport import connect
 
-    head = cluster["head"]
+    token = cluster.token.encode()
     for info in (
         {"role": "node", "client_id": "bad-1"},  # no node id
         {"role": "node", "client_id": "bad-2", "node_id": "x", "resources": {"CPU": "lots"}},
         {"role": "node", "client_id": "bad-3", "node_id": "y", "resources": {"CPU": -4}},
     ):
-        sock = connect(head.tcp_address, timeout=5)
+        sock = connect(cluster.address, timeout=5)
         try:
-            handshake.peer_over_socket(sock, head.token, info, timeout=5)
+            handshake.peer_over_socket(sock, token, info, timeout=5)
             sock.settimeout(5)
             assert sock.recv(1 << 16)  # the refusal (SHUTDOWN) comes back; no crash
         finally:
             sock.close()
-    assert head.proc.poll() is None
+    assert cluster.head_node.process.poll() is None
     assert len([n for n in ray.nodes() if n["Alive"]]) >= 2
     assert ray.get(node_of.remote(), timeout=GET_TIMEOUT)
 
 
-def test_driver_on_another_machine_uses_its_nodes_store(cluster: dict, tmp_path) -> None:
+def test_driver_on_another_machine_uses_its_nodes_store(cluster: Cluster, tmp_path) -> None:
     """A driver on a machine with a node of the cluster (pretended with RAYGROUND_MACHINE_ID,
     which both the node and the driver report) puts into that node's store; a driver on a
     machine with no node is refused with a message that says how to add one."""
@@ -268,13 +241,12 @@ def test_driver_on_another_machine_uses_its_nodes_store(cluster: dict, tmp_path)
     import sys
     import textwrap
 
-    head = cluster["head"]
     lifetime_node = None
     old = os.environ.get("RAYGROUND_MACHINE_ID")
     os.environ["RAYGROUND_MACHINE_ID"] = "machine-b"
     try:
         lifetime_node = lifetime.start_node(
-            head.tcp_address, head.token, num_cpus=1, node_ip_address="127.0.0.5"
+            cluster.address, cluster.token.encode(), num_cpus=1, node_ip_address="127.0.0.5"
         )
     finally:
         if old is None:
@@ -287,7 +259,7 @@ def test_driver_on_another_machine_uses_its_nodes_store(cluster: dict, tmp_path)
             f"""
             import os, numpy as np
             import rayground as ray
-            ray.init(address={head.tcp_address!r})
+            ray.init(address={cluster.address!r})
 
             @ray.remote(resources={{"node:127.0.0.1": 0.01}})
             def on_head(a):
@@ -301,7 +273,7 @@ def test_driver_on_another_machine_uses_its_nodes_store(cluster: dict, tmp_path)
             """
         )
     )
-    env = dict(os.environ, RAYGROUND_TOKEN=head.token.decode(), RAYGROUND_MACHINE_ID="machine-b")
+    env = dict(os.environ, RAYGROUND_TOKEN=cluster.token, RAYGROUND_MACHINE_ID="machine-b")
     try:
         done = subprocess.run(
             [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=90

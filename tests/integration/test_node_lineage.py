@@ -14,7 +14,7 @@ import numpy as np
 
 import rayground as ray
 from _procs import wait_until
-from rayground._core import lifetime
+from rayground.cluster_utils import Cluster
 
 GET_TIMEOUT = 60.0
 
@@ -27,23 +27,10 @@ def hold(seconds: float) -> None:
 def test_lineage_rebuild_after_node_death(tmp_path) -> None:
     """A private cluster: a task result stored only on a node that dies is made again on the
     node that is left, and `get` returns the right value."""
-    head = lifetime.start_head(
-        num_cpus=1,
-        num_gpus=0,
-        gpu_ids=[],
-        resources={},
-        object_store_memory=256 << 20,
-        owner_pid=os.getpid(),
-        port=0,
-    )
-    node = None
-    old = os.environ.get("RAYGROUND_TOKEN")
+    cluster = Cluster(initialize_head=True, head_node_args={"object_store_memory": 256 << 20})
     try:
-        node = lifetime.start_node(
-            head.tcp_address, head.token, num_cpus=1, node_ip_address="127.0.0.4"
-        )
-        os.environ["RAYGROUND_TOKEN"] = head.token.decode()
-        ray.init(address=head.tcp_address)
+        node = cluster.add_node(node_ip_address="127.0.0.4")
+        cluster.connect()
         wait_until(lambda: len(ray.nodes()) == 2, timeout=20, message="two nodes")
 
         @ray.remote
@@ -59,20 +46,12 @@ def test_lineage_rebuild_after_node_death(tmp_path) -> None:
         assert ready
         first = marker.read_text().split()
         assert first == [node.node_id]
-        os.kill(node.proc.pid, signal.SIGKILL)
-        node.proc.wait(timeout=10)
+        os.kill(node.process.pid, signal.SIGKILL)
+        node.process.wait(timeout=10)
         ray.get(blocker, timeout=GET_TIMEOUT)
         value = ray.get(ref, timeout=GET_TIMEOUT)
         assert int(value.sum()) == int(np.arange(1_000_000, dtype=np.int64).sum())
         attempts = marker.read_text().split()
         assert len(attempts) == 2 and attempts[1] != node.node_id
     finally:
-        ray.shutdown()
-        if node is not None:
-            lifetime.stop_process(node.proc)
-        lifetime.stop_head(head.proc, head.shm_dir)
-        lifetime.sweep_stale_sessions()
-        if old is None:
-            os.environ.pop("RAYGROUND_TOKEN", None)
-        else:
-            os.environ["RAYGROUND_TOKEN"] = old
+        cluster.shutdown()

@@ -74,7 +74,7 @@ def test_a_group_that_cannot_fit_whole_reserves_nothing(nodes):
         assert "INFEASIBLE" in row["stats"]["scheduling_state"]
         assert "one per bundle" in row["stats"]["scheduling_state"]
         status = subprocess.run(
-            [sys.executable, "-m", "rayground", "status", "--address", nodes["head"].tcp_address],
+            [sys.executable, "-m", "rayground", "status", "--address", nodes.address],
             capture_output=True,
             text=True,
             timeout=GET_TIMEOUT,
@@ -119,7 +119,7 @@ def test_a_drivers_groups_end_with_it_unless_detached(nodes):
     source = (
         "import rayground as ray\n"
         "from rayground.util.placement_group import placement_group\n"
-        f"ray.init(address={nodes['head'].tcp_address!r})\n"
+        f"ray.init(address={nodes.address!r})\n"
         "temp = placement_group([{'CPU': 0.5}], name='temp')\n"
         "kept = placement_group([{'CPU': 0.5}], name='kept', lifetime='detached')\n"
         "ray.get([temp.ready(), kept.ready()])\n"

@@ -15,7 +15,7 @@ import pytest
 
 import rayground as ray
 from _procs import wait_until
-from rayground._core import lifetime
+from rayground.cluster_utils import Cluster
 from rayground.exceptions import ObjectLostError, OwnerDiedError
 
 GET_TIMEOUT = 60.0
@@ -23,31 +23,18 @@ NODE_IP = "127.0.0.4"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     src = tmp_path_factory.mktemp("renv_src")
     (src / "wd").mkdir()
     (src / "wd" / "renv_far_module.py").write_text("WHERE = 'shipped'\n")
     (src / "wd" / "notes.txt").write_text("read by a relative path\n")
     (src / "mods" / "renv_far_pkg").mkdir(parents=True)
     (src / "mods" / "renv_far_pkg" / "__init__.py").write_text("VALUE = 3\n")
-    head = lifetime.start_head(
-        num_cpus=1,
-        num_gpus=0,
-        gpu_ids=[],
-        resources={},
-        object_store_memory=1 << 28,
-        owner_pid=os.getpid(),
-        port=0,
-    )
-    node = None
-    old_token = os.environ.get("RAYGROUND_TOKEN")
+    local = Cluster(initialize_head=True, head_node_args={"object_store_memory": 1 << 28})
     try:
-        node = lifetime.start_node(
-            head.tcp_address, head.token, num_cpus=1, resources={"far": 4}, node_ip_address=NODE_IP
-        )
-        os.environ["RAYGROUND_TOKEN"] = head.token.decode()
+        local.add_node(resources={"far": 4}, node_ip_address=NODE_IP)
         ray.init(
-            address=head.tcp_address,
+            address=local.address,
             runtime_env={
                 "working_dir": str(src / "wd"),
                 "py_modules": [str(src / "mods" / "renv_far_pkg")],
@@ -56,17 +43,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         )
         # The packages are in the cluster now: nothing may read the driver's copies.
         shutil.rmtree(src)
-        yield {"head": head, "node": node}
+        yield local
     finally:
         ray.shutdown()
-        if node is not None:
-            lifetime.stop_process(node.proc)
-        lifetime.stop_head(head.proc, head.shm_dir)
-        lifetime.sweep_stale_sessions()
-        if old_token is None:
-            os.environ.pop("RAYGROUND_TOKEN", None)
-        else:
-            os.environ["RAYGROUND_TOKEN"] = old_token
+        local.shutdown()
 
 
 @ray.remote(resources={"far": 1})
@@ -89,8 +69,8 @@ def far_task() -> dict:
     }
 
 
-def test_the_job_env_is_shipped_to_another_node(cluster: dict) -> None:
-    head_session = cluster["head"].session_dir
+def test_the_job_env_is_shipped_to_another_node(cluster: Cluster) -> None:
+    head_session = cluster.head_node.session_dir
     first = ray.get(far_task.remote(), timeout=GET_TIMEOUT)
     far = [n["NodeID"] for n in ray.nodes() if n["NodeManagerAddress"] == NODE_IP]
     assert first["node"] == far[0]
@@ -108,7 +88,7 @@ def test_the_job_env_is_shipped_to_another_node(cluster: dict) -> None:
     assert ray.get(far_task.remote(), timeout=GET_TIMEOUT)["cwd"] == first["cwd"]
 
 
-def test_an_object_put_by_an_actor_on_another_node_dies_with_it(cluster: dict) -> None:
+def test_an_object_put_by_an_actor_on_another_node_dies_with_it(cluster: Cluster) -> None:
     @ray.remote(resources={"far": 1})
     class Maker:
         def make(self) -> list:

@@ -321,6 +321,17 @@ class FeedClient:
 
         asyncio.run_coroutine_threadsafe(write(), self._loop).result(10)
 
+    def schema_problems(self) -> list[str]:
+        """Where the messages received so far differ from the feed's schema (the one the
+        extension's TypeScript types are generated from): none, if the panel can trust them."""
+        from rayground.lab.feed_schema import problems
+
+        return [
+            f"{m.get('type')} #{i}: {p}"
+            for i, m in enumerate(list(self.messages))
+            for p in problems(m)
+        ]
+
     def wait(self, predicate, timeout: float, what: str) -> dict[str, Any]:
         """The first message (from the start) for which predicate(msg) is true."""
 

@@ -64,8 +64,9 @@ def test_dag_model_matches_the_shared_fixture(case: dict) -> None:
 
 
 def test_the_extension_task_type_is_generated_from_the_python_schema() -> None:
-    """extension/src/taskrow.ts (ITaskRow, used by dag.ts and api.ts) is scripts/ts_types.py's
-    output for `dag.Task`, and `compact_task` makes exactly that schema's keys."""
+    """extension/src/taskrow.ts (ITaskRow, used by dag.ts and api.ts) and feedtypes.ts (every
+    feed message) are scripts/ts_types.py's output for `dag.Task` and `lab.feed_schema`, and
+    `compact_task` makes exactly that schema's keys."""
     root = Path(__file__).resolve().parents[2]
     check = subprocess.run(
         [sys.executable, str(root / "scripts" / "ts_types.py"), "--check"],
@@ -152,3 +153,20 @@ def test_status_link_runs_the_extensions_open_panel_command() -> None:
     """%ray_init's "Open the panel" names the command the extension registers."""
     commands = (Path(__file__).parents[2] / "extension/src/commands.ts").read_text()
     assert f"export const openPanel = '{OPEN_PANEL_COMMAND}';" in commands
+
+
+def test_feed_schema_check_names_what_differs() -> None:
+    """The check the feed's tests apply to every message: a message that drifts from the
+    schema (a missing key, an extra one, a wrong type, an unknown message) is named."""
+    from rayground.lab.feed_schema import problems
+
+    good = {"type": "watching", "cluster": None, "kernel_id": "k", "reason": "kernel"}
+    assert problems(good) == []
+    assert problems({**good, "cluster": 3}) == ["message.cluster: expected str, got 3"]
+    assert problems({k: v for k, v in good.items() if k != "reason"}) == [
+        "message: missing 'reason'"
+    ]
+    assert problems({**good, "extra": 1}) == ["message: WatchingMessage has no key 'extra'"]
+    assert problems({"type": "nonsense"}) == ["message: no feed message has type 'nonsense'"]
+    bad_task = {"type": "tasks", "cluster": "c", "removed": [], "upsert": [{"id": "t"}]}
+    assert "message.upsert[0]: missing 'name'" in problems(bad_task)

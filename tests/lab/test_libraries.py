@@ -20,6 +20,7 @@ from rayground import serve, tune
 from rayground._core import lifetime
 from rayground.jupyter import libraries
 from rayground.lab.feed import ClusterFeed
+from rayground.lab.feed_schema import problems
 from rayground.util import library_status
 from rayground.util.state import list_actors
 
@@ -85,6 +86,9 @@ def feed(cluster: None) -> Iterator[Messages]:
     try:
         messages.wait(lambda m: m["type"] == "snapshot", 15, "snapshot")
         yield messages
+        # What the panel was sent matched the schema its TypeScript types are generated from.
+        bad = [p for m in list(messages.items) for p in problems(m)]
+        assert not bad, bad[:10]
     finally:
         f.stop()
 

@@ -19,6 +19,7 @@ from _labhelpers import FeedClient, Kernel, Server, wait_for
 
 from rayground._core import lifetime
 from rayground._core.lifetime import pid_alive
+from rayground.lab.feed_schema import ClusterInfo, problems
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -100,6 +101,7 @@ def test_start_join_watch_and_stop_a_local_cluster(jupyter_server: Server) -> No
         "the new cluster listed with its node",
     )[0]
     assert listed["nodes"][0]["resources_total"]["CPU"] == 2.0
+    assert not problems(listed, ClusterInfo, "cluster"), problems(listed, ClusterInfo, "cluster")
     assert listed["store_capacity"] > 0
     status, one = jupyter_server.request("GET", f"/rayground/clusters/{cid}")
     assert status == 200 and one["id"] == cid and one["pid"] == info["pid"]
@@ -142,6 +144,9 @@ def test_start_join_watch_and_stop_a_local_cluster(jupyter_server: Server) -> No
             lambda m: m["type"] == "watching" and m["cluster"] is None, 10, "watching ended"
         )
         assert "ended" in gone["reason"]
+        # Every message matched the schema the panel's types are generated from.
+        assert not feed.schema_problems(), feed.schema_problems()[:10]
+        assert {"clusters", "watching", "snapshot", "tasks"} <= set(feed.types())
     finally:
         kernel.shutdown()
         feed.close()
@@ -287,6 +292,7 @@ def test_feed_follows_a_notebooks_cluster_live_and_across_a_restart(
             "the new cluster's task",
         )
         kernel.run("ray.shutdown()")
+        assert not feed.schema_problems(), feed.schema_problems()[:10]
     finally:
         feed.close()
         kernel.shutdown()

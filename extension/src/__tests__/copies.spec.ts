@@ -14,6 +14,11 @@ function table(rows: Partial<IObjectRow>[]): IObjectTable {
       refs: 1,
       pins: 0,
       holders: [],
+      owner_name: '',
+      held_by: [],
+      created: null,
+      node: null,
+      copies: [],
       ...r
     })),
     count: rows.length,

@@ -15,6 +15,9 @@ function obj(id: string, size: number, extra: Partial<IObjectRow> = {}): IObject
     holders: ['c1'],
     owner_name: 'a driver (notebook or script)',
     held_by: ['a driver (notebook or script)'],
+    created: null,
+    node: null,
+    copies: [],
     ...extra
   };
 }

@@ -106,6 +106,29 @@ def init(
         )
     if local_mode:
         logger.warning("local_mode is deprecated in Ray and ignored by rayground.")
+    logging_config = ray_options.get("logging_config")
+    if logging_config is not None:
+        if not hasattr(logging_config, "_apply"):
+            raise TypeError(
+                f"logging_config must be a LoggingConfig (rayground.LoggingConfig), got "
+                f"{logging_config!r}"
+            )
+        logging_config._apply()
+        logger.info(
+            "logging_config is applied to this driver; rayground's workers keep Python's "
+            "default logging (their output still reaches the driver)."
+        )
+    job_config = ray_options.get("job_config")
+    if job_config is not None:
+        # What init() is given directly wins over the JobConfig's, as in Ray.
+        if not hasattr(job_config, "runtime_env") or not hasattr(job_config, "ray_namespace"):
+            raise TypeError(
+                f"job_config must be a JobConfig (rayground.job_config), got {job_config!r}"
+            )
+        if runtime_env is None and job_config.runtime_env:
+            runtime_env = dict(job_config.runtime_env)
+        if namespace is None:
+            namespace = job_config.ray_namespace
     existing = context.current_client(required=False)
     if existing is not None and existing.role == "driver":
         if existing.alive:

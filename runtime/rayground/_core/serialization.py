@@ -26,6 +26,7 @@ import sys
 import threading
 import types
 from collections import ChainMap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -172,9 +173,29 @@ def _rebuild_code(args: tuple, filename: str, lines: list[str]) -> types.CodeTyp
     return types.CodeType(*args)
 
 
+# Reducers registered by `util.register_serializer` (exact class -> reducer), consulted first.
+custom_reducers: dict[type, Callable[[Any], Any]] = {}
+
+
+def _rebuild_custom(deserializer: Callable[[Any], Any], data: Any) -> Any:
+    return deserializer(data)
+
+
+def register_serializer(
+    cls: type, serializer: Callable[[Any], Any], deserializer: Callable[[Any], Any]
+) -> None:
+    """Pickle instances of exactly `cls` as `serializer(obj)`, rebuilt by `deserializer` (which
+    travels with the data, so the receiving process needs no registration of its own)."""
+
+    def reduce(obj: Any) -> tuple[Any, tuple[Any, Any]]:
+        return _rebuild_custom, (deserializer, serializer(obj))
+
+    custom_reducers[cls] = reduce
+
+
 class _Pickler(cloudpickle.Pickler):
     dispatch_table: ClassVar[ChainMap] = ChainMap(
-        {types.CodeType: _code_reduce}, cloudpickle.Pickler.dispatch_table
+        custom_reducers, {types.CodeType: _code_reduce}, cloudpickle.Pickler.dispatch_table
     )
 
 

@@ -40,6 +40,16 @@ _HOLD_DONE_S = 0.001
 _TINY_RUN_S = _HOLD_DONE_S / 4  # reports are held back only while such a task runs next
 
 
+def _assigned(resources: dict[str, float] | None) -> dict[str, float]:
+    """What a task holds while it runs, as get_assigned_resources() gives it: the amounts it
+    asked for, without zeros and the per-node markers."""
+    return {
+        name: float(amount)
+        for name, amount in (resources or {}).items()
+        if amount and not name.startswith("node:")
+    }
+
+
 class _CancelRequested(BaseException):
     """Raised in the main thread by the SIGUSR1 handler when the running task is cancelled."""
 
@@ -62,6 +72,7 @@ class Worker:
         self.actor_name = ""
         self.actor_meta: dict[str, Any] | None = None
         self.actor_placement: dict | None = None  # the placement group its actor was made in
+        self.actor_resources: dict[str, float] = {}
         self.actor_gpu_ids: list[str] = []  # the actor's devices, for calls sent directly
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -233,6 +244,10 @@ class Worker:
             else spec.get("runtime_env"),
             # get_current_placement_group(); an actor's methods run in its creation's group
             "placement_group": spec.get("placement_group") or self.actor_placement,
+            # get_assigned_resources(): an actor's methods hold what its creation asked for
+            "resources": self.actor_resources
+            if spec.get("kind") == "actor_call"
+            else _assigned(spec.get("resources")),
         }
 
     def _function_name(self, spec: dict) -> str | None:
@@ -489,6 +504,7 @@ class Worker:
         self.actor_meta = spec.get("meta")
         self.actor_runtime_env = spec.get("runtime_env")
         self.actor_placement = spec.get("placement_group")
+        self.actor_resources = _assigned(spec.get("resources"))
         env = self._env_for(spec)
         os.environ.update(env)  # an actor keeps its environment for life
         token = context.set_task_context(self._task_context(spec))

@@ -26,7 +26,10 @@ MIN_INTERVAL = 0.25  # seconds between two refreshes of one view
 POLL_INTERVAL = 1.0  # Ray (no event stream): seconds between polls
 IDLE_POLL = 5.0  # rayground: re-read this often even without events (store use, workers)
 KEEP_LIVE = 3
-MAX_SHARE_FACTOR = 4  # wait at least this many times a refresh's duration before the next
+# All live views together take at most this share of a core for their refreshes (issue 19: the
+# views must not slow the work they show): each waits, after a refresh, its CPU time times the
+# number of live views over this share. Small notebooks refresh every MIN_INTERVAL all the same.
+CPU_SHARE = 0.04
 
 _views: dict[str, list[LiveView]] = {}
 last_static: LiveView | None = None  # the newest view shown with --static
@@ -114,12 +117,12 @@ class LiveView:
             if not self.backend.connected():
                 self.stop("The cluster stopped; this view shows its last state.")
                 return
-            began = time.monotonic()
+            cpu = time.thread_time()
             self.refresh()
             last = time.monotonic()
-            # A refresh holds the GIL the kernel's own threads need: keep it to a fifth of the
-            # time, so a big DAG refreshes less often instead of slowing the work it shows.
-            gap = max(MIN_INTERVAL, MAX_SHARE_FACTOR * (last - began))
+            # A refresh holds the GIL the kernel's own threads need: a big DAG refreshes less
+            # often instead of slowing the work it shows.
+            gap = max(MIN_INTERVAL, (time.thread_time() - cpu) * live_count() / CPU_SHARE)
 
     def refresh(self) -> None:
         try:
@@ -159,6 +162,11 @@ def task_rows(backend: Backend) -> list[dict[str, Any]]:
 
         return model.tasks(backend)
     return backend.tasks()
+
+
+def live_count() -> int:
+    with _views_lock:
+        return sum(1 for mine in _views.values() for view in mine if view.live)
 
 
 def last(kind: str) -> LiveView | None:

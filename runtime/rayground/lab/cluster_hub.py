@@ -31,6 +31,7 @@ from .._core import config, lifetime, resources
 from .._core.lifetime import LocalHead, SessionInfo, pid_alive
 from .curriculum import Curriculum
 from .feed import ClusterFeed, session_id
+from .feed_schema import ClusterInfo
 
 POLL_INTERVAL_MS = 1000
 MAX_CPUS = 1024
@@ -295,7 +296,7 @@ class ClusterHub:
         for sock in list(self.sockets):
             sock.send(message)
 
-    def info(self, cid: str) -> dict[str, Any]:
+    def info(self, cid: str) -> ClusterInfo:
         """One cluster as the panel's list shows it."""
         session = self.sessions[cid]
         feed = self.feeds.get(cid)

@@ -29,6 +29,7 @@ from typing import Any
 from .._core.client import CoreClient
 from .._core.lifetime import SessionInfo, pid_alive
 from ..jupyter.dag import compact_task, first_line
+from .feed_schema import ActorRow, ObjectRow, ObjectTable, Placement
 from .libraries import LibraryReader
 
 # The panel keeps at most this many tasks per cluster (newest win); a larger DAG is grouped by
@@ -63,7 +64,7 @@ def held_by(holders: list[str], pins: int, names: dict[str, str]) -> list[str]:
     return sorted(set(out))
 
 
-def compact_object(row: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
+def compact_object(row: dict[str, Any], names: dict[str, str] | None = None) -> ObjectRow:
     names = names or {}
     owner = row.get("owner")
     return {
@@ -87,12 +88,12 @@ def compact_object(row: dict[str, Any], names: dict[str, str] | None = None) -> 
     }
 
 
-def compact_actor(row: dict[str, Any]) -> dict[str, Any]:
+def compact_actor(row: dict[str, Any]) -> ActorRow:
     return {
         "id": row["actor_id"],
         "class_name": row.get("class_name"),
         "name": row.get("name") or "",
-        "state": row.get("state"),
+        "state": row.get("state") or "",
         "pid": row.get("pid"),
         "calls_done": row.get("calls_done", 0),
         "calls_queued": row.get("calls_queued", 0),
@@ -375,13 +376,13 @@ class ClusterFeed:
             }
         )
 
-    def _tables(self, client: CoreClient) -> tuple[dict[str, Any], list[dict[str, Any]], dict]:
+    def _tables(self, client: CoreClient) -> tuple[ObjectTable, list[ActorRow], Placement]:
         # Where each worker runs (the task stream's lanes by node) and whose client id is whose
         # (the object store's owners and holders, named).
         workers = client.request("list_workers", timeout=30)
         names = {w["client_id"]: f"worker pid {w['pid']}" for w in workers if w.get("client_id")}
         self._worker_nodes.update({str(w["pid"]): w["node_id"] for w in workers})
-        placement = {
+        placement: Placement = {
             "workers": dict(self._worker_nodes),
             "nodes": {
                 n["node_id"]: n["node_ip"] + (" (head)" if n.get("is_head_node") else "")
@@ -391,7 +392,7 @@ class ClusterFeed:
         objects = client.request("list_objects", {"limit": 1_000_000}, timeout=30)
         objects.sort(key=lambda r: int(r.get("object_size") or 0), reverse=True)
         status = self.status or {}
-        table = {
+        table: ObjectTable = {
             "rows": [compact_object(r, names) for r in objects[:MAX_OBJECTS]],
             "count": len(objects),
             "used": status.get("store_used", sum(int(r.get("object_size") or 0) for r in objects)),

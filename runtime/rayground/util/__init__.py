@@ -15,6 +15,7 @@ from .placement_group import (
     placement_group_table,
     remove_placement_group,
 )
+from .serialization import deregister_serializer, register_serializer
 
 
 def get_node_ip_address() -> str:
@@ -30,6 +31,7 @@ def get_node_ip_address() -> str:
 __all__ = [
     "ActorPool",
     "as_completed",
+    "deregister_serializer",
     "get_current_placement_group",
     "get_node_ip_address",
     "get_placement_group",
@@ -38,6 +40,7 @@ __all__ = [
     "map_unordered",
     "placement_group",
     "placement_group_table",
+    "register_serializer",
     "remove_placement_group",
     "state",
 ]
