@@ -1265,6 +1265,58 @@ ANSWERS.update(
                 "make_block result(s) were fetched into the notebook",
             ),
         ],
+        "08_scaling_out:diagnose": [
+            (
+                "slow: the colleague's program, one task fetching every block",
+                "def total_of(blocks):\n"
+                "    return ray.get(scan_all.remote([ref for _, ref in blocks]))\n",
+                "the run analysis flagged: ray.get inside a task",
+            ),
+            (
+                "wrong: only the blocks on one node",
+                "def total_of(blocks):\n"
+                "    mine = [(ip, ref) for ip, ref in blocks if ip == '127.0.0.2']\n"
+                "    return sum(ray.get([scan.options(**on(ip)).remote(r) for ip, r in mine]))\n",
+                "the sum of every block",
+            ),
+            (
+                "sequential",
+                "def total_of(blocks):\n"
+                "    return sum(ray.get(scan.options(**on(ip)).remote(r)) for ip, r in blocks)\n",
+                "the run analysis flagged: ray.get inside the submit loop",
+            ),
+            (
+                "sequential: wait for each before the next",
+                "def total_of(blocks):\n"
+                "    total = 0\n"
+                "    for ip, ref in blocks:\n"
+                "        done, _ = ray.wait([scan.options(**on(ip)).remote(ref)])\n"
+                "        total += ray.get(done[0])\n"
+                "    return total\n",
+                "the scan tasks ran one at a time",
+            ),
+            (
+                "data moved: every scan on the head",
+                "def total_of(blocks):\n"
+                "    head = scan.options(**on('127.0.0.1'))\n"
+                "    return sum(ray.get([head.remote(ref) for _, ref in blocks]))\n",
+                "blocks crossed the network",
+            ),
+            (
+                "cheat: summed in the notebook, scans for show",
+                "def total_of(blocks):\n"
+                "    ray.get([scan.options(**on(ip)).remote(ref) for ip, ref in blocks])\n"
+                "    return sum(int(b.sum()) for b in ray.get([ref for _, ref in blocks]))\n",
+                "did not come back from the scan tasks",
+            ),
+            (
+                "cheat: the blocks fetched, then sent back by value",
+                "def total_of(blocks):\n"
+                "    arrays = [(ip, ray.get(ref)) for ip, ref in blocks]\n"
+                "    return sum(ray.get([scan.options(**on(ip)).remote(a) for ip, a in arrays]))\n",
+                "make_block result(s) were fetched into the notebook",
+            ),
+        ],
     }
 )
 ANSWERS.update(

@@ -72,8 +72,7 @@ def test_lesson_follows_the_contract(stem):
             assert not cell.get("outputs") or stem in STRICT, "learner copies ship without outputs"
 
 
-# Lessons 06 and 07 get theirs with their own branches' work; add them here when they land.
-OPENED_WITH_GOALS = [s for s in STEMS if s[:2] <= "09" and s[:2] not in ("06", "07")]
+OPENED_WITH_GOALS = [s for s in STEMS if s[:2] <= "09"]
 
 
 @pytest.mark.parametrize("stem", OPENED_WITH_GOALS)

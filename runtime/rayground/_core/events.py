@@ -4,7 +4,9 @@ Each event is a tuple `(seq, time, kind, id, state, extra)`: kind is "task", "ac
 "node" or "worker"; `extra` is a small dict or None. Times are those of the change, not of the
 event's sending: a direct actor call (direct_calls.py) reaches the head's tables after it ran, so
 its FINISHED event has the worker's end time and `extra["started"]`, its true start, which
-replaces the time of its RUNNING event (that one is when the head heard of the call).
+replaces the time of its RUNNING event (that one is when the head heard of the call). Every
+finished task's event carries the worker's own times the same way (a queued task's RUNNING is
+when the head heard the previous one end; tiny tasks' reports arrive batched).
 
 Subscribers (the Jupyter views, the lab panel, the CLI) ask for events after the last sequence
 number they saw; the head pushes them in batches. A subscriber that falls further behind than the

@@ -729,13 +729,14 @@ class Head:
         if worker is None:
             return
         times = caller = None
-        if len(msg) > 4 and type(msg[4]) is dict and worker.actor_id is not None:
-            # An actor's creation finished: where callers may send it calls directly.
-            address = msg[4].get("direct")
-            if type(address) is str and address.startswith("ipc://"):
-                worker.direct_address = address
-            # A direct call: when it ran, by the worker's clock (the head heard of it later),
-            # and whose it was.
+        if len(msg) > 4 and type(msg[4]) is dict:
+            if worker.actor_id is not None:
+                # An actor's creation finished: where callers may send it calls directly.
+                address = msg[4].get("direct")
+                if type(address) is str and address.startswith("ipc://"):
+                    worker.direct_address = address
+            # When the task or call ran, by the worker's clock (the head heard of its start and
+            # end later), and, for a direct call, whose it was.
             ran: Any = msg[4].get("times")  # checked below (mypy does not narrow `type(x) in`)
             if (
                 type(ran) in (tuple, list)

@@ -258,7 +258,8 @@ TO_HEAD: tuple[Message, ...] = (
             Field("contained", IDS_LISTS, "ids held by each return value"),
         ),
         "A task finished. An optional 5th field, a dict, may hold `direct` (the address an "
-        "actor takes direct calls at), `times` and `caller` (of a direct call).",
+        "actor takes direct calls at), `times` (when the task or call started and ended, by "
+        "the worker's clock) and `caller` (of a direct call).",
     ),
     Message(
         protocol.FAILED,

@@ -300,6 +300,7 @@ class Worker:
         self.current_task = spec["task_id"]
         try:
             try:
+                spec["_started"] = time.time()  # the head's RUNNING is when it sent the task
                 try:
                     args, kwargs = self._resolve_args(spec, arg_descs)
                 except exceptions.RayError as exc:
@@ -386,12 +387,17 @@ class Worker:
             descs.append(desc)
             contained.append(inner)
         done: tuple = (protocol.DONE, spec["task_id"], descs, contained)
+        # When it really ran, by this worker's clock: the head hears of a task's start and end
+        # late (a task queued here starts when the previous one ends; tiny tasks' reports come
+        # batched, and a direct call's only after its caller has the result).
+        about: dict[str, Any] = {"times": (spec.get("_started", 0.0), time.time())}
         reply = spec.get("_reply")
         if reply is not None:
-            # A direct call: the head may hear of it only after this report, so say when it
-            # really ran and for whom (if that caller is gone, nobody will claim the results).
-            about = {"times": (spec.get("_started", 0.0), time.time()), "caller": reply.caller}
-            done = (*done, about)
+            # A direct call: also say for whom (if that caller is gone, nobody will claim the
+            # results).
+            about["caller"] = reply.caller
+        done = (*done, about)
+        if reply is not None:
             if not any(contained):
                 self._reply_direct(reply, returns, done)
                 return
@@ -563,6 +569,7 @@ class Worker:
             self._call_sync(spec, method, args, kwargs, True)
 
     def _call_sync(self, spec: dict, method: Any, args: list, kwargs: dict, main: bool) -> None:
+        spec.setdefault("_started", time.time())  # a pooled call starts when a thread is free
         token = context.set_task_context(self._task_context(spec))
         if main:
             self.current_task = spec["task_id"]
@@ -588,6 +595,7 @@ class Worker:
 
         assert self.semaphore is not None
         async with self.semaphore:
+            spec.setdefault("_started", time.time())
             token = context.set_task_context(self._task_context(spec))
             task = asyncio.current_task()
             if task is not None:

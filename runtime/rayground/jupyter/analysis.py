@@ -44,6 +44,7 @@ RAY_SETTLE_S = 5.0  # Ray: how long to wait for its task events to arrive
 # actor call's completion and its worker's own times reach the head batched, a cancelled task's
 # end once its worker was interrupted). Tasks the code left running cost this much once.
 SETTLE_S = 1.0
+UNLISTEN_S = 30.0  # a finished run keeps the event stream on this long for its report
 
 
 _RAY_EVENT_INTERVAL = "RAY_task_events_report_interval_ms"  # Ray's spelling, not upper case
@@ -217,8 +218,18 @@ class Run:
                 subscription.catch_up(self._backend._request("status")["event_seq"])
             except Exception:
                 pass
-            self._remove_listener()
-            self._remove_listener = None
+            # The stream stays on until the report has read the task model: with no listener
+            # left the driver unsubscribes and the model is emptied (subscription.py). A run
+            # whose report is never asked for lets go after UNLISTEN_S.
+            timer = threading.Timer(UNLISTEN_S, self._unlisten)
+            timer.daemon = True
+            timer.start()
+
+    def _unlisten(self) -> None:
+        with self._lock:
+            remove, self._remove_listener = self._remove_listener, None
+        if remove is not None:
+            remove()
 
     # -- hooks (driver threads / the client's I/O thread)
     def _on_submit(self, spec: dict, args: tuple, kwargs: dict) -> None:
@@ -249,8 +260,8 @@ class Run:
     def _on_events(self, events: list[tuple], lost: int) -> None:
         with self._lock:
             for _seq, t, kind, ident, state, extra in events:
-                if t < self.start:
-                    continue
+                if t < self.start or (self.end is not None and t > self.end):
+                    continue  # the window only (the stream stays on until the report)
                 if kind == "object" and state == "SEALED" and ident.startswith("o"):
                     self.puts[ident] = int((extra or {}).get("size") or 0)
                 elif kind == "worker" and extra and extra.get("task_id"):
@@ -285,6 +296,7 @@ class Run:
             )
         if self.end is not None:
             self._report = report
+            self._unlisten()
         return report
 
     def _task_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:

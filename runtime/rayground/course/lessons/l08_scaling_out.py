@@ -1,4 +1,5 @@
-"""Lesson 08 (scaling out): work spread over nodes, a task pinned to a node, compute near data.
+"""Lesson 08 (scaling out): work spread over nodes, a task pinned to a node, compute near data,
+and a slow program (one task fetching every node's block) diagnosed from its report.
 
 The checks run on the lesson's cluster of three nodes on loopback addresses (127.0.0.1-3).
 """
@@ -138,6 +139,67 @@ def _make_block(n: int, fill: int) -> np.ndarray:
     return np.full(n, fill, dtype=np.int64)
 
 
+def _scan(block: Any) -> int:
+    time.sleep(0.2)  # the lesson's scan: a pass over the block that takes a while
+    return int(block.sum())
+
+
+_SCAN_BLOCK = 1_000_000  # 8 MB blocks: big enough to matter, quick to make
+
+
+def _grade_diagnose(total_of: Any, g: Grader) -> None:
+    by_ip = {ip: nid for nid, ip in _node_ips().items()}
+    ips = sorted(by_ip)
+    g.expect(len(ips) >= 3, "the cluster has 3 nodes", "run the cells of section 2 first")
+    # Blocks chosen now: how many (more than the lesson's four), their values, and which of the
+    # worker nodes holds each (both of them some), made inside the watched run so the record
+    # knows which task made which block and where.
+    homes = ips[1:3] + [random.choice(ips[1:]) for _ in range(random.randint(3, 4))]
+    random.shuffle(homes)
+    fills = random.sample(range(1, 100), len(homes))
+    make = g.twins.function("make_block", _make_block)
+
+    def blocks() -> list[tuple[str, Any]]:
+        return [
+            (ip, make.options(resources={f"node:{ip}": 0.01}).remote(_SCAN_BLOCK, fill))
+            for ip, fill in zip(homes, fills, strict=True)
+        ]
+
+    with g.stand_in(total_of, scan=g.twins.function("scan", _scan)):
+        value = g.run(lambda: total_of(blocks()))
+    want = _SCAN_BLOCK * sum(fills)
+    g.expect(
+        value == want,
+        f"total_of on {len(homes)} blocks made now returned their total, {want}",
+        f"total_of(<{len(homes)} blocks made now>) returned {value!r}; expected {want}, the sum "
+        "of every block",
+    )
+    g.expect_no_finding(
+        "get_in_task", "the run analysis found no task waiting in ray.get: the cause is gone"
+    )
+    g.expect_no_finding("get_in_loop", "and no get inside the submit loop")
+    runs = g.expect_from_tasks(value, "scan", "the total", count=len(homes))
+    g.expect_stayed("make_block", "every block")
+    made = {oid: s.node_id for s in g.record.tasks("make_block") for oid in s.returns}
+    ip_of = {nid: ip for ip, nid in by_ip.items()}
+
+    def moved() -> list[str]:
+        out = []
+        for s in g.record.tasks("scan"):
+            for oid in s.deps:
+                if oid in made and made[oid] != s.node_id:
+                    out.append(f"{ip_of.get(made[oid], '?')} -> {ip_of.get(s.node_id, '?')}")
+        return out
+
+    g.expect_known(
+        lambda: not moved(),
+        "each scan ran on the node where its block lives: no block crossed the network",
+        f"blocks crossed the network ({', '.join(moved()[:3])}): run each scan where its block "
+        "lives, with the node's own resource, resources={f'node:{ip}': 0.01}",
+    )
+    g.expect_overlap(runs, "the scan tasks")
+
+
 EXERCISES = [
     Exercise(
         id="spread",
@@ -188,5 +250,24 @@ EXERCISES = [
     return ray.get(block_sum.options(resources={f"node:{ip}": 0.01}).remote(block))[0]
 """,
         try_next="run block_sum on the node `ip` by asking for its node resource.",
+    ),
+    Exercise(
+        id="diagnose",
+        title="Diagnose a program that moves the data",
+        answer="total_of",
+        grade=_grade_diagnose,
+        hints=(
+            "Run the %%ray_explain cell and read its finding: which task waited in ray.get, for "
+            "how long, and what did it wait for?",
+            "scan_all fetches every block to wherever it runs, one after another, while holding "
+            "a worker: the blocks cross the network and the other nodes sit idle. Send a scan to "
+            "each block instead, on the node that holds it, and add up the small results.",
+            "Shape: one scan task per (ip, ref) pair, asking for that node's own resource; "
+            "submit them all, then add up ray.get of the list.",
+        ),
+        solution="""def total_of(blocks):
+    return sum(ray.get([scan.options(**on(ip)).remote(ref) for ip, ref in blocks]))
+""",
+        try_next="read the %%ray_explain report above, then scan each block on its own node.",
     ),
 ]
