@@ -591,8 +591,8 @@ class CoreClient:
             pending = [o for o in oids if o not in self._descs]
             raise exceptions.GetTimeoutError(
                 f"Get timed out: {len(pending)} of {len(oids)} objects were not ready within "
-                f"{timeout} s (first pending: {pending[0]}). The tasks keep running; call get "
-                "again, or raise the timeout."
+                f"{timeout} s (first pending: ObjectRef({ids.to_hex(pending[0])})). The tasks "
+                "keep running; call get again, or raise the timeout."
             )
         return [self.value_of(o) for o in oids]
 
