@@ -593,6 +593,10 @@ class TaskTable:
 
     def on_worker_died(self, worker: WorkerProc, exit_code: int | None) -> None:
         head = self.head
+        if worker.peer is not None:
+            # What it sent before it died (the `done` of calls it answered directly) counts
+            # first: its pidfd can be seen before its connection's last frames are read.
+            head.drain(worker.peer)
         was_starting = worker.state == "starting"
         worker.node.pool.forget(worker)
         if was_starting and worker.actor_id is None:
