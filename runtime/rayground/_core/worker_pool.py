@@ -214,6 +214,12 @@ def _become_worker(log_path: str, env: dict[str, str], cwd: str | None) -> None:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         os.environ.update(env)
+        # Everything this process inherited from the head (its task, object and event tables:
+        # hundreds of MB in a big session) is shared with the head until written. A collection
+        # would write every tracked object's header and so copy all of it into each worker
+        # (measured: 95 MB private per actor forked from a 284 MB head; 1,000 actors ran out of
+        # memory). Frozen, the collector never looks at them.
+        gc.freeze()
         # The user's code runs here: the cycle collector as Python sets it up (not the head's).
         gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
         if cwd:
