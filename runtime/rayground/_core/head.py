@@ -497,6 +497,7 @@ class Head:
             peer.worker = worker
             if not worker.node.is_head:
                 worker.pid = int(info.get("pid") or 0)
+                worker.event_info = {"worker_id": worker.id, "pid": worker.pid}
                 welcome.update(
                     shm_dir=worker.node.shm_dir, node_id=worker.node.id, node_ip=worker.node.ip
                 )

@@ -33,6 +33,7 @@ class WorkerProc:
         "blocked",
         "direct_address",
         "env_key",
+        "event_info",
         "exit_code",
         "fns",
         "id",
@@ -51,6 +52,9 @@ class WorkerProc:
     def __init__(self, worker_id: str, pid: int, log_path: str) -> None:
         self.id = worker_id
         self.pid = pid
+        # The `extra` of its tasks' SUBMITTED/RUNNING events: one shared dict (never changed),
+        # not two new ones per task in the event ring.
+        self.event_info: dict[str, Any] = {"worker_id": worker_id, "pid": pid}
         self.pidfd: int | None = os.pidfd_open(pid) if pid and hasattr(os, "pidfd_open") else None
         self.node: Any = None  # the Node it runs on (nodes.py)
         self.peer: Any = None  # set when its HELLO arrived
