@@ -7,23 +7,10 @@ node without groups (issue 17: rayground's were empty inside bundles).
 
 from __future__ import annotations
 
-import importlib
 import os
-
-import pytest
 
 INIT_KWARGS = {"num_gpus": 2}
 GET_TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def pgm(ray):
-    return importlib.import_module(f"{ray.__name__}.util.placement_group")
-
-
-@pytest.fixture(scope="module")
-def strategies(ray):
-    return importlib.import_module(f"{ray.__name__}.util.scheduling_strategies")
 
 
 def test_work_in_a_bundle_sees_that_bundles_gpus(ray, pgm, strategies):
