@@ -50,6 +50,8 @@ _SUBMIT_BATCH = 256
 # The head's copy of a direct actor call (its registration, its `done`) is bookkeeping, not on
 # anyone's way: it leaves within this, with other queued messages, several calls to a frame.
 _BOOKKEEPING_FLUSH = 0.002
+# Messages from the head that only a worker acts on, at once, on whichever thread reads them.
+_TO_WORKER = (protocol.CANCEL_TASK, protocol.KILL_WORKER)
 
 
 class _Waiter:
@@ -828,7 +830,7 @@ class CoreClient:
                 self._expected.discard(oid)
                 self._wanted.discard(oid)
                 self._direct.pop(oid, None)
-            elif kind == protocol.EXECUTE or kind == protocol.CANCEL_TASK:
+            elif kind == protocol.EXECUTE or kind in _TO_WORKER:
                 if self._on_execute is not None and not (
                     kind == protocol.EXECUTE and self.direct.hold(msg)
                 ):
