@@ -12,10 +12,11 @@ as one task per block; a streaming executor bounds the blocks in flight (backpre
 Built on rayground's public API only (tasks, actors, put/get/wait), as Ray Data is on Ray Core.
 """
 
-from . import aggregate, expressions
+from . import aggregate, datasource, expressions
 from .aggregate import AggregateFn, Count, Max, Mean, Min, Std, Sum
 from .context import DataContext, ExecutionOptions
 from .dataset import Dataset, MaterializedDataset, Schema
+from .datasource import FileShuffleConfig, SaveMode
 from .grouped import GroupedData
 from .iterator import DataIterator
 from .plan import ActorPoolStrategy, TaskPoolStrategy
@@ -42,16 +43,19 @@ __all__ = [
     "DataIterator",
     "Dataset",
     "ExecutionOptions",
+    "FileShuffleConfig",
     "GroupedData",
     "MaterializedDataset",
     "Max",
     "Mean",
     "Min",
+    "SaveMode",
     "Schema",
     "Std",
     "Sum",
     "TaskPoolStrategy",
     "aggregate",
+    "datasource",
     "expressions",
     "from_arrow",
     "from_items",

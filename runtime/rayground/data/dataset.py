@@ -20,8 +20,8 @@ from . import block as blocks
 from . import expressions as ex
 from . import plan as lp
 from .compute import compute_strategy, fn_name, warn_on_ray_remote_args
-from .datasource import writer_for
 from .executor import execute
+from .file_io import writer_for
 from .iterator import DataIterator, batches_from_bundles
 from .plan import RefBundle
 from .schema import Schema, column_list

@@ -30,6 +30,7 @@ import rayground
 from . import plan as lp
 from .block import BlockMetadata
 from .context import DataContext
+from .file_io import shuffled
 from .plan import RefBundle
 from .progress import ProgressReporter
 from .stats import DatasetStats, OpStats
@@ -312,7 +313,14 @@ class UnionOp(PhysicalOp):
 
 def compile_plan(op: lp.LogicalOp) -> PhysicalOp:
     if isinstance(op, lp.Read):
-        return TaskMapOp(op.name, read_tasks=op.read_tasks, remote_args=dict(op.remote_args))
+        tasks = shuffled(op.read_tasks, op.shuffle, op.executions)
+        op.executions += 1
+        return TaskMapOp(
+            op.name,
+            read_tasks=tasks,
+            remote_args=dict(op.remote_args),
+            max_concurrency=op.concurrency,
+        )
     if isinstance(op, lp.InputData):
         return InputOp(op.name, bundles=op.bundles)
     if isinstance(op, lp.MapOp):

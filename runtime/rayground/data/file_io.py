@@ -13,7 +13,7 @@ import io
 import json
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,9 @@ from . import block as blocks
 from .block import Block
 
 PARQUET_EXTENSIONS = ["parquet"]
-JSON_EXTENSIONS = ["json", "jsonl"]
+JSON_EXTENSIONS = [
+    f"{stem}{suffix}" for suffix in ("", ".gz", ".br", ".zst", ".lz4") for stem in ("json", "jsonl")
+]
 NUMPY_EXTENSIONS = ["npy"]
 CSV_EXTENSIONS = ["csv"]
 
@@ -53,9 +55,14 @@ def resolve_paths(
     filesystem: pafs.FileSystem | None,
     extensions: list[str] | None,
     ignore_missing: bool = False,
+    partition_filter: Any = None,
+    skip_paths: str | list[str] | None = None,
 ) -> tuple[pafs.FileSystem, list[str]]:
     """The files to read, in a stable order, and the filesystem to read them with.
-    `ignore_missing` (Ray's `ignore_missing_paths=True`) skips paths that do not exist."""
+    `ignore_missing` (Ray's `ignore_missing_paths=True`) skips paths that do not exist;
+    `partition_filter` (a PathPartitionFilter) keeps the files of the partitions it accepts;
+    `skip_paths` (Ray's read_parquet option) drops the files named, found or not.
+    Found files that the filter or `extensions` leave out fail with Ray's ValueError."""
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     if not isinstance(paths, list | tuple) or not paths:
@@ -65,6 +72,7 @@ def resolve_paths(
         )
     fs = filesystem
     files: list[str] = []
+    skip = _normalized(filesystem, [skip_paths] if isinstance(skip_paths, str) else skip_paths)
     for raw in paths:
         if not isinstance(raw, str | os.PathLike):
             raise TypeError(
@@ -86,20 +94,45 @@ def resolve_paths(
         if fs is None:
             fs = pafs.LocalFileSystem()
             path = os.path.abspath(os.path.expanduser(path))
-        if ignore_missing and fs.get_file_info(path).type == pafs.FileType.NotFound:
+        if path in skip or (
+            ignore_missing and fs.get_file_info(path).type == pafs.FileType.NotFound
+        ):
             continue
-        files.extend(_expand(caller, fs, path, extensions))
+        files.extend(f for f in _expand(caller, fs, path) if f not in skip)
     if not files:
-        wanted = f" ending in {', '.join('.' + e for e in extensions)}" if extensions else ""
         raise FileNotFoundError(
-            f"{caller}(): no files{wanted} found under {list(map(os.fspath, paths))}. Check the "
-            "path, or pass file_extensions=None to read files with any name."
+            f"{caller}(): no files found under {list(map(os.fspath, paths))}. Check the path."
         )
+    if partition_filter is not None:
+        files = partition_filter(files)
+        if not files:
+            raise ValueError(
+                "No input files found to read. Please double check that 'partition_filter' "
+                "field is set properly."
+            )
+    if extensions is not None:
+        files = [f for f in files if _matches(f, extensions)]
+        if not files:
+            raise ValueError(
+                f"No input files found to read with the following file extensions: "
+                f"{extensions}. Please double check that 'file_extensions' field is set "
+                "properly (file_extensions=None reads files with any name)."
+            )
     assert fs is not None
     return fs, files
 
 
-def _expand(caller: str, fs: pafs.FileSystem, path: str, extensions: list[str] | None) -> list[str]:
+def _normalized(filesystem: Any, paths: list[str] | None) -> set[str]:
+    """Paths as resolve_paths lists them: scheme off; absolute, for the local filesystem."""
+    out = set()
+    for p in paths or []:
+        p = os.fspath(p)
+        p = p.split("://", 1)[1] if "://" in p else p
+        out.add(os.path.abspath(os.path.expanduser(p)) if filesystem is None else p)
+    return out
+
+
+def _expand(caller: str, fs: pafs.FileSystem, path: str) -> list[str]:
     if any(c in path for c in "*?["):
         if isinstance(fs, pafs.LocalFileSystem):
             matched = sorted(globlib.glob(path, recursive=True))
@@ -113,7 +146,7 @@ def _expand(caller: str, fs: pafs.FileSystem, path: str, extensions: list[str] |
             raise FileNotFoundError(f"{caller}(): no file matches the pattern {path!r}.")
         out: list[str] = []
         for m in matched:
-            out.extend(_expand(caller, fs, m, extensions))
+            out.extend(_expand(caller, fs, m))
         return out
     info = fs.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
@@ -124,11 +157,7 @@ def _expand(caller: str, fs: pafs.FileSystem, path: str, extensions: list[str] |
     if info.type == pafs.FileType.Directory:
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
         return sorted(
-            i.path
-            for i in infos
-            if i.type == pafs.FileType.File
-            and not _hidden(i.path, path)
-            and _matches(i.path, extensions)
+            i.path for i in infos if i.type == pafs.FileType.File and not _hidden(i.path, path)
         )
     return [path]
 
@@ -138,42 +167,84 @@ def _expand(caller: str, fs: pafs.FileSystem, path: str, extensions: list[str] |
 
 @dataclass
 class FileReadTask:
-    """Read some files into one block. `kind` picks the format; `args` are its options."""
+    """Read some files into one block. `kind` picks the format; `args` are its options;
+    `open_args` go to the filesystem's open_input_stream (Ray's arrow_open_stream_args);
+    `partitioning` (a Partitioning, or None) adds each file's partition keys as columns."""
 
     kind: str
     paths: list[str]
     filesystem: pafs.FileSystem
     args: dict[str, Any] = field(default_factory=dict)
     include_paths: bool = False
+    open_args: dict[str, Any] = field(default_factory=dict)
+    partitioning: Any = None
 
     def read(self) -> Block:
+        parser = None
+        if self.partitioning is not None:
+            from .datasource.partitioning import PathPartitionParser
+
+            parser = PathPartitionParser(self.partitioning)
         parts = []
         for path in self.paths:
-            table = _READERS[self.kind](self.filesystem, path, **self.args)
+            if self.kind == "parquet":
+                table = _read_parquet(self.filesystem, path, **self.args)
+            else:
+                with self.filesystem.open_input_stream(path, **self.open_args) as f:
+                    table = _READERS[self.kind](f, path, **self.args)
+            if parser is not None:
+                table = _add_partitions(table, parser(path))
             if self.include_paths:
                 table = table.append_column("path", pa.array([path] * table.num_rows, pa.string()))
             parts.append(table)
         return blocks.concat(parts)
 
 
+def _add_partitions(table: Block, partitions: dict[str, Any]) -> Block:
+    """The partition keys as columns, as Ray adds them: a key that is already a column must
+    agree with it (cast to its type), else it is appended as a new column."""
+    import pyarrow.compute as pc
+
+    for name, value in partitions.items():
+        column = pa.array([value] * table.num_rows)
+        if name in table.column_names:
+            target = table.schema.field(name).type
+            try:
+                column = column.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ValueError(
+                    f"Partition value {value!r} for field {name!r} cannot be cast to target "
+                    f"type {target}."
+                ) from exc
+            if table.num_rows and not pc.all(pc.equal(column, table[name])).as_py():
+                raise ValueError(
+                    f"Partition column {name} exists in table data, but partition value "
+                    f"'{value}' is different from in-data values: "
+                    f"{table[name].unique().to_pylist()}."
+                )
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        else:
+            table = table.append_column(name, column)
+    return table
+
+
 def _read_parquet(fs: pafs.FileSystem, path: str, **args: Any) -> Block:
     import pyarrow.parquet as pq
 
-    return pq.read_table(path, filesystem=fs, **args)
+    # Partition keys come from the path through Ray's Partitioning, not pyarrow's discovery.
+    return pq.read_table(path, filesystem=fs, partitioning=None, **args)
 
 
-def _read_csv(fs: pafs.FileSystem, path: str, **args: Any) -> Block:
+def _read_csv(f: Any, path: str, **args: Any) -> Block:
     import pyarrow.csv as pacsv
 
-    with fs.open_input_stream(path) as f:
-        return pacsv.read_csv(f, **args)
+    return pacsv.read_csv(f, **args)
 
 
-def _read_json(fs: pafs.FileSystem, path: str, **args: Any) -> Block:
+def _read_json(f: Any, path: str, **args: Any) -> Block:
     import pyarrow.json as pajson
 
-    with fs.open_input_stream(path) as f:
-        data = f.read()
+    data = f.read()
     try:
         return pajson.read_json(io.BytesIO(data), **args)
     except pa.ArrowInvalid:
@@ -182,30 +253,23 @@ def _read_json(fs: pafs.FileSystem, path: str, **args: Any) -> Block:
         return blocks.from_rows(doc if isinstance(doc, list) else [doc])
 
 
-def _read_text(
-    fs: pafs.FileSystem, path: str, encoding: str = "utf-8", drop_empty_lines: bool = True
-) -> Block:
-    with fs.open_input_stream(path) as f:
-        lines = f.read().decode(encoding).splitlines()
+def _read_text(f: Any, path: str, encoding: str = "utf-8", drop_empty_lines: bool = True) -> Block:
+    lines = f.read().decode(encoding).splitlines()
     if drop_empty_lines:
         lines = [line for line in lines if line.strip()]
     return pa.table({"text": pa.array(lines, pa.string())})
 
 
-def _read_numpy(fs: pafs.FileSystem, path: str, allow_pickle: bool = False) -> Block:
-    with fs.open_input_stream(path) as f:
-        arr = np.load(io.BytesIO(f.read()), allow_pickle=allow_pickle)
+def _read_numpy(f: Any, path: str, allow_pickle: bool = False, **numpy_load_args: Any) -> Block:
+    arr = np.load(io.BytesIO(f.read()), allow_pickle=allow_pickle, **numpy_load_args)
     return pa.table({"data": blocks.to_arrow_column(arr)})
 
 
-def _read_binary(fs: pafs.FileSystem, path: str) -> Block:
-    with fs.open_input_stream(path) as f:
-        data = f.read()
-    return pa.table({"bytes": pa.array([data], pa.binary())})
+def _read_binary(f: Any, path: str) -> Block:
+    return pa.table({"bytes": pa.array([f.read()], pa.binary())})
 
 
 _READERS = {
-    "parquet": _read_parquet,
     "csv": _read_csv,
     "json": _read_json,
     "text": _read_text,
@@ -238,15 +302,50 @@ def file_read_tasks(
     num_blocks: int,
     args: dict[str, Any],
     include_paths: bool,
+    open_args: dict[str, Any] | None = None,
+    partitioning: Any = None,
 ) -> list[FileReadTask]:
     """Files grouped into `num_blocks` read tasks (contiguous groups, so order is kept)."""
     n = max(1, min(num_blocks, len(files)))
     groups = np.array_split(np.arange(len(files)), n)
     return [
-        FileReadTask(kind, [files[i] for i in g], fs, dict(args), include_paths)
+        FileReadTask(
+            kind,
+            [files[i] for i in g],
+            fs,
+            dict(args),
+            include_paths,
+            open_args or {},
+            partitioning,
+        )
         for g in groups
         if len(g)
     ]
+
+
+def check_shuffle(shuffle: Any) -> None:
+    from .datasource import FileShuffleConfig
+
+    if not (shuffle is None or shuffle == "files" or isinstance(shuffle, FileShuffleConfig)):
+        raise ValueError(
+            f"Invalid value for 'shuffle': {shuffle}. Valid values are None, 'files', "
+            "`FileShuffleConfig`."
+        )
+
+
+def shuffled(tasks: list[Any], shuffle: Any, execution_idx: int) -> list[Any]:
+    """The read tasks with their files dealt out in a random order (Ray's shuffle="files" or a
+    FileShuffleConfig), drawn anew for each execution unless the config fixes the seed."""
+    if shuffle is None or not tasks or not isinstance(tasks[0], FileReadTask):
+        return tasks
+    seed = None if shuffle == "files" else shuffle.get_seed(execution_idx)
+    files = [p for t in tasks for p in t.paths]
+    np.random.default_rng(seed).shuffle(files)
+    out, start = [], 0
+    for t in tasks:
+        out.append(replace(t, paths=files[start : start + len(t.paths)]))
+        start += len(t.paths)
+    return out
 
 
 # ---- writers (run on workers, as the last step of a fused chain) --------------------------
