@@ -8,6 +8,7 @@ per-operator statistics, shown by `stats()`.
 from __future__ import annotations
 
 import builtins
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,14 +21,15 @@ from . import block as blocks
 from . import expressions as ex
 from . import plan as lp
 from .compute import compute_strategy, fn_name, warn_on_ray_remote_args
+from .datasource.save_mode import SaveMode
 from .executor import execute
-from .file_io import writer_for
 from .iterator import DataIterator, batches_from_bundles
 from .plan import RefBundle
 from .schema import Schema, column_list
 from .split import SplitMixin
 from .stats import DatasetStats
 from .transform import MapSpec
+from .write import write
 
 _REMOTE_ARG_NAMES = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
 
@@ -51,6 +53,8 @@ class Dataset(SplitMixin):
     def __init__(self, op: lp.LogicalOp) -> None:
         self._op = op
         self._stats = DatasetStats()
+        # Names this dataset's written files, as Ray's dataset uuid does.
+        self._uuid = uuid.uuid4().hex
 
     # ---- plumbing --------------------------------------------------------------------
 
@@ -650,33 +654,59 @@ class Dataset(SplitMixin):
 
     # ---- writing ---------------------------------------------------------------------
 
-    def _write(
-        self,
-        kind: str,
-        path: str,
-        filesystem: Any,
-        args: dict[str, Any],
-        ray_remote_args: dict[str, Any] | None,
-    ) -> None:
-        writer = writer_for(kind, path, filesystem, args)
-        spec = MapSpec(kind="write", name="Write", fn=writer)
-        remote_args = {k: v for k, v in (ray_remote_args or {}).items() if v is not None}
-        op = lp.MapOp(self._op, spec, remote_args)
-        for _ in execute(op, self._stats):
-            pass
-
     def write_parquet(
         self,
         path: str,
         *,
+        partition_cols: list[str] | None = None,
         filesystem: Any = None,
+        catalog: Any = None,
         try_create_dir: bool = True,
+        arrow_open_stream_args: dict[str, Any] | None = None,
+        filename_provider: Any = None,
         arrow_parquet_args_fn: Callable[[], dict] | None = None,
+        min_rows_per_file: int | None = None,
+        max_rows_per_file: int | None = None,
+        min_bytes_per_file: int | None = None,
         ray_remote_args: dict[str, Any] | None = None,
+        concurrency: int | None = None,
+        num_rows_per_file: int | None = None,
+        mode: SaveMode = SaveMode.APPEND,
         **arrow_parquet_args: Any,
     ) -> None:
+        """Parquet files under `path`, one per write task (or per partition directory with
+        `partition_cols`); `mode` decides what happens to an existing directory."""
+        for unsupported, value in (
+            ("catalog", catalog),
+            ("min_bytes_per_file", min_bytes_per_file),
+        ):
+            if value is not None:
+                raise NotImplementedError(
+                    f"write_parquet({unsupported}=...) is not supported by rayground yet; "
+                    "use min_rows_per_file/max_rows_per_file to size files."
+                )
         args = {**(arrow_parquet_args_fn() if arrow_parquet_args_fn else {}), **arrow_parquet_args}
-        self._write("parquet", path, filesystem, args, ray_remote_args)
+        if "partitioning_flavor" in args and not partition_cols:
+            raise ValueError("partition_cols must be provided when partitioning_flavor is set.")
+        write(
+            self._op,
+            self._stats,
+            "parquet",
+            path,
+            dataset_uuid=self._uuid,
+            filesystem=filesystem,
+            try_create_dir=try_create_dir,
+            arrow_open_stream_args=arrow_open_stream_args,
+            filename_provider=filename_provider,
+            min_rows_per_file=min_rows_per_file,
+            max_rows_per_file=max_rows_per_file,
+            num_rows_per_file=num_rows_per_file,
+            partition_cols=partition_cols,
+            ray_remote_args=ray_remote_args,
+            concurrency=concurrency,
+            mode=mode,
+            args=args,
+        )
 
     def write_csv(
         self,
@@ -684,12 +714,34 @@ class Dataset(SplitMixin):
         *,
         filesystem: Any = None,
         try_create_dir: bool = True,
+        arrow_open_stream_args: dict[str, Any] | None = None,
+        filename_provider: Any = None,
         arrow_csv_args_fn: Callable[[], dict] | None = None,
+        min_rows_per_file: int | None = None,
         ray_remote_args: dict[str, Any] | None = None,
+        concurrency: int | None = None,
+        num_rows_per_file: int | None = None,
+        mode: SaveMode = SaveMode.APPEND,
         **arrow_csv_args: Any,
     ) -> None:
         args = {**(arrow_csv_args_fn() if arrow_csv_args_fn else {}), **arrow_csv_args}
-        self._write("csv", path, filesystem, args, ray_remote_args)
+        write(
+            self._op,
+            self._stats,
+            "csv",
+            path,
+            dataset_uuid=self._uuid,
+            filesystem=filesystem,
+            try_create_dir=try_create_dir,
+            arrow_open_stream_args=arrow_open_stream_args,
+            filename_provider=filename_provider,
+            min_rows_per_file=min_rows_per_file,
+            num_rows_per_file=num_rows_per_file,
+            ray_remote_args=ray_remote_args,
+            concurrency=concurrency,
+            mode=mode,
+            args=args,
+        )
 
     def write_json(
         self,
@@ -697,12 +749,34 @@ class Dataset(SplitMixin):
         *,
         filesystem: Any = None,
         try_create_dir: bool = True,
+        arrow_open_stream_args: dict[str, Any] | None = None,
+        filename_provider: Any = None,
         pandas_json_args_fn: Callable[[], dict] | None = None,
+        min_rows_per_file: int | None = None,
         ray_remote_args: dict[str, Any] | None = None,
+        concurrency: int | None = None,
+        num_rows_per_file: int | None = None,
+        mode: SaveMode = SaveMode.APPEND,
         **pandas_json_args: Any,
     ) -> None:
         args = {**(pandas_json_args_fn() if pandas_json_args_fn else {}), **pandas_json_args}
-        self._write("json", path, filesystem, args, ray_remote_args)
+        write(
+            self._op,
+            self._stats,
+            "json",
+            path,
+            dataset_uuid=self._uuid,
+            filesystem=filesystem,
+            try_create_dir=try_create_dir,
+            arrow_open_stream_args=arrow_open_stream_args,
+            filename_provider=filename_provider,
+            min_rows_per_file=min_rows_per_file,
+            num_rows_per_file=num_rows_per_file,
+            ray_remote_args=ray_remote_args,
+            concurrency=concurrency,
+            mode=mode,
+            args=args,
+        )
 
     def write_numpy(
         self,
@@ -711,9 +785,31 @@ class Dataset(SplitMixin):
         column: str,
         filesystem: Any = None,
         try_create_dir: bool = True,
+        arrow_open_stream_args: dict[str, Any] | None = None,
+        filename_provider: Any = None,
+        min_rows_per_file: int | None = None,
         ray_remote_args: dict[str, Any] | None = None,
+        concurrency: int | None = None,
+        num_rows_per_file: int | None = None,
+        mode: SaveMode = SaveMode.APPEND,
     ) -> None:
-        self._write("numpy", path, filesystem, {"column": column}, ray_remote_args)
+        write(
+            self._op,
+            self._stats,
+            "numpy",
+            path,
+            dataset_uuid=self._uuid,
+            filesystem=filesystem,
+            try_create_dir=try_create_dir,
+            arrow_open_stream_args=arrow_open_stream_args,
+            filename_provider=filename_provider,
+            min_rows_per_file=min_rows_per_file,
+            num_rows_per_file=num_rows_per_file,
+            ray_remote_args=ray_remote_args,
+            concurrency=concurrency,
+            mode=mode,
+            args={"column": column},
+        )
 
     # ---- introspection ---------------------------------------------------------------
 

@@ -108,8 +108,12 @@ class TaskMapOp(PhysicalOp):
     max_concurrency: int | None = None
 
     def can_fuse(self, op: lp.MapOp) -> bool:
-        return not isinstance(op.compute, lp.ActorPoolStrategy) and (
-            op.remote_args == self.remote_args
+        # A write with min_rows_per_file needs its blocks grouped: its own operator.
+        grouped_write = op.spec.kind == "write" and op.spec.batch_size is not None
+        return (
+            not isinstance(op.compute, lp.ActorPoolStrategy)
+            and op.remote_args == self.remote_args
+            and not grouped_write
         )
 
     def fused(self, op: lp.MapOp) -> TaskMapOp:
@@ -129,7 +133,8 @@ class TaskMapOp(PhysicalOp):
                 yield task, []
             return
         first = self.chain[0] if self.chain else None
-        min_rows = first.batch_size if first is not None and first.kind == "map_batches" else None
+        grouped = first is not None and first.kind in ("map_batches", "write")
+        min_rows = first.batch_size if grouped else None
         for group in _bundled(self.upstreams[0].run(), min_rows):
             yield None, group
 

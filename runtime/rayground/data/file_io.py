@@ -350,36 +350,55 @@ def shuffled(tasks: list[Any], shuffle: Any, execution_idx: int) -> list[Any]:
 
 # ---- writers (run on workers, as the last step of a fused chain) --------------------------
 
+FILE_FORMATS = {"parquet": "parquet", "csv": "csv", "json": "json", "numpy": "npy"}
+
+
+def parquet_basename_template(filename: str) -> str:
+    """pyarrow's basename template for a Parquet file name, as Ray makes it: `{i}` (one number
+    per file a task writes) goes before the extension, which is added if missing."""
+    if "{i}" in filename:
+        return filename if "parquet" in filename else f"{filename}.parquet"
+    if "parquet" not in filename:
+        return f"{filename}-{{i}}.parquet"
+    stem, _, suffix = filename.rpartition(".")
+    return f"{stem}-{{i}}.{suffix}"
+
 
 @dataclass
 class FileWriter:
-    """Writes each non-empty block to `<dir>/<uuid>_<block:06d>_000000.<ext>`."""
+    """Writes each non-empty block it is given to the file(s) the filename provider names for
+    the write task (`index`): `{dataset_uuid}_{write_uuid}_{index:06}.{ext}` by default, as Ray.
+    Parquet goes through pyarrow.dataset.write_dataset, for `partition_cols` (hive directories)
+    and `max_rows_per_file` (several files per task, `-0`, `-1`, ...)."""
 
     kind: str
     path: str
     filesystem: pafs.FileSystem
     args: dict[str, Any] = field(default_factory=dict)
     write_uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    filename_provider: Any = None
+    open_args: dict[str, Any] = field(default_factory=dict)
+    partition_cols: list[str] | None = None
+    max_rows_per_file: int | None = None
+    try_create_dir: bool = True
 
     def write(self, block: Block, index: int) -> None:
         if block.num_rows == 0:
             return
-        ext = {"parquet": "parquet", "csv": "csv", "json": "json", "numpy": "npy"}[self.kind]
-        target = f"{self.path.rstrip('/')}/{self.write_uuid}_{index:06d}_000000.{ext}"
-        self.filesystem.create_dir(self.path, recursive=True)
+        filename = self.filename_provider.get_filename_for_task(self.write_uuid, index)
         if self.kind == "parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(block, target, filesystem=self.filesystem, **self.args)
+            self._write_parquet(block, filename)
             return
-        with self.filesystem.open_output_stream(target) as out:
+        target = f"{self.path.rstrip('/')}/{filename}"
+        with self.filesystem.open_output_stream(target, **self.open_args) as out:
             if self.kind == "csv":
                 import pyarrow.csv as pacsv
 
                 pacsv.write_csv(block, out, **self.args)
             elif self.kind == "json":
                 frame = blocks.to_batch(block, "pandas")
-                out.write(frame.to_json(orient="records", lines=True, **self.args).encode())
+                options = {"orient": "records", "lines": True, **self.args}
+                out.write(frame.to_json(**options).encode())
             else:
                 column = self.args["column"]
                 if column not in block.column_names:
@@ -391,11 +410,42 @@ class FileWriter:
                 np.save(buf, blocks.column_to_numpy(block.column(column)))
                 out.write(buf.getvalue())
 
+    def _write_parquet(self, block: Block, filename: str) -> None:
+        import pyarrow.dataset as pds
 
-def writer_for(
-    kind: str, path: str, filesystem: pafs.FileSystem | None, args: dict[str, Any]
-) -> FileWriter:
-    caller = f"write_{kind}"
+        args = dict(self.args)
+        schema = args.pop("schema", None)
+        if schema is not None:
+            block = block.select(schema.names).cast(schema)
+        row_group_size = args.pop("row_group_size", None)
+        flavor = args.pop("partitioning_flavor", "hive")
+        limits: dict[str, Any] = {}
+        if self.max_rows_per_file is not None:
+            limits["max_rows_per_file"] = self.max_rows_per_file
+            limits["max_rows_per_group"] = min(self.max_rows_per_file, row_group_size or 1 << 20)
+            limits["min_rows_per_group"] = 0
+        elif row_group_size is not None:
+            limits["max_rows_per_group"] = row_group_size
+            limits["min_rows_per_group"] = 0
+        pds.write_dataset(
+            block,
+            base_dir=self.path,
+            basename_template=parquet_basename_template(filename),
+            filesystem=self.filesystem,
+            partitioning=self.partition_cols,
+            partitioning_flavor=flavor if self.partition_cols else None,
+            format="parquet",
+            # The driver applied the save mode before any task ran; several tasks write here.
+            existing_data_behavior="overwrite_or_ignore",
+            file_options=pds.ParquetFileFormat().make_write_options(**args),
+            create_dir=self.try_create_dir,
+            **limits,
+        )
+
+
+def resolve_write_path(
+    caller: str, path: Any, filesystem: pafs.FileSystem | None
+) -> tuple[str, pafs.FileSystem]:
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"{caller}() expects a directory path, got {type(path).__name__}")
     path = os.fspath(path)
@@ -411,4 +461,4 @@ def writer_for(
     if filesystem is None:
         filesystem = pafs.LocalFileSystem()
         path = os.path.abspath(os.path.expanduser(path))
-    return FileWriter(kind, path, filesystem, args)
+    return path, filesystem
