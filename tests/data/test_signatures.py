@@ -12,6 +12,21 @@ import rayground.data as rg_data
 from _needs import need_module
 
 READERS = ["read_parquet", "read_csv", "read_json", "read_text", "read_numpy", "read_binary_files"]
+DATASET_METHODS = [
+    "map",
+    "map_batches",
+    "flat_map",
+    "filter",
+    "add_column",
+    "drop_columns",
+    "select_columns",
+    "rename_columns",
+    "with_column",
+    "write_parquet",
+    "write_csv",
+    "write_json",
+    "write_numpy",
+]
 # Ray's parameters rayground does not take, and why (each is reported to the lead).
 NOT_TAKEN = {
     "udf_modifying_row_count",  # a hint to Ray's optimizer; rayground counts rows after each map
@@ -40,6 +55,13 @@ def _compare(ours, theirs, where):
 def test_readers_take_rays_parameters(name):
     ray_data = need_module("ray.data", "real Ray is not installed: the `ray` extra")
     _compare(getattr(rg_data, name), getattr(ray_data, name), name)
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("name", DATASET_METHODS)
+def test_dataset_methods_take_rays_parameters(name):
+    ray_data = need_module("ray.data", "real Ray is not installed: the `ray` extra")
+    _compare(getattr(rg_data.Dataset, name), getattr(ray_data.Dataset, name), f"Dataset.{name}")
 
 
 def test_default_partitioning_is_hive_for_tabular_readers():

@@ -100,12 +100,6 @@ def warn_on_ray_remote_args(ray_remote_args: dict[str, Any], stacklevel: int = 3
             DeprecationWarning,
             stacklevel=stacklevel,
         )
-    if ray_remote_args.get("ray_remote_args_fn") is not None:
-        warnings.warn(
-            "`ray_remote_args_fn` is deprecated and will be removed in Ray 2.64.",
-            DeprecationWarning,
-            stacklevel=stacklevel,
-        )
 
 
 def fn_name(fn: Any) -> str:

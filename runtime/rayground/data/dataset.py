@@ -20,7 +20,7 @@ from . import all_to_all
 from . import block as blocks
 from . import expressions as ex
 from . import plan as lp
-from .compute import compute_strategy, fn_name, warn_on_ray_remote_args
+from .compute import compute_strategy, fn_name, remote_args, warn_on_ray_remote_args
 from .datasource.save_mode import SaveMode
 from .executor import execute
 from .iterator import DataIterator, batches_from_bundles
@@ -45,6 +45,44 @@ def _check_batch_format(batch_format: Any) -> None:
             f"The given batch format {batch_format} isn't allowed (must be one of "
             "['default', 'numpy', 'pandas', 'pyarrow', None])."
         )
+
+
+def _op_remote_args(
+    num_cpus: float | None,
+    num_gpus: float | None,
+    memory: float | None,
+    label_selector: dict[str, str] | None,
+    fallback_strategy: list[dict[str, Any]] | None,
+    max_calls: int | None,
+    resources: dict[str, float] | None,
+    accelerator_type: str | None,
+    runtime_env: dict[str, Any] | None,
+    ray_remote_args_fn: Callable[[], dict[str, Any]] | None,
+    ray_remote_args: dict[str, Any],
+) -> dict[str, Any]:
+    """A map operator's remote options: the named ones, then the extra keywords (Ray's
+    deprecated `**ray_remote_args`), then what the deprecated `ray_remote_args_fn` returns
+    (called once, when the operator is made); a misspelt name fails here."""
+    extra = dict(ray_remote_args)
+    if ray_remote_args_fn is not None:
+        warnings.warn(
+            "`ray_remote_args_fn` is deprecated and will be removed in Ray 2.64.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        extra.update(ray_remote_args_fn())
+    named = {
+        "num_cpus": num_cpus,
+        "num_gpus": num_gpus,
+        "memory": memory,
+        "label_selector": label_selector,
+        "fallback_strategy": fallback_strategy,
+        "max_calls": max_calls,
+        "resources": resources,
+        "accelerator_type": accelerator_type,
+        "runtime_env": runtime_env,
+    }
+    return remote_args(named, extra)
 
 
 class Dataset(SplitMixin):
@@ -112,6 +150,14 @@ class Dataset(SplitMixin):
             is_class=is_class,
         )
         args = {k: v for k, v in (remote_args or {}).items() if v is not None}
+        if isinstance(strategy, lp.ActorPoolStrategy):
+            task_only = sorted(set(args) & {"max_retries", "retry_exceptions", "max_calls"})
+            if task_only:
+                raise ValueError(
+                    f"Invalid option keyword {task_only[0]} for actors: {method}() runs "
+                    f"{fn_name(fn)} on a pool of actors, and {', '.join(task_only)} apply to "
+                    "tasks only. Drop them (an actor pool restarts failed actors by itself)."
+                )
         return self._then(lp.MapOp(self._op, spec, args, strategy))
 
     # ---- transformations -------------------------------------------------------------
@@ -129,6 +175,13 @@ class Dataset(SplitMixin):
         num_gpus: float | None = None,
         memory: float | None = None,
         concurrency: Any = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """One row (a dict) in, one row out."""
@@ -142,12 +195,19 @@ class Dataset(SplitMixin):
             fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs,
             concurrency=concurrency,
-            remote_args={
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                ray_remote_args_fn,
+                ray_remote_args,
+            ),
         )
 
     def map_batches(
@@ -166,6 +226,13 @@ class Dataset(SplitMixin):
         num_gpus: float | None = None,
         memory: float | None = None,
         concurrency: Any = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """A batch (dict of NumPy arrays, pandas DataFrame or Arrow table) in, a batch out."""
@@ -182,12 +249,19 @@ class Dataset(SplitMixin):
             concurrency=concurrency,
             batch_size=batch_size,
             batch_format=batch_format,
-            remote_args={
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                ray_remote_args_fn,
+                ray_remote_args,
+            ),
         )
 
     def flat_map(
@@ -203,6 +277,13 @@ class Dataset(SplitMixin):
         num_gpus: float | None = None,
         memory: float | None = None,
         concurrency: Any = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """One row in, a list of rows out."""
@@ -216,12 +297,19 @@ class Dataset(SplitMixin):
             fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs,
             concurrency=concurrency,
-            remote_args={
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                ray_remote_args_fn,
+                ray_remote_args,
+            ),
         )
 
     def filter(
@@ -238,6 +326,13 @@ class Dataset(SplitMixin):
         num_gpus: float | None = None,
         memory: float | None = None,
         concurrency: Any = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """Keep the rows for which `fn(row)` is True, or where the expression `expr` is:
@@ -274,12 +369,19 @@ class Dataset(SplitMixin):
                 "filter_expr",
                 f"Filter({_short(ex.inline(expr))})",
                 expr,
-                {
-                    "num_cpus": num_cpus,
-                    "num_gpus": num_gpus,
-                    "memory": memory,
-                    **ray_remote_args,
-                },
+                _op_remote_args(
+                    num_cpus,
+                    num_gpus,
+                    memory,
+                    label_selector,
+                    fallback_strategy,
+                    max_calls,
+                    resources,
+                    accelerator_type,
+                    runtime_env,
+                    ray_remote_args_fn,
+                    ray_remote_args,
+                ),
             )
         return self._map(
             "filter",
@@ -290,12 +392,19 @@ class Dataset(SplitMixin):
             fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs,
             concurrency=concurrency,
-            remote_args={
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                ray_remote_args_fn,
+                ray_remote_args,
+            ),
         )
 
     def with_column(
@@ -307,6 +416,12 @@ class Dataset(SplitMixin):
         num_cpus: float | None = None,
         num_gpus: float | None = None,
         memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """A new column (or a replaced one) computed by an expression: `col("x") * 2`."""
@@ -322,12 +437,19 @@ class Dataset(SplitMixin):
             "with_column",
             "Project",
             (column_name, expr),
-            {
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            _op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def _expr_op(self, kind: str, name: str, payload: Any, remote_args: dict) -> Dataset:
@@ -343,6 +465,15 @@ class Dataset(SplitMixin):
         batch_format: str | None = "pandas",
         compute: Any = None,
         concurrency: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """A new column computed from each batch (a pandas DataFrame by default)."""
@@ -358,7 +489,19 @@ class Dataset(SplitMixin):
             batch_format="pyarrow",
             compute=compute,
             concurrency=concurrency,
-            remote_args=ray_remote_args,
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def drop_columns(
@@ -367,6 +510,15 @@ class Dataset(SplitMixin):
         *,
         compute: Any = None,
         concurrency: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         warn_on_ray_remote_args(ray_remote_args)
@@ -377,7 +529,21 @@ class Dataset(SplitMixin):
             name="MapBatches(drop_columns)",
             fn_args=(cols,),
             batch_format="pyarrow",
-            remote_args=ray_remote_args,
+            compute=compute,
+            concurrency=concurrency,
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def select_columns(
@@ -386,6 +552,15 @@ class Dataset(SplitMixin):
         *,
         compute: Any = None,
         concurrency: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         warn_on_ray_remote_args(ray_remote_args)
@@ -396,11 +571,38 @@ class Dataset(SplitMixin):
             name="MapBatches(select_columns)",
             fn_args=(cols,),
             batch_format="pyarrow",
-            remote_args=ray_remote_args,
+            compute=compute,
+            concurrency=concurrency,
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def rename_columns(
-        self, names: list[str] | dict[str, str], *, concurrency: Any = None, **ray_remote_args: Any
+        self,
+        names: list[str] | dict[str, str],
+        *,
+        concurrency: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        **ray_remote_args: Any,
     ) -> Dataset:
         warn_on_ray_remote_args(ray_remote_args)
         if not isinstance(names, dict | list):
@@ -414,7 +616,19 @@ class Dataset(SplitMixin):
             name="MapBatches(rename_columns)",
             fn_args=(names,),
             batch_format="pyarrow",
-            remote_args=ray_remote_args,
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def random_sample(self, fraction: float, *, seed: int | None = None) -> Dataset:
