@@ -22,9 +22,12 @@ from .iterator import DataIterator
 from .plan import ActorPoolStrategy, TaskPoolStrategy
 from .read_api import (
     from_arrow,
+    from_arrow_refs,
     from_items,
     from_numpy,
+    from_numpy_refs,
     from_pandas,
+    from_pandas_refs,
     range,
     range_tensor,
     read_binary_files,
@@ -35,6 +38,8 @@ from .read_api import (
     read_text,
 )
 
+DatasetContext = DataContext  # Ray's older name, still exported
+
 __all__ = [
     "ActorPoolStrategy",
     "AggregateFn",
@@ -42,6 +47,7 @@ __all__ = [
     "DataContext",
     "DataIterator",
     "Dataset",
+    "DatasetContext",
     "ExecutionOptions",
     "FileShuffleConfig",
     "GroupedData",
@@ -58,9 +64,12 @@ __all__ = [
     "datasource",
     "expressions",
     "from_arrow",
+    "from_arrow_refs",
     "from_items",
     "from_numpy",
+    "from_numpy_refs",
     "from_pandas",
+    "from_pandas_refs",
     "range",
     "range_tensor",
     "read_binary_files",

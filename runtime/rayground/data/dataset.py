@@ -85,6 +85,17 @@ def _op_remote_args(
     return remote_args(named, extra)
 
 
+def _input_files(op: lp.LogicalOp) -> set[str]:
+    files: set[str] = set()
+    if isinstance(op, lp.Read):
+        files.update(p for t in op.read_tasks for p in getattr(t, "paths", ()))
+    elif isinstance(op, lp.InputData):
+        files.update(f for b in op.bundles for f in b.meta.input_files)
+    for up in op.inputs:
+        files |= _input_files(up)
+    return files
+
+
 class Dataset(SplitMixin):
     """A distributed collection of rows, held as Arrow blocks in the object store."""
 
@@ -760,6 +771,46 @@ class Dataset(SplitMixin):
 
     # ---- consumption -----------------------------------------------------------------
 
+    def num_blocks(self) -> int:
+        raise NotImplementedError(
+            "Number of blocks is only available for `MaterializedDataset`, because the number "
+            "of blocks may dynamically change during execution. Call `ds.materialize()` to get "
+            "a `MaterializedDataset`."
+        )
+
+    def size_bytes(self) -> int:
+        """The dataset's size in memory (runs the plan, as Ray does when it is not known)."""
+        return self.materialize().size_bytes()
+
+    def input_files(self) -> list[str]:
+        """The files the plan reads (known without running it); [] when it reads none."""
+        return sorted(_input_files(self._op))
+
+    def set_name(self, name: str | None) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str | None:
+        return getattr(self, "_name", None)
+
+    def get_dataset_id(self) -> str:
+        """`<name or 'dataset'>_<uuid>_<execution index>`, as Ray's."""
+        return f"{self.name or 'dataset'}_{self._uuid}_{self._stats.executions}"
+
+    @property
+    def context(self) -> Any:
+        from .context import DataContext
+
+        return DataContext.get_current()
+
+    def randomize_block_order(self, *, seed: int | None = None) -> Dataset:
+        """The same blocks in a random order (cheap: no rows move), as Ray's."""
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"randomize_block_order(seed=...) takes an int or None, got {seed!r}")
+        return self._then(
+            lp.AllToAll("RandomizeBlockOrder", (self._op,), all_to_all.BlockOrder(seed))
+        )
+
     def iter_internal_ref_bundles(self) -> Iterator[RefBundle]:
         return self._bundles()
 
@@ -1059,9 +1110,6 @@ class MaterializedDataset(Dataset):
 
     def size_bytes(self) -> int:
         return builtins.sum(b.meta.size_bytes for b in self._input.bundles)
-
-    def input_files(self) -> list[str]:
-        return sorted({f for b in self._input.bundles for f in b.meta.input_files})
 
     def materialize(self) -> MaterializedDataset:
         return self

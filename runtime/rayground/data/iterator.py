@@ -86,11 +86,24 @@ def batches_from_bundles(
 class DataIterator:
     """Iterates a dataset (or one share of a `streaming_split`) by batches or rows."""
 
-    def __init__(self, dataset: Any = None, coordinator: Any = None, split: int = 0) -> None:
+    def __init__(
+        self, dataset: Any = None, coordinator: Any = None, split: int = 0, source: Any = None
+    ) -> None:
         self._dataset = dataset
         self._coordinator = coordinator
         self._split = split
         self._epoch = 0
+        # The dataset a streaming_split share comes from (for its schema).
+        self._source = source if source is not None else dataset
+
+    def schema(self) -> Any:
+        """The schema of the dataset iterated over (of the whole dataset, for a split share)."""
+        return self._source.schema() if self._source is not None else None
+
+    def get_context(self) -> Any:
+        from .context import DataContext
+
+        return DataContext.get_current()
 
     def _bundles(self) -> Iterator[RefBundle]:
         if self._dataset is not None:
@@ -208,4 +221,4 @@ def streaming_split(dataset: Any, n: int, equal: bool) -> list[DataIterator]:
     coordinator = (
         rayground.remote(SplitCoordinator).options(num_cpus=0).remote(dataset._op, n, equal)
     )
-    return [DataIterator(coordinator=coordinator, split=i) for i in range(n)]
+    return [DataIterator(coordinator=coordinator, split=i, source=dataset) for i in range(n)]

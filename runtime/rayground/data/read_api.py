@@ -131,6 +131,48 @@ def from_numpy(ndarrays: Any) -> MaterializedDataset:
     return _put_blocks("FromNumpy", [pa.table({"data": blocks.to_arrow_column(a)}) for a in arrays])
 
 
+def _block_and_meta(item: Any, kind: str) -> tuple[pa.Table, Any]:
+    """On a worker: one referenced DataFrame / array / table as a block and its metadata."""
+    if kind == "numpy":
+        table = pa.table({"data": blocks.to_arrow_column(item)})
+    elif kind == "arrow" and isinstance(item, pa.Table):
+        table = item
+    else:
+        table = blocks.from_batch(item)
+    return table, blocks.metadata_of(table)
+
+
+def _from_refs(name: str, refs: Any, kind: str) -> MaterializedDataset:
+    items = refs if isinstance(refs, list) else [refs]
+    if not all(isinstance(r, rayground.ObjectRef) for r in items):
+        raise TypeError(
+            f"from_{kind}_refs() expects ObjectRefs (from ray.put(...)) or a list of them; for "
+            f"the objects themselves use from_{kind}()."
+        )
+    ensure_initialized()
+    convert = rayground.remote(_block_and_meta).options(name=name, num_returns=2)
+    pairs = [convert.remote(r, kind) for r in items]
+    metas = rayground.get([m for _, m in pairs])
+    bundles = [RefBundle(b, m) for (b, _), m in zip(pairs, metas, strict=True)]
+    return MaterializedDataset(lp.InputData(name, bundles))
+
+
+def from_pandas_refs(dfs: Any, override_num_blocks: int | None = None) -> MaterializedDataset:
+    """A dataset of DataFrames already in the object store (each becomes a block)."""
+    ds = _from_refs("FromPandas", dfs, "pandas")
+    return ds.repartition(override_num_blocks).materialize() if override_num_blocks else ds
+
+
+def from_numpy_refs(ndarrays: Any) -> MaterializedDataset:
+    """A dataset of NumPy arrays already in the object store: rows {"data": a[i]}."""
+    return _from_refs("FromNumpy", ndarrays, "numpy")
+
+
+def from_arrow_refs(tables: Any) -> MaterializedDataset:
+    """A dataset of Arrow tables already in the object store (each becomes a block)."""
+    return _from_refs("FromArrow", tables, "arrow")
+
+
 def from_arrow(tables: Any, *, override_num_blocks: int | None = None) -> MaterializedDataset:
     items = tables if isinstance(tables, list) else [tables]
     out = []
