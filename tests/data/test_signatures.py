@@ -22,6 +22,7 @@ DATASET_METHODS = [
     "select_columns",
     "rename_columns",
     "with_column",
+    "iter_torch_batches",
     "write_parquet",
     "write_csv",
     "write_json",

@@ -891,6 +891,30 @@ class Dataset(SplitMixin):
             return batches
         return (_collate_fn(b) for b in batches)
 
+    def iter_torch_batches(
+        self,
+        *,
+        prefetch_batches: int = 1,
+        batch_size: int | None = 256,
+        dtypes: Any = None,
+        device: Any = "auto",
+        collate_fn: Any = None,
+        drop_last: bool = False,
+        local_shuffle_buffer_size: int | None = None,
+        local_shuffle_seed: int | None = None,
+        pin_memory: bool = False,
+    ) -> Iterator[Any]:
+        """Batches as dicts of PyTorch tensors (or what `collate_fn` makes of them)."""
+        return self.iterator().iter_torch_batches(
+            batch_size=batch_size,
+            dtypes=dtypes,
+            device=device,
+            collate_fn=collate_fn,
+            drop_last=drop_last,
+            local_shuffle_buffer_size=local_shuffle_buffer_size,
+            local_shuffle_seed=local_shuffle_seed,
+        )
+
     def iterator(self) -> DataIterator:
         return DataIterator(self)
 
