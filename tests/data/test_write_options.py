@@ -115,3 +115,8 @@ def test_bad_save_mode_fails_clearly(rg, tmp_path):
     with pytest.raises(ValueError, match="not a save mode"):
         rg.data.range(3).write_parquet(str(tmp_path / "x"), mode="replace")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_write_of_no_rows_leaves_no_directory(ray, tmp_path):
+    ray.data.range(10).filter(lambda r: r["id"] < 0).write_parquet(str(tmp_path / "none"))
+    assert not (tmp_path / "none").exists()
