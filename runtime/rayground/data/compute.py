@@ -66,6 +66,31 @@ _NOT_SENT = {
 }
 
 
+def named_remote_args(
+    num_cpus: float | None = None,
+    num_gpus: float | None = None,
+    memory: float | None = None,
+    label_selector: dict[str, str] | None = None,
+    fallback_strategy: list[dict[str, Any]] | None = None,
+    max_calls: int | None = None,
+    resources: dict[str, float] | None = None,
+    accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The remote options Ray 2.60 names as parameters, by name (None: not given)."""
+    return {
+        "num_cpus": num_cpus,
+        "num_gpus": num_gpus,
+        "memory": memory,
+        "label_selector": label_selector,
+        "fallback_strategy": fallback_strategy,
+        "max_calls": max_calls,
+        "resources": resources,
+        "accelerator_type": accelerator_type,
+        "runtime_env": runtime_env,
+    }
+
+
 def remote_args(
     named: dict[str, Any], extra: dict[str, Any] | None, caller: str = "remote functions"
 ) -> dict[str, Any]:

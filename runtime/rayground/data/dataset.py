@@ -20,7 +20,13 @@ from . import all_to_all
 from . import block as blocks
 from . import expressions as ex
 from . import plan as lp
-from .compute import compute_strategy, fn_name, remote_args, warn_on_ray_remote_args
+from .compute import (
+    compute_strategy,
+    fn_name,
+    named_remote_args,
+    remote_args,
+    warn_on_ray_remote_args,
+)
 from .datasource.save_mode import SaveMode
 from .executor import execute
 from .iterator import DataIterator, batches_from_bundles
@@ -71,17 +77,17 @@ def _op_remote_args(
             stacklevel=3,
         )
         extra.update(ray_remote_args_fn())
-    named = {
-        "num_cpus": num_cpus,
-        "num_gpus": num_gpus,
-        "memory": memory,
-        "label_selector": label_selector,
-        "fallback_strategy": fallback_strategy,
-        "max_calls": max_calls,
-        "resources": resources,
-        "accelerator_type": accelerator_type,
-        "runtime_env": runtime_env,
-    }
+    named = named_remote_args(
+        num_cpus,
+        num_gpus,
+        memory,
+        label_selector,
+        fallback_strategy,
+        max_calls,
+        resources,
+        accelerator_type,
+        runtime_env,
+    )
     return remote_args(named, extra)
 
 

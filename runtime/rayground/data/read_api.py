@@ -17,7 +17,7 @@ import rayground
 from . import block as blocks
 from . import file_io as ds_files
 from . import plan as lp
-from .compute import remote_args
+from .compute import named_remote_args, remote_args
 from .context import DataContext
 from .dataset import Dataset, MaterializedDataset
 from .datasource.partitioning import Partitioning, PathPartitionFilter
@@ -254,30 +254,6 @@ def _read(
     return Dataset(lp.Read(name, tasks, options, concurrency=concurrency, shuffle=shuffle))
 
 
-def _named(
-    num_cpus: float | None = None,
-    num_gpus: float | None = None,
-    memory: float | None = None,
-    label_selector: dict[str, str] | None = None,
-    fallback_strategy: list[dict[str, Any]] | None = None,
-    max_calls: int | None = None,
-    resources: dict[str, float] | None = None,
-    accelerator_type: str | None = None,
-    runtime_env: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "num_cpus": num_cpus,
-        "num_gpus": num_gpus,
-        "memory": memory,
-        "label_selector": label_selector,
-        "fallback_strategy": fallback_strategy,
-        "max_calls": max_calls,
-        "resources": resources,
-        "accelerator_type": accelerator_type,
-        "runtime_env": runtime_env,
-    }
-
-
 def read_parquet(
     paths: str | list[str],
     *,
@@ -351,7 +327,7 @@ def read_parquet(
         concurrency=concurrency,
         arrow_open_stream_args=None,
         skip_paths=skip_paths,
-        remote=_named(
+        remote=named_remote_args(
             num_cpus,
             num_gpus,
             memory,
@@ -410,7 +386,7 @@ def read_csv(
         shuffle=shuffle,
         concurrency=concurrency,
         arrow_open_stream_args=arrow_open_stream_args,
-        remote=_named(
+        remote=named_remote_args(
             num_cpus,
             num_gpus,
             memory,
@@ -470,7 +446,7 @@ def read_json(
         shuffle=shuffle,
         concurrency=concurrency,
         arrow_open_stream_args=arrow_open_stream_args,
-        remote=_named(
+        remote=named_remote_args(
             num_cpus,
             num_gpus,
             memory,
@@ -530,7 +506,7 @@ def read_text(
         shuffle=shuffle,
         concurrency=concurrency,
         arrow_open_stream_args=arrow_open_stream_args,
-        remote=_named(
+        remote=named_remote_args(
             num_cpus,
             num_gpus,
             memory,
@@ -628,7 +604,7 @@ def read_binary_files(
         shuffle=shuffle,
         concurrency=concurrency,
         arrow_open_stream_args=arrow_open_stream_args,
-        remote=_named(
+        remote=named_remote_args(
             num_cpus,
             num_gpus,
             memory,
