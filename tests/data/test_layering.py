@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "runtime" / "rayground" / "data"
 
 def test_data_imports_only_the_public_api():
     offenders = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             names = []

@@ -12,18 +12,22 @@ as one task per block; a streaming executor bounds the blocks in flight (backpre
 Built on rayground's public API only (tasks, actors, put/get/wait), as Ray Data is on Ray Core.
 """
 
-from . import aggregate, expressions
+from . import aggregate, datasource, expressions
 from .aggregate import AggregateFn, Count, Max, Mean, Min, Std, Sum
 from .context import DataContext, ExecutionOptions
 from .dataset import Dataset, MaterializedDataset, Schema
+from .datasource import FileShuffleConfig, SaveMode
 from .grouped import GroupedData
 from .iterator import DataIterator
 from .plan import ActorPoolStrategy, TaskPoolStrategy
 from .read_api import (
     from_arrow,
+    from_arrow_refs,
     from_items,
     from_numpy,
+    from_numpy_refs,
     from_pandas,
+    from_pandas_refs,
     range,
     range_tensor,
     read_binary_files,
@@ -34,6 +38,8 @@ from .read_api import (
     read_text,
 )
 
+DatasetContext = DataContext  # Ray's older name, still exported
+
 __all__ = [
     "ActorPoolStrategy",
     "AggregateFn",
@@ -41,22 +47,29 @@ __all__ = [
     "DataContext",
     "DataIterator",
     "Dataset",
+    "DatasetContext",
     "ExecutionOptions",
+    "FileShuffleConfig",
     "GroupedData",
     "MaterializedDataset",
     "Max",
     "Mean",
     "Min",
+    "SaveMode",
     "Schema",
     "Std",
     "Sum",
     "TaskPoolStrategy",
     "aggregate",
+    "datasource",
     "expressions",
     "from_arrow",
+    "from_arrow_refs",
     "from_items",
     "from_numpy",
+    "from_numpy_refs",
     "from_pandas",
+    "from_pandas_refs",
     "range",
     "range_tensor",
     "read_binary_files",

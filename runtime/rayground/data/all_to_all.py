@@ -217,6 +217,18 @@ def _bundles(pairs: list[tuple[Any, Any]]) -> list[RefBundle]:
 
 
 @dataclass
+class BlockOrder:
+    """randomize_block_order: the blocks as they are, in a random order (on the driver)."""
+
+    seed: int | None
+
+    def __call__(self, gathered: list[list[RefBundle]]) -> list[RefBundle]:
+        bundles = list(gathered[0])
+        order = np.random.default_rng(self.seed).permutation(len(bundles))
+        return [bundles[i] for i in order]
+
+
+@dataclass
 class Shuffle:
     seed: int | None
     num_blocks: int | None

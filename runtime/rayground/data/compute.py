@@ -30,6 +30,92 @@ _NAMED_REMOTE_ARGS = {
 }
 
 
+# Every option Ray's tasks take (Ray 2.60 lists these when one is misspelt). The last ones tune
+# Ray's multi-node scheduling or generator internals and mean nothing on rayground's one node:
+# accepted, as Ray code passes them, and not sent on.
+RAY_TASK_OPTIONS = (
+    "label_selector",
+    "fallback_strategy",
+    "accelerator_type",
+    "memory",
+    "name",
+    "num_cpus",
+    "num_gpus",
+    "object_store_memory",
+    "placement_group",
+    "placement_group_bundle_index",
+    "placement_group_capture_child_tasks",
+    "resources",
+    "runtime_env",
+    "scheduling_strategy",
+    "enable_task_events",
+    "_labels",
+    "max_calls",
+    "max_retries",
+    "num_returns",
+    "retry_exceptions",
+    "_generator_backpressure_num_objects",
+    "_num_objects_per_yield",
+)
+_NOT_SENT = {
+    "fallback_strategy",
+    "object_store_memory",
+    "_labels",
+    "_generator_backpressure_num_objects",
+    "_num_objects_per_yield",
+}
+
+
+def named_remote_args(
+    num_cpus: float | None = None,
+    num_gpus: float | None = None,
+    memory: float | None = None,
+    label_selector: dict[str, str] | None = None,
+    fallback_strategy: list[dict[str, Any]] | None = None,
+    max_calls: int | None = None,
+    resources: dict[str, float] | None = None,
+    accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The remote options Ray 2.60 names as parameters, by name (None: not given)."""
+    return {
+        "num_cpus": num_cpus,
+        "num_gpus": num_gpus,
+        "memory": memory,
+        "label_selector": label_selector,
+        "fallback_strategy": fallback_strategy,
+        "max_calls": max_calls,
+        "resources": resources,
+        "accelerator_type": accelerator_type,
+        "runtime_env": runtime_env,
+    }
+
+
+def remote_args(
+    named: dict[str, Any], extra: dict[str, Any] | None, caller: str = "remote functions"
+) -> dict[str, Any]:
+    """The remote options of an operator, from its named parameters (None: not given) and
+    `ray_remote_args`; a misspelt name fails now, with Ray's message and the likely fix,
+    instead of when the first task is submitted."""
+    import difflib
+
+    merged = {k: v for k, v in named.items() if v is not None}
+    merged.update(extra or {})
+    for key, value in merged.items():
+        if key not in RAY_TASK_OPTIONS:
+            close = difflib.get_close_matches(key, RAY_TASK_OPTIONS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"Invalid option keyword {key} for {caller}. Valid ones are "
+                f"{list(RAY_TASK_OPTIONS)}.{hint}"
+            )
+        if key in ("num_cpus", "num_gpus", "memory") and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+        ):
+            raise ValueError(f"The quantity of resource {key} cannot be negative: got {value!r}")
+    return {k: v for k, v in merged.items() if k not in _NOT_SENT}
+
+
 def warn_on_ray_remote_args(ray_remote_args: dict[str, Any], stacklevel: int = 3) -> None:
     """Ray 2.60 deprecates remote options passed as extra keyword arguments; so do we."""
     if set(ray_remote_args) - _NAMED_REMOTE_ARGS:

@@ -8,6 +8,7 @@ per-operator statistics, shown by `stats()`.
 from __future__ import annotations
 
 import builtins
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,8 +20,14 @@ from . import all_to_all
 from . import block as blocks
 from . import expressions as ex
 from . import plan as lp
-from .compute import compute_strategy, fn_name, warn_on_ray_remote_args
-from .datasource import writer_for
+from .compute import (
+    compute_strategy,
+    fn_name,
+    named_remote_args,
+    remote_args,
+    warn_on_ray_remote_args,
+)
+from .datasource.save_mode import SaveMode
 from .executor import execute
 from .iterator import DataIterator, batches_from_bundles
 from .plan import RefBundle
@@ -28,6 +35,7 @@ from .schema import Schema, column_list
 from .split import SplitMixin
 from .stats import DatasetStats
 from .transform import MapSpec
+from .write import write
 
 _REMOTE_ARG_NAMES = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
 
@@ -45,12 +53,63 @@ def _check_batch_format(batch_format: Any) -> None:
         )
 
 
+def _op_remote_args(
+    num_cpus: float | None,
+    num_gpus: float | None,
+    memory: float | None,
+    label_selector: dict[str, str] | None,
+    fallback_strategy: list[dict[str, Any]] | None,
+    max_calls: int | None,
+    resources: dict[str, float] | None,
+    accelerator_type: str | None,
+    runtime_env: dict[str, Any] | None,
+    ray_remote_args_fn: Callable[[], dict[str, Any]] | None,
+    ray_remote_args: dict[str, Any],
+) -> dict[str, Any]:
+    """A map operator's remote options: the named ones, then the extra keywords (Ray's
+    deprecated `**ray_remote_args`), then what the deprecated `ray_remote_args_fn` returns
+    (called once, when the operator is made); a misspelt name fails here."""
+    extra = dict(ray_remote_args)
+    if ray_remote_args_fn is not None:
+        warnings.warn(
+            "`ray_remote_args_fn` is deprecated and will be removed in Ray 2.64.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        extra.update(ray_remote_args_fn())
+    named = named_remote_args(
+        num_cpus,
+        num_gpus,
+        memory,
+        label_selector,
+        fallback_strategy,
+        max_calls,
+        resources,
+        accelerator_type,
+        runtime_env,
+    )
+    return remote_args(named, extra)
+
+
+def _input_files(op: lp.LogicalOp) -> set[str]:
+    files: set[str] = set()
+    if isinstance(op, lp.Read):
+        files.update(p for t in op.read_tasks for p in getattr(t, "paths", ()))
+    elif isinstance(op, lp.InputData):
+        files.update(f for b in op.bundles for f in b.meta.input_files)
+    for up in op.inputs:
+        files |= _input_files(up)
+    return files
+
+
 class Dataset(SplitMixin):
     """A distributed collection of rows, held as Arrow blocks in the object store."""
 
     def __init__(self, op: lp.LogicalOp) -> None:
         self._op = op
         self._stats = DatasetStats()
+        # Names this dataset's written files, as Ray's dataset uuid does.
+        self._uuid = uuid.uuid4().hex
 
     # ---- plumbing --------------------------------------------------------------------
 
@@ -108,6 +167,14 @@ class Dataset(SplitMixin):
             is_class=is_class,
         )
         args = {k: v for k, v in (remote_args or {}).items() if v is not None}
+        if isinstance(strategy, lp.ActorPoolStrategy):
+            task_only = sorted(set(args) & {"max_retries", "retry_exceptions", "max_calls"})
+            if task_only:
+                raise ValueError(
+                    f"Invalid option keyword {task_only[0]} for actors: {method}() runs "
+                    f"{fn_name(fn)} on a pool of actors, and {', '.join(task_only)} apply to "
+                    "tasks only. Drop them (an actor pool restarts failed actors by itself)."
+                )
         return self._then(lp.MapOp(self._op, spec, args, strategy))
 
     # ---- transformations -------------------------------------------------------------
@@ -125,6 +192,13 @@ class Dataset(SplitMixin):
         num_gpus: float | None = None,
         memory: float | None = None,
         concurrency: Any = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """One row (a dict) in, one row out."""
@@ -138,12 +212,19 @@ class Dataset(SplitMixin):
             fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs,
             concurrency=concurrency,
-            remote_args={
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                ray_remote_args_fn,
+                ray_remote_args,
+            ),
         )
 
     def map_batches(
@@ -162,6 +243,13 @@ class Dataset(SplitMixin):
         num_gpus: float | None = None,
         memory: float | None = None,
         concurrency: Any = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """A batch (dict of NumPy arrays, pandas DataFrame or Arrow table) in, a batch out."""
@@ -178,12 +266,19 @@ class Dataset(SplitMixin):
             concurrency=concurrency,
             batch_size=batch_size,
             batch_format=batch_format,
-            remote_args={
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                ray_remote_args_fn,
+                ray_remote_args,
+            ),
         )
 
     def flat_map(
@@ -199,6 +294,13 @@ class Dataset(SplitMixin):
         num_gpus: float | None = None,
         memory: float | None = None,
         concurrency: Any = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """One row in, a list of rows out."""
@@ -212,12 +314,19 @@ class Dataset(SplitMixin):
             fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs,
             concurrency=concurrency,
-            remote_args={
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                ray_remote_args_fn,
+                ray_remote_args,
+            ),
         )
 
     def filter(
@@ -234,6 +343,13 @@ class Dataset(SplitMixin):
         num_gpus: float | None = None,
         memory: float | None = None,
         concurrency: Any = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """Keep the rows for which `fn(row)` is True, or where the expression `expr` is:
@@ -270,12 +386,19 @@ class Dataset(SplitMixin):
                 "filter_expr",
                 f"Filter({_short(ex.inline(expr))})",
                 expr,
-                {
-                    "num_cpus": num_cpus,
-                    "num_gpus": num_gpus,
-                    "memory": memory,
-                    **ray_remote_args,
-                },
+                _op_remote_args(
+                    num_cpus,
+                    num_gpus,
+                    memory,
+                    label_selector,
+                    fallback_strategy,
+                    max_calls,
+                    resources,
+                    accelerator_type,
+                    runtime_env,
+                    ray_remote_args_fn,
+                    ray_remote_args,
+                ),
             )
         return self._map(
             "filter",
@@ -286,12 +409,19 @@ class Dataset(SplitMixin):
             fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs,
             concurrency=concurrency,
-            remote_args={
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                ray_remote_args_fn,
+                ray_remote_args,
+            ),
         )
 
     def with_column(
@@ -303,6 +433,12 @@ class Dataset(SplitMixin):
         num_cpus: float | None = None,
         num_gpus: float | None = None,
         memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """A new column (or a replaced one) computed by an expression: `col("x") * 2`."""
@@ -318,12 +454,19 @@ class Dataset(SplitMixin):
             "with_column",
             "Project",
             (column_name, expr),
-            {
-                "num_cpus": num_cpus,
-                "num_gpus": num_gpus,
-                "memory": memory,
-                **ray_remote_args,
-            },
+            _op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def _expr_op(self, kind: str, name: str, payload: Any, remote_args: dict) -> Dataset:
@@ -339,6 +482,15 @@ class Dataset(SplitMixin):
         batch_format: str | None = "pandas",
         compute: Any = None,
         concurrency: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         """A new column computed from each batch (a pandas DataFrame by default)."""
@@ -354,7 +506,19 @@ class Dataset(SplitMixin):
             batch_format="pyarrow",
             compute=compute,
             concurrency=concurrency,
-            remote_args=ray_remote_args,
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def drop_columns(
@@ -363,6 +527,15 @@ class Dataset(SplitMixin):
         *,
         compute: Any = None,
         concurrency: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         warn_on_ray_remote_args(ray_remote_args)
@@ -373,7 +546,21 @@ class Dataset(SplitMixin):
             name="MapBatches(drop_columns)",
             fn_args=(cols,),
             batch_format="pyarrow",
-            remote_args=ray_remote_args,
+            compute=compute,
+            concurrency=concurrency,
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def select_columns(
@@ -382,6 +569,15 @@ class Dataset(SplitMixin):
         *,
         compute: Any = None,
         concurrency: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
         **ray_remote_args: Any,
     ) -> Dataset:
         warn_on_ray_remote_args(ray_remote_args)
@@ -392,11 +588,38 @@ class Dataset(SplitMixin):
             name="MapBatches(select_columns)",
             fn_args=(cols,),
             batch_format="pyarrow",
-            remote_args=ray_remote_args,
+            compute=compute,
+            concurrency=concurrency,
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def rename_columns(
-        self, names: list[str] | dict[str, str], *, concurrency: Any = None, **ray_remote_args: Any
+        self,
+        names: list[str] | dict[str, str],
+        *,
+        concurrency: Any = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: float | None = None,
+        label_selector: dict[str, str] | None = None,
+        fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None,
+        resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        **ray_remote_args: Any,
     ) -> Dataset:
         warn_on_ray_remote_args(ray_remote_args)
         if not isinstance(names, dict | list):
@@ -410,7 +633,19 @@ class Dataset(SplitMixin):
             name="MapBatches(rename_columns)",
             fn_args=(names,),
             batch_format="pyarrow",
-            remote_args=ray_remote_args,
+            remote_args=_op_remote_args(
+                num_cpus,
+                num_gpus,
+                memory,
+                label_selector,
+                fallback_strategy,
+                max_calls,
+                resources,
+                accelerator_type,
+                runtime_env,
+                None,
+                ray_remote_args,
+            ),
         )
 
     def random_sample(self, fraction: float, *, seed: int | None = None) -> Dataset:
@@ -542,6 +777,46 @@ class Dataset(SplitMixin):
 
     # ---- consumption -----------------------------------------------------------------
 
+    def num_blocks(self) -> int:
+        raise NotImplementedError(
+            "Number of blocks is only available for `MaterializedDataset`, because the number "
+            "of blocks may dynamically change during execution. Call `ds.materialize()` to get "
+            "a `MaterializedDataset`."
+        )
+
+    def size_bytes(self) -> int:
+        """The dataset's size in memory (runs the plan, as Ray does when it is not known)."""
+        return self.materialize().size_bytes()
+
+    def input_files(self) -> list[str]:
+        """The files the plan reads (known without running it); [] when it reads none."""
+        return sorted(_input_files(self._op))
+
+    def set_name(self, name: str | None) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str | None:
+        return getattr(self, "_name", None)
+
+    def get_dataset_id(self) -> str:
+        """`<name or 'dataset'>_<uuid>_<execution index>`, as Ray's."""
+        return f"{self.name or 'dataset'}_{self._uuid}_{self._stats.executions}"
+
+    @property
+    def context(self) -> Any:
+        from .context import DataContext
+
+        return DataContext.get_current()
+
+    def randomize_block_order(self, *, seed: int | None = None) -> Dataset:
+        """The same blocks in a random order (cheap: no rows move), as Ray's."""
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"randomize_block_order(seed=...) takes an int or None, got {seed!r}")
+        return self._then(
+            lp.AllToAll("RandomizeBlockOrder", (self._op,), all_to_all.BlockOrder(seed))
+        )
+
     def iter_internal_ref_bundles(self) -> Iterator[RefBundle]:
         return self._bundles()
 
@@ -622,6 +897,30 @@ class Dataset(SplitMixin):
             return batches
         return (_collate_fn(b) for b in batches)
 
+    def iter_torch_batches(
+        self,
+        *,
+        prefetch_batches: int = 1,
+        batch_size: int | None = 256,
+        dtypes: Any = None,
+        device: Any = "auto",
+        collate_fn: Any = None,
+        drop_last: bool = False,
+        local_shuffle_buffer_size: int | None = None,
+        local_shuffle_seed: int | None = None,
+        pin_memory: bool = False,
+    ) -> Iterator[Any]:
+        """Batches as dicts of PyTorch tensors (or what `collate_fn` makes of them)."""
+        return self.iterator().iter_torch_batches(
+            batch_size=batch_size,
+            dtypes=dtypes,
+            device=device,
+            collate_fn=collate_fn,
+            drop_last=drop_last,
+            local_shuffle_buffer_size=local_shuffle_buffer_size,
+            local_shuffle_seed=local_shuffle_seed,
+        )
+
     def iterator(self) -> DataIterator:
         return DataIterator(self)
 
@@ -650,33 +949,59 @@ class Dataset(SplitMixin):
 
     # ---- writing ---------------------------------------------------------------------
 
-    def _write(
-        self,
-        kind: str,
-        path: str,
-        filesystem: Any,
-        args: dict[str, Any],
-        ray_remote_args: dict[str, Any] | None,
-    ) -> None:
-        writer = writer_for(kind, path, filesystem, args)
-        spec = MapSpec(kind="write", name="Write", fn=writer)
-        remote_args = {k: v for k, v in (ray_remote_args or {}).items() if v is not None}
-        op = lp.MapOp(self._op, spec, remote_args)
-        for _ in execute(op, self._stats):
-            pass
-
     def write_parquet(
         self,
         path: str,
         *,
+        partition_cols: list[str] | None = None,
         filesystem: Any = None,
+        catalog: Any = None,
         try_create_dir: bool = True,
+        arrow_open_stream_args: dict[str, Any] | None = None,
+        filename_provider: Any = None,
         arrow_parquet_args_fn: Callable[[], dict] | None = None,
+        min_rows_per_file: int | None = None,
+        max_rows_per_file: int | None = None,
+        min_bytes_per_file: int | None = None,
         ray_remote_args: dict[str, Any] | None = None,
+        concurrency: int | None = None,
+        num_rows_per_file: int | None = None,
+        mode: SaveMode = SaveMode.APPEND,
         **arrow_parquet_args: Any,
     ) -> None:
+        """Parquet files under `path`, one per write task (or per partition directory with
+        `partition_cols`); `mode` decides what happens to an existing directory."""
+        for unsupported, value in (
+            ("catalog", catalog),
+            ("min_bytes_per_file", min_bytes_per_file),
+        ):
+            if value is not None:
+                raise NotImplementedError(
+                    f"write_parquet({unsupported}=...) is not supported by rayground yet; "
+                    "use min_rows_per_file/max_rows_per_file to size files."
+                )
         args = {**(arrow_parquet_args_fn() if arrow_parquet_args_fn else {}), **arrow_parquet_args}
-        self._write("parquet", path, filesystem, args, ray_remote_args)
+        if "partitioning_flavor" in args and not partition_cols:
+            raise ValueError("partition_cols must be provided when partitioning_flavor is set.")
+        write(
+            self._op,
+            self._stats,
+            "parquet",
+            path,
+            dataset_uuid=self._uuid,
+            filesystem=filesystem,
+            try_create_dir=try_create_dir,
+            arrow_open_stream_args=arrow_open_stream_args,
+            filename_provider=filename_provider,
+            min_rows_per_file=min_rows_per_file,
+            max_rows_per_file=max_rows_per_file,
+            num_rows_per_file=num_rows_per_file,
+            partition_cols=partition_cols,
+            ray_remote_args=ray_remote_args,
+            concurrency=concurrency,
+            mode=mode,
+            args=args,
+        )
 
     def write_csv(
         self,
@@ -684,12 +1009,34 @@ class Dataset(SplitMixin):
         *,
         filesystem: Any = None,
         try_create_dir: bool = True,
+        arrow_open_stream_args: dict[str, Any] | None = None,
+        filename_provider: Any = None,
         arrow_csv_args_fn: Callable[[], dict] | None = None,
+        min_rows_per_file: int | None = None,
         ray_remote_args: dict[str, Any] | None = None,
+        concurrency: int | None = None,
+        num_rows_per_file: int | None = None,
+        mode: SaveMode = SaveMode.APPEND,
         **arrow_csv_args: Any,
     ) -> None:
         args = {**(arrow_csv_args_fn() if arrow_csv_args_fn else {}), **arrow_csv_args}
-        self._write("csv", path, filesystem, args, ray_remote_args)
+        write(
+            self._op,
+            self._stats,
+            "csv",
+            path,
+            dataset_uuid=self._uuid,
+            filesystem=filesystem,
+            try_create_dir=try_create_dir,
+            arrow_open_stream_args=arrow_open_stream_args,
+            filename_provider=filename_provider,
+            min_rows_per_file=min_rows_per_file,
+            num_rows_per_file=num_rows_per_file,
+            ray_remote_args=ray_remote_args,
+            concurrency=concurrency,
+            mode=mode,
+            args=args,
+        )
 
     def write_json(
         self,
@@ -697,12 +1044,34 @@ class Dataset(SplitMixin):
         *,
         filesystem: Any = None,
         try_create_dir: bool = True,
+        arrow_open_stream_args: dict[str, Any] | None = None,
+        filename_provider: Any = None,
         pandas_json_args_fn: Callable[[], dict] | None = None,
+        min_rows_per_file: int | None = None,
         ray_remote_args: dict[str, Any] | None = None,
+        concurrency: int | None = None,
+        num_rows_per_file: int | None = None,
+        mode: SaveMode = SaveMode.APPEND,
         **pandas_json_args: Any,
     ) -> None:
         args = {**(pandas_json_args_fn() if pandas_json_args_fn else {}), **pandas_json_args}
-        self._write("json", path, filesystem, args, ray_remote_args)
+        write(
+            self._op,
+            self._stats,
+            "json",
+            path,
+            dataset_uuid=self._uuid,
+            filesystem=filesystem,
+            try_create_dir=try_create_dir,
+            arrow_open_stream_args=arrow_open_stream_args,
+            filename_provider=filename_provider,
+            min_rows_per_file=min_rows_per_file,
+            num_rows_per_file=num_rows_per_file,
+            ray_remote_args=ray_remote_args,
+            concurrency=concurrency,
+            mode=mode,
+            args=args,
+        )
 
     def write_numpy(
         self,
@@ -711,9 +1080,31 @@ class Dataset(SplitMixin):
         column: str,
         filesystem: Any = None,
         try_create_dir: bool = True,
+        arrow_open_stream_args: dict[str, Any] | None = None,
+        filename_provider: Any = None,
+        min_rows_per_file: int | None = None,
         ray_remote_args: dict[str, Any] | None = None,
+        concurrency: int | None = None,
+        num_rows_per_file: int | None = None,
+        mode: SaveMode = SaveMode.APPEND,
     ) -> None:
-        self._write("numpy", path, filesystem, {"column": column}, ray_remote_args)
+        write(
+            self._op,
+            self._stats,
+            "numpy",
+            path,
+            dataset_uuid=self._uuid,
+            filesystem=filesystem,
+            try_create_dir=try_create_dir,
+            arrow_open_stream_args=arrow_open_stream_args,
+            filename_provider=filename_provider,
+            min_rows_per_file=min_rows_per_file,
+            num_rows_per_file=num_rows_per_file,
+            ray_remote_args=ray_remote_args,
+            concurrency=concurrency,
+            mode=mode,
+            args={"column": column},
+        )
 
     # ---- introspection ---------------------------------------------------------------
 
@@ -749,9 +1140,6 @@ class MaterializedDataset(Dataset):
 
     def size_bytes(self) -> int:
         return builtins.sum(b.meta.size_bytes for b in self._input.bundles)
-
-    def input_files(self) -> list[str]:
-        return sorted({f for b in self._input.bundles for f in b.meta.input_files})
 
     def materialize(self) -> MaterializedDataset:
         return self

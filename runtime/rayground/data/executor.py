@@ -30,6 +30,7 @@ import rayground
 from . import plan as lp
 from .block import BlockMetadata
 from .context import DataContext
+from .file_io import shuffled
 from .plan import RefBundle
 from .progress import ProgressReporter
 from .stats import DatasetStats, OpStats
@@ -107,8 +108,12 @@ class TaskMapOp(PhysicalOp):
     max_concurrency: int | None = None
 
     def can_fuse(self, op: lp.MapOp) -> bool:
-        return not isinstance(op.compute, lp.ActorPoolStrategy) and (
-            op.remote_args == self.remote_args
+        # A write with min_rows_per_file needs its blocks grouped: its own operator.
+        grouped_write = op.spec.kind == "write" and op.spec.batch_size is not None
+        return (
+            not isinstance(op.compute, lp.ActorPoolStrategy)
+            and op.remote_args == self.remote_args
+            and not grouped_write
         )
 
     def fused(self, op: lp.MapOp) -> TaskMapOp:
@@ -128,7 +133,8 @@ class TaskMapOp(PhysicalOp):
                 yield task, []
             return
         first = self.chain[0] if self.chain else None
-        min_rows = first.batch_size if first is not None and first.kind == "map_batches" else None
+        grouped = first is not None and first.kind in ("map_batches", "write")
+        min_rows = first.batch_size if grouped else None
         for group in _bundled(self.upstreams[0].run(), min_rows):
             yield None, group
 
@@ -312,7 +318,14 @@ class UnionOp(PhysicalOp):
 
 def compile_plan(op: lp.LogicalOp) -> PhysicalOp:
     if isinstance(op, lp.Read):
-        return TaskMapOp(op.name, read_tasks=op.read_tasks, remote_args=dict(op.remote_args))
+        tasks = shuffled(op.read_tasks, op.shuffle, op.executions)
+        op.executions += 1
+        return TaskMapOp(
+            op.name,
+            read_tasks=tasks,
+            remote_args=dict(op.remote_args),
+            max_concurrency=op.concurrency,
+        )
     if isinstance(op, lp.InputData):
         return InputOp(op.name, bundles=op.bundles)
     if isinstance(op, lp.MapOp):

@@ -83,14 +83,66 @@ def batches_from_bundles(
         yield blocks.to_batch(shuffled(take(held)), batch_format)
 
 
+def torch_batches(
+    batches: Iterator[Any], dtypes: Any, device: Any, collate_fn: Any
+) -> Iterator[Any]:
+    """NumPy batches as PyTorch tensors (`iter_torch_batches`), with Ray's rules: `dtypes` is
+    one torch dtype or one per column; `device="auto"` is the CPU outside Ray Train; a
+    `collate_fn` gets the NumPy batch and its tensor output is moved to the device."""
+    if collate_fn is not None and dtypes is not None:
+        raise ValueError(
+            "collate_fn cannot be used with dtypes. You should manually cast the tensors to "
+            "the desired dtypes inside collate_fn."
+        )
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError(
+            "iter_torch_batches() needs PyTorch, which is not installed: pip install torch "
+            "(a CPU build is enough), or use iter_batches() for NumPy batches."
+        ) from e
+    target = torch.device("cpu" if device == "auto" else device)
+
+    def moved(out: Any) -> Any:
+        if isinstance(out, torch.Tensor):
+            return out.to(target)
+        if isinstance(out, dict) and all(isinstance(v, torch.Tensor) for v in out.values()):
+            return {k: v.to(target) for k, v in out.items()}
+        return out
+
+    for batch in batches:
+        if collate_fn is not None:
+            yield moved(collate_fn(batch))
+            continue
+        yield {
+            k: torch.as_tensor(
+                v, dtype=dtypes.get(k) if isinstance(dtypes, dict) else dtypes, device=target
+            )
+            for k, v in batch.items()
+        }
+
+
 class DataIterator:
     """Iterates a dataset (or one share of a `streaming_split`) by batches or rows."""
 
-    def __init__(self, dataset: Any = None, coordinator: Any = None, split: int = 0) -> None:
+    def __init__(
+        self, dataset: Any = None, coordinator: Any = None, split: int = 0, source: Any = None
+    ) -> None:
         self._dataset = dataset
         self._coordinator = coordinator
         self._split = split
         self._epoch = 0
+        # The dataset a streaming_split share comes from (for its schema).
+        self._source = source if source is not None else dataset
+
+    def schema(self) -> Any:
+        """The schema of the dataset iterated over (of the whole dataset, for a split share)."""
+        return self._source.schema() if self._source is not None else None
+
+    def get_context(self) -> Any:
+        from .context import DataContext
+
+        return DataContext.get_current()
 
     def _bundles(self) -> Iterator[RefBundle]:
         if self._dataset is not None:
@@ -128,6 +180,29 @@ class DataIterator:
             local_shuffle_seed,
         )
         return batches if _collate_fn is None else (_collate_fn(b) for b in batches)
+
+    def iter_torch_batches(
+        self,
+        *,
+        prefetch_batches: int = 1,
+        batch_size: int | None = 256,
+        dtypes: Any = None,
+        device: Any = "auto",
+        collate_fn: Any = None,
+        drop_last: bool = False,
+        local_shuffle_buffer_size: int | None = None,
+        local_shuffle_seed: int | None = None,
+        pin_memory: bool = False,
+    ) -> Iterator[Any]:
+        """Batches as dicts of PyTorch tensors (or what `collate_fn` makes of them)."""
+        batches = self.iter_batches(
+            batch_size=batch_size,
+            batch_format="numpy",
+            drop_last=drop_last,
+            local_shuffle_buffer_size=local_shuffle_buffer_size,
+            local_shuffle_seed=local_shuffle_seed,
+        )
+        return torch_batches(batches, dtypes, device, collate_fn)
 
     def iter_rows(self) -> Iterator[dict[str, Any]]:
         for bundle in self._bundles():
@@ -208,4 +283,4 @@ def streaming_split(dataset: Any, n: int, equal: bool) -> list[DataIterator]:
     coordinator = (
         rayground.remote(SplitCoordinator).options(num_cpus=0).remote(dataset._op, n, equal)
     )
-    return [DataIterator(coordinator=coordinator, split=i) for i in range(n)]
+    return [DataIterator(coordinator=coordinator, split=i, source=dataset) for i in range(n)]

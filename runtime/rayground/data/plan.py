@@ -81,10 +81,16 @@ class LogicalOp:
 
 @dataclass(eq=False)
 class Read(LogicalOp):
+    """Read tasks; `concurrency` caps how many run at once; `shuffle` (Ray's "files" or a
+    FileShuffleConfig) deals the files out in a new order each execution (counted here)."""
+
     name: str
     read_tasks: list[Any]
     remote_args: dict[str, Any] = field(default_factory=dict)
     inputs: tuple[LogicalOp, ...] = ()
+    concurrency: int | None = None
+    shuffle: Any = None
+    executions: int = 0
 
 
 @dataclass(eq=False)

@@ -15,10 +15,12 @@ import pyarrow as pa
 import rayground
 
 from . import block as blocks
-from . import datasource as ds_files
+from . import file_io as ds_files
 from . import plan as lp
+from .compute import named_remote_args, remote_args
 from .context import DataContext
 from .dataset import Dataset, MaterializedDataset
+from .datasource.partitioning import Partitioning, PathPartitionFilter
 from .executor import cluster_cpus, ensure_initialized
 from .plan import RefBundle
 
@@ -129,6 +131,48 @@ def from_numpy(ndarrays: Any) -> MaterializedDataset:
     return _put_blocks("FromNumpy", [pa.table({"data": blocks.to_arrow_column(a)}) for a in arrays])
 
 
+def _block_and_meta(item: Any, kind: str) -> tuple[pa.Table, Any]:
+    """On a worker: one referenced DataFrame / array / table as a block and its metadata."""
+    if kind == "numpy":
+        table = pa.table({"data": blocks.to_arrow_column(item)})
+    elif kind == "arrow" and isinstance(item, pa.Table):
+        table = item
+    else:
+        table = blocks.from_batch(item)
+    return table, blocks.metadata_of(table)
+
+
+def _from_refs(name: str, refs: Any, kind: str) -> MaterializedDataset:
+    items = refs if isinstance(refs, list) else [refs]
+    if not all(isinstance(r, rayground.ObjectRef) for r in items):
+        raise TypeError(
+            f"from_{kind}_refs() expects ObjectRefs (from ray.put(...)) or a list of them; for "
+            f"the objects themselves use from_{kind}()."
+        )
+    ensure_initialized()
+    convert = rayground.remote(_block_and_meta).options(name=name, num_returns=2)
+    pairs = [convert.remote(r, kind) for r in items]
+    metas = rayground.get([m for _, m in pairs])
+    bundles = [RefBundle(b, m) for (b, _), m in zip(pairs, metas, strict=True)]
+    return MaterializedDataset(lp.InputData(name, bundles))
+
+
+def from_pandas_refs(dfs: Any, override_num_blocks: int | None = None) -> MaterializedDataset:
+    """A dataset of DataFrames already in the object store (each becomes a block)."""
+    ds = _from_refs("FromPandas", dfs, "pandas")
+    return ds.repartition(override_num_blocks).materialize() if override_num_blocks else ds
+
+
+def from_numpy_refs(ndarrays: Any) -> MaterializedDataset:
+    """A dataset of NumPy arrays already in the object store: rows {"data": a[i]}."""
+    return _from_refs("FromNumpy", ndarrays, "numpy")
+
+
+def from_arrow_refs(tables: Any) -> MaterializedDataset:
+    """A dataset of Arrow tables already in the object store (each becomes a block)."""
+    return _from_refs("FromArrow", tables, "arrow")
+
+
 def from_arrow(tables: Any, *, override_num_blocks: int | None = None) -> MaterializedDataset:
     items = tables if isinstance(tables, list) else [tables]
     out = []
@@ -143,46 +187,119 @@ def from_arrow(tables: Any, *, override_num_blocks: int | None = None) -> Materi
     return _put_blocks("FromArrow", out)
 
 
+_HIVE = Partitioning("hive")
+
+
 def _read(
     caller: str,
     kind: str,
     name: str,
     paths: Any,
+    *,
     filesystem: Any,
-    extensions: list[str] | None,
+    file_extensions: list[str] | None,
     parallelism: int,
     override_num_blocks: int | None,
     args: dict[str, Any],
     include_paths: bool,
-    remote_args: dict[str, Any],
-    ignore_missing_paths: bool = False,
+    ignore_missing_paths: bool,
+    partitioning: Partitioning | None,
+    partition_filter: PathPartitionFilter | None,
+    shuffle: Any,
+    concurrency: int | None,
+    arrow_open_stream_args: dict[str, Any] | None,
+    remote: dict[str, Any],
+    ray_remote_args: dict[str, Any] | None,
+    skip_paths: str | list[str] | None = None,
 ) -> Dataset:
-    fs, files = ds_files.resolve_paths(caller, paths, filesystem, extensions, ignore_missing_paths)
+    """The readers' common part: resolve and filter the files now (so a bad path fails at
+    once), group them into read tasks, run those with the options given."""
+    ds_files.check_shuffle(shuffle)
+    if partitioning is not None and not isinstance(partitioning, Partitioning):
+        raise TypeError(
+            f"{caller}(partitioning=...) takes a ray.data.datasource.Partitioning (such as "
+            f"Partitioning('hive')) or None, got {partitioning!r}"
+        )
+    if partition_filter is not None and not isinstance(partition_filter, PathPartitionFilter):
+        raise TypeError(
+            f"{caller}(partition_filter=...) takes a PathPartitionFilter (PathPartitionFilter.of("
+            f"lambda keys: ...)), got {partition_filter!r}"
+        )
+    if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
+        raise ValueError(f"{caller}(concurrency=...) must be an int >= 1, got {concurrency!r}")
+    options = remote_args(remote, ray_remote_args, f"{caller}'s read tasks")
+    fs, files = ds_files.resolve_paths(
+        caller,
+        paths,
+        filesystem,
+        file_extensions,
+        ignore_missing_paths,
+        partition_filter,
+        skip_paths,
+    )
     requested = _num_blocks(caller, parallelism, override_num_blocks)
     if requested is None:
         ensure_initialized()
         requested = builtins.max(len(files), 1)
-    tasks = ds_files.file_read_tasks(kind, fs, files, requested, args, include_paths)
-    return Dataset(lp.Read(name, tasks, {k: v for k, v in remote_args.items() if v is not None}))
+    tasks = ds_files.file_read_tasks(
+        kind,
+        fs,
+        files,
+        requested,
+        args,
+        include_paths,
+        arrow_open_stream_args,
+        partitioning,
+    )
+    return Dataset(lp.Read(name, tasks, options, concurrency=concurrency, shuffle=shuffle))
 
 
 def read_parquet(
-    paths: Any,
+    paths: str | list[str],
     *,
     filesystem: Any = None,
+    catalog: Any = None,
     columns: list[str] | None = None,
     parallelism: int = -1,
     num_cpus: float | None = None,
     num_gpus: float | None = None,
     memory: float | None = None,
+    tensor_column_schema: dict[str, tuple] | None = None,
+    partition_filter: PathPartitionFilter | None = None,
+    partitioning: Partitioning | None = _HIVE,
+    shuffle: Any = None,
     include_paths: bool = False,
-    ignore_missing_paths: bool = False,
+    include_row_hash: bool = False,
     file_extensions: list[str] | None = ds_files.PARQUET_EXTENSIONS,
+    ignore_missing_paths: bool = False,
+    skip_paths: str | list[str] | None = None,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
+    label_selector: dict[str, str] | None = None,
+    fallback_strategy: list[dict[str, Any]] | None = None,
+    max_calls: int | None = None,
+    resources: dict[str, float] | None = None,
+    accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
     ray_remote_args: dict[str, Any] | None = None,
     **arrow_parquet_args: Any,
 ) -> Dataset:
+    """Parquet files as a dataset; hive-style directories (`key=value/`) become columns."""
+    if "filter" in arrow_parquet_args:
+        raise ValueError(
+            "`filter=` on `read_parquet` is not supported. Use "
+            "`ray.data.read_parquet(path).filter(expr=expr)` instead."
+        )
+    for unsupported, value in (
+        ("catalog", catalog),
+        ("tensor_column_schema", tensor_column_schema),
+        ("include_row_hash", include_row_hash or None),
+    ):
+        if value is not None:
+            raise NotImplementedError(
+                f"read_parquet({unsupported}=...) is not supported by rayground yet; read "
+                "without it and transform the columns with map_batches."
+            )
     args = dict(arrow_parquet_args)
     if columns is not None:
         warnings.warn(
@@ -191,69 +308,101 @@ def read_parquet(
             DeprecationWarning,
             stacklevel=2,
         )
-        args["columns"] = columns
-    remote = {
-        "num_cpus": num_cpus,
-        "num_gpus": num_gpus,
-        "memory": memory,
-        **(ray_remote_args or {}),
-    }
+        args["columns"] = list(columns)
     return _read(
         "read_parquet",
         "parquet",
         "ReadParquet",
         paths,
-        filesystem,
-        file_extensions,
-        parallelism,
-        override_num_blocks,
-        args,
-        include_paths,
-        remote,
-        ignore_missing_paths,
+        filesystem=filesystem,
+        file_extensions=file_extensions,
+        parallelism=parallelism,
+        override_num_blocks=override_num_blocks,
+        args=args,
+        include_paths=include_paths,
+        ignore_missing_paths=ignore_missing_paths,
+        partitioning=partitioning,
+        partition_filter=partition_filter,
+        shuffle=shuffle,
+        concurrency=concurrency,
+        arrow_open_stream_args=None,
+        skip_paths=skip_paths,
+        remote=named_remote_args(
+            num_cpus,
+            num_gpus,
+            memory,
+            label_selector,
+            fallback_strategy,
+            max_calls,
+            resources,
+            accelerator_type,
+            runtime_env,
+        ),
+        ray_remote_args=ray_remote_args,
     )
 
 
 def read_csv(
-    paths: Any,
+    paths: str | list[str],
     *,
     filesystem: Any = None,
     parallelism: int = -1,
     num_cpus: float | None = None,
     num_gpus: float | None = None,
     memory: float | None = None,
+    arrow_open_stream_args: dict[str, Any] | None = None,
+    partition_filter: PathPartitionFilter | None = None,
+    partitioning: Partitioning | None = _HIVE,
     include_paths: bool = False,
     ignore_missing_paths: bool = False,
+    shuffle: Any = None,
     file_extensions: list[str] | None = None,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
+    label_selector: dict[str, str] | None = None,
+    fallback_strategy: list[dict[str, Any]] | None = None,
+    max_calls: int | None = None,
+    resources: dict[str, float] | None = None,
+    accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
     ray_remote_args: dict[str, Any] | None = None,
     **arrow_csv_args: Any,
 ) -> Dataset:
-    remote = {
-        "num_cpus": num_cpus,
-        "num_gpus": num_gpus,
-        "memory": memory,
-        **(ray_remote_args or {}),
-    }
+    """CSV files as a dataset (pyarrow.csv options as keywords: parse_options=...)."""
     return _read(
         "read_csv",
         "csv",
         "ReadCSV",
         paths,
-        filesystem,
-        file_extensions,
-        parallelism,
-        override_num_blocks,
-        dict(arrow_csv_args),
-        include_paths,
-        remote,
-        ignore_missing_paths,
+        filesystem=filesystem,
+        file_extensions=file_extensions,
+        parallelism=parallelism,
+        override_num_blocks=override_num_blocks,
+        args=dict(arrow_csv_args),
+        include_paths=include_paths,
+        ignore_missing_paths=ignore_missing_paths,
+        partitioning=partitioning,
+        partition_filter=partition_filter,
+        shuffle=shuffle,
+        concurrency=concurrency,
+        arrow_open_stream_args=arrow_open_stream_args,
+        remote=named_remote_args(
+            num_cpus,
+            num_gpus,
+            memory,
+            label_selector,
+            fallback_strategy,
+            max_calls,
+            resources,
+            accelerator_type,
+            runtime_env,
+        ),
+        ray_remote_args=ray_remote_args,
     )
 
 
 def read_json(
-    paths: Any,
+    paths: str | list[str],
     *,
     lines: bool = False,
     filesystem: Any = None,
@@ -261,38 +410,59 @@ def read_json(
     num_cpus: float | None = None,
     num_gpus: float | None = None,
     memory: float | None = None,
+    arrow_open_stream_args: dict[str, Any] | None = None,
+    partition_filter: PathPartitionFilter | None = None,
+    partitioning: Partitioning | None = _HIVE,
     include_paths: bool = False,
     ignore_missing_paths: bool = False,
+    shuffle: Any = None,
     file_extensions: list[str] | None = ds_files.JSON_EXTENSIONS,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
+    label_selector: dict[str, str] | None = None,
+    fallback_strategy: list[dict[str, Any]] | None = None,
+    max_calls: int | None = None,
+    resources: dict[str, float] | None = None,
+    accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
     ray_remote_args: dict[str, Any] | None = None,
     **arrow_json_args: Any,
 ) -> Dataset:
-    remote = {
-        "num_cpus": num_cpus,
-        "num_gpus": num_gpus,
-        "memory": memory,
-        **(ray_remote_args or {}),
-    }
+    """JSON files (JSON lines, or one document holding a list of records) as a dataset."""
     return _read(
         "read_json",
         "json",
         "ReadJSON",
         paths,
-        filesystem,
-        file_extensions,
-        parallelism,
-        override_num_blocks,
-        dict(arrow_json_args),
-        include_paths,
-        remote,
-        ignore_missing_paths,
+        filesystem=filesystem,
+        file_extensions=file_extensions,
+        parallelism=parallelism,
+        override_num_blocks=override_num_blocks,
+        args=dict(arrow_json_args),
+        include_paths=include_paths,
+        ignore_missing_paths=ignore_missing_paths,
+        partitioning=partitioning,
+        partition_filter=partition_filter,
+        shuffle=shuffle,
+        concurrency=concurrency,
+        arrow_open_stream_args=arrow_open_stream_args,
+        remote=named_remote_args(
+            num_cpus,
+            num_gpus,
+            memory,
+            label_selector,
+            fallback_strategy,
+            max_calls,
+            resources,
+            accelerator_type,
+            runtime_env,
+        ),
+        ray_remote_args=ray_remote_args,
     )
 
 
 def read_text(
-    paths: Any,
+    paths: str | list[str],
     *,
     encoding: str = "utf-8",
     drop_empty_lines: bool = True,
@@ -301,96 +471,149 @@ def read_text(
     num_cpus: float | None = None,
     num_gpus: float | None = None,
     memory: float | None = None,
+    arrow_open_stream_args: dict[str, Any] | None = None,
+    partition_filter: PathPartitionFilter | None = None,
+    partitioning: Partitioning | None = None,
     include_paths: bool = False,
     ignore_missing_paths: bool = False,
+    shuffle: Any = None,
     file_extensions: list[str] | None = None,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
+    label_selector: dict[str, str] | None = None,
+    fallback_strategy: list[dict[str, Any]] | None = None,
+    max_calls: int | None = None,
+    resources: dict[str, float] | None = None,
+    accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
     ray_remote_args: dict[str, Any] | None = None,
 ) -> Dataset:
-    remote = {
-        "num_cpus": num_cpus,
-        "num_gpus": num_gpus,
-        "memory": memory,
-        **(ray_remote_args or {}),
-    }
-    args = {"encoding": encoding, "drop_empty_lines": drop_empty_lines}
+    """One row {"text": line} per line of the files."""
     return _read(
         "read_text",
         "text",
         "ReadText",
         paths,
-        filesystem,
-        file_extensions,
-        parallelism,
-        override_num_blocks,
-        args,
-        include_paths,
-        remote,
-        ignore_missing_paths,
+        filesystem=filesystem,
+        file_extensions=file_extensions,
+        parallelism=parallelism,
+        override_num_blocks=override_num_blocks,
+        args={"encoding": encoding, "drop_empty_lines": drop_empty_lines},
+        include_paths=include_paths,
+        ignore_missing_paths=ignore_missing_paths,
+        partitioning=partitioning,
+        partition_filter=partition_filter,
+        shuffle=shuffle,
+        concurrency=concurrency,
+        arrow_open_stream_args=arrow_open_stream_args,
+        remote=named_remote_args(
+            num_cpus,
+            num_gpus,
+            memory,
+            label_selector,
+            fallback_strategy,
+            max_calls,
+            resources,
+            accelerator_type,
+            runtime_env,
+        ),
+        ray_remote_args=ray_remote_args,
     )
 
 
 def read_numpy(
-    paths: Any,
+    paths: str | list[str],
     *,
     filesystem: Any = None,
     parallelism: int = -1,
+    arrow_open_stream_args: dict[str, Any] | None = None,
+    partition_filter: PathPartitionFilter | None = None,
+    partitioning: Partitioning | None = None,
     include_paths: bool = False,
     ignore_missing_paths: bool = False,
+    shuffle: Any = None,
     file_extensions: list[str] | None = ds_files.NUMPY_EXTENSIONS,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
     allow_pickle: bool = False,
+    **numpy_load_args: Any,
 ) -> Dataset:
+    """One row {"data": a[i]} per row of each .npy file's array."""
     return _read(
         "read_numpy",
         "numpy",
         "ReadNumpy",
         paths,
-        filesystem,
-        file_extensions,
-        parallelism,
-        override_num_blocks,
-        {"allow_pickle": allow_pickle},
-        include_paths,
-        {},
-        ignore_missing_paths,
+        filesystem=filesystem,
+        file_extensions=file_extensions,
+        parallelism=parallelism,
+        override_num_blocks=override_num_blocks,
+        args={"allow_pickle": allow_pickle, **numpy_load_args},
+        include_paths=include_paths,
+        ignore_missing_paths=ignore_missing_paths,
+        partitioning=partitioning,
+        partition_filter=partition_filter,
+        shuffle=shuffle,
+        concurrency=concurrency,
+        arrow_open_stream_args=arrow_open_stream_args,
+        remote={},
+        ray_remote_args=None,
     )
 
 
 def read_binary_files(
-    paths: Any,
+    paths: str | list[str],
     *,
     include_paths: bool = False,
-    ignore_missing_paths: bool = False,
     filesystem: Any = None,
     parallelism: int = -1,
     num_cpus: float | None = None,
     num_gpus: float | None = None,
     memory: float | None = None,
+    arrow_open_stream_args: dict[str, Any] | None = None,
+    partition_filter: PathPartitionFilter | None = None,
+    partitioning: Partitioning | None = None,
+    ignore_missing_paths: bool = False,
+    shuffle: Any = None,
     file_extensions: list[str] | None = None,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
+    label_selector: dict[str, str] | None = None,
+    fallback_strategy: list[dict[str, Any]] | None = None,
+    max_calls: int | None = None,
+    resources: dict[str, float] | None = None,
+    accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
     ray_remote_args: dict[str, Any] | None = None,
 ) -> Dataset:
-    remote = {
-        "num_cpus": num_cpus,
-        "num_gpus": num_gpus,
-        "memory": memory,
-        **(ray_remote_args or {}),
-    }
+    """One row {"bytes": the file's contents} per file."""
     return _read(
         "read_binary_files",
         "binary",
         "ReadBinary",
         paths,
-        filesystem,
-        file_extensions,
-        parallelism,
-        override_num_blocks,
-        {},
-        include_paths,
-        remote,
-        ignore_missing_paths,
+        filesystem=filesystem,
+        file_extensions=file_extensions,
+        parallelism=parallelism,
+        override_num_blocks=override_num_blocks,
+        args={},
+        include_paths=include_paths,
+        ignore_missing_paths=ignore_missing_paths,
+        partitioning=partitioning,
+        partition_filter=partition_filter,
+        shuffle=shuffle,
+        concurrency=concurrency,
+        arrow_open_stream_args=arrow_open_stream_args,
+        remote=named_remote_args(
+            num_cpus,
+            num_gpus,
+            memory,
+            label_selector,
+            fallback_strategy,
+            max_calls,
+            resources,
+            accelerator_type,
+            runtime_env,
+        ),
+        ray_remote_args=ray_remote_args,
     )

@@ -84,8 +84,10 @@ class DatasetStats:
     ops: list[OpStats] = field(default_factory=list)
     started: float | None = None
     finished: float | None = None
+    executions: int = 0  # how many times the plan has started (Ray's run index)
 
     def begin(self, ops: list[OpStats]) -> None:
+        self.executions += 1
         self.ops = ops
         self.started = time.perf_counter()
         self.finished = None
