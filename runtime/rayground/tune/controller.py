@@ -228,8 +228,7 @@ class TuneController:
             if idle is None:
                 used = self._used()
                 while not self._fits(trial.resources, used) and self._idle:
-                    _, actor = self._idle.pop(0)
-                    rayground.kill(actor)
+                    self._idle.pop(0)  # its last handle: the actor ends, its calls FINISHED
                     used = self._used()
                 if not self._fits(trial.resources, used):
                     return
@@ -566,8 +565,10 @@ class TuneController:
             ok = False
         if reusable and ok and reuse and self._work_left():
             self._idle.append((_resource_key(trial.resources), actor))
-        else:
+        elif not ok:  # its trainable did not unwind (or the actor is gone): end the process
             rayground.kill(actor)
+        # else: dropping the last handle ends the actor once its calls are done, as Ray Tune
+        # ends a trial's actor: the state API shows every call FINISHED, none FAILED.
 
     def _work_left(self) -> bool:
         return not self.search_alg.is_finished() or any(
@@ -585,9 +586,7 @@ class TuneController:
         for trial_id, actor in list(self._actors.items()):
             rayground.kill(actor)
             del self._actors[trial_id]
-        for _, actor in self._idle:
-            rayground.kill(actor)
-        self._idle.clear()
+        self._idle.clear()  # stopped already: their last handles go, and so do they
 
     # ------------------------------------------------------------------ persistence
     def save_state(self) -> None:

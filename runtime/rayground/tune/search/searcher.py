@@ -50,6 +50,13 @@ class Searcher:
     ) -> None:
         pass
 
+    # HyperBandForBOHB tells the searcher when it pauses and resumes a trial.
+    def on_pause(self, trial_id: str) -> None:
+        pass
+
+    def on_unpause(self, trial_id: str) -> None:
+        pass
+
 
 class ConcurrencyLimiter(Searcher):
     """At most `max_concurrent` trials of the wrapped searcher live at a time."""
@@ -86,6 +93,12 @@ class ConcurrencyLimiter(Searcher):
     ) -> None:
         self.live_trials.discard(trial_id)
         self.searcher.on_trial_complete(trial_id, result=result, error=error)
+
+    def on_pause(self, trial_id: str) -> None:
+        self.searcher.on_pause(trial_id)
+
+    def on_unpause(self, trial_id: str) -> None:
+        self.searcher.on_unpause(trial_id)
 
 
 class SearchGenerator:
