@@ -188,9 +188,6 @@ class TuneController:
             if v
         )
 
-    def _running(self) -> int:
-        return sum(1 for t in self._trials if t.status == Trial.RUNNING)
-
     def _max_pending(self) -> int:
         """How many PENDING trials to create ahead of running them (Ray's rule): with the
         basic variant generator, up to 200, so a scheduler sees trials as Ray's does (HyperBand
@@ -210,13 +207,13 @@ class TuneController:
         return max(200, int(self._total.get("CPU", 1.0) * 1.1))
 
     def _launch(self) -> None:
-        limit = self.tune_config.max_concurrent_trials
-        if not limit:
-            pending = sum(1 for t in self._trials if t.status == Trial.PENDING)
-            max_pending = self._max_pending()
-            while pending < max_pending and self._create_trial():
-                pending += 1
-        while not limit or self._running() < limit:
+        # max_concurrent_trials is applied by the search algorithm (tuner._search_alg), as in
+        # Ray: it counts live trials, paused ones included, not only running ones.
+        pending = sum(1 for t in self._trials if t.status == Trial.PENDING)
+        max_pending = self._max_pending()
+        while pending < max_pending and self._create_trial():
+            pending += 1
+        while True:
             if not any(t.status == Trial.PENDING for t in self._trials):
                 if not self._create_trial():
                     pass

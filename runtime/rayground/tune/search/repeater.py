@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -103,7 +104,8 @@ class Repeater(Searcher):
         score = result[metric] if result and metric in result else np.nan
         group.report(trial_id, score)
         if group.finished_reporting():
-            with np.errstate(all="ignore"):
+            with warnings.catch_warnings():  # every repeat without the metric: the mean is nan
+                warnings.simplefilter("ignore", RuntimeWarning)
                 mean = float(np.nanmean(np.array(group.scores(), dtype=float)))
             self.searcher.on_trial_complete(
                 group.primary_trial_id, result={metric: mean}, error=error
