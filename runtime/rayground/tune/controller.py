@@ -110,6 +110,8 @@ class TuneController:
         self._start = time.time()
         try:
             while True:
+                if self.stopper is not None and self.stopper.stop_all():
+                    self._stop_all = True  # checked every step, as Ray (TimeoutStopper)
                 if self._budget_spent() or self._stop_all:
                     self._stop_everything(
                         "stopped: the experiment's time_budget_s ran out"
