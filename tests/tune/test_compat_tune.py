@@ -259,6 +259,20 @@ def test_checkpoints_are_kept_under_storage_and_pruned(ray, tune, run_config, tm
     again = tune.Checkpoint.from_directory(copy)
     with again.as_directory() as d:
         assert os.path.exists(os.path.join(d, "step.txt"))
+    # the kept checkpoints, each with the result it was reported with
+    assert sorted(r["step"] for _, r in result.best_checkpoints) == [3, 4]
+
+    def step_of(checkpoint):
+        with open(os.path.join(checkpoint.path, "step.txt")) as f:
+            return int(f.read())
+
+    assert step_of(result.get_best_checkpoint("loss", "min")) == 4
+    assert step_of(result.get_best_checkpoint("step", "min")) == 3
+    with pytest.raises(RuntimeError, match="Invalid metric name"):
+        result.get_best_checkpoint("accuracy", "max")
+    with pytest.raises(ValueError, match="Unsupported mode"):
+        result.get_best_checkpoint("loss", "avg")
+    assert os.path.realpath(grid.experiment_path) == os.path.realpath(os.path.dirname(result.path))
 
 
 def test_stop_as_dict_and_as_function(ray, tune, run_config):
@@ -312,6 +326,9 @@ def test_tune_run_returns_experiment_analysis(ray, tune, storage):
     assert len(analysis.dataframe(metric="loss", mode="min")) == 3
     with pytest.raises(AttributeError, match="get_best_result"):
         analysis.get_best_result()
+    assert os.path.isdir(analysis.experiment_path)
+    # curve reports no checkpoints: the best trial has no last checkpoint
+    assert analysis.get_last_checkpoint() is None
 
 
 # ---------------------------------------------------------------- ASHA, deterministic
