@@ -16,6 +16,7 @@ from .callback import Callback
 from .checkpoint import Checkpoint
 from .config import CheckpointConfig, FailureConfig, ResumeConfig, RunConfig, TuneConfig
 from .controller import TuneError
+from .factories import create_scheduler, create_searcher
 from .result import Result, ResultGrid
 from .search.sample import (
     choice,
@@ -54,6 +55,8 @@ __all__ = [
     "TuneError",
     "Tuner",
     "choice",
+    "create_scheduler",
+    "create_searcher",
     "get_checkpoint",
     "get_context",
     "grid_search",
