@@ -9,28 +9,22 @@ tests/compat/test_state.py); it reports task events with a delay, so the check p
 from __future__ import annotations
 
 import importlib
-import os
+import importlib.util
+from pathlib import Path
 
 import pytest
 
 RAY_INIT_KWARGS = {"include_dashboard": True}
 
 
-@pytest.fixture(scope="module")
-def state(ray):
-    module = importlib.import_module(f"{ray.__name__}.util.state")
-    if ray.__name__ != "ray":
-        yield module
-        return
-    old = os.environ.get("RAY_ADDRESS")
-    os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
-    try:
-        yield module
-    finally:
-        if old is None:
-            os.environ.pop("RAY_ADDRESS", None)
-        else:
-            os.environ["RAY_ADDRESS"] = old
+# the state API fixture of tests/compat/test_state.py (RAY_ADDRESS pointed at this cluster)
+_spec = importlib.util.spec_from_file_location(
+    "_tune_state_compat", Path(__file__).resolve().parents[1] / "compat" / "test_state.py"
+)
+assert _spec is not None and _spec.loader is not None
+_state_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_state_module)
+state = _state_module.state
 
 
 def stopped_early(config):

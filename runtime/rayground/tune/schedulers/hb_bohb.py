@@ -30,30 +30,12 @@ def _searcher(tune_controller: Any) -> Any:
 
 class HyperBandForBOHB(HyperBandScheduler):
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        """Into the current bracket while it has room; else the band's next (smaller)
-        bracket; else a new band."""
-        self._require_metric()
         _searcher(tune_controller)
-        cur_bracket = self._state["bracket"]
-        cur_band = self._hyperbands[self._state["band_idx"]]
-        if cur_bracket is None or cur_bracket.filled():
-            while True:
-                if self._cur_band_filled():
-                    cur_band = []
-                    self._hyperbands.append(cur_band)
-                    self._state["band_idx"] += 1
-                s = self._s_max_1 - len(cur_band) - 1
-                if self._get_r0(s) == 0:  # a bracket whose first milestone would be 0
-                    cur_bracket = None
-                    cur_band.append(None)
-                    self._state["bracket"] = None
-                    continue
-                cur_bracket = self._create_bracket(s)
-                cur_band.append(cur_bracket)
-                self._state["bracket"] = cur_bracket
-                break
-        self._state["bracket"].add_trial(trial)
-        self._trial_info[trial] = cur_bracket, self._state["band_idx"]
+        super().on_trial_add(tune_controller, trial)
+
+    def _next_bracket_s(self, band: list[_Bracket | None]) -> int:
+        """The largest bracket first: s = s_max, s_max - 1, ... 0."""
+        return self._s_max_1 - len(band) - 1
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         """CONTINUE below the milestone; at it, PAUSE unless the bracket is full and every

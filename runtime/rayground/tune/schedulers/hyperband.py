@@ -84,7 +84,7 @@ class HyperBandScheduler(FIFOScheduler):
                     cur_band = []
                     self._hyperbands.append(cur_band)
                     self._state["band_idx"] += 1
-                s = len(cur_band)
+                s = self._next_bracket_s(cur_band)
                 if self._get_r0(s) == 0:  # a bracket whose first milestone would be 0
                     cur_bracket = None
                     cur_band.append(None)
@@ -96,6 +96,10 @@ class HyperBandScheduler(FIFOScheduler):
                 break
         self._state["bracket"].add_trial(trial)
         self._trial_info[trial] = cur_bracket, self._state["band_idx"]
+
+    def _next_bracket_s(self, band: list[_Bracket | None]) -> int:
+        """The s of the band's next bracket: 0, 1, ... (smallest first)."""
+        return len(band)
 
     def _cur_band_filled(self) -> bool:
         return len(self._hyperbands[self._state["band_idx"]]) == self._s_max_1
