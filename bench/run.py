@@ -36,18 +36,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import datetime as dt
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,362 +52,24 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-import workloads as W  # noqa: E402  (bench/ is not a package)
+import harness as H  # noqa: E402  (bench/ is not a package)
+import result_line  # noqa: E402
+import workloads as W  # noqa: E402
+from procs import (  # noqa: E402
+    ForeignCPU,
+    become_subreaper,
+    kill_tree,
+    leftovers,
+    wait_for_quiet,
+)
+from report import (  # noqa: E402
+    build_rows,
+    write_json,
+    write_markdown,
+)
 
 DEFAULT_BACKENDS = ["rayground", "ray"]
-SUBJECT = "rayground"  # the backend the targets are about
 INTERPRETERS: dict[str, str] = {}  # backend -> python executable (--python), else this one
-BASELINE = "ray"  # the backend it is compared with
-
-
-# --------------------------------------------------------------------------------------------------
-# What the table shows
-
-
-@dataclass
-class Ratio:
-    """rayground better than Ray by at least this factor (in the row's direction)."""
-
-    factor: float
-
-    def describe(self, row) -> str:
-        if self.factor == 1:
-            return f"ratio ≥ 1 (no worse than {BASELINE})"
-        return f"ratio ≥ {self.factor:g}"
-
-    def check(self, row, values, reference) -> bool | None:
-        r = row.ratio(values)
-        return None if r is None else r >= self.factor
-
-
-@dataclass
-class AbsMax:
-    """rayground's value at most this much (for times)."""
-
-    limit: float
-
-    def describe(self, row) -> str:
-        return f"< {fmt(self.limit, row.unit)}"
-
-    def check(self, row, values, reference) -> bool | None:
-        v = values.get(SUBJECT)
-        return None if v is None else v <= self.limit
-
-
-@dataclass
-class RefFraction:
-    """rayground's value at least this fraction of a reference point."""
-
-    fraction: float
-    workload: str
-    path: tuple[str, ...]
-    label: str
-
-    def describe(self, row) -> str:
-        return f"≥ {self.fraction:.0%} of {self.label}"
-
-    def check(self, row, values, reference) -> bool | None:
-        v = values.get(SUBJECT)
-        ref = metric_value(reference.get(self.workload), self.path)
-        return None if v is None or ref is None else v >= self.fraction * ref
-
-
-@dataclass
-class Row:
-    label: str
-    workload: str
-    path: tuple[str, ...]
-    unit: str  # "s", "1/s", "B", "B/s", "count"
-    higher_is_better: bool
-    targets: list = field(default_factory=list)
-
-    def ratio(self, values: dict) -> float | None:
-        """> 1 means rayground is better."""
-        a, b = values.get(SUBJECT), values.get(BASELINE)
-        if not a or not b:
-            return None
-        return a / b if self.higher_is_better else b / a
-
-    def direction(self) -> str:
-        if self.higher_is_better:
-            return f"{SUBJECT} ÷ {BASELINE}"
-        return f"{BASELINE} ÷ {SUBJECT}"
-
-
-NUMPY_100MB = ("numpy_copy", ("100MB",), "a NumPy copy (100 MB)")
-NUMPY_LARGE = ("numpy_copy", ("large",), "a NumPy copy (same size)")
-
-# fmt: off
-ROWS = [
-    Row("Start-up: `init()` to first task result", "startup", ("first_result",), "s", False,
-        [Ratio(10)]),
-    Row("`import` of the module (fresh process)", "startup", ("import",), "s", False),
-    Row("Idle memory: PSS of all cluster processes", "idle_memory", ("pss_total",), "B", False,
-        [Ratio(5)]),
-    Row("Idle: cluster processes (count)", "idle_memory", ("process_count",), "count", False),
-    Row("No-op tasks, one at a time", "noop_sync", ("tasks_per_s",), "1/s", True, [Ratio(4)]),
-    Row("No-op tasks, {n} submitted at once", "noop_batch", ("tasks_per_s",), "1/s", True,
-        [Ratio(5)]),
-    Row("Actor calls, sync (one at a time)", "actor_sync", ("calls_per_s",), "1/s", True,
-        [Ratio(2.5)]),
-    Row("Actor calls, async ({n} submitted at once)", "actor_async", ("calls_per_s",), "1/s",
-        True, [Ratio(2.5)]),
-    Row("asyncio actor calls, one at a time", "asyncio_actor", ("sync_calls_per_s",), "1/s",
-        True),
-    Row("asyncio actor calls, {n} submitted at once", "asyncio_actor", ("batch_calls_per_s",),
-        "1/s", True),
-    Row("`put` of a small object", "small_objects", ("put_per_s",), "1/s", True),
-    Row("`get` of a small object", "small_objects", ("get_per_s",), "1/s", True),
-    Row("`get(put(x))` of a small object", "small_objects", ("put_get_per_s",), "1/s", True),
-    Row("`put` bandwidth, {size} array", "put_get_large", ("100MB", "put_bandwidth"), "B/s",
-        True, [Ratio(1), RefFraction(0.7, NUMPY_100MB[0], NUMPY_100MB[1], NUMPY_100MB[2])]),
-    Row("`get` time, {size} array", "put_get_large", ("100MB", "get_time"), "s", False),
-    Row("`put` bandwidth, {size} array", "put_get_large", ("large", "put_bandwidth"), "B/s",
-        True, [Ratio(1), RefFraction(0.7, NUMPY_LARGE[0], NUMPY_LARGE[1], NUMPY_LARGE[2])]),
-    Row("`get` time, {size} array", "put_get_large", ("large", "get_time"), "s", False,
-        [AbsMax(1e-3)]),
-    Row("Eight tasks reading one `put` {size} array", "eight_readers", ("wall",), "s", False,
-        [Ratio(1)]),
-    Row("100 tasks of 50 ms sleep on 2 CPUs (ideal 2.5 s)", "sleep_tasks", ("wall",), "s", False,
-        [AbsMax(2.6)]),
-    Row("`wait` over 1,000 refs: submit + wait for all", "wait_1000",
-        ("submit_and_wait", "total"), "s", False),
-    Row("`wait` over 1,000 refs, all already finished", "wait_1000", ("wait_all_ready",), "s",
-        False),
-    Row("Drain 1,000 refs with `wait(num_returns=1)`", "wait_1000", ("drain_num_returns_1",),
-        "s", False),
-]
-
-REFERENCE_ROWS = [
-    ("`multiprocessing.Pool(2)` no-op tasks, one at a time (`apply`)", "pool_noop_sync",
-     ("tasks_per_s",), "1/s"),
-    ("`multiprocessing.Pool(2)` no-op tasks, {n} at once (`apply_async`)", "pool_noop_batch",
-     ("tasks_per_s",), "1/s"),
-    ("`multiprocessing.Pool(2)` no-op tasks, {n} with `map` (chunked)", "pool_noop_batch",
-     ("map_per_s",), "1/s"),
-    ("NumPy copy of a {size} array into fresh memory", "numpy_copy", ("100MB",), "B/s"),
-    ("NumPy copy of a {size} array into fresh memory", "numpy_copy", ("large",), "B/s"),
-]
-# fmt: on
-
-
-# --------------------------------------------------------------------------------------------------
-# Formatting
-
-
-def fmt(v, unit: str) -> str:
-    if v is None:
-        return "—"
-    if unit == "s":
-        if v < 1e-3:
-            return f"{v * 1e6:.0f} µs"
-        if v < 1:
-            return f"{v * 1e3:.3g} ms"
-        return f"{v:.3g} s"
-    if unit == "1/s":
-        return f"{v:,.0f} /s" if v >= 100 else f"{v:.3g} /s"
-    if unit == "B":
-        return f"{v / W.MB:,.0f} MB"
-    if unit == "B/s":
-        return f"{v / W.GB:.2f} GB/s"
-    if unit == "count":
-        return f"{v:g}"
-    return f"{v:.4g} {unit}"
-
-
-def fmt_size(nbytes) -> str:
-    if nbytes is None:
-        return "?"
-    if nbytes >= W.GB:
-        return f"{nbytes / W.GB:.3g} GB"
-    return f"{nbytes / W.MB:.3g} MB"
-
-
-def short_command(cmdline: str, words: int = 4) -> str:
-    """The first few words of a command line, paths cut to their last part."""
-    out = []
-    for word in cmdline.split()[:words]:
-        out.append(os.path.basename(word) if word.startswith("/") else word)
-    return " ".join(out)[:70]
-
-
-def cell_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def metric_node(workload_result: dict | None, path: tuple[str, ...]):
-    if not workload_result or not workload_result.get("ok"):
-        return None
-    node = workload_result.get("metrics")
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
-def metric_value(workload_result: dict | None, path: tuple[str, ...]):
-    node = metric_node(workload_result, path)
-    if isinstance(node, dict):
-        return node.get("median")
-    return node if isinstance(node, (int, float)) else None
-
-
-def metric_error(workload_result: dict | None, path: tuple[str, ...]) -> str | None:
-    """The error that stands where the metric should be, if any."""
-    if workload_result is None:
-        return "not run"
-    if workload_result.get("not_installed"):
-        return "not installed"
-    if not workload_result.get("ok"):
-        return "error: " + (workload_result.get("error") or "unknown")
-    node = workload_result.get("metrics")
-    for key in path:
-        if isinstance(node, dict) and "error" in node and key not in node:
-            return "error: " + node["error"]
-        if not isinstance(node, dict) or key not in node:
-            return "missing"
-        node = node[key]
-    if isinstance(node, dict) and "error" in node:
-        return "error: " + node["error"]
-    return None
-
-
-# --------------------------------------------------------------------------------------------------
-# Processes: the subreaper, the tree of a workload, the CPU that other processes take
-
-
-def become_subreaper() -> bool:
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    return False
-
-
-def reap_zombies() -> None:
-    with contextlib.suppress(ChildProcessError):
-        while True:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                break
-
-
-def cpu_ticks(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-class ForeignCPU:
-    """Samples, once a second, the CPU time of every process that is not this one or one of its
-    descendants. ``cores()`` is the average number of cores they kept busy."""
-
-    HZ = os.sysconf("SC_CLK_TCK")
-
-    def __init__(self, interval: float = 1.0):
-        self.interval = interval
-        self.me = os.getpid()
-        self.last: dict[int, int] = {}
-        self.ours: set[int] = set()
-        self.foreign_ticks = 0
-        self.t0 = time.monotonic()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.top: dict[str, int] = {}
-
-    def sample(self) -> None:
-        table = W.proc_table()
-        ours = W.descendants(self.me, table) | {self.me}
-        self.ours |= ours
-        for pid, info in table.items():
-            ticks = cpu_ticks(pid)
-            if ticks is None:
-                continue
-            prev = self.last.get(pid)
-            self.last[pid] = ticks
-            if pid in ours or prev is None:
-                continue
-            delta = ticks - prev
-            if delta > 0:
-                self.foreign_ticks += delta
-                name = info["comm"]
-                self.top[name] = self.top.get(name, 0) + delta
-
-    def start(self) -> ForeignCPU:
-        self.sample()
-        self.t0 = time.monotonic()
-        self.foreign_ticks = 0
-        self.top = {}
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def stop(self) -> dict:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
-        self.sample()
-        elapsed = max(time.monotonic() - self.t0, 1e-9)
-        top = sorted(self.top.items(), key=lambda kv: -kv[1])[:3]
-        return {
-            "cores": self.foreign_ticks / self.HZ / elapsed,
-            "cpu_s": self.foreign_ticks / self.HZ,
-            "top": [f"{name} {ticks / self.HZ:.1f}s" for name, ticks in top],
-        }
-
-
-def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> dict:
-    """Wait until other processes use less than ``threshold`` cores over one second."""
-    t0 = time.monotonic()
-    while True:
-        probe = ForeignCPU().start()
-        time.sleep(1.0)
-        load = probe.stop()
-        waited = time.monotonic() - t0
-        if load["cores"] < threshold or waited >= max_wait:
-            return {"waited_s": waited, "cores_at_start": load["cores"], "top": load["top"]}
-
-
-def kill_tree(pids: set[int]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        alive = [p for p in pids if os.path.exists(f"/proc/{p}")]
-        for pid in alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-        if not alive:
-            return
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in alive):
-            reap_zombies()
-            time.sleep(0.05)
-    reap_zombies()
-
-
-def leftovers(grace: float = 3.0) -> list[dict]:
-    """Processes still running under this one after a workload's process exited."""
-    deadline = time.monotonic() + grace
-    while True:
-        reap_zombies()
-        table = W.proc_table()
-        left = W.descendants(os.getpid(), table)
-        if not left or time.monotonic() >= deadline:
-            break
-        time.sleep(0.2)
-    out = [
-        {"pid": p, "comm": table[p]["comm"], "cmdline": table[p]["cmdline"][:160]}
-        for p in sorted(left)
-        if p in table
-    ]
-    if left:
-        kill_tree(left)
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,19 +98,19 @@ def run_workload(
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                tree = W.descendants(proc.pid, W.proc_table()) | {proc.pid}
+                tree = H.descendants(proc.pid, H.proc_table()) | {proc.pid}
                 kill_tree(tree)
                 proc.wait()
         wall = time.perf_counter() - t0
         foreign = monitor.stop()
         stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
     left = leftovers()
-    result = W.parse_result(stdout)
+    result = result_line.parse_result(stdout)
     if result is None:
         if timed_out:
             msg = f"timed out after {timeout:g} s"
         else:
-            msg = W.tail(stderr) or f"exit status {proc.returncode} with no result"
+            msg = result_line.tail(stderr) or f"exit status {proc.returncode} with no result"
             if proc.returncode and proc.returncode < 0:
                 msg = f"killed by signal {-proc.returncode}; " + msg
         result = {"ok": False, "error": msg}
@@ -569,253 +227,6 @@ def git_commit() -> dict:
 
 
 # --------------------------------------------------------------------------------------------------
-# Output
-
-
-def row_values(row: Row, backends: dict) -> tuple[dict, dict]:
-    values, cells = {}, {}
-    for name, b in backends.items():
-        wr = b.get("workloads", {}).get(row.workload)
-        if b.get("status") == "not installed":
-            cells[name] = "not installed"
-            continue
-        err = metric_error(wr, row.path)
-        if err:
-            cells[name] = cell_escape(err if len(err) < 140 else err[:137] + "…")
-            continue
-        v = metric_value(wr, row.path)
-        values[name] = v
-        cells[name] = fmt(v, row.unit)
-    return values, cells
-
-
-def row_label(row_label_text: str, backends: dict, workload: str, path, reference=None) -> str:
-    """Fill {n} and {size} from whichever result has them (they differ in --quick mode)."""
-    candidates = [b.get("workloads", {}).get(workload) for b in backends.values()]
-    if reference is not None:
-        candidates.append(reference.get(workload))
-    n = size = None
-    for wr in candidates:
-        node = metric_node(wr, path)
-        if isinstance(node, dict):
-            n = n or node.get("n")
-            size = size or node.get("nbytes")
-        parent = metric_node(wr, path[:1])
-        if isinstance(parent, dict):
-            for v in parent.values():
-                if isinstance(v, dict):
-                    n = n or v.get("n")
-                    size = size or v.get("nbytes")
-    return row_label_text.format(n=f"{n:,}" if n else "N", size=fmt_size(size))
-
-
-def build_rows(results: dict) -> list[dict]:
-    backends = results["backends"]
-    reference = results.get("reference", {})
-    rows = []
-    for row in ROWS:
-        values, cells = row_values(row, backends)
-        ratio = row.ratio(values)
-        checks = [(t.describe(row), t.check(row, values, reference)) for t in row.targets]
-        if not checks:
-            met = None
-        elif any(c is False for _, c in checks):
-            met = False
-        elif all(c is True for _, c in checks):
-            met = True
-        else:
-            met = None
-        rows.append(
-            {
-                "label": row_label(row.label, backends, row.workload, row.path),
-                "workload": row.workload,
-                "metric": "/".join(row.path),
-                "unit": row.unit,
-                "higher_is_better": row.higher_is_better,
-                "values": values,
-                "cells": cells,
-                "ratio": ratio,
-                "ratio_direction": row.direction(),
-                "targets": [{"target": d, "met": c} for d, c in checks],
-                "met": met,
-            }
-        )
-    return rows
-
-
-def write_markdown(results: dict, out: Path) -> None:
-    m = results["machine"]
-    backends = results["backends"]
-    reference = results.get("reference", {})
-    names = list(backends)
-    lines = [
-        "# Benchmarks: rayground and Ray",
-        "",
-        "Generated by `" + results["command"] + "` on " + results["date"] + ". "
-        "Every number below was measured by that run; none is written by hand.",
-        "",
-    ]
-    if results["quick"]:
-        lines += [
-            "**Quick mode**: smaller sizes and fewer repetitions; a smoke test, not a "
-            "measurement to quote.",
-            "",
-        ]
-    lines += [
-        "## Machine",
-        "",
-        f"- CPU: {m['cpu_model']}, {m['cpu_count']} logical cores ({m['cpus_usable']} usable)",
-        f"- Memory: {fmt_size(m['memory_bytes'])}; /dev/shm: {fmt_size(m['dev_shm_bytes'])}",
-        f"- Kernel: {m['kernel']} ({m['os']})",
-        f"- Python {m['python']}, NumPy {m['numpy']}",
-    ]
-    for name, b in backends.items():
-        version = b.get("version") or "?"
-        extra = ""
-        if name == SUBJECT and results.get("git"):
-            g = results["git"]
-            extra = f", git {g['commit']}" + (
-                " with uncommitted changes in runtime/" if g["dirty"] else ""
-            )
-        if b.get("python"):
-            extra += f"; run with `{b['python']}` (Python {b.get('python_version')}, NumPy "
-            extra += f"{b.get('numpy')})"
-        if b.get("from_file"):
-            extra += f"; results taken from `{b['from_file']}` ({b.get('date', '?')})"
-        lines.append(f"- {name}: {b.get('status')}, version {version}{extra}")
-    lines += [
-        "",
-        "## How it was measured",
-        "",
-        "- Each workload runs in a fresh process per backend (`bench/workloads.py BACKEND "
-        "WORKLOAD`); the backends never share a process. Workloads are interleaved (each "
-        "workload on every backend, then the next), so a drift in the machine's speed over the "
-        "run does not fall on one backend only.",
-    ]
-    if results.get("rayground_bytecode_compiled"):
-        lines.append(
-            "- rayground runs from this checkout (`runtime/`), its bytecode compiled first "
-            "(`compileall`), as `pip install` compiles an installed package such as Ray's: "
-            "otherwise, where `PYTHONDONTWRITEBYTECODE` is set, every head and worker process "
-            "would compile the runtime's sources as it starts."
-        )
-    lines += [
-        "- Every workload calls `init(num_cpus=2)` itself; the arguments used were:",
-    ]
-    for name, b in backends.items():
-        kw = b.get("init_kwargs")
-        if kw:
-            lines.append(
-                f"  - {name}: `init({', '.join(f'{k}={v!r}' for k, v in kw.items())})`; "
-                "the large-object workloads add `object_store_memory=3 * 1024**3`"
-            )
-    lines += [
-        "  - Ray's dashboard (an optional web UI) is turned off; all other options, "
-        "`log_to_driver` included, are left at their defaults.",
-        *[
-            f"- {name} ran under `{b['python']}` (`--python`), not the runner's own interpreter."
-            for name, b in backends.items()
-            if b.get("python") and b["python"] != results.get("runner_python", sys.executable)
-        ],
-        "- Values are the median of several repetitions after a warm-up (best, first and every "
-        "sample are in the JSON). Start-up is measured in a fresh process per sample, after the "
-        "import.",
-        "- Idle memory is the sum of PSS (`/proc/PID/smaps_rollup`) over the cluster's processes "
-        "after `init`, one task and a 2 s settle, without the driver process (listed below).",
-        "- Sizes are decimal: 1 MB = 10⁶ bytes, 1 GB = 10⁹ bytes.",
-        f"- Results as JSON: `{results['json_path']}`.",
-        "",
-        "## Results",
-        "",
-        "Ratio > 1 means rayground is better; its direction is given per row.",
-        "",
-    ]
-    header = ["Workload", *names, "ratio", "ratio is", "target", "met?"]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append(
-        "|" + "|".join(["---"] + ["---:"] * len(names) + ["---:", "---", "---", "---"]) + "|"
-    )
-    for r in results["rows"]:
-        ratio = f"{r['ratio']:.2f}×" if r["ratio"] is not None else "—"
-        target = "; ".join(t["target"] for t in r["targets"]) or "—"
-        met = {True: "yes", False: "**no**", None: "—" if not r["targets"] else "n/a"}[r["met"]]
-        cells = [r["cells"].get(n, "—") for n in names]
-        lines.append(
-            "| " + " | ".join([r["label"], *cells, ratio, r["ratio_direction"], target, met]) + " |"
-        )
-    lines += ["", "## Reference points", "", "| Reference | value |", "|---|---:|"]
-    for label, workload, path, unit in REFERENCE_ROWS:
-        wr = reference.get(workload)
-        err = metric_error(wr, path)
-        text = cell_escape(err) if err else fmt(metric_value(wr, path), unit)
-        lines.append(f"| {row_label(label, {}, workload, path, reference)} | {text} |")
-    start_method = metric_node(reference.get("pool_noop_sync"), ("start_method",))
-    if start_method:
-        lines += ["", f"`multiprocessing` start method: {start_method}."]
-
-    lines += ["", "## Idle processes", ""]
-    for name, b in backends.items():
-        wr = b.get("workloads", {}).get("idle_memory")
-        mets = wr.get("metrics") if wr and wr.get("ok") else None
-        if not mets:
-            continue
-        lines.append(
-            f"**{name}**: {mets['process_count']} processes, "
-            f"{fmt(mets['pss_total']['median'], 'B')} PSS "
-            f"({fmt(mets['rss_total']['median'], 'B')} RSS); the driver itself: "
-            f"{fmt(mets['driver_pss_bytes'], 'B')} PSS."
-        )
-        lines.append("")
-        lines.append("| pid | process | PSS | RSS | counted because |")
-        lines.append("|---:|---|---:|---:|---|")
-        for p in sorted(mets["processes"], key=lambda p: -p["Pss"]):
-            name_text = cell_escape(short_command(p["cmdline"]) or p["comm"])
-            lines.append(
-                f"| {p['pid']} | `{name_text}` | {p['Pss'] / 1024:.1f} MiB | "
-                f"{p['Rss'] / 1024:.1f} MiB | {p['why']} |"
-            )
-        lines.append("")
-
-    notes = []
-    for name, b in [*backends.items(), ("reference", {"workloads": reference})]:
-        if b.get("from_file"):
-            continue
-        for wname, wr in b.get("workloads", {}).items():
-            if not wr:
-                continue
-            fc = wr.get("foreign_cpu") or {}
-            if fc.get("cores", 0) > 0.1:
-                notes.append(
-                    f"- {name} / {wname}: other processes used {fc['cores']:.2f} cores "
-                    f"on average while it ran ({', '.join(fc.get('top', []))})"
-                    + (
-                        f"; least disturbed of {wr['attempts']} runs"
-                        if wr.get("attempts", 1) > 1
-                        else ""
-                    )
-                )
-            if wr.get("leftover_processes"):
-                procs = ", ".join(p["comm"] for p in wr["leftover_processes"])
-                notes.append(
-                    f"- {name} / {wname}: left processes running after it exited, "
-                    f"stopped by the runner: {procs}"
-                )
-            if not wr.get("ok") and not wr.get("not_installed"):
-                notes.append(f"- {name} / {wname}: failed: `{cell_escape(wr.get('error', ''))}`")
-    if notes:
-        lines += ["## Notes on this run", "", *notes, ""]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines).rstrip() + "\n")
-
-
-def write_json(results: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    tmp.replace(path)
-
-
-# --------------------------------------------------------------------------------------------------
 # Main
 
 
@@ -823,7 +234,7 @@ def compile_checkout() -> bool:
     """Write the checkout's bytecode caches, under the interpreter that runs rayground."""
     python = INTERPRETERS.get("rayground", sys.executable)
     done = subprocess.run(
-        [python, "-m", "compileall", "-q", str(W.RUNTIME / "rayground")], timeout=120
+        [python, "-m", "compileall", "-q", str(H.RUNTIME / "rayground")], timeout=120
     )
     return done.returncode == 0
 

@@ -49,12 +49,12 @@ def _free_port() -> int:
 # ---------------------------------------------------------------------------- worker
 def _cluster_pss_kb(ray, backend: str, before: set[int]) -> tuple[int, int]:
     sys.path.insert(0, str(BENCH))
-    import workloads as W  # bench/ is not a package
+    import harness as H  # bench/ is not a package
 
-    pids, _ = W.cluster_processes(ray, backend, before)
+    pids, _ = H.cluster_processes(ray, backend, before)
     total = 0
     for pid in pids:
-        mem = W.memory_kb(pid)
+        mem = H.memory_kb(pid)
         if mem is not None:
             total += mem["Pss"]
     return total, len(pids)

@@ -46,14 +46,8 @@ export interface IClusterInfo {
   drivers: number;
 }
 
-export interface ITask extends ITaskRow {
-  type?: string;
-  actor_id?: string | null;
-  pid?: number | null;
-  start_ms?: number | null;
-  end_ms?: number | null;
-  error?: string | null;
-}
+/** A task row of the feed (`snapshot`, `tasks`): the one schema, generated from Python. */
+export type ITask = ITaskRow;
 
 export interface IObjectRow {
   id: string;

@@ -10,6 +10,7 @@
  * cheap to draw. Where no task names its data dependencies (real Ray records none), edges are
  * submissions: parent task to child. Layout is layout.ts's job.
  */
+import type { ITaskRow } from './taskrow';
 
 export type StateCategory = 'pending' | 'waiting' | 'running' | 'finished' | 'failed';
 
@@ -64,25 +65,8 @@ export function stateCategory(state: string): StateCategory {
   }
 }
 
-/** A task as the feed sends it (runtime/rayground/jupyter/dag.py `compact_task`). */
-export interface ITaskRow {
-  id: string;
-  name: string;
-  state: string;
-  /** Ids of the tasks whose results this task consumed. */
-  deps: string[];
-  /** The task that submitted this one (used only where no task has deps). */
-  parent?: string | null;
-  type?: string | null;
-  actor_id?: string | null;
-  pid?: number | null;
-  node?: string | null;
-  start_ms?: number | null;
-  end_ms?: number | null;
-  error?: string | null;
-  /** Spans (ms since the epoch) the task spent blocked in get/wait; an open one ends null. */
-  blocked?: [number, number | null][];
-}
+/** A task as the feed sends it: generated from runtime/rayground/jupyter/dag.py `Task`. */
+export type { ITaskRow };
 
 export type ICounts = Record<StateCategory, number>;
 

@@ -33,6 +33,7 @@ from ._core.api import (
     wait,
 )
 from ._core.generators import ObjectRefGenerator
+from ._core.ids import ActorID, JobID, NodeID, TaskID, WorkerID
 from ._core.object_ref import ObjectRef
 from .actor import ActorClass, ActorHandle, method
 from .remote_function import RemoteFunction
@@ -43,10 +44,15 @@ __version__ = "0.1.0"
 __all__ = [
     "ActorClass",
     "ActorHandle",
+    "ActorID",
+    "JobID",
+    "NodeID",
     "ObjectRef",
     "ObjectRefGenerator",
     "RemoteFunction",
     "RuntimeContext",
+    "TaskID",
+    "WorkerID",
     "__version__",
     "actor",
     "available_resources",

@@ -12,11 +12,18 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._core import api, context, ids, observe
+from . import exceptions
+from ._core import api, context, ids, observe, runtime_env
 from ._core.object_ref import ObjectRef
 from ._core.serialization import export_code
 from ._core.task_spec import ActorExit, encode_retry_exceptions, pack_args, submit
-from .options import ACTOR_OPTIONS, METHOD_OPTIONS, resources_from_options, validate_options
+from .options import (
+    ACTOR_OPTIONS,
+    METHOD_OPTIONS,
+    placement_from_options,
+    resources_from_options,
+    validate_options,
+)
 
 __all__ = ["ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"]
 
@@ -102,8 +109,10 @@ class ActorClass:
 
     def _create(self, args: tuple, kwargs: dict, options: dict[str, Any]) -> ActorHandle:
         client = api.connected_client()
+        pending = PendingCalls.from_options(options)
         fn_id, blob = self._exported()
         actor_id = ids.unique("a")
+        renv = runtime_env.for_submit(client, options.get("runtime_env"))  # checked first
         obj, deps = pack_args(f"{self.__name__}.__init__", args, kwargs)
         args_desc = client.store(f"{actor_id}.args", obj)  # inline when small
         meta = {
@@ -118,6 +127,9 @@ class ActorClass:
         name = options.get("name")
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"An actor's name must be a non-empty str, got {name!r}")
+        resources, placement = placement_from_options(
+            options, resources_from_options(options, default_cpus=0), self.__name__
+        )
         spec = {
             "actor_id": actor_id,
             "kind": "actor_create",
@@ -126,7 +138,7 @@ class ActorClass:
             "args": args_desc,
             "deps": deps,
             "contained": obj.contained,
-            "resources": resources_from_options(options, default_cpus=0),
+            "resources": resources,
             "max_restarts": options.get("max_restarts", 0),
             "max_task_retries": options.get("max_task_retries", 0),
             "max_concurrency": options.get("max_concurrency"),
@@ -136,9 +148,10 @@ class ActorClass:
             "lifetime": options.get("lifetime"),
             "get_if_exists": bool(options.get("get_if_exists", False)),
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
-            "runtime_env": options.get("runtime_env"),
+            "runtime_env": renv,
             "meta": meta,
             "handle_id": f"{actor_id}.h",
+            **placement,
         }
         fn_blob = client.export_function(fn_id, blob)
         if fn_blob is not None:
@@ -150,7 +163,9 @@ class ActorClass:
         reply = client.request("create_actor", {"spec": spec})
         if reply.get("existing"):
             return ActorHandle._from_reply(reply)
-        return ActorHandle(actor_id, meta, _client=client, _created=True)
+        handle = ActorHandle(actor_id, meta, _client=client, _created=True)
+        handle._pending_calls = pending
+        return handle
 
     def __repr__(self) -> str:
         return f"<rayground actor class {self.__qualname__}>"
@@ -278,9 +293,52 @@ class ActorMethod:
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
             "parent_task_id": task_ctx.get("task_id"),
         }
+        pending: PendingCalls | None = handle.__dict__.get("_pending_calls")
+        if pending is not None:
+            pending.check(spec["name"], handle)
         if observe.submit_hooks:
             observe.submitted(spec, args, kwargs)
-        return submit(client, spec)
+        result = submit(client, spec)
+        if pending is not None and isinstance(result, ObjectRef):
+            pending.add(result)
+        elif pending is not None and isinstance(result, list) and result:
+            pending.add(result[0])
+        return result
 
     def __repr__(self) -> str:
         return f"<method {self._name} of {self._handle!r}>"
+
+
+class PendingCalls:
+    """`max_pending_calls`: the calls made through one handle that have not finished; one
+    more than the limit raises `PendingCallsLimitExceeded` at `.remote()`, as in Ray."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.refs: list[ObjectRef] = []
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> PendingCalls | None:
+        limit = options.get("max_pending_calls", -1)
+        if limit is None:
+            return None
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
+            raise ValueError(
+                "The keyword 'max_pending_calls' only accepts None, 0, -1 or a positive "
+                f"integer, where -1 represents infinity; got {limit!r}"
+            )
+        return cls(limit) if limit > 0 else None  # 0 and -1: no limit, as in Ray
+
+    def check(self, task_name: str, handle: ActorHandle) -> None:
+        if len(self.refs) >= self.limit:
+            # Forget the calls that have finished since (cheap: a local check, no waiting).
+            _done, self.refs = api.wait(self.refs, num_returns=len(self.refs), timeout=0)
+        if len(self.refs) >= self.limit:
+            raise exceptions.PendingCallsLimitExceeded(
+                f"The task {task_name} could not be submitted to {handle!r} because more than "
+                f"{self.limit} tasks are queued on the actor. This limit can be adjusted with "
+                "the `max_pending_calls` actor option."
+            )
+
+    def add(self, ref: ObjectRef) -> None:
+        self.refs.append(ref)

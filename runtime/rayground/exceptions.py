@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "ActorAlreadyExistsError",
     "ActorDiedError",
+    "ActorPlacementGroupRemoved",
     "ActorUnavailableError",
     "GetTimeoutError",
     "ObjectFreedError",
@@ -19,12 +20,14 @@ __all__ = [
     "ObjectStoreFullError",
     "OutOfMemoryError",
     "OwnerDiedError",
+    "PendingCallsLimitExceeded",
     "RayActorError",
     "RayError",
     "RaySystemError",
     "RayTaskError",
     "RuntimeEnvSetupError",
     "TaskCancelledError",
+    "TaskPlacementGroupRemoved",
     "TaskUnschedulableError",
     "UserCodeException",
     "WorkerCrashedError",
@@ -194,6 +197,10 @@ class ActorUnavailableError(RayActorError):
     """The actor is restarting; the call may be retried later."""
 
 
+class PendingCallsLimitExceeded(RayError):
+    """A handle made with `max_pending_calls=N` already has N calls that have not finished."""
+
+
 class ActorAlreadyExistsError(RayError, ValueError):
     """An actor with this name already exists in the namespace."""
 
@@ -236,3 +243,17 @@ class TaskUnschedulableError(RayError):
 
 class ActorUnschedulableError(RayError):
     """No node in the cluster can ever satisfy the actor's resource request."""
+
+
+class TaskPlacementGroupRemoved(RayError):
+    """The placement group the task was scheduled into was removed before it could run."""
+
+    def __str__(self) -> str:
+        return "The placement group corresponding to this task has been removed."
+
+
+class ActorPlacementGroupRemoved(RayError):
+    """The placement group the actor was scheduled into was removed."""
+
+    def __str__(self) -> str:
+        return "The placement group corresponding to this Actor has been removed."

@@ -87,3 +87,92 @@ def resources_from_options(options: dict[str, Any], default_cpus: float) -> dict
     for key, value in (options.get("resources") or {}).items():
         request[key] = float(value)
     return {k: v for k, v in request.items() if v}
+
+
+def placement_from_options(
+    options: dict[str, Any], request: dict[str, float], what: str = "this task or actor"
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The resource request and the spec fields for `scheduling_strategy=` (and the deprecated
+    `placement_group=`): work in a placement group asks for its bundle's resources instead
+    (see _core/placement.py); a child of a task that captures its group runs in that group."""
+    from ._core import context
+    from ._core.placement import task_request
+    from .util.placement_group import (
+        PlacementGroup,
+        PlacementGroupID,
+        check_placement_group_index,
+        deprecated_option_warning,
+    )
+    from .util.scheduling_strategies import (
+        NodeAffinitySchedulingStrategy,
+        PlacementGroupSchedulingStrategy,
+    )
+
+    strategy = options.get("scheduling_strategy")
+    group = options.get("placement_group")
+    if group is not None and group != "default":
+        if strategy is not None:
+            raise ValueError(
+                "Use scheduling_strategy=PlacementGroupSchedulingStrategy(...) alone: it cannot "
+                "be combined with the deprecated placement_group= option."
+            )
+        deprecated_option_warning()
+        strategy = PlacementGroupSchedulingStrategy(
+            group,
+            options.get("placement_group_bundle_index", -1),
+            options.get("placement_group_capture_child_tasks"),
+        )
+    if strategy is None:
+        current = context.task_context().get("placement_group")
+        if current and current.get("capture"):
+            strategy = PlacementGroupSchedulingStrategy(
+                PlacementGroup(PlacementGroupID(current["id"]), current.get("bundles")),
+                -1,
+                True,
+            )
+    if strategy is None or strategy == "DEFAULT":
+        return request, {}
+    if strategy == "SPREAD":
+        return request, {"strategy": "SPREAD"}
+    if isinstance(strategy, NodeAffinitySchedulingStrategy):
+        if not isinstance(strategy.node_id, str) or not strategy.node_id:
+            raise ValueError(
+                f"NodeAffinitySchedulingStrategy needs a node id (a hex str from "
+                f"ray.nodes() or get_runtime_context().get_node_id()), got {strategy.node_id!r}"
+            )
+        return request, {"node_affinity": [strategy.node_id, bool(strategy.soft)]}
+    if isinstance(strategy, PlacementGroupSchedulingStrategy):
+        pg = strategy.placement_group
+        if pg is None or (isinstance(pg, PlacementGroup) and pg.is_empty()):
+            return request, {}
+        if not isinstance(pg, PlacementGroup):
+            raise TypeError(
+                f"PlacementGroupSchedulingStrategy needs a PlacementGroup (from "
+                f"placement_group(...)), got {pg!r}"
+            )
+        index = strategy.placement_group_bundle_index
+        check_placement_group_index(pg, index)
+        bundles = pg.bundle_specs
+        shown = {k: v for k, v in request.items() if v}
+        if not any(
+            all(b.get(k, 0.0) + 1e-9 >= v for k, v in shown.items())
+            for b in (bundles if index == -1 else [bundles[index]])
+        ):
+            where = "any bundle" if index == -1 else f"bundle {index}"
+            raise ValueError(
+                f"Cannot schedule {options.get('name') or what} with the "
+                f"placement group because the resource request {shown} cannot fit into "
+                f"{where} of the placement group, {bundles}. Ask for less, or make the "
+                "bundles bigger."
+            )
+        info = {
+            "id": pg.id.hex(),
+            "bundle_index": index,
+            "capture": bool(strategy.placement_group_capture_child_tasks),
+            "bundles": pg.bundle_specs,
+        }
+        return task_request(pg.id.hex(), index, request), {"placement_group": info}
+    raise ValueError(
+        f"Invalid scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD', "
+        "PlacementGroupSchedulingStrategy(...) or NodeAffinitySchedulingStrategy(...)."
+    )

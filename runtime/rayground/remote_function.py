@@ -6,10 +6,15 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._core import api, context, ids, observe
+from ._core import api, context, ids, observe, runtime_env
 from ._core.serialization import export_code
 from ._core.task_spec import encode_retry_exceptions, pack_args, submit
-from .options import TASK_OPTIONS, resources_from_options, validate_options
+from .options import (
+    TASK_OPTIONS,
+    placement_from_options,
+    resources_from_options,
+    validate_options,
+)
 
 
 class RemoteFunction:
@@ -61,6 +66,7 @@ class RemoteFunction:
         client = api.connected_client()
         fn_id, blob = self._exported()
         task_id = ids.unique("t")
+        renv = runtime_env.for_submit(client, options.get("runtime_env"))  # checked first
         num_returns = options.get("num_returns", 1)
         generator = self._is_generator or num_returns in ("streaming", "dynamic")
         if generator:
@@ -69,6 +75,9 @@ class RemoteFunction:
         obj, deps = pack_args(self.__name__, args, kwargs)
         args_desc = client.store(f"{task_id}.args", obj)  # inline when small
         task_ctx = context.task_context()
+        resources, placement = placement_from_options(
+            options, resources_from_options(options, default_cpus=1), self.__name__
+        )
         spec = {
             "task_id": task_id,
             "kind": "task",
@@ -78,13 +87,14 @@ class RemoteFunction:
             "deps": deps,
             "contained": obj.contained,
             "returns": returns,
-            "resources": resources_from_options(options, default_cpus=1),
+            "resources": resources,
             "max_retries": options.get("max_retries", 3),
             "retry_exceptions": encode_retry_exceptions(options.get("retry_exceptions", False)),
             "generator": generator,
             "job_id": task_ctx.get("job_id") or client.session.get("job_id"),
             "parent_task_id": task_ctx.get("task_id"),
-            "runtime_env": options.get("runtime_env"),
+            "runtime_env": renv,
+            **placement,
         }
         fn_blob = client.export_function(fn_id, blob)
         if fn_blob is not None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import warnings
 from typing import Any
 
-from ._core import api, context, ids
+from ._core import api, context, ids, runtime_env
+from .runtime_env import RuntimeEnv
 
 
 def _hex(internal: str | None) -> str | None:
@@ -76,6 +80,55 @@ class RuntimeContext:
     @property
     def was_current_actor_reconstructed(self) -> bool:
         return bool(context.task_context().get("restarted"))
+
+    def get_actor_name(self) -> str | None:
+        """The current actor's name ("" when it has none); None outside an actor."""
+        ctx = context.task_context()
+        return (ctx.get("actor_name") or "") if ctx.get("actor_id") else None
+
+    def get_task_function_name(self) -> str | None:
+        """`module.qualname` of the running task's function (`module.Class.method` in an
+        actor); None in a driver."""
+        return context.task_context().get("function_name")
+
+    @property
+    def current_actor(self) -> Any:
+        """The handle of the actor this code runs in."""
+        ctx = context.task_context()
+        if not ctx.get("actor_id"):
+            raise RuntimeError("This method is only available in an actor.")
+        from .actor import ActorHandle
+
+        return ActorHandle(ctx["actor_id"], dict(ctx.get("actor_meta") or {}))
+
+    def get_session_name(self) -> str:
+        """The cluster's session (its directory's name, as Ray's `session_...`)."""
+        return os.path.basename(self._client().session.get("session_dir") or "")
+
+    def get_temp_dir(self) -> str:
+        """Where this user's clusters keep their session directories."""
+        session_dir = self._client().session.get("session_dir") or ""
+        return os.path.dirname(session_dir)
+
+    def get_node_labels(self) -> dict[str, str]:
+        return {"ray.io/node-id": self.get_node_id()}
+
+    def get_resource_ids(self) -> dict[str, list[str]]:
+        warnings.warn(
+            "get_resource_ids() is deprecated, as in Ray. Use get_accelerator_ids() instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.get_accelerator_ids()
+
+    @property
+    def runtime_env(self) -> RuntimeEnv:
+        """The runtime_env this task, actor or driver runs with: the job's merged with each
+        parent's, working_dir and py_modules named by their uploaded packages (as Ray)."""
+        return RuntimeEnv(**(runtime_env.current(self._client()) or {}))
+
+    def get_runtime_env_string(self) -> str:
+        return json.dumps(dict(self.runtime_env))
 
     def get(self) -> dict[str, Any]:
         return {

@@ -195,6 +195,7 @@ def test_a_silent_connection_does_not_block_others(standalone):
         partial.close()
 
 
+@pytest.mark.timing  # the hello timeout is the feature: 1 s set, 8 s allowed
 def test_a_connection_that_never_authenticates_is_refused(short_root):
     """Silent connections are closed after RAYGROUND_HELLO_TIMEOUT, logged in one line each, so
     they cannot pile up until the head runs out of file descriptors."""

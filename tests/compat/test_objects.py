@@ -193,6 +193,7 @@ def test_get_of_an_empty_list(ray):
     assert ray.get([], timeout=5) == []
 
 
+@pytest.mark.timing  # the timeout is the feature: 0.1 s asked, 1.5 s allowed
 def test_get_timeout_raises_get_timeout_error(ray, exc):
     @ray.remote
     def slow():
@@ -266,6 +267,7 @@ def test_wait_num_returns_and_completion_order(ray):
     assert ray.get(ready, timeout=30) == [1.5, 0.0, 0.1]  # ready keeps the order of the input
 
 
+@pytest.mark.timing  # the timeout is the feature: 0.3 s asked, 0.25-1.5 s allowed
 def test_wait_timeout_returns_partial(ray):
     @ray.remote
     def sleep_for(t):

@@ -1,7 +1,8 @@
 """Wrong answers and cheats for lesson 12 (Serve), registered in course_answers.ANSWERS.
 
 "local": the value is computed in the notebook or in the wrong deployment instead of by the
-replicas the exercise asks for; "hard-coded": a fixed answer; "wrong"/"unchanged"/"no cap":
+replicas the exercise asks for; "hard-coded": a fixed answer; "stand-in": another deployment
+of the same name that skips the work; "wrong"/"unchanged"/"no cap":
 the deployment runs but with the wrong result or settings."""
 
 from __future__ import annotations
@@ -79,6 +80,16 @@ SERVE_ANSWERS: dict[str, list[tuple[str, str, str]]] = {
             "no cap",
             "def scale_up(deployment):\n    return deployment.options(num_replicas=3)\n",
             "expected at most 2 at once",
+        ),
+        (
+            "stand-in",  # a deployment of the same name that skips Slow's work
+            "def scale_up(deployment):\n"
+            "    @serve.deployment(name='Slow', num_replicas=3, max_ongoing_requests=2)\n"
+            "    class Fast:\n"
+            "        def __call__(self, x):\n"
+            "            return x\n\n"
+            "    return Fast\n",
+            "expected all 3 busy together",
         ),
     ],
 }

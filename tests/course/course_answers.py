@@ -1020,6 +1020,40 @@ ANSWERS.update(
                 "did not ask for a licence",
             ),
         ],
+        "07_resources:gang": [
+            (
+                "outside the group",
+                "def gang_run(n):\n    return ray.get([shard.remote(i) for i in range(n)])\n",
+                "schedule each one into the group",
+            ),
+            (
+                "wrong strategy",
+                "def gang_run(n):\n"
+                "    pg = placement_group([{'CPU': 1}] * n, strategy='SPREAD')\n"
+                "    ray.get(pg.ready())\n"
+                "    s = [PlacementGroupSchedulingStrategy(pg, i) for i in range(n)]\n"
+                "    out = ray.get([shard.options(scheduling_strategy=s[i]).remote(i) "
+                "for i in range(n)])\n"
+                "    remove_placement_group(pg)\n"
+                "    return out\n",
+                "with strategy='STRICT_PACK'",
+            ),
+            (
+                "group left reserved",
+                "def gang_run(n):\n"
+                "    pg = placement_group([{'CPU': 1}] * n, strategy='STRICT_PACK')\n"
+                "    ray.get(pg.ready())\n"
+                "    s = [PlacementGroupSchedulingStrategy(pg, i) for i in range(n)]\n"
+                "    return ray.get([shard.options(scheduling_strategy=s[i]).remote(i) "
+                "for i in range(n)])\n",
+                "remove_placement_group(pg) when the shards are done",
+            ),
+            (
+                "cheat: results typed in with a made-up group",
+                "def gang_run(n):\n    return [f'shard {i} in ' + '0' * 36 for i in range(n)]\n",
+                "did not come back from the shard tasks",
+            ),
+        ],
         "07_resources:diagnose": [
             (
                 "wrong",
@@ -1031,6 +1065,12 @@ ANSWERS.update(
                 "sequential",
                 "def render_all(frames):\n    return render_all_slow(frames)\n",
                 ("asked for [4.0] CPU(s) each", "ran one at a time"),
+            ),
+            (
+                "sequential, 1 CPU each",
+                "def render_all(frames):\n"
+                "    return [ray.get(render.options(num_cpus=1).remote(f)) for f in frames]\n",
+                "submitted one after another",
             ),
             (
                 "cheat: rendered in the notebook",

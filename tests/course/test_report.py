@@ -87,3 +87,17 @@ def test_cancelled_tasks_are_not_still_running(backend):
     assert report.tasks == 2
     assert (report.finished, report.unfinished) == (0, 0), report.text()
     assert report.failed == 2, report.text()
+
+
+@pytest.mark.parametrize(
+    ("setting", "seconds"),
+    [(None, 1.0), ("100", 0.1), ("250", 0.25), ("not a number", 1.0), ("0", 0.01)],
+)
+def test_reads_of_rays_records_follow_its_event_report_interval(monkeypatch, setting, seconds):
+    """On Ray the report waits until two reads of the state API one report interval apart agree;
+    the interval is Ray's own setting, so a cluster that reports more often settles sooner."""
+    if setting is None:
+        monkeypatch.delenv("RAY_task_events_report_interval_ms", raising=False)
+    else:
+        monkeypatch.setenv("RAY_task_events_report_interval_ms", setting)
+    assert analysis.ray_event_interval_s() == pytest.approx(seconds)

@@ -111,6 +111,16 @@ def test_iter_batches_rebatches_across_blocks(ray):
     assert sorted(r["id"] for r in ds.iter_rows()) == list(range(103))
 
 
+def test_iterator_materialize_and_stats(ray):
+    it = ray.data.range(20, override_num_blocks=2).map(lambda r: {"id": r["id"] * 2}).iterator()
+    assert sorted(r["id"] for r in it.iter_rows()) == list(range(0, 40, 2))
+    assert isinstance(it.stats(), str)
+    mat = it.materialize()
+    assert mat.count() == 20 and sorted(r["id"] for r in mat.take_all()) == list(range(0, 40, 2))
+    (share,) = ray.data.range(10, override_num_blocks=2).streaming_split(1)
+    assert sorted(r["id"] for r in share.materialize().take_all()) == list(range(10))
+
+
 def test_take_batch_and_show(ray, capsys):
     batch = ray.data.range(10).take_batch(3)
     assert list(batch) == ["id"] and len(batch["id"]) == 3

@@ -77,3 +77,13 @@ def test_directory_skips_hidden_and_other_extensions(rg, tmp_path):
     (tmp_path / "d" / "_SUCCESS").write_text("")
     (tmp_path / "d" / "notes.txt").write_text("not parquet")
     assert rg.data.read_parquet(str(tmp_path / "d")).count() == 5
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_ignore_missing_paths_skips_only_missing_ones(ray, tmp_path, fmt):
+    getattr(ray.data.from_items(ROWS, override_num_blocks=1), f"write_{fmt}")(str(tmp_path / "d"))
+    paths = [str(tmp_path / "d"), str(tmp_path / "gone")]
+    read = getattr(ray.data, f"read_{fmt}")
+    assert _sorted(read(paths, ignore_missing_paths=True).take_all()) == ROWS
+    with pytest.raises(FileNotFoundError):
+        read(paths).count()

@@ -43,8 +43,15 @@ def k(tmp_path_factory: pytest.TempPathFactory) -> Kernel:
         kern.shutdown()
 
 
-def test_views_read_ray_state(k: Kernel) -> None:
-    k.run("time.sleep(2)")  # Ray reports task events about once a second
+def test_views_read_ray_state(k: Kernel, wait_until) -> None:
+    # Ray reports task events about once a second: read until its state API has every task's
+    # end (the timeline counts only tasks with both times), then check each view.
+    wait_until(
+        lambda: re.match(r"timeline: 6 task\(s\) over", k.run("%ray_timeline --static").text),
+        timeout=30,
+        interval=0.5,
+        message="Ray's state API never showed the six tasks' end times",
+    )
     assert "work x4" in k.run("%ray_dag --static").text
     assert re.search(
         r"Counter: ALIVE, pid=\d+, 2 call\(s\) done, 0 queued", k.run("%ray_actors --static").text

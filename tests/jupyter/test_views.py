@@ -123,6 +123,7 @@ def test_timeline_text_and_stream(k: Kernel) -> None:
     k.run("del kept")
 
 
+@pytest.mark.timing  # the span measured: 0.3 s slept, 0.25-10 s allowed
 def test_timeline_shows_time_blocked_in_get(k: Kernel) -> None:
     k.run(
         "@ray.remote\ndef inner():\n    time.sleep(0.3)\n    return 1\n"
@@ -176,6 +177,7 @@ def test_views_show_their_text_where_the_front_end_is_not_built(k: Kernel) -> No
     assert "<pre>timeline: " in stream_html
 
 
+@pytest.mark.timing  # the kernel stays free: a cell in under 2 s while the view updates
 def test_dag_updates_live_while_tasks_run(k: Kernel) -> None:
     k.run("@ray.remote\ndef nap(i):\n    time.sleep(0.4)\n    return i")
     k.comm_updates.clear()
@@ -202,6 +204,7 @@ def test_dag_updates_live_while_tasks_run(k: Kernel) -> None:
     assert k.value("views.last('dag').renders") >= 3
 
 
+@pytest.mark.timing  # grouping keeps 2,000 tasks cheap: under 10 s allowed
 def test_many_tasks_are_grouped_by_function(k: Kernel) -> None:
     k.run(
         "@ray.remote\ndef tiny(i):\n    return i\n"

@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,37 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def serving_notebook(
+    tmp: Path, notebook: str, cells: list[str], app: str = "lab"
+) -> Iterator[Server]:
+    """A server (`app` as for `start_server`) whose root holds one notebook of code `cells`;
+    stopped, with its kernels, on exit."""
+    root = tmp / "root"
+    root.mkdir(exist_ok=True)
+    (root / notebook).write_text(notebook_json([code_cell(c) for c in cells]))
+    server = start_server(tmp, app=app)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def open_page(browser: Any, width: int, height: int) -> tuple[Any, Any, list[str]]:
+    """A new browser context and page (Playwright's waits set to `BROWSER_TIMEOUT_MS`), and the
+    list its console messages and page errors (with their stack) are collected in."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}\n{e.stack}"))
+    return context, page, console
 
 
 def wait_for(predicate, timeout: float, message: str, interval: float = 0.05):

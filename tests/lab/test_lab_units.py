@@ -14,7 +14,7 @@ from rayground.jupyter import dag
 from rayground.jupyter.dag import compact_task, first_line, producer_task
 from rayground.jupyter.session import OPEN_PANEL_COMMAND
 from rayground.lab import curriculum
-from rayground.lab.hub import ancestors, kernels_of
+from rayground.lab.cluster_hub import ancestors, kernels_of
 
 
 def test_producer_task_of_return_objects_only() -> None:
@@ -61,6 +61,23 @@ def test_dag_model_matches_the_shared_fixture(case: dict) -> None:
     for node in model["nodes"]:
         node.pop("task", None)  # the task's own fields, for details; not part of the fixture
     assert model == case["expect"]
+
+
+def test_the_extension_task_type_is_generated_from_the_python_schema() -> None:
+    """extension/src/taskrow.ts (ITaskRow, used by dag.ts and api.ts) is scripts/ts_types.py's
+    output for `dag.Task`, and `compact_task` makes exactly that schema's keys."""
+    root = Path(__file__).resolve().parents[2]
+    check = subprocess.run(
+        [sys.executable, str(root / "scripts" / "ts_types.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    row = {"task_id": "t1-0", "name": "f", "state": "RUNNING", "blocked": [(1.0, None)]}
+    task = compact_task(row)
+    assert set(task) == set(dag.Task.__annotations__) | set(dag._TaskKeys.__annotations__)
+    assert task["blocked"] == [(1000, None)]
 
 
 def test_kernels_of_matches_owner_drivers_and_descendants() -> None:

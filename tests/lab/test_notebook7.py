@@ -19,15 +19,12 @@ from pathlib import Path
 
 import pytest
 from _labhelpers import (
-    BROWSER_TIMEOUT_MS,
     GRAPH_CELL,
     Server,
-    code_cell,
     fresh_artifacts,
     needs_chromium,
-    notebook_json,
-    start_server,
-    stop_server,
+    open_page,
+    serving_notebook,
 )
 
 from _needs import need_module
@@ -66,28 +63,15 @@ def notebook7(tmp_path: Path) -> Iterator[Server]:
     need_module("notebook", "Notebook 7 is not installed (the `jupyter` extra has it)")
     labext = Path(sys.prefix) / "share/jupyter/labextensions/@rayground/lab/package.json"
     assert labext.is_file(), f"the lab extension is not installed ({labext}): bash scripts/setup.sh"
-    (tmp_path / "root").mkdir()
-    (tmp_path / "root" / "views.ipynb").write_text(
-        notebook_json([code_cell(c) for c in [*CELLS, *MORE_CELLS]])
-    )
-    server = start_server(tmp_path, app="notebook")
-    try:
-        yield server
-    finally:
-        stop_server(server)
+    with serving_notebook(tmp_path, "views.ipynb", [*CELLS, *MORE_CELLS], app="notebook") as nb:
+        yield nb
 
 
 def test_views_render_in_notebook7(notebook7: Server, browser) -> None:
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     out = fresh_artifacts("notebook7", ("*.png", "*.log"))
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    console: list[str] = []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: console.append(f"pageerror: {e}\n{e.stack}"))
+    context, page, console = open_page(browser, 1400, 1100)
     kernel_frames: list[object] = []  # messages the page got on a kernel's WebSocket
 
     def on_socket(ws) -> None:

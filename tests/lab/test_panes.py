@@ -14,16 +14,13 @@ from pathlib import Path
 
 import pytest
 from _labhelpers import (
-    BROWSER_TIMEOUT_MS,
     Server,
-    code_cell,
     fresh_artifacts,
     luminance,
     needs_chromium,
-    notebook_json,
+    open_page,
     palette,
-    start_server,
-    stop_server,
+    serving_notebook,
 )
 
 pytestmark = [pytest.mark.timeout(300), needs_chromium]
@@ -50,16 +47,8 @@ AFTER_RESTART = "@ray.remote\ndef again(i):\n    return i\nprint('again', ray.ge
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Server]:
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "panes.ipynb").write_text(
-        notebook_json([code_cell(c) for c in [*CELLS, AFTER_RESTART]])
-    )
-    server = start_server(tmp_path, app="lab")
-    try:
+    with serving_notebook(tmp_path, "panes.ipynb", [*CELLS, AFTER_RESTART]) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 OVERLAPS_JS = """
@@ -93,14 +82,8 @@ bars => bars.map(g => {
 def test_panes_open_measure_and_follow_a_kernel_restart(lab: Server, browser) -> None:
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     out = fresh_artifacts("panes", ("*.png", "*.log"))
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    console: list[str] = []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    context, page, console = open_page(browser, 1600, 1000)
     try:
         page.goto(f"{lab.url}/lab/tree/panes.ipynb?token={lab.token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell")

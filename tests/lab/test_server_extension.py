@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -312,12 +311,10 @@ def test_stop_a_standalone_cluster(jupyter_server: Server) -> None:
             "the standalone cluster listed",
         )
         assert info["kind"] == "standalone" and info["stoppable"] and info["owner_pid"] is None
-        started = time.monotonic()
         status, body = jupyter_server.request("DELETE", f"/rayground/clusters/{cid}")
         assert status == 204, body
         reaper.join(10)
-        assert head.proc.poll() is not None
-        assert time.monotonic() - started < 10
+        assert head.proc.poll() is not None  # the head has exited (bounded by the join)
     finally:
         lifetime.stop_head(head.proc, head.shm_dir)
 

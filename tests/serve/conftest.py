@@ -36,11 +36,9 @@ def pick_port():
     return free_port
 
 
-@pytest.fixture
-def gate(env: ServeEnv) -> Iterator[object]:
-    """A named actor (`gate`, namespace `serve-tests`) that requests wait on until the test
-    opens it: tests know when requests are in flight instead of sleeping."""
-    ray = env.ray
+def new_gate(ray, **options) -> object:
+    """An actor that requests wait on until the test opens it (`wait`, `count`, `open`): tests
+    know when requests are in flight instead of sleeping. Works on rayground and on Ray."""
 
     @ray.remote
     class Gate:
@@ -58,7 +56,20 @@ def gate(env: ServeEnv) -> Iterator[object]:
         async def open(self):
             self.event.set()
 
-    actor = Gate.options(name="gate", namespace="serve-tests").remote()
+    return Gate.options(**options).remote() if options else Gate.remote()
+
+
+@pytest.fixture(scope="session")
+def make_gate():
+    """`make_gate(ray, **actor_options)`: see `new_gate`."""
+    return new_gate
+
+
+@pytest.fixture
+def gate(env: ServeEnv) -> Iterator[object]:
+    """A named gate (`gate`, namespace `serve-tests`) that deployments find with get_actor."""
+    ray = env.ray
+    actor = new_gate(ray, name="gate", namespace="serve-tests")
     yield actor
     ray.get(actor.open.remote())
     ray.kill(actor)

@@ -263,3 +263,100 @@ def test_blocking_inside_an_event_loop_is_refused_and_await_works(backend, serve
         return await handle.remote(2)
 
     assert asyncio.run(inside_a_loop()) == 2
+
+
+def test_routes_listing_and_a_taken_prefix(backend, serve):
+    @serve.deployment
+    class Named:
+        def __init__(self, word):
+            self.word = word
+
+        async def __call__(self, request):
+            return {"word": self.word, "path": request.url.path}
+
+    serve.run(Named.bind("alpha"), name="a", route_prefix="/alpha")
+    serve.run(Named.bind("beta"), name="b", route_prefix="/beta")
+    with httpx.Client(base_url=backend.url, timeout=60) as client:
+        assert client.get("/beta/x/y").json() == {"word": "beta", "path": "/beta/x/y"}
+        missing = client.get("/gamma")
+        assert missing.status_code == 404 and "/-/routes" in missing.text
+        assert client.get("/-/routes").json() == {"/alpha": "a", "/beta": "b"}
+        assert client.get("/-/healthz").text == "success"
+    with pytest.raises(serve.exceptions.RayServeException, match="is being used by application"):
+        serve.run(Named.bind("again"), name="c", route_prefix="/alpha")
+    serve.delete("a")
+    assert httpx.get(f"{backend.url}/alpha", timeout=60).status_code == 404
+
+
+def test_http_streaming_response(backend, serve):
+    from starlette.responses import StreamingResponse
+
+    @serve.deployment
+    class Streamer:
+        async def __call__(self, request):
+            n = int(request.query_params["n"])
+
+            async def chunks():
+                for i in range(n):
+                    yield f"chunk{i};"
+
+            return StreamingResponse(chunks(), media_type="text/plain")
+
+    serve.run(Streamer.bind(), name="stream", route_prefix="/stream")
+    with httpx.stream("GET", f"{backend.url}/stream?n=3", timeout=60) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("text/plain")
+        assert "".join(reply.iter_text()) == "chunk0;chunk1;chunk2;"
+
+
+def test_handle_backpressure_past_max_queued_requests(backend, serve, make_gate, wait_until):
+    ray = backend.ray
+
+    gate = make_gate(ray)
+
+    @serve.deployment(max_ongoing_requests=1, max_queued_requests=1)
+    class Slow:
+        def __init__(self, gate):
+            self.gate = gate
+
+        async def __call__(self):
+            await self.gate.wait.remote()
+            return "done"
+
+    handle = serve.run(Slow.bind(gate), name="slow", route_prefix=None)
+    try:
+        first = handle.remote()
+        wait_until(lambda: ray.get(gate.count.remote()) == 1, timeout=60)
+        second = handle.remote()  # waits in the handle's queue
+        with pytest.raises(serve.exceptions.BackPressureError, match="max_queued_requests=1"):
+            handle.remote().result(timeout_s=60)
+    finally:
+        ray.get(gate.open.remote())
+    assert [first.result(timeout_s=60), second.result(timeout_s=60)] == ["done", "done"]
+    ray.kill(gate)
+
+
+def test_async_function_deployment_with_auto_replicas(backend, serve):
+    @serve.deployment(num_replicas="auto")
+    async def triple(x):
+        return 3 * x
+
+    handle = serve.run(triple.bind(), name="auto", route_prefix=None)
+    assert [handle.remote(i).result(timeout_s=60) for i in range(3)] == [0, 3, 6]
+    deployment = serve.status().applications["auto"].deployments["triple"]
+    assert deployment.status == "HEALTHY"
+    assert deployment.replica_states == {"RUNNING": 1}  # "auto" starts at min_replicas=1
+
+
+def test_a_failing_constructor_fails_the_deployment_with_its_error(backend, serve):
+    @serve.deployment(max_constructor_retry_count=1)
+    class Broken:
+        def __init__(self):
+            raise RuntimeError("model file missing")
+
+    with pytest.raises(RuntimeError, match="Deploying application broken failed"):
+        serve.run(Broken.bind(), name="broken", route_prefix=None)
+    app = serve.status().applications["broken"]
+    assert app.status == "DEPLOY_FAILED"
+    assert app.deployments["Broken"].status == "DEPLOY_FAILED"
+    assert "model file missing" in app.deployments["Broken"].message  # the user's error

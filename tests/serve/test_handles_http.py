@@ -116,30 +116,6 @@ def test_replica_context_inside_and_outside(serve):
         serve.get_replica_context()
 
 
-def test_routes_by_prefix_404_and_routes_listing(serve_env, serve):
-    @serve.deployment
-    class Named:
-        def __init__(self, word):
-            self.word = word
-
-        async def __call__(self, request):
-            return {"word": self.word, "path": request.url.path}
-
-    serve.run(Named.bind("alpha"), name="a", route_prefix="/alpha")
-    serve.run(Named.bind("beta"), name="b", route_prefix="/beta")
-    with httpx.Client(base_url=serve_env.url, timeout=30) as client:
-        assert client.get("/alpha").json() == {"word": "alpha", "path": "/alpha"}
-        assert client.get("/beta/x/y").json() == {"word": "beta", "path": "/beta/x/y"}
-        missing = client.get("/gamma")
-        assert missing.status_code == 404 and "/-/routes" in missing.text
-        assert client.get("/-/routes").json() == {"/alpha": "a", "/beta": "b"}
-        assert client.get("/-/healthz").text == "success"
-    with pytest.raises(ValueError, match="is being used by application 'a'"):
-        serve.run(Named.bind("again"), name="c", route_prefix="/alpha")
-    serve.delete("a")
-    assert httpx.get(f"{serve_env.url}/alpha", timeout=30).status_code == 404
-
-
 def test_errors_reach_the_caller_as_the_users_type_and_http_500(serve_env, serve):
     @serve.deployment
     class Fails:

@@ -1,5 +1,5 @@
 """The C library calls behind large writes: populating a mapping's page tables (with the GIL
-released, so a background mapping never freezes the process) and the executable page of the
+released, so the process's other threads run meanwhile) and the executable page of the
 streaming copy."""
 
 import mmap
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from _needs import on_platform_only
-from rayground._core import libc, object_store
+from rayground._core import libc
 
 PAGE = mmap.PAGESIZE
 
@@ -46,14 +46,13 @@ def test_populate_sets_up_every_page_table_entry(segment):
 
 
 @on_platform_only(os.path.exists("/proc/self/pagemap"), "needs Linux's pagemap")
-def test_the_writers_mappings_come_populated(segment):
+def test_populate_widens_a_range_off_a_page_boundary_to_whole_pages(segment):
     fd, size = segment
-    mapping = object_store._populated_mapping(fd, size)
-    try:
-        assert _present_pages(libc.address_of(mapping), size) == size // PAGE
-        mapping[:4] = b"abcd"  # writable
-    finally:
-        mapping.close()  # closable: no view of it was left behind
+    with mmap.mmap(fd, size) as mapping:
+        address = libc.address_of(mapping)
+        # From the middle of page 3 to the middle of page 5: pages 3, 4 and 5.
+        assert libc.populate(address + 3 * PAGE + 100, 2 * PAGE)
+        assert _present_pages(address + 3 * PAGE, 3 * PAGE) == 3
 
 
 def test_make_executable_refuses_an_address_off_a_page_boundary():

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import mmap
 import os
-import threading
-import time
 
 import numpy as np
 import pytest
 
+from _needs import on_platform_only
 from rayground._core import object_store
 from rayground._core.serialization import deserialize, serialize
 
@@ -122,63 +122,50 @@ def test_large_buffers_sit_half_a_page_from_their_source(shift) -> None:
     assert 1024 <= (offset - value.ctypes.data) % 4096 <= 3072
 
 
-def test_a_new_large_segment_is_mapped_ahead_for_its_reuse(shm) -> None:
-    """A helper maps a new large segment in the background, so the first write into it after it
-    is recycled already goes through a kept mapping."""
-    import time
-
+def test_a_new_large_segment_leaves_nothing_running_after_its_write(shm) -> None:
+    """A fresh segment is written with pwritev and nothing else: no mapping is made in the
+    background after the write returns (one held this process's memory map while the driver's
+    next `get` wanted to map the object, making that `get` take milliseconds)."""
     writer = object_store.SegmentWriter()
-    writer.write(str(shm / "o1"), serialize(np.ones(3 * MB)))  # 24 MB: large enough
-    inode = os.stat(shm / "o1").st_ino
-    deadline = time.monotonic() + 10
-    while inode not in writer._maps and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert inode in writer._maps
-    _recycle(shm / "o1", 1)
-    again = np.arange(3 * MB - 1024, dtype=np.float64)
-    writer.write(str(shm / "o2"), serialize(again))
-    assert os.stat(shm / "o2").st_ino == inode
-    np.testing.assert_array_equal(_read(shm / "o2"), again)
-    writer.close()
-
-
-def test_small_new_segments_are_not_mapped_ahead(shm) -> None:
-    writer = object_store.SegmentWriter()
-    writer.write(str(shm / "o1"), serialize(np.ones(MB)))  # 8 MB: written, not mapped
+    writer.write(str(shm / "o1"), serialize(np.ones(3 * MB)))  # 24 MB: a large one
     assert writer._copier is None and writer._maps == {}
     writer.close()
 
 
-def test_a_write_does_not_wait_for_a_helper_busy_mapping_ahead(shm, monkeypatch) -> None:
+@on_platform_only(os.path.exists("/proc/self/pagemap"), "needs Linux's pagemap")
+def test_the_first_write_into_a_recycled_segment_sets_up_every_page(shm) -> None:
+    """The copying threads populate the page tables of a recycled segment piece by piece, so
+    the kept mapping is complete for the next write, and every byte lands (pieces start off
+    page boundaries: the block's header and padding come first)."""
+    from test_libc import _present_pages  # the pagemap reader
+
+    from rayground._core import libc
+
     writer = object_store.SegmentWriter()
-    writer.helper_count = 1  # one helper, as on a two-core machine
-    writer.write(str(shm / "old"), serialize(np.ones(3 * MB)))
-    deadline = time.monotonic() + 10
-    while not writer._maps and time.monotonic() < deadline:  # its mapping is made ahead
-        time.sleep(0.01)
-    assert writer._maps
-    _recycle(shm / "old", 1)
+    writer.write(str(shm / "o1"), serialize({"a": np.ones(3 * MB), "b": b"x" * 5000}))
+    _recycle(shm / "o1", 1)
+    value = {"a": np.arange(3 * MB - 512, dtype=np.float64), "b": b"y" * 4999}
+    size = writer.write(str(shm / "o2"), serialize(value))
+    ((_, mapping),) = writer._maps.values()
+    if libc.can_populate():
+        pages = -(-size // mmap.PAGESIZE)
+        assert _present_pages(libc.address_of(mapping), pages * mmap.PAGESIZE) == pages
+    out = _read(shm / "o2")
+    np.testing.assert_array_equal(out["a"], value["a"])
+    assert out["b"] == value["b"]
+    writer.close()
 
-    populate = object_store._populated_mapping
-    started = threading.Event()
 
-    def slow_populate(fd, size):
-        started.set()
-        time.sleep(0.3)  # the helper is mapping a new segment ahead while the next write runs
-        return populate(fd, size)
+def test_a_recycled_segment_is_rewritten_where_the_kernel_cannot_populate(shm, monkeypatch):
+    """Before Linux 5.14 (no MADV_POPULATE_READ) the mapping is made with MAP_POPULATE instead;
+    the bytes land the same."""
+    from rayground._core import libc
 
-    monkeypatch.setattr(object_store, "_populated_mapping", slow_populate)
-    # Too big for the recycled segment: a fresh one, whose mapping the helper now makes ahead.
-    writer.write(str(shm / "new"), serialize(np.zeros(5 * MB)))
-    assert started.wait(5)
-    done = threading.Event()
-
-    def reuse():
-        # Into the recycled segment, through the kept mapping: a parallel copy with the helper.
-        writer.write(str(shm / "again"), serialize(np.full(3 * MB, 2.0)))
-        done.set()
-
-    threading.Thread(target=reuse, daemon=True).start()
-    assert done.wait(10), "the write waited for a helper stuck behind its own lock"
-    np.testing.assert_array_equal(_read(shm / "again"), np.full(3 * MB, 2.0))
+    monkeypatch.setattr(libc, "can_populate", lambda: False)
+    writer = object_store.SegmentWriter()
+    writer.write(str(shm / "o1"), serialize(np.ones(3 * MB)))
+    _recycle(shm / "o1", 1)
+    value = np.arange(3 * MB - 700, dtype=np.float64)
+    writer.write(str(shm / "o2"), serialize(value))
+    np.testing.assert_array_equal(_read(shm / "o2"), value)
     writer.close()

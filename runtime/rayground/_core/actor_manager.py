@@ -21,6 +21,7 @@ from .. import exceptions
 from . import ids
 from .direct_calls import ACTOR_AT
 from .resources import format_request
+from .runtime_env import worker_key
 
 if TYPE_CHECKING:
     from .head import Head, Peer
@@ -141,7 +142,7 @@ class ActorManager:
         head.events.emit(
             "actor", actor.id, "PENDING_CREATION", {"class_name": actor.class_name, "name": name}
         )
-        if not head.nodes.feasible(actor.resources):
+        if not spec.get("placement_group") and not head.nodes.feasible(actor.resources):
             missing = head.nodes.missing_for(actor.resources)
             head.warn(
                 peer.client_id,
@@ -149,6 +150,10 @@ class ActorManager:
                 f"has {format_request(missing)}; it will wait until such a node joins. Lower "
                 "num_cpus/num_gpus/resources in its options.",
             )
+        group = spec.get("placement_group")
+        if group and head.placement.groups.removed(group.get("id")):
+            self._die(actor, "Its placement group was removed before it was created.", True)
+            return {"actor_id": actor.id, "existing": False}
         self.waiting_for_resources.append(actor)
         self.place_waiting()
         return {"actor_id": actor.id, "existing": False}
@@ -161,6 +166,8 @@ class ActorManager:
             if actor.state == "DEAD":
                 continue
             fitting = [] if self._deps_pending(actor) else head.nodes.fitting(actor.resources)
+            if fitting and ("node_affinity" in actor.spec or "strategy" in actor.spec):
+                fitting = head.nodes.by_strategy(fitting, actor.spec)
             if not fitting:
                 remaining.append(actor)
                 continue
@@ -179,9 +186,11 @@ class ActorManager:
 
     def _start_worker(self, actor: Actor) -> None:
         pool = actor.node.pool
-        worker = pool.take_idle()
+        key = worker_key(actor.spec.get("runtime_env"))
+        worker = pool.take_idle(key)
         if worker is None:
             worker = pool.spawn()
+            worker.env_key = key
         worker.state = "actor"
         worker.actor_id = actor.id
         actor.worker = worker
@@ -198,6 +207,7 @@ class ActorManager:
         spec["kind"] = "actor_create"
         # The copy's task name (the actor's own `name` stays in actor.spec).
         spec["name"] = f"{actor.class_name.rsplit('.', 1)[-1]}.__init__"
+        spec["actor_name"] = actor.name or ""  # get_runtime_context().get_actor_name()
         spec["task_id"] = f"{actor.id}-init{actor.num_restarts}"
         spec["returns"] = []
         spec["gpu_ids"] = actor.gpu_ids
@@ -484,6 +494,15 @@ class ActorManager:
             f"The actor {name} ({shown}) is dead, so this call cannot run. Cause: {cause}",
             actor_id=shown,
         )
+
+    def end_for_placement_group(self, actor: Actor, cause: str) -> None:
+        """Its placement group was removed: it dies for good, as in Ray."""
+        actor.no_restart = True
+        actor.death_cause = cause
+        if actor.worker is not None:
+            actor.worker.node.pool.kill(actor.worker)
+        else:
+            self._die(actor, cause, no_restart=True)
 
     def on_job_exit(self, job_id: str) -> None:
         for actor in list(self.actors.values()):

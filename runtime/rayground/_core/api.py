@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import exceptions
 from . import config, context, lifetime, observe, protocol, resources
+from . import runtime_env as runtime_env_mod
 from .client import ClusterConnectionError, CoreClient
 from .log_stream import print_lines
 from .object_ref import ObjectRef
@@ -120,7 +121,8 @@ def init(
     if existing is not None and existing.role == "worker":
         return _context_info(existing)
     _validate_resources(num_cpus, num_gpus, resources, object_store_memory)
-    env_vars = _env_vars(runtime_env)
+    job_env = runtime_env_mod.validate(runtime_env)  # a missing path fails here, as in Ray
+    packages = runtime_env_mod.pack(job_env)  # before a cluster starts: nothing to undo
     address = address or os.environ.get("RAYGROUND_ADDRESS") or os.environ.get("RAY_ADDRESS")
     if address in ("local", ""):
         address = None
@@ -128,7 +130,7 @@ def init(
         "sys_path": _driver_sys_path(),
         "cwd": os.getcwd(),
         "namespace": namespace if namespace is not None else str(uuid.uuid4()),
-        "env_vars": env_vars,
+        "env_vars": dict(job_env.get("env_vars") or {}),
         "log_to_driver": bool(log_to_driver),
     }
     head = None
@@ -168,6 +170,14 @@ def init(
             lifetime.stop_head(head.proc, head.shm_dir)
         raise
     client.owned_head = head  # type: ignore[attr-defined]
+    try:
+        runtime_env_mod.upload(client, packages)
+    except BaseException:
+        client.close()
+        if head is not None:
+            lifetime.stop_head(head.proc, head.shm_dir)
+        raise
+    client.job_runtime_env = runtime_env_mod.shipped(job_env, packages)  # type: ignore[attr-defined]
     client.namespace = info["namespace"]  # type: ignore[attr-defined]
     context.set_client(client)
     atexit.register(_shutdown_at_exit)
@@ -253,23 +263,6 @@ def _validate_resources(
         raise ValueError(
             f"object_store_memory must be a number of bytes >= 1 MiB, got {object_store_memory!r}"
         )
-
-
-def _env_vars(runtime_env: dict[str, Any] | None) -> dict[str, str]:
-    if not runtime_env:
-        return {}
-    if not isinstance(runtime_env, dict):
-        raise TypeError(f"runtime_env must be a dict, got {type(runtime_env).__name__}")
-    unsupported = set(runtime_env) - {"env_vars", "working_dir", "py_modules"}
-    if unsupported:
-        raise ValueError(
-            f"runtime_env keys {sorted(unsupported)} are not supported by rayground (it runs on "
-            "this machine's environment); only env_vars is applied."
-        )
-    env = runtime_env.get("env_vars") or {}
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise TypeError("runtime_env['env_vars'] must map str to str")
-    return dict(env)
 
 
 def _driver_sys_path() -> list[str]:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import exceptions
-from . import config, handshake, ids, object_store, protocol
+from . import config, handshake, ids, object_store, protocol, tls
 from .direct_calls import ACTOR_AT, Channel, DirectCalls
 from .protocol import DECREF, INCREF, LOG, OBJ, REPLY, WANT
 from .serialization import SerializedObject, deserialize, serialize
@@ -101,6 +101,8 @@ class _SigintShield:
             current = signal.getsignal(signal.SIGINT)
             if not callable(current):  # ignored, default-terminate or set outside Python
                 return
+            if current == self._on_sigint:  # still ours (never chain to ourselves)
+                current = signal.default_int_handler
             signal.signal(signal.SIGINT, self._on_sigint)
         except (ValueError, TypeError):  # not the main interpreter
             return
@@ -110,9 +112,10 @@ class _SigintShield:
         self.users = max(0, self.users - 1)
         if self.users:
             return
-        previous, self.previous = self.previous, None
+        previous = self.previous
         if previous is None or threading.get_ident() != self.main_ident:
-            return
+            return  # (off the main thread our handler stays, still chaining to `previous`)
+        self.previous = None
         try:
             if signal.getsignal(signal.SIGINT) == self._on_sigint:
                 signal.signal(signal.SIGINT, previous)
@@ -195,7 +198,7 @@ class CoreClient:
         hello.update(role=role, pid=os.getpid(), client_id=self.client_id, machine=ids.machine_id())
         hello.setdefault("version", config.PROTOCOL_VERSION)
         try:
-            self._conn = FrameSocket(connect(address, connect_timeout))
+            self._conn = FrameSocket(connect(address, connect_timeout, pin=tls.token_pin(token)))
         except (OSError, ValueError) as exc:
             raise ClusterConnectionError(
                 f"No rayground cluster is listening at {address} ({exc}). Check the address and "
@@ -361,9 +364,30 @@ class CoreClient:
         if self._dead_reason is not None:
             raise self._dead_error()
         self._pending.append((None, message))
-        self._submits_queued = True
+        if not self._submits_queued:
+            self._submits_queued = True
+            self._nudge()
         if len(self._pending) >= _SUBMIT_BATCH:
             self.flush()
+
+    def _nudge(self) -> None:
+        """The first submission of a batch was just queued: if this thread runs an asyncio
+        event loop, send it as soon as the running step of the loop ends.
+
+        A caller on an event loop (an async actor, a Serve proxy or replica, a notebook cell
+        that awaits) never calls get() or wait(), which are what flush for everyone else; its
+        call would wait in `_pending` for the I/O thread's next timed wake, up to
+        `_FLUSH_INTERVAL`, on every await. Sending from the loop keeps the batch: every
+        `.remote()` of the step leaves in one frame, and no other thread is woken (waking the
+        I/O thread per batch made it race the submitting thread for the GIL and send frames
+        of one call, halving a plain loop's submission rate).
+        """
+        asyncio = sys.modules.get("asyncio")  # no asyncio imported: no loop can be running
+        if asyncio is None or threading.current_thread() is self._io_thread:
+            return
+        loop = asyncio.events._get_running_loop()
+        if loop is not None:
+            loop.call_soon(self.flush)
 
     def submit_actor_call(self, spec: dict[str, Any]) -> None:
         """Queue an actor call: straight to the actor's worker when it may go directly (see
@@ -372,6 +396,7 @@ class CoreClient:
             raise self._dead_error()
         returns = spec["returns"]
         with self.direct.lock:
+            direct_was_dirty = self.direct.dirty
             channel = self.direct.route_call(spec)
             if channel is not None:
                 for oid in returns:
@@ -380,8 +405,12 @@ class CoreClient:
                 self._expected.update(returns)
             self._pending.append((None, (protocol.SUBMIT, spec)))
         if channel is None:
-            self._submits_queued = True
+            if not self._submits_queued:
+                self._submits_queued = True
+                self._nudge()
         else:
+            if not direct_was_dirty:
+                self._nudge()  # the first direct call since the channels were last sent
             self._due_in(_BOOKKEEPING_FLUSH)
         if len(self._pending) >= _SUBMIT_BATCH:
             self.flush()

@@ -33,7 +33,7 @@ import traceback
 from typing import Any, ClassVar
 
 from .. import exceptions
-from . import config, ids, lifetime, ownership, protocol, schema
+from . import config, ids, lifetime, ownership, protocol, schema, tls
 from .actor_manager import ActorManager
 from .events import EventLog
 from .handshake import HandshakeError, ServerHandshake, check_first_frame_header
@@ -41,13 +41,16 @@ from .log_limit import LineLimiter
 from .nodes import Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
 from .object_transfer import ObjectServer
+from .placement_groups import HeadPlacement
 from .resources import NodeResources, total_memory
+from .runtime_env import PackageStore
 from .serialization import serialize
 from .task_table import TaskTable
 from .transport import (
     FrameError,
     frame,
     listen,
+    parse_address,
     raise_fd_limit,
     read_token_file,
     receive_buffer,
@@ -96,7 +99,7 @@ class Head:
         self.args = args
         self.session_dir = args.session_dir
         self.token = read_token_file(os.path.join(self.session_dir, "token"))
-        self.node_id = ids.random_hex(14)
+        self.node_id = ids.random_hex(28)  # Ray's NodeID size
         self.node_ip = args.node_ip_address
         self._unauthenticated: collections.deque[tuple[float, Conn]] = collections.deque()
         self._waiting: collections.Counter[str] = collections.Counter()  # per peer host
@@ -109,10 +112,18 @@ class Head:
         if args.port is not None:
             wanted.append(f"tcp://{self.node_ip}:{args.port}")
         self.listeners = []
+        # --tls: TCP peers reach the head's Unix socket through TLS (tls.py).
+        self.tls_cert = tls.session_certificate(self.session_dir, self.token)
+        self.tls_listeners: list[tls.TlsListener] = []
         for address in wanted:
             sock, bound = listen(address)
-            self.listeners.append(sock)
             self.endpoints.append(bound)
+            if self.tls_cert is not None and bound.startswith("tcp://"):
+                inner = parse_address(self.endpoints[0])[1]
+                assert isinstance(inner, str)
+                self.tls_listeners.append(tls.TlsListener(sock, inner, self.tls_cert))
+                continue
+            self.listeners.append(sock)
             self.sel.register(sock, selectors.EVENT_READ, "listener")
         self.shm_dir = args.shm_dir
         # Made owner-only and exclusively by the launcher before our command line named it in
@@ -139,6 +150,7 @@ class Head:
         self.peers: dict[str, Peer] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.fn_blobs: dict[str, bytes] = {}
+        self.packages = PackageStore()  # runtime_env working_dir / py_modules, by content
         self.outbox: dict[Peer, list] = collections.defaultdict(list)
         # Messages that may leave only once a worker has been sent what is queued for it
         # (direct_calls.py: `actor_at` follows the calls it reports): (peer, msg, worker conn).
@@ -169,7 +181,10 @@ class Head:
         # (started with a port) can have other nodes.
         self.object_server = (
             ObjectServer(
-                self.node_ip, self.token, [self.shm_dir, os.path.join(self.session_dir, "spill")]
+                self.node_ip,
+                self.token,
+                [self.shm_dir, os.path.join(self.session_dir, "spill")],
+                self.tls_cert,
             )
             if args.port is not None
             else None
@@ -190,6 +205,7 @@ class Head:
         self.objects.on_remote_discard = self._free_on_node
         self.tasks = TaskTable(self)
         self.actors = ActorManager(self)
+        self.placement = HeadPlacement(self)
         self.owner_pidfd = os.pidfd_open(args.owner_pid) if args.owner_pid else None
         self.running = True
         self._scratch = receive_buffer()  # every connection is read into it, one at a time
@@ -563,6 +579,7 @@ class Head:
         """A node's process is gone: its workers with it; rebuild or fail what it held."""
         self.nodes.mark_dead(node)
         self.events.emit("node", node.id, "DEAD", {"why": why})
+        self.placement.node_lost(node.id)
         for worker in list(node.pool.workers.values()):
             self.tasks.on_worker_died(worker, None)
         for oid in self.objects.node_lost(node.id):
@@ -583,6 +600,31 @@ class Head:
         for peer in list(self.peers.values()):
             if peer.role == "driver":
                 self.warn(peer.client_id, f"Node {node.id[:12]} ({node.ip}) left: {why}.")
+
+    def _owner_died(self, peer: Peer) -> None:
+        """A worker exited: what it put and others still hold is lost with it (Ray's ownership)."""
+        worker = peer.worker
+        who = f"worker {peer.client_id}"
+        if worker is not None:
+            who += f" (pid {worker.pid}" + (
+                f", actor {ids.to_hex(worker.actor_id)})" if worker.actor_id else ")"
+            )
+
+        def error(oid: str) -> tuple:
+            shown = ids.to_hex(oid)
+            return error_desc(
+                exceptions.OwnerDiedError(
+                    shown,
+                    f"Failed to retrieve object {shown}. The object's owner has exited. This is "
+                    "the Python worker that first created the ObjectRef via `.remote()` or "
+                    f"`ray.put()`: here put() in {who}, which died. An object put inside a "
+                    "task or actor belongs to that worker and is lost when it exits, although "
+                    "others still hold its ref. To keep the value, return it from the task or "
+                    "method instead of returning a ref made by put().",
+                )
+            )
+
+        self.objects.owner_died(peer.client_id, error)
 
     def _free_on_node(self, node_id: str, name: str) -> None:
         node = self.nodes.by_id.get(node_id)
@@ -900,6 +942,8 @@ class Head:
             self._node_lost(peer.node, why)
             return
         self.objects.drop_client(peer.client_id)
+        if peer.role == "worker":
+            self._owner_died(peer)
         if peer.role == "driver" and peer.job_id:
             job = self.jobs.get(peer.job_id)
             if job is not None:
@@ -907,6 +951,7 @@ class Head:
                 job["end_time"] = time.time()
             self.events.emit("job", peer.job_id, job["status"] if job else "STOPPED", None)
             self.actors.on_job_exit(peer.job_id)
+            self.placement.job_ended(peer.job_id)
             self.tasks.on_owner_gone(peer.client_id)
 
     def shutdown(self) -> None:
@@ -921,6 +966,8 @@ class Head:
         remove_tree(self.shm_dir)
         for sock in self.listeners:
             sock.close()
+        for listener in self.tls_listeners:
+            listener.close()
         for endpoint in self.endpoints:
             if endpoint.startswith("ipc://"):
                 try:

@@ -259,6 +259,11 @@ def _status(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
         "nodes": _list_nodes(head, peer, args),
         "tasks": dict(states),
         "actors": dict(Counter(a.state for a in head.actors.actors.values())),
+        "placement_groups": [
+            {"id": g.id, "name": g.name, "state": g.state, "why": g.why}
+            for g in head.placement.groups.groups.values()
+            if g.state != "REMOVED"
+        ],
         "objects": len(head.objects.objects),
         "store_used": head.objects.used,
         "store_capacity": head.objects.capacity,
@@ -319,9 +324,47 @@ def _memory(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def _pg_create(head: Head, peer: Peer, args: dict) -> bool:
+    from .placement import check_bundles
+
+    check_bundles(args["bundles"], args["strategy"])  # a client of ours checked; others may not
+    head.placement.create(args)
+    return True
+
+
+def _pg_remove(head: Head, peer: Peer, args: dict) -> bool:
+    head.placement.remove(args["id"])
+    return True
+
+
+def _pg_table(head: Head, peer: Peer, args: dict) -> dict[str, Any]:
+    return head.placement.table(peer, args)
+
+
+def _list_placement_groups(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
+    groups = list(head.placement.groups.groups.values())
+    return [g.state_row() for g in groups[-int(args.get("limit", len(groups))) :]]
+
+
 def _stop(head: Head, peer: Peer, args: dict) -> bool:
     head.running = False
     return True
+
+
+# runtime_env packages (runtime_env.py): stored once by content, fetched by each node's workers.
+def _package_has(head: Head, peer: Peer, args: dict) -> bool:
+    return head.packages.has(str(args["uri"]))
+
+
+def _package_put(head: Head, peer: Peer, args: dict) -> bool:
+    data = args["data"]
+    if not isinstance(data, bytes):
+        raise ValueError("package_put: data must be bytes")
+    return head.packages.put(str(args["uri"]), int(args["offset"]), int(args["size"]), data)
+
+
+def _package_get(head: Head, peer: Peer, args: dict) -> tuple[int, bytes] | None:
+    return head.packages.get(str(args["uri"]), int(args["offset"]))
 
 
 _HANDLERS = {
@@ -342,5 +385,12 @@ _HANDLERS = {
     "make_room": _make_room,
     "status": _status,
     "memory": _memory,
+    "pg_create": _pg_create,
+    "pg_remove": _pg_remove,
+    "pg_table": _pg_table,
+    "list_placement_groups": _list_placement_groups,
     "stop": _stop,
+    "package_has": _package_has,
+    "package_put": _package_put,
+    "package_get": _package_get,
 }

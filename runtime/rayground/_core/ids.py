@@ -32,16 +32,46 @@ def unique(kind: str) -> str:
     return f"{kind}{_prefix}-{next(_counter):x}"
 
 
-def to_hex(internal: str) -> str:
+# Ray's id sizes in bytes. `binary()`/`hex()` pad our shorter ids to them with NUL bytes (which
+# our ids never contain, so the padding comes off unambiguously): tools that check an id's length
+# or slice it as Ray's keep working, while ids stay short strings on the wire.
+OBJECT_ID_SIZE = 28
+TASK_ID_SIZE = 24
+ACTOR_ID_SIZE = 16
+WORKER_ID_SIZE = 28
+_SIZE_BY_KIND = {"t": TASK_ID_SIZE, "a": ACTOR_ID_SIZE, "w": WORKER_ID_SIZE, "c": WORKER_ID_SIZE}
+
+
+def ray_size(internal: str) -> int:
+    """The size of Ray's id of the same kind (0: none), from the id's form (see `unique`)."""
+    if "." in internal or internal.startswith("o"):
+        return OBJECT_ID_SIZE  # a task's return `<task>.<i>`, a put, an actor handle's ref
+    if "-init" in internal:
+        return TASK_ID_SIZE  # an actor's creation task, `<actor>-init<n>`
+    return _SIZE_BY_KIND.get(internal[:1], 0)
+
+
+def to_binary(internal: str, size: int | None = None) -> bytes:
+    """The id's bytes as Ray's `binary()` would size them (`size`: that of the kind given)."""
+    raw = internal.encode()
+    return raw + b"\0" * ((ray_size(internal) if size is None else size) - len(raw))
+
+
+def from_binary(data: bytes) -> str:
+    """The id behind `to_binary`'s bytes (UnicodeDecodeError if they are not ours)."""
+    return bytes(data).rstrip(b"\0").decode("ascii")
+
+
+def to_hex(internal: str, size: int | None = None) -> str:
     """The hex form users see (`ObjectRef.hex()`, `get_task_id()`, the state API): the id's
     bytes in hex. Ids stay short strings on the wire and are converted only at the API edge."""
-    return internal.encode().hex()
+    return to_binary(internal, size).hex()
 
 
 def from_hex(text: str, what: str = "id") -> str:
     """The id behind a hex form made by `to_hex`."""
     try:
-        return bytes.fromhex(text).decode("ascii")
+        return from_binary(bytes.fromhex(text))
     except (TypeError, ValueError):
         raise ValueError(
             f"{text!r} is not the hex form of a rayground {what}: pass what .hex() gave you"
@@ -53,6 +83,7 @@ class BaseID:
     over one of our id strings, so code written for Ray (`ref.task_id().hex()`) runs unchanged."""
 
     __slots__ = ("_id",)
+    _size: int | None = None  # Ray's size of this kind of id (None: from the id's form)
     _hex_already = False  # job and node ids are hex strings already: shown as they are
 
     def __init__(self, internal: str) -> None:
@@ -67,13 +98,13 @@ class BaseID:
 
     @classmethod
     def from_binary(cls, data: bytes) -> BaseID:
-        return cls(data.hex() if cls._hex_already else data.decode("ascii"))
+        return cls(data.hex() if cls._hex_already else from_binary(data))
 
     def hex(self) -> str:
-        return self._id if self._hex_already else to_hex(self._id)
+        return self._id if self._hex_already else to_hex(self._id, self._size)
 
     def binary(self) -> bytes:
-        return bytes.fromhex(self._id) if self._hex_already else self._id.encode()
+        return bytes.fromhex(self._id) if self._hex_already else to_binary(self._id, self._size)
 
     def __str__(self) -> str:
         return self.hex()
@@ -93,14 +124,17 @@ class BaseID:
 
 class TaskID(BaseID):
     __slots__ = ()
+    _size = TASK_ID_SIZE
 
 
 class ActorID(BaseID):
     __slots__ = ()
+    _size = ACTOR_ID_SIZE
 
 
 class WorkerID(BaseID):
     __slots__ = ()
+    _size = WORKER_ID_SIZE
 
 
 class JobID(BaseID):

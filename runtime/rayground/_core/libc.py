@@ -53,13 +53,37 @@ def address_of(mapping: mmap.mmap) -> int:
         del start
 
 
+_can_populate: bool | None = None
+
+
+def can_populate() -> bool:
+    """Whether `populate` works here (Linux >= 5.14 with ctypes), tried once on a page."""
+    global _can_populate
+    if _can_populate is None:
+        works = False
+        if libc() is not None and sys.platform.startswith("linux"):
+            page = mmap.mmap(-1, mmap.PAGESIZE)
+            try:
+                works = _populate(address_of(page), mmap.PAGESIZE)
+            finally:
+                page.close()
+        _can_populate = works
+    return _can_populate
+
+
 def populate(address: int, length: int) -> bool:
-    """Set up the page tables of `length` bytes mapped at `address` (a page boundary), without
-    holding the GIL and in chunks, so neither this process's other threads nor its memory
-    allocations wait for the whole range. False where the kernel cannot (before Linux 5.14)."""
-    lib = libc()
-    if lib is None or not sys.platform.startswith("linux"):
+    """Set up the page tables of the `length` bytes mapped at `address` (widened to whole
+    pages), without holding the GIL and in chunks, so neither this process's other threads nor
+    its memory allocations wait for the whole range. False where the kernel cannot (before
+    Linux 5.14: see `can_populate`)."""
+    if not can_populate():
         return False
+    start = address - address % mmap.PAGESIZE
+    return _populate(start, length + address - start)
+
+
+def _populate(address: int, length: int) -> bool:
+    lib = libc()
     for offset in range(0, length, _POPULATE_CHUNK):
         chunk = min(_POPULATE_CHUNK, length - offset)
         if lib.madvise(address + offset, chunk, _MADV_POPULATE_READ) != 0:

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import config, ids, ownership
+from . import config, ids, ownership, tls
 from .transport import write_token_file
 
 HEAD_COMMAND = "rayground._core.head"
@@ -248,12 +248,18 @@ def start_head(
     sys_path: list[str] | None = None,
     cwd: str | None = None,
     timeout: float = 30.0,
+    use_tls: bool = False,
 ) -> LocalHead:
+    if use_tls and port is None:
+        raise ValueError("TLS is for clusters other machines join: give a port with it (--port)")
     root = private_root()
     assert root is not None
     sweep_stale_sessions()
     session_dir = new_session_dir("session")
     token = ids.random_hex(32).encode()
+    if use_tls:
+        # The token pins the certificate: whoever holds it knows which one the head shows.
+        token += (tls.PIN_MARK + tls.make_certificate(session_dir).fingerprint).encode()
     write_token_file(os.path.join(session_dir, "token"), token)
     # Made before the head starts: its command line (readable by every user) names it.
     try:

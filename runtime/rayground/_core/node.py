@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from . import config, handshake, ids, lifetime, protocol, resources
+from . import config, handshake, ids, lifetime, protocol, resources, tls
 from .object_transfer import ObjectServer
 from .transport import (
     FrameError,
@@ -45,14 +45,19 @@ class NodeProcess:
         self.args = args
         self.token = token
         self.head_address = normalize_address(args.address)
-        self.node_id = ids.random_hex(14)
+        self.node_id = ids.random_hex(28)  # Ray's NodeID size
         self.session_dir = lifetime.new_session_dir("node")
         self.token_file = os.path.join(self.session_dir, "token")
         write_token_file(self.token_file, token)  # for this node's workers: owner-only
         # Owner-only and made exclusively before the object server can name it to anyone.
         self.shm_dir = lifetime.make_shm_dir(self.session_dir)
         self.spill_dir = os.path.join(self.session_dir, "spill")
-        self.server = ObjectServer(args.node_ip_address, token, [self.shm_dir, self.spill_dir])
+        # A TLS cluster (its token pins the head's certificate): this node's object server
+        # speaks TLS too, with a certificate of its own that its address names.
+        cert = tls.make_certificate(self.session_dir) if tls.token_pin(token) else None
+        self.server = ObjectServer(
+            args.node_ip_address, token, [self.shm_dir, self.spill_dir], cert
+        )
         self._write_info()  # from now on a sweep can find (and clean) this node's memory
         self.sel = selectors.DefaultSelector()
         self.sock: socket.socket | None = None
@@ -85,7 +90,7 @@ class NodeProcess:
             "object_server": self.server.address,
         }
         try:
-            sock = connect(self.head_address, timeout=10)
+            sock = connect(self.head_address, timeout=10, pin=tls.token_pin(self.token))
         except OSError as exc:
             raise ConnectionError(
                 f"Could not reach a rayground head at {self.args.address} ({exc}). Check the "

@@ -137,3 +137,19 @@ class Nodes:
         if len(nodes) > 1:
             nodes.sort(key=lambda n: (n is not prefer, not n.pool.idle, not n.is_head, n.started))
         return nodes
+
+    def by_strategy(self, fitting: list[Node], spec: dict[str, Any]) -> list[Node]:
+        """`fitting` narrowed or reordered by the spec's scheduling strategy: node affinity
+        (only that node; soft: that node first, else any) or SPREAD (least busy node first)."""
+        affinity = spec.get("node_affinity")
+        if affinity:
+            node_id, soft = affinity
+            there = [n for n in fitting if n.id == node_id]
+            return there if there or not soft else fitting
+        if spec.get("strategy") == "SPREAD" and len(fitting) > 1:
+            return sorted(fitting, key=_busy)
+        return fitting
+
+
+def _busy(node: Node) -> int:
+    return sum(1 for w in node.pool.workers.values() if w.state == "busy")

@@ -14,7 +14,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from . import context
-from .ids import TaskID, to_hex
+from .ids import TaskID, from_binary, to_binary, to_hex
 from .serialization import record_contained_ref
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class ObjectRef:
         return to_hex(self._id)
 
     def binary(self) -> bytes:
-        return self._id.encode()
+        return to_binary(self._id)
 
     @classmethod
     def from_binary(cls, data: bytes) -> ObjectRef:
@@ -105,7 +105,7 @@ def _from_binary(data: Any) -> str:
             f"ObjectRef() takes an object's id as bytes (ref.binary()), got {type(data).__name__}"
         )
     try:
-        return bytes(data).decode("ascii")
+        return from_binary(bytes(data))
     except UnicodeDecodeError:
         raise ValueError(
             f"{bytes(data)!r} is not a rayground object id: pass what ref.binary() gave you"

@@ -94,8 +94,6 @@ class SegmentWriter:
                 self._write_mapped(fd, size, obj)
             else:
                 _pwrite_all(fd, obj.iovecs())
-                if size >= self.PARALLEL_MIN:
-                    self._map_ahead(os.dup(fd), size)
         except OSError as exc:
             os.close(fd)
             _unlink_quietly(path)
@@ -108,38 +106,6 @@ class SegmentWriter:
             raise
         os.close(fd)
         return size
-
-    def _map_ahead(self, fd: int, size: int) -> None:
-        """Map a new large segment in the background, so that when it is freed and recycled our
-        first write into it is already a plain copy (the page tables take ~13 ms per 100 MB to
-        set up: paid by a helper thread now, not by the next `put`)."""
-
-        generation = self._generation
-
-        def keep_mapping() -> None:
-            try:
-                mapping = _populated_mapping(fd, size)
-            except (OSError, ValueError):
-                os.close(fd)
-                return
-            with self._lock:
-                try:
-                    stat = os.fstat(fd)
-                except OSError:
-                    stat = None
-                if (
-                    stat is None
-                    or stat.st_nlink == 0
-                    or stat.st_ino in self._maps
-                    or generation != self._generation
-                ):
-                    # Already gone, mapped by a write meanwhile, or the writer was closed.
-                    _close_map((fd, mapping))
-                    return
-                self._maps[stat.st_ino] = (fd, mapping)
-                self._evict()
-
-        self._helpers().submit(keep_mapping)
 
     def _helpers(self) -> Executor:
         if self._copier is None:
@@ -160,24 +126,34 @@ class SegmentWriter:
         if kept is not None and len(kept[1]) < size:
             _close_map(kept)
             kept = None
+        fresh = kept is None
         if kept is None:
-            kept = (os.dup(fd), _populated_mapping(fd, size))
+            kept = (os.dup(fd), _mapping(fd, size))
         self._maps[inode] = kept  # most recently used last
         self._evict()
+        # A fresh mapping's page tables are set up piece by piece, each by the thread that
+        # copies the piece: spread over the copying threads instead of paid up front (and never
+        # by a background thread between writes, whose hold on this process's memory map made
+        # the next `get`'s mmap wait for it).
+        base = libc.address_of(kept[1]) if fresh and size and libc.can_populate() else None
         target = memoryview(kept[1])
         try:
             for offset, piece in obj.placed_pieces():
+                start = None if base is None else base + offset
                 if piece.nbytes >= self.PARALLEL_MIN:
-                    self._copy_parallel(target[offset : offset + piece.nbytes], piece)
+                    self._copy_parallel(target[offset : offset + piece.nbytes], piece, start)
                 else:
+                    if start is not None:
+                        libc.populate(start, piece.nbytes)
                     target[offset : offset + piece.nbytes] = piece
         finally:
             target.release()
 
-    def _copy_parallel(self, target: memoryview, source: memoryview) -> None:
+    def _copy_parallel(self, target: memoryview, source: memoryview, start: int | None) -> None:
         """Copy in pieces taken in turn by this thread and the helpers (if any): a helper that
         wakes late (an idle core) takes fewer pieces instead of holding up the copy. Each piece
-        is copied with streaming stores where this process can (`stream_copy`)."""
+        is copied with streaming stores where this process can (`stream_copy`), after its page
+        tables are set up where `start` (the target's address) is given."""
         import numpy as np  # the buffers this is for are NumPy arrays: it is loaded already
 
         from . import stream_copy
@@ -193,15 +169,15 @@ class SegmentWriter:
         turns = itertools.count()  # next() on a count is atomic: each piece is taken once
 
         def take_pieces() -> None:
-            while (start := next(turns) * chunk) < total:
-                stream_copy.copy(dst[start : start + chunk], src[start : start + chunk])
+            while (begin := next(turns) * chunk) < total:
+                if start is not None:
+                    libc.populate(start + begin, min(chunk, total - begin))
+                stream_copy.copy(dst[begin : begin + chunk], src[begin : begin + chunk])
 
         helping = [pool.submit(take_pieces) for _ in range(self.helper_count)]
         take_pieces()
         for helper in helping:
-            # A helper that has not started has nothing left to take: never wait for it. It
-            # may be queued behind a mapping made ahead (`_map_ahead`), which waits for the
-            # lock this write holds: waiting for it would deadlock.
+            # A helper that has not started has nothing left to take: no need to wait for it.
             if not helper.cancel():
                 helper.result()
 
@@ -237,15 +213,13 @@ class SegmentWriter:
 _MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
 
-def _populated_mapping(fd: int, size: int) -> mmap.mmap:
-    """A writable mapping with every page table entry set up ahead: faulting them in one page
-    at a time during a copy would cost more than the copy itself. Set up through `libc.populate`
-    (the GIL released, in chunks); MAP_POPULATE, which holds the GIL throughout, only where the
-    kernel is too old for that."""
-    mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED)
-    if size == 0 or libc.populate(libc.address_of(mapping), size):
-        return mapping
-    mapping.close()
+def _mapping(fd: int, size: int) -> mmap.mmap:
+    """A writable mapping of a recycled segment. Its page tables are set up before each piece
+    is copied (`libc.populate`): faulting them in one page at a time during a copy would cost
+    more than the copy itself. Where the kernel cannot (before Linux 5.14) they are all set up
+    here with MAP_POPULATE, which holds the GIL throughout."""
+    if size == 0 or libc.can_populate():
+        return mmap.mmap(fd, size, flags=mmap.MAP_SHARED)
     return mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _MAP_POPULATE)
 
 

@@ -28,7 +28,7 @@ import struct
 import threading
 import time
 
-from . import config, handshake
+from . import config, handshake, tls
 from .transport import FrameError, connect, frame, listen, recv_frame
 
 CHUNK = 8 << 20  # bytes per sendfile call: large enough to stream, small enough to interleave
@@ -54,10 +54,22 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 class ObjectServer:
     """Serves this node's sealed objects to other nodes, one thread per transfer."""
 
-    def __init__(self, ip: str, token: bytes, dirs: list[str]) -> None:
+    def __init__(
+        self, ip: str, token: bytes, dirs: list[str], tls_cert: tls.Certificate | None = None
+    ) -> None:
         self._token = token
         self._dirs = dirs
-        self._sock, self.address = listen(f"tcp://{ip}:0")
+        self._tls: tls.TlsListener | None = None
+        public, self.address = listen(f"tcp://{ip}:0")
+        if tls_cert is None:
+            self._sock = public
+        else:
+            # TLS: the public port is the pump's; this server listens next to the certificate
+            # (an owner-only directory) and its address names the certificate's fingerprint.
+            inner = os.path.join(os.path.dirname(tls_cert.cert_file), "objects.sock")
+            self._sock, _ = listen(f"ipc://{inner}")
+            self._tls = tls.TlsListener(public, inner, tls_cert)
+            self.address += tls.PIN_MARK + tls_cert.fingerprint
         self._sock.setblocking(True)
         self._closed = False
         self._slots = threading.BoundedSemaphore(config.OBJECT_SERVER_THREADS)
@@ -65,6 +77,8 @@ class ObjectServer:
 
     def close(self) -> None:
         self._closed = True
+        if self._tls is not None:
+            self._tls.close()
         try:
             # shutdown wakes the accept() blocked in the server's thread (close alone may not).
             self._sock.shutdown(socket.SHUT_RDWR)
@@ -141,7 +155,7 @@ class ObjectServer:
 def pull(address: str, token: bytes, name: str, dest: str, timeout: float = 60.0) -> int:
     """Copy object `name` from the object server at `address` to the file `dest` (atomically);
     returns its size. FileNotFoundError if that server no longer has it."""
-    sock = connect(address, timeout)
+    sock = connect(address, timeout)  # over TLS where the address pins a certificate
     tmp = f"{dest}.part-{os.getpid()}-{threading.get_ident()}"
     try:
         try:

@@ -80,8 +80,8 @@ class NodeResources:
 
     def release(self, req: dict[str, float], gpu_ids: list[str]) -> None:
         for k, v in req.items():
-            if v:
-                self.available[k] = min(self.available.get(k, 0.0) + v, self.total.get(k, 0.0))
+            if v and k in self.total:  # (a removed placement group's resources are gone)
+                self.available[k] = min(self.available.get(k, 0.0) + v, self.total[k])
         gpus = req.get("GPU", 0.0)
         if gpu_ids:
             share = gpus if gpus < 1 else 1.0

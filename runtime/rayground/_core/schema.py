@@ -184,6 +184,7 @@ COUNT = Type("int >= 0", lambda v: type(v) is int and v >= 0)
 BOOL = Type("bool", lambda v: type(v) is bool)
 ANY = Type("any plain value", lambda v: True)
 DICT = Type("dict", lambda v: type(v) is dict)
+BYTES = Type("bytes", lambda v: type(v) is bytes)
 LIST = Type("list", lambda v: type(v) is list)
 IDS = Type("[id]", _is_ids)
 STRS = Type("[str]", _is_ids)
@@ -444,11 +445,35 @@ REQUESTS: dict[str, tuple[Field, ...]] = {
     "list_nodes": (),
     "list_workers": (),
     "list_jobs": (),
+    "list_placement_groups": (_LIMIT,),
     "summarize_tasks": (),
     "make_room": (Field("bytes", COUNT, "room wanted in shared memory"),),
     "status": (),
     "memory": (),
+    "pg_create": (
+        Field("id", ID),
+        Field("bundles", LIST, "[{resource: amount}], checked by placement.check_bundles"),
+        Field("strategy", STR),
+        Field("name", STR, required=False),
+        Field("namespace", _optional(STR), required=False),
+        Field("lifetime", _optional(STR), required=False),
+        Field("job_id", _optional(STR), required=False),
+    ),
+    "pg_remove": (Field("id", ID),),
+    "pg_table": (
+        Field("id", ID, required=False),
+        Field("name", STR, required=False),
+        Field("namespace", _optional(STR), required=False),
+    ),
     "stop": (),
+    "package_has": (Field("uri", SHORT_STR, "gcs://_ray_pkg_<hash>.zip (runtime_env.py)"),),
+    "package_put": (
+        Field("uri", SHORT_STR),
+        Field("offset", COUNT, "where this piece goes"),
+        Field("size", COUNT, "the whole package's size"),
+        Field("data", BYTES, "at most 16 MiB of it"),
+    ),
+    "package_get": (Field("uri", SHORT_STR), Field("offset", COUNT)),
 }
 
 # ---------------------------------------------------------------------------- handshake INFO

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import exceptions
 from . import config, ids, protocol
 from .resources import format_request
+from .runtime_env import worker_key
 
 # A busy worker gets this many tasks queued behind its current one when their function's latest
 # run took under _SHORT_TASK_S; otherwise one (see TaskTable._prefetch).
@@ -163,7 +164,8 @@ class TaskTable:
             if obj.desc is None:
                 task.deps_missing += 1
                 self.waiting_on.setdefault(oid, []).append(task)
-        if task.actor_id is None:
+        if task.actor_id is None and not spec.get("placement_group"):
+            # (a placement group's bundles may not be placed yet: its own status says why)
             if not head.nodes.feasible(task.resources):
                 task.infeasible = True
                 missing = head.nodes.missing_for(task.resources)
@@ -175,6 +177,21 @@ class TaskTable:
                     "node with those resources joins. Lower the request, or start the cluster "
                     "with more (e.g. init(num_gpus=1), or resources={...}).",
                 )
+        affinity = spec.get("node_affinity")
+        if affinity and not affinity[1] and not _alive(head, affinity[0]):
+            self._fail(
+                task,
+                exceptions.TaskUnschedulableError(
+                    f"The node specified via NodeAffinitySchedulingStrategy ({affinity[0]}) "
+                    "doesn't exist any more or is infeasible, and soft=False was specified. "
+                    "Pass soft=True to run elsewhere when it is gone."
+                ),
+            )
+            return task
+        group = spec.get("placement_group")
+        if group and head.placement.groups.removed(group.get("id")):
+            self._fail(task, exceptions.TaskPlacementGroupRemoved())
+            return task
         if task.actor_id is not None:
             # Into the actor's queue now, even while its arguments are pending: calls after it
             # wait for it, so one caller's calls run in the order they were made.
@@ -211,6 +228,8 @@ class TaskTable:
     # ------------------------------------------------------------ placement
     def schedule(self) -> None:
         head = self.head
+        if head.placement.pending:
+            head.placement.schedule()
         if head.actors.waiting_for_resources:
             head.actors.place_waiting()
         if not self.num_queued:
@@ -224,13 +243,15 @@ class TaskTable:
                     self.num_queued -= 1
                     continue
                 fitting = nodes.fitting(task.resources, self._preferred_node(task))
+                if "node_affinity" in task.spec or "strategy" in task.spec:
+                    fitting = nodes.by_strategy(fitting, task.spec)
                 if not fitting:
                     if self._prefetch(task):
                         queue.popleft()
                         self.num_queued -= 1
                         continue
                     break
-                worker = fitting[0].pool.take_idle()
+                worker = fitting[0].pool.take_idle(worker_key(task.spec.get("runtime_env")))
                 if worker is None:
                     self._maybe_spawn(task, fitting[0])
                     break
@@ -264,7 +285,10 @@ class TaskTable:
         block in get() hands its queued tasks back (RETURN), so this cannot deadlock."""
         if task.resources.get("GPU") or task.spec.get("generator"):
             return False
+        if task.spec.get("node_affinity"):
+            return False  # (a busy worker of the same shape may be on another node)
         candidates = self._prefetch_candidates
+        env_key = worker_key(task.spec.get("runtime_env"))
         depth = _PREFETCH_SHORT if self._short_fns.get(task.spec.get("fn_id")) else 1
         chosen = None
         for worker in candidates:
@@ -275,6 +299,7 @@ class TaskTable:
                 and not worker.blocked
                 and current is not None
                 and current.resources == task.resources
+                and worker.env_key == env_key
                 and (chosen is None or len(worker.queued) < len(chosen.queued))
             ):
                 chosen = worker
@@ -755,11 +780,13 @@ class TaskTable:
         for node in self.head.nodes.alive():
             pool = node.pool
             surplus = len(pool.idle) - max(1, int(node.resources.total.get("CPU", 1)))
-            while surplus > 0:
-                worker = pool.idle[0]
-                if now - worker.started < config.IDLE_WORKER_TIMEOUT:
+            for worker in list(pool.idle):
+                if surplus <= 0 or now - worker.started < config.IDLE_WORKER_TIMEOUT:
                     break
-                pool.idle.pop(0)
+                peer = worker.peer
+                if peer is not None and self.head.objects.owns_puts(peer.client_id):
+                    continue  # as in Ray: a worker that owns objects others use stays
+                pool.idle.remove(worker)
                 pool.kill(worker, 15)
                 surplus -= 1
 
@@ -771,6 +798,11 @@ class TaskTable:
         when = events.now if at is None else at
         task.times[state] = when
         events.emit("task", task.id, state, extra, when)
+
+
+def _alive(head: Head, node_id: str) -> bool:
+    node = head.nodes.by_id.get(node_id)
+    return node is not None and node.state == "ALIVE"
 
 
 def _unqueue(worker: WorkerProc, task: Task) -> None:

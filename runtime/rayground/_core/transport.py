@@ -23,7 +23,7 @@ import struct
 import threading
 import time
 
-from . import config
+from . import config, tls
 
 _LEN = struct.Struct("<I")
 
@@ -33,6 +33,7 @@ class FrameError(ConnectionError):
 
 
 def parse_address(address: str) -> tuple[int, str | tuple[str, int]]:
+    address = tls.split_pin(address)[0]  # a TLS server's certificate pin is not the address
     if address.startswith("ipc://"):
         return socket.AF_UNIX, address[len("ipc://") :]
     if address.startswith("tcp://"):
@@ -53,8 +54,13 @@ def normalize_address(address: str) -> str:
     return f"tcp://{address}"
 
 
-def connect(address: str, timeout: float) -> socket.socket:
+def connect(address: str, timeout: float, pin: str | None = None) -> socket.socket:
+    """A connected socket. Over TCP with a certificate pin (in the address, `#sha256:...`, or
+    given: a TLS cluster's token carries its head's), the bytes travel over TLS (tls.py)."""
+    pin = tls.split_pin(address)[1] or pin
     family, target = parse_address(address)
+    if pin is not None and isinstance(target, tuple):
+        return tls.connect(target[0], target[1], pin, timeout)
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:

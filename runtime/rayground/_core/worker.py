@@ -25,7 +25,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
-from . import context, ids, object_store, protocol
+from . import context, ids, object_store, protocol, runtime_env
 from .client import CoreClient
 from .log_stream import install_task_output
 from .serialization import deserialize, loads_code, serialize
@@ -58,6 +58,10 @@ class Worker:
         self.actor: Any = None
         self.actor_id: str | None = None
         self.actor_class_name = ""
+        self.actor_module = ""
+        self.actor_name = ""
+        self.actor_meta: dict[str, Any] | None = None
+        self.actor_placement: dict | None = None  # the placement group its actor was made in
         self.actor_gpu_ids: list[str] = []  # the actor's devices, for calls sent directly
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -66,6 +70,8 @@ class Worker:
         self.inbox: collections.deque = collections.deque()
         self._done_held_since: float | None = None  # see _send_done
         self._fn_seconds: dict[str | None, float] = {}  # each function's latest run time here
+        self.env_key = ""  # the runtime_env files this process is bound to (runtime_env.py)
+        self.actor_runtime_env: dict | None = None  # an actor's, for its calls' context
         self.client = CoreClient(
             os.environ["RAYGROUND_ADDRESS"],
             token,
@@ -166,12 +172,38 @@ class Worker:
                 self._report_failure(spec, exc, retry_allowed=False)
                 return
         kind = spec.get("kind", "task")
+        if kind != "actor_call" and not self._bind_runtime_env(spec):
+            return
         if kind == "actor_create":
             self._create_actor(spec, arg_descs)
         elif kind == "actor_call":
             self._actor_call(spec, arg_descs)
         else:
             self._run(spec, arg_descs, self.fns[fn_id])
+
+    def _bind_runtime_env(self, spec: dict) -> bool:
+        """Unpack and enter the task's working_dir / py_modules (once: the head sends this
+        worker only tasks with the same ones, as Ray keys workers by runtime env)."""
+        renv = spec.get("runtime_env")
+        key = runtime_env.worker_key(renv)
+        if not key or key == self.env_key:
+            return True
+        try:
+            if self.env_key:  # never expected: the head keys workers by this
+                raise RuntimeError(f"worker bound to {self.env_key!r} was sent {key!r}")
+            cache = os.path.join(
+                os.path.dirname(os.environ["RAYGROUND_TOKEN_FILE"]),  # this node's session
+                "runtime_resources",
+            )
+            runtime_env.activate(self.client, cache, renv or {})
+            self.env_key = key
+        except BaseException as exc:
+            err = exceptions.RuntimeEnvSetupError(
+                f"Failed to set up the runtime_env {renv}: {type(exc).__name__}: {exc}"
+            )
+            self._report_error(spec, err)
+            return False
+        return True
 
     def _setup_job(self, job_id: str | None, info: dict) -> None:
         self.jobs[job_id or ""] = info
@@ -193,13 +225,31 @@ class Worker:
             "namespace": job.get("namespace"),
             "node_id": self.client.session["node_id"],
             "worker_id": self.worker_id,
+            "function_name": self._function_name(spec),
+            "actor_name": self.actor_name if spec.get("actor_id") else None,
+            "actor_meta": self.actor_meta if spec.get("actor_id") else None,
+            "runtime_env": self.actor_runtime_env
+            if spec.get("kind") == "actor_call"
+            else spec.get("runtime_env"),
+            # get_current_placement_group(); an actor's methods run in its creation's group
+            "placement_group": spec.get("placement_group") or self.actor_placement,
         }
+
+    def _function_name(self, spec: dict) -> str | None:
+        """`module.qualname` of what runs (`module.Class.method` in an actor), as Ray's
+        `get_task_function_name()` gives it."""
+        if spec.get("actor_id"):
+            return f"{self.actor_module}.{self.actor_class_name}.{spec.get('method', '__init__')}"
+        fn = self.fns.get(spec.get("fn_id") or "")
+        if fn is None:
+            return None
+        return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', spec.get('name'))}"
 
     def _env_for(self, spec: dict) -> dict[str, str]:
         job = self.jobs.get(spec.get("job_id") or "", {})
         env = dict(job.get("env_vars") or {})
-        runtime_env = spec.get("runtime_env") or {}
-        env.update(runtime_env.get("env_vars") or {})
+        renv = spec.get("runtime_env") or {}
+        env.update(renv.get("env_vars") or {})
         if spec.get("gpu_ids") or (spec.get("resources") or {}).get("GPU"):
             env["CUDA_VISIBLE_DEVICES"] = ",".join(spec.get("gpu_ids") or [])
         return env
@@ -428,6 +478,11 @@ class Worker:
         self.actor_id = spec["actor_id"]
         self.actor_gpu_ids = spec.get("gpu_ids") or []
         self.actor_class_name = spec.get("class_name", cls.__name__)
+        self.actor_module = getattr(cls, "__module__", "?")
+        self.actor_name = spec.get("actor_name") or ""
+        self.actor_meta = spec.get("meta")
+        self.actor_runtime_env = spec.get("runtime_env")
+        self.actor_placement = spec.get("placement_group")
         env = self._env_for(spec)
         os.environ.update(env)  # an actor keeps its environment for life
         token = context.set_task_context(self._task_context(spec))

@@ -32,6 +32,7 @@ class WorkerProc:
         "actor_id",
         "blocked",
         "direct_address",
+        "env_key",
         "exit_code",
         "fns",
         "id",
@@ -64,6 +65,10 @@ class WorkerProc:
         self.log_path = log_path
         self.exit_code: int | None = None
         self.direct_address: str | None = None  # an actor's socket for direct calls
+        # The runtime_env files (working_dir, py_modules) it has entered, None while it ran
+        # nothing: it serves only tasks with the same ones (runtime_env.worker_key), as Ray
+        # keys its workers by runtime env.
+        self.env_key: str | None = None
 
     def reap(self, timeout: float = 0.0) -> int | None:
         """Collect the exit status (None while it runs); signals come back negative."""
@@ -109,8 +114,17 @@ class WorkerPool:
             self.on_spawn(worker)
         return worker
 
-    def take_idle(self) -> WorkerProc | None:
-        return self.idle.pop() if self.idle else None
+    def take_idle(self, env_key: str = "") -> WorkerProc | None:
+        """An idle worker for a task whose runtime_env files are `env_key` (bound to it now)."""
+        idle = self.idle
+        for fits in (env_key, None):  # a worker already bound to it, else one still unbound
+            for i in range(len(idle) - 1, -1, -1):
+                worker = idle[i]
+                if worker.env_key == fits:
+                    del idle[i]
+                    worker.env_key = env_key
+                    return worker
+        return None
 
     def make_idle(self, worker: WorkerProc) -> None:
         worker.state = "idle"

@@ -29,8 +29,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..jupyter.spans import peak_parallelism
+
 _TERMINAL = ("FINISHED", "FAILED")
-_HANDOVER_S = 0.002
 _RAY_SETTLE_S = 6.0  # Ray: how long to wait for its task events to arrive
 
 
@@ -93,19 +94,9 @@ class RunRecord:
         return self.tasks(method, kind="ACTOR_TASK")
 
     def max_parallel(self, spans: list[TaskSpan] | None = None) -> int:
-        """The most of `spans` (default: all tasks and actor calls) running at the same moment."""
-        spans = self._ran(spans)
-        # An end counts a moment early: the head may start a worker's next task just before it
-        # records the previous one finished, which must not read as one more at once.
-        edges = sorted(
-            [(s.start, 1) for s in spans]
-            + [(s.end - min(_HANDOVER_S, s.duration / 2), -1) for s in spans]
-        )
-        peak = now = 0
-        for _, step in edges:  # an end and a start at the same instant: the end sorts first
-            now += step
-            peak = max(peak, now)
-        return peak
+        """The most of `spans` (default: all tasks and actor calls) running at the same moment
+        (the same sweep as the run analysis's `max_parallelism`: jupyter/spans.py)."""
+        return peak_parallelism((s.start, s.end) for s in self._ran(spans))
 
     def busy_s(self, spans: list[TaskSpan] | None = None) -> float:
         """Run time of `spans` added up: what running them one after another would cost."""
@@ -280,6 +271,7 @@ def _settled_ray_rows(record: RunRecord) -> list[dict[str, Any]]:
     import ray
     from ray.util import state
 
+    from rayground.jupyter.analysis import ray_event_interval_s
     from rayground.jupyter.backends import ray_task_row
 
     job = ray.get_runtime_context().get_job_id()
@@ -303,7 +295,7 @@ def _settled_ray_rows(record: RunRecord) -> list[dict[str, Any]]:
         if (now == before and now) or time.monotonic() >= deadline:
             return rows
         before = now
-        time.sleep(1.0)  # Ray reports task events about once a second
+        time.sleep(ray_event_interval_s())  # how often Ray reports task events
 
 
 def _span(row: dict[str, Any]) -> TaskSpan:

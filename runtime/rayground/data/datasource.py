@@ -52,8 +52,10 @@ def resolve_paths(
     paths: Any,
     filesystem: pafs.FileSystem | None,
     extensions: list[str] | None,
+    ignore_missing: bool = False,
 ) -> tuple[pafs.FileSystem, list[str]]:
-    """The files to read, in a stable order, and the filesystem to read them with."""
+    """The files to read, in a stable order, and the filesystem to read them with.
+    `ignore_missing` (Ray's `ignore_missing_paths=True`) skips paths that do not exist."""
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     if not isinstance(paths, list | tuple) or not paths:
@@ -84,6 +86,8 @@ def resolve_paths(
         if fs is None:
             fs = pafs.LocalFileSystem()
             path = os.path.abspath(os.path.expanduser(path))
+        if ignore_missing and fs.get_file_info(path).type == pafs.FileType.NotFound:
+            continue
         files.extend(_expand(caller, fs, path, extensions))
     if not files:
         wanted = f" ending in {', '.join('.' + e for e in extensions)}" if extensions else ""

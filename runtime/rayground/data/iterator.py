@@ -133,6 +133,19 @@ class DataIterator:
         for bundle in self._bundles():
             yield from blocks.to_rows(rayground.get(bundle.block_ref))
 
+    def materialize(self) -> Any:
+        """What this iterator yields, run once and kept in the object store."""
+        if self._dataset is not None:
+            return self._dataset.materialize()
+        from . import plan as lp
+        from .dataset import MaterializedDataset
+
+        return MaterializedDataset(lp.InputData("StreamingSplit", list(self._bundles())))
+
+    def stats(self) -> str:
+        """The per-operator statistics of the dataset's last run (as `Dataset.stats()`)."""
+        return self._dataset.stats() if self._dataset is not None else ""
+
     def __repr__(self) -> str:
         if self._coordinator is not None:
             return f"DataIterator(streaming_split share {self._split})"

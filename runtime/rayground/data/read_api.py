@@ -155,8 +155,9 @@ def _read(
     args: dict[str, Any],
     include_paths: bool,
     remote_args: dict[str, Any],
+    ignore_missing_paths: bool = False,
 ) -> Dataset:
-    fs, files = ds_files.resolve_paths(caller, paths, filesystem, extensions)
+    fs, files = ds_files.resolve_paths(caller, paths, filesystem, extensions, ignore_missing_paths)
     requested = _num_blocks(caller, parallelism, override_num_blocks)
     if requested is None:
         ensure_initialized()
@@ -175,6 +176,7 @@ def read_parquet(
     num_gpus: float | None = None,
     memory: float | None = None,
     include_paths: bool = False,
+    ignore_missing_paths: bool = False,
     file_extensions: list[str] | None = ds_files.PARQUET_EXTENSIONS,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
@@ -208,6 +210,7 @@ def read_parquet(
         args,
         include_paths,
         remote,
+        ignore_missing_paths,
     )
 
 
@@ -220,6 +223,7 @@ def read_csv(
     num_gpus: float | None = None,
     memory: float | None = None,
     include_paths: bool = False,
+    ignore_missing_paths: bool = False,
     file_extensions: list[str] | None = None,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
@@ -244,6 +248,7 @@ def read_csv(
         dict(arrow_csv_args),
         include_paths,
         remote,
+        ignore_missing_paths,
     )
 
 
@@ -257,6 +262,7 @@ def read_json(
     num_gpus: float | None = None,
     memory: float | None = None,
     include_paths: bool = False,
+    ignore_missing_paths: bool = False,
     file_extensions: list[str] | None = ds_files.JSON_EXTENSIONS,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
@@ -281,6 +287,7 @@ def read_json(
         dict(arrow_json_args),
         include_paths,
         remote,
+        ignore_missing_paths,
     )
 
 
@@ -295,6 +302,7 @@ def read_text(
     num_gpus: float | None = None,
     memory: float | None = None,
     include_paths: bool = False,
+    ignore_missing_paths: bool = False,
     file_extensions: list[str] | None = None,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
@@ -319,6 +327,7 @@ def read_text(
         args,
         include_paths,
         remote,
+        ignore_missing_paths,
     )
 
 
@@ -328,6 +337,7 @@ def read_numpy(
     filesystem: Any = None,
     parallelism: int = -1,
     include_paths: bool = False,
+    ignore_missing_paths: bool = False,
     file_extensions: list[str] | None = ds_files.NUMPY_EXTENSIONS,
     concurrency: int | None = None,
     override_num_blocks: int | None = None,
@@ -345,6 +355,7 @@ def read_numpy(
         {"allow_pickle": allow_pickle},
         include_paths,
         {},
+        ignore_missing_paths,
     )
 
 
@@ -352,6 +363,7 @@ def read_binary_files(
     paths: Any,
     *,
     include_paths: bool = False,
+    ignore_missing_paths: bool = False,
     filesystem: Any = None,
     parallelism: int = -1,
     num_cpus: float | None = None,
@@ -380,4 +392,5 @@ def read_binary_files(
         {},
         include_paths,
         remote,
+        ignore_missing_paths,
     )

@@ -20,6 +20,7 @@ On real Ray only the task rows exist (ray.util.state); the report lists what it 
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 import sys
 import threading
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._core import observe
+from .spans import parallelism, union_length
 
 # Thresholds, chosen so the anti-patterns are flagged on the seed's examples and not on code
 # that follows "The Good" list (see tests/jupyter/test_explain.py).
@@ -43,8 +45,22 @@ RAY_SETTLE_S = 5.0  # Ray: how long to wait for its task events to arrive
 # end once its worker was interrupted). Tasks the code left running cost this much once.
 SETTLE_S = 1.0
 
+
+_RAY_EVENT_INTERVAL = "RAY_task_events_report_interval_ms"  # Ray's spelling, not upper case
+
+
+def ray_event_interval_s() -> float:
+    """How often Ray's workers report task events: `RAY_task_events_report_interval_ms` (Ray's
+    own setting, 1000 ms unless the environment that started the cluster changed it). Two reads
+    of the state API this far apart that agree mean no event was still on its way."""
+    try:
+        ms = float(os.environ.get(_RAY_EVENT_INTERVAL, "1000"))
+    except ValueError:
+        ms = 1000.0
+    return min(max(ms, 10.0), 10_000.0) / 1000
+
+
 _DONE = ("FINISHED", "FAILED")
-_HANDOVER_S = 0.002
 
 
 @dataclass
@@ -174,9 +190,9 @@ class Run:
         if self._backend is None:
             self._backend = session.current(required=True)
         if self._backend.name == "rayground":
-            from . import hub
+            from . import subscription
 
-            self._remove_listener = hub.add(self._on_events)
+            self._remove_listener = subscription.add(self._on_events)
         observe.submit_hooks.append(self._on_submit)
         observe.block_hooks.append(self._on_block)
         self.start = time.time()
@@ -195,10 +211,10 @@ class Run:
             observe.block_hooks.remove(self._on_block)
         if self._remove_listener is not None:
             # Events up to now may still be in flight from the head: wait until they arrived.
-            from . import hub
+            from . import subscription
 
             try:
-                hub.catch_up(self._backend._request("status")["event_seq"])
+                subscription.catch_up(self._backend._request("status")["event_seq"])
             except Exception:
                 pass
             self._remove_listener()
@@ -281,8 +297,8 @@ class Run:
 
         deadline = time.monotonic() + (SETTLE_S if self.end is not None else 0.0)
         while True:
-            # The stream told us about every task since before the run began (hub subscribed
-            # at __enter__), so no table read is needed unless events were lost.
+            # The stream told us about every task since before the run began (subscribed at
+            # __enter__, subscription.py), so no table read is needed unless events were lost.
             rows = self._pick(model.tasks(backend, complete=False), backend, end)
             pending = [
                 r
@@ -294,17 +310,19 @@ class Run:
             time.sleep(0.02)
 
     def _settled_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:
-        """Ray reports task events about once a second: read until two reads agree."""
+        """Ray reports task events every `ray_event_interval_s()`: read until two reads that far
+        apart agree."""
+        interval = ray_event_interval_s()
         began = time.monotonic()
         before = None
         while True:
             picked = self._pick(backend.tasks(), backend, end)
             now = sorted((r["task_id"], r.get("state")) for r in picked)
             waited = time.monotonic() - began
-            if (now == before and (now or waited >= 2.0)) or waited > RAY_SETTLE_S:
+            if (now == before and (now or waited >= 2 * interval)) or waited > RAY_SETTLE_S:
                 return picked
             before = now
-            time.sleep(1.0)
+            time.sleep(interval)
 
     def _pick(self, rows: list[dict[str, Any]], backend: Any, end: float) -> list[dict[str, Any]]:
         ours = {s.task_id for s in self.submits}
@@ -417,30 +435,6 @@ def _received(rows: list[dict[str, Any]], blocks: list[_Block]) -> list[dict[str
     return out
 
 
-def _parallelism(spans: list[tuple[float, float]]) -> tuple[int, float]:
-    """Max tasks running at once, and the time-weighted mean over the span they cover."""
-    if not spans:
-        return 0, 0.0
-    points = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    running = peak = 0
-    area = 0.0
-    last = points[0][0]
-    for t, delta in points:
-        area += running * (t - last)
-        last = t
-        running += delta
-    # For the peak, an end counts a moment early: the head starts a worker's next task just
-    # before it records the previous one finished, which must not read as one more at once.
-    running = 0
-    for _t, delta in sorted(
-        [(s, 1) for s, _ in spans] + [(e - min(_HANDOVER_S, (e - s) / 2), -1) for s, e in spans]
-    ):
-        running += delta
-        peak = max(peak, running)
-    span = max(e for _, e in spans) - min(s for s, _ in spans)
-    return peak, (area / span if span > 0 else float(peak))
-
-
 def analyze(
     rows: list[dict[str, Any]],
     *,
@@ -460,7 +454,7 @@ def analyze(
     tasks = _received([r for r in rows if r.get("type") != "ACTOR_CREATION_TASK"], blocks)
     by_fn = Counter(r.get("name") or "?" for r in tasks)
     spans = [s for s in (_intervals(r, end, start) for r in tasks) if s is not None]
-    peak, mean = _parallelism(spans)
+    peak, mean = parallelism(spans)
     # A task blocked in get gives its CPU back: that time is not work.
     busy = max(0.0, sum(e - s for s, e in spans) - sum(blocked_tasks.values()))
     report = RunReport(
@@ -475,7 +469,7 @@ def analyze(
         max_parallelism=peak,
         mean_parallelism=mean,
         busy_s=busy,
-        driver_blocked_s=_union_length([(b.start, b.end) for b in blocks]),
+        driver_blocked_s=union_length([(b.start, b.end) for b in blocks]),
         gets=sum(1 for b in blocks if b.kind in ("get", "get_error")),
         waits=sum(1 for b in blocks if b.kind == "wait"),
         puts=len(puts),
@@ -499,21 +493,6 @@ def analyze(
         if f is not None
     ]
     return report
-
-
-def _union_length(spans: list[tuple[float, float]]) -> float:
-    total = 0.0
-    cur_s = cur_e = None
-    for s, e in sorted(spans):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
-    return total
 
 
 def _get_in_loop(submits: list[_Submit], blocks: list[_Block]) -> Finding | None:

@@ -17,9 +17,35 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 GROUP_ABOVE = 300
+
+
+class _TaskKeys(TypedDict):
+    id: str
+    name: str
+    state: str
+    deps: list[str]  # the tasks whose results this task consumed (producers, once each)
+
+
+class Task(_TaskKeys, total=False):
+    """One task in the model's schema: what `compact_task` makes, what the lab feed sends
+    (`snapshot`, `tasks`) and what `build` and the extension's `buildDag` take. The one
+    definition: extension/src/taskrow.ts is generated from it (scripts/ts_types.py), and a test
+    holds that file to this class. Only the first four keys are needed to build a graph."""
+
+    parent: str | None  # the task that submitted this one (edges where no task has deps)
+    type: str | None  # NORMAL_TASK | ACTOR_TASK | ACTOR_CREATION_TASK
+    actor_id: str | None
+    pid: int | None
+    node: str | None
+    start_ms: int | None
+    end_ms: int | None
+    error: str | None  # the first line of the error
+    # Spans (ms since the epoch) the task spent blocked in get/wait; an open one ends None.
+    blocked: list[tuple[int, int | None]]
+
 
 CATEGORIES = ("pending", "waiting", "running", "finished", "failed")
 LABELS = {
@@ -74,7 +100,7 @@ def first_line(text: str | None, limit: int = 300) -> str | None:
     return lines[0][:limit] if lines else None
 
 
-def compact_task(row: dict[str, Any]) -> dict[str, Any]:
+def compact_task(row: dict[str, Any]) -> Task:
     """A state-table task row (rayground's `list_tasks`, or Ray's through backends.py) in the
     model's schema: what the DAG, the task stream and their details need, nothing more."""
     deps = []
@@ -97,7 +123,7 @@ def compact_task(row: dict[str, Any]) -> dict[str, Any]:
         "error": first_line(row.get("error_message")),
         # Spans blocked in get/wait inside the task (seconds in rows, ms here, as the times).
         "blocked": [
-            [int(a * 1000), None if b is None else int(b * 1000)]
+            (int(a * 1000), None if b is None else int(b * 1000))
             for a, b in row.get("blocked") or ()
         ],
     }

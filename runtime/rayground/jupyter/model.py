@@ -1,11 +1,11 @@
 """The kernel's picture of the cluster's tasks, kept current from the event stream.
 
-A live view that re-read every task row on each refresh would make the head serialise 10,000
-rows several times a second while it schedules them (measured: a 10,000-task run took twice as
-long under a live DAG). Instead the hub feeds every task event here: a task's first event names
-it and its consumed refs, later ones move its state. The views read rows shaped as the head's
-`list_tasks` rows. The table is loaded once per cluster (tasks from before the kernel subscribed)
-and again only if the stream reports lost events.
+A live view that re-read every task row on each refresh would make the head serialise 10,000 rows
+several times a second while it schedules them (measured: a 10,000-task run took twice as long under
+a live DAG). Instead subscription.py feeds every task event here: a task's first event names it and
+its consumed refs, later ones move its state. The views read rows shaped as the head's `list_tasks`
+rows. The table is loaded once per cluster (tasks from before the kernel subscribed) and again only
+if the stream reports lost events.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class TaskModel:
             self._loaded_for = None
             self._stale = True
 
-    # -- fed by hub.py, on the client's I/O thread
+    # -- fed by subscription.py, on the client's I/O thread
     def on_events(self, events: list[tuple], lost: int) -> None:
         with self._lock:
             if lost:

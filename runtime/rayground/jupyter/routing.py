@@ -82,17 +82,17 @@ class CellRouter:
         self.follow_events(False)
 
     def follow_events(self, on: bool = True) -> None:
-        """Learn task -> parent and completions from the event stream (through the hub)."""
-        from . import hub
+        """Learn task -> parent and completions from the event stream (through subscription.py)."""
+        from . import subscription
 
         if on and self._unsubscribe is None:
-            self._unsubscribe = hub.add(self.on_events)
+            self._unsubscribe = subscription.add(self.on_events)
         elif not on and self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         if on:
             try:
-                hub.refresh()
+                subscription.refresh()
             except Exception:
                 pass
 
@@ -106,10 +106,10 @@ class CellRouter:
                 parent = None
         self.current = CellRecord(parent, getattr(self.shell, "execution_count", None))
         if self._unsubscribe is not None:
-            from . import hub
+            from . import subscription
 
             try:
-                hub.refresh()  # code in the previous cell may have started a new cluster
+                subscription.refresh()  # code in the previous cell may have started a new cluster
             except Exception:
                 pass
 
@@ -148,13 +148,13 @@ class CellRouter:
 
     def _catch_up(self, timeout: float = 0.5) -> None:
         from .._core import context
-        from . import hub
+        from . import subscription
 
         client = context.current_client(required=False)
         if client is None or not client.alive or self._unsubscribe is None:
             return
         try:
-            hub.catch_up(client.request("status", timeout=2)["event_seq"], timeout=timeout)
+            subscription.catch_up(client.request("status", timeout=2)["event_seq"], timeout=timeout)
         except Exception:
             pass
 

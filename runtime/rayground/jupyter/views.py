@@ -1,8 +1,8 @@
 """Live views (ipywidgets): status, task DAG, object store, actors, timeline.
 
 Each view is a widget plus a stable plain-text form (the display's text/plain, which nbval
-compares). A view refreshes on its own background thread: on rayground it wakes on the event
-stream (through hub.py) and re-reads the state tables at most every `MIN_INTERVAL`; on Ray it
+compares). A view refreshes on its own background thread: on rayground it wakes on the event stream
+(through subscription.py) and re-reads the state tables at most every `MIN_INTERVAL`; on Ray it
 polls `ray.util.state`. The kernel is never blocked, and widget updates reach the browser while a
 cell is still running. Only the newest `KEEP_LIVE` views of each kind stay live; older ones keep
 their last picture.
@@ -67,9 +67,9 @@ class LiveView:
     # -- live updating
     def start(self) -> LiveView:
         if self.backend.name == "rayground":
-            from . import hub
+            from . import subscription
 
-            self._remove_listener = hub.add(self._on_events)
+            self._remove_listener = subscription.add(self._on_events)
         with _views_lock:
             mine = _views.setdefault(self.kind, [])
             mine.append(self)

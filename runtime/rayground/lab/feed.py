@@ -8,7 +8,7 @@ Data flow (one feed per live cluster on this machine, each on its own thread):
     task table, asks the head for the rows of tasks it has not seen (`list_tasks`, newest first),
     re-reads objects/actors when their events arrived, `status` once a second
                                                               |
-                                                  publish(message)  --> Hub (IOLoop) --> browsers
+                                              publish(message) --> ClusterHub (IOLoop) --> browsers
 
 The event stream says *that* something changed; rows come from the head's state tables (events do
 not carry names or dependencies). The feed asks for details (tasks, objects, actors) only while a
@@ -313,6 +313,10 @@ class ClusterFeed:
                 if state == "RUNNING":
                     task["start_ms"] = int(when * 1000)
                     task["pid"] = (extra or {}).get("pid", task["pid"])
+                    if not task.get("node") and ident not in missing:
+                        # Read before it was placed: the row now names its node (the stream's
+                        # lane, a transfer's end), which the event does not carry.
+                        missing.append(ident)
                 elif state in ("FINISHED", "FAILED"):
                     task["end_ms"] = int(when * 1000)
                     started = (extra or {}).get("started")
@@ -350,9 +354,9 @@ class ClusterFeed:
             at = int(when * 1000)
             spans = task.setdefault("blocked", [])
             if state == "BLOCKED":
-                spans.append([at, None])
+                spans.append((at, None))
             elif spans and spans[-1][1] is None:
-                spans[-1][1] = at
+                spans[-1] = (spans[-1][0], at)
             changed[task_id] = task
         if not changed:
             return

@@ -22,7 +22,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web, websocket
 
-from .hub import ClusterError, Hub
+from .cluster_hub import ClusterError, ClusterHub
 
 AUTH_RESOURCE = "rayground"
 _MAX_MESSAGE = 64 * 1024  # what the browser sends is tiny; refuse anything else
@@ -32,7 +32,7 @@ class _Base(APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
-    def hub(self) -> Hub:
+    def hub(self) -> ClusterHub:
         return self.settings["rayground_hub"]
 
     def _fail(self, exc: ClusterError) -> None:
@@ -100,7 +100,7 @@ class CurriculumHandler(_Base):
 
 
 class FeedSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
-    """One browser's live feed; the Hub decides what it is sent."""
+    """One browser's live feed; the ClusterHub decides what it is sent."""
 
     auth_resource = AUTH_RESOURCE
 
@@ -114,7 +114,7 @@ class FeedSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
         pass
 
     @property
-    def hub(self) -> Hub:
+    def hub(self) -> ClusterHub:
         return self.settings["rayground_hub"]
 
     @ws_authenticated
@@ -162,7 +162,7 @@ class FeedSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
 
 def setup_handlers(serverapp: Any) -> None:
     web_app = serverapp.web_app
-    hub = Hub(serverapp.root_dir, serverapp.kernel_manager, serverapp.log)
+    hub = ClusterHub(serverapp.root_dir, serverapp.kernel_manager, serverapp.log)
     web_app.settings["rayground_hub"] = hub
     base = url_path_join(web_app.settings["base_url"], "rayground")
     web_app.add_handlers(

@@ -33,6 +33,7 @@ from ._names import (
     replica_actor_name,
 )
 from .config import DeploymentConfig, HTTPOptions
+from .exceptions import RayServeException
 from .replica import Replica
 
 _TICK_S = 0.1
@@ -147,7 +148,7 @@ class ServeController:
                 and route_prefix is not None
                 and (other.route_prefix == route_prefix)
             ):
-                raise ValueError(
+                raise RayServeException(  # Ray Serve's type (its controller raises it too)
                     f"Prefix {route_prefix} is being used by application {other.name!r}. "
                     "Give this application another route_prefix, or delete that one first "
                     f"(serve.delete({other.name!r}))."

@@ -235,9 +235,6 @@ class DeploymentResponse(_ResponseBase):
 
     async def _await(self) -> Any:
         ref = await asyncio.wrap_future(self._assigned)
-        from .router import send_now
-
-        send_now(ref)
         return await ref
 
     async def _to_object_ref(self) -> Any:

@@ -102,7 +102,7 @@ class ProxyActor:
             return
         prefix, app_name, ingress = match
         body = await _read_body(receive)
-        from .router import router_for, send_now
+        from .router import router_for
 
         router = router_for(app_name, ingress)
         sub_scope = scope_to_send(scope, "" if prefix == "/" else prefix)
@@ -114,7 +114,6 @@ class ProxyActor:
             ref, slot = (
                 assigned.result() if assigned.done() else await asyncio.wrap_future(assigned)
             )
-            send_now(ref)
             answer = await ref
             if answer[0] == "full":
                 _, status, headers, body_out = answer

@@ -19,7 +19,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import rayground
 from rayground.exceptions import RayActorError
 
 from ._names import HTTP_METHOD, deployment_key
@@ -222,14 +221,6 @@ class Router:
         )
 
 
-def send_now(ref: Any) -> None:
-    """Have the call behind `ref` leave this process now. Before awaiting a call made on an
-    event loop (the proxy, an async replica, a notebook cell): there its message waits in
-    the process's outgoing queue until the client's I/O thread next wakes, up to 20 ms, which
-    was most of an HTTP request's latency. A zero-timeout wait sends what is queued."""
-    rayground.wait([ref], timeout=0)
-
-
 def router_for(app_name: str, deployment_name: str) -> Router:
     from . import process_state
 
@@ -245,4 +236,4 @@ def router_for(app_name: str, deployment_name: str) -> Router:
         return router
 
 
-__all__ = ["Router", "router_for", "send_now"]
+__all__ = ["Router", "router_for"]

@@ -1,5 +1,6 @@
 """What `serve.status()` returns, with Ray Serve's names: a ServeStatus of applications, each
-with its deployments and their replicas' states."""
+with its deployments and their replicas' states. Named as Ray's `ray.serve.schema`, which is
+what Serve code imports; not the wire protocol's schema (`_core/schema.py`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ __all__ = [
 ]
 
 
-class ApplicationStatus(str, Enum):
+class _Status(str, Enum):
+    """A status that prints as its value, as Ray Serve's do (`str(status) == "RUNNING"`)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ApplicationStatus(_Status):
     NOT_STARTED = "NOT_STARTED"
     DEPLOYING = "DEPLOYING"
     DEPLOY_FAILED = "DEPLOY_FAILED"
@@ -25,11 +33,8 @@ class ApplicationStatus(str, Enum):
     UNHEALTHY = "UNHEALTHY"
     DELETING = "DELETING"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class DeploymentStatus(str, Enum):
+class DeploymentStatus(_Status):
     UPDATING = "UPDATING"
     HEALTHY = "HEALTHY"
     UNHEALTHY = "UNHEALTHY"
@@ -38,17 +43,11 @@ class DeploymentStatus(str, Enum):
     DOWNSCALING = "DOWNSCALING"
     DELETING = "DELETING"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ProxyStatus(str, Enum):
+class ProxyStatus(_Status):
     STARTING = "STARTING"
     HEALTHY = "HEALTHY"
     UNHEALTHY = "UNHEALTHY"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass

@@ -7,6 +7,14 @@ Imported explicitly, as in Ray: `rayground.util.multiprocessing` (Pool), `raygro
 from . import state
 from .actor_pool import ActorPool
 from .check_serialize import inspect_serializability
+from .helpers import as_completed, list_named_actors, map_unordered
+from .placement_group import (
+    get_current_placement_group,
+    get_placement_group,
+    placement_group,
+    placement_group_table,
+    remove_placement_group,
+)
 
 
 def get_node_ip_address() -> str:
@@ -19,4 +27,17 @@ def get_node_ip_address() -> str:
     return str(client.session.get("node_ip") or "127.0.0.1")
 
 
-__all__ = ["ActorPool", "get_node_ip_address", "inspect_serializability", "state"]
+__all__ = [
+    "ActorPool",
+    "as_completed",
+    "get_current_placement_group",
+    "get_node_ip_address",
+    "get_placement_group",
+    "inspect_serializability",
+    "list_named_actors",
+    "map_unordered",
+    "placement_group",
+    "placement_group_table",
+    "remove_placement_group",
+    "state",
+]

@@ -20,6 +20,7 @@ __all__ = [
     "list_jobs",
     "list_nodes",
     "list_objects",
+    "list_placement_groups",
     "list_tasks",
     "list_workers",
     "subscribe",
@@ -114,6 +115,9 @@ list_objects = _lister("list_objects", "objects in the store")
 list_nodes = _lister("list_nodes", "nodes")
 list_workers = _lister("list_workers", "worker processes")
 list_jobs = _lister("list_jobs", "jobs (drivers)")
+list_placement_groups = _lister(
+    "list_placement_groups", "placement groups (removed ones included), with why pending"
+)
 
 
 def summarize_tasks(address: str | None = None, timeout: int = 30, **_: Any) -> dict[str, Any]:

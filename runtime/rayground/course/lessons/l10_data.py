@@ -73,6 +73,30 @@ def _named(g: Grader, part: str, kind: str = "NORMAL_TASK") -> list:
     return [s for s in g.record.spans if s.kind == kind and part in s.name]
 
 
+def _parquet_reads(g: Grader) -> list:
+    """The tasks that read Parquet files: `ReadParquet...` on rayground, `ReadFilesParquetV2...`
+    on Ray 2.60 (whose reader bundles small files, so 4 small files may be read by one task)."""
+    return [s for s in _named(g, "Read") if "Parquet" in s.name.split("->")[0]]
+
+
+def _aggregate_tasks(g: Grader) -> list:
+    """A groupby's reduce tasks: `Aggregate` on rayground, `HashAggregateMap/Reduce(...)` on Ray
+    (Ray's `count()` adds an `AggregateNumRows` operator of its own, which does not count)."""
+    return [
+        s for s in _named(g, "Aggregate") if s.name == "Aggregate" or s.name.startswith("HashAgg")
+    ]
+
+
+def _pool_calls(g: Grader) -> list:
+    """Calls that ran batches on a map actor: `MapWorker.process` on rayground,
+    `MapWorker(MapBatches(...)).submit` on Ray (not their readiness/location probes)."""
+    return [
+        s
+        for s in g.record.actor_calls()
+        if s.name.startswith("MapWorker") and s.name.rsplit(".", 1)[-1] in ("process", "submit")
+    ]
+
+
 def _grade_pipeline(heavy_count: Any, g: Grader) -> None:
     path = _parquet_dir()
     try:
@@ -86,10 +110,10 @@ def _grade_pipeline(heavy_count: Any, g: Grader) -> None:
         f"heavy_count(a Parquet directory of penguins) returned {value!r}; expected {expected} "
         "penguins heavier than 4.5 kg",
     )
-    reads = _named(g, "ReadParquet")
+    reads = _parquet_reads(g)
     g.expect_known(
-        lambda: len(reads) >= 2,
-        f"the files were read by {len(reads)} ReadParquet tasks on the cluster",
+        lambda: len(reads) >= 1,
+        f"the files were read by {len(reads)} ReadParquet task(s) on the cluster",
         "no ReadParquet tasks ran: read the directory with ray.data.read_parquet(path) so the "
         "cluster reads it block by block",
     )
@@ -115,9 +139,9 @@ def _grade_groupby(mean_mass_by_species: Any, g: Grader) -> None:
         f"mean_mass_by_species(penguins) returned {value!r}; expected the mean body mass per "
         f"species, {expected}",
     )
-    aggregates = _named(g, "Aggregate")
+    aggregates = _aggregate_tasks(g)
     g.expect_known(
-        lambda: any(s.name == "Aggregate" for s in aggregates),
+        lambda: bool(aggregates),
         "the means were computed by the dataset's Aggregate tasks (groupby -> mean)",
         "no Aggregate tasks ran, so the means were computed in the notebook: use "
         "ds.groupby('species').mean('body_mass_g') and take its rows",
@@ -137,7 +161,7 @@ def _grade_actor_pool(classify_all: Any, g: Grader) -> None:
         f"predicted size, {expected}",
     )
     actors = [s for s in g.record.actors_created() if s.name.startswith("MapWorker")]
-    calls = g.record.actor_calls("process")
+    calls = _pool_calls(g)
     g.expect_known(
         lambda: bool(actors) or bool(calls),
         "the model ran in a pool of actors",

@@ -1,4 +1,4 @@
-"""Hub: the server extension's one object. It knows the clusters on this machine, runs a
+"""ClusterHub: the server extension's one object. It knows the clusters on this machine, runs a
 ClusterFeed per cluster, and routes their messages to the browsers' WebSockets.
 
 Once a second (on the server's IOLoop) it lists the sessions on this machine
@@ -108,7 +108,7 @@ def kernels_of(
     return found
 
 
-class Hub:
+class ClusterHub:
     def __init__(self, root_dir: str, kernel_manager: Any, log: Any) -> None:
         self.kernel_manager = kernel_manager
         self.log = log

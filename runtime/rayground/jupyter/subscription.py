@@ -1,7 +1,7 @@
 """One subscription to the cluster's event stream per kernel, shared by every listener.
 
 The head keeps one position per connection, so two subscriptions on the driver's connection
-would move each other's position; the hub subscribes once (from "now") and fans batches out to
+would move each other's position; this module subscribes once (from "now") and fans batches out to
 the task model (model.py), the routing, the live views and the run analysis. Listeners run on
 the client's I/O thread: they must be quick and must not make requests (the reply would wait on
 that same thread).
