@@ -1,8 +1,12 @@
-"""Search-algorithm wrappers and HyperBandForBOHB, held to the same assertions on rayground and
-real Ray: `Repeater` (each suggestion run `repeat` times, the searcher told the mean),
-`BasicVariantGenerator`'s options, and BOHB's HyperBand (largest bracket first, pausing before
-a bracket is full). The searchers are small `tune.search.Searcher` subclasses that suggest from
-a fixed list, so the outcome does not depend on a random draw.
+"""What decides which trials run and when they end, held to the same assertions on rayground
+and real Ray: search-algorithm wrappers (`Repeater`: each suggestion run `repeat` times, the
+searcher told the mean; `BasicVariantGenerator`'s options), BOHB's HyperBand (largest bracket
+first, pausing before a bracket is full), `max_concurrent_trials`, and `ray.tune.stopper`'s
+stoppers. The searchers are small `tune.search.Searcher` subclasses that suggest from a fixed
+list, so the outcome does not depend on a random draw.
+
+One module (one cluster per backend: real Ray's `init` costs ~20 s of CI time per module), and
+small experiments (a few trials of a few steps each) for the same reason.
 """
 
 from __future__ import annotations
@@ -61,26 +65,26 @@ def test_repeater_runs_each_suggestion_repeat_times_and_reports_the_mean(ray, tu
     search = importlib.import_module(tune.__name__ + ".search")
     assert search.repeater.TRIAL_INDEX == "__trial_index__"
     inner = make_list_searcher(tune)([10, 20, 30], ray.__name__, metric="score", mode="max")
-    repeater = search.Repeater(inner, repeat=3)
+    repeater = search.Repeater(inner, repeat=2)
     grid = tune.Tuner(
         seeded_score,
         tune_config=tune.TuneConfig(
             metric="score",
             mode="max",
             search_alg=repeater,
-            num_samples=7,
+            num_samples=5,
             max_concurrent_trials=1,
         ),
         run_config=run_config("repeat"),
     ).fit()
     assert grid.num_errors == 0
     configs = sorted((r.config["x"], r.config["__trial_index__"]) for r in grid)
-    # 7 trials: two full groups of 3 and one group of 1 (num_samples % repeat)
-    assert configs == [(10, 0), (10, 1), (10, 2), (20, 0), (20, 1), (20, 2), (30, 0)]
-    assert sorted(r.metrics["score"] for r in grid) == [10, 11, 12, 20, 21, 22, 30]
+    # 5 trials: two full groups of 2 and one group of 1 (num_samples % repeat)
+    assert configs == [(10, 0), (10, 1), (20, 0), (20, 1), (30, 0)]
+    assert sorted(r.metrics["score"] for r in grid) == [10, 11, 20, 21, 30]
     # the searcher saw one trial per full group, with the group's mean; the lone x=30 trial's
     # group never completed, so it was never reported
-    assert sorted(r["score"] for r in inner.completed.values()) == [11.0, 21.0]
+    assert sorted(r["score"] for r in inner.completed.values()) == [10.5, 20.5]
 
 
 def test_repeater_without_set_index_leaves_the_config_alone(ray, tune, run_config):
@@ -138,7 +142,8 @@ def test_basic_variant_generator_constant_grid_search(ray, tune, run_config):
 
 # ---------------------------------------------------------------- HyperBandForBOHB
 def stepping(config):
-    """loss_t = f(x) / t, checkpointing its step so a paused trial resumes where it was."""
+    """loss_t = f(x) / t (t up to 3), checkpointing its step so a paused trial resumes where it
+    was."""
     import tempfile
 
     tune = _tune_of(config)
@@ -147,7 +152,7 @@ def stepping(config):
     if checkpoint is not None:
         with checkpoint.as_directory() as d, open(os.path.join(d, "step")) as f:
             start = int(f.read())
-    for step in range(start + 1, 10):
+    for step in range(start + 1, 4):
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "step"), "w") as f:
                 f.write(str(step))
@@ -157,9 +162,9 @@ def stepping(config):
             )
 
 
-@pytest.mark.timeout(600)  # real Ray restarts a trial's actor after each pause
+@pytest.mark.timeout(300)  # real Ray restarts a trial's actor after each pause
 def test_hyperband_for_bohb_fills_the_largest_bracket_first(ray, tune, schedulers, run_config):
-    searcher = make_list_searcher(tune)(list(range(12)), ray.__name__)
+    searcher = make_list_searcher(tune)(list(range(4)), ray.__name__)
     grid = tune.Tuner(
         # the whole cluster per trial: one runs at a time, so the order of events is fixed
         tune.with_resources(stepping, {"cpu": 2}),
@@ -167,15 +172,15 @@ def test_hyperband_for_bohb_fills_the_largest_bracket_first(ray, tune, scheduler
             metric="loss",
             mode="min",
             search_alg=searcher,
-            scheduler=schedulers.HyperBandForBOHB(max_t=9, reduction_factor=3),
-            num_samples=12,
+            scheduler=schedulers.HyperBandForBOHB(max_t=3, reduction_factor=3),
+            num_samples=4,
         ),
         run_config=run_config("bohb", checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
     ).fit()
     assert grid.num_errors == 0
     stops = {r.config["x"]: r.metrics["training_iteration"] for r in grid}
-    print("BOHB stops", [stops[x] for x in range(12)])
-    assert [stops[x] for x in range(12)] == EXPECTED_BOHB_STOPS
+    print("BOHB stops", [stops[x] for x in range(4)])
+    assert [stops[x] for x in range(4)] == EXPECTED_BOHB_STOPS
     for r in grid:  # a paused trial resumed from its checkpoint, it did not start again
         x, stop = r.config["x"], r.metrics["training_iteration"]
         assert list(r.metrics_dataframe["loss"]) == [
@@ -183,30 +188,32 @@ def test_hyperband_for_bohb_fills_the_largest_bracket_first(ray, tune, scheduler
         ]
 
 
-# What real Ray 2.60 does (and what BOHB's HyperBand gives by hand): bracket s=2 holds x=0..8
-# (milestones 1, 3, 9: keeps f(0), f(8), f(5), then x=0), bracket s=1 holds x=9..11, never
-# filled, halved to its best ceil(5/3)=2 when nothing else runs.
-EXPECTED_BOHB_STOPS = [9, 1, 1, 1, 1, 3, 1, 1, 3, 3, 9, 9]
+# What real Ray 2.60 does (and what BOHB's HyperBand gives by hand): max_t=3, eta=3 make two
+# brackets; s=1 holds x=0..2 (milestones 1, 3: keeps f(0), the best of three), s=0 holds x=3
+# (milestone 3), never filled, which runs to max_t when nothing else runs.
+EXPECTED_BOHB_STOPS = [3, 1, 1, 3]
 
 
 # ---------------------------------------------------------------- max_concurrent_trials
 def test_max_concurrent_trials_counts_paused_trials_as_live(ray, tune, schedulers, run_config):
     """Ray applies max_concurrent_trials through the searcher (a ConcurrencyLimiter): a trial
-    paused by BOHB still holds its slot, so with one slot each trial runs alone to the end."""
-    searcher = make_list_searcher(tune)(list(range(4)), ray.__name__)
+    paused by BOHB still holds its slot, so with one slot each trial runs alone to the end
+    (were the paused trial's slot free, the second would start and the bracket of three,
+    still not full, be halved: one trial stopped at step 1)."""
+    searcher = make_list_searcher(tune)(list(range(2)), ray.__name__)
     grid = tune.Tuner(
         stepping,
         tune_config=tune.TuneConfig(
             metric="loss",
             mode="min",
             search_alg=searcher,
-            scheduler=schedulers.HyperBandForBOHB(max_t=9, reduction_factor=3),
-            num_samples=4,
+            scheduler=schedulers.HyperBandForBOHB(max_t=3, reduction_factor=3),
+            num_samples=2,
             max_concurrent_trials=1,
         ),
         run_config=run_config("bohb1", checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
     ).fit()
-    assert sorted(r.metrics["training_iteration"] for r in grid) == [9, 9, 9, 9]
+    assert sorted(r.metrics["training_iteration"] for r in grid) == [3, 3]
 
 
 def test_max_concurrent_trials_below_one_is_rejected(ray, tune, run_config):
@@ -229,3 +236,83 @@ def test_create_scheduler_and_searcher_by_name(ray, tune, schedulers):
     assert isinstance(tune.create_searcher("random"), search.BasicVariantGenerator)
     with pytest.raises(ValueError, match="must be one of"):
         tune.create_scheduler("asha")  # not one of Ray's names either
+
+
+# ---------------------------------------------------------------- stoppers
+def flattening(config):
+    """loss falls by `drop` per step for `steps` steps, then stays flat; 12 steps at most."""
+    tune = _tune_of(config)
+    for step in range(1, 13):
+        tune.report({"loss": 10.0 - config["drop"] * min(step, config["steps"])})
+
+
+def endless(config):
+    """Reports until stopped from outside (99,999 reports at most, so a missed stop fails the
+    assertion below instead of hanging for ever)."""
+    tune = _tune_of(config)
+    for step in range(1, 100_000):
+        tune.report({"loss": 1.0 / step})
+
+
+@pytest.fixture(scope="module")
+def stopper(ray):
+    return importlib.import_module(f"{ray.__name__}.tune.stopper")
+
+
+def test_trial_plateau_stopper_stops_a_trial_whose_metric_is_flat(ray, tune, stopper, run_config):
+    stop = stopper.TrialPlateauStopper(metric="loss", std=0.001, num_results=3, grace_period=3)
+    grid = tune.Tuner(
+        flattening,
+        param_space={
+            "_backend": ray.__name__,
+            "drop": 1.0,
+            "steps": tune.grid_search([2, 5, 40]),
+        },
+        run_config=run_config("plateau", stop=stop),
+    ).fit()
+    iterations = sorted((r.config["steps"], r.metrics["training_iteration"]) for r in grid)
+    # flat from step `steps` on: three equal values end the trial at step steps + 2 (at least
+    # the grace period); the one that never flattens runs to its end
+    assert iterations == [(2, 4), (5, 7), (40, 12)]
+
+
+def test_trial_plateau_stopper_threshold_needs_a_mode(ray, stopper):
+    with pytest.raises(ValueError, match="mode"):
+        stopper.TrialPlateauStopper(metric="loss", metric_threshold=1.0)
+
+
+def test_experiment_plateau_stopper_ends_the_experiment(ray, tune, stopper, run_config):
+    stop = stopper.ExperimentPlateauStopper(metric="loss", std=0.001, top=3, mode="min")
+    grid = tune.Tuner(
+        flattening,
+        param_space={"_backend": ray.__name__, "drop": 0.0, "steps": 1},
+        run_config=run_config("expplateau", stop=stop),
+    ).fit()
+    assert grid.num_errors == 0
+    # a flat loss: the best three values have std 0 at the third result, and patience 0
+    assert grid[0].metrics["training_iteration"] == 3
+    with pytest.raises(ValueError, match="mode"):
+        stopper.ExperimentPlateauStopper(metric="loss", mode="avg")
+    with pytest.raises(ValueError, match="Top"):
+        stopper.ExperimentPlateauStopper(metric="loss", top=1)
+
+
+def test_timeout_stopper_ends_an_endless_experiment(ray, tune, stopper, run_config):
+    import datetime
+
+    grid = tune.Tuner(
+        endless,
+        param_space={"_backend": ray.__name__},
+        run_config=run_config(
+            "timeout",
+            stop=stopper.CombinedStopper(
+                stopper.NoopStopper(), stopper.TimeoutStopper(datetime.timedelta(seconds=3))
+            ),
+        ),
+    ).fit()
+    assert grid.num_errors == 0
+    # ended by the timeout, long before its 99,999 reports (on a loaded machine a trial may
+    # not have reported at all by then)
+    assert grid[0].metrics.get("training_iteration", 0) < 99_999
+    with pytest.raises(ValueError, match="timeout"):
+        stopper.TimeoutStopper("3s")
