@@ -84,6 +84,31 @@ def context_info(config):
     tune.report({"same_id": ctx.get_trial_id() in ctx.get_trial_dir(), "cp": repr(None)})
 
 
+def in_placement_group(config):
+    """Reports the group it runs in, the group a task it starts runs in (Ray Tune's trial
+    actor captures its children), and the resources Tune says it has."""
+    import importlib
+
+    ray = importlib.import_module(config["_backend"])
+    tune = _tune_of(config)
+
+    @ray.remote(num_cpus=1)
+    def child():
+        group = ray.util.get_current_placement_group()
+        return None if group is None else group.id.hex()
+
+    group = ray.util.get_current_placement_group()
+    resources = tune.get_context().get_trial_resources()
+    tune.report(
+        {
+            "bundles": group.bundle_specs,
+            "same_group": ray.get(child.remote()) == group.id.hex(),
+            "required": resources.required_resources,
+            "head_cpus": resources.head_cpus,
+        }
+    )
+
+
 def fixed_curves(config):
     """Trial i reports the i-th fixed loss curve, one value per iteration."""
     tune = _tune_of(config)
@@ -299,6 +324,40 @@ def test_with_parameters_and_with_resources(ray, tune, run_config):
         run_config=run_config(),
     ).fit()
     assert [r.metrics["total"] for r in grid] == [data.sum(), 2 * data.sum()]
+
+
+def test_with_resources_placement_group_factory(ray, tune, run_config):
+    """Bundles: the trial's actor takes the first, the tasks it starts run in the group's
+    other bundles; get_trial_resources() is the factory (a dict becomes one bundle)."""
+    factory = tune.PlacementGroupFactory([{"CPU": 1}, {"CPU": 1, "GPU": 0}], strategy="PACK")
+    assert factory.bundles == [{"CPU": 1.0}, {"CPU": 1.0}]  # zeros dropped, as Ray
+    assert factory.required_resources == {"CPU": 2.0} and factory.head_cpus == 1.0
+    assert factory == tune.PlacementGroupFactory([{"CPU": 1}, {"CPU": 1}])
+    empty_head = tune.PlacementGroupFactory([{}, {"CPU": 2}])
+    assert empty_head.head_bundle_is_empty and empty_head.head_cpus == 0.0
+    with pytest.raises(ValueError, match="zero bundles"):
+        tune.PlacementGroupFactory([])
+    grid = tune.Tuner(
+        tune.with_resources(in_placement_group, factory),
+        param_space=space(ray, k=tune.grid_search([1, 2])),
+        run_config=run_config("pgf"),
+    ).fit()
+    assert grid.num_errors == 0
+    for r in grid:
+        assert r.metrics["bundles"] == [{"CPU": 1.0}, {"CPU": 1.0}]
+        assert r.metrics["same_group"] is True
+        assert r.metrics["required"] == {"CPU": 2.0} and r.metrics["head_cpus"] == 1.0
+    grid = tune.Tuner(
+        tune.with_resources(context_resources, {"cpu": 1}),
+        param_space=space(ray),
+        run_config=run_config("dict"),
+    ).fit()
+    assert grid[0].metrics["required"] == {"CPU": 1.0}
+
+
+def context_resources(config):
+    tune = _tune_of(config)
+    tune.report({"required": tune.get_context().get_trial_resources().required_resources})
 
 
 def test_get_context_names_the_trial(ray, tune, run_config):

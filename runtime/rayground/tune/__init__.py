@@ -17,6 +17,7 @@ from .checkpoint import Checkpoint
 from .config import CheckpointConfig, FailureConfig, ResumeConfig, RunConfig, TuneConfig
 from .controller import TuneError
 from .factories import create_scheduler, create_searcher
+from .placement_groups import PlacementGroupFactory
 from .result import Result, ResultGrid
 from .search.sample import (
     choice,
@@ -44,6 +45,7 @@ __all__ = [
     "CheckpointConfig",
     "ExperimentAnalysis",
     "FailureConfig",
+    "PlacementGroupFactory",
     "Result",
     "ResultGrid",
     "ResumeConfig",
