@@ -599,6 +599,53 @@ def test_optuna_search_draws_optunas_configs_and_tells_it_the_results(ray, tune,
     assert best.metrics["loss"] == min(r.metrics["loss"] for r in grid)
 
 
+@pytest.mark.timeout(400)  # real Ray starts an actor for each trial
+def test_hyperopt_search_suggests_hyperopts_configs_and_learns(ray, tune, run_config):
+    """A point to evaluate first (a choice given by value), then two random draws, then TPE,
+    which draws from what it was told of the trials before (one trial at a time, so what it
+    knew at each suggestion is fixed): the same configs as Ray's wrapper, seed for seed."""
+    need_module("hyperopt", "hyperopt is not installed: the `tune` extra")
+    HyperOptSearch = importlib.import_module(f"{ray.__name__}.tune.search.hyperopt").HyperOptSearch
+    point = {"x": 0.5, "lr": 0.01, "k": 1, "c": "b"}
+    searcher = HyperOptSearch(points_to_evaluate=[point], n_initial_points=2, random_state_seed=5)
+    grid = tune.Tuner(
+        bowl,
+        param_space={
+            "_backend": ray.__name__,
+            "x": tune.uniform(-5.0, 5.0),
+            "lr": tune.loguniform(1e-4, 1e-1),
+            "k": tune.randint(0, 5),
+            "c": tune.choice(["a", "b"]),
+        },
+        tune_config=tune.TuneConfig(
+            metric="loss", mode="min", num_samples=5, search_alg=searcher, max_concurrent_trials=1
+        ),
+        run_config=run_config("hyperopt"),
+    ).fit()
+    assert grid.num_errors == 0 and len(grid) == 5
+    # (Ray names a searcher's trials by random ids: compare the configs, not their order)
+    configs = [{k: r.config[k] for k in point} for r in grid]
+    assert point in configs
+    rounded = [
+        {k: round(v, 6) if isinstance(v, float) else v for k, v in c.items()} for c in configs
+    ]
+    assert sorted(rounded, key=repr) == sorted(EXPECTED_HYPEROPT, key=repr)
+    with pytest.raises(AssertionError, match="mode"):
+        HyperOptSearch(mode="avg")
+    with pytest.raises(ValueError, match="Grid search"):
+        HyperOptSearch(space={"x": tune.grid_search([1, 2])})
+
+
+# What real Ray 2.60's HyperOptSearch suggests (hyperopt 0.3.0) for this seed, space and order.
+EXPECTED_HYPEROPT = [
+    {"x": 0.5, "lr": 0.01, "k": 1, "c": "b"},
+    {"x": -3.944088, "lr": 0.003598, "k": 2, "c": "a"},
+    {"x": 4.696717, "lr": 0.084581, "k": 0, "c": "b"},
+    {"x": 4.980982, "lr": 0.097419, "k": 4, "c": "b"},
+    {"x": 4.642149, "lr": 0.000185, "k": 0, "c": "b"},
+]
+
+
 def test_optuna_search_learns_from_every_trial(tmp_path):
     """rayground: each trial ends as a COMPLETE Optuna trial carrying its last metric, and its
     reports are Optuna's intermediate values."""

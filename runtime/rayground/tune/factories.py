@@ -25,8 +25,9 @@ _SEARCHERS = {
     "variant_generator": ("search", "BasicVariantGenerator"),
     "random": ("search", "BasicVariantGenerator"),
     "optuna": ("search.optuna", "OptunaSearch"),
+    "hyperopt": ("search.hyperopt", "HyperOptSearch"),
 }
-_RAY_ONLY_SEARCHERS = ("ax", "hyperopt", "bayesopt", "bohb", "nevergrad", "zoopt", "hebo")
+_RAY_ONLY_SEARCHERS = ("ax", "bayesopt", "bohb", "nevergrad", "zoopt", "hebo")
 
 
 def _build(
