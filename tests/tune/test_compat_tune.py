@@ -84,6 +84,31 @@ def context_info(config):
     tune.report({"same_id": ctx.get_trial_id() in ctx.get_trial_dir(), "cp": repr(None)})
 
 
+def in_placement_group(config):
+    """Reports the group it runs in, the group a task it starts runs in (Ray Tune's trial
+    actor captures its children), and the resources Tune says it has."""
+    import importlib
+
+    ray = importlib.import_module(config["_backend"])
+    tune = _tune_of(config)
+
+    @ray.remote(num_cpus=1)
+    def child():
+        group = ray.util.get_current_placement_group()
+        return None if group is None else group.id.hex()
+
+    group = ray.util.get_current_placement_group()
+    resources = tune.get_context().get_trial_resources()
+    tune.report(
+        {
+            "bundles": group.bundle_specs,
+            "same_group": ray.get(child.remote()) == group.id.hex(),
+            "required": resources.required_resources,
+            "head_cpus": resources.head_cpus,
+        }
+    )
+
+
 def fixed_curves(config):
     """Trial i reports the i-th fixed loss curve, one value per iteration."""
     tune = _tune_of(config)
@@ -259,6 +284,20 @@ def test_checkpoints_are_kept_under_storage_and_pruned(ray, tune, run_config, tm
     again = tune.Checkpoint.from_directory(copy)
     with again.as_directory() as d:
         assert os.path.exists(os.path.join(d, "step.txt"))
+    # the kept checkpoints, each with the result it was reported with
+    assert sorted(r["step"] for _, r in result.best_checkpoints) == [3, 4]
+
+    def step_of(checkpoint):
+        with open(os.path.join(checkpoint.path, "step.txt")) as f:
+            return int(f.read())
+
+    assert step_of(result.get_best_checkpoint("loss", "min")) == 4
+    assert step_of(result.get_best_checkpoint("step", "min")) == 3
+    with pytest.raises(RuntimeError, match="Invalid metric name"):
+        result.get_best_checkpoint("accuracy", "max")
+    with pytest.raises(ValueError, match="Unsupported mode"):
+        result.get_best_checkpoint("loss", "avg")
+    assert os.path.realpath(grid.experiment_path) == os.path.realpath(os.path.dirname(result.path))
 
 
 def test_stop_as_dict_and_as_function(ray, tune, run_config):
@@ -287,6 +326,40 @@ def test_with_parameters_and_with_resources(ray, tune, run_config):
     assert [r.metrics["total"] for r in grid] == [data.sum(), 2 * data.sum()]
 
 
+def test_with_resources_placement_group_factory(ray, tune, run_config):
+    """Bundles: the trial's actor takes the first, the tasks it starts run in the group's
+    other bundles; get_trial_resources() is the factory (a dict becomes one bundle)."""
+    factory = tune.PlacementGroupFactory([{"CPU": 1}, {"CPU": 1, "GPU": 0}], strategy="PACK")
+    assert factory.bundles == [{"CPU": 1.0}, {"CPU": 1.0}]  # zeros dropped, as Ray
+    assert factory.required_resources == {"CPU": 2.0} and factory.head_cpus == 1.0
+    assert factory == tune.PlacementGroupFactory([{"CPU": 1}, {"CPU": 1}])
+    empty_head = tune.PlacementGroupFactory([{}, {"CPU": 2}])
+    assert empty_head.head_bundle_is_empty and empty_head.head_cpus == 0.0
+    with pytest.raises(ValueError, match="zero bundles"):
+        tune.PlacementGroupFactory([])
+    grid = tune.Tuner(
+        tune.with_resources(in_placement_group, factory),
+        param_space=space(ray, k=tune.grid_search([1, 2])),
+        run_config=run_config("pgf"),
+    ).fit()
+    assert grid.num_errors == 0
+    for r in grid:
+        assert r.metrics["bundles"] == [{"CPU": 1.0}, {"CPU": 1.0}]
+        assert r.metrics["same_group"] is True
+        assert r.metrics["required"] == {"CPU": 2.0} and r.metrics["head_cpus"] == 1.0
+    grid = tune.Tuner(
+        tune.with_resources(context_resources, {"cpu": 1}),
+        param_space=space(ray),
+        run_config=run_config("dict"),
+    ).fit()
+    assert grid[0].metrics["required"] == {"CPU": 1.0}
+
+
+def context_resources(config):
+    tune = _tune_of(config)
+    tune.report({"required": tune.get_context().get_trial_resources().required_resources})
+
+
 def test_get_context_names_the_trial(ray, tune, run_config):
     grid = tune.Tuner(context_info, param_space=space(ray), run_config=run_config()).fit()
     assert grid[0].metrics["same_id"] is True
@@ -312,6 +385,9 @@ def test_tune_run_returns_experiment_analysis(ray, tune, storage):
     assert len(analysis.dataframe(metric="loss", mode="min")) == 3
     with pytest.raises(AttributeError, match="get_best_result"):
         analysis.get_best_result()
+    assert os.path.isdir(analysis.experiment_path)
+    # curve reports no checkpoints: the best trial has no last checkpoint
+    assert analysis.get_last_checkpoint() is None
 
 
 # ---------------------------------------------------------------- ASHA, deterministic
@@ -521,6 +597,53 @@ def test_optuna_search_draws_optunas_configs_and_tells_it_the_results(ray, tune,
     assert all(isinstance(c["k"], int) for c in configs)
     best = grid.get_best_result()
     assert best.metrics["loss"] == min(r.metrics["loss"] for r in grid)
+
+
+@pytest.mark.timeout(400)  # real Ray starts an actor for each trial
+def test_hyperopt_search_suggests_hyperopts_configs_and_learns(ray, tune, run_config):
+    """A point to evaluate first (a choice given by value), then two random draws, then TPE,
+    which draws from what it was told of the trials before (one trial at a time, so what it
+    knew at each suggestion is fixed): the same configs as Ray's wrapper, seed for seed."""
+    need_module("hyperopt", "hyperopt is not installed: the `tune` extra")
+    HyperOptSearch = importlib.import_module(f"{ray.__name__}.tune.search.hyperopt").HyperOptSearch
+    point = {"x": 0.5, "lr": 0.01, "k": 1, "c": "b"}
+    searcher = HyperOptSearch(points_to_evaluate=[point], n_initial_points=2, random_state_seed=5)
+    grid = tune.Tuner(
+        bowl,
+        param_space={
+            "_backend": ray.__name__,
+            "x": tune.uniform(-5.0, 5.0),
+            "lr": tune.loguniform(1e-4, 1e-1),
+            "k": tune.randint(0, 5),
+            "c": tune.choice(["a", "b"]),
+        },
+        tune_config=tune.TuneConfig(
+            metric="loss", mode="min", num_samples=5, search_alg=searcher, max_concurrent_trials=1
+        ),
+        run_config=run_config("hyperopt"),
+    ).fit()
+    assert grid.num_errors == 0 and len(grid) == 5
+    # (Ray names a searcher's trials by random ids: compare the configs, not their order)
+    configs = [{k: r.config[k] for k in point} for r in grid]
+    assert point in configs
+    rounded = [
+        {k: round(v, 6) if isinstance(v, float) else v for k, v in c.items()} for c in configs
+    ]
+    assert sorted(rounded, key=repr) == sorted(EXPECTED_HYPEROPT, key=repr)
+    with pytest.raises(AssertionError, match="mode"):
+        HyperOptSearch(mode="avg")
+    with pytest.raises(ValueError, match="Grid search"):
+        HyperOptSearch(space={"x": tune.grid_search([1, 2])})
+
+
+# What real Ray 2.60's HyperOptSearch suggests (hyperopt 0.3.0) for this seed, space and order.
+EXPECTED_HYPEROPT = [
+    {"x": 0.5, "lr": 0.01, "k": 1, "c": "b"},
+    {"x": -3.944088, "lr": 0.003598, "k": 2, "c": "a"},
+    {"x": 4.696717, "lr": 0.084581, "k": 0, "c": "b"},
+    {"x": 4.980982, "lr": 0.097419, "k": 4, "c": "b"},
+    {"x": 4.642149, "lr": 0.000185, "k": 0, "c": "b"},
+]
 
 
 def test_optuna_search_learns_from_every_trial(tmp_path):

@@ -16,6 +16,8 @@ from .callback import Callback
 from .checkpoint import Checkpoint
 from .config import CheckpointConfig, FailureConfig, ResumeConfig, RunConfig, TuneConfig
 from .controller import TuneError
+from .factories import create_scheduler, create_searcher
+from .placement_groups import PlacementGroupFactory
 from .result import Result, ResultGrid
 from .search.sample import (
     choice,
@@ -43,6 +45,7 @@ __all__ = [
     "CheckpointConfig",
     "ExperimentAnalysis",
     "FailureConfig",
+    "PlacementGroupFactory",
     "Result",
     "ResultGrid",
     "ResumeConfig",
@@ -54,6 +57,8 @@ __all__ = [
     "TuneError",
     "Tuner",
     "choice",
+    "create_scheduler",
+    "create_searcher",
     "get_checkpoint",
     "get_context",
     "grid_search",

@@ -69,6 +69,15 @@ class ExperimentAnalysis:
         pick = max if mode == "max" else min
         return Checkpoint(pick(scored, key=lambda item: item[1])[0])
 
+    def get_last_checkpoint(
+        self, trial: Trial | None = None, metric: str = "training_iteration", mode: str = "max"
+    ) -> Any:
+        """The latest checkpoint of `trial` (default: the best trial by `metric`/`mode`)."""
+        trial = trial or self.get_best_trial(metric, mode)
+        if trial is None:
+            return None
+        return self.get_best_checkpoint(trial, "training_iteration", "max")
+
     @property
     def best_trial(self) -> Trial | None:
         return self.get_best_trial()

@@ -25,14 +25,17 @@ import cloudpickle
 
 import rayground
 from rayground.exceptions import RayActorError
+from rayground.util import remove_placement_group
+from rayground.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from . import storage
 from .callback import Callback
+from .placement_groups import resource_dict_to_pg_factory
 from .schedulers.trial_scheduler import TrialScheduler
 from .search.basic_variant import BasicVariantGenerator
 from .search.searcher import FINISHED, ConcurrencyLimiter
 from .stopper import DictStopper, make_stopper
-from .trainable import is_class_trainable, trainable_name, trial_resources
+from .trainable import is_class_trainable, normalize_resources, trainable_name, trial_resources
 from .trial import AUTO_KEYS, Trial
 from .trial_runner import actor_class
 
@@ -83,6 +86,7 @@ class TuneController:
         self._futures: dict[Any, Trial] = {}
         self._actors: dict[str, Any] = {}  # trial_id -> actor handle
         self._idle: list[tuple[tuple[tuple[str, float], ...], Any]] = []
+        self._groups: dict[str, Any] = {}  # trial_id -> the placement group it runs in
         self._iteration = 0
         self._last_save = 0.0
         self._state_json = storage.state_json_path(exp_dir)
@@ -110,6 +114,8 @@ class TuneController:
         self._start = time.time()
         try:
             while True:
+                if self.stopper is not None and self.stopper.stop_all():
+                    self._stop_all = True  # checked every step, as Ray (TimeoutStopper)
                 if self._budget_spent() or self._stop_all:
                     self._stop_everything(
                         "stopped: the experiment's time_budget_s ran out"
@@ -188,9 +194,6 @@ class TuneController:
             if v
         )
 
-    def _running(self) -> int:
-        return sum(1 for t in self._trials if t.status == Trial.RUNNING)
-
     def _max_pending(self) -> int:
         """How many PENDING trials to create ahead of running them (Ray's rule): with the
         basic variant generator, up to 200, so a scheduler sees trials as Ray's does (HyperBand
@@ -210,13 +213,13 @@ class TuneController:
         return max(200, int(self._total.get("CPU", 1.0) * 1.1))
 
     def _launch(self) -> None:
-        limit = self.tune_config.max_concurrent_trials
-        if not limit:
-            pending = sum(1 for t in self._trials if t.status == Trial.PENDING)
-            max_pending = self._max_pending()
-            while pending < max_pending and self._create_trial():
-                pending += 1
-        while not limit or self._running() < limit:
+        # max_concurrent_trials is applied by the search algorithm (tuner._search_alg), as in
+        # Ray: it counts live trials, paused ones included, not only running ones.
+        pending = sum(1 for t in self._trials if t.status == Trial.PENDING)
+        max_pending = self._max_pending()
+        while pending < max_pending and self._create_trial():
+            pending += 1
+        while True:
             if not any(t.status == Trial.PENDING for t in self._trials):
                 if not self._create_trial():
                     pass
@@ -224,12 +227,14 @@ class TuneController:
             if trial is None:
                 return
             key = _resource_key(trial.resources)
-            idle = next((i for i, (k, _) in enumerate(self._idle) if k == key), None)
+            # a trial in its own placement group gets a fresh actor inside that group
+            idle = None
+            if trial.placement is None:
+                idle = next((i for i, (k, _) in enumerate(self._idle) if k == key), None)
             if idle is None:
                 used = self._used()
                 while not self._fits(trial.resources, used) and self._idle:
-                    _, actor = self._idle.pop(0)
-                    rayground.kill(actor)
+                    self._idle.pop(0)  # its last handle: the actor ends, its calls FINISHED
                     used = self._used()
                 if not self._fits(trial.resources, used):
                     return
@@ -250,8 +255,9 @@ class TuneController:
         from .search.variant_generator import format_vars
 
         tag = f"{index}_{format_vars(resolved)}" if resolved else str(index)
-        resources = trial_resources(self.trainable, config, self.default_resources)
+        resources, placement = trial_resources(self.trainable, config, self.default_resources)
         trial = Trial(self.name, trial_id, config, tag, resources, index)
+        trial.placement = placement
         trial.evaluated_params = {"/".join(str(p) for p in k): v for k, v in resolved.items()}
         if self.tune_config.trial_name_creator:
             trial.custom_trial_name = str(self.tune_config.trial_name_creator(trial))
@@ -272,6 +278,8 @@ class TuneController:
     def _new_actor(self, trial: Trial) -> Any:
         if self._actor_cls is None:
             self._actor_cls = rayground.remote(actor_class(self.trainable, self.name))
+        if trial.placement is not None:
+            return self._new_actor_in_group(trial)
         res = dict(trial.resources)
         options: dict[str, Any] = {
             "num_cpus": res.pop("CPU", 0.0),
@@ -280,6 +288,32 @@ class TuneController:
         if res:
             options["resources"] = res
         return self._actor_cls.options(**options).remote(self.trainable)
+
+    def _new_actor_in_group(self, trial: Trial) -> Any:
+        """The trial's actor in bundle 0 of a new placement group made from its factory,
+        capturing the tasks and actors it starts (they run in the other bundles), as Ray
+        Tune places a trial."""
+        group = trial.placement.to_placement_group()
+        self._groups[trial.trial_id] = group
+        res = normalize_resources(trial.placement.head_resources() or {"CPU": 0})
+        options: dict[str, Any] = {
+            "num_cpus": res.pop("CPU", 0.0),
+            "num_gpus": res.pop("GPU", 0.0),
+            "scheduling_strategy": PlacementGroupSchedulingStrategy(
+                group, placement_group_bundle_index=0, placement_group_capture_child_tasks=True
+            ),
+        }
+        if res:
+            options["resources"] = res
+        return self._actor_cls.options(**options).remote(self.trainable)
+
+    def _remove_group(self, trial_id: str) -> None:
+        group = self._groups.pop(trial_id, None)
+        if group is not None:
+            try:
+                remove_placement_group(group)
+            except Exception:  # the cluster is going away already
+                pass
 
     def _start_trial(self, trial: Trial, actor: Any) -> None:
         if actor is None:
@@ -300,6 +334,7 @@ class TuneController:
             "trial_dir": trial.local_path,
             "experiment_name": self.experiment_name,
             "resources": trial.resources,
+            "placement": trial.placement or resource_dict_to_pg_factory(trial.resources),
             "start_iteration": start_iteration,
             "start_time_total": start_time,
             "checkpoint_index": self._next_checkpoint_index(trial),
@@ -564,10 +599,15 @@ class TuneController:
             ok = bool(rayground.get(actor.stop.remote(), timeout=_STOP_TIMEOUT_S))
         except Exception:
             ok = False
-        if reusable and ok and reuse and self._work_left():
+        if trial.trial_id in self._groups:
+            # the group goes, and with it the actor (its calls are done: it stopped)
+            self._remove_group(trial.trial_id)
+        elif reusable and ok and reuse and self._work_left():
             self._idle.append((_resource_key(trial.resources), actor))
-        else:
+        elif not ok:  # its trainable did not unwind (or the actor is gone): end the process
             rayground.kill(actor)
+        # else: dropping the last handle ends the actor once its calls are done, as Ray Tune
+        # ends a trial's actor: the state API shows every call FINISHED, none FAILED.
 
     def _work_left(self) -> bool:
         return not self.search_alg.is_finished() or any(
@@ -585,9 +625,9 @@ class TuneController:
         for trial_id, actor in list(self._actors.items()):
             rayground.kill(actor)
             del self._actors[trial_id]
-        for _, actor in self._idle:
-            rayground.kill(actor)
-        self._idle.clear()
+        for trial_id in list(self._groups):
+            self._remove_group(trial_id)
+        self._idle.clear()  # stopped already: their last handles go, and so do they
 
     # ------------------------------------------------------------------ persistence
     def save_state(self) -> None:

@@ -58,6 +58,22 @@ class Result:
     def filesystem(self) -> Any:
         return None
 
+    def get_best_checkpoint(self, metric: str, mode: str) -> Checkpoint:
+        """The kept checkpoint whose reported `metric` is best (as Ray: RuntimeError when
+        there is none, or none reported with that metric)."""
+        if not self.best_checkpoints:
+            raise RuntimeError("No checkpoint exists in the trial directory!")
+        if mode not in ("max", "min"):
+            raise ValueError(f'Unsupported mode: {mode}. Please choose from ["min", "max"]!')
+        valid = [(cp, r) for cp, r in self.best_checkpoints if _lookup(metric, r) is not None]
+        if not valid:
+            raise RuntimeError(
+                f"Invalid metric name {metric}! You may choose from the following metrics: "
+                f"{(self.metrics or {}).keys()}."
+            )
+        pick = max if mode == "max" else min
+        return pick(valid, key=lambda item: _lookup(metric, item[1]))[0]
+
     def __repr__(self) -> str:
         hidden = {
             "config",
@@ -82,6 +98,18 @@ class Result:
             f"Result(metrics={shown!r}, path={self.path!r}, "
             f"checkpoint={self.checkpoint!r}, error={self.error!r})"
         )
+
+
+def _lookup(metric: str, result: dict[str, Any]) -> Any:
+    """`result[metric]`, or a nested value by its "a/b" path (Ray's unflattened lookup)."""
+    if metric in result:
+        return result[metric]
+    node: Any = result
+    for key in metric.split("/"):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
 
 
 def trial_error(trial: Trial) -> BaseException | None:

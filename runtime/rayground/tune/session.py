@@ -92,8 +92,10 @@ class TuneContext:
     def get_experiment_name(self) -> str:
         return str(self._info["experiment_name"])
 
-    def get_trial_resources(self) -> dict[str, float]:
-        return dict(self._info.get("resources") or {})
+    def get_trial_resources(self) -> Any:
+        """The trial's resources as a PlacementGroupFactory (one bundle when they were given as
+        a dict), as Ray's."""
+        return self._info.get("placement")
 
     def get_world_size(self) -> int:
         return 1

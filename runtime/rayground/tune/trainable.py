@@ -10,6 +10,8 @@ from typing import Any
 
 import rayground
 
+from .placement_groups import PlacementGroupFactory
+
 
 class Trainable:
     """Class API: Tune calls `setup(config)` once, then `step()` per iteration (return the
@@ -70,8 +72,8 @@ class Trainable:
         return str(self._info.get("trial_dir", ""))
 
     @property
-    def trial_resources(self) -> dict[str, float]:
-        return dict(self._info.get("resources") or {})
+    def trial_resources(self) -> PlacementGroupFactory | None:
+        return self._info.get("placement")
 
 
 def is_class_trainable(trainable: Any) -> bool:
@@ -119,19 +121,16 @@ def normalize_resources(resources: Any) -> dict[str, float]:
     """`{"cpu": 2, "gpu": 0}` (Ray's resources_per_trial) -> `{"CPU": 2.0, "GPU": 0.0}`."""
     if resources is None:
         return {"CPU": 1.0}
-    bundles = getattr(resources, "bundles", None)
-    if bundles is not None:  # a PlacementGroupFactory-like object: sum its bundles
+    if isinstance(resources, PlacementGroupFactory):  # its bundles, summed
         total: dict[str, float] = {}
-        for bundle in bundles:
-            for key, value in bundle.items():
-                total[key.upper() if key.lower() in ("cpu", "gpu") else key] = total.get(
-                    key, 0.0
-                ) + float(value)
+        for key, value in resources.required_resources.items():
+            key = key.upper() if key.lower() in ("cpu", "gpu") else key
+            total[key] = total.get(key, 0.0) + value
         return total
     if not isinstance(resources, dict):
         raise TypeError(
-            f"resources_per_trial must be a dict like {{'cpu': 1, 'gpu': 0}}, got "
-            f"{type(resources).__name__}."
+            f"resources_per_trial must be a dict like {{'cpu': 1, 'gpu': 0}} or a "
+            f"tune.PlacementGroupFactory, got {type(resources).__name__}."
         )
     out: dict[str, float] = {}
     for key, value in resources.items():
@@ -150,14 +149,21 @@ def normalize_resources(resources: Any) -> dict[str, float]:
     return out
 
 
-def trial_resources(trainable: Any, config: dict[str, Any], default: Any) -> dict[str, float]:
+def trial_resources(
+    trainable: Any, config: dict[str, Any], default: Any
+) -> tuple[dict[str, float], PlacementGroupFactory | None]:
+    """What a trial asks for: its resources summed (what the controller counts), and the
+    PlacementGroupFactory when it was given one (the trial then runs in its own group)."""
     spec = getattr(trainable, "_tune_resources", None)
     if spec is None:
         spec = getattr(trainable, "default_resource_request", None)
         spec = spec(config) if callable(spec) and is_class_trainable(trainable) else None
-    if callable(spec) and not isinstance(spec, dict):
+    if callable(spec) and not isinstance(spec, dict | PlacementGroupFactory):
         spec = spec(config)
-    return normalize_resources(spec if spec is not None else default)
+    if spec is None:
+        spec = default
+    factory = spec if isinstance(spec, PlacementGroupFactory) else None
+    return normalize_resources(spec), factory
 
 
 def with_resources(trainable: Any, resources: Any) -> Any:

@@ -31,6 +31,7 @@ AUTO_KEYS = frozenset(
 
 
 class Trial:
+    placement: Any = None  # (trials saved before placement groups lack the attribute)
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     PAUSED = "PAUSED"
@@ -66,6 +67,8 @@ class Trial:
         self.restore_path: str | None = None
         self.custom_trial_name: str | None = None
         self.relative_logdir: str = ""
+        # a PlacementGroupFactory when the trainable asked for bundles (with_resources)
+        self.placement: Any = None
 
     @property
     def path(self) -> str:

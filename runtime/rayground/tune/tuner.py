@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 from datetime import datetime
 from typing import Any
@@ -17,16 +18,44 @@ from .live import TrialsView, maybe_live_view
 from .result import ResultGrid
 from .schedulers.trial_scheduler import FIFOScheduler
 from .search.basic_variant import BasicVariantGenerator
-from .search.searcher import Searcher, SearchGenerator
+from .search.searcher import ConcurrencyLimiter, Searcher, SearchGenerator
 from .status_board import StatusCallback
 from .trainable import check_trainable, trainable_name
 from .trial import Trial
 
+logger = logging.getLogger(__name__)
+
 
 def _search_alg(tune_config: TuneConfig) -> Any:
+    """The search algorithm, with `max_concurrent_trials` applied as Ray applies it: it limits
+    the trials that are live (running or paused, not yet finished), through the default
+    generator's `max_concurrent` or a `ConcurrencyLimiter` around a Searcher; a search
+    algorithm that is not a Searcher (a BasicVariantGenerator passed in) is not limited."""
     alg = tune_config.search_alg
+    limit = tune_config.max_concurrent_trials
     if alg is None:
-        return BasicVariantGenerator(max_concurrent=0)
+        return BasicVariantGenerator(max_concurrent=limit or 0)
+    if isinstance(alg, ConcurrencyLimiter):
+        if limit and alg.max_concurrent != limit:
+            raise ValueError(
+                f"You have specified `max_concurrent_trials={limit}`, but the `search_alg` is "
+                f"already a `ConcurrencyLimiter` with `max_concurrent={alg.max_concurrent}`. "
+                "FIX THIS by setting `max_concurrent_trials=None`."
+            )
+    elif limit:
+        if limit < 1:
+            raise ValueError(
+                f"`max_concurrent_trials` must be greater or equal than 1, got {limit}."
+            )
+        if isinstance(alg, Searcher):
+            alg = ConcurrencyLimiter(alg, max_concurrent=limit)
+        else:
+            logger.warning(
+                "You have passed a `%s` instance as the `search_alg`, but "
+                "`max_concurrent_trials` requires a `Searcher` instance. "
+                "`max_concurrent_trials` will be ignored.",
+                type(alg).__name__,
+            )
     if isinstance(alg, Searcher):
         return SearchGenerator(alg)
     if hasattr(alg, "next_trial"):

@@ -1,7 +1,8 @@
 """Trial schedulers, as `ray.tune.schedulers`: FIFO (default), ASHA, HyperBand, the median
-stopping rule and population-based training."""
+stopping rule, population-based training and HyperBand for BOHB."""
 
 from .async_hyperband import ASHAScheduler, AsyncHyperBandScheduler
+from .hb_bohb import HyperBandForBOHB
 from .hyperband import HyperBandScheduler
 from .median_stopping_rule import MedianStoppingRule
 from .pbt import PopulationBasedTraining
@@ -11,6 +12,7 @@ __all__ = [
     "ASHAScheduler",
     "AsyncHyperBandScheduler",
     "FIFOScheduler",
+    "HyperBandForBOHB",
     "HyperBandScheduler",
     "MedianStoppingRule",
     "PopulationBasedTraining",

@@ -80,11 +80,11 @@ class HyperBandScheduler(FIFOScheduler):
         cur_band = self._hyperbands[self._state["band_idx"]]
         if cur_bracket is None or cur_bracket.filled():
             while True:
-                if len(cur_band) == self._s_max_1:
+                if self._cur_band_filled():
                     cur_band = []
                     self._hyperbands.append(cur_band)
                     self._state["band_idx"] += 1
-                s = len(cur_band)
+                s = self._next_bracket_s(cur_band)
                 if self._get_r0(s) == 0:  # a bracket whose first milestone would be 0
                     cur_bracket = None
                     cur_band.append(None)
@@ -96,6 +96,13 @@ class HyperBandScheduler(FIFOScheduler):
                 break
         self._state["bracket"].add_trial(trial)
         self._trial_info[trial] = cur_bracket, self._state["band_idx"]
+
+    def _next_bracket_s(self, band: list[_Bracket | None]) -> int:
+        """The s of the band's next bracket: 0, 1, ... (smallest first)."""
+        return len(band)
+
+    def _cur_band_filled(self) -> bool:
+        return len(self._hyperbands[self._state["band_idx"]]) == self._s_max_1
 
     def _create_bracket(self, s: int) -> _Bracket:
         return _Bracket(
@@ -155,6 +162,7 @@ class HyperBandScheduler(FIFOScheduler):
         for t in good:
             if bracket.continue_trial(t):
                 if t.status == "PAUSED":
+                    self._unpause_trial(tune_controller, t)
                     bracket.trials_to_unpause.add(t)
                 elif t.status == "RUNNING":
                     action = TrialScheduler.CONTINUE
@@ -163,6 +171,9 @@ class HyperBandScheduler(FIFOScheduler):
                 if self._stop_in_bracket(tune_controller, bracket, t, reason):
                     action = TrialScheduler.STOP
         return action
+
+    def _unpause_trial(self, tune_controller: Any, trial: Any) -> None:
+        """A paused trial goes on to the next milestone (HyperBandForBOHB tells its searcher)."""
 
     def _stop_in_bracket(
         self, tune_controller: Any, bracket: _Bracket, trial: Any, reason: str

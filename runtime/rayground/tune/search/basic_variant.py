@@ -66,7 +66,7 @@ class BasicVariantGenerator:
         if self._points:
             point = self._points.pop(0)
             space = _with_point(space, point)
-        return generate_variants(space, self._rng)
+        return generate_variants(space, self._rng, self._constant_grid_search)
 
     def next_trial(self, trial_id: str) -> tuple[dict[str, Any], dict[Any, Any]] | str | None:
         if self._finished:

@@ -33,11 +33,9 @@ class Searcher:
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
     ) -> bool:
-        if metric and not self._metric:
-            self._metric = metric
-        if mode and not self._mode:
-            self._mode = mode
-        return True
+        """Take the experiment's metric, mode and param space; False (Ray's default) when the
+        searcher does not take them: it keeps the metric and mode it was built with."""
+        return False
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         raise NotImplementedError
@@ -48,6 +46,13 @@ class Searcher:
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
+        pass
+
+    # HyperBandForBOHB tells the searcher when it pauses and resumes a trial.
+    def on_pause(self, trial_id: str) -> None:
+        pass
+
+    def on_unpause(self, trial_id: str) -> None:
         pass
 
 
@@ -87,6 +92,12 @@ class ConcurrencyLimiter(Searcher):
         self.live_trials.discard(trial_id)
         self.searcher.on_trial_complete(trial_id, result=result, error=error)
 
+    def on_pause(self, trial_id: str) -> None:
+        self.searcher.on_pause(trial_id)
+
+    def on_unpause(self, trial_id: str) -> None:
+        self.searcher.on_unpause(trial_id)
+
 
 class SearchGenerator:
     """Drives a `Searcher` for `num_samples` trials over a param space."""
@@ -103,8 +114,16 @@ class SearchGenerator:
     ) -> None:
         self.param_space = param_space
         self.num_samples = num_samples
-        self.searcher.set_search_properties(metric, mode, param_space)
+        took = self.searcher.set_search_properties(metric, mode, param_space)
         _, unresolved = split_spec(param_space)
+        if unresolved and not took and not any(d.is_grid() for d in unresolved.values()):
+            raise ValueError(
+                f"You passed a `param_space` parameter to `Tuner()` with unresolved "
+                f"parameters, but the search algorithm ({type(self.searcher).__name__}) was "
+                "already instantiated with a search space. Make sure that `param_space` does "
+                "not contain any more parameter definitions - include them in the search "
+                "algorithm's search space if necessary."
+            )
         if any(d.is_grid() for d in unresolved.values()):
             raise ValueError(
                 f"{type(self.searcher).__name__} cannot search a tune.grid_search: use the "

@@ -151,11 +151,14 @@ class _Guard(dict):
 
 
 def _resolve_domains(
-    spec: dict[str, Any], domains: list[tuple[Path, Domain]], rng: Any
+    spec: dict[str, Any], domains: list[tuple[Path, Domain]], rng: Any, allow_fail: bool = False
 ) -> dict[Path, Any]:
+    """Draw `domains` into `spec`; with `allow_fail`, those that read a value not drawn yet
+    (a grid's) are left out instead of being an error."""
     resolved: dict[Path, Any] = {}
     for _ in range(_MAX_PASSES):
         pending = False
+        before = len(resolved)
         for path, domain in domains:
             if path in resolved:
                 continue
@@ -166,7 +169,7 @@ def _resolve_domains(
                 continue
             assign_value(spec, path, value)
             resolved[path] = value
-        if not pending:
+        if not pending or (allow_fail and len(resolved) == before):
             return resolved
     missing = [_describe_path(p) for p, _ in domains if p not in resolved]
     raise ValueError(
@@ -197,9 +200,12 @@ def _grid_combinations(grid_vars: list[tuple[Path, Categorical]]) -> Iterator[li
 
 
 def generate_variants(
-    spec: dict[str, Any], rng: Any = None
+    spec: dict[str, Any], rng: Any = None, constant_grid_search: bool = False
 ) -> Iterator[tuple[dict[Path, Any], dict[str, Any]]]:
-    """Yield (resolved vars, config) for every grid combination of `spec` (one sample)."""
+    """Yield (resolved vars, config) for every grid combination of `spec` (one sample).
+
+    `constant_grid_search`: the random domains are drawn once, before the grid, and shared by
+    every combination (except those that read a grid value: drawn per combination)."""
     _, unresolved = split_spec(spec)
     if not unresolved:
         yield {}, copy.deepcopy(spec)
@@ -208,13 +214,19 @@ def generate_variants(
         ((p, d) for p, d in unresolved.items() if d.is_grid()), key=lambda item: item[0]
     )
     domain_vars = [(p, d) for p, d in unresolved.items() if not d.is_grid()]
+    constant: dict[Path, Any] = {}
+    if constant_grid_search and domain_vars:
+        constant = _resolve_domains(copy.deepcopy(spec), domain_vars, rng, allow_fail=True)
+        domain_vars = [(p, d) for p, d in domain_vars if p not in constant]
     for combination in _grid_combinations(grid_vars):  # type: ignore[arg-type]
         config = copy.deepcopy(spec)
         for (path, _), value in zip(grid_vars, combination, strict=False):
             assign_value(config, path, value)
-        drawn = _resolve_domains(config, domain_vars, rng)
+        for path, value in constant.items():
+            assign_value(config, path, value)
+        drawn = {**constant, **_resolve_domains(config, domain_vars, rng)}
         # A grid value may itself hold domains (a grid of sub-spaces): resolve them recursively.
-        for sub_vars, sub_config in generate_variants(config, rng):
+        for sub_vars, sub_config in generate_variants(config, rng, constant_grid_search):
             variant: dict[Path, Any] = {}
             for path, _ in grid_vars:
                 variant[path] = get_value(sub_config, path)
