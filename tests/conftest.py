@@ -56,6 +56,12 @@ SESSION_ROOT = os.environ.setdefault(
     "RAYGROUND_TMPDIR", tempfile.mkdtemp(prefix="rayground-tests-")
 )
 
+# Real Ray (the compatibility half) runs with token auth off, for every process of the run
+# alike: Ray turns it on by itself once ~/.ray/auth_token exists, and a run that switched it
+# per test had one module's GCS demand a token its in-process client, configured earlier in
+# the same process, never sent. The tests talk to loopback only.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
 LEAK_WAIT_S = float(os.environ.get("RAYGROUND_LEAK_WAIT_S", "10"))
 POLL_S = 0.1
 SHM_PREFIX = "rayground"

@@ -150,3 +150,15 @@ def bare_backend(request):
 def exc(ray):
     """The backend's exceptions module, as user code reaches it: ``ray.exceptions``."""
     return ray.exceptions
+
+
+@pytest.fixture(scope="module")
+def pgm(ray):
+    """`ray.util.placement_group` the module (the package attribute is the function, in both)."""
+    return importlib.import_module(f"{ray.__name__}.util.placement_group")
+
+
+@pytest.fixture(scope="module")
+def strategies(ray):
+    """`ray.util.scheduling_strategies` of the backend."""
+    return importlib.import_module(f"{ray.__name__}.util.scheduling_strategies")

@@ -7,23 +7,11 @@ affinity) run on rayground only, with nodes on loopback: tests/integration/test_
 
 from __future__ import annotations
 
-import importlib
 import warnings
 
 import pytest
 
 GET_TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def pgm(ray):
-    """`ray.util.placement_group` the module (the package attribute is the function, in both)."""
-    return importlib.import_module(f"{ray.__name__}.util.placement_group")
-
-
-@pytest.fixture(scope="module")
-def strategies(ray):
-    return importlib.import_module(f"{ray.__name__}.util.scheduling_strategies")
 
 
 @pytest.fixture

@@ -211,3 +211,37 @@ def test_summarize_actors_and_objects(ray, state, wait_until):
     assert objects["total_objects"] >= 1 and objects["summary_by"] == "callsite"
     assert objects["total_size_mb"] > 0
     del held
+
+
+def test_calls_that_returned_stay_finished_when_their_actor_is_killed(ray, state, wait_until):
+    """A call whose result the caller already has is FINISHED, even when its actor is killed
+    right after it returned (issue 17: rayground's direct calls report their end to the head a
+    little later, and the kill used to win that race, so such calls showed FAILED). Before the
+    fix every round here had several such rows; two rounds make a regression certain."""
+
+    @ray.remote
+    class CompatKilledAfter:
+        def call(self, i):
+            return i
+
+    rounds, actors_per_round, calls = 2, 10, 5
+    for _ in range(rounds):
+        actors = [CompatKilledAfter.remote() for _ in range(actors_per_round)]
+        # The first calls (through the head on rayground) open the direct path to each actor.
+        assert ray.get([a.call.remote(-1) for a in actors], timeout=60) == [-1] * len(actors)
+        for actor in actors:
+            assert [ray.get(actor.call.remote(i), timeout=60) for i in range(calls)] == list(
+                range(calls)
+            )
+        for actor in actors:
+            ray.kill(actor)
+
+    expected = rounds * actors_per_round * (calls + 1)
+
+    def all_ended():
+        rows = state.list_tasks(filters=[("name", "=", "CompatKilledAfter.call")], limit=10_000)
+        ended = [t for t in rows if t.state in ("FINISHED", "FAILED")]
+        return ended if len(ended) == expected else None
+
+    rows = wait_until(all_ended, timeout=60, message=f"{expected} calls listed as ended")
+    assert sorted(t.state for t in rows) == ["FINISHED"] * expected

@@ -157,7 +157,6 @@ def ray_backend():
     need_module("aiohttp", "the report reads Ray's state API: ray[default] (the `ray` extra)")
     env = {
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # a loopback-only node
-        "RAY_AUTH_MODE": "disabled",  # as the notebook tests' Ray: no token to hand around
         "RAY_task_events_report_interval_ms": "100",  # the report's reads settle sooner
     }
     saved = {k: os.environ.get(k) for k in env}

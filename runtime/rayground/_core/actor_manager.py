@@ -18,10 +18,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
-from . import ids
+from . import ids, protocol
 from .direct_calls import ACTOR_AT
 from .resources import format_request
 from .runtime_env import worker_key
+
+# How long a worker told to die (KILL_WORKER) gets to send its reports before it is SIGKILLed;
+# its I/O thread answers within a switch interval unless a call holds the GIL in C code.
+STOP_GRACE_S = 0.5
 
 if TYPE_CHECKING:
     from .head import Head, Peer
@@ -96,6 +100,8 @@ class ActorManager:
         self.actors: dict[str, Actor] = {}
         self.named: dict[tuple[str | None, str], str] = {}
         self.waiting_for_resources: collections.deque[Actor] = collections.deque()
+        # Workers told to send their reports and die (_stop_worker): when to SIGKILL them.
+        self.stopping: dict[WorkerProc, float] = {}
         head.objects.on_free = self._on_object_freed
 
     # ------------------------------------------------------------ creation
@@ -371,7 +377,7 @@ class ActorManager:
         actor.no_restart = True
         actor.death_cause = "All handles to the actor were dropped, so it was ended."
         if actor.worker is not None and actor.worker.state != "dead":
-            actor.worker.node.pool.kill(actor.worker)
+            self._stop_worker(actor.worker)
         else:
             self._die(actor, actor.death_cause, no_restart=True)
 
@@ -382,6 +388,29 @@ class ActorManager:
             self._left_queue(actor, task)
 
     # ------------------------------------------------------------ death and restarts
+    def _stop_worker(self, worker: WorkerProc) -> None:
+        """End an actor's worker. One that takes direct calls may have answered calls whose
+        `done` (bookkeeping, within ~2 ms) it has not sent yet: a SIGKILL now would make the
+        head fail calls whose callers already have their results (and tell borrowers so). It is
+        told to send what it holds and die; `periodic` SIGKILLs it after STOP_GRACE_S if it
+        cannot (a call holding the GIL), and its last frames are read before its death is
+        handled (TaskTable.on_worker_died)."""
+        if worker.state == "dead" or worker in self.stopping:
+            return
+        if worker.direct_address is None or worker.peer is None:
+            worker.node.pool.kill(worker)
+            return
+        self.stopping[worker] = time.monotonic() + STOP_GRACE_S
+        self.head._send(worker.peer, (protocol.KILL_WORKER,))
+
+    def periodic(self, now: float) -> None:
+        for worker, deadline in list(self.stopping.items()):
+            if worker.state == "dead":
+                del self.stopping[worker]
+            elif now >= deadline:
+                del self.stopping[worker]
+                worker.node.pool.kill(worker)
+
     def kill(self, actor_id: str, no_restart: bool) -> None:
         actor = self.actors.get(actor_id)
         if actor is None or actor.state == "DEAD":
@@ -389,7 +418,7 @@ class ActorManager:
         if no_restart:
             actor.no_restart = True
         if actor.worker is not None and actor.worker.state != "dead":
-            actor.worker.node.pool.kill(actor.worker)
+            self._stop_worker(actor.worker)
         elif no_restart:
             self._die(
                 actor, "The actor was killed by ray.kill() before it started.", no_restart=True
@@ -402,6 +431,7 @@ class ActorManager:
             actor.death_cause = "The actor exited by calling exit_actor()."
 
     def on_worker_died(self, worker: WorkerProc, exit_code: int | None) -> None:
+        self.stopping.pop(worker, None)
         actor = self.actors.get(worker.actor_id or "")
         if actor is None or actor.state == "DEAD":
             return
@@ -500,7 +530,7 @@ class ActorManager:
         actor.no_restart = True
         actor.death_cause = cause
         if actor.worker is not None:
-            actor.worker.node.pool.kill(actor.worker)
+            self._stop_worker(actor.worker)
         else:
             self._die(actor, cause, no_restart=True)
 
@@ -510,7 +540,7 @@ class ActorManager:
                 actor.no_restart = True
                 actor.death_cause = "The driver that created this actor exited."
                 if actor.worker is not None:
-                    actor.worker.node.pool.kill(actor.worker)
+                    self._stop_worker(actor.worker)
                 else:
                     self._die(actor, actor.death_cause, no_restart=True)
 

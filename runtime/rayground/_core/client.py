@@ -50,6 +50,8 @@ _SUBMIT_BATCH = 256
 # The head's copy of a direct actor call (its registration, its `done`) is bookkeeping, not on
 # anyone's way: it leaves within this, with other queued messages, several calls to a frame.
 _BOOKKEEPING_FLUSH = 0.002
+# Messages from the head that only a worker acts on, at once, on whichever thread reads them.
+_TO_WORKER = (protocol.CANCEL_TASK, protocol.KILL_WORKER)
 
 
 class _Waiter:
@@ -591,8 +593,8 @@ class CoreClient:
             pending = [o for o in oids if o not in self._descs]
             raise exceptions.GetTimeoutError(
                 f"Get timed out: {len(pending)} of {len(oids)} objects were not ready within "
-                f"{timeout} s (first pending: {pending[0]}). The tasks keep running; call get "
-                "again, or raise the timeout."
+                f"{timeout} s (first pending: ObjectRef({ids.to_hex(pending[0])})). The tasks "
+                "keep running; call get again, or raise the timeout."
             )
         return [self.value_of(o) for o in oids]
 
@@ -828,7 +830,7 @@ class CoreClient:
                 self._expected.discard(oid)
                 self._wanted.discard(oid)
                 self._direct.pop(oid, None)
-            elif kind == protocol.EXECUTE or kind == protocol.CANCEL_TASK:
+            elif kind == protocol.EXECUTE or kind in _TO_WORKER:
                 if self._on_execute is not None and not (
                     kind == protocol.EXECUTE and self.direct.hold(msg)
                 ):

@@ -4,7 +4,8 @@ Environment variables (all optional):
     RAYGROUND_TMPDIR            where session directories live (default: per user, see session_root)
     RAYGROUND_SHM_DIR           where shared-memory objects live (default: /dev/shm)
     RAYGROUND_INLINE_MAX        objects up to this size travel inside messages (default 100 KiB)
-    RAYGROUND_TASK_HISTORY      finished tasks kept for the state API (default 100,000)
+    RAYGROUND_TASK_HISTORY      finished tasks kept for the state API (default: Ray's knob for it,
+                                RAY_task_events_max_num_task_in_gcs, else 100,000 as in Ray)
     RAYGROUND_EVENT_BUFFER      events kept for subscribers that fall behind (default 200,000)
     RAYGROUND_SPILL_LIMIT       bytes the store may spill to disk (default 0: what the disk holds)
     RAYGROUND_HELLO_TIMEOUT     seconds a new connection has to authenticate (default 10)
@@ -62,7 +63,9 @@ def shm_root() -> str:
 # Below this size a value is copied into the message that carries it; above it, it is written once
 # to shared memory and only its name travels. 100 KiB is where Ray also stops inlining.
 INLINE_MAX = _int_env("RAYGROUND_INLINE_MAX", 100 * 1024)
-TASK_HISTORY = _int_env("RAYGROUND_TASK_HISTORY", 100_000)
+TASK_HISTORY = _int_env(
+    "RAYGROUND_TASK_HISTORY", _int_env("RAY_task_events_max_num_task_in_gcs", 100_000)
+)
 EVENT_BUFFER = _int_env("RAYGROUND_EVENT_BUFFER", 200_000)
 SPILL_LIMIT = _int_env("RAYGROUND_SPILL_LIMIT", 0)
 # Ended sessions keep their directories (their logs) until this many newer ones have ended.

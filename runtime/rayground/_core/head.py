@@ -243,6 +243,7 @@ class Head:
                 next_tick = now + 0.05
                 self._push_events()
                 self.tasks.periodic(now)
+                self.actors.periodic(now)
                 self._expire_hellos(now)
                 self._resume_accepting(now)
             self._flush_outbox()
@@ -331,25 +332,33 @@ class Head:
             if conn.peer is None and conn.sock.fileno() >= 0:
                 self._close_conn(conn, f"no handshake within {config.HELLO_TIMEOUT:g} s")
 
-    def _read(self, conn: Conn) -> None:
+    def drain(self, peer: Peer) -> None:
+        """Handle everything `peer` sent before it died (its process is gone, so this ends):
+        a worker's last reports must count before its death is handled."""
+        conn = peer.conn
+        while conn.peer is peer and self._read(conn):
+            pass
+
+    def _read(self, conn: Conn) -> bool:
+        """Read and handle what arrived on `conn`; False when nothing was there or it closed."""
         n = receive_into(conn.sock, conn.rbuf, self._scratch)
         if n is None:
-            return
+            return False
         if not n:
             self._close_conn(conn, "closed the connection")
-            return
+            return False
         if conn.hs is not None and not self._handshake(conn):
-            return
+            return True
         try:
             frames, used = split_frames(conn.rbuf)
         except FrameError as exc:
             self._close_conn(conn, str(exc))
-            return
+            return False
         del conn.rbuf[:used]
         for data in frames:
             peer = conn.peer
             if peer is None:
-                return  # the peer left (GOODBYE) mid-read: the rest of its frames are void
+                return False  # the peer left (GOODBYE) mid-read: the rest of its frames are void
             try:
                 batch = protocol.loads(data)
                 if not isinstance(batch, list):
@@ -370,6 +379,7 @@ class Head:
                     f"error handling a frame from {peer.client_id}:\n"
                     + traceback.format_exc().rstrip(),
                 )
+        return True
 
     def _refuse_message(self, peer: Peer, msg: Any, problem: str) -> None:
         """A malformed message is not acted on; a malformed request is answered with the
@@ -487,6 +497,7 @@ class Head:
             peer.worker = worker
             if not worker.node.is_head:
                 worker.pid = int(info.get("pid") or 0)
+                worker.event_info = {"worker_id": worker.id, "pid": worker.pid}
                 welcome.update(
                     shm_dir=worker.node.shm_dir, node_id=worker.node.id, node_ip=worker.node.ip
                 )

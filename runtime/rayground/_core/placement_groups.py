@@ -92,7 +92,11 @@ class HeadPlacement:
         group = reservation.group
         for index, node_id in reservation.placed:
             node = self.head.nodes.by_id[node_id]
-            self.gpu_ids[(group.id, index)] = node.resources.acquire(group.bundles[index])
+            gpu_ids = node.resources.acquire(group.bundles[index])
+            self.gpu_ids[(group.id, index)] = gpu_ids
+            node.resources.add_bundle_gpus(
+                group.id, index, gpu_ids, group.bundles[index].get("GPU", 0.0)
+            )
             _add(node.resources, bundle_resources(group.id, index, group.bundles[index]))
         self.head.events.emit("placement_group", group.id, "CREATED", {"nodes": list(group.nodes)})
 
@@ -103,6 +107,7 @@ class HeadPlacement:
             gpu_ids = self.gpu_ids.pop((group.id, index), [])
             if node is None or node.state != "ALIVE":
                 continue
+            node.resources.remove_bundle_gpus(group.id, index)
             _subtract(node.resources, bundle_resources(group.id, index, group.bundles[index]))
             node.resources.release(group.bundles[index], gpu_ids)
 

@@ -79,6 +79,9 @@ EXECUTE = "execute"  # (EXECUTE, spec dict, fn_blob or None, {arg position: desc
 EVENTS = "events"  # (EVENTS, first_seq, [event tuples], lost_count)
 SHUTDOWN = "shutdown"  # (SHUTDOWN, reason)
 CANCEL_TASK = "cancel_task"  # (CANCEL_TASK, task_id, force) head -> worker
+# (KILL_WORKER,) head -> an actor's worker that takes direct calls: send the reports you hold,
+# then die (the head SIGKILLs it after a grace if it cannot; actor_manager.py, `_stop_worker`)
+KILL_WORKER = "kill_worker"
 
 # Between the head and a node process (node.py):
 NODE_SPAWN = "node_spawn"  # head -> node: (NODE_SPAWN, worker_id, cwd) fork a worker

@@ -394,6 +394,12 @@ FROM_HEAD: tuple[Message, ...] = (
         (Field("task_id", STR), Field("force", BOOL)),
         "Cancel this running task (to a worker).",
     ),
+    Message(
+        protocol.KILL_WORKER,
+        "head",
+        (),
+        "Send the reports you still hold, then die (to an actor's worker that takes direct calls).",
+    ),
     Message("warning", "head", (Field("text", STR),), "Something a driver should print."),
     Message(
         ACTOR_AT,

@@ -91,6 +91,11 @@ class Task:
         self.ran_on: tuple[str, int] | None = None  # (worker id, pid) of the latest attempt
 
 
+# What a finished task's spec keeps when lineage cannot need it (head_requests.task_row reads
+# these; everything else about it is in the Task's own fields).
+_KEPT_WHEN_FINISHED = ("kind", "deps", "actor_id")
+
+
 class TaskTable:
     def __init__(self, head: Head) -> None:
         self.head = head
@@ -335,7 +340,7 @@ class TaskTable:
         worker.task = task
         task.ran_on = (worker.id, worker.pid)
         task.state = "RUNNING"
-        self._emit(task, "RUNNING", {"worker_id": worker.id, "pid": worker.pid})
+        self._emit(task, "RUNNING", worker.event_info)
         return True
 
     def on_returned(self, worker: WorkerProc, task_ids: list[str]) -> None:
@@ -410,7 +415,7 @@ class TaskTable:
     def mark_running(self, task: Task, worker: WorkerProc, state: str = "RUNNING") -> None:
         task.ran_on = (worker.id, worker.pid)
         task.state = state
-        self._emit(task, state, {"worker_id": worker.id, "pid": worker.pid})
+        self._emit(task, state, worker.event_info)
 
     # ------------------------------------------------------------ direct actor calls
     def undirect(self, task: Task) -> None:
@@ -593,6 +598,10 @@ class TaskTable:
 
     def on_worker_died(self, worker: WorkerProc, exit_code: int | None) -> None:
         head = self.head
+        if worker.peer is not None:
+            # What it sent before it died (the `done` of calls it answered directly) counts
+            # first: its pidfd can be seen before its connection's last frames are read.
+            head.drain(worker.peer)
         was_starting = worker.state == "starting"
         worker.node.pool.forget(worker)
         if was_starting and worker.actor_id is None:
@@ -643,6 +652,7 @@ class TaskTable:
         if (
             task is None
             or task.state != "FINISHED"
+            or "task_id" not in task.spec  # its record was compacted: nothing to run again
             or task.actor_id is not None
             or task.spec.get("generator")
             or task.spec.get("kind") == "actor_create"
@@ -719,9 +729,23 @@ class TaskTable:
         args = task.spec.get("args")
         if args is not None and args[0] in ("s", "f"):
             head.objects.decref(f"task:{task.id}", [args[1].rpartition("/")[2]])
+        if not self._may_rebuild(task):
+            # Kept for the state API only: its packed arguments, options and code ids go (they
+            # were most of a finished record's memory: ~2.5 KB a task, 250 MB for 100,000).
+            task.spec = {k: task.spec[k] for k in _KEPT_WHEN_FINISHED if k in task.spec}
         self.finished.append(task.id)
         while len(self.finished) > config.TASK_HISTORY:
             self.tasks.pop(self.finished.popleft(), None)
+
+    def _may_rebuild(self, task: Task) -> bool:
+        """Whether lineage may run `task` again (`reconstruct`): a normal task whose results
+        were stored on another node, which can die. The head's own node ends with the head."""
+        return (
+            task.state == "FINISHED"
+            and task.actor_id is None
+            and task.node is not None
+            and task.node.id != self.head.node_id
+        )
 
     def cancel(self, oid: str, force: bool, recursive: bool) -> None:
         task = self.tasks.get(oid.rsplit(".", 1)[0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import inspect
 import json
 import os
@@ -103,6 +104,9 @@ class Worker:
         if msg[0] == protocol.CANCEL_TASK:
             self._cancel(msg[1], bool(msg[2]))
             return
+        if msg[0] == protocol.KILL_WORKER:
+            self._die_reported()
+            return
         client: CoreClient | None = getattr(self, "client", None)  # unset while __init__ runs
         if (
             client is not None
@@ -141,6 +145,15 @@ class Worker:
         else:
             # Dispatched but not started yet (still queued here, or loading its function).
             self.cancel_early.add(task_id)
+
+    def _die_reported(self) -> None:
+        """The actor is being killed. Calls answered directly have their `done` for the head
+        still queued (bookkeeping leaves within ~2 ms): send it first, so the head does not
+        report a call whose caller already has its result as FAILED; then die as a SIGKILL
+        from the head would have it (no atexit handlers, the same exit status)."""
+        with contextlib.suppress(Exception):
+            self.client.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
 
     def _on_head_gone(self, reason: str) -> None:
         # Nothing a task computes now can be delivered; do not outlive the cluster.
@@ -410,8 +423,10 @@ class Worker:
         in few messages."""
         client = self.client
         results = [(protocol.OBJ, o, d) for o, d in zip(returns, done[2], strict=True)]
-        client.direct.reply(channel, results)
+        # The `done` is queued before the results: whenever the results have left, it is
+        # queued too, so a kill that flushes what is queued (_die_reported) reports the call.
         client.queue_message(done, urgent=False)
+        client.direct.reply(channel, results)
         inbox = self.inbox
         next_is_direct = (
             bool(inbox)

@@ -279,6 +279,9 @@ class Run:
         rows = self._rows_at_stop
         if rows is None:
             rows = self._task_rows(backend, end)
+        # Asked before taking the lock: a request may pump the connection, which runs
+        # _on_events on this thread or waits for the thread that does (and needs the lock).
+        cpus = _cpus(backend)
         with self._lock:
             for task_id, since in self._blocked_since.items():
                 self.blocked_tasks.setdefault(task_id, end - since)
@@ -286,7 +289,7 @@ class Run:
                 rows,
                 start=self.start,
                 end=end,
-                cpus=_cpus(backend),
+                cpus=cpus,
                 backend=backend.name,
                 submits=list(self.submits),
                 blocks=list(self.blocks),
