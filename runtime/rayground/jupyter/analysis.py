@@ -44,7 +44,6 @@ RAY_SETTLE_S = 5.0  # Ray: how long to wait for its task events to arrive
 # actor call's completion and its worker's own times reach the head batched, a cancelled task's
 # end once its worker was interrupted). Tasks the code left running cost this much once.
 SETTLE_S = 1.0
-UNLISTEN_S = 30.0  # a finished run keeps the event stream on this long for its report
 
 
 _RAY_EVENT_INTERVAL = "RAY_task_events_report_interval_ms"  # Ray's spelling, not upper case
@@ -183,6 +182,7 @@ class Run:
         self._remove_listener: Any = None
         self._main = threading.main_thread()
         self._report: RunReport | None = None
+        self._rows_at_stop: list[dict[str, Any]] | None = None
 
     # -- context manager
     def __enter__(self) -> Run:
@@ -218,18 +218,15 @@ class Run:
                 subscription.catch_up(self._backend._request("status")["event_seq"])
             except Exception:
                 pass
-            # The stream stays on until the report has read the task model: with no listener
-            # left the driver unsubscribes and the model is emptied (subscription.py). A run
-            # whose report is never asked for lets go after UNLISTEN_S.
-            timer = threading.Timer(UNLISTEN_S, self._unlisten)
-            timer.daemon = True
-            timer.start()
-
-    def _unlisten(self) -> None:
-        with self._lock:
-            remove, self._remove_listener = self._remove_listener, None
-        if remove is not None:
-            remove()
+            # Read the run's tasks (waiting for their end events) while the stream is on: with
+            # no listener left the driver unsubscribes and empties the task model
+            # (subscription.py), so a report read afterwards would find no tasks.
+            try:
+                self._rows_at_stop = self._task_rows(self._backend, self.end)
+            except Exception:
+                self._rows_at_stop = None
+            self._remove_listener()
+            self._remove_listener = None
 
     # -- hooks (driver threads / the client's I/O thread)
     def _on_submit(self, spec: dict, args: tuple, kwargs: dict) -> None:
@@ -260,8 +257,8 @@ class Run:
     def _on_events(self, events: list[tuple], lost: int) -> None:
         with self._lock:
             for _seq, t, kind, ident, state, extra in events:
-                if t < self.start or (self.end is not None and t > self.end):
-                    continue  # the window only (the stream stays on until the report)
+                if t < self.start:
+                    continue
                 if kind == "object" and state == "SEALED" and ident.startswith("o"):
                     self.puts[ident] = int((extra or {}).get("size") or 0)
                 elif kind == "worker" and extra and extra.get("task_id"):
@@ -279,7 +276,9 @@ class Run:
             return self._report
         end = self.end if self.end is not None else time.time()
         backend = self._backend
-        rows = self._task_rows(backend, end)
+        rows = self._rows_at_stop
+        if rows is None:
+            rows = self._task_rows(backend, end)
         # Asked before taking the lock: a request may pump the connection, which runs
         # _on_events on this thread or waits for the thread that does (and needs the lock).
         cpus = _cpus(backend)
@@ -299,7 +298,6 @@ class Run:
             )
         if self.end is not None:
             self._report = report
-            self._unlisten()
         return report
 
     def _task_rows(self, backend: Any, end: float) -> list[dict[str, Any]]:
