@@ -305,8 +305,11 @@ def _context_info(client: CoreClient) -> RayContext:
     )
 
 
-def shutdown() -> None:
-    """Disconnect; stop the cluster if this process started it. Safe to call twice."""
+def shutdown(*, wait_for_processes: bool = False, _exiting_interpreter: bool = False) -> None:
+    """Disconnect; stop the cluster if this process started it. Safe to call twice.
+
+    Ray's keywords are accepted: rayground always waits (bounded) for the processes of a cluster
+    it stops, so `wait_for_processes` changes nothing; `_exiting_interpreter` is Ray's own."""
     client = context.current_client(required=False)
     if client is None or client.role != "driver":
         return
@@ -427,18 +430,19 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
 
 
 def wait(
-    object_refs: Sequence[ObjectRef],
+    ray_waitables: Sequence[ObjectRef],
     *,
     num_returns: int = 1,
     timeout: float | None = None,
     fetch_local: bool = True,
 ) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Return (ready, not_ready): `num_returns` refs that are complete, in the order given."""
-    if isinstance(object_refs, ObjectRef):
+    """Return (ready, not_ready): `num_returns` refs that are complete, in the order given.
+    (`ray_waitables` is Ray's name: ObjectRefs; iterate an ObjectRefGenerator for its refs.)"""
+    if isinstance(ray_waitables, ObjectRef):
         raise TypeError(
             "wait() expects a list of ObjectRefs, got a single ObjectRef. Use wait([ref])."
         )
-    refs, _ = _check_refs(list(object_refs), "wait")
+    refs, _ = _check_refs(list(ray_waitables), "wait")
     if not refs:
         return [], []
     oids = [r._id for r in refs]
@@ -473,15 +477,20 @@ def wait(
     return ready, not_ready
 
 
-def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
-    """Cancel the task that produces `object_ref`; `get` on it then raises TaskCancelledError."""
-    if not isinstance(object_ref, ObjectRef):
+def cancel(ray_waitable: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task that produces `ray_waitable` (an ObjectRef, or the ObjectRefGenerator of a
+    generator task); `get` on it then raises TaskCancelledError."""
+    from .generators import ObjectRefGenerator
+
+    if isinstance(ray_waitable, ObjectRefGenerator):
+        ray_waitable = ray_waitable._end  # its task's ref, as Ray's _generator_ref
+    if not isinstance(ray_waitable, ObjectRef):
         raise TypeError(
             f"cancel() expects an ObjectRef returned by f.remote(...), got "
-            f"{type(object_ref).__name__}. To stop an actor, use kill(actor)."
+            f"{type(ray_waitable).__name__}. To stop an actor, use kill(actor)."
         )
     client = connected_client()
-    client.send((protocol.CANCEL, object_ref._id, bool(force), bool(recursive)))
+    client.send((protocol.CANCEL, ray_waitable._id, bool(force), bool(recursive)))
 
 
 # ---------------------------------------------------------------------------- actors
