@@ -156,3 +156,23 @@ def test_is_canceled_in_an_async_actor_raises(ray):
 
     with pytest.raises(RuntimeError, match="not supported in an async actor"):
         ray.get(AsyncWorker.remote().check.remote(), timeout=60)
+
+
+def test_cancel_takes_an_object_ref_generator(ray, exc, tmp_path, wait_until):
+    started = str(tmp_path / "stream-started")
+
+    @ray.remote
+    def stream(started):
+        import time
+
+        open(started, "w").close()
+        for i in range(600):
+            yield i
+            time.sleep(0.1)
+
+    gen = stream.remote(started)
+    wait_until(lambda: os.path.exists(started), timeout=60, message="the stream never started")
+    ray.cancel(gen)
+    with pytest.raises(exc.TaskCancelledError):
+        for ref in gen:
+            ray.get(ref, timeout=60)

@@ -614,7 +614,7 @@ class Head:
             self.objects.seal(oid, error_desc(lost), [])
         for peer in list(self.peers.values()):
             if peer.role == "driver":
-                self.warn(peer.client_id, f"Node {node.id[:12]} ({node.ip}) left: {why}.")
+                self.warn(peer.client_id, f"Node {node.id[:12]} ({node.ip}): {node.death_message}")
 
     def _owner_died(self, peer: Peer) -> None:
         """A worker exited: what it put and others still hold is lost with it (Ray's ownership)."""
