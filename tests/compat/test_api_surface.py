@@ -11,27 +11,13 @@ import pytest
 
 from conftest import import_backend
 
-# Public top-level functions whose parameters (names, order, kinds, defaults) code relies on:
-# keyword calls such as wait(refs, num_returns=2, timeout=0) and cancel(ref, force=True).
-# init() is left out: its many options are held to Ray's by test_init_options.py.
-SIGNATURES = [
-    "available_resources",
-    "cancel",
-    "cluster_resources",
-    "get",
-    "get_actor",
-    "get_gpu_ids",
-    "get_runtime_context",
-    "is_initialized",
-    "kill",
-    "method",
-    "nodes",
-    "put",
-    "remote",
-    "shutdown",
-    "timeline",
-    "wait",
-]
+# Every public top-level function (rayground's __all__): code relies on their parameters' names,
+# order, kinds and defaults, e.g. wait(refs, num_returns=2, timeout=0), cancel(ref, force=True).
+SIGNATURES = sorted(
+    name
+    for name in import_backend("rayground").__all__
+    if inspect.isfunction(getattr(import_backend("rayground"), name))
+)
 
 # The keys of a ray.nodes() row and their value types, as real Ray 2.60 gives them.
 NODE_ROW = {
@@ -176,3 +162,12 @@ def test_cancel_takes_an_object_ref_generator(ray, exc, tmp_path, wait_until):
     with pytest.raises(exc.TaskCancelledError):
         for ref in gen:
             ray.get(ref, timeout=60)
+
+
+def test_init_refuses_an_unknown_option_as_ray_does(ray):
+    # Checked before anything else, so the already-connected driver is untouched.
+    with pytest.raises(RuntimeError, match=r"^Unknown keyword argument\(s\): num_cpu"):
+        ray.init(num_cpu=2)
+    with pytest.raises(RuntimeError, match="storage configuration has been removed"):
+        ray.init(storage="/tmp/somewhere")
+    assert ray.is_initialized()

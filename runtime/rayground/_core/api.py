@@ -26,25 +26,14 @@ from .serialization import find_unpicklable
 logger = logging.getLogger("rayground")
 
 # Options of ray.init that only matter to Ray's own services; accepted so Ray code runs unchanged.
+# Ray's private init options (its **kwargs): about Ray's own processes, they mean nothing here.
 _IGNORED_INIT_OPTIONS = {
-    "include_dashboard",
-    "dashboard_host",
-    "dashboard_port",
-    "logging_level",
-    "logging_format",
-    "logging_config",
-    "configure_logging",
-    "log_to_driver_stderr",
-    "job_config",
-    "storage",
-    "labels",
     "_temp_dir",
     "_system_config",
     "_metrics_export_port",
     "_enable_object_reconstruction",
     "_plasma_directory",
     "_node_ip_address",
-    "enable_resource_isolation",
     "_memory",
     "_redis_password",
     "_tracing_startup_hook",
@@ -85,28 +74,70 @@ def init(
     num_cpus: float | None = None,
     num_gpus: float | None = None,
     resources: dict[str, float] | None = None,
+    labels: dict[str, str] | None = None,
     object_store_memory: int | None = None,
-    namespace: str | None = None,
-    ignore_reinit_error: bool = False,
-    runtime_env: dict[str, Any] | None = None,
-    log_to_driver: bool = True,
     local_mode: bool = False,
-    **ray_options: Any,
+    ignore_reinit_error: bool = False,
+    include_dashboard: bool | None = None,
+    dashboard_host: str = "127.0.0.1",
+    dashboard_port: int | None = None,
+    job_config: Any = None,
+    configure_logging: bool = True,
+    logging_level: int | str = "info",
+    logging_format: str | None = None,
+    logging_config: Any = None,
+    log_to_driver: bool | None = None,
+    namespace: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
+    enable_resource_isolation: bool = False,
+    cgroup_path: str | None = None,
+    system_reserved_cpu: float | None = None,
+    system_reserved_memory: int | None = None,
+    proxy_server_url: str | None = None,
+    **kwargs: Any,
 ) -> RayContext:
     """Start a local cluster owned by this process, or connect to a running one.
 
     `address=None` starts a new cluster that dies with this process; `"auto"` joins the cluster
     started on this machine (`rayground start --head`); `"host:port"` joins one over TCP.
+
+    The parameters are Ray's, in Ray's order. Those about Ray's dashboard, its logging setup
+    and node labels are accepted and have no effect here (rayground has no dashboard; see
+    docs/ray-compatibility.md); resource isolation and Ray Client's proxy are refused.
     """
-    unknown = set(ray_options) - _IGNORED_INIT_OPTIONS
-    if unknown:
-        raise TypeError(
-            f"init() got unexpected keyword argument(s) {sorted(unknown)}. rayground accepts "
-            "Ray's init options; check the spelling."
+    if kwargs.get("storage"):
+        raise RuntimeError(  # Ray's error, word for word
+            "Cluster-wide storage configuration has been removed. "
+            "The last Ray version supporting the `storage` argument is `ray==2.47`."
         )
+    unknown = [key for key in kwargs if key not in _IGNORED_INIT_OPTIONS]
+    if unknown:
+        # Ray's error type and opening words (a misspelt option is the usual cause).
+        raise RuntimeError(
+            f"Unknown keyword argument(s): {', '.join(unknown)}. init() takes Ray's options; "
+            "check the spelling."
+        )
+    isolation = {
+        "enable_resource_isolation": enable_resource_isolation or None,
+        "cgroup_path": cgroup_path,
+        "system_reserved_cpu": system_reserved_cpu,
+        "system_reserved_memory": system_reserved_memory,
+    }
+    given = [name for name, value in isolation.items() if value is not None]
+    if given:
+        raise ValueError(
+            f"init(): {', '.join(given)} configure Ray's resource isolation (cgroups), which "
+            "rayground does not have. Leave them out, or run this code on the Ray backend."
+        )
+    if proxy_server_url is not None:
+        raise ValueError(
+            "init(proxy_server_url=...) connects through Ray Client's proxy, which rayground "
+            "does not have. Give the cluster's address instead (init(address='host:port'))."
+        )
+    if log_to_driver is None:
+        log_to_driver = True  # Ray's None: the default, workers' output shown in the driver
     if local_mode:
         logger.warning("local_mode is deprecated in Ray and ignored by rayground.")
-    logging_config = ray_options.get("logging_config")
     if logging_config is not None:
         if not hasattr(logging_config, "_apply"):
             raise TypeError(
@@ -118,7 +149,6 @@ def init(
             "logging_config is applied to this driver; rayground's workers keep Python's "
             "default logging (their output still reaches the driver)."
         )
-    job_config = ray_options.get("job_config")
     if job_config is not None:
         # What init() is given directly wins over the JobConfig's, as in Ray.
         if not hasattr(job_config, "runtime_env") or not hasattr(job_config, "ray_namespace"):
