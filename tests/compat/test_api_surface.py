@@ -123,15 +123,18 @@ def test_sync_actor_call_sees_the_flag_and_gets_task_cancelled(ray, exc, tmp_pat
         def check(self):
             return ray.get_runtime_context().is_canceled()
 
-    worker = Worker.remote()
-    assert ray.get(worker.check.remote(), timeout=60) is False
-    ref = worker.poll.remote(started)
-    wait_until(lambda: os.path.exists(started), timeout=60, message="the call never started")
-    ray.cancel(ref)
-    with pytest.raises(exc.TaskCancelledError):
-        ray.get(ref, timeout=60)
-    # The flag belonged to the cancelled call; the actor lives on and the next call is fresh.
-    assert ray.get(worker.check.remote(), timeout=60) is False
+    # A plain actor and a threaded one (max_concurrency > 1) behave the same.
+    for concurrency in (1, 2):
+        worker = Worker.options(max_concurrency=concurrency).remote()
+        assert ray.get(worker.check.remote(), timeout=60) is False
+        marker = f"{started}-{concurrency}"
+        ref = worker.poll.remote(marker)
+        wait_until(lambda: os.path.exists(marker), timeout=60, message="the call never started")
+        ray.cancel(ref)
+        with pytest.raises(exc.TaskCancelledError):
+            ray.get(ref, timeout=60)
+        # The flag belonged to the cancelled call; the actor lives on, the next call is fresh.
+        assert ray.get(worker.check.remote(), timeout=60) is False
 
 
 def test_is_canceled_in_an_async_actor_raises(ray):
