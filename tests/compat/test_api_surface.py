@@ -174,3 +174,43 @@ def test_init_refuses_an_unknown_option_as_ray_does(ray):
     with pytest.raises(RuntimeError, match="storage configuration has been removed"):
         ray.init(storage="/tmp/somewhere")
     assert ray.is_initialized()
+
+
+def test_wait_takes_an_object_ref_generator(ray, tmp_path):
+    go = str(tmp_path / "go")
+
+    @ray.remote
+    def stream(go):
+        import os
+        import time
+
+        yield 0
+        while not os.path.exists(go):
+            time.sleep(0.01)
+        yield 1
+
+    @ray.remote
+    def later(go):
+        import os
+        import time
+
+        while not os.path.exists(go):
+            time.sleep(0.01)
+        return "done"
+
+    gen = stream.remote(go)
+    blocked = later.remote(go)
+    # Ready when its next item is: the first comes at once, the other ref waits for the file.
+    ready, not_ready = ray.wait([blocked, gen], timeout=60)
+    assert ready == [gen] and not_ready == [blocked]
+    assert ray.get(next(gen), timeout=60) == 0
+    ready, not_ready = ray.wait([gen], timeout=0.2)  # item 1 cannot exist before the file
+    assert ready == [] and not_ready == [gen]
+    open(go, "w").close()
+    ready, not_ready = ray.wait([gen, blocked], num_returns=2, timeout=60)
+    assert ready == [gen, blocked] and not_ready == []
+    assert ray.get(next(gen), timeout=60) == 1
+    ready, _ = ray.wait([gen], timeout=60)  # the stream has ended: ready, and next() stops
+    assert ready == [gen]
+    with pytest.raises(StopIteration):
+        next(gen)

@@ -460,51 +460,84 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
 
 
 def wait(
-    ray_waitables: Sequence[ObjectRef],
+    ray_waitables: Sequence[Any],
     *,
     num_returns: int = 1,
     timeout: float | None = None,
     fetch_local: bool = True,
-) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Return (ready, not_ready): `num_returns` refs that are complete, in the order given.
-    (`ray_waitables` is Ray's name: ObjectRefs; iterate an ObjectRefGenerator for its refs.)"""
-    if isinstance(ray_waitables, ObjectRef):
+) -> tuple[list[Any], list[Any]]:
+    """Return (ready, not_ready): `num_returns` waitables that are complete, in the order given.
+    A waitable is an ObjectRef, or an ObjectRefGenerator: ready when its next item (or its
+    end) is, as in Ray."""
+    from .generators import ObjectRefGenerator
+
+    if isinstance(ray_waitables, ObjectRef | ObjectRefGenerator):
         raise TypeError(
-            "wait() expects a list of ObjectRefs, got a single ObjectRef. Use wait([ref])."
+            f"wait() expects a list of ObjectRefs, got a single {type(ray_waitables).__name__}. "
+            "Use wait([ref])."
         )
-    refs, _ = _check_refs(list(ray_waitables), "wait")
-    if not refs:
+    items = list(ray_waitables)
+    has_generators = any(isinstance(w, ObjectRefGenerator) for w in items)
+    _check_refs([w for w in items if not isinstance(w, ObjectRefGenerator)], "wait")
+    if not items:
         return [], []
-    oids = [r._id for r in refs]
-    if len(set(oids)) != len(refs):
+    # The object ids each waitable is ready by: a ref's own; a generator's next item and end.
+    groups = [w._wait_ids() if isinstance(w, ObjectRefGenerator) else [w._id] for w in items]
+    if len({g[0] for g in groups}) != len(items):
         raise ValueError("Wait requires a list of unique object refs.")
     if not isinstance(num_returns, int) or num_returns < 0:
         raise ValueError(f"num_returns must be a non-negative int, got {num_returns!r}")
-    if num_returns > len(refs):
+    if num_returns > len(items):
         raise ValueError(
             f"num_returns ({num_returns}) cannot be greater than the number of refs "
-            f"({len(refs)}) passed to wait()."
+            f"({len(items)}) passed to wait()."
         )
     if timeout is not None and timeout < 0:
         raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
     client = connected_client()
+    blocking = _is_worker(client)
+    oids = [oid for group in groups for oid in group]
     start = time.time()
-    ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client)))
-    if observe.block_hooks and not _is_worker(client):
+    if has_generators:
+        ready_ids = _wait_groups(client, groups, num_returns, timeout, blocking)
+    else:
+        ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=blocking))
+    if observe.block_hooks and not blocking:
         observe.blocked("wait", start, time.time(), oids)
     # As in Ray: among the refs that are ready, the first `num_returns` in the order given.
-    if len(ready_ids) == len(refs) and num_returns == len(refs):
-        return refs, []  # all of them (a common call: wait for everything, with a timeout)
-    ready: list[ObjectRef] = []
-    not_ready: list[ObjectRef] = []
+    if not has_generators and len(ready_ids) == len(items) and num_returns == len(items):
+        return items, []  # all of them (a common call: wait for everything, with a timeout)
+    ready: list[Any] = []
+    not_ready: list[Any] = []
     room = num_returns
-    for ref, oid in zip(refs, oids, strict=True):
-        if room and oid in ready_ids:
-            ready.append(ref)
+    for item, group in zip(items, groups, strict=True):
+        if room and any(oid in ready_ids for oid in group):
+            ready.append(item)
             room -= 1
         else:
-            not_ready.append(ref)
+            not_ready.append(item)
     return ready, not_ready
+
+
+def _wait_groups(
+    client: CoreClient,
+    groups: list[list[str]],
+    num_returns: int,
+    timeout: float | None,
+    blocking: bool,
+) -> set[str]:
+    """The ready ids once `num_returns` groups have one ready (or at the timeout). A group can
+    hold two ids (a generator's next item and its end), so this asks for one more ready id at a
+    time until enough groups are covered."""
+    oids = [oid for group in groups for oid in group]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    ready = set(client.wait_descs(oids, 0, 0, blocking))  # those known already
+    while sum(1 for group in groups if any(oid in ready for oid in group)) < num_returns:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            break
+        ready = set(client.wait_descs(oids, len(ready) + 1, left, blocking))
+    return ready
 
 
 def cancel(ray_waitable: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
