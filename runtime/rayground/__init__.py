@@ -108,9 +108,10 @@ def unload_ipython_extension(ipython: Any) -> None:
     unload(ipython)
 
 
-def remote(*args: Any, **options: Any) -> Any:
-    """Turn a function into a task or a class into an actor: `@remote` or `@remote(num_cpus=2)`."""
-    if len(args) == 1 and not options and callable(args[0]):
+def remote(*args: Any, **kwargs: Any) -> Any:
+    """Turn a function into a task or a class into an actor: `@remote` or `@remote(num_cpus=2)`.
+    (`**kwargs`, the options, is named as in Ray's signature.)"""
+    if len(args) == 1 and not kwargs and callable(args[0]):
         return _make_remote(args[0], {})
     if args:
         raise TypeError(
@@ -119,7 +120,7 @@ def remote(*args: Any, **options: Any) -> Any:
         )
 
     def decorator(function_or_class: Any) -> Any:
-        return _make_remote(function_or_class, options)
+        return _make_remote(function_or_class, kwargs)
 
     return decorator
 

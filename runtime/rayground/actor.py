@@ -28,14 +28,14 @@ from .options import (
 __all__ = ["ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"]
 
 
-def method(*args: Any, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def method(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Per-method options for actor methods, e.g. `@method(num_returns=2)`."""
-    if args and callable(args[0]) and not options:
+    if args and callable(args[0]) and not kwargs:
         return args[0]  # used bare as @method
-    validate_options(options, METHOD_OPTIONS, "actor method")
+    validate_options(kwargs, METHOD_OPTIONS, "actor method")
 
     def annotate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__rayground_method_options__ = dict(options)  # type: ignore[attr-defined]
+        fn.__rayground_method_options__ = dict(kwargs)  # type: ignore[attr-defined]
         return fn
 
     return annotate

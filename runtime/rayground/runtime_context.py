@@ -101,6 +101,23 @@ class RuntimeContext:
 
         return ActorHandle(ctx["actor_id"], dict(ctx.get("actor_meta") or {}))
 
+    def is_canceled(self) -> bool:
+        """Whether cancel() was called on the running task or sync actor call: a long call can
+        check it now and then and stop cleanly (a cancelled actor call's result is then a
+        TaskCancelledError whatever it returns). Raises RuntimeError in a driver and in an async
+        actor (there cancel() cancels the asyncio task), as Ray does."""
+        client = self._client()
+        if client.role != "worker":
+            # Ray's wording, with its mode number for a driver (SCRIPT_MODE).
+            raise RuntimeError(
+                "This method is only available when the process is a worker. Current mode: 0"
+            )
+        ctx = context.task_context()
+        if ctx.get("async_actor"):
+            raise RuntimeError("This method is not supported in an async actor.")
+        flag = ctx.get("cancel_flag")
+        return flag is not None and flag.is_set()
+
     def get_session_name(self) -> str:
         """The cluster's session (its directory's name, as Ray's `session_...`)."""
         return os.path.basename(self._client().session.get("session_dir") or "")

@@ -52,9 +52,14 @@ def test_a_node_joins_runs_its_tasks_and_leaves(backend):
 
     cluster.remove_node(box)
     cluster.wait_for_nodes(timeout=GET_TIMEOUT)
-    states = {n["NodeID"]: n["Alive"] for n in ray.nodes()}
-    assert states[box.node_id] is False and states[cluster.head_node.node_id] is True
+    rows = {n["NodeID"]: n for n in ray.nodes()}
+    assert rows[box.node_id]["Alive"] is False and rows[cluster.head_node.node_id]["Alive"] is True
     assert "box" not in ray.available_resources()
+    # A node stopped on purpose: Ray's NodeDeathInfo reason EXPECTED_TERMINATION (1); the dead
+    # node's row keeps every key.
+    dead = rows[box.node_id]
+    assert dead["DeathReason"] == 1 and isinstance(dead["DeathReasonMessage"], str)
+    assert dead.keys() == rows[cluster.head_node.node_id].keys()
 
 
 def test_connect_needs_a_head_and_add_node_names_a_wrong_argument(backend):

@@ -67,7 +67,7 @@ def test_nodes_join_and_resources_add_up(cluster: Cluster) -> None:
     assert total["CPU"] == 3
     assert total["zone2"] == 4 and total["zone3"] == 4
     assert total["node:127.0.0.2"] == 1
-    heads = [n for n in ray.nodes() if n["IsHead"]]
+    heads = [n for n in ray.nodes() if "node:__internal_head__" in n["Resources"]]
     assert len(heads) == 1 and heads[0]["NodeManagerAddress"] == "127.0.0.1"
 
 
@@ -131,7 +131,11 @@ def test_200mb_array_moves_between_nodes(cluster: Cluster) -> None:
     wait_until(
         lambda: all(r["object_size"] < n for r in list_objects()), timeout=20, message="freed"
     )
-    store_dirs = [node["ObjectStoreSocketName"] for node in ray.nodes() if not node["IsHead"]]
+    store_dirs = [
+        node["ObjectStoreSocketName"]
+        for node in ray.nodes()
+        if "node:__internal_head__" not in node["Resources"]
+    ]
 
     def big_files_left() -> list[str]:
         return [

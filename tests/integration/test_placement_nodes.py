@@ -102,7 +102,11 @@ def test_strict_pack_needs_one_node_with_room_for_all():
 
 
 def test_node_affinity():
-    others = [n["NodeID"] for n in ray.nodes() if n["Alive"] and not n["IsHead"]]
+    others = [
+        n["NodeID"]
+        for n in ray.nodes()
+        if n["Alive"] and "node:__internal_head__" not in n["Resources"]
+    ]
     target = others[0]
     hard = NodeAffinitySchedulingStrategy(node_id=target, soft=False)
     assert ray.get(node_of.options(scheduling_strategy=hard).remote(), timeout=GET_TIMEOUT) == (

@@ -26,25 +26,14 @@ from .serialization import find_unpicklable
 logger = logging.getLogger("rayground")
 
 # Options of ray.init that only matter to Ray's own services; accepted so Ray code runs unchanged.
+# Ray's private init options (its **kwargs): about Ray's own processes, they mean nothing here.
 _IGNORED_INIT_OPTIONS = {
-    "include_dashboard",
-    "dashboard_host",
-    "dashboard_port",
-    "logging_level",
-    "logging_format",
-    "logging_config",
-    "configure_logging",
-    "log_to_driver_stderr",
-    "job_config",
-    "storage",
-    "labels",
     "_temp_dir",
     "_system_config",
     "_metrics_export_port",
     "_enable_object_reconstruction",
     "_plasma_directory",
     "_node_ip_address",
-    "enable_resource_isolation",
     "_memory",
     "_redis_password",
     "_tracing_startup_hook",
@@ -85,28 +74,70 @@ def init(
     num_cpus: float | None = None,
     num_gpus: float | None = None,
     resources: dict[str, float] | None = None,
+    labels: dict[str, str] | None = None,
     object_store_memory: int | None = None,
-    namespace: str | None = None,
-    ignore_reinit_error: bool = False,
-    runtime_env: dict[str, Any] | None = None,
-    log_to_driver: bool = True,
     local_mode: bool = False,
-    **ray_options: Any,
+    ignore_reinit_error: bool = False,
+    include_dashboard: bool | None = None,
+    dashboard_host: str = "127.0.0.1",
+    dashboard_port: int | None = None,
+    job_config: Any = None,
+    configure_logging: bool = True,
+    logging_level: int | str = "info",
+    logging_format: str | None = None,
+    logging_config: Any = None,
+    log_to_driver: bool | None = None,
+    namespace: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
+    enable_resource_isolation: bool = False,
+    cgroup_path: str | None = None,
+    system_reserved_cpu: float | None = None,
+    system_reserved_memory: int | None = None,
+    proxy_server_url: str | None = None,
+    **kwargs: Any,
 ) -> RayContext:
     """Start a local cluster owned by this process, or connect to a running one.
 
     `address=None` starts a new cluster that dies with this process; `"auto"` joins the cluster
     started on this machine (`rayground start --head`); `"host:port"` joins one over TCP.
+
+    The parameters are Ray's, in Ray's order. Those about Ray's dashboard, its logging setup
+    and node labels are accepted and have no effect here (rayground has no dashboard; see
+    docs/ray-compatibility.md); resource isolation and Ray Client's proxy are refused.
     """
-    unknown = set(ray_options) - _IGNORED_INIT_OPTIONS
-    if unknown:
-        raise TypeError(
-            f"init() got unexpected keyword argument(s) {sorted(unknown)}. rayground accepts "
-            "Ray's init options; check the spelling."
+    if kwargs.get("storage"):
+        raise RuntimeError(  # Ray's error, word for word
+            "Cluster-wide storage configuration has been removed. "
+            "The last Ray version supporting the `storage` argument is `ray==2.47`."
         )
+    unknown = [key for key in kwargs if key not in _IGNORED_INIT_OPTIONS]
+    if unknown:
+        # Ray's error type and opening words (a misspelt option is the usual cause).
+        raise RuntimeError(
+            f"Unknown keyword argument(s): {', '.join(unknown)}. init() takes Ray's options; "
+            "check the spelling."
+        )
+    isolation = {
+        "enable_resource_isolation": enable_resource_isolation or None,
+        "cgroup_path": cgroup_path,
+        "system_reserved_cpu": system_reserved_cpu,
+        "system_reserved_memory": system_reserved_memory,
+    }
+    given = [name for name, value in isolation.items() if value is not None]
+    if given:
+        raise ValueError(
+            f"init(): {', '.join(given)} configure Ray's resource isolation (cgroups), which "
+            "rayground does not have. Leave them out, or run this code on the Ray backend."
+        )
+    if proxy_server_url is not None:
+        raise ValueError(
+            "init(proxy_server_url=...) connects through Ray Client's proxy, which rayground "
+            "does not have. Give the cluster's address instead (init(address='host:port'))."
+        )
+    if log_to_driver is None:
+        log_to_driver = True  # Ray's None: the default, workers' output shown in the driver
     if local_mode:
         logger.warning("local_mode is deprecated in Ray and ignored by rayground.")
-    logging_config = ray_options.get("logging_config")
     if logging_config is not None:
         if not hasattr(logging_config, "_apply"):
             raise TypeError(
@@ -118,7 +149,6 @@ def init(
             "logging_config is applied to this driver; rayground's workers keep Python's "
             "default logging (their output still reaches the driver)."
         )
-    job_config = ray_options.get("job_config")
     if job_config is not None:
         # What init() is given directly wins over the JobConfig's, as in Ray.
         if not hasattr(job_config, "runtime_env") or not hasattr(job_config, "ray_namespace"):
@@ -305,8 +335,11 @@ def _context_info(client: CoreClient) -> RayContext:
     )
 
 
-def shutdown() -> None:
-    """Disconnect; stop the cluster if this process started it. Safe to call twice."""
+def shutdown(*, wait_for_processes: bool = False, _exiting_interpreter: bool = False) -> None:
+    """Disconnect; stop the cluster if this process started it. Safe to call twice.
+
+    Ray's keywords are accepted: rayground always waits (bounded) for the processes of a cluster
+    it stops, so `wait_for_processes` changes nothing; `_exiting_interpreter` is Ray's own."""
     client = context.current_client(required=False)
     if client is None or client.role != "driver":
         return
@@ -427,61 +460,100 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
 
 
 def wait(
-    object_refs: Sequence[ObjectRef],
+    ray_waitables: Sequence[Any],
     *,
     num_returns: int = 1,
     timeout: float | None = None,
     fetch_local: bool = True,
-) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Return (ready, not_ready): `num_returns` refs that are complete, in the order given."""
-    if isinstance(object_refs, ObjectRef):
+) -> tuple[list[Any], list[Any]]:
+    """Return (ready, not_ready): `num_returns` waitables that are complete, in the order given.
+    A waitable is an ObjectRef, or an ObjectRefGenerator: ready when its next item (or its
+    end) is, as in Ray."""
+    from .generators import ObjectRefGenerator
+
+    if isinstance(ray_waitables, ObjectRef | ObjectRefGenerator):
         raise TypeError(
-            "wait() expects a list of ObjectRefs, got a single ObjectRef. Use wait([ref])."
+            f"wait() expects a list of ObjectRefs, got a single {type(ray_waitables).__name__}. "
+            "Use wait([ref])."
         )
-    refs, _ = _check_refs(list(object_refs), "wait")
-    if not refs:
+    items = list(ray_waitables)
+    has_generators = any(isinstance(w, ObjectRefGenerator) for w in items)
+    _check_refs([w for w in items if not isinstance(w, ObjectRefGenerator)], "wait")
+    if not items:
         return [], []
-    oids = [r._id for r in refs]
-    if len(set(oids)) != len(refs):
+    # The object ids each waitable is ready by: a ref's own; a generator's next item and end.
+    groups = [w._wait_ids() if isinstance(w, ObjectRefGenerator) else [w._id] for w in items]
+    if len({g[0] for g in groups}) != len(items):
         raise ValueError("Wait requires a list of unique object refs.")
     if not isinstance(num_returns, int) or num_returns < 0:
         raise ValueError(f"num_returns must be a non-negative int, got {num_returns!r}")
-    if num_returns > len(refs):
+    if num_returns > len(items):
         raise ValueError(
             f"num_returns ({num_returns}) cannot be greater than the number of refs "
-            f"({len(refs)}) passed to wait()."
+            f"({len(items)}) passed to wait()."
         )
     if timeout is not None and timeout < 0:
         raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
     client = connected_client()
+    blocking = _is_worker(client)
+    oids = [oid for group in groups for oid in group]
     start = time.time()
-    ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=_is_worker(client)))
-    if observe.block_hooks and not _is_worker(client):
+    if has_generators:
+        ready_ids = _wait_groups(client, groups, num_returns, timeout, blocking)
+    else:
+        ready_ids = set(client.wait_descs(oids, num_returns, timeout, blocking=blocking))
+    if observe.block_hooks and not blocking:
         observe.blocked("wait", start, time.time(), oids)
     # As in Ray: among the refs that are ready, the first `num_returns` in the order given.
-    if len(ready_ids) == len(refs) and num_returns == len(refs):
-        return refs, []  # all of them (a common call: wait for everything, with a timeout)
-    ready: list[ObjectRef] = []
-    not_ready: list[ObjectRef] = []
+    if not has_generators and len(ready_ids) == len(items) and num_returns == len(items):
+        return items, []  # all of them (a common call: wait for everything, with a timeout)
+    ready: list[Any] = []
+    not_ready: list[Any] = []
     room = num_returns
-    for ref, oid in zip(refs, oids, strict=True):
-        if room and oid in ready_ids:
-            ready.append(ref)
+    for item, group in zip(items, groups, strict=True):
+        if room and any(oid in ready_ids for oid in group):
+            ready.append(item)
             room -= 1
         else:
-            not_ready.append(ref)
+            not_ready.append(item)
     return ready, not_ready
 
 
-def cancel(object_ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
-    """Cancel the task that produces `object_ref`; `get` on it then raises TaskCancelledError."""
-    if not isinstance(object_ref, ObjectRef):
+def _wait_groups(
+    client: CoreClient,
+    groups: list[list[str]],
+    num_returns: int,
+    timeout: float | None,
+    blocking: bool,
+) -> set[str]:
+    """The ready ids once `num_returns` groups have one ready (or at the timeout). A group can
+    hold two ids (a generator's next item and its end), so this asks for one more ready id at a
+    time until enough groups are covered."""
+    oids = [oid for group in groups for oid in group]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    ready = set(client.wait_descs(oids, 0, 0, blocking))  # those known already
+    while sum(1 for group in groups if any(oid in ready for oid in group)) < num_returns:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            break
+        ready = set(client.wait_descs(oids, len(ready) + 1, left, blocking))
+    return ready
+
+
+def cancel(ray_waitable: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task that produces `ray_waitable` (an ObjectRef, or the ObjectRefGenerator of a
+    generator task); `get` on it then raises TaskCancelledError."""
+    from .generators import ObjectRefGenerator
+
+    if isinstance(ray_waitable, ObjectRefGenerator):
+        ray_waitable = ray_waitable._end  # its task's ref, as Ray's _generator_ref
+    if not isinstance(ray_waitable, ObjectRef):
         raise TypeError(
             f"cancel() expects an ObjectRef returned by f.remote(...), got "
-            f"{type(object_ref).__name__}. To stop an actor, use kill(actor)."
+            f"{type(ray_waitable).__name__}. To stop an actor, use kill(actor)."
         )
     client = connected_client()
-    client.send((protocol.CANCEL, object_ref._id, bool(force), bool(recursive)))
+    client.send((protocol.CANCEL, ray_waitable._id, bool(force), bool(recursive)))
 
 
 # ---------------------------------------------------------------------------- actors

@@ -21,14 +21,16 @@ class ObjectRefGenerator:
         self._task_id = end_ref._id.rsplit(".", 1)[0]  # items are <task>.g<index>
         self._next = 0
         self._error_given = False
+        self._pending: ObjectRef | None = None  # the next item's ref, once wait() made it
 
     def __iter__(self) -> ObjectRefGenerator:
         return self
 
     def __next__(self) -> ObjectRef:
         client = self._client
-        item_id = f"{self._task_id}.g{self._next}"
-        item = ObjectRef(item_id, _client=client)
+        item = self._next_ref()
+        item_id = item._id
+        self._pending = None
         end_id = self._end._id
         blocking = client.role == "worker"
         client.wait_descs([item_id, end_id], 1, None, blocking)
@@ -58,6 +60,18 @@ class ObjectRefGenerator:
                 client.wait_descs([item_id], 1, None, blocking)
         self._next += 1
         return item
+
+    def _next_ref(self) -> ObjectRef:
+        """The next item's ref, made once for wait() and __next__ both: the client keeps an
+        arriving item only while a ref to it is held."""
+        item_id = f"{self._task_id}.g{self._next}"
+        if self._pending is None or self._pending._id != item_id:
+            self._pending = ObjectRef(item_id, _client=self._client)
+        return self._pending
+
+    def _wait_ids(self) -> list[str]:
+        """What wait() watches: the next item's id and the end's (the stream may be over)."""
+        return [self._next_ref()._id, self._end._id]
 
     def completed(self) -> ObjectRef:
         """A ref that is ready when the generator task has finished."""

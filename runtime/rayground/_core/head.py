@@ -38,7 +38,7 @@ from .actor_manager import ActorManager
 from .events import EventLog
 from .handshake import HandshakeError, ServerHandshake, check_first_frame_header
 from .log_limit import LineLimiter
-from .nodes import Node, Nodes
+from .nodes import DEATH_EXPECTED_TERMINATION, DEATH_UNEXPECTED_TERMINATION, Node, Nodes
 from .object_directory import ObjectDirectory, remove_tree
 from .object_transfer import ObjectServer
 from .placement_groups import HeadPlacement
@@ -588,7 +588,11 @@ class Head:
 
     def _node_lost(self, node: Node, why: str) -> None:
         """A node's process is gone: its workers with it; rebuild or fail what it held."""
-        self.nodes.mark_dead(node)
+        if why == "left":  # it said goodbye: stopped on purpose (remove_node, SIGTERM)
+            self.nodes.mark_dead(node, DEATH_EXPECTED_TERMINATION, "The node was stopped.")
+        else:
+            message = f"The node's process was lost ({why}): it crashed, was killed or hung."
+            self.nodes.mark_dead(node, DEATH_UNEXPECTED_TERMINATION, message)
         self.events.emit("node", node.id, "DEAD", {"why": why})
         self.placement.node_lost(node.id)
         for worker in list(node.pool.workers.values()):
@@ -610,7 +614,7 @@ class Head:
             self.objects.seal(oid, error_desc(lost), [])
         for peer in list(self.peers.values()):
             if peer.role == "driver":
-                self.warn(peer.client_id, f"Node {node.id[:12]} ({node.ip}) left: {why}.")
+                self.warn(peer.client_id, f"Node {node.id[:12]} ({node.ip}): {node.death_message}")
 
     def _owner_died(self, peer: Peer) -> None:
         """A worker exited: what it put and others still hold is lost with it (Ray's ownership)."""

@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from .transport import parse_address
+
 if TYPE_CHECKING:
     from .head import Head, Peer
     from .nodes import Node
@@ -32,23 +34,58 @@ def _available_resources(head: Head, peer: Peer, args: dict) -> dict[str, float]
     return {k: v for k, v in head.nodes.snapshot_available().items() if v > 0}
 
 
-def _node_row(node: Node) -> dict[str, Any]:
+# A port nothing listens on, as Ray reports its dashboard agent's when the dashboard is off.
+NO_PORT = -1
+
+
+def _port(address: str | None) -> int:
+    """The TCP port of an endpoint address; NO_PORT where there is none (a Unix socket, no
+    server)."""
+    if not address:
+        return NO_PORT
+    where = parse_address(address)[1]
+    return where[1] if isinstance(where, tuple) else NO_PORT
+
+
+def _node_row(head: Head, node: Node) -> dict[str, Any]:
+    """A row of ray.nodes(), with Ray's keys and value types (docs/ray-compatibility.md says what
+    each key means here where Ray's concept has no rayground counterpart)."""
     alive = node.state == "ALIVE"
+    # The node manager: the head process for the head node (its TCP port, where it has one, and
+    # its Unix socket); other nodes' processes connect out to the head and listen on nothing.
+    manager_port = NO_PORT
+    manager_socket = ""
+    if node.is_head:
+        for endpoint in head.endpoints:
+            if endpoint.startswith("ipc://"):
+                manager_socket = str(parse_address(endpoint)[1])
+            else:
+                manager_port = _port(endpoint) if manager_port == NO_PORT else manager_port
     return {
         "NodeID": node.id,
         "Alive": alive,
         "NodeManagerAddress": node.ip,
         "NodeManagerHostname": os.uname().nodename if node.is_head else node.ip,
-        "NodeName": node.ip,
-        "Resources": dict(node.resources.total) if alive else {},
-        "alive": alive,
-        "IsHead": node.is_head,
+        "NodeManagerPort": manager_port,
+        "ObjectManagerPort": _port(node.object_server),
         "ObjectStoreSocketName": node.shm_dir,
+        "RayletSocketName": manager_socket,
+        # rayground runs no metrics, dashboard or runtime-env agents: no ports.
+        "MetricsExportPort": NO_PORT,
+        "MetricsAgentPort": NO_PORT,
+        "DashboardAgentListenPort": NO_PORT,
+        "NodeName": node.ip,
+        "RuntimeEnvAgentPort": NO_PORT,
+        "DeathReason": node.death_reason,
+        "DeathReasonMessage": node.death_message,
+        "alive": alive,
+        "Resources": dict(node.resources.total) if alive else {},
+        "Labels": {"ray.io/node-id": node.id},
     }
 
 
 def _nodes(head: Head, peer: Peer, args: dict) -> list[dict[str, Any]]:
-    return [_node_row(node) for node in head.nodes.by_id.values()]
+    return [_node_row(head, node) for node in head.nodes.by_id.values()]
 
 
 def _locate(head: Head, peer: Peer, args: dict) -> list[tuple[str, str]]:

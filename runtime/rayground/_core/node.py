@@ -245,6 +245,9 @@ class NodeProcess:
             self.pool.stop_all()
         self.server.close()
         if self.sock is not None:
+            # Leaving on purpose: the head reports this node's death as expected (ray.nodes()'s
+            # DeathReason), not as a crash. Where the head is gone already, the send fails.
+            self._send((protocol.GOODBYE,))
             self.sock.close()
         lifetime.remove_shm_dir(self.shm_dir)
         try:

@@ -22,8 +22,17 @@ from .resources import NodeResources
 _EPS = 1e-9
 
 
+# Ray's NodeDeathInfo.Reason codes (ray.core.generated.common_pb2), which ray.nodes() reports in
+# "DeathReason": a node that left on purpose (stopped, SIGTERM) or one whose process was lost.
+DEATH_UNSPECIFIED = 0
+DEATH_EXPECTED_TERMINATION = 1
+DEATH_UNEXPECTED_TERMINATION = 2
+
+
 class Node:
     __slots__ = (
+        "death_message",
+        "death_reason",
         "id",
         "ip",
         "is_head",
@@ -59,6 +68,9 @@ class Node:
         self.machine = ""  # ids.machine_id() of the node: drivers there use its store
         self.state = "ALIVE"
         self.started = time.time()
+        # Why it died, as Ray's NodeDeathInfo: a reason code (DEATH_*) and a message.
+        self.death_reason = DEATH_UNSPECIFIED
+        self.death_message = ""
 
 
 class Nodes:
@@ -73,8 +85,10 @@ class Nodes:
         self.by_id[node.id] = node
         self._alive = [n for n in self.by_id.values() if n.state == "ALIVE"]
 
-    def mark_dead(self, node: Node) -> None:
+    def mark_dead(self, node: Node, reason: int = 0, message: str = "") -> None:
         node.state = "DEAD"
+        node.death_reason = reason
+        node.death_message = message
         self._alive = [n for n in self.by_id.values() if n.state == "ALIVE"]
 
     def alive(self) -> list[Node]:

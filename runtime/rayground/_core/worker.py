@@ -51,8 +51,10 @@ def _assigned(resources: dict[str, float] | None) -> dict[str, float]:
     }
 
 
-class _CancelRequested(BaseException):
-    """Raised in the main thread by the SIGUSR1 handler when the running task is cancelled."""
+class _CancelRequested(KeyboardInterrupt):
+    """Raised in the main thread by the SIGUSR1 handler when the running task is cancelled. A
+    KeyboardInterrupt, as Ray raises: a task that catches it (and sees is_canceled()) may still
+    return a value, which is then its result."""
 
 
 class Worker:
@@ -66,6 +68,9 @@ class Worker:
         self.current_task: str | None = None
         self.cancel_target: str | None = None
         self.cancel_early: set[str] = set()
+        # get_runtime_context().is_canceled(): a flag per running sync task or actor call, set
+        # by cancel() (the task context carries it; the I/O thread sets it).
+        self.cancel_flags: dict[str, threading.Event] = {}
         self.actor: Any = None
         self.actor_id: str | None = None
         self.actor_class_name = ""
@@ -139,10 +144,13 @@ class Worker:
         if task is not None and self.loop is not None:
             self.loop.call_soon_threadsafe(task.cancel)
             return
+        flag = self.cancel_flags.get(task_id)
+        if flag is not None:
+            flag.set()
         if self.current_task == task_id:
             self.cancel_target = task_id
             signal.pthread_kill(self.main_thread.ident, signal.SIGUSR1)  # type: ignore[arg-type]
-        else:
+        elif flag is None:
             # Dispatched but not started yet (still queued here, or loading its function).
             self.cancel_early.add(task_id)
 
@@ -250,6 +258,9 @@ class Worker:
             "node_id": self.client.session["node_id"],
             "worker_id": self.worker_id,
             "function_name": self._function_name(spec),
+            # is_canceled(): Ray refuses it in an async actor; elsewhere the call's flag says.
+            "async_actor": self.loop is not None and bool(spec.get("actor_id")),
+            "cancel_flag": self.cancel_flags.get(spec["task_id"]),
             "actor_name": self.actor_name if spec.get("actor_id") else None,
             "actor_meta": self.actor_meta if spec.get("actor_id") else None,
             "runtime_env": self.actor_runtime_env
@@ -309,6 +320,7 @@ class Worker:
         env = self._env_for(spec)
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
+        self.cancel_flags[spec["task_id"]] = threading.Event()
         token = context.set_task_context(self._task_context(spec))
         self.current_task = spec["task_id"]
         try:
@@ -327,6 +339,7 @@ class Worker:
             finally:
                 self.current_task = None
                 self.cancel_target = None
+                self.cancel_flags.pop(spec["task_id"], None)
         except _CancelRequested as interrupt:
             self._report_cancelled(spec, interrupt)
         except BaseException as exc:
@@ -579,29 +592,39 @@ class Worker:
             )
             fut.add_done_callback(lambda f: f.exception())  # errors are reported inside
         elif self.pool is not None:
-            self.pool.submit(self._call_sync, spec, method, args, kwargs, False)
+            self.pool.submit(self._call_sync, spec, method, args, kwargs)
         else:
-            self._call_sync(spec, method, args, kwargs, True)
+            self._call_sync(spec, method, args, kwargs)
 
-    def _call_sync(self, spec: dict, method: Any, args: list, kwargs: dict, main: bool) -> None:
+    def _call_sync(self, spec: dict, method: Any, args: list, kwargs: dict) -> None:
+        """Run a sync actor method. As in Ray, cancel() does not interrupt it: it sets the flag
+        that get_runtime_context().is_canceled() reads, and the call's result is then a
+        TaskCancelledError whatever the method returns."""
         spec.setdefault("_started", time.time())  # a pooled call starts when a thread is free
+        task_id = spec["task_id"]
+        flag = self.cancel_flags[task_id] = threading.Event()
+        if task_id in self.cancel_early:  # cancelled while it waited for a thread: never runs
+            self.cancel_early.discard(task_id)
+            self.cancel_flags.pop(task_id, None)
+            self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(task_id)))
+            return
         token = context.set_task_context(self._task_context(spec))
-        if main:
-            self.current_task = spec["task_id"]
         try:
             try:
                 result = method(*args, **kwargs)
-                self._deliver(spec, result)
             finally:
-                if main:
-                    self.current_task = None
-                    self.cancel_target = None
+                self.cancel_flags.pop(task_id, None)
+            if flag.is_set():
+                self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(task_id)))
+            else:
+                self._deliver(spec, result)
         except ActorExit:
             self._exit_actor(spec)
-        except _CancelRequested as interrupt:
-            self._report_cancelled(spec, interrupt)
         except BaseException as exc:
-            self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
+            if flag.is_set():
+                self._report_error(spec, exceptions.TaskCancelledError(ids.TaskID(task_id)))
+            else:
+                self._report_failure(spec, exc, retry_allowed=should_retry(spec, exc))
         finally:
             context.reset_task_context(token)
 
