@@ -804,3 +804,97 @@ def test_class_trainable_steps_checkpoints_and_restores(ray, tune, run_config, t
     assert sorted(restored) == [0, 2]  # exactly one trial died once and resumed at iteration 2
     assert grid.get_best_result().config["inc"] == 2.0
     assert grid.get_best_result().checkpoint is not None
+
+
+def make_logged_trainable(tune):
+    """A Trainable that appends each call Tune makes to it to the file config["log"]; its
+    metric v is the trial's config["i"]."""
+
+    class LoggedTrainable(tune.Trainable):
+        def _log(self, *what):
+            with open(self.config["log"], "a") as f:
+                f.write(" ".join(str(w) for w in what) + "\n")
+
+        def setup(self, config):
+            self._log("setup", config["i"])
+
+        def step(self):
+            self._log("step", self.config["i"], self.iteration)
+            return {"v": float(self.config["i"])}
+
+        def save_checkpoint(self, checkpoint_dir):
+            self._log("save", self.config["i"], self.iteration)
+            return {"i": self.config["i"]}
+
+        def load_checkpoint(self, checkpoint):
+            self._log("load", checkpoint)
+
+        def reset_config(self, new_config):
+            self._log("reset", self.config["i"], "->", new_config["i"])
+            return True
+
+        def cleanup(self):
+            self._log("cleanup", self.config["i"])
+
+    return LoggedTrainable
+
+
+def test_class_trainable_reused_is_reset_and_cleaned_up_once(ray, tune, run_config, tmp_path):
+    """reuse_actors=True: the second trial resets the first one's instance (reset_config with
+    its config, no second setup); a checkpoint at the end of each; cleanup once, when the
+    actor goes at the end of fit()."""
+    log = tmp_path / "calls.log"
+    grid = tune.Tuner(
+        tune.with_resources(make_logged_trainable(tune), {"cpu": 2}),  # one trial at a time
+        param_space={"i": tune.grid_search([0, 1]), "log": str(log)},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=run_config(
+            "logged",
+            stop={"training_iteration": 2},
+            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=True),
+        ),
+    ).fit()
+    assert grid.num_errors == 0
+    assert sorted(r.config["i"] for r in grid) == [0, 1]
+    # self.config is already the new trial's when reset_config is called (it reads 1 -> 1),
+    # and the new trial counts its iterations from 0
+    assert log.read_text().splitlines() == [
+        "setup 0",
+        "step 0 0",
+        "step 0 1",
+        "save 0 2",
+        "reset 1 -> 1",
+        "step 1 0",
+        "step 1 1",
+        "save 1 2",
+        "cleanup 1",
+    ]
+
+
+def test_class_trainable_cleanup_runs_for_a_trial_a_scheduler_stopped(
+    ray, tune, schedulers, run_config, tmp_path
+):
+    """Without reuse each trial's actor goes when the trial ends: cleanup() runs for the trial
+    ASHA stopped at its first rung as for the one that ran to max_t, after the checkpoint a
+    Tuner takes of a class Trainable's trial when it ends (checkpoint_at_end unset: on)."""
+    log = tmp_path / "calls.log"
+    grid = tune.Tuner(
+        tune.with_resources(make_logged_trainable(tune), {"cpu": 2}),  # one trial at a time
+        param_space={"i": tune.grid_search([0, 1]), "log": str(log)},
+        tune_config=tune.TuneConfig(
+            metric="v",
+            mode="min",
+            scheduler=schedulers.ASHAScheduler(max_t=3, grace_period=1, reduction_factor=2),
+        ),
+        run_config=run_config("asha_logged"),
+    ).fit()
+    assert grid.num_errors == 0
+    iterations = {r.config["i"]: r.metrics["training_iteration"] for r in grid}
+    assert iterations == {0: 3, 1: 1}  # trial 1 (worse) stopped at the rung t=1
+    lines = log.read_text().splitlines()
+    calls = {i: [line for line in lines if line.split()[1] == str(i)] for i in (0, 1)}
+    assert calls == {
+        0: ["setup 0", "step 0 0", "step 0 1", "step 0 2", "save 0 3", "cleanup 0"],
+        1: ["setup 1", "step 1 0", "save 1 1", "cleanup 1"],
+    }
+    assert all(r.checkpoint is not None for r in grid)

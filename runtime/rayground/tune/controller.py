@@ -234,7 +234,8 @@ class TuneController:
             if idle is None:
                 used = self._used()
                 while not self._fits(trial.resources, used) and self._idle:
-                    self._idle.pop(0)  # its last handle: the actor ends, its calls FINISHED
+                    # its cleanup(), then its last handle goes: the actor ends
+                    self._clean_up([self._idle.pop(0)[1]])
                     used = self._used()
                 if not self._fits(trial.resources, used):
                     return
@@ -595,19 +596,33 @@ class TuneController:
         reuse = self.tune_config.reuse_actors
         if reuse is None:
             reuse = not is_class_trainable(self.trainable)
+        keep = trial.trial_id not in self._groups and reusable and bool(reuse) and self._work_left()
         try:
-            ok = bool(rayground.get(actor.stop.remote(), timeout=_STOP_TIMEOUT_S))
+            # an actor that will not be reused runs its Trainable's cleanup() in this call
+            ok = bool(rayground.get(actor.stop.remote(not keep), timeout=_STOP_TIMEOUT_S))
         except Exception:
             ok = False
         if trial.trial_id in self._groups:
             # the group goes, and with it the actor (its calls are done: it stopped)
             self._remove_group(trial.trial_id)
-        elif reusable and ok and reuse and self._work_left():
+        elif keep and ok:
             self._idle.append((_resource_key(trial.resources), actor))
         elif not ok:  # its trainable did not unwind (or the actor is gone): end the process
             rayground.kill(actor)
         # else: dropping the last handle ends the actor once its calls are done, as Ray Tune
         # ends a trial's actor: the state API shows every call FINISHED, none FAILED.
+
+    def _clean_up(self, actors: list[Any]) -> None:
+        """Idle actors go: a Trainable's cleanup() runs first (once per actor, however many
+        trials it served, as on Ray), awaited so that it has run when fit() returns; then
+        their last handles are dropped. One that does not answer is killed."""
+        if not actors or not is_class_trainable(self.trainable):
+            return
+        try:
+            rayground.get([a.cleanup.remote() for a in actors], timeout=_STOP_TIMEOUT_S)
+        except Exception:  # gone already, or stuck in its cleanup(): end the process
+            for actor in actors:
+                rayground.kill(actor)
 
     def _work_left(self) -> bool:
         return not self.search_alg.is_finished() or any(
@@ -627,6 +642,7 @@ class TuneController:
             del self._actors[trial_id]
         for trial_id in list(self._groups):
             self._remove_group(trial_id)
+        self._clean_up([actor for _, actor in self._idle])
         self._idle.clear()  # stopped already: their last handles go, and so do they
 
     # ------------------------------------------------------------------ persistence

@@ -189,13 +189,16 @@ class TrialRunner:
         try:
             reused = False
             if self._instance is not None:
+                # Ray sets the new config first, then asks reset_config to adopt it
+                previous = self._instance.config
+                self._instance.config = dict(config)
                 reused = bool(self._instance.reset_config(config))
                 if reused:
-                    self._instance.config = dict(config)
                     self._instance._info = dict(session.info)
                     self._instance._iteration = session.iteration
-                else:
-                    self._instance.cleanup()
+                else:  # its own config again for its cleanup()
+                    self._instance.config = previous
+                    self.cleanup()
             if not reused:
                 self._instance = self._trainable(config, **session.info)
                 self._instance._iteration = session.iteration
@@ -279,23 +282,34 @@ class TrialRunner:
         session.checkpoint = persisted
         return persisted.path
 
-    def stop(self) -> bool:
-        """End the running trial; True when this process can take another one."""
+    def stop(self, cleanup: bool = False) -> bool:
+        """End the running trial; True when this process can take another one. With
+        `cleanup` (the driver will not reuse this actor), a Trainable's cleanup() runs too,
+        in the same call: one round trip, as Ray's Trainable.stop() calls cleanup()."""
         session = self._session
         self._session = None
+        unwound = True
         if self._thread is not None and session is not None:
             session.stopping = True
             session.resume.release()
             self._thread.join(_STOP_JOIN_S)
-            alive = self._thread.is_alive()
+            unwound = not self._thread.is_alive()
             self._thread = None
-            return not alive
-        return True
+        if cleanup and unwound:
+            self.cleanup()
+        return unwound
 
     def cleanup(self) -> None:
-        if self._instance is not None:
-            self._instance.cleanup()
-            self._instance = None
+        """A Trainable's cleanup(), once: its actor is going. An error in it is printed (the
+        driver shows it with the actor's prefix) and does not change the trial's outcome,
+        as on Ray, where a failed stop() is logged."""
+        instance, self._instance = self._instance, None
+        if instance is None:
+            return
+        try:
+            instance.cleanup()
+        except Exception:
+            traceback.print_exc()
 
 
 def actor_class(trainable: Any, name: str) -> type:
