@@ -898,3 +898,27 @@ def test_class_trainable_cleanup_runs_for_a_trial_a_scheduler_stopped(
         1: ["setup 1", "step 1 0", "save 1 1", "cleanup 1"],
     }
     assert all(r.checkpoint is not None for r in grid)
+
+
+def test_reuse_without_reset_config_errors_the_trial_that_would_reuse(
+    ray, tune, run_config, tmp_path
+):
+    """reuse_actors=True with a Trainable whose reset_config() is Ray's default (False): the
+    trial handed the previous trial's actor errors, with a message naming reset_config."""
+    log = tmp_path / "calls.log"
+    trainable = make_logged_trainable(tune)
+    del trainable.reset_config  # back to Trainable.reset_config
+    grid = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 2}),  # one trial at a time
+        param_space={"i": tune.grid_search([0, 1]), "log": str(log)},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=run_config("no_reset", stop={"training_iteration": 1}),
+    ).fit()
+    # which config Ray's Result shows for the failed trial varies (its last result is the
+    # actor's previous trial's): the trial is known by its folder
+    failed = [r for r in grid if r.error is not None]
+    assert len(failed) == 1 and "_00001_1_i=1_" in os.path.basename(failed[0].path)
+    assert "reset_config() to be implemented and return True" in str(failed[0].error)
+    # the instance is not set up again for the failed trial; its cleanup() runs once, with the
+    # config it was handed
+    assert log.read_text().splitlines() == ["setup 0", "step 0 0", "save 0 1", "cleanup 1"]

@@ -190,15 +190,21 @@ class TrialRunner:
             reused = False
             if self._instance is not None:
                 # Ray sets the new config first, then asks reset_config to adopt it
-                previous = self._instance.config
                 self._instance.config = dict(config)
                 reused = bool(self._instance.reset_config(config))
                 if reused:
                     self._instance._info = dict(session.info)
                     self._instance._iteration = session.iteration
-                else:  # its own config again for its cleanup()
-                    self._instance.config = previous
+                else:
+                    # as on Ray, the trial handed this actor fails, and the instance goes
+                    # (its cleanup() sees the config it was just given, as Ray's stop())
                     self.cleanup()
+                    from .controller import TuneError  # (controller imports this module)
+
+                    raise TuneError(
+                        "Trainable runner reuse requires reset_config() to be implemented and "
+                        "return True (or leave reuse_actors unset for a class Trainable)."
+                    )
             if not reused:
                 self._instance = self._trainable(config, **session.info)
                 self._instance._iteration = session.iteration
