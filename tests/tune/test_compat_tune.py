@@ -835,6 +835,8 @@ def make_logged_trainable(tune):
 
         def cleanup(self):
             self._log("cleanup", self.config["i"])
+            if self.config.get("fail_cleanup"):
+                raise RuntimeError("cleanup() failed")
 
     return LoggedTrainable
 
@@ -922,3 +924,32 @@ def test_reuse_without_reset_config_errors_the_trial_that_would_reuse(
     # the instance is not set up again for the failed trial; its cleanup() runs once, with the
     # config it was handed
     assert log.read_text().splitlines() == ["setup 0", "step 0 0", "save 0 1", "cleanup 1"]
+
+
+def test_an_actor_not_reusable_for_the_next_trial_is_cleaned_up_when_it_goes(
+    ray, tune, run_config, tmp_path
+):
+    """reuse_actors=True, but the next trial asks for other resources: the first trial's actor
+    goes, running its cleanup() (which raises here: the trials' outcomes do not change), and
+    the next trial gets its own actor (setup, no reset_config), cleaned up at the end."""
+    log = tmp_path / "calls.log"
+    grid = tune.Tuner(
+        tune.with_resources(make_logged_trainable(tune), lambda config: {"cpu": 2 - config["i"]}),
+        param_space={"i": tune.grid_search([0, 1]), "log": str(log), "fail_cleanup": True},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=run_config(
+            "other_resources",
+            stop={"training_iteration": 1},
+            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
+        ),
+    ).fit()
+    assert grid.num_errors == 0
+    assert sorted(r.config["i"] for r in grid) == [0, 1]
+    assert log.read_text().splitlines() == [
+        "setup 0",
+        "step 0 0",
+        "cleanup 0",
+        "setup 1",
+        "step 1 0",
+        "cleanup 1",
+    ]
