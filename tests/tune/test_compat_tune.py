@@ -841,21 +841,34 @@ def make_logged_trainable(tune):
     return LoggedTrainable
 
 
+def fit_logged(tune, run_config, log, tune_config, run, resources=None, trainable=None, **config):
+    """Two trials (config i = 0, then 1, plus `config`) of the logged Trainable, one at a time
+    unless `resources` says otherwise (2 CPUs each: the cluster's); `run`: run_config's
+    arguments. The ResultGrid."""
+    return tune.Tuner(
+        tune.with_resources(trainable or make_logged_trainable(tune), resources or {"cpu": 2}),
+        param_space={"i": tune.grid_search([0, 1]), "log": str(log), **config},
+        tune_config=tune_config,
+        run_config=run_config(**run),
+    ).fit()
+
+
 def test_class_trainable_reused_is_reset_and_cleaned_up_once(ray, tune, run_config, tmp_path):
     """reuse_actors=True: the second trial resets the first one's instance (reset_config with
     its config, no second setup); a checkpoint at the end of each; cleanup once, when the
     actor goes at the end of fit()."""
     log = tmp_path / "calls.log"
-    grid = tune.Tuner(
-        tune.with_resources(make_logged_trainable(tune), {"cpu": 2}),  # one trial at a time
-        param_space={"i": tune.grid_search([0, 1]), "log": str(log)},
-        tune_config=tune.TuneConfig(reuse_actors=True),
-        run_config=run_config(
-            "logged",
-            stop={"training_iteration": 2},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=True),
-        ),
-    ).fit()
+    grid = fit_logged(
+        tune,
+        run_config,
+        log,
+        tune.TuneConfig(reuse_actors=True),
+        run={
+            "name": "logged",
+            "stop": {"training_iteration": 2},
+            "checkpoint_config": tune.CheckpointConfig(checkpoint_at_end=True),
+        },
+    )
     assert grid.num_errors == 0
     assert sorted(r.config["i"] for r in grid) == [0, 1]
     # self.config is already the new trial's when reset_config is called (it reads 1 -> 1),
@@ -880,16 +893,14 @@ def test_class_trainable_cleanup_runs_for_a_trial_a_scheduler_stopped(
     ASHA stopped at its first rung as for the one that ran to max_t, after the checkpoint a
     Tuner takes of a class Trainable's trial when it ends (checkpoint_at_end unset: on)."""
     log = tmp_path / "calls.log"
-    grid = tune.Tuner(
-        tune.with_resources(make_logged_trainable(tune), {"cpu": 2}),  # one trial at a time
-        param_space={"i": tune.grid_search([0, 1]), "log": str(log)},
-        tune_config=tune.TuneConfig(
-            metric="v",
-            mode="min",
-            scheduler=schedulers.ASHAScheduler(max_t=3, grace_period=1, reduction_factor=2),
-        ),
-        run_config=run_config("asha_logged"),
-    ).fit()
+    asha = schedulers.ASHAScheduler(max_t=3, grace_period=1, reduction_factor=2)
+    grid = fit_logged(
+        tune,
+        run_config,
+        log,
+        tune.TuneConfig(metric="v", mode="min", scheduler=asha),
+        run={"name": "asha_logged"},
+    )
     assert grid.num_errors == 0
     iterations = {r.config["i"]: r.metrics["training_iteration"] for r in grid}
     assert iterations == {0: 3, 1: 1}  # trial 1 (worse) stopped at the rung t=1
@@ -910,12 +921,14 @@ def test_reuse_without_reset_config_errors_the_trial_that_would_reuse(
     log = tmp_path / "calls.log"
     trainable = make_logged_trainable(tune)
     del trainable.reset_config  # back to Trainable.reset_config
-    grid = tune.Tuner(
-        tune.with_resources(trainable, {"cpu": 2}),  # one trial at a time
-        param_space={"i": tune.grid_search([0, 1]), "log": str(log)},
-        tune_config=tune.TuneConfig(reuse_actors=True),
-        run_config=run_config("no_reset", stop={"training_iteration": 1}),
-    ).fit()
+    grid = fit_logged(
+        tune,
+        run_config,
+        log,
+        tune.TuneConfig(reuse_actors=True),
+        trainable=trainable,
+        run={"name": "no_reset", "stop": {"training_iteration": 1}},
+    )
     # which config Ray's Result shows for the failed trial varies (its last result is the
     # actor's previous trial's): the trial is known by its folder
     failed = [r for r in grid if r.error is not None]
@@ -933,16 +946,19 @@ def test_an_actor_not_reusable_for_the_next_trial_is_cleaned_up_when_it_goes(
     goes, running its cleanup() (which raises here: the trials' outcomes do not change), and
     the next trial gets its own actor (setup, no reset_config), cleaned up at the end."""
     log = tmp_path / "calls.log"
-    grid = tune.Tuner(
-        tune.with_resources(make_logged_trainable(tune), lambda config: {"cpu": 2 - config["i"]}),
-        param_space={"i": tune.grid_search([0, 1]), "log": str(log), "fail_cleanup": True},
-        tune_config=tune.TuneConfig(reuse_actors=True),
-        run_config=run_config(
-            "other_resources",
-            stop={"training_iteration": 1},
-            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
-        ),
-    ).fit()
+    grid = fit_logged(
+        tune,
+        run_config,
+        log,
+        tune.TuneConfig(reuse_actors=True),
+        resources=lambda config: {"cpu": 2 - config["i"]},
+        fail_cleanup=True,
+        run={
+            "name": "other_resources",
+            "stop": {"training_iteration": 1},
+            "checkpoint_config": tune.CheckpointConfig(checkpoint_at_end=False),
+        },
+    )
     assert grid.num_errors == 0
     assert sorted(r.config["i"] for r in grid) == [0, 1]
     assert log.read_text().splitlines() == [
