@@ -816,7 +816,8 @@ def make_logged_trainable(tune):
                 f.write(" ".join(str(w) for w in what) + "\n")
 
         def setup(self, config):
-            self._log("setup", config["i"])
+            # a deep copy of self.config, as on Ray: what setup() takes out stays there
+            self._log("setup", config.pop("i"))
 
         def step(self):
             self._log("step", self.config["i"], self.iteration)

@@ -18,6 +18,7 @@ the prefix `(train_fn pid=...)` like any task's, and the views list trials under
 from __future__ import annotations
 
 import contextvars
+import copy
 import os
 import queue
 import shutil
@@ -187,12 +188,11 @@ class TrialRunner:
     ) -> bool:
         token = session_mod._session.set(session)
         try:
-            reused = False
             if self._instance is not None:
                 # Ray sets the new config first, then asks reset_config to adopt it
-                self._instance.config = dict(config)
-                reused = bool(self._instance.reset_config(config))
-                if reused:
+                # (one deep copy, both self.config and reset_config's argument, as on Ray)
+                self._instance.config = new_config = copy.deepcopy(config)
+                if self._instance.reset_config(new_config):
                     self._instance._info = dict(session.info)
                     self._instance._iteration = session.iteration
                 else:
@@ -205,13 +205,13 @@ class TrialRunner:
                         "Trainable runner reuse requires reset_config() to be implemented and "
                         "return True (or leave reuse_actors unset for a class Trainable)."
                     )
-            if not reused:
+            else:
                 self._instance = self._trainable(config, **session.info)
                 self._instance._iteration = session.iteration
             if checkpoint is not None:
                 self._load(checkpoint)
         except BaseException as exc:
-            self._instance = None
+            self.cleanup()  # an instance that failed to start goes, as on Ray (stop())
             session.results.put(_error_event(exc))
         finally:
             session_mod._session.reset(token)
