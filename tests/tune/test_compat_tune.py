@@ -970,3 +970,30 @@ def test_an_actor_not_reusable_for_the_next_trial_is_cleaned_up_when_it_goes(
         "step 1 0",
         "cleanup 1",
     ]
+
+
+class _Stepping:
+    """A class Trainable's body with no save_checkpoint() (mixed into tune.Trainable)."""
+
+    def step(self):
+        return {"v": 1.0}
+
+
+def test_a_tuner_checkpoints_a_class_trainable_at_its_end_unless_told_not_to(ray, tune, run_config):
+    """CheckpointConfig(checkpoint_at_end) unset means on for a class Trainable: one without
+    save_checkpoint() fails its trial (fit() returns, the error is the NotImplementedError);
+    checkpoint_at_end=False lets it finish."""
+    trainable = type("NoSave", (_Stepping, tune.Trainable), {})
+    stop = {"training_iteration": 1}
+    grid = tune.Tuner(trainable, run_config=run_config("at_end", stop=stop)).fit()
+    assert grid.num_errors == 1
+    assert isinstance(grid[0].error, NotImplementedError)
+    grid = tune.Tuner(
+        trainable,
+        run_config=run_config(
+            "not_at_end",
+            stop=stop,
+            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
+        ),
+    ).fit()
+    assert grid.num_errors == 0 and grid[0].metrics["v"] == 1.0 and grid[0].checkpoint is None

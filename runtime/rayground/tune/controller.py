@@ -37,7 +37,7 @@ from .search.searcher import FINISHED, ConcurrencyLimiter
 from .stopper import DictStopper, make_stopper
 from .trainable import is_class_trainable, normalize_resources, trainable_name, trial_resources
 from .trial import AUTO_KEYS, Trial
-from .trial_runner import actor_class
+from .trial_runner import _error_event, actor_class
 
 # How long one wait for results may block, so the time budget and idle searchers are checked.
 _WAIT_S = 0.5
@@ -406,7 +406,8 @@ class TuneController:
             trial.checkpoints.append((event["checkpoint"], result))
             self._prune_checkpoints(trial)
         elif self._class_checkpoint_due(trial, result):
-            self._save_class_checkpoint(trial, result)
+            if not self._save_class_checkpoint(trial, result):
+                return
         for cb in self.callbacks:
             cb.on_trial_result(self._iteration, self._trials, trial, result)
         self.search_alg.on_trial_result(trial.trial_id, result)
@@ -470,14 +471,23 @@ class TuneController:
             and result.get("training_iteration", 0) % freq == 0
         )
 
-    def _save_class_checkpoint(self, trial: Trial, result: dict[str, Any]) -> None:
+    def _save_class_checkpoint(self, trial: Trial, result: dict[str, Any]) -> bool:
+        """Checkpoint a class Trainable's trial; False when that failed (save_checkpoint()
+        raised, say one it does not define): the trial has then failed, as on Ray, and is
+        retried or recorded as an error; the experiment goes on."""
         actor = self._actors.get(trial.trial_id)
         if actor is None:
-            return
-        path = rayground.get(actor.save.remote())
+            return True
+        try:
+            path = rayground.get(actor.save.remote())
+        except Exception as exc:
+            self._drop_futures(trial)
+            self._on_error(trial, _error_event(exc), actor_lost=isinstance(exc, RayActorError))
+            return False
         if path:
             trial.checkpoints.append((path, dict(result)))
             self._prune_checkpoints(trial)
+        return True
 
     def _prune_checkpoints(self, trial: Trial) -> None:
         cfg = self.run_config.checkpoint_config
@@ -531,8 +541,9 @@ class TuneController:
             is_class_trainable(self.trainable)
             and self.run_config.checkpoint_config.checkpoint_at_end
             and trial.trial_id in self._actors
+            and not self._save_class_checkpoint(trial, dict(trial.last_result))
         ):
-            self._save_class_checkpoint(trial, dict(trial.last_result))
+            return
         trial.stop_reason = reason
         trial.status = status
         self._release_actor(trial, reusable=True)
