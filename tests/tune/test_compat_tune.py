@@ -979,10 +979,12 @@ class _Stepping:
         return {"v": 1.0}
 
 
-def test_a_tuner_checkpoints_a_class_trainable_at_its_end_unless_told_not_to(ray, tune, run_config):
-    """CheckpointConfig(checkpoint_at_end) unset means on for a class Trainable: one without
-    save_checkpoint() fails its trial (fit() returns, the error is the NotImplementedError);
-    checkpoint_at_end=False lets it finish."""
+def test_a_tuner_checkpoints_a_class_trainable_at_its_end_unless_told_not_to(
+    ray, tune, run_config, storage
+):
+    """CheckpointConfig(checkpoint_at_end) unset means on for a class Trainable in a Tuner:
+    one without save_checkpoint() fails its trial (fit() returns, the error is the
+    NotImplementedError); checkpoint_at_end=False lets it finish, and so does tune.run."""
     trainable = type("NoSave", (_Stepping, tune.Trainable), {})
     stop = {"training_iteration": 1}
     grid = tune.Tuner(trainable, run_config=run_config("at_end", stop=stop)).fit()
@@ -997,3 +999,5 @@ def test_a_tuner_checkpoints_a_class_trainable_at_its_end_unless_told_not_to(ray
         ),
     ).fit()
     assert grid.num_errors == 0 and grid[0].metrics["v"] == 1.0 and grid[0].checkpoint is None
+    analysis = tune.run(trainable, stop=stop, storage_path=storage, name="run", verbose=0)
+    assert [t.status for t in analysis.trials] == ["TERMINATED"]
