@@ -804,3 +804,200 @@ def test_class_trainable_steps_checkpoints_and_restores(ray, tune, run_config, t
     assert sorted(restored) == [0, 2]  # exactly one trial died once and resumed at iteration 2
     assert grid.get_best_result().config["inc"] == 2.0
     assert grid.get_best_result().checkpoint is not None
+
+
+def make_logged_trainable(tune):
+    """A Trainable that appends each call Tune makes to it to the file config["log"]; its
+    metric v is the trial's config["i"]."""
+
+    class LoggedTrainable(tune.Trainable):
+        def _log(self, *what):
+            with open(self.config["log"], "a") as f:
+                f.write(" ".join(str(w) for w in what) + "\n")
+
+        def setup(self, config):
+            # a deep copy of self.config, as on Ray: what setup() takes out stays there
+            self._log("setup", config.pop("i"))
+
+        def step(self):
+            self._log("step", self.config["i"], self.iteration)
+            return {"v": float(self.config["i"])}
+
+        def save_checkpoint(self, checkpoint_dir):
+            self._log("save", self.config["i"], self.iteration)
+            return {"i": self.config["i"]}
+
+        def load_checkpoint(self, checkpoint):
+            self._log("load", checkpoint)
+
+        def reset_config(self, new_config):
+            self._log("reset", self.config["i"], "->", new_config["i"])
+            return True
+
+        def cleanup(self):
+            self._log("cleanup", self.config["i"])
+            if self.config.get("fail_cleanup"):
+                raise RuntimeError("cleanup() failed")
+
+    return LoggedTrainable
+
+
+def fit_logged(tune, run_config, log, tune_config, run, resources=None, trainable=None, **config):
+    """Two trials (config i = 0, then 1, plus `config`) of the logged Trainable, one at a time
+    unless `resources` says otherwise (2 CPUs each: the cluster's); `run`: run_config's
+    arguments. The ResultGrid."""
+    return tune.Tuner(
+        tune.with_resources(trainable or make_logged_trainable(tune), resources or {"cpu": 2}),
+        param_space={"i": tune.grid_search([0, 1]), "log": str(log), **config},
+        tune_config=tune_config,
+        run_config=run_config(**run),
+    ).fit()
+
+
+def test_class_trainable_reused_is_reset_and_cleaned_up_once(ray, tune, run_config, tmp_path):
+    """reuse_actors=True: the second trial resets the first one's instance (reset_config with
+    its config, no second setup); a checkpoint at the end of each; cleanup once, when the
+    actor goes at the end of fit()."""
+    log = tmp_path / "calls.log"
+    grid = fit_logged(
+        tune,
+        run_config,
+        log,
+        tune.TuneConfig(reuse_actors=True),
+        run={
+            "name": "logged",
+            "stop": {"training_iteration": 2},
+            "checkpoint_config": tune.CheckpointConfig(checkpoint_at_end=True),
+        },
+    )
+    assert grid.num_errors == 0
+    assert sorted(r.config["i"] for r in grid) == [0, 1]
+    # self.config is already the new trial's when reset_config is called (it reads 1 -> 1),
+    # and the new trial counts its iterations from 0
+    assert log.read_text().splitlines() == [
+        "setup 0",
+        "step 0 0",
+        "step 0 1",
+        "save 0 2",
+        "reset 1 -> 1",
+        "step 1 0",
+        "step 1 1",
+        "save 1 2",
+        "cleanup 1",
+    ]
+
+
+def test_class_trainable_cleanup_runs_for_a_trial_a_scheduler_stopped(
+    ray, tune, schedulers, run_config, tmp_path
+):
+    """Without reuse each trial's actor goes when the trial ends: cleanup() runs for the trial
+    ASHA stopped at its first rung as for the one that ran to max_t, after the checkpoint a
+    Tuner takes of a class Trainable's trial when it ends (checkpoint_at_end unset: on)."""
+    log = tmp_path / "calls.log"
+    asha = schedulers.ASHAScheduler(max_t=3, grace_period=1, reduction_factor=2)
+    grid = fit_logged(
+        tune,
+        run_config,
+        log,
+        tune.TuneConfig(metric="v", mode="min", scheduler=asha),
+        run={"name": "asha_logged"},
+    )
+    assert grid.num_errors == 0
+    iterations = {r.config["i"]: r.metrics["training_iteration"] for r in grid}
+    assert iterations == {0: 3, 1: 1}  # trial 1 (worse) stopped at the rung t=1
+    lines = log.read_text().splitlines()
+    calls = {i: [line for line in lines if line.split()[1] == str(i)] for i in (0, 1)}
+    assert calls == {
+        0: ["setup 0", "step 0 0", "step 0 1", "step 0 2", "save 0 3", "cleanup 0"],
+        1: ["setup 1", "step 1 0", "save 1 1", "cleanup 1"],
+    }
+    assert all(r.checkpoint is not None for r in grid)
+
+
+def test_reuse_without_reset_config_errors_the_trial_that_would_reuse(
+    ray, tune, run_config, tmp_path
+):
+    """reuse_actors=True with a Trainable whose reset_config() is Ray's default (False): the
+    trial handed the previous trial's actor errors, with a message naming reset_config."""
+    log = tmp_path / "calls.log"
+    trainable = make_logged_trainable(tune)
+    del trainable.reset_config  # back to Trainable.reset_config
+    grid = fit_logged(
+        tune,
+        run_config,
+        log,
+        tune.TuneConfig(reuse_actors=True),
+        trainable=trainable,
+        run={"name": "no_reset", "stop": {"training_iteration": 1}},
+    )
+    # which config Ray's Result shows for the failed trial varies (its last result is the
+    # actor's previous trial's): the trial is known by its folder
+    failed = [r for r in grid if r.error is not None]
+    assert len(failed) == 1 and "_00001_1_i=1_" in os.path.basename(failed[0].path)
+    assert "reset_config() to be implemented and return True" in str(failed[0].error)
+    # the instance is not set up again for the failed trial; its cleanup() runs once, with the
+    # config it was handed
+    assert log.read_text().splitlines() == ["setup 0", "step 0 0", "save 0 1", "cleanup 1"]
+
+
+def test_an_actor_not_reusable_for_the_next_trial_is_cleaned_up_when_it_goes(
+    ray, tune, run_config, tmp_path
+):
+    """reuse_actors=True, but the next trial asks for other resources: the first trial's actor
+    goes, running its cleanup() (which raises here: the trials' outcomes do not change), and
+    the next trial gets its own actor (setup, no reset_config), cleaned up at the end."""
+    log = tmp_path / "calls.log"
+    grid = fit_logged(
+        tune,
+        run_config,
+        log,
+        tune.TuneConfig(reuse_actors=True),
+        resources=lambda config: {"cpu": 2 - config["i"]},
+        fail_cleanup=True,
+        run={
+            "name": "other_resources",
+            "stop": {"training_iteration": 1},
+            "checkpoint_config": tune.CheckpointConfig(checkpoint_at_end=False),
+        },
+    )
+    assert grid.num_errors == 0
+    assert sorted(r.config["i"] for r in grid) == [0, 1]
+    assert log.read_text().splitlines() == [
+        "setup 0",
+        "step 0 0",
+        "cleanup 0",
+        "setup 1",
+        "step 1 0",
+        "cleanup 1",
+    ]
+
+
+class _Stepping:
+    """A class Trainable's body with no save_checkpoint() (mixed into tune.Trainable)."""
+
+    def step(self):
+        return {"v": 1.0}
+
+
+def test_a_tuner_checkpoints_a_class_trainable_at_its_end_unless_told_not_to(
+    ray, tune, run_config, storage
+):
+    """CheckpointConfig(checkpoint_at_end) unset means on for a class Trainable in a Tuner:
+    one without save_checkpoint() fails its trial (fit() returns, the error is the
+    NotImplementedError); checkpoint_at_end=False lets it finish, and so does tune.run."""
+    trainable = type("NoSave", (_Stepping, tune.Trainable), {})
+    stop = {"training_iteration": 1}
+    grid = tune.Tuner(trainable, run_config=run_config("at_end", stop=stop)).fit()
+    assert grid.num_errors == 1
+    assert isinstance(grid[0].error, NotImplementedError)
+    grid = tune.Tuner(
+        trainable,
+        run_config=run_config(
+            "not_at_end",
+            stop=stop,
+            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
+        ),
+    ).fit()
+    assert grid.num_errors == 0 and grid[0].metrics["v"] == 1.0 and grid[0].checkpoint is None
+    analysis = tune.run(trainable, stop=stop, storage_path=storage, name="run", verbose=0)
+    assert [t.status for t in analysis.trials] == ["TERMINATED"]

@@ -7,6 +7,7 @@ asking for it says which form to use instead.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -199,7 +200,12 @@ def run(
         storage_path=storage_path,
         stop=stop,
         callbacks=callbacks,
-        checkpoint_config=checkpoint_config,
+        # Ray's tune.run() leaves checkpoint_at_end unset (off); its Tuner would turn it on
+        # for a class Trainable
+        checkpoint_config=dataclasses.replace(
+            checkpoint_config or CheckpointConfig(),
+            checkpoint_at_end=bool((checkpoint_config or CheckpointConfig()).checkpoint_at_end),
+        ),
         failure_config=FailureConfig(max_failures=max_failures, fail_fast=fail_fast),
         verbose=verbose,
     )

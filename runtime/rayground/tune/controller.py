@@ -37,7 +37,7 @@ from .search.searcher import FINISHED, ConcurrencyLimiter
 from .stopper import DictStopper, make_stopper
 from .trainable import is_class_trainable, normalize_resources, trainable_name, trial_resources
 from .trial import AUTO_KEYS, Trial
-from .trial_runner import actor_class
+from .trial_runner import _error_event, actor_class
 
 # How long one wait for results may block, so the time budget and idle searchers are checked.
 _WAIT_S = 0.5
@@ -234,7 +234,8 @@ class TuneController:
             if idle is None:
                 used = self._used()
                 while not self._fits(trial.resources, used) and self._idle:
-                    self._idle.pop(0)  # its last handle: the actor ends, its calls FINISHED
+                    # its cleanup(), then its last handle goes: the actor ends
+                    self._clean_up([self._idle.pop(0)[1]])
                     used = self._used()
                 if not self._fits(trial.resources, used):
                     return
@@ -405,7 +406,8 @@ class TuneController:
             trial.checkpoints.append((event["checkpoint"], result))
             self._prune_checkpoints(trial)
         elif self._class_checkpoint_due(trial, result):
-            self._save_class_checkpoint(trial, result)
+            if not self._save_class_checkpoint(trial, result):
+                return
         for cb in self.callbacks:
             cb.on_trial_result(self._iteration, self._trials, trial, result)
         self.search_alg.on_trial_result(trial.trial_id, result)
@@ -469,14 +471,23 @@ class TuneController:
             and result.get("training_iteration", 0) % freq == 0
         )
 
-    def _save_class_checkpoint(self, trial: Trial, result: dict[str, Any]) -> None:
+    def _save_class_checkpoint(self, trial: Trial, result: dict[str, Any]) -> bool:
+        """Checkpoint a class Trainable's trial; False when that failed (save_checkpoint()
+        raised, say one it does not define): the trial has then failed, as on Ray, and is
+        retried or recorded as an error; the experiment goes on."""
         actor = self._actors.get(trial.trial_id)
         if actor is None:
-            return
-        path = rayground.get(actor.save.remote())
+            return True
+        try:
+            path = rayground.get(actor.save.remote())
+        except Exception as exc:
+            self._drop_futures(trial)
+            self._on_error(trial, _error_event(exc), actor_lost=isinstance(exc, RayActorError))
+            return False
         if path:
             trial.checkpoints.append((path, dict(result)))
             self._prune_checkpoints(trial)
+        return True
 
     def _prune_checkpoints(self, trial: Trial) -> None:
         cfg = self.run_config.checkpoint_config
@@ -530,8 +541,9 @@ class TuneController:
             is_class_trainable(self.trainable)
             and self.run_config.checkpoint_config.checkpoint_at_end
             and trial.trial_id in self._actors
+            and not self._save_class_checkpoint(trial, dict(trial.last_result))
         ):
-            self._save_class_checkpoint(trial, dict(trial.last_result))
+            return
         trial.stop_reason = reason
         trial.status = status
         self._release_actor(trial, reusable=True)
@@ -595,19 +607,33 @@ class TuneController:
         reuse = self.tune_config.reuse_actors
         if reuse is None:
             reuse = not is_class_trainable(self.trainable)
+        keep = trial.trial_id not in self._groups and reusable and bool(reuse) and self._work_left()
         try:
-            ok = bool(rayground.get(actor.stop.remote(), timeout=_STOP_TIMEOUT_S))
+            # an actor that will not be reused runs its Trainable's cleanup() in this call
+            ok = bool(rayground.get(actor.stop.remote(not keep), timeout=_STOP_TIMEOUT_S))
         except Exception:
             ok = False
         if trial.trial_id in self._groups:
             # the group goes, and with it the actor (its calls are done: it stopped)
             self._remove_group(trial.trial_id)
-        elif reusable and ok and reuse and self._work_left():
+        elif keep and ok:
             self._idle.append((_resource_key(trial.resources), actor))
         elif not ok:  # its trainable did not unwind (or the actor is gone): end the process
             rayground.kill(actor)
         # else: dropping the last handle ends the actor once its calls are done, as Ray Tune
         # ends a trial's actor: the state API shows every call FINISHED, none FAILED.
+
+    def _clean_up(self, actors: list[Any]) -> None:
+        """Idle actors go: a Trainable's cleanup() runs first (once per actor, however many
+        trials it served, as on Ray), awaited so that it has run when fit() returns; then
+        their last handles are dropped. One that does not answer is killed."""
+        if not actors or not is_class_trainable(self.trainable):
+            return
+        try:
+            rayground.get([a.cleanup.remote() for a in actors], timeout=_STOP_TIMEOUT_S)
+        except Exception:  # gone already, or stuck in its cleanup(): end the process
+            for actor in actors:
+                rayground.kill(actor)
 
     def _work_left(self) -> bool:
         return not self.search_alg.is_finished() or any(
@@ -627,6 +653,7 @@ class TuneController:
             del self._actors[trial_id]
         for trial_id in list(self._groups):
             self._remove_group(trial_id)
+        self._clean_up([actor for _, actor in self._idle])
         self._idle.clear()  # stopped already: their last handles go, and so do they
 
     # ------------------------------------------------------------------ persistence

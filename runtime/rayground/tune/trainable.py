@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from typing import Any
@@ -22,7 +23,8 @@ class Trainable:
         self.config = dict(config or {})
         self._info = info
         self._iteration = 0
-        self.setup(self.config)
+        # a deep copy, as on Ray: what setup() takes out of its config stays in self.config
+        self.setup(copy.deepcopy(self.config))
 
     # --- for users to override
     def setup(self, config: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ the prefix `(train_fn pid=...)` like any task's, and the views list trials under
 from __future__ import annotations
 
 import contextvars
+import copy
 import os
 import queue
 import shutil
@@ -187,22 +188,30 @@ class TrialRunner:
     ) -> bool:
         token = session_mod._session.set(session)
         try:
-            reused = False
             if self._instance is not None:
-                reused = bool(self._instance.reset_config(config))
-                if reused:
-                    self._instance.config = dict(config)
+                # Ray sets the new config first, then asks reset_config to adopt it
+                # (one deep copy, both self.config and reset_config's argument, as on Ray)
+                self._instance.config = new_config = copy.deepcopy(config)
+                if self._instance.reset_config(new_config):
                     self._instance._info = dict(session.info)
                     self._instance._iteration = session.iteration
                 else:
-                    self._instance.cleanup()
-            if not reused:
+                    # as on Ray, the trial handed this actor fails, and the instance goes
+                    # (its cleanup() sees the config it was just given, as Ray's stop())
+                    self.cleanup()
+                    from .controller import TuneError  # (controller imports this module)
+
+                    raise TuneError(
+                        "Trainable runner reuse requires reset_config() to be implemented and "
+                        "return True (or leave reuse_actors unset for a class Trainable)."
+                    )
+            else:
                 self._instance = self._trainable(config, **session.info)
                 self._instance._iteration = session.iteration
             if checkpoint is not None:
                 self._load(checkpoint)
         except BaseException as exc:
-            self._instance = None
+            self.cleanup()  # an instance that failed to start goes, as on Ray (stop())
             session.results.put(_error_event(exc))
         finally:
             session_mod._session.reset(token)
@@ -279,23 +288,34 @@ class TrialRunner:
         session.checkpoint = persisted
         return persisted.path
 
-    def stop(self) -> bool:
-        """End the running trial; True when this process can take another one."""
+    def stop(self, cleanup: bool = False) -> bool:
+        """End the running trial; True when this process can take another one. With
+        `cleanup` (the driver will not reuse this actor), a Trainable's cleanup() runs too,
+        in the same call: one round trip, as Ray's Trainable.stop() calls cleanup()."""
         session = self._session
         self._session = None
+        unwound = True
         if self._thread is not None and session is not None:
             session.stopping = True
             session.resume.release()
             self._thread.join(_STOP_JOIN_S)
-            alive = self._thread.is_alive()
+            unwound = not self._thread.is_alive()
             self._thread = None
-            return not alive
-        return True
+        if cleanup and unwound:
+            self.cleanup()
+        return unwound
 
     def cleanup(self) -> None:
-        if self._instance is not None:
-            self._instance.cleanup()
-            self._instance = None
+        """A Trainable's cleanup(), once: its actor is going. An error in it is printed (the
+        driver shows it with the actor's prefix) and does not change the trial's outcome,
+        as on Ray, where a failed stop() is logged."""
+        instance, self._instance = self._instance, None
+        if instance is None:
+            return
+        try:
+            instance.cleanup()
+        except Exception:
+            traceback.print_exc()
 
 
 def actor_class(trainable: Any, name: str) -> type:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 from datetime import datetime
@@ -20,10 +21,24 @@ from .schedulers.trial_scheduler import FIFOScheduler
 from .search.basic_variant import BasicVariantGenerator
 from .search.searcher import ConcurrencyLimiter, Searcher, SearchGenerator
 from .status_board import StatusCallback
-from .trainable import check_trainable, trainable_name
+from .trainable import check_trainable, is_class_trainable, trainable_name
 from .trial import Trial
 
 logger = logging.getLogger(__name__)
+
+
+def _checkpoint_at_end_default(trainable: Any, run_config: RunConfig) -> RunConfig:
+    """Ray's Tuner reads CheckpointConfig(checkpoint_at_end=None) as True for a class
+    Trainable (its save_checkpoint() runs when a trial ends) and False for a function; the
+    user's config objects are left as they were."""
+    checkpoint_config = run_config.checkpoint_config
+    if checkpoint_config is None or checkpoint_config.checkpoint_at_end is not None:
+        return run_config
+    at_end = is_class_trainable(trainable)
+    return dataclasses.replace(
+        run_config,
+        checkpoint_config=dataclasses.replace(checkpoint_config, checkpoint_at_end=at_end),
+    )
 
 
 def _search_alg(tune_config: TuneConfig) -> Any:
@@ -86,7 +101,7 @@ class Tuner:
         self._trainable = trainable
         self._param_space = dict(param_space or {})
         self._tune_config = tune_config or TuneConfig()
-        self._run_config = run_config or RunConfig()
+        self._run_config = _checkpoint_at_end_default(trainable, run_config or RunConfig())
         self._resources = _resources
         self._restored = _restored
         self._results: ResultGrid | None = None
