@@ -35,13 +35,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 try:  # works whether or not tests/ becomes a package
-    from . import _differences, _needs, _procs
+    from . import _differences, _kept_ray, _needs, _procs
 except ImportError:
     import _differences
+    import _kept_ray
     import _needs
     import _procs
 
@@ -91,6 +93,8 @@ class _Snapshot:
 class _Allowed:
     pids: set[int] = field(default_factory=set)
     shm: set[str] = field(default_factory=set)
+    # exempt too, but making no /dev/shm/rayground* entries, so the shm check stays on
+    shm_free_pids: set[int] = field(default_factory=set)
 
 
 _ALLOWED = _Allowed()
@@ -109,13 +113,13 @@ def _leaks(
 ) -> tuple[set[int], set[str]]:
     """Processes and shm entries that are new since ``base`` and not owned by ``owners``.
 
-    A new process is not counted if one of its ancestors is in ``owners`` (it was
+    A new process is not counted if it or one of its ancestors is in ``owners`` (exempted, or
     spawned by a process that is not this scope's responsibility).
     """
     now = _snapshot()
     procs = set()
     for pid in now.procs - base.procs:
-        if owners.isdisjoint(_procs.ancestors(pid, now.parents)):
+        if owners.isdisjoint([pid, *_procs.ancestors(pid, now.parents)]):
             procs.add(pid)
     shm = (now.shm - base.shm - ignore_shm) if check_shm else set()
     return procs, shm
@@ -199,9 +203,11 @@ def _leak_check_session() -> Iterator[None]:
     __tracebackhide__ = True
     if not _enabled():
         yield
+        _kept_ray.shutdown_kept()
         return
     base = _snapshot()
     yield
+    _kept_ray.shutdown_kept()  # the real Ray cluster kept across modules, if one is
     _check("test session", base, owners=base.procs)
 
 
@@ -209,6 +215,9 @@ def _leak_check_session() -> Iterator[None]:
 def _leak_check_module(request: pytest.FixtureRequest) -> Iterator[None]:
     """Attribute leaks to the module whose teardown left them behind."""
     __tracebackhide__ = True
+    if Path(str(request.path)).parent.name not in _kept_ray.USED_IN:
+        # this module may start real Ray its own way, which a connected cluster would refuse
+        _kept_ray.shutdown_kept()
     if not _enabled():
         yield
         return
@@ -222,7 +231,7 @@ def _leak_check_module(request: pytest.FixtureRequest) -> Iterator[None]:
     _check(
         f"module {request.node.nodeid}",
         base,
-        owners=base.procs | _ALLOWED.pids,
+        owners=base.procs | _ALLOWED.pids | _ALLOWED.shm_free_pids,
         ignore_shm=_ALLOWED.shm,
         check_shm=shm_checkable,
     )
@@ -233,12 +242,16 @@ def allow_lingering() -> Callable[[Iterable[int] | None], set[int]]:
     """Return ``allow(pids=None)``: exempt processes from the per-module leak check.
 
     ``allow()`` with no argument exempts every tracked process alive now (and,
-    implicitly, anything they spawn later) plus the current /dev/shm entries. Use it
+    implicitly, anything they spawn later) plus the current /dev/shm entries. ``shm=False``
+    says the processes make no /dev/shm entries, so the shm check stays on while they live. Use it
     in session-scoped fixtures that keep a cluster up across modules.
     """
 
-    def allow(pids: Iterable[int] | None = None) -> set[int]:
+    def allow(pids: Iterable[int] | None = None, *, shm: bool = True) -> set[int]:
         chosen = _snapshot().procs if pids is None else set(pids)
+        if not shm:  # e.g. real Ray's processes (tests/_kept_ray.py)
+            _ALLOWED.shm_free_pids |= chosen
+            return chosen
         _ALLOWED.pids |= chosen
         if pids is None:
             _ALLOWED.shm |= _own_shm()

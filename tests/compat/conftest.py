@@ -8,7 +8,9 @@ differ on purpose, the test declares it with ``@pytest.mark.differs`` (tests/_di
 which docs/ray-compatibility.md is generated from.
 
 The fixture is module-scoped: one ``init``/``shutdown`` per test module and backend (real Ray's
-``init`` costs several seconds). A module can change the cluster it gets with two module globals:
+``init`` costs several seconds), except that a real Ray cluster with the plain arguments is kept
+for the next module that wants the same, when it is left as fresh (tests/_kept_ray.py). A module
+can change the cluster it gets with two module globals:
 
 * ``INIT_KWARGS``: extra keyword arguments for ``init`` on both backends;
 * ``RAY_INIT_KWARGS``: extra keyword arguments for real Ray only (e.g. ``include_dashboard``).
@@ -32,15 +34,12 @@ from pathlib import Path
 
 import pytest
 
+import _kept_ray
 from _needs import missing
-from _procs import descendants, wait_until
+from _procs import descendants
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = REPO / "runtime"
-
-# Real Ray's shutdown() returns before its GCS, dashboard and monitor processes exit; on a loaded
-# 2-core machine they can outlive the leak check's 10 s grace, which then blames the module.
-RAY_EXIT_WAIT_S = 60.0
 
 BACKENDS = [
     pytest.param("rayground", id="rayground"),
@@ -97,22 +96,30 @@ def _init(mod, backend: str, kwargs: dict) -> None:
 def shutdown(mod, backend: str, before: set[int]) -> None:
     """Shut the backend down; for real Ray, also wait (bounded) until the processes it started
     since ``before`` have exited. What is still there after that, the leak check reports."""
-    mod.shutdown()
     if backend == "ray":
-        with contextlib.suppress(AssertionError):
-            wait_until(lambda: not (descendants() - before), timeout=RAY_EXIT_WAIT_S, interval=0.1)
+        _kept_ray.shutdown_ray(mod, before)
+    else:
+        mod.shutdown()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def ray(request):
-    """The backend module (``rayground`` or ``ray``), initialised for this test module."""
+def ray(request, allow_lingering):
+    """The backend module (``rayground`` or ``ray``), initialised for this test module. Real
+    Ray's cluster may be the one the previous module left, when it is as fresh (_kept_ray.py)."""
     backend = request.param
-    before = descendants()
     mod = import_backend(backend)
+    kwargs = init_kwargs(backend, request.module)
+    if backend == "ray" and _kept_ray.reuse(mod, kwargs):
+        before = descendants()
+        yield mod
+        _kept_ray.release(mod, kwargs, before)
+        return
+    if backend == "ray":
+        _kept_ray.drop(mod)
     with contextlib.suppress(Exception):
         if mod.is_initialized():
             mod.shutdown()
-    kwargs = init_kwargs(backend, request.module)
+    before = descendants()
     try:
         _init(mod, backend, kwargs)
     except Exception as exc:
@@ -124,6 +131,13 @@ def ray(request):
                 f"`ray[default]`): {type(exc).__name__}: {exc}"
             )
         raise
+    if backend == "ray":
+        _kept_ray.started(mod, kwargs, before, allow_lingering)
+        try:
+            yield mod
+        finally:
+            _kept_ray.release(mod, kwargs, before)
+        return
     try:
         yield mod
     finally:
@@ -136,6 +150,8 @@ def bare_backend(request):
     the test leaves connected is shut down, and real Ray's processes are waited for."""
     backend = request.param
     mod = import_backend(backend)
+    if backend == "ray":
+        _kept_ray.drop(mod)
     with contextlib.suppress(Exception):
         if mod.is_initialized():
             mod.shutdown()

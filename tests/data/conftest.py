@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+import _kept_ray
+from _procs import descendants
+
 # The compat suite's backend helpers (import, init with a retry, per-module kwargs), loaded by
 # path: both directories name their file conftest.py.
 _spec = importlib.util.spec_from_file_location(
@@ -37,20 +40,34 @@ def _start(backend: str, module) -> object:
         if mod.is_initialized():
             mod.shutdown()
     kwargs = init_kwargs(backend, module)
-    if backend == "ray":
-        kwargs.setdefault("log_to_driver", False)
     _init(mod, backend, kwargs)
     mod.data.DataContext.get_current().enable_progress_bars = False
     return mod
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def ray(request):
-    mod = _start(request.param, request.module)
+def ray(request, allow_lingering):
+    if request.param == "rayground":
+        mod = _start("rayground", request.module)
+        try:
+            yield mod
+        finally:
+            mod.shutdown()
+        return
+    # Real Ray: the cluster the previous module left, when it is as fresh (tests/_kept_ray.py).
+    mod = import_backend("ray")
+    kwargs = {**init_kwargs("ray", request.module), "log_to_driver": False}
+    before = descendants()
+    if not _kept_ray.reuse(mod, kwargs):
+        _kept_ray.drop(mod)
+        before = descendants()
+        _init(mod, "ray", kwargs)
+        _kept_ray.started(mod, kwargs, before, allow_lingering)
+    mod.data.DataContext.get_current().enable_progress_bars = False
     try:
         yield mod
     finally:
-        mod.shutdown()
+        _kept_ray.release(mod, kwargs, before)
 
 
 @pytest.fixture(scope="module")
