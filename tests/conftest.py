@@ -30,6 +30,7 @@ Expected differences from real Ray: ``@pytest.mark.differs`` and the ``differs``
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -54,9 +55,11 @@ os.environ[TOKEN_VAR] = SESSION_TOKEN
 
 # Sessions of this test run live under their own root, so the shared-memory check below looks
 # only at segments of clusters this run started, never at another run's (or a developer's).
-SESSION_ROOT = os.environ.setdefault(
-    "RAYGROUND_TMPDIR", tempfile.mkdtemp(prefix="rayground-tests-")
-)
+# Removed at the end of a run that passed; a failed run's stays, with its nodes' logs.
+_OWN_SESSION_ROOT = "RAYGROUND_TMPDIR" not in os.environ
+if _OWN_SESSION_ROOT:
+    os.environ["RAYGROUND_TMPDIR"] = tempfile.mkdtemp(prefix="rayground-tests-")
+SESSION_ROOT = os.environ["RAYGROUND_TMPDIR"]
 
 # Real Ray (the compatibility half) runs with token auth off, for every process of the run
 # alike: Ray turns it on by itself once ~/.ray/auth_token exists, and a run that switched it
@@ -268,3 +271,9 @@ def wait_until() -> Callable[..., object]:
     AssertionError(message) after ``timeout`` seconds.
     """
     return _procs.wait_until
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every fixture is gone: the run's session root goes too, unless a test failed."""
+    if _OWN_SESSION_ROOT and exitstatus == 0:
+        shutil.rmtree(SESSION_ROOT, ignore_errors=True)

@@ -9,14 +9,13 @@ import os
 
 import pytest
 
-from conftest import import_backend
+import rayground
+from _needs import need_module
 
 # Every public top-level function (rayground's __all__): code relies on their parameters' names,
 # order, kinds and defaults, e.g. wait(refs, num_returns=2, timeout=0), cancel(ref, force=True).
 SIGNATURES = sorted(
-    name
-    for name in import_backend("rayground").__all__
-    if inspect.isfunction(getattr(import_backend("rayground"), name))
+    name for name in rayground.__all__ if inspect.isfunction(getattr(rayground, name))
 )
 
 # The keys of a ray.nodes() row and their value types, as real Ray 2.60 gives them.
@@ -55,9 +54,8 @@ def _parameters(fn) -> list[tuple[str, str, object]]:
 @pytest.mark.ray
 @pytest.mark.parametrize("name", SIGNATURES)
 def test_top_level_signature_is_rays(name):
-    real = import_backend("ray")
-    ours = import_backend("rayground")
-    assert _parameters(getattr(ours, name)) == _parameters(getattr(real, name))
+    real = need_module("ray", "real Ray is the `ray` extra: pip install -e '.[ray]'")
+    assert _parameters(getattr(rayground, name)) == _parameters(getattr(real, name))
 
 
 def test_nodes_rows_have_rays_keys_and_types(ray):
