@@ -1,7 +1,7 @@
 """One real Ray cluster kept from one test module to the next.
 
-Real Ray's ``init`` and ``shutdown`` cost 10-20 s on a busy 2-core machine; paid once per module
-and backend they were a sixth of the run. A module whose cluster arguments are the plain ones
+Real Ray's ``init`` and ``shutdown`` cost 10-20 s on a busy 2-core machine, paid once per module
+and backend. A module of the Data or Tune tests whose cluster arguments are the plain ones
 (``KEEPABLE``) gets the cluster the previous such module left, if that one is as a fresh cluster
 would be: connected, every resource free, no placement group and no named actor. Otherwise it is
 shut down and a new one started. Modules that ask for anything else (the dashboard for the state
@@ -12,13 +12,14 @@ without muting the shared-memory check: Ray makes no ``/dev/shm/rayground*`` ent
 session's check still requires them gone, which ``shutdown_kept`` does at the session's end.
 
 State lives here, not in a conftest: tests/compat's conftest is loaded three times (compat, data,
-tune), and all three must see the one cluster.
+tune), and all of them must see the one cluster.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from _procs import descendants, wait_until
@@ -33,8 +34,16 @@ KEEPABLE = (
     {"num_cpus": 2, "include_dashboard": False, "log_to_driver": False},
 )
 
-# the test directories whose fixtures use the kept cluster; a module elsewhere drops it first
-USED_IN = frozenset({"compat", "data", "tune"})
+# The test directories whose modules share the kept cluster; a module elsewhere drops it first.
+# Not tests/compat: its modules cancel and kill tasks, and real Ray 2.60's driver once aborted
+# ("Tried to complete task that was not pending") on a late reply to a task of an earlier module
+# on the same connection; a module of its own per cluster never saw that.
+USED_IN = frozenset({"data", "tune"})
+
+
+def keeps(module: Any) -> bool:
+    """Whether ``module``'s real Ray cluster may be kept for, or taken from, another module."""
+    return Path(module.__file__).parent.name in USED_IN
 
 _kept: dict[str, Any] = {"kwargs": None, "gcs": None, "before": set()}
 

@@ -8,9 +8,9 @@ differ on purpose, the test declares it with ``@pytest.mark.differs`` (tests/_di
 which docs/ray-compatibility.md is generated from.
 
 The fixture is module-scoped: one ``init``/``shutdown`` per test module and backend (real Ray's
-``init`` costs several seconds), except that a real Ray cluster with the plain arguments is kept
-for the next module that wants the same, when it is left as fresh (tests/_kept_ray.py). A module
-can change the cluster it gets with two module globals:
+``init`` costs several seconds); for the Tune tests, which reuse this fixture, a real Ray cluster
+with the plain arguments is kept for the next module that wants the same, when it is left as fresh
+(tests/_kept_ray.py). A module can change the cluster it gets with two module globals:
 
 * ``INIT_KWARGS``: extra keyword arguments for ``init`` on both backends;
 * ``RAY_INIT_KWARGS``: extra keyword arguments for real Ray only (e.g. ``include_dashboard``).
@@ -109,7 +109,8 @@ def ray(request, allow_lingering):
     backend = request.param
     mod = import_backend(backend)
     kwargs = init_kwargs(backend, request.module)
-    if backend == "ray" and _kept_ray.reuse(mod, kwargs):
+    keep = backend == "ray" and _kept_ray.keeps(request.module)
+    if keep and _kept_ray.reuse(mod, kwargs):
         before = descendants()
         yield mod
         _kept_ray.release(mod, kwargs, before)
@@ -131,7 +132,7 @@ def ray(request, allow_lingering):
                 f"`ray[default]`): {type(exc).__name__}: {exc}"
             )
         raise
-    if backend == "ray":
+    if keep:
         _kept_ray.started(mod, kwargs, before, allow_lingering)
         try:
             yield mod
