@@ -45,6 +45,7 @@ def keeps(module: Any) -> bool:
     """Whether ``module``'s real Ray cluster may be kept for, or taken from, another module."""
     return Path(module.__file__).parent.name in USED_IN
 
+
 _kept: dict[str, Any] = {"kwargs": None, "gcs": None, "before": set()}
 
 
