@@ -186,7 +186,7 @@ def test_fixture_without_marker(ray, differs):
 
 
 def test_a_declared_difference_must_be_observed_on_the_backend_it_names(tmp_path):
-    for name in ("conftest.py", "_procs.py", "_needs.py", "_differences.py"):
+    for name in ("conftest.py", "_procs.py", "_needs.py", "_differences.py", "_kept_ray.py"):
         shutil.copy(TESTS / name, tmp_path / name)
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nmarkers =\n    differs: an expected difference\n    needs(reason): x\n"

@@ -70,7 +70,7 @@ def test_every_skip_in_tests_goes_through_needs():
 
 
 def _run_nested(tmp_path: Path, ci: str | None) -> subprocess.CompletedProcess[str]:
-    for name in ("conftest.py", "_procs.py", "_needs.py", "_differences.py"):
+    for name in ("conftest.py", "_procs.py", "_needs.py", "_differences.py", "_kept_ray.py"):
         shutil.copy(TESTS / name, tmp_path / name)
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    needs(reason): a requirement\n")
     (tmp_path / "test_nested.py").write_text(NESTED_TESTS)

@@ -205,7 +205,7 @@ def test_leak_check_kills_and_reports_leaks(tmp_path: Path) -> None:
     """A nested pytest run with leaking tests must fail and clean up after them."""
     if not Path("/proc/self/stat").exists():
         platform_skip("the leak check reads /proc")
-    for name in ("conftest.py", "_procs.py", "_needs.py", "_differences.py"):
+    for name in ("conftest.py", "_procs.py", "_needs.py", "_differences.py", "_kept_ray.py"):
         shutil.copy(TESTS / name, tmp_path / name)
     tag = uuid.uuid4().hex
     shm_name = f"rayground-selftest-{tag}"
