@@ -38,7 +38,7 @@ KEEPABLE = (
 # Not tests/compat: its modules cancel and kill tasks, and real Ray 2.60's driver once aborted
 # ("Tried to complete task that was not pending") on a late reply to a task of an earlier module
 # on the same connection; a module of its own per cluster never saw that.
-USED_IN = frozenset({"data", "tune"})
+USED_IN = frozenset({"data"})
 
 
 def keeps(module: Any) -> bool:
