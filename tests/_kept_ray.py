@@ -1,7 +1,7 @@
 """One real Ray cluster kept from one test module to the next.
 
 Real Ray's ``init`` and ``shutdown`` cost 10-20 s on a busy 2-core machine, paid once per module
-and backend. A module of the Data or Tune tests whose cluster arguments are the plain ones
+and backend. A module of the Data tests whose cluster arguments are the plain ones
 (``KEEPABLE``) gets the cluster the previous such module left, if that one is as a fresh cluster
 would be: connected, every resource free, no placement group and no named actor. Otherwise it is
 shut down and a new one started. Modules that ask for anything else (the dashboard for the state
