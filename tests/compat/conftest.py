@@ -8,9 +8,9 @@ differ on purpose, the test declares it with ``@pytest.mark.differs`` (tests/_di
 which docs/ray-compatibility.md is generated from.
 
 The fixture is module-scoped: one ``init``/``shutdown`` per test module and backend (real Ray's
-``init`` costs several seconds). Only the Data tests keep one real Ray cluster
-with the plain arguments is kept for the next module that wants the same, when it is left as fresh
-(tests/_kept_ray.py). A module can change the cluster it gets with two module globals:
+``init`` costs several seconds). Only the Data tests keep one real Ray cluster with the plain
+arguments for the next module that wants the same, when it is left as fresh (tests/_kept_ray.py).
+A module can change the cluster it gets with two module globals:
 
 * ``INIT_KWARGS``: extra keyword arguments for ``init`` on both backends;
 * ``RAY_INIT_KWARGS``: extra keyword arguments for real Ray only (e.g. ``include_dashboard``).
